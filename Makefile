@@ -1,0 +1,36 @@
+# pv-survey: `make run` and `make test` work on a fresh machine with Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench bench-scale demo-data clean help
+
+help:
+	@echo "make run        install into .venv and survey the embedded Tianhe demo district"
+	@echo "make test       install and run the test suite"
+	@echo "make bench      energy and shading benchmarks (results in bench/results/)"
+	@echo "make demo-data  regenerate data/ byte-for-byte"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/pv-survey run --out outputs/tianhe-demo --overwrite
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+demo-data: $(STAMP)
+	$(BIN)/pv-survey demo-data --out data
+
+clean:
+	rm -rf $(VENV) outputs/* build *.egg-info

@@ -1,0 +1,57 @@
+"""The ``pv-survey`` command line: a click group, one module per subcommand (as rasterio's ``rio``).
+
+Only this package talks to the user. Library errors (:class:`pv_survey.errors.PVSurveyError`)
+become one line on stderr and exit code 2 here, in :func:`main`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from ..errors import PVSurveyError
+from .. import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.version_option(__version__, prog_name="pv-survey")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Rooftop solar (PV) potential survey and installation plan for Guangzhou Tianhe.
+
+    Run `pv-survey run` with no options to survey the embedded demo district;
+    every subcommand explains itself with --help.
+    """
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    for noisy in ("numba", "fiona", "rasterio", "pyogrio", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ctx.ensure_object(dict)
+
+
+def _register() -> None:
+    """Import the subcommand modules; each adds itself to :data:`cli`."""
+    from . import run, demo_data, energy, shade, validate  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: user errors -> one line, exit code 2."""
+    _register()
+    try:
+        cli.main(args=argv, prog_name="pv-survey", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
+    except PVSurveyError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; no partial outputs were left in place.", err=True)
+        sys.exit(130)

@@ -1,0 +1,21 @@
+"""Options shared by several subcommands, defined once (as rasterio's ``rio/options.py``)."""
+
+from __future__ import annotations
+
+import click
+
+config_opt = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="Scenario TOML file (see scenarios/tianhe-default.toml). Command-line options override it.",
+)
+weather_opt = click.option(
+    "--weather", type=click.Path(dir_okay=False), default=None,
+    help="Weather file: EPW, TMY3, PVGIS TMY (CSV/JSON) or PVGIS hourly. Default: embedded Guangzhou year.",
+)
+overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs (never done silently).")
+layer_opt = click.option("--layer", default=None, help="Layer name in a multi-layer source (GeoPackage, FileGDB).")
+source_crs_opt = click.option(
+    "--source-crs", default=None,
+    help="CRS of an input that declares none (e.g. EPSG:4490), or gcj02 / bd09 for web-map coordinates.",
+)
+encoding_opt = click.option("--encoding", default=None, help="Attribute encoding of a shapefile without .cpg (e.g. gbk).")

@@ -1,0 +1,117 @@
+"""``pv-survey run``: the whole survey on one scenario."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from . import cli
+from .options import config_opt, encoding_opt, layer_opt, overwrite_opt, source_crs_opt, weather_opt
+
+log = logging.getLogger("pv_survey")
+
+
+class _Progress:
+    """A progress bar on a terminal, plain log lines (every 10%) otherwise."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.tty = stream.isatty()
+        self.bar = None
+        self.stage = None
+        self.last_decile = -1
+        self.done = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage, self.last_decile, self.done = stage, -1, 0
+            if self.tty:
+                self.bar = click.progressbar(length=max(total, 1), label=f"{stage:8s}", file=sys.stderr,
+                                             show_pos=True, show_eta=True)
+                self.bar.__enter__()
+        if self.bar is not None:
+            self.bar.update(done - self.done)
+            self.done = done
+        else:
+            decile = int(10 * done / max(total, 1))
+            if decile > self.last_decile:
+                self.last_decile = decile
+                log.info("[%s] %d/%d (%d%%)", stage, done, total, 10 * decile)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def format_summary(summary: dict) -> str:
+    """The short summary the CLI prints at the end (plain text table)."""
+    lines = [
+        f"Survey '{summary['name']}'",
+        f"  buildings read                  {summary['buildings_in']:>12,d}",
+        f"  buildings with a PV site        {summary['buildings_with_site']:>12,d}",
+        f"  roof planes kept / total        {summary['roofs_kept']:>7,d} / {summary['roofs_total']:,d}",
+        "  buildings excluded, by reason:",
+    ]
+    for reason, n in sorted(summary["excluded_by_reason"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {n:>8,d}  {reason}")
+    lines += [
+        f"  new capacity                    {summary['total_capacity_kwp']:>12,.1f} kWp",
+        f"  existing PV                     {summary['existing_kwp']:>12,.1f} kWp",
+        f"  annual generation (new)         {summary['annual_mwh']:>12,.1f} MWh",
+        "  targets:",
+    ]
+    for t in summary["targets"]:
+        met = "MET" if t.get("met") else "NOT MET"
+        lines.append(f"    {t['target']}: required {t['required_kwp']:,.0f} kWp, "
+                     f"achieved {t['achieved_kwp']:,.0f} kWp -> {met}")
+    for line in summary.get("plan_lines", []):
+        lines.append(f"    {line}")
+    return "\n".join(lines)
+
+
+@cli.command("run")
+@config_opt
+@click.option("--buildings", type=str, default=None, help="Building footprints (any GIS format, OSM, postgresql:// URL).")
+@layer_opt
+@click.option("--roofs", type=str, default=None, help="Optional roof-planes layer (tilt_deg, azimuth_deg per plane).")
+@click.option("--dsm", type=click.Path(dir_okay=False), default=None, help="DSM GeoTIFF; default: rasterise footprints x heights.")
+@click.option("--dem", type=click.Path(dir_okay=False), default=None, help="DEM GeoTIFF subtracted from --dsm.")
+@weather_opt
+@source_crs_opt
+@encoding_opt
+@click.option("--name", default=None, help="Run name (default from the config: tianhe-demo).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default outputs/<name>).")
+@overwrite_opt
+def run_cmd(config_path, buildings, layer, roofs, dsm, dem, weather, source_crs, encoding, name, out_dir, overwrite):
+    """Survey every roof, plan the installations, write the outputs.
+
+    With no options it runs the embedded Tianhe demo district on the embedded
+    Guangzhou weather year and writes outputs/tianhe-demo/. Options override
+    the --config file.
+    """
+    from ..config import load_config
+    from ..pipeline import run_survey
+
+    cfg = load_config(config_path)
+    ins = {k: v for k, v in dict(buildings=buildings, layer=layer, roofs=roofs, dsm=dsm, dem=dem,
+                                 weather=weather, source_crs=source_crs, encoding=encoding).items() if v}
+    changes = {}
+    if ins:
+        changes["inputs"] = ins
+    if name:
+        changes["survey"] = {"name": name}
+    if changes:
+        cfg = cfg.replace(**changes)
+    progress = _Progress()
+    try:
+        result = run_survey(cfg, out_dir=out_dir, overwrite=overwrite, progress=progress)
+    finally:
+        progress.close()
+    click.echo(format_summary(result.summary))
+    if result.paths:
+        folder = next(iter(result.paths.values())).parent
+        click.echo(f"Outputs in {folder}/: " + ", ".join(sorted(p.name for p in result.paths.values())))

@@ -1,0 +1,416 @@
+"""Run a survey: unpack the config, call each stage once, time it, check the accounting.
+
+No science lives here: every number is computed by a stage module. This is the
+only module that reads a :class:`~pv_survey.config.Config` field by field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import platform
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import geopandas as gpd
+
+from . import __version__
+from .config import Config, config_to_dict
+from .errors import AccountingError, InputError
+
+log = logging.getLogger("pv_survey")
+
+#: Folder of the embedded default data (the repository's ``data/``).
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DEFAULT_BUILDINGS = DATA_DIR / "tianhe_demo_buildings.gpkg"
+DEFAULT_ROOFS = DATA_DIR / "tianhe_demo_roofs.gpkg"
+
+SHADED_REASON = "shaded: output below {pct:.0f}% of unshaded / 遮挡严重"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class SurveyResult:
+    """Everything a run produced, for notebook users (``pv_survey.run_survey``)."""
+
+    buildings: gpd.GeoDataFrame
+    roofs: gpd.GeoDataFrame
+    plan: Any
+    summary: dict
+    manifest: dict
+    paths: dict = field(default_factory=dict)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings_s: dict[str, float] = {}
+        self.counts: dict[str, dict] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        t0 = time.perf_counter()
+        log.info("[%s] ...", name)
+        try:
+            yield
+        finally:
+            dt = time.perf_counter() - t0
+            self.timings_s[name] = round(dt, 3)
+            log.info("[%s] done in %.1f s", name, dt)
+
+
+def _sha256(path: str | Path) -> str | None:
+    p = Path(path)
+    if not p.is_file():
+        return None
+    h = hashlib.sha256()
+    with p.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "pv-survey": __version__}
+    for pkg in ("numpy", "pandas", "shapely", "geopandas", "pyproj", "pyogrio", "rasterio",
+                "pvlib", "numba", "scipy", "click", "matplotlib", "pyarrow"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:  # pragma: no cover - optional
+            pass
+    try:
+        import pyogrio
+        out["gdal"] = pyogrio.__gdal_version_string__
+    except Exception:  # pragma: no cover
+        pass
+    return out
+
+
+def resolve_inputs(cfg: Config) -> Config:
+    """Fill the embedded defaults into empty input paths."""
+    ins = cfg.inputs
+    changes = {}
+    if not ins.buildings:
+        changes["buildings"] = str(DEFAULT_BUILDINGS)
+        if not ins.roofs:
+            changes["roofs"] = str(DEFAULT_ROOFS)
+    if not changes:
+        return cfg
+    return dataclasses.replace(cfg, inputs=dataclasses.replace(ins, **changes))
+
+
+def _profile_strings(horizon_deg: np.ndarray) -> np.ndarray:
+    """Median point profile of each roof as a compact comma-separated string [deg]."""
+    if horizon_deg.size == 0:
+        return np.empty(0, dtype=object)
+    q = horizon_deg.shape[1]
+    med = horizon_deg[:, q // 2, :]
+    rounded = np.round(med, 1)
+    return np.array([",".join(f"{v:g}" for v in row) for row in rounded], dtype=object)
+
+
+def run_survey(config: Config | None = None, *, out_dir: str | Path | None = None,
+               overwrite: bool = False, write: bool = True,
+               progress: Progress | None = None) -> SurveyResult:
+    """Run the whole survey: inputs -> roofs -> shading -> energy -> plan -> outputs.
+
+    Parameters
+    ----------
+    config : Config, optional
+        Scenario; ``None`` uses the documented defaults on the embedded demo district.
+    out_dir : path, optional
+        Output folder; default ``config.outputs.out_dir`` or ``outputs/<survey.name>``.
+    overwrite : bool
+        Replace existing outputs; without it an existing output is an error.
+    write : bool
+        Write the output files (set False to only compute, e.g. in notebooks).
+    progress : callable(stage, done, total), optional
+        Receives progress of the long stages.
+
+    Returns
+    -------
+    SurveyResult
+    """
+    from . import inputs, roofs as roofs_mod, shading, weather as weather_mod, energy, plan as plan_mod
+
+    cfg = resolve_inputs(config or Config())
+    timer = _Timer()
+    started = datetime.now(timezone.utc)
+    notes: list[str] = []
+    metric_crs = cfg.survey.metric_crs
+
+    if write:
+        from .outputs import prepare_out_dir
+        out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
+        prepare_out_dir(out_path, overwrite=overwrite)
+
+    # ---------------------------------------------------------------- inputs
+    with timer.stage("inputs"):
+        buildings, report = inputs.read_buildings(
+            cfg.inputs.buildings, layer=cfg.inputs.layer or None,
+            source_crs=cfg.inputs.source_crs or None, encoding=cfg.inputs.encoding or None,
+            field_map=cfg.inputs.field_map or None, value_map=cfg.inputs.value_map or None,
+            target_crs=metric_crs, extent_lon_lat=cfg.survey.extent_lon_lat,
+        )
+        notes.extend(getattr(report, "warnings", []))
+        planes_in = None
+        if cfg.inputs.roofs:
+            planes_in = inputs.read_roof_planes(cfg.inputs.roofs, layer=cfg.inputs.roofs_layer or None,
+                                                source_crs=cfg.inputs.source_crs or None,
+                                                target_crs=metric_crs)
+    n_in = len(buildings)
+    log.info("%d buildings read from %s", n_in, cfg.inputs.buildings)
+    if n_in == 0:
+        raise InputError(f"{cfg.inputs.buildings}: no buildings in the input; check the file and --layer")
+
+    # ---------------------------------------------------------------- roofs
+    rc = cfg.roofs
+    with timer.stage("roofs"):
+        planes = roofs_mod.roof_planes_from_buildings(buildings, planes_in, flat_max_tilt_deg=rc.flat_max_tilt_deg)
+        existing = buildings.set_index("building_id")["existing_pv_kwp"].astype(float)
+        roofs = roofs_mod.layout_roofs(
+            planes, latitude_deg=cfg.survey.centre_lat_deg, edge_setback_m=rc.edge_setback_m,
+            obstacle_free_frac=rc.obstacle_free_frac, min_usable_area_m2=rc.min_usable_area_m2,
+            max_tilt_deg=rc.max_tilt_deg, exclude_north_facing=rc.exclude_north_facing,
+            north_sector_half_width_deg=rc.north_sector_half_width_deg, flat_layout=rc.flat_layout,
+            flat_module_tilt_deg=rc.flat_module_tilt_deg, flat_module_azimuth_deg=rc.flat_module_azimuth_deg,
+            east_west_tilt_deg=rc.east_west_tilt_deg, row_spacing=rc.row_spacing, flat_gcr=rc.flat_gcr,
+            east_west_gcr=rc.east_west_gcr, pitched_gcr=rc.pitched_gcr,
+            module_efficiency_frac=rc.module_efficiency_frac, existing_pv_kwp=existing,
+        )
+    kept = roofs["excluded_reason"].to_numpy() == ""
+
+    # ---------------------------------------------------------------- shading
+    sc = cfg.shading
+    usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
+    with timer.stage("shading"):
+        owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
+        bounds = tuple(np.asarray(roofs.total_bounds) + np.array([-sc.search_radius_m, -sc.search_radius_m,
+                                                                   sc.search_radius_m, sc.search_radius_m]))
+        if cfg.inputs.dsm:
+            dsm = shading.read_dsm(cfg.inputs.dsm, bounds=bounds, crs=metric_crs,
+                                   dem_path=cfg.inputs.dem or None)
+        else:
+            dsm = shading.dsm_from_buildings(usable_b.geometry.to_numpy(), usable_b["height_m"].to_numpy(float),
+                                             resolution_m=sc.dsm_resolution_m, bounds=bounds, crs=metric_crs)
+        k_roofs = roofs[kept]
+        hz, svf = shading.roof_horizons(
+            dsm, k_roofs["usable_geometry"].to_numpy(), k_roofs["height_m"].to_numpy(float),
+            owner_of.reindex(k_roofs["building_id"]).to_numpy(np.int64),
+            n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, points_per_100m2=sc.points_per_100m2,
+            max_points=sc.max_points_per_roof,
+            progress=(lambda d, t: progress("shading", d, t)) if progress else None,
+        )
+
+    # ---------------------------------------------------------------- weather
+    with timer.stage("weather"):
+        if cfg.inputs.weather:
+            wx = weather_mod.read_weather(cfg.inputs.weather)
+        else:
+            wx = weather_mod.default_weather()
+        warn = weather_mod.location_warning(wx, cfg.survey.centre_lon_deg, cfg.survey.centre_lat_deg)
+        if warn:
+            log.warning(warn)
+            notes.append(warn)
+        notes.extend(wx.notes)
+
+    # ---------------------------------------------------------------- energy
+    ec = cfg.energy
+    with timer.stage("energy"):
+        res = energy.simulate_roofs(
+            wx, k_roofs["module_tilt_deg"].to_numpy(float), k_roofs["module_azimuth_deg"].to_numpy(float),
+            k_roofs["capacity_kwp"].to_numpy(float), mount=k_roofs["mount"].to_numpy(),
+            gcr=np.where(k_roofs["mount"].to_numpy() == "rack", k_roofs["gcr"].to_numpy(float), np.nan),
+            horizon_deg=hz, sky_view_frac=svf, **energy_params(cfg),
+            progress=(lambda d, t: progress("energy", d, t)) if progress else None,
+        )
+        res.index = k_roofs.index
+        for col in res.columns:
+            roofs[col] = np.nan
+            roofs.loc[k_roofs.index, col] = res[col].to_numpy()
+        roofs["sky_view_frac"] = np.nan
+        roofs.loc[k_roofs.index, "sky_view_frac"] = svf
+        roofs["horizon_deg"] = ""
+        roofs.loc[k_roofs.index, "horizon_deg"] = _profile_strings(hz)
+        shaded = kept & ((1.0 - roofs["shading_loss_frac"].to_numpy(float)) < sc.min_output_frac)
+        roofs.loc[shaded, "excluded_reason"] = SHADED_REASON.format(pct=100 * sc.min_output_frac)
+    kept = roofs["excluded_reason"].to_numpy() == ""
+
+    # ---------------------------------------------------------------- plan
+    with timer.stage("plan"):
+        sites = sites_from_roofs(roofs[kept], buildings)
+        b_tab = buildings[["building_id", "category", "year_built", "existing_pv_kwp", "excluded_reason"]].copy()
+        b_tab["roof_area_m2"] = buildings.geometry.area.to_numpy()
+        planres = plan_mod.build_plan(sites, b_tab, **plan_params(cfg))
+
+    # building-level accounting: every input building ends planned or excluded
+    buildings = annotate_buildings(buildings, roofs, planres.plan)
+    summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
+    check_accounting(buildings, roofs, planres, n_in)
+    manifest = make_manifest(cfg, started, timer, summary)
+
+    result = SurveyResult(buildings=buildings, roofs=roofs.drop(columns=["usable_geometry"]),
+                          plan=planres, summary=summary, manifest=manifest)
+    if write:
+        from .outputs import write_outputs
+        with timer.stage("outputs"):
+            result.paths = write_outputs(
+                out_path, buildings=result.buildings, roofs=result.roofs, plan=planres.plan,
+                targets=planres.targets, coverage=planres.coverage, category_shares=planres.category_shares,
+                summary=summary, manifest=manifest, crs=metric_crs, overwrite=overwrite,
+                shortlist_size=cfg.outputs.shortlist_size, plan_result=planres,
+            )
+        manifest["timings_s"] = dict(timer.timings_s)
+        summary["timings_s"] = dict(timer.timings_s)
+    return result
+
+
+def energy_params(cfg: Config) -> dict:
+    """Keyword arguments of :func:`pv_survey.energy.simulate_roofs` from the config."""
+    from .energy import losses_frac_from_pct
+    ec = cfg.energy
+    return dict(
+        albedo=ec.albedo, gamma_pdc_per_c=ec.gamma_pdc_per_c, dc_ac_ratio=ec.dc_ac_ratio,
+        eta_inv_nom=ec.eta_inv_nom,
+        losses_frac=losses_frac_from_pct(
+            soiling=ec.losses_soiling_pct, shading=0.0, snow=0.0, mismatch=ec.losses_mismatch_pct,
+            wiring=ec.losses_wiring_pct, connections=ec.losses_connections_pct, lid=ec.losses_lid_pct,
+            nameplate_rating=ec.losses_nameplate_pct, age=ec.losses_age_pct,
+            availability=ec.losses_availability_pct),
+        temp_model_rack=ec.temperature_model_rack, temp_model_flush=ec.temperature_model_flush,
+    )
+
+
+def plan_params(cfg: Config) -> dict:
+    """Keyword arguments of :func:`pv_survey.plan.build_plan` from the config."""
+    pc = cfg.plan
+    out = dict(
+        priority_classes=pc.priority_classes, targets=pc.targets, plan_year=pc.plan_year,
+        coverage_target_frac=pc.coverage_target_frac, coverage_year=pc.coverage_year,
+        new_building_from_year=pc.new_building_from_year, coverage_categories=pc.coverage_categories,
+    )
+    extra = getattr(pc, "build_plan_kwargs", None)
+    if callable(extra):
+        out.update(extra())
+    econ = getattr(cfg, "economics", None)
+    if econ is not None:
+        out["economics"] = econ
+    return out
+
+
+def sites_from_roofs(roofs: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFrame:
+    """One installation site per building: its kept roof planes summed."""
+    g = roofs.groupby("building_id", sort=True)
+    agg = pd.DataFrame({
+        "capacity_kwp": g["capacity_kwp"].sum(),
+        "annual_kwh": g["annual_kwh"].sum(),
+        "usable_area_m2": g["usable_area_m2"].sum(),
+        "module_area_m2": g["module_area_m2"].sum(),
+        "roof_area_m2": g["area_m2"].sum(),
+        "n_roofs": g.size(),
+    })
+    agg["specific_yield_kwh_kwp"] = np.divide(agg["annual_kwh"], agg["capacity_kwp"],
+                                              out=np.zeros(len(agg)), where=agg["capacity_kwp"].to_numpy() > 0)
+    cols = ["building_id", "name", "category", "owner", "address", "year_built", "existing_pv_kwp"]
+    info = pd.DataFrame(buildings[cols]).set_index("building_id")
+    sites = info.join(agg, how="inner").reset_index()
+    return sites[sites["capacity_kwp"] > 0].reset_index(drop=True)
+
+
+def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Give every building its phase, capacity and, when it has no kept roof, the reason."""
+    b = buildings.copy()
+    kept = roofs[roofs["excluded_reason"] == ""]
+    cap = kept.groupby("building_id")["capacity_kwp"].sum()
+    kwh = kept.groupby("building_id")["annual_kwh"].sum()
+    b["capacity_kwp"] = cap.reindex(b["building_id"]).fillna(0.0).to_numpy()
+    b["annual_kwh"] = kwh.reindex(b["building_id"]).fillna(0.0).to_numpy()
+    phase = plan.set_index("building_id")["phase"]
+    b["phase"] = phase.reindex(b["building_id"]).fillna("").to_numpy()
+    # a usable building without any kept roof: the reason of its roofs (most common)
+    reason = b["excluded_reason"].fillna("").to_numpy(object)
+    no_site = (reason == "") & (b["capacity_kwp"].to_numpy() <= 0)
+    if no_site.any():
+        ex = roofs[roofs["excluded_reason"] != ""]
+        top = ex.groupby("building_id")["excluded_reason"].agg(lambda s: s.value_counts().index[0])
+        fill = top.reindex(b["building_id"]).fillna("no usable roof plane / 无可用屋面").to_numpy(object)
+        reason = np.where(no_site, fill, reason)
+    b["excluded_reason"] = reason
+    return b
+
+
+def check_accounting(buildings: pd.DataFrame, roofs: pd.DataFrame, planres: Any, n_in: int) -> None:
+    """Loud end-of-run checks: nothing lost, totals agree (raise :class:`AccountingError`)."""
+    if len(buildings) != n_in:
+        raise AccountingError(f"buildings in {n_in} != buildings out {len(buildings)}")
+    if buildings["building_id"].duplicated().any():
+        raise AccountingError("duplicate building_id in the output")
+    has_site = buildings["capacity_kwp"].to_numpy() > 0
+    excluded = buildings["excluded_reason"].to_numpy() != ""
+    if np.any(has_site == excluded):
+        bad = buildings.loc[has_site == excluded, "building_id"].iloc[0]
+        raise AccountingError(f"building {bad} is neither planned nor excluded (or both)")
+    plan = planres.plan
+    planned_cap = float(plan["capacity_kwp"].sum())
+    roof_cap = float(roofs.loc[roofs["excluded_reason"] == "", "capacity_kwp"].sum())
+    if not np.isclose(planned_cap, roof_cap, rtol=1e-9, atol=1e-6):
+        raise AccountingError(f"plan capacity {planned_cap:.3f} kWp != kept roofs {roof_cap:.3f} kWp")
+
+
+def make_summary(cfg: Config, buildings, roofs, planres, wx, notes, timings) -> dict:
+    """Counts and totals for summary.md, the CLI table and the manifest."""
+    reasons = buildings.loc[buildings["excluded_reason"] != "", "excluded_reason"].value_counts()
+    roof_reasons = roofs.loc[roofs["excluded_reason"] != "", "excluded_reason"].value_counts()
+    kept = roofs["excluded_reason"] == ""
+    targets = planres.targets
+    return {
+        "name": cfg.survey.name,
+        "buildings_in": int(len(buildings)),
+        "buildings_with_site": int((buildings["capacity_kwp"] > 0).sum()),
+        "buildings_excluded": int((buildings["excluded_reason"] != "").sum()),
+        "roofs_total": int(len(roofs)),
+        "roofs_kept": int(kept.sum()),
+        "excluded_by_reason": {str(k): int(v) for k, v in reasons.items()},
+        "roofs_excluded_by_reason": {str(k): int(v) for k, v in roof_reasons.items()},
+        "total_capacity_kwp": float(roofs.loc[kept, "capacity_kwp"].sum()),
+        "existing_kwp": float(buildings["existing_pv_kwp"].sum()),
+        "annual_mwh": float(roofs.loc[kept, "annual_kwh"].sum() / 1000.0),
+        "targets": targets.to_dict(orient="records"),
+        "plan_lines": list(getattr(planres, "summary_lines", []) or []),
+        "notes": list(dict.fromkeys(notes + list(getattr(planres, "notes", []) or []))),
+        "weather_source": wx.source,
+        "timings_s": dict(timings),
+    }
+
+
+def make_manifest(cfg: Config, started: datetime, timer: _Timer, summary: dict) -> dict:
+    """What someone needs to re-run exactly."""
+    ins = cfg.inputs
+    hashes = {}
+    for name in ("buildings", "roofs", "dsm", "dem", "weather"):
+        val = getattr(ins, name)
+        if val:
+            hashes[name] = {"path": val, "sha256": _sha256(val)}
+    if not ins.weather:
+        from .weather import DEFAULT_WEATHER_PATH
+        hashes["weather"] = {"path": str(DEFAULT_WEATHER_PATH), "sha256": _sha256(DEFAULT_WEATHER_PATH)}
+    return {
+        "pv_survey_version": __version__,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config_to_dict(cfg),
+        "inputs": hashes,
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "counts": {k: summary[k] for k in ("buildings_in", "buildings_with_site", "buildings_excluded",
+                                           "roofs_total", "roofs_kept")},
+        "timings_s": dict(timer.timings_s),
+    }

@@ -1,0 +1,61 @@
+"""Scenario config: defaults, unknown keys, types and ranges."""
+
+import pytest
+
+from pv_survey.config import Config, config_from_dict, describe_defaults, load_config
+from pv_survey.errors import ConfigError
+
+
+def test_defaults_have_sources():
+    rows = describe_defaults()
+    assert rows, "no settings described"
+    missing = [key for key, _, src in rows if not src]
+    assert not missing, f"settings without a documented source: {missing}"
+
+
+def test_targets_default_to_district_plan():
+    # Tianhe carbon-peak plan 2024: above 3 MW by 2025 and 6 MW by 2030
+    t = Config().plan.targets
+    assert [(x.year, x.capacity_kwp) for x in t] == [(2025, 3000.0), (2030, 6000.0)]
+
+
+def test_unknown_key_named(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text("[roofs]\nedge_setbak_m = 1.0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"roofs\.edge_setbak_m"):
+        load_config(p)
+
+
+def test_unknown_section_named():
+    with pytest.raises(ConfigError, match="unknown key 'roof'"):
+        config_from_dict({"roof": {}})
+
+
+@pytest.mark.parametrize("toml, match", [
+    ("[roofs]\nedge_setback_m = 'one'\n", "must be a number"),
+    ("[roofs]\nedge_setback_m = -1\n", "must be >= 0"),
+    ("[roofs]\nflat_layout = 'north'\n", "is not one of"),
+    ("[[plan.targets]]\nname='x'\nyear=2025\ncapacity_kwp=0\n", "must be > 0"),
+    ("[shading]\nn_sectors = 7.5\n", "whole number"),
+    ("this is = not toml [", "not valid TOML"),
+])
+def test_bad_values_rejected(tmp_path, toml, match):
+    p = tmp_path / "s.toml"
+    p.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=match):
+        load_config(p)
+
+
+def test_relative_paths_resolved_against_config(tmp_path):
+    p = tmp_path / "sub" / "s.toml"
+    p.parent.mkdir()
+    p.write_text("[inputs]\nweather = 'w.epw'\n", encoding="utf-8")
+    cfg = load_config(p)
+    assert cfg.inputs.weather == str((p.parent / "w.epw").resolve())
+
+
+def test_replace_validates():
+    cfg = Config().replace(roofs={"edge_setback_m": 2.0})
+    assert cfg.roofs.edge_setback_m == 2.0
+    with pytest.raises(ConfigError):
+        Config().replace(roofs={"edge_setback_m": "x"})

@@ -117,6 +117,143 @@ def _profile_strings(horizon_deg: np.ndarray) -> np.ndarray:
     return np.array([",".join(f"{v:g}" for v in row) for row in rounded], dtype=object)
 
 
+def load_inputs(cfg: Config):
+    """Read buildings (and roof planes) into the metric CRS: ``(buildings, planes, report)``."""
+    from . import inputs
+
+    metric_crs = cfg.survey.metric_crs
+    buildings, report = inputs.read_buildings(
+        cfg.inputs.buildings, layer=cfg.inputs.layer or None,
+        source_crs=cfg.inputs.source_crs or None, encoding=cfg.inputs.encoding or None,
+        field_map=cfg.inputs.field_map or None, value_map=cfg.inputs.value_map or None,
+        target_crs=metric_crs, extent_lon_lat=cfg.survey.extent_lon_lat,
+    )
+    planes = None
+    if cfg.inputs.roofs:
+        planes = inputs.read_roof_planes(cfg.inputs.roofs, layer=cfg.inputs.roofs_layer or None,
+                                         source_crs=cfg.inputs.source_crs or None, target_crs=metric_crs)
+    if len(buildings) == 0:
+        raise InputError(f"{cfg.inputs.buildings}: no buildings in the input; check the file and --layer")
+    return buildings, planes, report
+
+
+def load_weather(cfg: Config):
+    """The weather year of the run and any notes about it: ``(weather, notes)``."""
+    from . import weather as weather_mod
+
+    wx = weather_mod.read_weather(cfg.inputs.weather) if cfg.inputs.weather else weather_mod.default_weather()
+    notes = list(wx.notes)
+    warn = weather_mod.location_warning(wx, cfg.survey.centre_lon_deg, cfg.survey.centre_lat_deg)
+    if warn:
+        log.warning(warn)
+        notes.append(warn)
+    return wx, notes
+
+
+def snapped_bounds(bounds, pad_m: float, resolution_m: float) -> tuple[float, float, float, float]:
+    """Bounds grown by ``pad_m`` and snapped outward to multiples of ``resolution_m``.
+
+    Snapping puts every DSM of a run on one global grid, so a tile's DSM and the
+    whole-area DSM agree cell for cell (partitioned == single-process results).
+    """
+    minx, miny, maxx, maxy = bounds
+    r = float(resolution_m)
+    return (np.floor((minx - pad_m) / r) * r, np.floor((miny - pad_m) / r) * r,
+            np.ceil((maxx + pad_m) / r) * r, np.ceil((maxy + pad_m) / r) * r)
+
+
+def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_ids=None,
+                 progress: Progress | None = None, timer: "_Timer | None" = None) -> gpd.GeoDataFrame:
+    """Roofs, shading and energy for the buildings of ``core_ids`` (default: all).
+
+    ``buildings`` may hold more buildings than the core (a halo around a tile):
+    they cast shade but get no roofs. Returns the roofs frame with energy columns
+    and ``excluded_reason``; the ``usable_geometry`` helper column is dropped.
+    """
+    from . import roofs as roofs_mod, shading, energy
+
+    timer = timer or _Timer()
+    rc, sc = cfg.roofs, cfg.shading
+    core = buildings if core_ids is None else buildings[buildings["building_id"].isin(core_ids)]
+    with timer.stage("roofs"):
+        planes_b = roofs_mod.roof_planes_from_buildings(core, planes, flat_max_tilt_deg=rc.flat_max_tilt_deg)
+        existing = core.set_index("building_id")["existing_pv_kwp"].astype(float)
+        roofs = roofs_mod.layout_roofs(
+            planes_b, latitude_deg=cfg.survey.centre_lat_deg, edge_setback_m=rc.edge_setback_m,
+            obstacle_free_frac=rc.obstacle_free_frac, min_usable_area_m2=rc.min_usable_area_m2,
+            max_tilt_deg=rc.max_tilt_deg, exclude_north_facing=rc.exclude_north_facing,
+            north_sector_half_width_deg=rc.north_sector_half_width_deg, flat_layout=rc.flat_layout,
+            flat_module_tilt_deg=rc.flat_module_tilt_deg, flat_module_azimuth_deg=rc.flat_module_azimuth_deg,
+            east_west_tilt_deg=rc.east_west_tilt_deg, row_spacing=rc.row_spacing, flat_gcr=rc.flat_gcr,
+            east_west_gcr=rc.east_west_gcr, pitched_gcr=rc.pitched_gcr,
+            module_efficiency_frac=rc.module_efficiency_frac, existing_pv_kwp=existing,
+        )
+    kept = roofs["excluded_reason"].to_numpy() == ""
+    k_roofs = roofs[kept]
+
+    with timer.stage("shading"):
+        usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
+        owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
+        area = roofs.total_bounds if len(roofs) else usable_b.total_bounds
+        bounds = snapped_bounds(area, sc.search_radius_m, sc.dsm_resolution_m)
+        if cfg.inputs.dsm:
+            dsm = shading.read_dsm(cfg.inputs.dsm, bounds=bounds, crs=cfg.survey.metric_crs,
+                                   dem_path=cfg.inputs.dem or None)
+        else:
+            dsm = shading.dsm_from_buildings(usable_b.geometry.to_numpy(), usable_b["height_m"].to_numpy(float),
+                                             resolution_m=sc.dsm_resolution_m, bounds=bounds,
+                                             crs=cfg.survey.metric_crs)
+        hz, svf = shading.roof_horizons(
+            dsm, k_roofs["usable_geometry"].to_numpy(), k_roofs["height_m"].to_numpy(float),
+            owner_of.reindex(k_roofs["building_id"]).to_numpy(np.int64),
+            n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, points_per_100m2=sc.points_per_100m2,
+            max_points=sc.max_points_per_roof,
+            progress=(lambda d, t: progress("shading", d, t)) if progress else None,
+        )
+
+    with timer.stage("energy"):
+        mount = k_roofs["mount"].to_numpy()
+        res = energy.simulate_roofs(
+            wx, k_roofs["module_tilt_deg"].to_numpy(float), k_roofs["module_azimuth_deg"].to_numpy(float),
+            k_roofs["capacity_kwp"].to_numpy(float), mount=mount,
+            gcr=np.where(mount == "rack", k_roofs["gcr"].to_numpy(float), np.nan),
+            horizon_deg=hz, sky_view_frac=svf, **energy_params(cfg),
+            progress=(lambda d, t: progress("energy", d, t)) if progress else None,
+        )
+        roofs = roofs.drop(columns=["usable_geometry"])
+        for col in res.columns:
+            values = np.full(len(roofs), np.nan)
+            values[kept] = res[col].to_numpy()
+            roofs[col] = values
+        values = np.full(len(roofs), np.nan)
+        values[kept] = svf
+        roofs["sky_view_frac"] = values
+        prof = np.full(len(roofs), "", dtype=object)
+        prof[kept] = _profile_strings(hz)
+        roofs["horizon_deg"] = prof
+        shaded = kept & ((1.0 - roofs["shading_loss_frac"].to_numpy(float)) < sc.min_output_frac)
+        roofs.loc[shaded, "excluded_reason"] = SHADED_REASON.format(pct=100 * sc.min_output_frac)
+    return roofs
+
+
+def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame, *,
+                     n_in: int, timer: "_Timer | None" = None):
+    """Sites, plan, building annotation and the end-of-run accounting: ``(buildings, planres)``."""
+    from . import plan as plan_mod
+
+    timer = timer or _Timer()
+    with timer.stage("plan"):
+        kept = roofs["excluded_reason"].to_numpy() == ""
+        sites = sites_from_roofs(roofs[kept], buildings)
+        b_tab = pd.DataFrame(buildings[["building_id", "category", "year_built", "existing_pv_kwp",
+                                        "excluded_reason"]]).copy()
+        b_tab["roof_area_m2"] = buildings.geometry.area.to_numpy()
+        planres = plan_mod.build_plan(sites, b_tab, **plan_params(cfg))
+    buildings = annotate_buildings(buildings, roofs, planres.plan)
+    check_accounting(buildings, roofs, planres, n_in)
+    return buildings, planres
+
+
 def run_survey(config: Config | None = None, *, out_dir: str | Path | None = None,
                overwrite: bool = False, write: bool = True,
                progress: Progress | None = None) -> SurveyResult:
@@ -139,137 +276,43 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     -------
     SurveyResult
     """
-    from . import inputs, roofs as roofs_mod, shading, weather as weather_mod, energy, plan as plan_mod
-
     cfg = resolve_inputs(config or Config())
     timer = _Timer()
     started = datetime.now(timezone.utc)
-    notes: list[str] = []
-    metric_crs = cfg.survey.metric_crs
-
+    out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
     if write:
         from .outputs import prepare_out_dir
-        out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
         prepare_out_dir(out_path, overwrite=overwrite)
 
-    # ---------------------------------------------------------------- inputs
     with timer.stage("inputs"):
-        buildings, report = inputs.read_buildings(
-            cfg.inputs.buildings, layer=cfg.inputs.layer or None,
-            source_crs=cfg.inputs.source_crs or None, encoding=cfg.inputs.encoding or None,
-            field_map=cfg.inputs.field_map or None, value_map=cfg.inputs.value_map or None,
-            target_crs=metric_crs, extent_lon_lat=cfg.survey.extent_lon_lat,
-        )
-        notes.extend(getattr(report, "warnings", []))
-        planes_in = None
-        if cfg.inputs.roofs:
-            planes_in = inputs.read_roof_planes(cfg.inputs.roofs, layer=cfg.inputs.roofs_layer or None,
-                                                source_crs=cfg.inputs.source_crs or None,
-                                                target_crs=metric_crs)
-    n_in = len(buildings)
-    log.info("%d buildings read from %s", n_in, cfg.inputs.buildings)
-    if n_in == 0:
-        raise InputError(f"{cfg.inputs.buildings}: no buildings in the input; check the file and --layer")
-
-    # ---------------------------------------------------------------- roofs
-    rc = cfg.roofs
-    with timer.stage("roofs"):
-        planes = roofs_mod.roof_planes_from_buildings(buildings, planes_in, flat_max_tilt_deg=rc.flat_max_tilt_deg)
-        existing = buildings.set_index("building_id")["existing_pv_kwp"].astype(float)
-        roofs = roofs_mod.layout_roofs(
-            planes, latitude_deg=cfg.survey.centre_lat_deg, edge_setback_m=rc.edge_setback_m,
-            obstacle_free_frac=rc.obstacle_free_frac, min_usable_area_m2=rc.min_usable_area_m2,
-            max_tilt_deg=rc.max_tilt_deg, exclude_north_facing=rc.exclude_north_facing,
-            north_sector_half_width_deg=rc.north_sector_half_width_deg, flat_layout=rc.flat_layout,
-            flat_module_tilt_deg=rc.flat_module_tilt_deg, flat_module_azimuth_deg=rc.flat_module_azimuth_deg,
-            east_west_tilt_deg=rc.east_west_tilt_deg, row_spacing=rc.row_spacing, flat_gcr=rc.flat_gcr,
-            east_west_gcr=rc.east_west_gcr, pitched_gcr=rc.pitched_gcr,
-            module_efficiency_frac=rc.module_efficiency_frac, existing_pv_kwp=existing,
-        )
-    kept = roofs["excluded_reason"].to_numpy() == ""
-
-    # ---------------------------------------------------------------- shading
-    sc = cfg.shading
-    usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
-    with timer.stage("shading"):
-        owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
-        bounds = tuple(np.asarray(roofs.total_bounds) + np.array([-sc.search_radius_m, -sc.search_radius_m,
-                                                                   sc.search_radius_m, sc.search_radius_m]))
-        if cfg.inputs.dsm:
-            dsm = shading.read_dsm(cfg.inputs.dsm, bounds=bounds, crs=metric_crs,
-                                   dem_path=cfg.inputs.dem or None)
-        else:
-            dsm = shading.dsm_from_buildings(usable_b.geometry.to_numpy(), usable_b["height_m"].to_numpy(float),
-                                             resolution_m=sc.dsm_resolution_m, bounds=bounds, crs=metric_crs)
-        k_roofs = roofs[kept]
-        hz, svf = shading.roof_horizons(
-            dsm, k_roofs["usable_geometry"].to_numpy(), k_roofs["height_m"].to_numpy(float),
-            owner_of.reindex(k_roofs["building_id"]).to_numpy(np.int64),
-            n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, points_per_100m2=sc.points_per_100m2,
-            max_points=sc.max_points_per_roof,
-            progress=(lambda d, t: progress("shading", d, t)) if progress else None,
-        )
-
-    # ---------------------------------------------------------------- weather
+        buildings, planes, report = load_inputs(cfg)
+    notes = list(getattr(report, "warnings", []) or [])
+    log.info("%d buildings read from %s", len(buildings), cfg.inputs.buildings)
     with timer.stage("weather"):
-        if cfg.inputs.weather:
-            wx = weather_mod.read_weather(cfg.inputs.weather)
-        else:
-            wx = weather_mod.default_weather()
-        warn = weather_mod.location_warning(wx, cfg.survey.centre_lon_deg, cfg.survey.centre_lat_deg)
-        if warn:
-            log.warning(warn)
-            notes.append(warn)
-        notes.extend(wx.notes)
+        wx, wx_notes = load_weather(cfg)
+    notes += wx_notes
+    roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer)
+    return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
+                         started=started, out_path=out_path if write else None, overwrite=overwrite)
 
-    # ---------------------------------------------------------------- energy
-    ec = cfg.energy
-    with timer.stage("energy"):
-        res = energy.simulate_roofs(
-            wx, k_roofs["module_tilt_deg"].to_numpy(float), k_roofs["module_azimuth_deg"].to_numpy(float),
-            k_roofs["capacity_kwp"].to_numpy(float), mount=k_roofs["mount"].to_numpy(),
-            gcr=np.where(k_roofs["mount"].to_numpy() == "rack", k_roofs["gcr"].to_numpy(float), np.nan),
-            horizon_deg=hz, sky_view_frac=svf, **energy_params(cfg),
-            progress=(lambda d, t: progress("energy", d, t)) if progress else None,
-        )
-        res.index = k_roofs.index
-        for col in res.columns:
-            roofs[col] = np.nan
-            roofs.loc[k_roofs.index, col] = res[col].to_numpy()
-        roofs["sky_view_frac"] = np.nan
-        roofs.loc[k_roofs.index, "sky_view_frac"] = svf
-        roofs["horizon_deg"] = ""
-        roofs.loc[k_roofs.index, "horizon_deg"] = _profile_strings(hz)
-        shaded = kept & ((1.0 - roofs["shading_loss_frac"].to_numpy(float)) < sc.min_output_frac)
-        roofs.loc[shaded, "excluded_reason"] = SHADED_REASON.format(pct=100 * sc.min_output_frac)
-    kept = roofs["excluded_reason"].to_numpy() == ""
 
-    # ---------------------------------------------------------------- plan
-    with timer.stage("plan"):
-        sites = sites_from_roofs(roofs[kept], buildings)
-        b_tab = buildings[["building_id", "category", "year_built", "existing_pv_kwp", "excluded_reason"]].copy()
-        b_tab["roof_area_m2"] = buildings.geometry.area.to_numpy()
-        planres = plan_mod.build_plan(sites, b_tab, **plan_params(cfg))
-
-    # building-level accounting: every input building ends planned or excluded
-    buildings = annotate_buildings(buildings, roofs, planres.plan)
+def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, started, out_path, overwrite):
+    """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs."""
+    buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer)
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
-    check_accounting(buildings, roofs, planres, n_in)
     manifest = make_manifest(cfg, started, timer, summary)
-
-    result = SurveyResult(buildings=buildings, roofs=roofs.drop(columns=["usable_geometry"]),
-                          plan=planres, summary=summary, manifest=manifest)
-    if write:
+    result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest)
+    if out_path is not None:
         from .outputs import write_outputs
         with timer.stage("outputs"):
             result.paths = write_outputs(
-                out_path, buildings=result.buildings, roofs=result.roofs, plan=planres.plan,
+                out_path, buildings=buildings, roofs=roofs, plan=planres.plan,
                 targets=planres.targets, coverage=planres.coverage, category_shares=planres.category_shares,
-                summary=summary, manifest=manifest, crs=metric_crs, overwrite=overwrite,
-                shortlist_size=cfg.outputs.shortlist_size, plan_result=planres,
+                summary=summary, manifest=manifest, crs=cfg.survey.metric_crs, overwrite=overwrite,
+                shortlist_size=cfg.outputs.shortlist_size,
             )
-        manifest["timings_s"] = dict(timer.timings_s)
-        summary["timings_s"] = dict(timer.timings_s)
+    summary["timings_s"] = dict(timer.timings_s)
+    manifest["timings_s"] = dict(timer.timings_s)
     return result
 
 

@@ -30,6 +30,10 @@ __all__ = [
     "EnergyConfig",
     "Target",
     "PlanConfig",
+    "CategoryShare",
+    "CategoryEconomics",
+    "EconomicsConfig",
+    "ResourcesConfig",
     "OutputsConfig",
     "load_config",
     "config_from_dict",
@@ -218,6 +222,26 @@ def _default_targets() -> tuple[Target, ...]:
 
 
 @dataclass(frozen=True)
+class CategoryShare:
+    """A minimum share of roof area that should carry PV, for a group of categories."""
+
+    name: str = field(metadata={"source": "Label of the group in reports."})
+    categories: tuple[str, ...] = field(metadata={"source": "Building categories in the group."})
+    min_share_frac: float = field(
+        metadata={"source": "Minimum share of the group's roof area carrying PV.", "lo": 0.0, "hi": 1.0})
+
+
+def _default_category_shares() -> tuple[CategoryShare, ...]:
+    # NEA 2021 county-wide rooftop PV pilot notice (整县推进), secondary: ../shared/REFERENCES.md
+    return (
+        CategoryShare("party and government / 党政机关", ("government",), 0.5),
+        CategoryShare("schools, hospitals, public / 学校医院等公共建筑", ("school", "hospital", "public"), 0.4),
+        CategoryShare("industrial and commercial / 工商业厂房", ("industrial", "commercial"), 0.3),
+        CategoryShare("homes (rural-homes share) / 居民", ("residential",), 0.2),
+    )
+
+
+@dataclass(frozen=True)
 class PlanConfig:
     """Ranking, phases and the coverage target."""
 
@@ -244,6 +268,263 @@ class PlanConfig:
         ("government", "hospital", "school", "public", "industrial"),
         "Public-institution and factory categories the coverage target applies to (item 14).",
     )
+    coverage_definition: str = _f(
+        "count",
+        "Which coverage the 50% target is checked on: 'count' (share of the new buildings with PV "
+        "existing or planned) or 'area' (PV module area over usable roof area). Item 14 gives no "
+        "formula; both are always reported. Project choice.",
+        choices=("count", "area"),
+    )
+    as_of_year: int = _f(
+        2026,
+        "Year the plan is read in: a target whose year is before it is reported as passed (met by "
+        "existing PV or not, and the shortfall the first phase must close), not as a future phase. "
+        "2026 = the year this default was set (the plan dates from 2024).",
+        lo=2000, hi=2100,
+    )
+    mode: str = _f(
+        "priority",
+        "'priority': class order, then score; 'least-cost': in each phase the cheapest set of "
+        "sites (CAPEX, scipy.optimize.milp) that reaches the target, using a lower class only "
+        "when every higher class is in the plan. Both are computed and compared.",
+        choices=("priority", "least-cost"),
+    )
+    score: str = _f(
+        "yield",
+        "Order within a class: 'yield' (specific yield kWh/kWp, then size), 'size' (kWp, then "
+        "yield) or 'cost' (LCOE CNY/kWh, lowest first). Project choice.",
+        choices=("yield", "size", "cost"),
+    )
+    pins_file: str = _f(
+        "",
+        "Optional CSV with columns building_id, pin ('in' or 'out'): 'in' sites go first, 'out' "
+        "sites are never planned. Empty = no pins.",
+    )
+    category_shares: tuple[CategoryShare, ...] = _f(
+        _default_category_shares,
+        "Minimum shares of roof area carrying PV by building group: party and government 50%; "
+        "schools, hospitals and other public buildings 40%; industrial and commercial 30%; rural "
+        "homes 20% (NEA county-wide rooftop PV pilot notice, 2021; secondary reports, "
+        "../shared/REFERENCES.md). Residential here applies the rural-homes share to urban homes.",
+        factory=True,
+    )
+
+    def build_plan_kwargs(self) -> dict[str, Any]:
+        """Plan settings beyond the foundation's, as keyword arguments of ``plan.build_plan``.
+
+        ``pins_file`` is not included: the pipeline reads it with ``plan.read_pins``.
+        """
+        return dict(as_of_year=self.as_of_year, coverage_definition=self.coverage_definition,
+                    mode=self.mode, score=self.score, category_shares=self.category_shares)
+
+
+@dataclass(frozen=True)
+class CategoryEconomics:
+    """Self-consumption share and avoided electricity price of one building category."""
+
+    category: str = field(metadata={"source": "Building category of the data model."})
+    self_consumption_frac: float = field(
+        metadata={"source": "Share of PV output used in the building.", "lo": 0.0, "hi": 1.0})
+    tariff_cny_per_kwh: float = field(
+        metadata={"source": "Grid price avoided by self-consumed PV.", "lo": 0.0, "hi": 10.0})
+
+
+def _default_category_economics() -> tuple[CategoryEconomics, ...]:
+    # self-consumption shares: project assumptions from the load profile of each use (hospitals
+    # run day and night; offices lose weekends; schools lose weekends and about 3 months of
+    # holidays; urban homes use little power at midday). Check them against meter data.
+    # tariffs: Guangdong general industrial & commercial purchase price weighted to daytime
+    # (peak / flat) hours, 0.6-0.8 CNY/kWh (secondary), midpoint 0.70; schools' teaching use and
+    # homes pay the residential price, about 0.59-0.61 CNY/kWh in Guangdong (first tier, secondary).
+    return (
+        CategoryEconomics("government", 0.75, 0.70),
+        CategoryEconomics("hospital", 0.95, 0.70),
+        CategoryEconomics("school", 0.60, 0.60),
+        CategoryEconomics("public", 0.75, 0.70),
+        CategoryEconomics("industrial", 0.80, 0.70),
+        CategoryEconomics("commercial", 0.90, 0.70),
+        CategoryEconomics("residential", 0.40, 0.59),
+        CategoryEconomics("other", 0.50, 0.70),
+    )
+
+
+@dataclass(frozen=True)
+class EconomicsConfig:
+    """Costs, prices and emission factor of the plan's economics (CNY of 2023-2024)."""
+
+    capex_band_upper_kwp: tuple[float, ...] = _f(
+        (100.0, 1000.0),
+        "Upper ends of the system-size bands (kWp) for CAPEX; one more band runs above the last. "
+        "A building's whole system is priced at its band's rate (one contract per building).",
+    )
+    capex_cny_per_w: tuple[float, ...] = _f(
+        (3.8, 3.5, 3.2),
+        "Turnkey CAPEX per band (CNY/W DC). CPIA China PV roadmap 2023-2024 edition (Feb 2024): "
+        "commercial & industrial distributed PV about 3.18 CNY/W in 2023 (secondary reports; "
+        "original not checked), used rounded for > 1 MWp; smaller systems carry more fixed cost: "
+        "+0.3 CNY/W per smaller band is a project assumption inside the 3.2-3.8 CNY/W range "
+        "reported for 2023-2024 rooftop projects (secondary).",
+    )
+    opex_cny_per_w_yr: float = _f(
+        0.05,
+        "O&M incl. insurance and inverter upkeep, CNY/W per year: distributed PV about "
+        "0.05 CNY/W/yr (CPIA roadmap 2023-2024, secondary).",
+        lo=0, hi=1,
+    )
+    export_tariff_cny_per_kwh: float = _f(
+        0.453,
+        "Price of exported surplus: Guangdong coal-fired benchmark 0.453 CNY/kWh (NDRC "
+        "发改价格规〔2019〕1658号 benchmark = former desulphurised coal price). Projects connected "
+        "from 1 June 2025 sell at market prices (发改价格〔2025〕136号): lower this for them.",
+        lo=0, hi=10,
+    )
+    categories: tuple[CategoryEconomics, ...] = _f(
+        _default_category_economics,
+        "Per category: self-consumption share (project assumptions by load profile) and avoided "
+        "grid price (Guangdong C&I daytime 0.70 CNY/kWh; schools and homes residential "
+        "0.59-0.60 CNY/kWh; secondary). A category not listed uses the 'other' row.",
+        factory=True,
+    )
+    first_year_degradation_frac: float = _f(
+        0.0,
+        "Extra first-year loss. 0 because the energy stage already deducts light-induced "
+        "degradation (energy.losses_lid_pct 1.5%), which is CPIA's first-year figure "
+        "(<= 1% n-type, <= 2% p-type; secondary).",
+        lo=0, hi=0.5,
+    )
+    degradation_frac_per_yr: float = _f(
+        0.005,
+        "Yearly output loss after year 1, between CPIA's warranted n-type (<= 0.4%/yr) and "
+        "p-type (<= 0.55%/yr) rates (CPIA roadmap 2023-2024, secondary).",
+        lo=0, hi=0.1,
+    )
+    discount_rate_frac: float = _f(
+        0.06,
+        "Real discount rate: project assumption for a public or state-owned investor; the "
+        "official social discount rate is 8% (NDRC/MOHURD, Methods and Parameters of Economic "
+        "Evaluation of Construction Projects, 3rd ed., 2006).",
+        lo=0, hi=0.5,
+    )
+    lifetime_yr: int = _f(
+        25, "Economic life: the usual 25-year module performance warranty (CPIA roadmap, secondary).",
+        lo=1, hi=50,
+    )
+    grid_emission_factor_t_per_mwh: float = _f(
+        0.4042,
+        "Southern China grid average CO2 emission factor for 2023, 0.4042 kgCO2/kWh (MEE & NBS "
+        "announcement on 2023 power CO2 emission factors, published January 2026, as reported by "
+        "Guangming Daily; national average 0.5306).",
+        lo=0, hi=2,
+    )
+    grid_emission_factor_source: str = _f(
+        "MEE & NBS 2023 power CO2 emission factors, Southern grid average (published 2026-01)",
+        "Source of grid_emission_factor_t_per_mwh, printed beside CO2 figures; change both together.",
+    )
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """Resource classes surveyed beside roofs: facades (BIPV) and carport canopies."""
+
+    kinds: tuple[str, ...] = _f(
+        ("roofs",),
+        "Resource classes to survey, any of 'roofs', 'facades', 'carports'. The district plan asks for a "
+        "survey of roofs, facades and carport roofs (Tianhe carbon-peak plan 2024, item 1; BIPV item 12); "
+        "roofs only by default because the 3 MW / 6 MW targets are rooftop-led.",
+    )
+    min_poa_kwh_m2: float = _f(
+        800.0,
+        "Facade and carport surfaces receiving less in-plane irradiation than this per year are excluded "
+        "(City Energy Analyst photovoltaic module: sensor points below 800 kWh/m2/yr, ../shared/REFERENCES.md).",
+        lo=0, hi=3000,
+    )
+    facade_exclude_ground_floors_m: float = _f(
+        6.0,
+        "Height above ground with no facade PV: about two storeys of shop fronts, entrances, canopies and "
+        "street trees. Project assumption.",
+        lo=0, hi=100,
+    )
+    facade_window_to_wall_frac: float = _f(
+        0.5,
+        "Share of the wall that is glazing (no opaque BIPV). Project assumption between the residential "
+        "limits of JGJ 75-2012 (0.40 south/north, hot-summer warm-winter zone) and the 0.70 per-facade cap "
+        "of GB 50189-2015 for public buildings (both as commonly cited, secondary); curtain-wall towers are higher.",
+        lo=0, hi=1,
+    )
+    facade_min_segment_width_m: float = _f(
+        3.0, "Wall segments narrower than this carry no facade array. Project assumption (a few module widths).",
+        lo=0, hi=100,
+    )
+    facade_simplify_tolerance_m: float = _f(
+        0.5,
+        "Footprint outlines are simplified by this distance before they are cut into wall segments, so "
+        "curved walls drawn with many short edges become a few straight segments. Project assumption.",
+        lo=0, hi=10,
+    )
+    facade_shared_wall_tolerance_m: float = _f(
+        0.5,
+        "A wall within this distance of another footprint counts as shared (not a facade): digitising "
+        "precision of footprints; keep it >= facade_simplify_tolerance_m. Project assumption.",
+        lo=0, hi=10,
+    )
+    facade_bipv_efficiency_frac: float = _f(
+        0.17,
+        "STC efficiency of opaque glass-glass BIPV facade modules, below plain rooftop modules "
+        "(roofs.module_efficiency_frac 0.21) for coloured / laminated glass. Project assumption.",
+        lo=0.02, hi=0.5,
+    )
+    facade_points_per_level: int = _f(
+        3, "Shading sample points along each facade segment at every sampled height. Project assumption.",
+        lo=1, hi=64,
+    )
+    facade_height_fracs: tuple[float, ...] = _f(
+        (0.25, 0.5, 0.75),
+        "Heights of the shading sample points as fractions of the usable wall (above the excluded ground "
+        "floors): lower, middle and upper part. Project assumption.",
+    )
+    facade_offset_m: float = _f(
+        0.5, "Sample points sit this far outside the wall so the own building is not hit. Project assumption.",
+        lo=0, hi=10,
+    )
+    facade_capex_cny_per_w: float = _f(
+        4.8,
+        "Turnkey facade BIPV cost (CNY/W DC): project assumption of 1.5 x the C&I rooftop rate "
+        "(economics.capex_cny_per_w, about 3.2) for custom glass modules, facade fixing and access; "
+        "no published Guangzhou figure found.",
+        lo=0, hi=50,
+    )
+    carport_canopy_tilt_deg: float = _f(
+        5.0, "Mono-pitch canopy slope: low enough to keep the canopy low, steep enough to drain. Project assumption.",
+        lo=0, hi=45,
+    )
+    carport_azimuth_deg: float = _f(180.0, "Direction the canopy faces, clockwise from north. Project assumption.",
+                                    lo=0, hi=360)
+    carport_canopy_height_m: float = _f(
+        3.0,
+        "Module height above the parking surface, used for shading. Project assumption above the 2.2 m "
+        "minimum headroom for small cars of JGJ 100-2015 (as commonly cited, secondary).",
+        lo=2.0, hi=20,
+    )
+    carport_coverage_frac: float = _f(
+        0.5,
+        "Plan share of a surface car park under canopies (stalls covered, aisles open). Project assumption: "
+        "a double-loaded bay of 5.3 m stalls and a 6 m aisle is 64% stalls (JGJ 100-2015 stall and aisle "
+        "sizes as commonly cited, secondary), less for edges, trees and access.",
+        lo=0, hi=1, lo_open=True,
+    )
+    carport_module_efficiency_frac: float = _f(
+        0.21, "Same mainstream mono-Si modules as on roofs (roofs.module_efficiency_frac, datasheets 21-22%, secondary).",
+        lo=0.05, hi=0.5,
+    )
+    carport_min_area_m2: float = _f(
+        100.0, "Car parks smaller than this (about 8 stalls) get no canopy. Project assumption.", lo=0,
+    )
+    carport_capex_cny_per_w: float = _f(
+        4.2,
+        "Turnkey carport cost (CNY/W DC): project assumption of the C&I rooftop rate (about 3.2) plus about "
+        "1 CNY/W for the steel canopy and foundations; no published Guangzhou figure found.",
+        lo=0, hi=50,
+    )
 
 
 @dataclass(frozen=True)
@@ -264,6 +545,8 @@ class Config:
     shading: ShadingConfig = field(default_factory=ShadingConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     plan: PlanConfig = field(default_factory=PlanConfig)
+    economics: EconomicsConfig = field(default_factory=EconomicsConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
 
     def replace(self, **sections: dict[str, Any]) -> "Config":
@@ -377,6 +660,26 @@ def _validate_cross(obj: Any, prefix: str, where: str) -> None:
         years = [t.year for t in obj.targets]
         if years != sorted(years):
             raise ConfigError(f"{where}: 'plan.targets' must be in year order, got {years}")
+    if isinstance(obj, EconomicsConfig):
+        bands, rates = obj.capex_band_upper_kwp, obj.capex_cny_per_w
+        if len(rates) != len(bands) + 1:
+            raise ConfigError(f"{where}: 'economics.capex_cny_per_w' needs one rate more than "
+                              f"'capex_band_upper_kwp' has bands ({len(bands) + 1}), got {len(rates)}")
+        if list(bands) != sorted(set(bands)) or any(b <= 0 for b in bands):
+            raise ConfigError(f"{where}: 'economics.capex_band_upper_kwp' must be positive and rising, got {list(bands)}")
+        if any(not 0 < r <= 50 for r in rates):
+            raise ConfigError(f"{where}: 'economics.capex_cny_per_w' rates must be in (0, 50] CNY/W, got {list(rates)}")
+        cats = [c.category for c in obj.categories]
+        if len(cats) != len(set(cats)):
+            raise ConfigError(f"{where}: 'economics.categories' lists a category twice: {cats}")
+    if isinstance(obj, ResourcesConfig):
+        bad = [k for k in obj.kinds if k not in ("roofs", "facades", "carports")]
+        if bad or not obj.kinds:
+            raise ConfigError(f"{where}: 'resources.kinds' = {list(obj.kinds)!r}: use one or more of "
+                              "'roofs', 'facades', 'carports'")
+        if not obj.facade_height_fracs or any(not 0.0 <= v <= 1.0 for v in obj.facade_height_fracs):
+            raise ConfigError(f"{where}: 'resources.facade_height_fracs' = {list(obj.facade_height_fracs)!r}: "
+                              "give one or more fractions between 0 and 1")
     if isinstance(obj, RoofsConfig) and obj.flat_max_tilt_deg > obj.max_tilt_deg:
         raise ConfigError(f"{where}: 'roofs.flat_max_tilt_deg' must not exceed 'roofs.max_tilt_deg'")
 
@@ -436,3 +739,53 @@ def describe_defaults() -> list[tuple[str, Any, str]]:
         for f in dataclasses.fields(section):
             rows.append((f"{sec.name}.{f.name}", config_to_dict(getattr(section, f.name)), f.metadata.get("source", "")))
     return rows
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f'"{k}" = {_toml_value(x)}' for k, x in v.items()) + " }"
+    raise TypeError(type(v))  # pragma: no cover
+
+
+def default_scenario_toml() -> str:
+    """The default scenario as TOML, every setting with its source as a comment.
+
+    ``scenarios/tianhe-default.toml`` is this text (a test keeps them equal).
+    """
+    import textwrap
+
+    out = [
+        "# pv-survey scenario: every setting at its default, with its source.",
+        "# Generated by pv_survey.config.default_scenario_toml(); copy and edit for your own scenarios.",
+        "# Unknown keys are an error. Relative paths are resolved against this file's folder.",
+    ]
+    cfg = Config()
+    for sec in dataclasses.fields(Config):
+        section = getattr(cfg, sec.name)
+        doc = (type(section).__doc__ or "").strip().splitlines()[0]
+        arrays = []
+        out += ["", f"[{sec.name}]", f"# {doc}"]
+        for f in dataclasses.fields(section):
+            val = config_to_dict(getattr(section, f.name))
+            src = f.metadata.get("source", "")
+            if isinstance(val, list) and val and isinstance(val[0], dict):
+                arrays.append((f.name, val, src))
+                continue
+            for line in textwrap.wrap(src, 96):
+                out.append(f"# {line}")
+            out.append(f"{f.name} = {_toml_value(val)}")
+        for name, items, src in arrays:
+            for line in textwrap.wrap(src, 96):
+                out.append(f"# {line}")
+            for item in items:
+                out.append(f"[[{sec.name}.{name}]]")
+                out += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+    return "\n".join(out) + "\n"

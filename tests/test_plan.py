@@ -1,0 +1,511 @@
+"""The installation plan on hand-made sites whose answers are worked out by hand in comments."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pv_survey.economics import EconomicsParams
+from pv_survey.errors import InputError, InputFileError
+from pv_survey.plan import (
+    build_plan,
+    check_pins,
+    least_cost_select,
+    phase_schedule,
+    plan_summary_lines,
+    rank_sites,
+    read_pins,
+)
+
+
+@dataclass(frozen=True)
+class T:
+    name: str
+    year: int
+    capacity_kwp: float
+
+
+@dataclass(frozen=True)
+class G:
+    name: str
+    categories: tuple
+    min_share_frac: float
+
+
+ECON = EconomicsParams(
+    capex_band_upper_kwp=(100.0, 1000.0),
+    capex_cny_per_w=(4.0, 3.5, 3.0),
+    opex_cny_per_w_yr=0.05,
+    export_tariff_cny_per_kwh=0.45,
+    self_consumption_frac={"other": 0.8},
+    tariff_cny_per_kwh={"other": 0.7},
+    first_year_degradation_frac=0.0,
+    degradation_frac_per_yr=0.0,
+    discount_rate_frac=0.0,
+    lifetime_yr=25,
+    grid_emission_factor_t_per_mwh=0.5,
+    grid_emission_factor_source="test",
+)
+CLASSES = ("government", "hospital", "school", "public", "industrial", "commercial", "residential", "other")
+
+
+def _sites(rows):
+    """rows: (building_id, category, capacity_kwp, specific_yield_kwh_kwp[, usable_m2, module_m2])."""
+    recs = []
+    for r in rows:
+        bid, cat, cap, sy = r[:4]
+        usable = r[4] if len(r) > 4 else cap * 7.0
+        module = r[5] if len(r) > 5 else cap * 5.0
+        recs.append({"building_id": bid, "name": f"site {bid}", "category": cat, "owner": "", "address": "",
+                     "existing_pv_kwp": 0.0, "capacity_kwp": float(cap), "annual_kwh": float(cap * sy),
+                     "specific_yield_kwh_kwp": float(sy), "usable_area_m2": float(usable),
+                     "module_area_m2": float(module), "roof_area_m2": float(usable * 1.5)})
+    df = pd.DataFrame(recs)
+    df["year_built"] = pd.array([2000] * len(df), dtype="Int64")
+    return df
+
+
+def _buildings(sites, extra=()):
+    """Every site as a building (roof 2x usable), plus extra (id, category, year, existing_kwp, roof_m2)."""
+    b = pd.DataFrame({"building_id": sites["building_id"], "category": sites["category"],
+                      "year_built": sites["year_built"], "existing_pv_kwp": sites["existing_pv_kwp"],
+                      "roof_area_m2": sites["usable_area_m2"] * 2.0, "excluded_reason": ""})
+    if extra:
+        e = pd.DataFrame(list(extra), columns=["building_id", "category", "year_built", "existing_pv_kwp",
+                                               "roof_area_m2"])
+        e["year_built"] = e["year_built"].astype("Int64")
+        e["excluded_reason"] = ""
+        b = pd.concat([b, e], ignore_index=True)
+    return b
+
+
+def _plan(sites, buildings=None, **kw):
+    kw.setdefault("priority_classes", CLASSES)
+    kw.setdefault("economics", ECON)
+    kw.setdefault("as_of_year", 2026)
+    return build_plan(sites, buildings, **kw)
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def test_phase_boundaries_and_existing_pv_count_first():
+    # existing PV 1,000 kWp (one building without a kept roof); targets 3,000 kWp by 2027 and
+    # 6,000 by 2030, as of 2026 (none passed). Six government sites, yields falling so the rank
+    # is the row order. Cumulative after each: 2000, 3000, 3500, 5000, 6500, 7300; before:
+    # 1000, 2000, 3000, 3500, 5000, 6500. A site is in the first phase whose threshold the
+    # cumulative *before* it has not reached:
+    #   s1 (1000 < 3000) 2027; s2 (2000 < 3000) 2027 -> exactly 3000; s3 (3000, not < 3000) 2030;
+    #   s4 (3500) 2030; s5 (5000 < 6000, crosses to 6500) 2030; s6 (6500 >= 6000) reserve.
+    sites = _sites([("s1", "government", 1000, 1200), ("s2", "government", 1000, 1190),
+                    ("s3", "government", 500, 1180), ("s4", "government", 1500, 1170),
+                    ("s5", "government", 1500, 1160), ("s6", "government", 800, 1150)])
+    b = _buildings(sites, [("x", "other", 1990, 1000.0, 100.0)])
+    r = _plan(sites, b, targets=[T("a", 2027, 3000.0), T("b", 2030, 6000.0)])
+    p = r.plan.set_index("building_id")
+    assert list(r.plan["building_id"]) == ["s1", "s2", "s3", "s4", "s5", "s6"]
+    assert list(p["phase"]) == ["2027", "2027", "2030", "2030", "2030", "reserve"]
+    np.testing.assert_allclose(p["cumulative_kwp"], [2000, 3000, 3500, 5000, 6500, 7300])
+    assert list(r.plan["rank"]) == [1, 2, 3, 4, 5, 6]
+    t = r.targets.set_index("year")
+    # 2027: planned 2000, achieved 3000, met with margin 0; 2030: planned 2000 + 3500 = 5500,
+    # achieved 6500, margin 500, on 5 sites
+    assert t.loc[2027, ["planned_kwp", "achieved_kwp", "margin_kwp", "n_sites"]].tolist() == [2000, 3000, 0, 2]
+    assert bool(t.loc[2027, "met"]) and not bool(t.loc[2027, "passed"])
+    assert t.loc[2030, ["planned_kwp", "achieved_kwp", "margin_kwp", "n_sites"]].tolist() == [5500, 6500, 500, 5]
+    assert (r.targets["existing_kwp"] == 1000).all()
+    assert r.existing_kwp == 1000
+
+
+def test_target_met_by_existing_pv_alone():
+    # existing 3,500 >= 3,000: no site is needed for 2027; 2030 needs 2,500 more:
+    # s1 (before 3500 < 6000) 2030 -> 5000; s2 (5000 < 6000) 2030 -> 6000; s3 (6000) reserve
+    sites = _sites([("s1", "school", 1500, 1100), ("s2", "school", 1000, 1050), ("s3", "school", 700, 1000)])
+    b = _buildings(sites, [("x", "other", 1990, 3500.0, 100.0)])
+    r = _plan(sites, b, targets=[T("a", 2027, 3000.0), T("b", 2030, 6000.0)])
+    assert list(r.plan["phase"]) == ["2030", "2030", "reserve"]
+    t = r.targets.set_index("year")
+    assert bool(t.loc[2027, "met"]) and t.loc[2027, "planned_kwp"] == 0 and t.loc[2027, "n_sites"] == 0
+    assert "existing PV alone" in t.loc[2027, "status"]
+    assert t.loc[2030, "achieved_kwp"] == 6000 and bool(t.loc[2030, "met"])
+
+
+def test_target_not_met_when_roofs_run_out():
+    # 1,000 kWp of roofs, no existing PV, 3,000 kWp target: every site in the phase, 2,000 short
+    sites = _sites([("s1", "school", 600, 1100), ("s2", "school", 400, 1050)])
+    r = _plan(sites, _buildings(sites), targets=[T("a", 2030, 3000.0)])
+    row = r.targets.iloc[0]
+    assert list(r.plan["phase"]) == ["2030", "2030"]
+    assert not row["met"] and row["margin_kwp"] == -2000
+    assert "not met" in row["status"] and "2,000 kWp short" in row["status"]
+    assert any("NOT met" in line for line in plan_summary_lines(r))
+
+
+def test_passed_target_reported_with_shortfall_closed_by_first_phase():
+    # plan dates from 2024, as of 2026: the 2025 target (3,000 kWp) has passed. Existing 1,000.
+    # No phase '2025'; the 2030 phase fills to 6,000. Cumulative before: 1000, 2200, 3200, 4100
+    # -> all four in 2030 (after: 2200, 3200, 4100, 6100). Sites whose cumulative before is
+    # below 3,000 close the 2025 shortfall: s1 (1000) and s2 (2200): 2,200 kWp, 2 sites.
+    sites = _sites([("s1", "government", 1200, 1100), ("s2", "hospital", 1000, 1100),
+                    ("s3", "school", 900, 1100), ("s4", "industrial", 2000, 1100)])
+    b = _buildings(sites, [("x", "other", 1990, 1000.0, 100.0)])
+    targets = [T("2025 target", 2025, 3000.0), T("2030 target", 2030, 6000.0)]
+    r = _plan(sites, b, targets=targets, as_of_year=2026, plan_year=2024)
+    assert list(r.plan["phase"]) == ["2030"] * 4
+    assert list(r.plan["closes_passed"]) == ["2025", "2025", "", ""]
+    t = r.targets.set_index("year")
+    assert bool(t.loc[2025, "passed"]) and not bool(t.loc[2025, "met"])
+    assert t.loc[2025, ["achieved_kwp", "margin_kwp", "planned_kwp", "n_sites"]].tolist() == [1000, -2000, 2200, 2]
+    assert "year passed" in t.loc[2025, "status"] and "shortfall 2,000 kWp" in t.loc[2025, "status"]
+    assert t.loc[2025, "phase"] == "2030"
+    # 2030: 1000 + 5100 = 6100, margin 100
+    assert t.loc[2030, ["achieved_kwp", "margin_kwp"]].tolist() == [6100, 100]
+    assert any("have passed" in n for n in r.notes)
+
+    # the same target met by existing PV: reported as met, nothing to close
+    b2 = _buildings(sites, [("x", "other", 1990, 3200.0, 100.0)])
+    r2 = _plan(sites, b2, targets=targets, as_of_year=2026)
+    t2 = r2.targets.set_index("year")
+    assert bool(t2.loc[2025, "met"]) and t2.loc[2025, "n_sites"] == 0
+    assert "met by existing PV" in t2.loc[2025, "status"]
+    assert (r2.plan["closes_passed"] == "").all()
+
+
+def test_all_targets_passed_gives_catch_up_phase():
+    ph = phase_schedule([T("a", 2020, 500.0), T("b", 2025, 300.0)], as_of_year=2026)
+    # largest passed requirement 500 kWp
+    assert [(p.label, p.threshold_kwp) for p in ph] == [("catch-up", 500.0)]
+    ph2 = phase_schedule([T("a", 2025, 3000.0), T("b", 2030, 6000.0)], as_of_year=2024)
+    assert [(p.label, p.threshold_kwp) for p in ph2] == [("2025", 3000.0), ("2030", 6000.0)]
+
+
+# --------------------------------------------------------------------------- ranking and pins
+
+
+def test_rank_class_order_then_score():
+    # class beats yield: the government site (yield 900) comes before the school (1200);
+    # within the school class yield first, tie broken by size; an unknown class ranks last
+    sites = _sites([("sc1", "school", 100, 1200), ("g1", "government", 50, 900),
+                    ("sc2", "school", 300, 1100), ("sc3", "school", 400, 1100), ("u1", "shed", 999, 1300)])
+    r = rank_sites(sites, priority_classes=CLASSES, score="yield")
+    assert list(r["building_id"]) == ["g1", "sc1", "sc3", "sc2", "u1"]
+    assert list(r["class_rank"]) == [1, 3, 3, 3, len(CLASSES) + 1]
+    r2 = rank_sites(sites, priority_classes=CLASSES, score="size")
+    assert list(r2["building_id"]) == ["g1", "sc3", "sc2", "sc1", "u1"]
+
+
+def test_rank_by_cost_uses_lcoe():
+    # same yield, different size bands: 50 kWp at 4.0 CNY/W, 500 at 3.5, 1500 at 3.0;
+    # LCOE (r = 0) = (4000 + 25 x 50) / (25 x 1000) per kW for the small one, etc.:
+    # cheaper per kWh the larger the band -> order big, mid, small
+    sites = _sites([("a", "school", 50, 1000), ("b", "school", 500, 1000), ("c", "school", 1500, 1000)])
+    r = _plan(sites, score="cost", targets=[T("t", 2030, 100.0)])
+    assert list(r.plan["building_id"]) == ["c", "b", "a"]
+    # LCOE of 'a' = (200,000 + 25 x 2,500) / (25 x 50,000) = 0.21 CNY/kWh
+    assert r.plan.set_index("building_id").loc["a", "lcoe_cny_per_kwh"] == pytest.approx(0.21)
+
+
+def test_pins_in_first_out_never_and_flagged():
+    # c1 (commercial, last class) pinned in -> rank 1; g1 pinned out -> last, never planned.
+    # Threshold 1,000 kWp, no existing PV: c1 600 (before 0) 2030; g2 300 (600) 2030;
+    # h1 500 (900 < 1000) 2030 -> 1400; s1 (1400) reserve; g1 pinned out, cumulative NaN.
+    sites = _sites([("g1", "government", 400, 1200), ("g2", "government", 300, 1100),
+                    ("h1", "hospital", 500, 1100), ("s1", "school", 200, 1100), ("c1", "commercial", 600, 1000)])
+    pins = pd.DataFrame({"building_id": ["c1", "g1", "nope"], "pin": ["in", "OUT ", "in"]})
+    r = _plan(sites, _buildings(sites), targets=[T("t", 2030, 1000.0)], pins=pins)
+    p = r.plan
+    assert list(p["building_id"]) == ["c1", "g2", "h1", "s1", "g1"]
+    assert list(p["pinned"]) == ["in", "", "", "", "out"]
+    assert list(p["phase"]) == ["2030", "2030", "2030", "reserve", "pinned out"]
+    np.testing.assert_allclose(p["cumulative_kwp"].iloc[:4], [600, 900, 1400, 1600])
+    assert np.isnan(p["cumulative_kwp"].iloc[4])
+    assert any("nope" in n and "ignored" in n for n in r.notes)
+    assert r.targets.iloc[0]["planned_kwp"] == 1400
+
+
+def test_pinned_in_site_is_never_reserve():
+    # threshold 100 kWp is reached by g1; the pinned-in school is first anyway, and a second
+    # pinned-in site beyond the threshold is put in the last phase, not reserve
+    sites = _sites([("g1", "government", 500, 1200), ("s1", "school", 50, 1000), ("s2", "school", 60, 1000)])
+    pins = pd.DataFrame({"building_id": ["s1", "s2"], "pin": ["in", "in"]})
+    r = _plan(sites, targets=[T("t", 2030, 100.0)], pins=pins)
+    # s2 (60) before 0 -> 2030 (cum 60); s1 (50) before 60 < 100 -> 2030 (cum 110);
+    # g1 before 110 >= 100 -> reserve
+    assert list(r.plan["building_id"]) == ["s2", "s1", "g1"]
+    assert list(r.plan["phase"]) == ["2030", "2030", "reserve"]
+    r2 = _plan(sites, targets=[T("t", 2030, 10.0)], pins=pins)
+    assert list(r2.plan["phase"]) == ["2030", "2030", "reserve"]  # s1 forced in the last phase
+
+
+def test_pins_validation(tmp_path):
+    with pytest.raises(InputError, match="both 'in' and 'out'"):
+        check_pins(pd.DataFrame({"building_id": ["a", "a"], "pin": ["in", "out"]}))
+    with pytest.raises(InputError, match="row 3.*'maybe'"):
+        check_pins(pd.DataFrame({"building_id": ["a", "b"], "pin": ["in", "maybe"]}))
+    with pytest.raises(InputError, match="lacks column 'pin'"):
+        check_pins(pd.DataFrame({"building_id": ["a"]}))
+    f = tmp_path / "pins.csv"
+    f.write_text("Building_ID,pin,reason\nB001,in,示范项目\nB002,out,屋顶漏水\n", encoding="utf-8-sig")
+    pins = read_pins(f)
+    assert list(pins["building_id"]) == ["B001", "B002"] and list(pins["pin"]) == ["in", "out"]
+    with pytest.raises(InputFileError, match="not found"):
+        read_pins(tmp_path / "missing.csv")
+
+
+def test_site_validation_messages():
+    sites = _sites([("a", "school", 100, 1000)])
+    with pytest.raises(InputError, match="capacity_kwp"):
+        _plan(sites.drop(columns="capacity_kwp"))
+    bad = sites.copy()
+    bad.loc[0, "capacity_kwp"] = -5.0
+    with pytest.raises(InputError, match="'a' has capacity_kwp = -5"):
+        _plan(bad)
+    with pytest.raises(InputError, match="appears twice"):
+        _plan(pd.concat([sites, sites], ignore_index=True))
+
+
+# --------------------------------------------------------------------------- least cost
+
+
+def _brute(cap, cost, cls, need):
+    """Minimum cost over every subset obeying the class rule (a site of class k only if every
+    site of a higher class is chosen) with capacity >= need."""
+    n = len(cap)
+    if need <= 0:
+        return 0.0
+    if sum(cap) < need:
+        return float(sum(cost))
+    best = np.inf
+    for bits in itertools.product([0, 1], repeat=n):
+        x = np.array(bits, dtype=bool)
+        if cap[x].sum() < need - 1e-9:
+            continue
+        if x.any() and not x[cls < cls[x].max()].all():
+            continue
+        best = min(best, cost[x].sum())
+    return best
+
+
+def _class_rule_ok(x, cls):
+    return (not x.any()) or x[cls < cls[x].max()].all()
+
+
+def test_least_cost_select_hand_case():
+    # class 1: 100 kWp (cost 10) must be used before class 2. Need 190 -> 90 more from class 2:
+    # {60, 50} = 110 kWp cost 6 + 4 = 10; {60, 45} cost 10.5; {50, 45} = 95 kWp cost 8.5 (best).
+    # A class-3 site of 200 kWp for cost 1 is not allowed while class 2 is not exhausted.
+    cap = np.array([100.0, 60.0, 50.0, 45.0, 200.0])
+    cost = np.array([10.0, 6.0, 4.0, 4.5, 1.0])
+    cls = np.array([1, 2, 2, 2, 3])
+    for reduce in (True, False):
+        x, status = least_cost_select(cap, cost, cls, 190.0, reduce=reduce)
+        assert status == "optimal"
+        assert list(x) == [True, False, True, True, False]
+    # need 260: all of classes 1-2 (255) + the class-3 site
+    x2, _ = least_cost_select(cap, cost, cls, 260.0)
+    assert x2.all()
+    # not enough capacity: everything; nothing needed: nothing
+    assert least_cost_select(cap, cost, cls, 1000.0)[0].all()
+    assert not least_cost_select(cap, cost, cls, 0.0)[0].any()
+
+
+@pytest.mark.parametrize("reduce", [True, False])
+@pytest.mark.parametrize("seed", range(6))
+def test_least_cost_select_matches_brute_force(seed, reduce):
+    # the full class-ordered MILP and its one-class reduction both find the brute-force optimum
+    rng = np.random.default_rng(seed)
+    n = 10
+    cap = np.round(rng.uniform(20, 400, n), 1)
+    cost = np.round(cap * rng.uniform(2.8, 4.2, n) * 1000)
+    cls = rng.integers(1, 4, n)
+    need = float(rng.uniform(0.2, 0.9) * cap.sum())
+    x, status = least_cost_select(cap, cost, cls, need, reduce=reduce)
+    assert status == "optimal"
+    assert cap[x].sum() >= need - 1e-9
+    assert _class_rule_ok(x, cls)
+    # HiGHS stops within a relative gap of 1e-6 (the default mip_rel_gap)
+    assert cost[x].sum() == pytest.approx(_brute(cap, cost, cls, need), rel=1e-6)
+
+
+def test_least_cost_mode_per_phase_matches_brute_force():
+    # two phases (3,000 and 5,000 kWp, none passed); sizes straddle the CAPEX bands so cost per
+    # kW differs; each phase's set must cost what brute force finds given the earlier phases
+    rng = np.random.default_rng(7)
+    cats = ["government", "hospital", "school"]
+    rows = [(f"s{i}", cats[i % 3], float(c), float(rng.uniform(950, 1150)))
+            for i, c in enumerate(np.round(rng.uniform(60, 1400, 11), 0))]
+    sites = _sites(rows)
+    targets = [T("a", 2027, 3000.0), T("b", 2030, 5000.0)]
+    r = _plan(sites, targets=targets, mode="least-cost")
+    p = r.plan
+    assert r.mode == "least-cost"
+    cap, cost, cls = (p["capacity_kwp"].to_numpy(), p["capex_cny"].to_numpy(), p["class_rank"].to_numpy())
+    in1 = (p["phase"] == "2027").to_numpy()
+    in2 = (p["phase"] == "2030").to_numpy()
+    assert cost[in1].sum() == pytest.approx(_brute(cap, cost, cls, 3000.0), rel=1e-6)
+    rest = ~in1
+    assert cost[in2].sum() == pytest.approx(_brute(cap[rest], cost[rest], cls[rest], 5000.0 - cap[in1].sum()),
+                                            rel=1e-6)
+    assert _class_rule_ok(in1, cls) and _class_rule_ok(in2[rest], cls[rest])
+    # phases are contiguous in rank and cumulative capacity rises through them
+    assert list(p["phase"]) == sorted(p["phase"], key=["2027", "2030", "reserve"].index)
+    assert np.all(np.diff(p["cumulative_kwp"]) >= 0)
+    # the comparison lists both modes; least-cost phase 1 costs no more than priority phase 1
+    c = r.comparison.set_index(["mode", "phase"])
+    assert c.loc[("least-cost", "2027"), "capex_cny"] <= c.loc[("priority", "2027"), "capex_cny"] + 1e-6
+    assert bool(c.loc[("least-cost", "all phases"), "used"]) and not bool(c.loc[("priority", "all phases"), "used"])
+
+
+# --------------------------------------------------------------------------- coverage and shares
+
+
+def _coverage_case():
+    # priority classes put school and industrial before hospital so the phases come out as:
+    # existing 10 kWp on n1 (no kept roof). Targets 150 kWp by 2025 and 250 by 2030, as of 2024.
+    # o1 gov 100 (before 10) 2025 -> 110; n2 school 80 (110 < 150) 2025 -> 190;
+    # n3 industrial 90 (190) 2030 -> 280; n4 hospital 150 (280 >= 250) reserve.
+    sites = _sites([("o1", "government", 100, 1100, 900, 500), ("n2", "school", 80, 1100, 400, 300),
+                    ("n3", "industrial", 90, 1100, 600, 400), ("n4", "hospital", 150, 1000, 1000, 700)])
+    sites["year_built"] = pd.array([2010, 2022, 2024, 2023], dtype="Int64")
+    b = _buildings(sites, [("n1", "government", 2023, 10.0, 300.0), ("n5", "public", 2025, 0.0, 200.0),
+                           ("r1", "residential", 2023, 0.0, 500.0), ("u1", "industrial", None, 0.0, 100.0)])
+    return sites, b
+
+
+def test_coverage_by_count_and_by_area():
+    sites, b = _coverage_case()
+    r = _plan(sites, b, priority_classes=("government", "school", "industrial", "hospital", "public"),
+              targets=[T("a", 2025, 150.0), T("b", 2030, 250.0)], as_of_year=2024,
+              coverage_year=2025, new_building_from_year=2022, coverage_target_frac=0.5,
+              coverage_categories=("government", "hospital", "school", "public", "industrial"),
+              coverage_definition="area", module_kwp_per_m2=0.2)
+    assert list(r.plan["phase"]) == ["2025", "2025", "2030", "reserve"]
+    cov = r.coverage.set_index("definition")
+    # new coverage buildings: n1, n2, n3, n4, n5 (o1 old, r1 residential, u1 no year) -> 5
+    # by count, by 2025: n1 (existing PV) + n2 (phase 2025) = 2 of 5 = 40% < 50%;
+    # ceil(2.5) - 2 = 1 more building; with every phase n1, n2, n3 = 60%
+    c = cov.loc["count"]
+    assert c["n_new_buildings"] == 5 and c["n_with_pv"] == 2
+    assert c["share_frac"] == pytest.approx(0.4) and not c["met"] and c["n_more_buildings"] == 1
+    assert c["share_with_plan_frac"] == pytest.approx(0.6)
+    assert not c["checked"]
+    # by area: n1 10 kWp / 0.2 kWp/m2 = 50 m2 (its usable area taken as 50 m2, no kept roof);
+    # n2 module 300 of usable 400; n3 usable 600; n4 usable 1000; n5 none.
+    # basis 50 + 400 + 600 + 1000 = 2050 m2; covered 50 + 300 = 350 -> 0.17073;
+    # 50% needs 1025 m2: 675 more; largest remaining module area n4 700 m2 -> 1 building;
+    # all phases: 350 + 400 (n3) = 750 / 2050 = 0.36585
+    a = cov.loc["area"]
+    assert a["checked"]
+    assert a["usable_area_m2"] == pytest.approx(2050.0) and a["pv_module_area_m2"] == pytest.approx(350.0)
+    assert a["share_frac"] == pytest.approx(350 / 2050) and not a["met"] and a["n_more_buildings"] == 1
+    assert a["share_with_plan_frac"] == pytest.approx(750 / 2050)
+    assert any("no year_built" in n for n in r.notes)
+
+
+def test_coverage_met_and_passed_year():
+    sites, b = _coverage_case()
+    # as of 2026 the 2025 coverage year has passed: only existing PV counts (n1: 1 of 5 = 20%);
+    # ceil(2.5) - 1 = 2 more needed; candidates with kept roofs n2, n3, n4
+    r = _plan(sites, b, targets=[T("a", 2025, 150.0), T("b", 2030, 250.0)], as_of_year=2026,
+              coverage_year=2025, new_building_from_year=2022, coverage_definition="count",
+              module_kwp_per_m2=0.2)
+    c = r.coverage.set_index("definition").loc["count"]
+    assert c["checked"] and c["share_frac"] == pytest.approx(0.2) and c["n_more_buildings"] == 2
+    assert "year passed" in c["status"]
+    # a 20% target is met by existing PV alone
+    r2 = _plan(sites, b, targets=[T("a", 2025, 150.0)], as_of_year=2026, coverage_year=2025,
+               new_building_from_year=2022, coverage_target_frac=0.2, module_kwp_per_m2=0.2)
+    c2 = r2.coverage.set_index("definition").loc["count"]
+    assert c2["met"] and c2["n_more_buildings"] == 0
+
+
+def test_category_shares_by_hand():
+    # government group: g1 roof 1000 m2 with a planned site of usable 600 m2; g2 roof 1000 m2
+    # with 40 kWp existing at 0.2 kWp/m2 = 200 m2; g3 roof 2000 m2, reserve site usable 1500.
+    # Total 4000 m2; achieved 600 + 200 = 800 -> 20% < 50%; gap 2000 - 800 = 1200 m2;
+    # potential (every site) 800 + 1500 = 2300 -> 57.5%.
+    # industrial group: f1 roof 1000 m2 with 1000 kWp existing = 5000 m2 module area, capped
+    # at its roof -> 100% >= 30%: met.
+    sites = _sites([("g1", "government", 100, 1100, 600, 450), ("g3", "government", 200, 1000, 1500, 1000)])
+    b = pd.DataFrame({"building_id": ["g1", "g2", "g3", "f1"],
+                      "category": ["government", "government", "government", "industrial"],
+                      "year_built": pd.array([2000] * 4, dtype="Int64"),
+                      "existing_pv_kwp": [0.0, 40.0, 0.0, 1000.0],
+                      "roof_area_m2": [1000.0, 1000.0, 2000.0, 1000.0]})
+    groups = [G("gov", ("government",), 0.5), G("ind", ("industrial", "commercial"), 0.3)]
+    # existing 1040 kWp; target 1100 -> g1 (before 1040 < 1100) in phase 2030, g3 reserve
+    r = _plan(sites, b, targets=[T("t", 2030, 1100.0)], category_shares=groups, module_kwp_per_m2=0.2)
+    assert list(r.plan["phase"]) == ["2030", "reserve"]
+    s = r.category_shares.set_index("group")
+    assert s.loc["gov", "roof_area_m2"] == 4000
+    assert s.loc["gov", "pv_area_existing_m2"] == pytest.approx(200)
+    assert s.loc["gov", "pv_area_planned_m2"] == pytest.approx(600)
+    assert s.loc["gov", "achieved_frac"] == pytest.approx(0.2)
+    assert s.loc["gov", "potential_frac"] == pytest.approx(0.575)
+    assert not s.loc["gov", "met"] and s.loc["gov", "gap_m2"] == pytest.approx(1200)
+    assert s.loc["ind", "achieved_frac"] == pytest.approx(1.0) and s.loc["ind", "met"]
+
+
+# --------------------------------------------------------------------------- economics in the plan, summary
+
+
+def test_plan_carries_economics_and_summary_names_roofs():
+    # a 50 kWp site: CAPEX 50 x 1000 x 4.0 = 200,000 CNY; a 2,000 kWp site 2000 x 1000 x 3.0
+    # = 6,000,000 CNY; CO2 = 2000 kWp x 1100 kWh/kWp = 2,200 MWh x 0.5 t/MWh = 1,100 t/yr
+    sites = _sites([("a", "government", 50, 1000), ("b", "hospital", 2000, 1100)])
+    r = _plan(sites, _buildings(sites), targets=[T("t", 2030, 1000.0)])
+    p = r.plan.set_index("building_id")
+    assert p.loc["a", "capex_cny"] == pytest.approx(200_000)
+    assert p.loc["b", "capex_cny"] == pytest.approx(6_000_000)
+    assert p.loc["b", "co2_avoided_t_per_yr"] == pytest.approx(1100)
+    for col in ("priority_class", "class_rank", "score", "rank", "cumulative_kwp", "phase", "pinned",
+                "capex_cny", "opex_cny_per_yr", "lcoe_cny_per_kwh", "simple_payback_yr", "npv_cny",
+                "co2_avoided_t_per_yr"):
+        assert col in r.plan.columns
+    lines = plan_summary_lines(r)
+    assert any(line.startswith("Phase 2030: 2 sites") and "site b (b, 2,000 kWp)" in line for line in lines)
+    assert any("met" in line and "'t'" in line for line in lines)
+
+
+def test_least_cost_mode_with_pins():
+    # target 1,000 kWp, no existing PV; c1 (commercial, 600 kWp) pinned in leaves 400 kWp.
+    # Government first: g1 (500 kWp, 500 x 1000 x 3.5 = 1.75 M CNY) alone covers it; g2
+    # (300 kWp) alone does not, and the school may be used only with both government sites
+    # (g1 + g2 + s1 = 4.2 M), so the cheapest is {g1}.
+    sites = _sites([("g1", "government", 500, 1000), ("g2", "government", 300, 1100),
+                    ("s1", "school", 400, 1100), ("c1", "commercial", 600, 1000)])
+    pins = pd.DataFrame({"building_id": ["c1"], "pin": ["in"]})
+    r = _plan(sites, targets=[T("t", 2030, 1000.0)], mode="least-cost", pins=pins)
+    assert list(r.plan["building_id"][:2]) == ["c1", "g1"]
+    assert dict(zip(r.plan["building_id"], r.plan["phase"])) == {
+        "c1": "2030", "g1": "2030", "g2": "reserve", "s1": "reserve"}
+    # with g1 pinned out: 400 kWp from g2 (300) + the school s1 (400), g2 first (class order)
+    pins2 = pd.DataFrame({"building_id": ["c1", "g1"], "pin": ["in", "out"]})
+    r2 = _plan(sites, targets=[T("t", 2030, 1000.0)], mode="least-cost", pins=pins2)
+    assert list(r2.plan["building_id"]) == ["c1", "g2", "s1", "g1"]
+    assert list(r2.plan["phase"]) == ["2030", "2030", "2030", "pinned out"]
+    np.testing.assert_allclose(r2.plan["cumulative_kwp"][:3], [600, 900, 1300])
+
+
+def test_no_sites_reports_targets_unmet():
+    # no kept roofs at all: 5 kWp existing against 3,000 kWp
+    sites = _sites([("a", "school", 1, 1000)]).iloc[:0]
+    b = _buildings(sites, [("x", "school", 2023, 5.0, 100.0)])
+    r = _plan(sites, b, targets=[T("t", 2030, 3000.0)])
+    assert len(r.plan) == 0 and not r.targets["met"].any()
+    assert r.targets.iloc[0]["margin_kwp"] == -2995
+    assert "Phase 2030: no new sites left to build." in plan_summary_lines(r)
+
+
+def test_economics_config_section_is_accepted():
+    # the pipeline may hand over the config section; the default CAPEX band for a 50 kWp
+    # system is 3.8 CNY/W (EconomicsConfig): 50 x 1000 x 3.8 = 190,000 CNY
+    from pv_survey.config import Config
+
+    sites = _sites([("a", "school", 50, 1000)])
+    r = _plan(sites, targets=[T("t", 2030, 10.0)], economics=Config().economics)
+    assert r.plan["capex_cny"].iloc[0] == pytest.approx(190_000)

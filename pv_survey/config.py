@@ -162,11 +162,24 @@ class RoofsConfig:
 class ShadingConfig:
     """Surface model, horizon search and the shading exclusion rule."""
 
-    dsm_resolution_m: float = _f(1.0, "Cell size of the DSM rasterised from footprints x heights.", lo=0.1, hi=20)
-    n_sectors: int = _f(72, "Azimuth sectors of a horizon profile (5 deg each).", lo=4, hi=720)
-    search_radius_m: float = _f(300.0, "Distance searched for obstructions.", lo=10, hi=5000)
+    dsm_resolution_m: float = _f(1.0, "Cell size of the DSM rasterised from footprints x heights (issue 4 default).", lo=0.1, hi=20)
+    n_sectors: int = _f(72, "Azimuth sectors of a horizon profile, 5 deg each (issue 4 default).", lo=4, hi=720)
+    search_radius_m: float = _f(300.0, "Distance searched for obstructions (issue 4 default); towers farther away are ignored, "
+                                   "raise it for sites near the 200-440 m CBD towers.", lo=10, hi=5000)
     points_per_100m2: float = _f(1.0, "Sample points per 100 m2 of usable roof.", lo=0.01, hi=100)
     max_points_per_roof: int = _f(16, "Cap on sample points per roof.", lo=1, hi=1024)
+    n_quantiles: int = _f(
+        3,
+        "Horizon profiles kept per roof, at point quantiles (1/6, 1/2, 5/6): each stands for a third of "
+        "the roof, so the shaded share survives aggregation (issue 4 item 2; project choice).",
+        lo=1, hi=64,
+    )
+    tile_size_m: float = _f(
+        2000.0,
+        "Tile side for district-scale shading (shading.roof_horizons_tiled); each tile's DSM adds a "
+        "search-radius halo. Bounds memory, not results (project choice).",
+        lo=100, hi=100_000,
+    )
     min_output_frac: float = _f(
         0.70,
         "Roofs producing less than this share of the same roof unshaded are excluded "
@@ -202,6 +215,14 @@ class EnergyConfig:
     temperature_model_flush: str = _f(
         "close_mount_glass_glass", "SAPM cell temperature, flush modules on pitched roofs (pvlib).",
         choices=("close_mount_glass_glass", "insulated_back_glass_polymer"),
+    )
+    chunk_roofs: int = _f(
+        65536, "Roofs simulated per chunk by the energy engine; bounds memory (about 20 MB a chunk), not results.",
+        lo=1, hi=10_000_000,
+    )
+    weather_max_distance_km: float = _f(
+        50.0, "Warn when the weather file's location is farther than this from the survey centre (issue 3).",
+        lo=0,
     )
 
 
@@ -486,6 +507,13 @@ class ResourcesConfig:
         0.5, "Sample points sit this far outside the wall so the own building is not hit. Project assumption.",
         lo=0, hi=10,
     )
+    facade_temperature_model: str = _f(
+        "close_mount_glass_glass",
+        "SAPM cell temperature of facade BIPV: glass/glass modules close to the wall with a ventilated gap "
+        "(King et al. 2004 'close roof mount', pvlib TEMPERATURE_MODEL_PARAMETERS); "
+        "'insulated_back_glass_polymer' for modules laid on insulation.",
+        choices=("close_mount_glass_glass", "insulated_back_glass_polymer", "open_rack_glass_glass"),
+    )
     facade_capex_cny_per_w: float = _f(
         4.8,
         "Turnkey facade BIPV cost (CNY/W DC): project assumption of 1.5 x the C&I rooftop rate "
@@ -716,6 +744,9 @@ def load_config(path: str | Path | None = None) -> Config:
             resolved[name] = str((p.parent / val).resolve())
     if resolved:
         cfg = dataclasses.replace(cfg, inputs=dataclasses.replace(ins, **resolved))
+    pins = cfg.plan.pins_file
+    if pins and not Path(pins).is_absolute():
+        cfg = dataclasses.replace(cfg, plan=dataclasses.replace(cfg.plan, pins_file=str((p.parent / pins).resolve())))
     return cfg
 
 

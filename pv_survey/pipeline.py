@@ -340,12 +340,13 @@ def plan_params(cfg: Config) -> dict:
         coverage_target_frac=pc.coverage_target_frac, coverage_year=pc.coverage_year,
         new_building_from_year=pc.new_building_from_year, coverage_categories=pc.coverage_categories,
     )
-    extra = getattr(pc, "build_plan_kwargs", None)
-    if callable(extra):
-        out.update(extra())
-    econ = getattr(cfg, "economics", None)
-    if econ is not None:
-        out["economics"] = econ
+    out.update(pc.build_plan_kwargs())
+    out["economics"] = cfg.economics
+    # kWp per m2 of module = STC efficiency x 1 kW/m2
+    out["module_kwp_per_m2"] = cfg.roofs.module_efficiency_frac
+    if pc.pins_file:
+        from .plan import read_pins
+        out["pins"] = read_pins(pc.pins_file)
     return out
 
 

@@ -1,0 +1,266 @@
+"""Carport canopies over surface car parks as a PV resource.
+
+A surface car park (an input polygon layer, or OpenStreetMap ``amenity=parking``
+areas with ``parking=surface`` or no ``parking`` tag) carries mono-pitch canopies
+over its stalls; the aisles stay open. Each car park becomes one canopy array:
+a share ``coverage_frac`` of its plan area is roofed at ``canopy_height_m``,
+tilted ``canopy_tilt_deg`` towards ``azimuth_deg``, fully covered with modules.
+Shading comes from the same DSM as roofs (:func:`pv_survey.shading.roof_horizons`
+with the canopy height as observer height and no own building to ignore), and
+the yield from :func:`pv_survey.energy.simulate_roofs` as for roofs.
+
+Every function is vectorised over car parks; geometries must be in a metric CRS.
+Conventions: tilt from horizontal [deg]; azimuth clockwise from north [deg].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import geopandas as gpd
+import shapely
+
+from . import energy, shading
+from .errors import InputError
+
+__all__ = [
+    "EXCLUDED",
+    "select_surface_parking",
+    "carport_arrays",
+    "survey_carports",
+]
+
+#: Exclusion reasons written to ``excluded_reason`` (stable strings, English / Chinese).
+EXCLUDED = {
+    "not_polygon": "car park is not a polygon / 停车场非面要素",
+    "small": "car park area below minimum / 停车场面积不足",
+    "dark": "canopy irradiation below minimum / 车棚辐照不足",
+    "shaded": "shaded: output below {pct:.0f}% of unshaded / 遮挡严重",
+}
+
+#: ``parking=*`` values of a surface car park. OSM wiki, Tag:amenity=parking: "If not further
+#: specified via parking=*, parking=surface is assumed", so an untagged car park counts as surface.
+OSM_SURFACE_VALUES = ("surface",)
+
+_COLUMNS = ["carport_id", "area_m2", "canopy_area_m2", "module_area_m2", "capacity_kwp", "tilt_deg",
+            "azimuth_deg", "height_m", "excluded_reason", "geometry"]
+
+
+def select_surface_parking(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Surface car parks from a layer of OpenStreetMap features or a plain parking layer.
+
+    With an ``amenity`` column (OSM extract) only ``amenity = parking`` rows are
+    kept, and with a ``parking`` column only those tagged ``surface`` or not
+    tagged (multi-storey, underground and rooftop car parks are not surface
+    lots). A layer without an ``amenity`` column is taken as all car parks.
+    Only polygons and multipolygons are kept.
+
+    Parameters
+    ----------
+    features : GeoDataFrame
+        OSM features (e.g. from ``osmnx.features_from_place(..., tags={'amenity': 'parking'})``
+        or an ``ogr2ogr`` extract) or an input parking layer.
+
+    Returns
+    -------
+    GeoDataFrame
+        The selected rows, index preserved.
+    """
+    keep = np.ones(len(features), dtype=bool)
+    if "amenity" in features:
+        keep &= features["amenity"].astype("string").fillna("").str.strip().eq("parking").to_numpy(bool)
+        if "parking" in features:
+            tag = features["parking"].astype("string").fillna("").str.strip().str.lower()
+            keep &= (tag.eq("") | tag.isin(OSM_SURFACE_VALUES)).to_numpy(bool)
+    geoms = features.geometry.to_numpy()
+    keep &= np.isin(shapely.get_type_id(geoms), (3, 6))
+    return features[keep]
+
+
+def carport_arrays(parking: gpd.GeoDataFrame, *, canopy_tilt_deg: float, canopy_height_m: float,
+                   coverage_frac: float, module_efficiency_frac: float, azimuth_deg: float = 180.0,
+                   min_area_m2: float = 0.0, buildings: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Canopy arrays over surface car parks: area, module area and capacity.
+
+    The canopies roof ``coverage_frac`` of the car park's plan area. Modules lie
+    on the tilted canopy, so their area is the covered plan area divided by
+    ``cos(canopy_tilt_deg)``; 1 m2 of module gives ``module_efficiency_frac`` kWp
+    (STC, 1000 W/m2).
+
+    Parameters
+    ----------
+    parking : GeoDataFrame
+        Car park polygons in a metric CRS (see :func:`select_surface_parking`). A
+        ``carport_id`` column is kept; otherwise ids ``CP1, CP2, ...`` are given in row order.
+    canopy_tilt_deg : float
+        Canopy (module) tilt from horizontal. [deg]
+    canopy_height_m : float
+        Module height above the parking surface. [m]
+    coverage_frac : float
+        Plan share of the car park under canopies. [-]
+    module_efficiency_frac : float
+        STC module efficiency. [-]
+    azimuth_deg : float, default 180
+        Direction the canopy faces, clockwise from north. [deg]
+    min_area_m2 : float, default 0
+        Car parks with a smaller plan area (after removing buildings) get no canopy. [m2]
+    buildings : GeoDataFrame, optional
+        Footprints in the same CRS; their area is cut out of the car parks (an OSM
+        car park polygon often runs under a building or a multi-storey car park).
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per input row, same CRS: ``carport_id``, ``area_m2`` (plan area of the
+        car park), ``canopy_area_m2`` (plan area roofed), ``module_area_m2`` (slope area
+        of the modules), ``capacity_kwp``, ``tilt_deg``, ``azimuth_deg``, ``height_m``,
+        ``excluded_reason`` ('' when usable; module area and capacity 0 otherwise),
+        geometry (the car park less buildings).
+
+    Raises
+    ------
+    InputError
+        The CRS is geographic, or the buildings are in another CRS.
+    """
+    if parking.crs is not None and parking.crs.is_geographic:
+        raise InputError(f"parking: CRS {parking.crs.to_string()} is geographic (degrees); "
+                         "project to the metric CRS with to_crs() first")
+    geoms = parking.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    is_poly = present & np.isin(shapely.get_type_id(geoms), (3, 6))
+    lots = np.where(is_poly, geoms, None)
+    if buildings is not None and len(buildings) and is_poly.any():
+        if parking.crs is not None and buildings.crs is not None and parking.crs != buildings.crs:
+            raise InputError(f"buildings are in {buildings.crs.to_string()} but the car parks in "
+                             f"{parking.crs.to_string()}; reproject one of them with to_crs()")
+        lots = _cut_buildings(lots, buildings.geometry.to_numpy())
+    area = np.nan_to_num(shapely.area(lots))
+
+    reason = np.full(len(parking), "", dtype=object)
+    reason[~is_poly] = EXCLUDED["not_polygon"]
+    reason[(reason == "") & ((area < min_area_m2) | (area <= 0.0))] = EXCLUDED["small"]
+    kept = reason == ""
+    canopy = np.where(kept, area * float(coverage_frac), 0.0)
+    # modules cover the tilted canopy: slope area = plan area / cos(tilt)
+    module_area = canopy / np.cos(np.radians(float(canopy_tilt_deg)))
+    # 1 m2 of module at STC (1000 W/m2) delivers efficiency x 1 kW
+    capacity = module_area * float(module_efficiency_frac)
+    if "carport_id" in parking:
+        ids = parking["carport_id"].astype(str).to_numpy()
+    else:
+        ids = np.array([f"CP{i + 1}" for i in range(len(parking))], dtype=object)
+    out = pd.DataFrame({
+        "carport_id": ids,
+        "area_m2": area,
+        "canopy_area_m2": canopy,
+        "module_area_m2": module_area,
+        "capacity_kwp": capacity,
+        "tilt_deg": float(canopy_tilt_deg),
+        "azimuth_deg": float(azimuth_deg) % 360.0,
+        "height_m": float(canopy_height_m),
+        "excluded_reason": reason,
+        "geometry": lots,
+    }, index=parking.index)
+    return gpd.GeoDataFrame(out[_COLUMNS], geometry="geometry", crs=parking.crs)
+
+
+def _cut_buildings(lots, footprints):
+    """Lots minus the footprints that overlap them (one overlay per overlap rank, not per lot)."""
+    fp = footprints[~(shapely.is_missing(footprints) | shapely.is_empty(footprints))]
+    out = lots.copy()
+    if len(fp) == 0:
+        return out
+    tree = shapely.STRtree(fp)
+    li, fj = tree.query(lots, predicate="intersects")
+    order = np.argsort(li, kind="stable")
+    li, fj = li[order], fj[order]
+    if len(li) == 0:
+        return out
+    first = np.r_[0, np.flatnonzero(np.diff(li)) + 1]
+    rank = np.arange(len(li)) - np.repeat(first, np.diff(np.r_[first, len(li)]))
+    for r in range(int(rank.max()) + 1):
+        sel = rank == r
+        out[li[sel]] = shapely.difference(out[li[sel]], fp[fj[sel]])
+    return out
+
+
+def survey_carports(parking: gpd.GeoDataFrame, dsm, weather, *, canopy_tilt_deg: float, canopy_height_m: float,
+                    coverage_frac: float, module_efficiency_frac: float, azimuth_deg: float = 180.0,
+                    min_area_m2: float = 0.0, buildings: gpd.GeoDataFrame | None = None, n_sectors: int = 72,
+                    radius_m: float = 300.0, points_per_100m2: float = 1.0, max_points: int = 16,
+                    n_quantiles: int = 3, min_poa_kwh_m2: float = 0.0, min_output_frac: float | None = None,
+                    progress=None, **energy_params) -> gpd.GeoDataFrame:
+    """Carport resource: canopy arrays over surface car parks, their shading and annual yield.
+
+    :func:`carport_arrays`, then for the usable car parks
+    :func:`pv_survey.shading.roof_horizons` (sample points on the car park at
+    the canopy height, no own building to ignore) and
+    :func:`pv_survey.energy.simulate_roofs` at the canopy's tilt and azimuth
+    with ``mount='rack'`` (open-air canopy: open-rack SAPM temperature model)
+    and no rows (a canopy is one continuous plane per stall row). Car parks
+    irradiated less than ``min_poa_kwh_m2`` per year, or producing less than
+    ``min_output_frac`` of the same canopy unshaded, get an exclusion reason;
+    as for roofs, their capacity and energy stay in the table for information,
+    so totals must sum the rows with an empty ``excluded_reason``.
+
+    Parameters
+    ----------
+    parking : GeoDataFrame
+        Car park polygons in the DSM's metric CRS (:func:`select_surface_parking`).
+    dsm : pv_survey.shading.Dsm
+        Heights above ground covering the car parks plus ``radius_m``.
+    weather : pv_survey.weather.Weather
+        Hourly weather year.
+    canopy_tilt_deg, canopy_height_m, coverage_frac, module_efficiency_frac, azimuth_deg, min_area_m2, buildings
+        See :func:`carport_arrays`. [deg, m, -, -, deg, m2]
+    n_sectors, radius_m, points_per_100m2, max_points, n_quantiles
+        See :func:`pv_survey.shading.roof_horizons`.
+    min_poa_kwh_m2 : float, default 0
+        Minimum annual plane-of-array irradiation after shading (CEA uses 800). [kWh/m2]
+    min_output_frac : float, optional
+        Minimum share of the unshaded output, as for roofs (None = no such rule). [-]
+    progress : callable(n_done, n_total), optional
+        Passed to the energy engine.
+    **energy_params
+        Other keywords of :func:`pv_survey.energy.simulate_roofs` (albedo, losses_frac,
+        temp_model_rack, ...).
+
+    Returns
+    -------
+    GeoDataFrame
+        :func:`carport_arrays` columns plus ``mount`` ('rack'), ``sky_view_frac``,
+        ``horizon_deg`` (float32 array (n_quantiles, n_sectors) per usable car park,
+        None otherwise) and the :data:`pv_survey.energy.ENERGY_COLUMNS` (NaN for car
+        parks excluded before the yield step).
+    """
+    arr = carport_arrays(parking, canopy_tilt_deg=canopy_tilt_deg, canopy_height_m=canopy_height_m,
+                         coverage_frac=coverage_frac, module_efficiency_frac=module_efficiency_frac,
+                         azimuth_deg=azimuth_deg, min_area_m2=min_area_m2, buildings=buildings)
+    kept = (arr["excluded_reason"] == "").to_numpy()
+    k = arr[kept]
+    hz, svf = shading.roof_horizons(dsm, k.geometry.to_numpy(), k["height_m"].to_numpy(float),
+                                    np.full(len(k), -1, dtype=np.int64), n_sectors=n_sectors, radius_m=radius_m,
+                                    points_per_100m2=points_per_100m2, max_points=max_points,
+                                    n_quantiles=n_quantiles)
+    res = energy.simulate_roofs(weather, k["tilt_deg"].to_numpy(float), k["azimuth_deg"].to_numpy(float),
+                                k["capacity_kwp"].to_numpy(float), mount="rack", gcr=None, horizon_deg=hz,
+                                sky_view_frac=np.clip(svf, 0.0, 1.0), progress=progress, **energy_params)
+    out = arr.copy()
+    out["mount"] = "rack"
+    out["sky_view_frac"] = np.nan
+    out.loc[kept, "sky_view_frac"] = svf
+    profiles = np.full(len(out), None, dtype=object)
+    profiles[np.flatnonzero(kept)] = list(hz)
+    out["horizon_deg"] = profiles
+    for col in energy.ENERGY_COLUMNS:
+        out[col] = np.nan
+        out.loc[kept, col] = res[col].to_numpy()
+    reason = out["excluded_reason"].to_numpy(object).copy()
+    poa = out["poa_kwh_m2"].to_numpy(float)
+    reason[kept & (poa < min_poa_kwh_m2)] = EXCLUDED["dark"]
+    if min_output_frac is not None:
+        loss = out["shading_loss_frac"].to_numpy(float)
+        reason[kept & (reason == "") & ((1.0 - loss) < min_output_frac)] = \
+            EXCLUDED["shaded"].format(pct=100 * min_output_frac)
+    out["excluded_reason"] = reason
+    return out

@@ -79,16 +79,25 @@ class SurveyConfig:
 class InputsConfig:
     """Input files. Empty strings mean "not given"; buildings default to the embedded demo."""
 
-    buildings: str = _f("", "Building footprints; empty = embedded demo district in data/.")
-    layer: str = _f("", "Layer of a multi-layer buildings source (GeoPackage, FileGDB).")
+    buildings: str = _f(
+        "",
+        "Building footprints: GeoPackage, Shapefile (or .zip), GeoJSON (incl. OSM exports), FlatGeobuf, "
+        "GeoParquet, File Geodatabase, .osm.pbf, a PostGIS URL postgresql://user@host:port/db?table=schema.name "
+        "or a GDAL 'PG:... tables=schema.name' string; empty = embedded demo district in data/.",
+    )
+    layer: str = _f("", "Layer of a multi-layer buildings source (GeoPackage, FileGDB; PostGIS: schema.table); "
+                        "empty = a layer named 'buildings', else the only polygon layer.")
     roofs: str = _f("", "Optional roof-planes layer with tilt_deg / azimuth_deg per plane.")
     roofs_layer: str = _f("", "Layer of the roofs source.")
     dsm: str = _f("", "Optional DSM GeoTIFF; empty = rasterise footprints x heights.")
     dem: str = _f("", "Optional DEM GeoTIFF, subtracted from the DSM to give heights above ground.")
     weather: str = _f("", "Weather file (EPW, TMY3, PVGIS); empty = embedded Guangzhou default year.")
-    source_crs: str = _f("", "CRS to assume when the file declares none, or gcj02 / bd09 for web-map data.")
-    encoding: str = _f("", "Attribute encoding of shapefiles without a .cpg (e.g. gbk); empty = detect.")
-    field_map: dict[str, str] = _f(dict, "Map of schema field -> source field name, e.g. category = '建筑类型'.",
+    source_crs: str = _f("", "CRS to assume when the file declares none (or to override it), e.g. EPSG:4490; "
+                             "gcj02 / bd09 for web-map (Amap, Tencent / Baidu) lon/lat.")
+    encoding: str = _f("", "Attribute encoding of shapefiles (e.g. gbk); empty = the .cpg, else detected "
+                           "(UTF-8, then GB18030).")
+    field_map: dict[str, str] = _f(dict, "Map of schema field -> source field name, e.g. category = '建筑类型', "
+                                         "floors = '层数'; unmapped fields are found by common names.",
                                    factory=True)
     value_map: dict[str, str] = _f(dict, "Map of source category value -> schema category, e.g. '学校' = 'school'.",
                                    factory=True)
@@ -560,7 +569,19 @@ class OutputsConfig:
     """Where and what to write."""
 
     out_dir: str = _f("", "Output directory; empty = outputs/<survey.name>.")
-    shortlist_size: int = _f(0, "Rows in the CSV shortlist; 0 = every planned roof.", lo=0)
+    shortlist_size: int = _f(
+        0, "Rows of shortlist.csv (sites of the build phases, by rank); 0 = all. The per-phase and "
+        "per-class shortlists are always complete.", lo=0,
+    )
+    postgis_url: str = _f(
+        "", "Also write the result layers to this PostGIS database (postgresql://user:password@host/db, "
+        "as --postgis); empty = no database. The password is hidden in manifest.json.",
+    )
+    postgis_schema: str = _f("pv_survey", "Schema of the PostGIS tables (created when missing).")
+    postgis_styles: bool = _f(
+        True, "Store each layer's QGIS default style in the database's public.layer_styles (QGIS's own "
+        "table), so the layers open styled in QGIS.",
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,376 @@
+"""``read_buildings`` and ``read_roof_planes``: any source -> the canonical frames, metric CRS.
+
+Steps of :func:`read_buildings` (each counted in the :class:`InputReport`):
+
+1. open the source as stored (:func:`pv_survey.inputs.sources.read_source`);
+2. decide its CRS (declared, or ``source_crs``; none -> :class:`~pv_survey.errors.CRSError`);
+3. check geometries: repair invalid ones with ``make_valid``; exclude null, empty,
+   non-polygon and unrepairable ones *with a reason* (:mod:`pv_survey.inputs.validate`);
+4. check coordinates against the survey extent: swap back lat/lon-swapped buildings,
+   exclude those far outside (all of them far outside -> CRSError);
+5. convert GCJ-02 / BD-09 to WGS84 when declared, then reproject to ``target_crs``;
+6. map attributes: OSM tags (:mod:`pv_survey.inputs.osm`) or ``field_map`` / ``value_map`` /
+   the built-in names (:mod:`pv_survey.inputs.schema`); exclude underground structures;
+7. fold OSM building parts into their outlines; fill heights (attribute > storeys x storey
+   height > category default, flagged in ``height_source``);
+8. exclude exact duplicate footprints; make ids unique.
+
+Every row read is in the result; ``excluded_reason`` is '' for the usable ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..errors import CRSError, InputError
+from .crs import WEB_MAP_TO_WGS84, crs_label, parse_crs, resolve_source_crs
+from .osm import REASON_PART, is_osm_frame, osm_attributes, resolve_building_parts
+from .schema import SCHEMA_COLUMNS, fill_heights, map_attributes, parse_number, unique_ids, _text
+from .sources import read_source
+from .validate import (REASON_DUPLICATE_GEOMETRY, ValidationReport, check_frame, check_geometries,
+                       duplicate_geometries, validate_frame)
+
+__all__ = ["InputReport", "read_buildings", "read_roof_planes", "ROOF_PLANE_COLUMNS"]
+
+#: Columns of the frame returned by :func:`read_roof_planes` (besides geometry).
+ROOF_PLANE_COLUMNS = ("building_id", "plane_id", "tilt_deg", "azimuth_deg")
+
+
+@dataclasses.dataclass
+class InputReport:
+    """How a buildings source was read: counts, CRS, encoding, warnings."""
+
+    source: str
+    layer: str | None = None
+    driver: str = ""
+    crs_declared: str = "none"
+    crs_used: str = "none"
+    target_crs: str = ""
+    encoding: str | None = None
+    n_read: int = 0
+    n_usable: int = 0
+    n_repaired: int = 0
+    excluded: dict[str, int] = dataclasses.field(default_factory=dict)
+    height_sources: dict[str, int] = dataclasses.field(default_factory=dict)
+    n_height_invalid: int = 0
+    n_swapped_fixed: int = 0
+    n_outside_extent: int = 0
+    n_id_duplicate: int = 0
+    n_id_missing: int = 0
+    n_category_unmapped: int = 0
+    n_category_from_name: int = 0
+    n_roof_default: int = 0
+    n_parts_merged: int = 0
+    n_outline_height_from_parts: int = 0
+    fields: dict[str, str] = dataclasses.field(default_factory=dict)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    validation: ValidationReport | None = None
+
+    @property
+    def n_excluded(self) -> int:
+        """Rows kept in the frame with an ``excluded_reason``."""
+        return int(sum(self.excluded.values()))
+
+    @property
+    def n_height_default(self) -> int:
+        """Buildings whose height is their category's default."""
+        return int(self.height_sources.get("category_default", 0))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The report as a two-column table (``item``, ``value``)."""
+        rows = [
+            ("source", self.source), ("layer", self.layer or ""), ("driver", self.driver),
+            ("encoding", self.encoding or ""), ("crs declared", self.crs_declared), ("crs used", self.crs_used),
+            ("target crs", self.target_crs), ("buildings read", self.n_read), ("usable", self.n_usable),
+            ("excluded", self.n_excluded),
+        ]
+        rows += [(f"  excluded: {k}", v) for k, v in sorted(self.excluded.items())]
+        rows += [("geometries repaired", self.n_repaired)]
+        rows += [(f"height from {k}", v) for k, v in self.height_sources.items()]
+        rows += [
+            ("heights invalid (replaced)", self.n_height_invalid), ("swapped lat/lon fixed", self.n_swapped_fixed),
+            ("outside extent (near, kept)", self.n_outside_extent), ("duplicate ids renamed", self.n_id_duplicate),
+            ("missing ids generated", self.n_id_missing), ("categories not recognised", self.n_category_unmapped),
+            ("categories from name", self.n_category_from_name), ("roof type defaulted", self.n_roof_default),
+            ("building parts merged", self.n_parts_merged),
+            ("outline heights from parts", self.n_outline_height_from_parts),
+        ]
+        rows += [(f"field {k}", v) for k, v in self.fields.items()]
+        rows += [("warning", w) for w in self.warnings]
+        return pd.DataFrame({"item": [r[0] for r in rows], "value": [str(r[1]) for r in rows]})
+
+
+def _convert_web_map(geoms: np.ndarray, web: str) -> np.ndarray:
+    fn = WEB_MAP_TO_WGS84[web]
+
+    def conv(coords):
+        lon, lat = fn(coords[:, 0], coords[:, 1])
+        return np.column_stack([lon, lat])
+
+    out = geoms.copy()
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    if present.any():
+        out[present] = shapely.transform(geoms[present], conv)
+    return out
+
+
+def _target(target_crs):
+    crs = parse_crs(target_crs, where="target_crs")
+    if not crs.is_projected:
+        raise CRSError(f"target_crs {target_crs!r} is not a projected (metric) CRS; use e.g. EPSG:4547 "
+                       "(CGCS2000 Gauss-Kruger CM 114E) or EPSG:32649 (UTM 49N)")
+    return crs
+
+
+def _none_if_blank(v):
+    return v if v not in ("", None) else None
+
+
+def read_buildings(source, *, layer: str | None = None, source_crs: str | None = None,
+                   encoding: str | None = None, field_map: Mapping[str, str] | None = None,
+                   value_map: Mapping[str, str] | None = None, target_crs="EPSG:4547",
+                   extent_lon_lat: Sequence[float] | None = None,
+                   storey_height_m: Mapping[str, float] | None = None,
+                   default_height_m: Mapping[str, float] | None = None
+                   ) -> tuple[gpd.GeoDataFrame, InputReport]:
+    """Read building footprints from any GIS source into the canonical schema.
+
+    Parameters
+    ----------
+    source : str or Path
+        GeoPackage, Shapefile (or ``.zip`` of one), GeoJSON (incl. OSM exports), FlatGeobuf,
+        GeoParquet, File Geodatabase (``.gdb``), ``.osm.pbf``, a PostGIS URL
+        ``postgresql://user@host:port/db?table=schema.name`` or a GDAL ``PG:...
+        tables=schema.name`` string.
+    layer : str, optional
+        Layer of a multi-layer source (PostGIS: the table).
+    source_crs : str, optional
+        CRS to assume when the file declares none (or to override it); ``gcj02`` / ``bd09``
+        for web-map lon/lat.
+    encoding : str, optional
+        Shapefile attribute encoding; default: .cpg, else detected (UTF-8 / GB18030).
+    field_map : mapping, optional
+        Schema field -> source field (``building_id, name, category, height_m, floors,
+        roof_type, year_built, existing_pv_kwp, owner, address``).
+    value_map : mapping, optional
+        Source category value -> category (``{"学校": "school"}``).
+    target_crs : str or pyproj.CRS
+        Metric CRS of the result (default EPSG:4547, CGCS2000 GK CM 114E).
+    extent_lon_lat : sequence of 4 floats, optional
+        Survey extent (min lon, min lat, max lon, max lat) [deg] for the swapped /
+        outside checks; without it only impossible coordinates are caught.
+    storey_height_m, default_height_m : mapping, optional
+        Per-category overrides of the storey height and default height. [m]
+
+    Returns
+    -------
+    buildings : geopandas.GeoDataFrame
+        Columns of :data:`pv_survey.inputs.schema.SCHEMA_COLUMNS` and geometry, in
+        ``target_crs``; one row per feature read.
+    report : InputReport
+
+    Raises
+    ------
+    InputFileError
+        The source cannot be opened.
+    CRSError
+        No CRS and no ``source_crs``; every building far outside the survey extent.
+    InputError
+        Bad ``field_map`` / ``value_map``, ambiguous layer, no usable building at all.
+    """
+    source_crs = _none_if_blank(source_crs)
+    tcrs = _target(target_crs)
+    raw = read_source(source, layer=_none_if_blank(layer), encoding=_none_if_blank(encoding))
+    where = raw.display
+    field_map = {k: v for k, v in (field_map or {}).items() if v}
+    chk = check_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, fix_swapped=True,
+                      raise_on_error=True)
+    geoms, reason = chk.geometry.copy(), chk.reason.copy()
+    if chk.web_map:
+        geoms = _convert_web_map(geoms, chk.web_map)
+    gs = gpd.GeoSeries(geoms, crs=chk.crs, index=raw.frame.index).to_crs(tcrs)
+    geoms = gs.values.to_numpy() if hasattr(gs.values, "to_numpy") else np.asarray(gs.values, dtype=object)
+    # coordinates of far-away rows may not survive the projection: keep only finite ones
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    if present.any():
+        finite = np.isfinite(shapely.bounds(geoms[present])).all(axis=1)
+        bad = np.flatnonzero(present)[~finite]
+        geoms[bad] = None
+
+    attrs_df = pd.DataFrame(raw.frame.drop(columns=raw.frame.geometry.name))
+    osm = is_osm_frame(attrs_df.columns) and not field_map
+    if osm:
+        attrs, stats = osm_attributes(attrs_df, where=where)
+        osm_reason = attrs["osm_reason"].to_numpy(dtype=object)
+        reason = np.where(reason == "", osm_reason, reason)
+    else:
+        attrs, stats = map_attributes(attrs_df, field_map=field_map, value_map=value_map, where=where)
+    attrs = fill_heights(attrs, stats, storey_height_m=storey_height_m, default_height_m=default_height_m,
+                         where=where)
+    ids = unique_ids(attrs["building_id"], stats, where=where)
+    validation = validate_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, field_map=field_map,
+                                value_map=value_map, check=chk, mapped=(attrs, dataclasses.replace(
+                                    stats, warnings=list(stats.warnings))))
+    height = attrs["height_m"].to_numpy(dtype="float64")
+    hsrc = attrs["height_source"].to_numpy(dtype=object)
+    n_parts = n_raised = 0
+    if osm:
+        in_outline, _outline_of, height, hsrc, n_raised = resolve_building_parts(
+            geoms, ids.to_numpy(dtype=object), attrs["is_part"].to_numpy(dtype=bool), reason == "", height, hsrc)
+        reason = np.where(in_outline, REASON_PART, reason)
+        n_parts = int(in_outline.sum())
+        if n_parts:
+            stats.warnings.append(f"{where}: {n_parts} building:part pieces lie inside building outlines; "
+                                  f"excluded ('{REASON_PART}'), {n_raised} outlines took a part's greater height")
+    dup = duplicate_geometries(geoms, reason == "")
+    reason = np.where(dup, REASON_DUPLICATE_GEOMETRY, reason)
+    if dup.any():
+        stats.warnings.append(f"{where}: {int(dup.sum())} footprints repeat an earlier one exactly; excluded "
+                              f"('{REASON_DUPLICATE_GEOMETRY}')")
+
+    out = pd.DataFrame({
+        "building_id": ids.to_numpy(dtype=object),
+        "name": attrs["name"].to_numpy(dtype=object),
+        "category": attrs["category"].to_numpy(dtype=object),
+        "height_m": height,
+        "height_source": hsrc,
+        "roof_type": attrs["roof_type"].to_numpy(dtype=object),
+        "year_built": pd.array(attrs["year_built"].to_numpy(), dtype="Int64"),
+        "existing_pv_kwp": attrs["existing_pv_kwp"].to_numpy(dtype="float64"),
+        "owner": attrs["owner"].to_numpy(dtype=object),
+        "address": attrs["address"].to_numpy(dtype=object),
+        "excluded_reason": reason.astype(object),
+    })
+    for c in ("building_id", "name", "category", "height_source", "roof_type", "owner", "address",
+              "excluded_reason"):
+        out[c] = out[c].astype(object)
+    buildings = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=tcrs), crs=tcrs)
+    buildings = buildings[[*SCHEMA_COLUMNS, "geometry"]]
+
+    if not (reason == "").any():
+        counts = ", ".join(f"{k}: {v}" for k, v in Counter(reason.tolist()).items()) or "the source is empty"
+        raise InputError(f"{where}: no usable building among {len(reason)} features ({counts}); "
+                         "run `pv-survey validate` on it, check --layer, --source-crs and the field map")
+    cchk = chk.coordinate_check
+    hs = Counter(hsrc.tolist())
+    report = InputReport(
+        source=where, layer=raw.layer, driver=raw.driver, crs_declared=crs_label(raw.crs),
+        crs_used=crs_label(chk.crs) + (f" ({chk.web_map} lon/lat, converted to WGS84)" if chk.web_map else ""),
+        target_crs=crs_label(tcrs), encoding=raw.encoding, n_read=len(buildings),
+        n_usable=int((reason == "").sum()), n_repaired=chk.geometry_check.n_repaired,
+        excluded=dict(Counter(r for r in reason.tolist() if r)),
+        height_sources={k: int(hs.get(k, 0)) for k in ("attribute", "levels", "category_default")},
+        n_height_invalid=stats.n_height_invalid,
+        n_swapped_fixed=int(cchk.swapped.sum()) if cchk is not None else 0,
+        n_outside_extent=int(cchk.outside.sum()) if cchk is not None else 0,
+        n_id_duplicate=stats.n_id_duplicate, n_id_missing=stats.n_id_missing,
+        n_category_unmapped=stats.n_category_unmapped, n_category_from_name=stats.n_category_from_name,
+        n_roof_default=stats.n_roof_default, n_parts_merged=n_parts, n_outline_height_from_parts=n_raised,
+        fields=dict(stats.fields), warnings=[*raw.warnings, *chk.warnings, *stats.warnings],
+        validation=validation,
+    )
+    return buildings, report
+
+
+# --------------------------------------------------------------------------- roof planes
+
+_PLANE_FIELDS = {
+    "building_id": ("building_id", "bldg_id", "bld_id", "building", "建筑编号", "建筑物编号", "楼栋编号"),
+    "plane_id": ("plane_id", "roof_id", "face_id", "id", "fid", "面编号", "屋面编号"),
+    "tilt_deg": ("tilt_deg", "tilt", "slope_deg", "slope", "pitch", "倾角", "坡度"),
+    "azimuth_deg": ("azimuth_deg", "azimuth", "aspect_deg", "aspect", "orientation", "方位角", "朝向"),
+}
+
+
+def read_roof_planes(source, *, layer: str | None = None, source_crs: str | None = None,
+                     target_crs="EPSG:4547") -> gpd.GeoDataFrame:
+    """Read a roof-planes layer (one polygon per roof plane, plan view).
+
+    Fields are found by name (``building_id``; ``plane_id`` or ``roof_id``; ``tilt_deg`` /
+    ``tilt`` / ``slope``; ``azimuth_deg`` / ``azimuth`` / ``aspect``). Azimuth is in
+    degrees clockwise from north (180 = south) and wrapped into [0, 360).
+
+    Parameters
+    ----------
+    source : str or Path
+        Any source :func:`read_buildings` accepts.
+    layer : str, optional
+        Layer name.
+    source_crs : str, optional
+        CRS to assume (``gcj02`` / ``bd09`` allowed).
+    target_crs : str or pyproj.CRS
+        Metric CRS of the result.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``building_id`` (str), ``plane_id`` (str, unique), ``tilt_deg`` [deg],
+        ``azimuth_deg`` [deg], geometry in ``target_crs``.
+
+    Raises
+    ------
+    InputError
+        A required field is missing, or values are missing or out of range (the message
+        names the field, the first bad row and the value).
+    CRSError
+        No CRS and no ``source_crs``.
+    """
+    source_crs = _none_if_blank(source_crs)
+    tcrs = _target(target_crs)
+    raw = read_source(source, layer=_none_if_blank(layer))
+    where = raw.display
+    frame = raw.frame
+    lower = {str(c).casefold(): c for c in frame.columns if c != frame.geometry.name}
+    fields = {}
+    for key, cands in _PLANE_FIELDS.items():
+        col = next((lower[c.casefold()] for c in cands if c.casefold() in lower), None)
+        if col is not None and col not in fields.values():
+            fields[key] = col
+    for key in ("building_id", "tilt_deg", "azimuth_deg"):
+        if key not in fields:
+            raise InputError(f"{where}: roof planes need a '{key}' field (looked for "
+                             f"{', '.join(_PLANE_FIELDS[key])}); fields: {', '.join(map(str, lower.values()))}")
+    crs, web, _w = resolve_source_crs(raw.crs, source_crs, where=where)
+    gchk = check_geometries(frame.geometry.values)
+    bad = np.flatnonzero(gchk.reason != "")
+    if len(bad):
+        raise InputError(f"{where}: {len(bad)} roof planes have no usable polygon (first: row {bad[0] + 1}, "
+                         f"{gchk.reason[bad[0]]}); fix or remove them")
+    bid = _text(frame[fields["building_id"]])
+    if (bid == "").any():
+        row = int(np.flatnonzero((bid == "").to_numpy())[0])
+        raise InputError(f"{where}: roof plane at row {row + 1} has no {fields['building_id']}; every plane "
+                         "must name its building")
+    tilt = parse_number(frame[fields["tilt_deg"]])
+    azi = parse_number(frame[fields["azimuth_deg"]])
+    for name, vals, lo, hi in (("tilt_deg", tilt, 0.0, 90.0), ("azimuth_deg", azi, -360.0, 360.0)):
+        badv = ~(np.isfinite(vals) & (vals >= lo) & (vals <= hi))
+        if badv.any():
+            row = int(np.flatnonzero(badv)[0])
+            raise InputError(f"{where}: {int(badv.sum())} roof planes have {fields[name]} missing or outside "
+                             f"[{lo:g}, {hi:g}] (first: row {row + 1}, value {frame[fields[name]].iloc[row]!r}); "
+                             f"{name} is degrees{' clockwise from north' if name == 'azimuth_deg' else ''}")
+    if "plane_id" in fields:
+        pid = _text(frame[fields["plane_id"]])
+    else:
+        pid = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    pid = pid.where(pid != "", bid + "-" + pd.Series(np.arange(1, len(frame) + 1).astype(str), index=frame.index))
+    pid = unique_ids(pid, where=where)
+    geoms = gchk.geometry
+    if web:
+        geoms = _convert_web_map(geoms, web)
+    gs = gpd.GeoSeries(geoms, crs=crs, index=frame.index).to_crs(tcrs)
+    out = gpd.GeoDataFrame({
+        "building_id": bid.to_numpy(dtype=object),
+        "plane_id": pid.to_numpy(dtype=object),
+        "tilt_deg": tilt,
+        "azimuth_deg": np.mod(azi, 360.0),
+    }, geometry=gs.values, crs=tcrs)
+    return out

@@ -1,0 +1,245 @@
+"""Open any buildings source as a GeoDataFrame, as stored (no reprojection, no repair).
+
+Formats and engines
+-------------------
+=================================== =========================================================
+GeoPackage, Shapefile, GeoJSON,     pyogrio (GDAL): any layer (``layer=``; without it a layer
+FlatGeobuf, File Geodatabase        named ``buildings``, else the only polygon layer)
+(``.gdb`` folder), GML, KML ...
+zipped shapefile (``.zip``)         pyogrio through GDAL's ``/vsizip/``; the ``.shp`` inside
+                                    is found (``layer=`` picks one of several)
+GeoParquet (``.parquet``)           geopandas / pyarrow (pyogrio's wheel has no Parquet driver)
+OSM (``.osm.pbf``, ``.osm``)        pyosmium, see :mod:`pv_survey.inputs.osm`
+DataV GeoAtlas JSON                 a JSON *array* of GeoJSON features (as Aliyun DataV
+                                    publishes boundaries) is wrapped into a FeatureCollection
+PostGIS table                       psycopg, see :mod:`pv_survey.inputs.postgis`
+=================================== =========================================================
+
+Shapefile text encoding: ``encoding=`` wins; else a ``.cpg`` is used when its encoding
+decodes the DBF; else the encoding is detected from the bytes (UTF-8, then GB18030), see
+:mod:`pv_survey.inputs.encoding`. The encoding used is reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pyproj
+from pyogrio.errors import DataLayerError, DataSourceError
+
+from ..errors import InputError, InputFileError
+from .encoding import dbf_text_bytes, decodes_as, detect_dbf_encoding, read_cpg, read_dbf_head
+from .osm import read_osm_pbf
+from .postgis import is_postgis_source, parse_postgis_source, read_postgis
+
+__all__ = ["RawSource", "read_source", "choose_layer"]
+
+_OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".o5m")
+_PARQUET_SUFFIXES = (".parquet", ".geoparquet", ".pq")
+_POLYGON_TYPES = ("Polygon", "MultiPolygon", "Polygon Z", "MultiPolygon Z", "3D Polygon", "3D MultiPolygon",
+                  "CurvePolygon", "MultiSurface")
+#: Layer names taken without --layer when a source has several (case-insensitive).
+PREFERRED_LAYERS = ("buildings", "building", "建筑", "建筑物", "footprints")
+
+
+@dataclasses.dataclass
+class RawSource:
+    """A source as read: the frame with its declared CRS, and how it was read."""
+
+    frame: gpd.GeoDataFrame
+    display: str  # the source as shown in messages (passwords hidden)
+    driver: str
+    layer: str | None = None
+    crs: pyproj.CRS | None = None
+    encoding: str | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+
+def choose_layer(layers, layer: str | None, where: str) -> str | None:
+    """Pick the layer to read from ``[(name, geometry type), ...]``.
+
+    ``layer`` when given (must exist); else a layer named like ``buildings``; else the only
+    polygon layer; else the only layer. Several candidates -> :class:`InputError` listing them.
+    """
+    names = [str(n) for n, _ in layers]
+    if layer:
+        if layer not in names:
+            raise InputError(f"{where}: no layer '{layer}'; layers: {', '.join(names) or '(none)'}")
+        return layer
+    if len(names) <= 1:
+        return names[0] if names else None
+    lower = {n.casefold(): n for n in names}
+    for pref in PREFERRED_LAYERS:
+        if pref.casefold() in lower:
+            return lower[pref.casefold()]
+    polys = [str(n) for n, t in layers if str(t) in _POLYGON_TYPES]
+    if len(polys) == 1:
+        return polys[0]
+    listing = ", ".join(f"{n} ({t})" for n, t in layers)
+    raise InputError(f"{where}: several layers, none named 'buildings': {listing}; choose one with --layer")
+
+
+def _is_osm(path: Path) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(s) for s in _OSM_SUFFIXES)
+
+
+def _shapefile_encoding(shp: Path, zip_member: str | None, encoding: str | None, where: str
+                        ) -> tuple[str | None, str | None, list[str]]:
+    """(encoding to pass to pyogrio, encoding to report, warnings) for a shapefile."""
+    if encoding:
+        return encoding, encoding, []
+    dbf_member = None
+    if zip_member is not None:
+        with zipfile.ZipFile(shp) as zf:
+            stem = zip_member[:-4].lower()
+            dbf_member = next((n for n in zf.namelist() if n.lower() == stem + ".dbf"), None)
+            if dbf_member is None:
+                return None, None, []
+            with zf.open(dbf_member) as fh:
+                raw = read_dbf_head(fh)
+    else:
+        dbf = next((p for p in (shp.with_suffix(".dbf"), shp.with_suffix(".DBF")) if p.is_file()), None)
+        if dbf is None:
+            return None, None, []
+        with dbf.open("rb") as fh:
+            raw = read_dbf_head(fh)
+    cpg = read_cpg(shp, zip_member[:-4] + ".dbf" if zip_member else None) if zip_member else read_cpg(shp)
+    values = dbf_text_bytes(raw)
+    if cpg:
+        if decodes_as(values, cpg):
+            return cpg, cpg, []
+        detected = detect_dbf_encoding(raw)
+        return detected, detected, [
+            f"{where}: the .cpg says {cpg!r} but the attribute text does not decode as {cpg}; "
+            f"read as {detected or 'GDAL default'} (pass --encoding to choose)"
+        ]
+    detected = detect_dbf_encoding(raw)
+    if detected is None and not all(v.isascii() for v in values):
+        return None, None, [
+            f"{where}: no .cpg and the attribute text is neither UTF-8 nor GB18030; names may be garbled "
+            "(pass --encoding, e.g. big5 or latin1)"
+        ]
+    note = [f"{where}: no .cpg; attribute text detected as {detected}"] if detected and detected != "UTF-8" else []
+    return detected, detected, note
+
+
+def _read_ogr(path: str, layer: str | None, encoding: str | None, where: str) -> gpd.GeoDataFrame:
+    try:
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, on_invalid="ignore")
+    except (DataSourceError, DataLayerError) as exc:
+        raise InputFileError(f"{where}: GDAL cannot read it ({exc}); check the file and its format") from None
+
+
+def _datav_array(path: Path) -> gpd.GeoDataFrame | None:
+    """A JSON array of GeoJSON Features (Aliyun DataV GeoAtlas) as a frame; None if not one."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not (isinstance(data, list) and data and all(isinstance(f, dict) and f.get("type") == "Feature"
+                                                     for f in data)):
+        return None
+    return gpd.GeoDataFrame.from_features(data, crs="EPSG:4326")
+
+
+def read_source(source, *, layer: str | None = None, encoding: str | None = None) -> RawSource:
+    """Read a buildings source as stored.
+
+    Parameters
+    ----------
+    source : str or Path
+        File, folder (``.gdb``), zip, PostGIS URL or GDAL ``PG:`` string.
+    layer : str, optional
+        Layer (or, for PostGIS, ``schema.table``).
+    encoding : str, optional
+        Attribute encoding of a shapefile (``gbk``, ``gb18030``, ``utf-8``...).
+
+    Returns
+    -------
+    RawSource
+
+    Raises
+    ------
+    InputFileError
+        Missing file, unreadable format, unreachable server.
+    InputError
+        Ambiguous or unknown layer.
+    """
+    layer = layer or None
+    encoding = encoding or None
+    if is_postgis_source(source):
+        src = parse_postgis_source(str(source), layer)
+        frame = read_postgis(src)
+        return RawSource(frame, src.display, "PostGIS (psycopg)",
+                         f"{src.schema + '.' if src.schema else ''}{src.table}", frame.crs, "UTF-8")
+    path = Path(source)
+    where = str(path)
+    if not path.exists():
+        raise InputFileError(f"{where}: not found; check the path (or give a postgresql:// URL with ?table=)")
+    if _is_osm(path):
+        frame = read_osm_pbf(path)
+        return RawSource(frame, where, "OSM (pyosmium)", None, frame.crs, "UTF-8")
+    if path.suffix.lower() in _PARQUET_SUFFIXES:
+        try:
+            frame = gpd.read_parquet(path)
+        except (ValueError, OSError) as exc:
+            raise InputFileError(f"{where}: not a readable GeoParquet file ({exc})") from None
+        return RawSource(frame, where, "GeoParquet (pyarrow)", None, frame.crs, "UTF-8")
+
+    warnings: list[str] = []
+    zip_member = None
+    ogr_path = str(path)
+    if path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
+        except zipfile.BadZipFile:
+            raise InputFileError(f"{where}: not a valid zip file") from None
+        if shps:
+            if layer:
+                match = [n for n in shps if Path(n).stem == layer or n == layer]
+                if not match:
+                    raise InputError(f"{where}: no shapefile '{layer}' in the zip; it holds {', '.join(shps)}")
+                zip_member = match[0]
+            elif len(shps) == 1:
+                zip_member = shps[0]
+            else:
+                raise InputError(f"{where}: the zip holds several shapefiles ({', '.join(shps)}); choose one "
+                                 "with --layer NAME")
+            ogr_path = f"/vsizip/{path.resolve()}/{zip_member}"
+            layer = None
+    is_shp = path.suffix.lower() in (".shp", ".dbf") or zip_member is not None
+    enc_used = None
+    if is_shp:
+        shp = path if zip_member is not None else path.with_suffix(".shp") if path.suffix.lower() == ".dbf" else path
+        enc_pass, enc_used, w = _shapefile_encoding(shp, zip_member, encoding, where)
+        warnings.extend(w)
+        encoding = enc_pass
+    try:
+        layers = pyogrio.list_layers(ogr_path)
+    except (DataSourceError, DataLayerError):
+        frame = _datav_array(path) if path.suffix.lower() in (".json", ".geojson") else None
+        if frame is None:
+            raise InputFileError(
+                f"{where}: not a GIS format GDAL recognises; use GeoPackage, Shapefile, GeoJSON, FlatGeobuf, "
+                "GeoParquet, File Geodatabase, .osm.pbf or a PostGIS table"
+            ) from None
+        return RawSource(frame, where, "DataV JSON array", None, frame.crs, "UTF-8",
+                         warnings=[f"{where}: read as a JSON array of GeoJSON features (DataV format)"])
+    chosen = choose_layer([(r[0], r[1]) for r in layers], layer, where) if not is_shp else None
+    frame = _read_ogr(ogr_path, chosen, encoding, where)
+    try:
+        info = pyogrio.read_info(ogr_path, layer=chosen, encoding=encoding)
+    except (DataSourceError, DataLayerError):
+        info = {}
+    if enc_used is None:
+        enc_used = info.get("encoding")
+    return RawSource(frame, where, str(info.get("driver", "")), chosen, frame.crs, enc_used, warnings=warnings)

@@ -1,0 +1,166 @@
+"""Outputs people open: a styled GeoPackage for QGIS, CSV shortlists, a report, a manifest.
+
+:func:`write_outputs` writes, into one folder:
+
+- ``survey.gpkg`` — GeoPackage 1.2 with layers ``buildings``, ``roofs``, ``plan``, ``targets``,
+  ``coverage``, ``category_shares`` (and any extra layers), stable feature ids, and each
+  layer's QGIS default style in ``layer_styles``;
+- ``shortlist.csv``, ``shortlist_<phase>.csv``, ``shortlist_class_<class>.csv`` — UTF-8 with
+  BOM, bilingual headers;
+- ``report.html`` (self-contained) and ``cumulative_capacity.png``;
+- ``summary.md`` and ``manifest.json``.
+
+Every file is staged under a temporary name and put in place only when all are written
+(:mod:`pv_survey.outputs.atomic`); an existing output is never replaced without
+``overwrite=True``. :func:`write_postgis` writes the same layers into a PostGIS schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import geopandas as gpd
+import pandas as pd
+
+from ..errors import OutputError
+from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir
+from .charts import ChartText, cjk_font
+from .csv_out import shortlist_files
+from .gpkg import gpkg_timestamp, result_layers, write_gpkg
+from .manifest import manifest_json
+from .postgis import write_postgis
+from .report import render_charts, report_html, summary_md
+
+__all__ = [
+    "write_outputs",
+    "prepare_out_dir",
+    "atomic_path",
+    "result_layers",
+    "write_gpkg",
+    "write_postgis",
+]
+
+Progress = Callable[[str, int, int], None]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("pv-survey")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return ""
+
+
+def _stamp_from(manifest: Mapping[str, Any]) -> str:
+    when = manifest.get("started_utc") if isinstance(manifest, Mapping) else None
+    try:
+        return gpkg_timestamp(when) if when else gpkg_timestamp()
+    except OutputError:
+        return gpkg_timestamp()
+
+
+def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame,
+                  plan: pd.DataFrame, targets: pd.DataFrame, coverage: pd.DataFrame | None = None,
+                  category_shares: pd.DataFrame | None = None, summary: Mapping[str, Any],
+                  manifest: Mapping[str, Any], crs: Any, overwrite: bool = False, shortlist_size: int = 0,
+                  progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
+                  plan_result: Any = None, chart_font: str | None | bool = True) -> dict[str, Path]:
+    """Write every output file of a survey into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder (created when missing).
+    buildings : GeoDataFrame
+        Every input building with ``excluded_reason``, ``phase``, ``capacity_kwp``,
+        ``annual_kwh``; metric CRS.
+    roofs : GeoDataFrame
+        Every roof plane with its layout, energy results and ``excluded_reason``.
+    plan : DataFrame
+        Ranked sites, one row per building (``rank``, ``building_id``, ``phase``, ...).
+    targets, coverage, category_shares : DataFrame
+        Plan tables, written as attribute layers and shown in the report.
+    summary : mapping
+        Counts and totals (``name``, ``buildings_in``, ``roofs_total``, ``roofs_kept``,
+        ``excluded_by_reason``, ``total_capacity_kwp``, ``existing_kwp``, ``annual_mwh``,
+        ``targets``, ``notes``, ``weather_source``, ``timings_s``, optional ``plan_lines``).
+    manifest : mapping
+        Re-run information; written as manifest.json with the SHA-256 of every other file.
+        Its ``started_utc`` stamps the GeoPackage (same inputs and manifest -> same bytes).
+    crs : CRS-like
+        Metric CRS of the layers (e.g. ``"EPSG:4547"``).
+    overwrite : bool
+        Replace the outputs of an earlier run (all new files are written first).
+    shortlist_size : int
+        Rows of shortlist.csv; 0 = every planned site.
+    progress : callable(stage, done, total), optional
+        Called as ``progress("outputs", i, n)`` after each file.
+    extra_layers : mapping, optional
+        Further layers (name -> DataFrame / GeoDataFrame), e.g. resource layers.
+    plan_result : object, optional
+        The plan stage's result; its ``summary_lines`` and ``notes`` are used when the
+        summary has none.
+    chart_font : str, None or True
+        CJK font for the charts: True = look for one, None = English-only charts.
+
+    Returns
+    -------
+    dict
+        File name -> final path of every file written.
+
+    Raises
+    ------
+    OutputError
+        Outputs exist without ``overwrite``, the folder cannot be written, or a writer failed
+        (the earlier outputs are then left as they were).
+    """
+    out = prepare_out_dir(out_dir, overwrite=overwrite)
+    summary = dict(summary)
+    if plan_result is not None:
+        summary.setdefault("plan_lines", list(getattr(plan_result, "summary_lines", []) or []))
+        if not summary.get("notes"):
+            summary["notes"] = list(getattr(plan_result, "notes", []) or [])
+    stamp = _stamp_from(manifest)
+    n_steps, step = 6, 0
+
+    def tick() -> None:
+        nonlocal step
+        step += 1
+        if progress is not None:
+            progress("outputs", step, n_steps)
+
+    layers = result_layers(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
+                           category_shares=category_shares, extra_layers=extra_layers, crs=crs)
+    with Staging(out) as st:
+        write_gpkg(st.temp("survey.gpkg"), layers, crs=crs, timestamp=stamp)
+        tick()
+        for name, data in shortlist_files(layers["plan"], shortlist_size=shortlist_size).items():
+            st.temp(name).write_bytes(data)
+        tick()
+        text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
+        existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
+                                     if "existing_pv_kwp" in buildings else 0.0))
+        charts = render_charts(plan=layers["plan"], roofs=layers["roofs"], targets=targets,
+                               existing_kwp=existing, text=text)
+        st.temp("cumulative_capacity.png").write_bytes(charts["cumulative"])
+        tick()
+        html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
+                           plan=layers["plan"], buildings=layers["buildings"], charts=charts,
+                           generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                           version=_version())
+        st.temp("report.html").write_bytes(html.encode("utf-8"))
+        tick()
+        md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=layers["plan"])
+        st.temp("summary.md").write_bytes(md.encode("utf-8"))
+        tick()
+        manifest_text = manifest_json(manifest, outputs=st.staged)  # hashes of every other file
+        st.temp("manifest.json").write_bytes(manifest_text.encode("utf-8"))
+        tick()
+        paths = st.commit()
+    if overwrite:  # shortlists of an earlier run that this run did not write would mislead
+        for old in existing_outputs(out):
+            if old.name not in paths:
+                old.unlink()
+    return paths

@@ -1,0 +1,240 @@
+"""Atomic writes and the never-overwrite-silently rule for the output folder.
+
+Every file is written under a temporary name in its own folder and renamed into place
+with :func:`os.replace` (atomic on POSIX and Windows within one file system), so a
+reader never sees half a file. A run stages all its files first and replaces the old
+ones only when every new file is complete (:class:`Staging`); an interrupted run leaves
+the previous outputs as they were.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import OutputError
+
+__all__ = [
+    "OUTPUT_NAMES",
+    "OUTPUT_PATTERNS",
+    "existing_outputs",
+    "remove_stale_temps",
+    "prepare_out_dir",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "Staging",
+]
+
+#: Files a run writes into its output folder (checked before anything is computed).
+OUTPUT_NAMES: tuple[str, ...] = (
+    "survey.gpkg", "shortlist.csv", "report.html", "summary.md", "manifest.json", "cumulative_capacity.png",
+)
+#: Name patterns of the per-phase and per-class shortlists.
+OUTPUT_PATTERNS: tuple[str, ...] = ("shortlist_*.csv",)
+
+
+def _temp_name(path: Path) -> Path:
+    """A hidden temporary name beside ``path`` that keeps its extension (GDAL picks drivers by it)."""
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    return path.with_name(f".{path.stem}.tmp-{token}{path.suffix}")
+
+
+_TEMP_RE = re.compile(r"^\..+\.tmp-(?P<pid>\d+)-[0-9a-f]{8}(\.[^.]*)?(-journal|-wal|-shm)?$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists (another user's) or cannot tell: leave its files alone
+    return True
+
+
+def remove_stale_temps(out_dir: str | Path) -> list[Path]:
+    """Remove temporary files left in ``out_dir`` by a run that was killed (its process is gone)."""
+    d = Path(out_dir)
+    removed = []
+    for p in d.glob(".*.tmp-*"):
+        m = _TEMP_RE.match(p.name)
+        if m and p.is_file() and not _pid_alive(int(m["pid"])):
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
+def existing_outputs(out_dir: str | Path) -> list[Path]:
+    """Output files of an earlier run present in ``out_dir`` (sorted)."""
+    d = Path(out_dir)
+    if not d.is_dir():
+        return []
+    found = {d / n for n in OUTPUT_NAMES if (d / n).exists()}
+    for pattern in OUTPUT_PATTERNS:
+        found.update(p for p in d.glob(pattern) if p.is_file())
+    return sorted(found)
+
+
+def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Create the output folder and refuse to reuse one that holds outputs without ``overwrite``.
+
+    Called before a run starts (so a long run does not fail at its end) and again by
+    :func:`pv_survey.outputs.write_outputs`.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder; created with its parents when missing.
+    overwrite : bool
+        Allow replacing the outputs of an earlier run.
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    OutputError
+        The path is a file, cannot be created or written, or holds outputs and
+        ``overwrite`` is false.
+    """
+    d = Path(out_dir)
+    if d.exists() and not d.is_dir():
+        raise OutputError(f"{d}: output path exists and is not a folder; choose another --out")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{d}: cannot create the output folder ({exc.strerror}); choose another --out") from None
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise OutputError(f"{d}: output folder is not writable; choose another --out or fix its permissions")
+    remove_stale_temps(d)
+    old = existing_outputs(d)
+    if old and not overwrite:
+        names = ", ".join(p.name for p in old[:4]) + (", ..." if len(old) > 4 else "")
+        raise OutputError(
+            f"{d}: already holds outputs ({names}); pass --overwrite (overwrite=True) to replace them "
+            f"or choose another --out"
+        )
+    return d
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    On an exception the temporary file is removed and ``path`` is untouched::
+
+        with atomic_path("out/survey.gpkg") as tmp:
+            write_something(tmp)
+
+    Parameters
+    ----------
+    path : path
+        Final file name; its folder must exist.
+    """
+    final = Path(path)
+    tmp = _temp_name(final)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise OutputError(f"{final}: nothing was written to the temporary file {tmp.name}")
+        _fsync_file(tmp)
+        os.replace(tmp, final)
+    finally:
+        _remove_quietly(tmp)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path."""
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(data)
+    return final
+
+
+def atomic_write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (``newline`` untranslated); returns the path."""
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def _remove_quietly(path: Path) -> None:
+    for p in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal"),
+              path.with_name(path.name + "-shm")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class Staging:
+    """Stage a set of files in one folder, then put them all in place.
+
+    ``temp(name)`` gives the temporary path to write ``name`` to; ``commit()`` replaces
+    the final files only after every staged file was written; leaving the ``with`` block
+    by an exception removes every temporary file and leaves the old outputs as they were.
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder of the final files.
+    """
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self._staged: dict[str, Path] = {}
+
+    def temp(self, name: str) -> Path:
+        """Temporary path for the output file ``name`` (a bare file name)."""
+        if Path(name).name != name:
+            raise OutputError(f"{name}: an output name must be a bare file name, not a path")
+        if name in self._staged:
+            raise OutputError(f"{self.out_dir / name}: staged twice in one run; output names must be unique")
+        tmp = _temp_name(self.out_dir / name)
+        self._staged[name] = tmp
+        return tmp
+
+    @property
+    def staged(self) -> dict[str, Path]:
+        """Output name -> temporary path, in staging order."""
+        return dict(self._staged)
+
+    def commit(self) -> dict[str, Path]:
+        """Replace the final files by the staged ones; returns name -> final path."""
+        missing = [n for n, t in self._staged.items() if not t.is_file()]
+        if missing:
+            raise OutputError(f"{self.out_dir / missing[0]}: was staged but never written; nothing was replaced")
+        for tmp in self._staged.values():
+            _fsync_file(tmp)
+        done: dict[str, Path] = {}
+        for name, tmp in self._staged.items():
+            final = self.out_dir / name
+            os.replace(tmp, final)
+            done[name] = final
+        self._staged.clear()
+        return done
+
+    def discard(self) -> None:
+        """Remove every staged temporary file."""
+        for tmp in self._staged.values():
+            _remove_quietly(tmp)
+        self._staged.clear()
+
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.discard()

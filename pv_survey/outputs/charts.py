@@ -1,0 +1,434 @@
+"""Charts (matplotlib, Agg canvas, PNG bytes) and the plan map (inline SVG) of the report.
+
+Labels are bilingual when a CJK font is installed (Noto Sans CJK, Source Han Sans,
+WenQuanYi, ...) and English otherwise, so matplotlib never draws a missing glyph; any
+CJK character still found in data-derived text is dropped in English mode. Figures are
+built on :class:`matplotlib.figure.Figure` with an Agg canvas (no pyplot, no global
+state), so the charts are the same in a script, a test or a notebook.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import unicodedata
+from contextlib import contextmanager
+from html import escape
+from pathlib import Path
+from typing import Iterator
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib import font_manager, rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .labels import CATEGORY_LABELS, bilingual, category_label
+from .styles import (
+    EXCLUDED_COLOUR,
+    UNPLANNED_COLOUR,
+    YIELD_COLOURS,
+    is_built_phase,
+    phase_colours,
+    phase_label,
+    phase_order,
+)
+
+__all__ = [
+    "CJK_FONTS",
+    "cjk_font",
+    "ChartText",
+    "cumulative_capacity_png",
+    "category_png",
+    "yield_histogram_png",
+    "monthly_png",
+    "plan_map_svg",
+]
+
+#: CJK font families looked for, in order of preference (the first installed one is used).
+CJK_FONTS: tuple[str, ...] = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Noto Sans CJK JP",
+    "Droid Sans Fallback", "AR PL UMing CN",
+)
+_DPI = 110  # screen resolution of the embedded PNGs [dots per inch]
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+#: File names of common CJK fonts (Debian fonts-noto-cjk, fonts-wqy-zenhei, fonts-wqy-microhei,
+#: Windows msyh / simhei, macOS PingFang), lower case, for fonts installed after matplotlib's cache.
+_CJK_FILES = ("notosanscjk", "notosanssc", "sourcehansans", "wqy-zenhei", "wqy-microhei", "msyh", "simhei",
+              "pingfang", "droidsansfallback")
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """Name of an installed font family that has Chinese glyphs, or None.
+
+    Looks in matplotlib's font list first, then registers CJK font files installed since
+    matplotlib built its cache (e.g. ``apt-get install fonts-wqy-zenhei`` after the first run).
+    """
+    def known() -> str | None:
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in installed), None)
+
+    found = known()
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if any(key in Path(path).name.lower().replace(" ", "") for key in _CJK_FILES):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # unreadable font file: skip it
+                    continue
+        found = known()
+    return found
+
+
+class ChartText:
+    """Chart wording: bilingual with a CJK font, English (CJK characters removed) without.
+
+    Parameters
+    ----------
+    font : str or None
+        CJK font family to use; None for English-only charts.
+    """
+
+    def __init__(self, font: str | None) -> None:
+        self.font = font
+
+    @property
+    def cjk(self) -> bool:
+        return self.font is not None
+
+    def __call__(self, zh: str, en: str) -> str:
+        return bilingual(zh, en) if self.cjk else en
+
+    def safe(self, text: str) -> str:
+        """``text`` unchanged with a CJK font, else without wide (CJK) characters."""
+        if self.cjk:
+            return str(text)
+        kept = "".join(c for c in str(text) if unicodedata.east_asian_width(c) not in ("W", "F"))
+        return " ".join(kept.replace(" / ", " ").split()).strip(" /") or "?"
+
+    @contextmanager
+    def rc(self) -> Iterator[None]:
+        """matplotlib settings of the charts; quiet font-weight substitution notes while drawing.
+
+        CJK fonts often exist in one weight only (WenQuanYi Zen Hei is 500, not 400), which
+        matplotlib logs for every text; the substitution is intended here.
+        """
+        fam = [self.font, "DejaVu Sans"] if self.font else ["DejaVu Sans"]
+        fm_log = logging.getLogger("matplotlib.font_manager")
+        level = fm_log.level
+        fm_log.setLevel(logging.ERROR)
+        try:
+            with rc_context({"font.family": "sans-serif", "font.sans-serif": fam, "axes.unicode_minus": False,
+                             "axes.spines.top": False, "axes.spines.right": False, "font.size": 9}):
+                yield
+        finally:
+            fm_log.setLevel(level)
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _planned(plan: pd.DataFrame) -> np.ndarray:
+    """Rows of the build phases (not reserve, pinned out or no phase)."""
+    if "phase" not in plan:
+        return np.zeros(len(plan), bool)
+    return np.array([is_built_phase(p) for p in plan["phase"].fillna("").astype(str)], dtype=bool)
+
+
+# --------------------------------------------------------------------------- cumulative capacity
+
+
+def _unit(top_kwp: float) -> tuple[float, str, str]:
+    """Scale, unit and number format of a capacity axis whose top is ``top_kwp`` [kWp]."""
+    return (1000.0, "MWp", "{:.2f}") if top_kwp >= 1000.0 else (1.0, "kWp", "{:,.0f}")
+
+
+def _draw_cumulative(ax, x, cum_kwp, phases, targets, existing_kwp, text: ChartText, *, y_top_kwp: float,
+                     labels: bool) -> None:
+    scale, unit, fmt = _unit(y_top_kwp)
+    y = cum_kwp / scale
+    ax.plot(x, y, color="#444444", lw=1.0, zorder=2)
+    colours = phase_colours(phases)
+    for ph in phase_order(phases):
+        m = phases == ph
+        ax.scatter(x[1:][m], y[1:][m], s=10, color=colours[ph], zorder=3,
+                   label=text.safe(phase_label(ph, english_only=not text.cjk)))
+    ax.axhline(existing_kwp / scale, color="#7f7f7f", ls=":", lw=1.2, zorder=1)
+    if labels:
+        ax.annotate(text.safe(text("已建光伏", "existing PV") + f" {fmt.format(existing_kwp / scale)} {unit}"),
+                    xy=(0, existing_kwp / scale), xytext=(4, 3), textcoords="offset points",
+                    color="#555555", fontsize=8)
+    x_end = ax.get_xlim()[1] if ax.get_xlim()[1] > 1 else 1
+    for _, t in targets.iterrows():
+        req = float(t.get("required_kwp", np.nan)) / scale
+        if not np.isfinite(req):
+            continue
+        met = bool(t.get("met", False))
+        colour = "#1b7837" if met else "#b2182b"
+        ax.axhline(req, color=colour, ls="--", lw=1.2, zorder=1)
+        if labels:
+            word = text("达标", "met") if met else text("未达标", "not met")
+            label = f"{int(t['year'])} " + text("目标", "target") + f" {fmt.format(req)} {unit} ({word})"
+            ax.annotate(text.safe(label), xy=(x_end, req), xytext=(-4, 3), textcoords="offset points",
+                        ha="right", color=colour, fontsize=8)
+    ax.set_ylim(0, y_top_kwp / scale if y_top_kwp > 0 else 1.0)
+    ax.set_ylabel(text(f"累计装机容量 ({unit})", f"Cumulative capacity ({unit})"))
+    ax.grid(True, axis="y", color="#e5e5e5", lw=0.6)
+
+
+def cumulative_capacity_png(plan: pd.DataFrame, targets: pd.DataFrame, existing_kwp: float,
+                            text: ChartText) -> bytes:
+    """Cumulative capacity of the sites in rank order against the target lines.
+
+    When every site together gives far more than the largest target (a district survey),
+    a second panel shows the whole potential and the main panel zooms on the targets.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        ``rank``, ``capacity_kwp``, ``cumulative_kwp`` (existing PV included), ``phase``.
+    targets : DataFrame
+        ``year``, ``required_kwp``, ``met``.
+    existing_kwp : float
+        PV already installed in the district, drawn as its own line. [kWp]
+    text : ChartText
+    """
+    p = plan.sort_values("rank", kind="stable") if len(plan) else plan
+    if len(p):  # pinned-out sites have no cumulative capacity
+        p = p[np.isfinite(p["cumulative_kwp"].to_numpy(float))]
+    cum = p["cumulative_kwp"].to_numpy(float) if len(p) else np.zeros(0)
+    cap = p["capacity_kwp"].to_numpy(float) if len(p) else np.zeros(0)
+    base = float(cum[0] - cap[0]) if len(cum) else float(existing_kwp)
+    x = np.arange(0, len(cum) + 1)
+    cum_kwp = np.concatenate([[base], cum])
+    phases = p["phase"].fillna("").astype(str).to_numpy() if len(p) else np.zeros(0, dtype=object)
+    req_kwp = pd.to_numeric(targets["required_kwp"], errors="coerce").to_numpy(float) \
+        if len(targets) and "required_kwp" in targets else np.zeros(0)
+    req_max = float(np.nanmax(req_kwp)) if np.isfinite(req_kwp).any() else 0.0
+    top_kwp = float(np.nanmax(np.concatenate([cum_kwp, [existing_kwp, req_max]])))
+    zoom = req_max > 0 and top_kwp > 2.0 * req_max  # potential dwarfs the targets
+    with text.rc():
+        fig = Figure(figsize=(8.0, 4.4), layout="constrained")
+        if zoom:
+            ax, ax_all = fig.subplots(1, 2, width_ratios=(2.2, 1))
+        else:
+            ax, ax_all = fig.add_subplot(), None
+        y_top = 1.3 * req_max if zoom else 1.1 * top_kwp
+        # zoomed x range: the sites up to the capacity at the top of the axis, plus a margin
+        n_zoom = int(np.searchsorted(cum_kwp, y_top)) if zoom else len(cum)
+        ax.set_xlim(0, max(min(len(cum), int(n_zoom * 1.05) + 1), 1))
+        _draw_cumulative(ax, x, cum_kwp, phases, targets, existing_kwp, text, y_top_kwp=y_top, labels=True)
+        ax.set_xlabel(text("按排名的项目数", "Sites in rank order"))
+        ax.set_title(text("累计装机容量与目标", "Cumulative capacity against the targets"))
+        if len(cum):
+            ax.legend(title=text("分期", "Phase"), loc="lower right", fontsize=8, title_fontsize=8, frameon=False)
+        if ax_all is not None:
+            ax_all.set_xlim(0, max(len(cum), 1))
+            _draw_cumulative(ax_all, x, cum_kwp, phases, targets, existing_kwp, text, y_top_kwp=1.05 * top_kwp,
+                             labels=False)
+            ax_all.set_xlabel(text(f"全部 {len(cum):,} 个项目", f"All {len(cum):,} sites"))
+            ax_all.set_title(text("全部潜力", "Whole potential"))
+        return _png(fig)
+
+
+# --------------------------------------------------------------------------- by category
+
+
+def _category_order(values) -> list[str]:
+    known = [c for c in CATEGORY_LABELS if c in set(values)]
+    return known + sorted(set(map(str, values)) - set(known))
+
+
+def category_png(plan: pd.DataFrame, text: ChartText) -> bytes:
+    """Capacity and annual generation by building category: every site vs the planned ones."""
+    cats = plan["category"].fillna("other").astype(str) if len(plan) else pd.Series([], dtype=str)
+    planned = _planned(plan)
+    order = _category_order(cats) or ["other"]
+    cap = plan["capacity_kwp"].astype(float) if len(plan) else pd.Series([], dtype=float)
+    kwh = plan["annual_kwh"].astype(float) if len(plan) else pd.Series([], dtype=float)
+
+    def by_cat(values: pd.Series, mask: np.ndarray) -> np.ndarray:
+        return values[mask].groupby(cats[mask]).sum().reindex(order).fillna(0.0).to_numpy()
+
+    all_mask = np.ones(len(plan), bool)
+    labels = [text.safe(category_label(c, english_only=not text.cjk)) for c in order]
+    y = np.arange(len(order))
+    with text.rc():
+        fig = Figure(figsize=(8.0, 0.5 * len(order) + 1.6), layout="constrained")
+        axes = fig.subplots(1, 2, sharey=True)
+        big = float(cap.sum()) >= 1000.0  # MWp and GWh for a district, kWp and MWh for a few sites
+        for ax, vals, unit, title in (
+            (axes[0], cap / (1000.0 if big else 1.0), "MWp" if big else "kWp", text("装机容量", "Capacity")),
+            (axes[1], kwh / (1e6 if big else 1e3), "GWh/yr" if big else "MWh/yr", text("年发电量", "Annual generation")),
+        ):
+            ax.barh(y, by_cat(vals, all_mask), color="#c6dbef", label=text("全部可用屋顶", "all usable roofs"))
+            ax.barh(y, by_cat(vals, planned), height=0.5, color="#08519c", label=text("已规划", "planned"))
+            ax.set_title(f"{title} ({unit})")
+            ax.grid(True, axis="x", color="#e5e5e5", lw=0.6)
+        axes[0].set_yticks(y, labels)
+        axes[0].invert_yaxis()
+        axes[1].legend(loc="lower right", fontsize=8, frameon=False)
+        return _png(fig)
+
+
+# --------------------------------------------------------------------------- specific yield
+
+
+def yield_histogram_png(roofs: pd.DataFrame, text: ChartText) -> bytes:
+    """Distribution of the specific yield of kept roof planes [kWh/kWp]."""
+    kept = roofs["excluded_reason"].fillna("").astype(str).to_numpy() == "" if "excluded_reason" in roofs \
+        else np.ones(len(roofs), bool)
+    sy = roofs.loc[kept, "specific_yield_kwh_kwp"].to_numpy(float) if len(roofs) else np.zeros(0)
+    sy = sy[np.isfinite(sy) & (sy > 0)]
+    with text.rc():
+        fig = Figure(figsize=(8.0, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+        if sy.size:
+            width = 10.0  # bin width [kWh/kWp]
+            lo, hi = np.floor(sy.min() / width) * width, np.ceil(sy.max() / width) * width + width
+            ax.hist(sy, bins=np.arange(lo, hi + width / 2, width), color=YIELD_COLOURS[2], edgecolor="white",
+                    linewidth=0.5)
+            med = float(np.median(sy))
+            ax.axvline(med, color="#333333", ls="--", lw=1)
+            ax.annotate(text("中位数", "median") + f" {med:.0f}", xy=(med, 1), xycoords=("data", "axes fraction"),
+                        xytext=(4, -12), textcoords="offset points", fontsize=8)
+        ax.set_xlabel(text("单位容量年发电量 (kWh/kWp)", "Specific yield (kWh/kWp)"))
+        ax.set_ylabel(text("屋面数", "Roof planes"))
+        ax.set_title(text("可用屋面的单位容量年发电量分布", "Specific yield of the kept roof planes")
+                     + f" (n = {sy.size})")
+        ax.grid(True, axis="y", color="#e5e5e5", lw=0.6)
+        return _png(fig)
+
+
+# --------------------------------------------------------------------------- monthly
+
+
+def monthly_png(roofs: pd.DataFrame, planned_building_ids, text: ChartText) -> bytes:
+    """Monthly generation of every kept roof and of the planned sites [MWh]."""
+    cols = [f"kwh_{m:02d}" for m in range(1, 13)]
+    kept = roofs["excluded_reason"].fillna("").astype(str).to_numpy() == "" if "excluded_reason" in roofs \
+        else np.ones(len(roofs), bool)
+    have = [c for c in cols if c in roofs.columns]
+    k = roofs.loc[kept]
+    month = np.zeros(12) if not have else k[cols].astype(float).fillna(0.0).sum().to_numpy() / 1000.0
+    in_plan = k["building_id"].isin(set(planned_building_ids)).to_numpy() if len(k) else np.zeros(0, bool)
+    month_p = np.zeros(12) if not have else k.loc[in_plan, cols].astype(float).fillna(0.0).sum().to_numpy() / 1000
+    labels = [f"{m}月" if text.cjk else _MONTHS_EN[m - 1] for m in range(1, 13)]
+    x = np.arange(12)
+    with text.rc():
+        fig = Figure(figsize=(8.0, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+        ax.bar(x - 0.2, month, width=0.4, color="#c6dbef", label=text("全部可用屋顶", "all usable roofs"))
+        ax.bar(x + 0.2, month_p, width=0.4, color="#08519c", label=text("已规划", "planned"))
+        ax.set_xticks(x, labels)
+        ax.set_ylabel(text("发电量 (MWh)", "Generation (MWh)"))
+        ax.set_title(text("逐月发电量", "Monthly generation"))
+        ax.grid(True, axis="y", color="#e5e5e5", lw=0.6)
+        ax.legend(fontsize=8, frameon=False)
+        return _png(fig)
+
+
+# --------------------------------------------------------------------------- map
+
+
+def _nice_length_m(span_m: float) -> float:
+    """A round scale-bar length about a fifth of ``span_m`` [m]."""
+    target = max(span_m / 5.0, 1.0)
+    mag = 10 ** np.floor(np.log10(target))
+    return float(max(m * mag for m in (1, 2, 5) if m * mag <= target))
+
+
+def _svg_path(geom, x0: float, y1: float, s: float) -> str:
+    parts = []
+    polys = getattr(geom, "geoms", [geom])
+    for poly in polys:
+        if poly.is_empty or poly.geom_type != "Polygon":
+            continue
+        for ring in (poly.exterior, *poly.interiors):
+            xy = np.asarray(ring.coords)[:, :2]
+            px = np.round((xy[:, 0] - x0) * s, 1)
+            py = np.round((y1 - xy[:, 1]) * s, 1)
+            pts = " ".join(f"{a:g} {b:g}" for a, b in zip(px, py))
+            parts.append(f"M{pts}Z")
+    return "".join(parts)
+
+
+def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_px: int = 960) -> str:
+    """Inline SVG map: every footprint grey (excluded darker), sites coloured by phase.
+
+    Each planned site carries a ``<title>`` tooltip (rank, name, capacity, phase); a
+    scale bar and a north arrow are drawn. Coordinates are the metric CRS scaled to
+    pixels; footprints are simplified to half a pixel.
+
+    Parameters
+    ----------
+    buildings : GeoDataFrame
+        Every footprint, with ``excluded_reason``; metric CRS.
+    plan : GeoDataFrame
+        The ``plan`` layer (footprint per site) with ``rank``, ``phase``, ``capacity_kwp``.
+    width_px : int
+        Width of the drawing. [px]
+    """
+    geoms = buildings.geometry
+    valid = ~geoms.isna() & ~geoms.is_empty
+    if not valid.any():
+        return f'<svg viewBox="0 0 {width_px} 100" width="100%" role="img"><text x="10" y="50">no footprints</text></svg>'
+    x0, y0, x1, y1 = buildings.geometry[valid].total_bounds
+    span = max(x1 - x0, y1 - y0, 1.0)
+    s = width_px / max(x1 - x0, 1.0)
+    height_px = max(int(round((y1 - y0) * s)), 50)
+    if height_px > 1.2 * width_px:  # tall district: scale on height instead
+        s = 1.2 * width_px / max(y1 - y0, 1.0)
+        height_px = int(round((y1 - y0) * s))
+    tol = 0.5 / s
+    has_phase = plan["phase"].fillna("").astype(str).to_numpy() != "" if "phase" in plan \
+        else np.zeros(len(plan), bool)
+    planned_ids = set(plan.loc[has_phase, "building_id"].astype(str)) if len(plan) else set()
+    bid = buildings["building_id"].astype(str).to_numpy()
+    excl = buildings["excluded_reason"].fillna("").astype(str).to_numpy() != "" \
+        if "excluded_reason" in buildings else np.zeros(len(buildings), bool)
+    simple = shapely.simplify(buildings.geometry.to_numpy(), tol, preserve_topology=True)
+    ok = valid.to_numpy() & np.array([b not in planned_ids for b in bid], dtype=bool)
+    ctx_ok = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & ~excl) if use]
+    ctx_ex = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & excl) if use]
+    out = [f'<svg viewBox="0 0 {width_px} {height_px}" width="100%" role="img" '
+           f'aria-label="plan map" style="background:#fbfbf8">',
+           f'<path d="{"".join(ctx_ok)}" fill="#e3e3e3" stroke="none"/>',
+           f'<path d="{"".join(ctx_ex)}" fill="{EXCLUDED_COLOUR}" fill-opacity="0.6" stroke="none"/>']
+    p = plan[has_phase] if len(plan) else plan
+    if len(p):
+        colours = phase_colours(p["phase"].astype(str))
+        p = p.sort_values("rank", ascending=False, kind="stable")  # best sites drawn last, on top
+        psimple = shapely.simplify(p.geometry.to_numpy(), tol, preserve_topology=True)
+        for g, (_, row) in zip(psimple, p.iterrows()):
+            if g is None or g.is_empty:
+                continue
+            colour = colours.get(str(row["phase"]), UNPLANNED_COLOUR)
+            tip = (f"{int(row['rank'])}. {row.get('name', '') or ''} ({row['building_id']}) — "
+                   f"{float(row['capacity_kwp']):,.1f} kWp, {phase_label(str(row['phase']))}")
+            out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" stroke="{colour}" '
+                       f'stroke-width="1.2" stroke-linejoin="round"><title>{escape(tip)}</title></path>')
+    # scale bar and north arrow
+    bar_m = _nice_length_m(span)
+    bar_px = bar_m * s
+    yb = height_px - 16
+    label = f"{bar_m / 1000:g} km" if bar_m >= 1000 else f"{bar_m:g} m"
+    out.append(f'<g font-family="sans-serif" font-size="12" fill="#333">'
+               f'<rect x="8" y="{yb - 20}" width="{bar_px + 12:.1f}" height="30" fill="#fff" fill-opacity="0.8"/>'
+               f'<rect x="14" y="{yb}" width="{bar_px:.1f}" height="4" fill="#333"/>'
+               f'<text x="14" y="{yb - 4}">{label}</text>'
+               f'<path d="M{width_px - 24} 34 L{width_px - 16} 14 L{width_px - 8} 34 Z" fill="#333"/>'
+               f'<text x="{width_px - 20}" y="48">N</text></g>')
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,190 @@
+"""CSV shortlists for procurement: UTF-8 with BOM, bilingual headers, fixed columns.
+
+Excel on a Chinese Windows opens a CSV as GBK unless it starts with a UTF-8 byte-order
+mark, so every file starts with one. Numbers are rounded as people read them (kWp and
+MWh to 0.1, CNY to whole yuan, years to 0.1, coordinates to 1e-6 degree, about 0.1 m)
+and written without thousands separators so Excel still reads them as numbers. Text
+cells that Excel would take for a formula get a leading apostrophe (OWASP "CSV
+injection" guidance).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .labels import category_label, field_alias
+from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
+
+__all__ = ["SHORTLIST_COLUMNS", "LONLAT_CRS", "shortlist_frame", "csv_bytes", "shortlist_files", "slug"]
+
+#: Geographic CRS of the coordinates: CGCS2000 (EPSG:4490), the national datum.
+LONLAT_CRS = "EPSG:4490"
+
+#: (column, how it is written) in the fixed order of every shortlist; headers come from
+#: :data:`pv_survey.outputs.labels.FIELD_LABELS`.
+SHORTLIST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("rank", "int"),
+    ("building_id", "text"),
+    ("name", "text"),
+    ("address", "text"),
+    ("category", "category"),
+    ("owner", "text"),
+    ("priority_class", "category"),
+    ("phase", "phase"),
+    ("year_built", "int"),
+    ("existing_pv_kwp", "dec1"),
+    ("capacity_kwp", "dec1"),
+    ("annual_mwh", "dec1"),
+    ("specific_yield_kwh_kwp", "int"),
+    ("capex_cny", "int"),
+    ("npv_cny", "int"),
+    ("lcoe_cny_per_kwh", "dec2"),
+    ("simple_payback_yr", "dec1"),
+    ("co2_avoided_t_per_yr", "dec1"),
+    ("lon_deg", "dec6"),
+    ("lat_deg", "dec6"),
+)
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def slug(text: str) -> str:
+    """File-name-safe form of a phase or class name ('' when nothing ASCII is left)."""
+    return re.sub(r"[^0-9A-Za-z]+", "-", str(text)).strip("-").lower()
+
+
+def _missing(v) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    try:
+        return bool(isinstance(v, (float, np.floating)) and math.isnan(v))
+    except TypeError:  # pragma: no cover - exotic scalars
+        return False
+
+
+def _cell(v, kind: str) -> str:
+    if _missing(v):
+        return ""
+    if kind in ("int", "dec1", "dec2", "dec6"):
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            return _text(v)
+        if not math.isfinite(x):
+            return ""
+        digits = {"int": 0, "dec1": 1, "dec2": 2, "dec6": 6}[kind]
+        x = round(x, digits)
+        if x == 0:
+            x = 0.0  # never "-0.0"
+        return f"{x:.{digits}f}"
+    if kind == "category":
+        return _text(category_label(str(v)))
+    if kind == "phase":
+        p = str(v)
+        return p if re.fullmatch(r"\d{4}", p) else _text(phase_label(p))
+    return _text(v)
+
+
+def _text(v) -> str:
+    s = str(v)
+    return "'" + s if s.startswith(_FORMULA_START) else s
+
+
+def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Sites of the build phases and the reserve with the shortlist's raw columns, by rank.
+
+    Parameters
+    ----------
+    plan : GeoDataFrame
+        The ``plan`` layer: one row per site with its footprint, in a metric CRS.
+
+    Returns
+    -------
+    DataFrame
+        Columns of :data:`SHORTLIST_COLUMNS` (missing ones all NaN); ``annual_mwh`` from
+        ``annual_kwh``; ``lon_deg`` / ``lat_deg`` of the footprint centroid in CGCS2000.
+    """
+    phase = plan["phase"].fillna("").astype(str) if "phase" in plan else pd.Series("", index=plan.index)
+    keep = np.array([is_built_phase(x) or x == RESERVE for x in phase], dtype=bool)
+    p = plan[keep]
+    p = p.iloc[np.argsort(p["rank"].to_numpy(float), kind="stable")] if "rank" in p else p
+    out = pd.DataFrame(index=p.index)
+    for col, _kind in SHORTLIST_COLUMNS:
+        if col in p.columns:
+            out[col] = p[col]
+    if "annual_kwh" in p.columns:
+        out["annual_mwh"] = p["annual_kwh"].astype(float) / 1000.0
+    if isinstance(p, gpd.GeoDataFrame) and p.crs is not None and len(p):
+        has = ~p.geometry.isna() & ~p.geometry.is_empty
+        cen = gpd.GeoSeries(p.geometry[has].centroid, crs=p.crs).to_crs(LONLAT_CRS)
+        out["lon_deg"] = np.nan
+        out["lat_deg"] = np.nan
+        out.loc[has[has].index, "lon_deg"] = cen.x.to_numpy()
+        out.loc[has[has].index, "lat_deg"] = cen.y.to_numpy()
+    for col, _kind in SHORTLIST_COLUMNS:
+        if col not in out.columns:
+            out[col] = np.nan
+    return out[[c for c, _ in SHORTLIST_COLUMNS]].reset_index(drop=True)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The shortlist as CSV bytes: UTF-8 BOM, bilingual header row, CRLF line ends (RFC 4180)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([field_alias(c) or c for c, _ in SHORTLIST_COLUMNS])
+    kinds = [k for _, k in SHORTLIST_COLUMNS]
+    cols = [frame[c].to_numpy(dtype=object) for c, _ in SHORTLIST_COLUMNS]
+    for i in range(len(frame)):
+        w.writerow([_cell(col[i], kind) for col, kind in zip(cols, kinds)])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _unique_name(base: str, used: set[str]) -> str:
+    name, k = base, 2
+    while name in used:
+        name = base.replace(".csv", f"-{k}.csv")
+        k += 1
+    used.add(name)
+    return name
+
+
+def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = 0) -> dict[str, bytes]:
+    """Every shortlist: ``shortlist.csv`` (the sites of every build phase, or the first
+    ``shortlist_size``), ``shortlist_<phase>.csv`` per build phase and for the reserve, and
+    ``shortlist_class_<class>.csv`` per priority class (build phases only).
+
+    Parameters
+    ----------
+    plan : GeoDataFrame
+        The ``plan`` layer (see :func:`shortlist_frame`).
+    shortlist_size : int
+        Rows of ``shortlist.csv``; 0 = every planned site. Per-phase and per-class lists
+        are always complete (they are the procurement lots). Pinned-out sites are in none.
+
+    Returns
+    -------
+    dict
+        File name -> bytes, in a fixed order.
+    """
+    sl = shortlist_frame(plan)
+    phase = sl["phase"].fillna("").astype(str)
+    built = sl[np.array([is_built_phase(x) for x in phase], dtype=bool)]
+    used: set[str] = set()
+    files: dict[str, bytes] = {}
+    top = built.head(shortlist_size) if shortlist_size and shortlist_size > 0 else built
+    files[_unique_name("shortlist.csv", used)] = csv_bytes(top)
+    for i, ph in enumerate(p for p in phase_order(phase) if p not in ("", PINNED_OUT)):
+        name = _unique_name(f"shortlist_{slug(ph) or f'phase{i + 1}'}.csv", used)
+        files[name] = csv_bytes(sl[phase.to_numpy() == ph])
+    classes = [c for c in pd.unique(built["priority_class"].dropna().astype(str)) if c != ""]
+    for i, cl in enumerate(classes, start=1):
+        name = _unique_name(f"shortlist_class_{slug(cl) or f'{i}'}.csv", used)
+        files[name] = csv_bytes(built[built["priority_class"].astype(str) == cl])
+    return files

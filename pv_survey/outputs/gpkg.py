@@ -1,0 +1,353 @@
+"""The GeoPackage: result layers with stable feature ids and embedded QGIS styles.
+
+Layers are written with pyogrio (GDAL) as GeoPackage **1.2** — the version Debian 12's
+GDAL 3.6 / QGIS 3.22 LTR read without a warning (GDAL >= 3.8 writes 1.4 by default,
+which GDAL 3.6 reports as unsupported: GDAL GPKG driver documentation, ``VERSION``
+creation option). The QGIS ``layer_styles`` table is then added with :mod:`sqlite3`
+and registered in ``gpkg_contents`` as an attribute table, so GDAL lists it and QGIS's
+OGR provider finds each layer's default style.
+
+Feature ids are stable: ``buildings`` and ``roofs`` are numbered in sorted id order,
+``plan`` by rank, tables in row order; the same input gives the same fids.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from ..errors import OutputError
+from .styles import qml_for_layer
+
+__all__ = [
+    "GPKG_VERSION",
+    "GEOMETRY_COLUMN",
+    "BUILDINGS_COLUMNS",
+    "ROOFS_COLUMNS",
+    "PLAN_COLUMNS",
+    "buildings_layer",
+    "roofs_layer",
+    "plan_layer",
+    "table_layer",
+    "result_layers",
+    "write_gpkg",
+    "write_layer_styles",
+    "gpkg_timestamp",
+]
+
+#: GeoPackage version written; 1.2 is read by GDAL 3.6 / QGIS 3.22 without warnings.
+GPKG_VERSION = "1.2"
+#: Geometry column name (GDAL's default for GeoPackage, used in ``layer_styles``).
+GEOMETRY_COLUMN = "geom"
+
+#: Column order of the ``buildings`` layer (docs/ARCHITECTURE.md data model); other columns follow.
+BUILDINGS_COLUMNS = (
+    "building_id", "name", "category", "height_m", "height_source", "roof_type", "year_built",
+    "existing_pv_kwp", "owner", "address", "excluded_reason", "phase", "capacity_kwp", "annual_kwh",
+)
+#: Column order of the ``roofs`` layer.
+ROOFS_COLUMNS = (
+    "roof_id", "building_id", "roof_type", "tilt_deg", "azimuth_deg", "area_m2", "usable_area_m2", "mount",
+    "module_tilt_deg", "module_azimuth_deg", "gcr", "module_area_m2", "capacity_kwp", "sky_view_frac",
+    "horizon_deg", "annual_kwh", "specific_yield_kwh_kwp", "poa_kwh_m2", "shading_loss_frac",
+    "performance_ratio", *[f"kwh_{m:02d}" for m in range(1, 13)], "excluded_reason",
+)
+#: Column order of the ``plan`` layer.
+PLAN_COLUMNS = (
+    "rank", "building_id", "name", "category", "priority_class", "owner", "address", "year_built",
+    "existing_pv_kwp", "capacity_kwp", "annual_kwh", "specific_yield_kwh_kwp", "cumulative_kwp", "phase",
+    "pinned", "capex_cny", "lcoe_cny_per_kwh", "simple_payback_yr", "npv_cny", "co2_avoided_t_per_yr",
+)
+
+_LAYER_STYLES_DDL = """
+CREATE TABLE layer_styles (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  f_table_catalog TEXT(256),
+  f_table_schema TEXT(256),
+  f_table_name TEXT(256),
+  f_geometry_column TEXT(256),
+  styleName TEXT(30),
+  styleQML TEXT,
+  styleSLD TEXT,
+  useAsDefault BOOLEAN,
+  description TEXT,
+  owner TEXT(30),
+  ui TEXT(30),
+  update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+)
+"""
+
+
+# --------------------------------------------------------------------------- layer frames
+
+
+def _ordered(frame: pd.DataFrame, first: tuple[str, ...], geometry: str | None) -> list[str]:
+    cols = [c for c in first if c in frame.columns]
+    cols += [c for c in frame.columns if c not in cols and c != geometry and c != "fid"]
+    return cols
+
+
+def _scalar_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns GDAL can store: categoricals -> text, lists / dicts -> JSON text, extra geometries dropped."""
+    out = frame.copy()
+    active = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
+    for col in list(out.columns):
+        if col == active:
+            continue
+        s = out[col]
+        if isinstance(s.dtype, gpd.array.GeometryDtype):
+            out = out.drop(columns=col)
+        elif isinstance(s.dtype, pd.CategoricalDtype):
+            out[col] = s.astype(object).where(s.notna(), None)
+        elif s.dtype == object and s.map(lambda v: isinstance(v, (list, tuple, dict, set))).any():
+            out[col] = s.map(lambda v: json.dumps(sorted(v) if isinstance(v, set) else v, ensure_ascii=False)
+                             if isinstance(v, (list, tuple, dict, set)) else v)
+    return out
+
+
+def _with_fid(frame: pd.DataFrame, fid: np.ndarray, columns: list[str], geometry: str | None,
+              crs) -> pd.DataFrame:
+    data = {"fid": np.asarray(fid, dtype=np.int64)}
+    for c in columns:
+        data[c] = frame[c].to_numpy() if not isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype) \
+            else frame[c].array
+    out = pd.DataFrame(data)
+    if geometry is None:
+        return out
+    gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(frame[geometry].to_numpy(), crs=frame.crs).values,
+                           crs=frame.crs)
+    if gdf.crs is None:
+        gdf = gdf.set_crs(crs)
+    elif crs is not None and not gdf.crs.equals(crs):
+        gdf = gdf.to_crs(crs)
+    return gdf
+
+
+def _need(frame: pd.DataFrame, cols: tuple[str, ...], layer: str) -> None:
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise OutputError(f"layer '{layer}': input frame lacks column(s) {', '.join(missing)}; "
+                          f"pass the frame produced by the pipeline")
+
+
+def buildings_layer(buildings: gpd.GeoDataFrame, *, crs=None) -> gpd.GeoDataFrame:
+    """Every input building, fid = position in ``building_id`` order (1-based)."""
+    _need(buildings, ("building_id",), "buildings")
+    b = _scalar_columns(buildings)
+    order = np.argsort(b["building_id"].astype(str).to_numpy(), kind="stable")
+    b = b.iloc[order]
+    geom = b.geometry.name
+    return _with_fid(b, np.arange(1, len(b) + 1), _ordered(b, BUILDINGS_COLUMNS, geom), geom, crs)
+
+
+def roofs_layer(roofs: gpd.GeoDataFrame, *, crs=None) -> gpd.GeoDataFrame:
+    """Every roof plane, kept or excluded, fid = position in ``roof_id`` order (1-based)."""
+    _need(roofs, ("roof_id", "building_id"), "roofs")
+    r = _scalar_columns(roofs)
+    keys = r["roof_id"].astype(str).to_numpy()
+    order = np.argsort(keys, kind="stable")
+    r = r.iloc[order]
+    geom = r.geometry.name
+    return _with_fid(r, np.arange(1, len(r) + 1), _ordered(r, ROOFS_COLUMNS, geom), geom, crs)
+
+
+def plan_layer(plan: pd.DataFrame, buildings: gpd.GeoDataFrame, *, crs=None) -> gpd.GeoDataFrame:
+    """The ranked plan with each site's footprint; fid = rank when ranks are 1..n, else row order by rank."""
+    _need(plan, ("rank", "building_id"), "plan")
+    p = _scalar_columns(pd.DataFrame(plan).reset_index(drop=True))
+    p = p.iloc[np.lexsort((p["building_id"].astype(str).to_numpy(), p["rank"].to_numpy(float)))]
+    footprint = buildings.drop_duplicates("building_id").set_index("building_id").geometry
+    geom = gpd.GeoSeries(footprint.reindex(p["building_id"].to_numpy()).to_numpy(), crs=buildings.crs)
+    p = gpd.GeoDataFrame(p.reset_index(drop=True), geometry=geom.values, crs=buildings.crs)
+    ranks = p["rank"].to_numpy()
+    n = len(p)
+    ok = n > 0 and np.all(np.isfinite(ranks.astype(float))) and \
+        np.array_equal(np.sort(ranks.astype(np.int64)), np.arange(1, n + 1)) and \
+        np.allclose(ranks.astype(float), ranks.astype(np.int64))
+    fid = ranks.astype(np.int64) if ok else np.arange(1, n + 1)
+    return _with_fid(p, fid, _ordered(p, PLAN_COLUMNS, "geometry"), "geometry", crs)
+
+
+def table_layer(table: pd.DataFrame) -> pd.DataFrame:
+    """A table (or extra feature layer), fid = row number (1-based); a named index is kept as a column."""
+    is_geo = isinstance(table, gpd.GeoDataFrame)
+    t = table.copy() if is_geo else pd.DataFrame(table).copy()
+    if not isinstance(t.index, pd.RangeIndex) or t.index.name is not None:
+        t = t.reset_index()
+    t = _scalar_columns(t.reset_index(drop=True))
+    geom = t.geometry.name if is_geo else None
+    return _with_fid(t, np.arange(1, len(t) + 1), _ordered(t, (), geom), geom, t.crs if is_geo else None)
+
+
+def result_layers(*, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame, plan: pd.DataFrame,
+                  targets: pd.DataFrame, coverage: pd.DataFrame | None = None,
+                  category_shares: pd.DataFrame | None = None,
+                  extra_layers: Mapping[str, pd.DataFrame] | None = None, crs=None) -> dict[str, pd.DataFrame]:
+    """The frames of every output layer, in layer order, each with a stable ``fid`` column.
+
+    The same dict feeds :func:`write_gpkg` and :func:`pv_survey.outputs.postgis.write_postgis`.
+    """
+    layers: dict[str, pd.DataFrame] = {
+        "buildings": buildings_layer(buildings, crs=crs),
+        "roofs": roofs_layer(roofs, crs=crs),
+        "plan": plan_layer(plan, buildings, crs=crs),
+        "targets": table_layer(targets),
+    }
+    if coverage is not None:
+        layers["coverage"] = table_layer(coverage)
+    if category_shares is not None:
+        layers["category_shares"] = table_layer(category_shares)
+    for name, frame in (extra_layers or {}).items():
+        if name in layers or name == "layer_styles":
+            raise OutputError(f"extra layer '{name}': name already used by pv-survey; rename the layer")
+        if isinstance(frame, gpd.GeoDataFrame):
+            layers[name] = table_layer(frame if crs is None or frame.crs is None else frame.to_crs(crs))
+        else:
+            layers[name] = table_layer(frame)
+    return layers
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def gpkg_timestamp(when: datetime | str | None = None) -> str:
+    """GeoPackage timestamp ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC) of ``when`` (default now)."""
+    if when is None:
+        dt = datetime.now(timezone.utc)
+    elif isinstance(when, str):
+        try:
+            dt = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise OutputError(f"timestamp {when!r}: not an ISO 8601 date-time; pass e.g. 2025-01-31T08:00:00Z") \
+                from None
+    else:
+        dt = when
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+@contextmanager
+def _gdal_config(**options: str) -> Iterator[None]:
+    old = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(old)
+
+
+def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None,
+               timestamp: str | None = None, styles: bool = True) -> Path:
+    """Write ``layers`` (name -> frame with a ``fid`` column) to a new GeoPackage 1.2 at ``path``.
+
+    Parameters
+    ----------
+    path : path
+        File to create (``.gpkg``); it must not exist (write to a temporary name and
+        rename, see :mod:`pv_survey.outputs.atomic`).
+    layers : mapping
+        Layer name -> GeoDataFrame (a feature layer, polygons promoted to multipolygons)
+        or DataFrame (an attribute table). ``fid`` becomes the feature id.
+    crs : CRS-like, optional
+        CRS of frames that carry none.
+    timestamp : str, optional
+        GeoPackage timestamp for ``last_change`` and ``update_time``; default now.
+        The same layers and timestamp give the same file, byte for byte.
+    styles : bool
+        Add the QGIS ``layer_styles`` table with each layer's default style.
+
+    Returns
+    -------
+    Path
+    """
+    p = Path(path)
+    if p.exists():
+        raise OutputError(f"{p}: exists; write_gpkg creates a new file (write to a temporary name, then rename)")
+    if not layers:
+        raise OutputError(f"{p}: no layers to write")
+    stamp = timestamp or gpkg_timestamp()
+    with _gdal_config(OGR_CURRENT_DATE=stamp):
+        for i, (name, frame) in enumerate(layers.items()):
+            _write_layer(p, name, frame, crs=crs, create=(i == 0))
+    if styles:
+        rows = []
+        for name, frame in layers.items():
+            geom_col = GEOMETRY_COLUMN if isinstance(frame, gpd.GeoDataFrame) else ""
+            rows.append((name, geom_col, qml_for_layer(name, frame), f"pv-survey default style of '{name}'"))
+        write_layer_styles(p, rows, timestamp=stamp)
+    return p
+
+
+def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool) -> None:
+    if "fid" not in frame.columns:
+        raise OutputError(f"layer '{name}': no 'fid' column; build it with result_layers()")
+    fid = frame["fid"].to_numpy()
+    if len(np.unique(fid)) != len(fid):
+        raise OutputError(f"layer '{name}': duplicate fid values; ids must be unique")
+    kwargs: dict = {"driver": "GPKG", "layer": name, "layer_options": {"FID": "fid"}}
+    if create:
+        kwargs["dataset_options"] = {"VERSION": GPKG_VERSION}
+    if isinstance(frame, gpd.GeoDataFrame):
+        kinds = set(frame.geometry.geom_type.dropna().unique())
+        if frame.crs is None and crs is not None:
+            frame = frame.set_crs(crs)
+        kwargs["layer_options"]["GEOMETRY_NAME"] = GEOMETRY_COLUMN
+        kwargs["layer_options"]["SPATIAL_INDEX"] = "YES"
+        if not kinds or kinds <= {"Polygon", "MultiPolygon"}:
+            kwargs["promote_to_multi"] = True
+            kwargs["geometry_type"] = "MultiPolygon"
+    try:
+        pyogrio.write_dataframe(frame, path, **kwargs)
+    except Exception as exc:  # GDAL errors come in several classes; name the layer and file
+        raise OutputError(f"{path}: writing layer '{name}' failed ({exc}); check free space and permissions") \
+            from exc
+
+
+def write_layer_styles(path: str | Path, rows: list[tuple[str, str, str, str]], *, timestamp: str) -> None:
+    """Create the QGIS ``layer_styles`` table in a GeoPackage and register it.
+
+    Parameters
+    ----------
+    path : path
+        An existing GeoPackage without a ``layer_styles`` table.
+    rows : list of (layer, geometry column, QML, description)
+        One default style per layer; the geometry column is '' for attribute tables.
+    timestamp : str
+        GeoPackage timestamp (``...T...Z``) for ``update_time`` and ``last_change``.
+    """
+    con = sqlite3.connect(str(path))
+    try:
+        with con:
+            con.execute(_LAYER_STYLES_DDL)
+            con.executemany(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
+                "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui, update_time) "
+                "VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '', '', ?)",
+                [(layer, geom, layer, qml, desc, timestamp) for layer, geom, qml, desc in rows],
+            )
+            con.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, srs_id) "
+                "VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS layer styles', ?, 0)",
+                (timestamp,),
+            )
+            has_ogr = con.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_ogr_contents'"
+            ).fetchone()[0]
+            if has_ogr:
+                con.execute("INSERT INTO gpkg_ogr_contents (table_name, feature_count) VALUES ('layer_styles', ?)",
+                            (len(rows),))
+    except sqlite3.Error as exc:
+        raise OutputError(f"{path}: writing the QGIS layer_styles table failed ({exc})") from exc
+    finally:
+        con.close()

@@ -1,0 +1,311 @@
+"""report.html (one self-contained file) and summary.md (quick reading).
+
+The report needs no network: CSS is inline, charts are PNG data URIs, the map is
+inline SVG, and there is no script. Every string from the data is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from html import escape
+from typing import Any, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .charts import (
+    ChartText,
+    category_png,
+    cumulative_capacity_png,
+    monthly_png,
+    plan_map_svg,
+    yield_histogram_png,
+)
+from .labels import bilingual, field_alias
+from .styles import is_built_phase, phase_colours, phase_label, phase_order
+
+__all__ = ["render_charts", "phase_table", "report_html", "summary_md", "format_value"]
+
+_CSS = """
+body{font-family:"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",
+"Source Han Sans SC",system-ui,sans-serif;color:#222;margin:0 auto;max-width:1000px;padding:24px;
+line-height:1.45;background:#fff}
+h1{font-size:1.6em;margin:0 0 .2em}h2{font-size:1.2em;border-bottom:2px solid #08519c;padding-bottom:.2em;
+margin-top:1.8em}.sub{color:#666;margin:0 0 1em}
+.cards{display:flex;flex-wrap:wrap;gap:10px}.card{flex:1 1 150px;border:1px solid #ddd;border-radius:6px;
+padding:8px 12px;background:#f7f9fc}.card b{display:block;font-size:1.35em;color:#08519c}
+table{border-collapse:collapse;width:100%;font-size:.9em;margin:.5em 0}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f0f3f7}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.scroll{overflow-x:auto}td.long{min-width:22em}.yes{color:#1b7837;font-weight:bold}.no{color:#b2182b;font-weight:bold}
+figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:.9em}.legend span.sw{display:inline-block;width:12px;height:12px;
+margin:0 4px 0 12px;vertical-align:-1px;border:1px solid #999}
+.notes li{margin:.2em 0}footer{margin-top:2em;color:#777;font-size:.85em}
+@media print{body{max-width:none}h2{break-after:avoid}figure{break-inside:avoid}}
+"""
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, (float, np.floating)) and math.isnan(v)
+
+
+def format_value(column: str, v: Any) -> tuple[str, bool]:
+    """Reader's text of a table cell and whether it is a number (right-aligned).
+
+    Fractions (``_frac``) as percent; years and ranks plain; counts, CNY and CNY per year
+    whole with thousands separators; CNY per kWh with two decimals; everything else
+    (kWp, kWh, MWh, m2, years of payback) with one decimal; booleans as 是 / yes.
+    """
+    if _is_missing(v):
+        return "", False
+    if isinstance(v, (bool, np.bool_)):
+        return (bilingual("是", "yes") if v else bilingual("否", "no")), False
+    if not isinstance(v, (int, float, np.integer, np.floating)):
+        return str(v), False
+    x = float(v)
+    if column.endswith("_frac") or column.endswith("_share"):
+        return f"{100 * x:.1f} %", True
+    if column in ("year", "rank", "year_built", "class_rank"):
+        return f"{x:.0f}", True
+    if "_per_kwh" in column:
+        return f"{x:,.2f}", True
+    if column.startswith("n_") or "_cny" in column or isinstance(v, (int, np.integer)):
+        return f"{x:,.0f}", True
+    return f"{x:,.1f}", True
+
+
+def _table(df: pd.DataFrame, *, bool_class: bool = True) -> str:
+    if df is None or len(df.columns) == 0:
+        return "<p>—</p>"
+    d = df.reset_index() if (not isinstance(df.index, pd.RangeIndex) or df.index.name) else df
+    head = "".join(f"<th>{escape(field_alias(str(c)) or str(c))}</th>" for c in d.columns)
+    rows = []
+    for rec in d.itertuples(index=False):
+        cells = []
+        for col, v in zip(d.columns, rec):
+            txt, num = format_value(str(col), v)
+            cls = ' class="n"' if num else ""
+            if bool_class and col == "met" and isinstance(v, (bool, np.bool_)):
+                cls = ' class="yes"' if v else ' class="no"'
+            if not num and len(txt) > 60:  # long explanations get room to read
+                cls = ' class="long"'
+            cells.append(f"<td{cls}>{escape(txt)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+            f"</table></div>")
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _f(x: Any, digits: int = 1) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if not math.isfinite(v) else f"{v:,.{digits}f}"
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def phase_table(plan: pd.DataFrame) -> pd.DataFrame:
+    """Sites, capacity [kWp] and generation [MWh/yr] per phase, in phase order."""
+    ph = plan["phase"].fillna("").astype(str) if "phase" in plan else pd.Series([], dtype=str)
+    rows = []
+    for p in phase_order(ph):
+        m = (ph == p).to_numpy()
+        rows.append({"phase": phase_label(p), "n_sites": int(m.sum()),
+                     "capacity_kwp": float(plan.loc[m, "capacity_kwp"].sum()),
+                     "annual_mwh": float(plan.loc[m, "annual_kwh"].sum()) / 1000.0})
+    return pd.DataFrame(rows, columns=["phase", "n_sites", "capacity_kwp", "annual_mwh"])
+
+
+def render_charts(*, plan: pd.DataFrame, roofs: pd.DataFrame, targets: pd.DataFrame, existing_kwp: float,
+                  text: ChartText) -> dict[str, bytes]:
+    """PNG bytes of every report chart: ``cumulative``, ``category``, ``yield``, ``monthly``."""
+    planned = [is_built_phase(p) for p in plan["phase"].fillna("").astype(str)] if len(plan) else []
+    planned_ids = plan.loc[np.array(planned, dtype=bool), "building_id"] if len(plan) else []
+    return {
+        "cumulative": cumulative_capacity_png(plan, targets, existing_kwp, text),
+        "category": category_png(plan, text),
+        "yield": yield_histogram_png(roofs, text),
+        "monthly": monthly_png(roofs, planned_ids, text),
+    }
+
+
+def _excluded_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    reasons = summary.get("excluded_by_reason") or {}
+    return pd.DataFrame({"excluded_reason": list(reasons), "n_buildings": [int(v) for v in reasons.values()]})
+
+
+def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: pd.DataFrame | None,
+                category_shares: pd.DataFrame | None, plan: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
+                charts: Mapping[str, bytes], generated: str = "", version: str = "") -> str:
+    """The whole report as one HTML document (no external resource, no script).
+
+    Parameters
+    ----------
+    summary : mapping
+        The run summary (see :func:`pv_survey.outputs.write_outputs`).
+    targets, coverage, category_shares : DataFrame
+        Plan tables.
+    plan, buildings : GeoDataFrame
+        ``plan`` and ``buildings`` layers (metric CRS) for the map and the phase table.
+    charts : mapping
+        PNG bytes from :func:`render_charts`.
+    generated, version : str
+        Time stamp and pv-survey version for the footer.
+    """
+    name = str(summary.get("name", ""))
+    cards = [
+        (bilingual("调查建筑", "Buildings surveyed"), f"{int(summary.get('buildings_in', 0)):,}"),
+        (bilingual("可用屋面", "Roof planes kept"),
+         f"{int(summary.get('roofs_kept', 0)):,} / {int(summary.get('roofs_total', 0)):,}"),
+        (bilingual("潜在装机容量", "Potential capacity"), f"{_f(summary.get('total_capacity_kwp', 0) / 1000, 2)} MWp"),
+        (bilingual("年发电量", "Annual generation"), f"{_f(summary.get('annual_mwh', 0), 0)} MWh"),
+        (bilingual("已建光伏", "Existing PV"), f"{_f(summary.get('existing_kwp', 0), 1)} kWp"),
+    ]
+    card_html = "".join(f'<div class="card">{escape(k)}<b>{escape(v)}</b></div>' for k, v in cards)
+    colours = phase_colours(plan["phase"].fillna("").astype(str)) if "phase" in plan else {}
+    legend = "".join(f'<span class="sw" style="background:{c}"></span>{escape(phase_label(p))}'
+                     for p, c in colours.items())
+    legend += '<span class="sw" style="background:#e3e3e3"></span>' + escape(bilingual("其他建筑", "other buildings"))
+    legend += '<span class="sw" style="background:#9e9e9e"></span>' + escape(bilingual("已排除", "excluded"))
+    figures = [
+        ("cumulative", bilingual("累计装机容量与目标（含已建光伏）",
+                                 "Cumulative capacity in rank order against the targets, existing PV included")),
+        ("category", bilingual("按建筑类别的装机容量与年发电量", "Capacity and annual generation by category")),
+        ("yield", bilingual("单位容量年发电量分布", "Distribution of specific yield")),
+        ("monthly", bilingual("逐月发电量", "Monthly generation")),
+    ]
+    fig_html = "".join(
+        f'<figure><img src="{_data_uri(charts[key])}" alt="{escape(cap)}"><figcaption>{escape(cap)}</figcaption>'
+        f"</figure>" for key, cap in figures if key in charts
+    )
+    notes = summary.get("notes") or []
+    lines = summary.get("plan_lines") or []
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="zh-CN"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(bilingual('屋顶光伏调查报告', 'Rooftop PV survey report'))} — {escape(name)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{escape(bilingual('屋顶光伏潜力调查与实施计划', 'Rooftop PV survey and installation plan'))}</h1>",
+        f'<p class="sub">{escape(name)}</p>',
+        f'<div class="cards">{card_html}</div>',
+        f"<h2>{escape(bilingual('目标', 'Targets'))}</h2>",
+        _table(targets),
+        ("<ul>" + "".join(f"<li>{escape(str(x))}</li>" for x in lines) + "</ul>") if lines else "",
+        f"<h2>{escape(bilingual('分期', 'Phases'))}</h2>",
+        _table(phase_table(plan)),
+        f"<h2>{escape(bilingual('图表', 'Charts'))}</h2>",
+        fig_html,
+        f"<h2>{escape(bilingual('规划地图', 'Map of the plan'))}</h2>",
+        f'<figure id="map">{plan_map_svg(buildings, plan)}'
+        f'<figcaption class="legend">{legend}<br>'
+        f"{escape(bilingual('鼠标悬停查看项目信息', 'hover over a site for its details'))}</figcaption></figure>",
+    ]
+    if coverage is not None and len(coverage):
+        parts += [f"<h2>{escape(bilingual('新建公共机构与厂房覆盖率', 'Coverage of new public and factory buildings'))}</h2>",
+                  _table(coverage)]
+    if category_shares is not None and len(category_shares):
+        parts += [f"<h2>{escape(bilingual('各类别屋顶光伏比例', 'Shares by category'))}</h2>", _table(category_shares)]
+    parts += [f"<h2>{escape(bilingual('排除的建筑（按原因）', 'Excluded buildings by reason'))}</h2>",
+              _table(_excluded_table(summary))]
+    if notes:
+        parts += [f"<h2>{escape(bilingual('说明', 'Notes'))}</h2>",
+                  '<ul class="notes">' + "".join(f"<li>{escape(str(n))}</li>" for n in notes) + "</ul>"]
+    foot = [f"{bilingual('气象数据', 'Weather')}: {summary.get('weather_source', '')}"]
+    if version:
+        foot.append(f"pv-survey {version}")
+    if generated:
+        foot.append(generated)
+    parts += [f"<footer>{escape(' · '.join(foot))}</footer>", "</body></html>"]
+    return "\n".join(p for p in parts if p) + "\n"
+
+
+# --------------------------------------------------------------------------- summary.md
+
+
+def _md_escape(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(df: pd.DataFrame) -> list[str]:
+    if df is None or len(df.columns) == 0 or len(df) == 0:
+        return ["(none / 无)", ""]
+    d = df.reset_index() if (not isinstance(df.index, pd.RangeIndex) or df.index.name) else df
+    head = [field_alias(str(c)) or str(c) for c in d.columns]
+    out = ["| " + " | ".join(_md_escape(h) for h in head) + " |", "|" + "---|" * len(head)]
+    for rec in d.itertuples(index=False):
+        out.append("| " + " | ".join(_md_escape(format_value(str(c), v)[0]) for c, v in zip(d.columns, rec)) + " |")
+    return out + [""]
+
+
+def _target_sentence(t: Mapping[str, Any]) -> str:
+    met = bool(t.get("met", False))
+    verdict = "**met / 达标**" if met else "**not met / 未达标**"
+    margin = t.get("margin_kwp", np.nan)
+    margin_txt = f" (margin {float(margin):+,.0f} kWp)" if not _is_missing(margin) else ""
+    status = t.get("status")
+    status_txt = f" {status}" if isinstance(status, str) and status else ""
+    return (f"- {t.get('target', '')} ({t.get('year', '')}): {verdict} — at least {_f(t.get('required_kwp'), 0)} "
+            f"kWp required, {_f(t.get('achieved_kwp'), 0)} kWp achieved{margin_txt}.{status_txt}")
+
+
+def summary_md(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: pd.DataFrame | None,
+               plan: pd.DataFrame) -> str:
+    """summary.md: counts, exclusions by reason, totals, targets in plain words, coverage, notes."""
+    s = summary
+    lines = [
+        f"# 屋顶光伏调查摘要 / Rooftop PV survey summary — {s.get('name', '')}",
+        "",
+        "## 数量 / Counts",
+        "",
+        f"- Buildings read / 调查建筑: {int(s.get('buildings_in', 0)):,}",
+        f"- Roof planes / 屋面: {int(s.get('roofs_total', 0)):,} total, {int(s.get('roofs_kept', 0)):,} kept, "
+        f"{int(s.get('roofs_total', 0)) - int(s.get('roofs_kept', 0)):,} excluded",
+    ]
+    if "buildings_with_site" in s:
+        lines.append(f"- Buildings with a PV site / 有光伏项目的建筑: {int(s['buildings_with_site']):,}")
+    excluded = s.get("excluded_by_reason") or {}
+    lines += ["", "## 排除的建筑 / Excluded buildings by reason", ""]
+    if excluded:
+        lines += ["| 原因 / Reason | 建筑数 / Buildings |", "|---|---|"]
+        lines += [f"| {_md_escape(k)} | {int(v):,} |" for k, v in excluded.items()]
+    else:
+        lines.append("(none / 无)")
+    lines += [
+        "", "## 合计 / Totals", "",
+        f"- Potential capacity / 潜在装机容量: {_f(s.get('total_capacity_kwp', 0), 1)} kWp",
+        f"- Annual generation / 年发电量: {_f(s.get('annual_mwh', 0), 1)} MWh",
+        f"- Existing PV / 已建光伏: {_f(s.get('existing_kwp', 0), 1)} kWp",
+        "", "## 分期 / Phases", "",
+    ]
+    lines += _md_table(phase_table(plan))
+    lines += ["## 目标 / Targets", ""]
+    recs = targets.to_dict(orient="records") if targets is not None and len(targets) else (s.get("targets") or [])
+    lines += [_target_sentence(t) for t in recs] or ["(no targets / 无目标)"]
+    for pl in s.get("plan_lines") or []:
+        lines.append(f"- {pl}")
+    lines += ["", "## 覆盖率 / Coverage", ""]
+    lines += _md_table(coverage) if coverage is not None else ["(not computed / 未计算)", ""]
+    notes = s.get("notes") or []
+    lines += ["## 说明 / Notes", ""]
+    lines += [f"- {n}" for n in notes] or ["(none / 无)"]
+    lines += ["", f"Weather / 气象数据: {s.get('weather_source', '')}", ""]
+    timings = s.get("timings_s") or {}
+    if timings:
+        lines.append("Timings / 用时 (s): " + ", ".join(f"{k} {float(v):.1f}" for k, v in timings.items()))
+        lines.append("")
+    return "\n".join(lines)

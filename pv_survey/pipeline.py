@@ -411,6 +411,7 @@ def check_accounting(buildings: pd.DataFrame, roofs: pd.DataFrame, planres: Any,
 
 def make_summary(cfg: Config, buildings, roofs, planres, wx, notes, timings) -> dict:
     """Counts and totals for summary.md, the CLI table and the manifest."""
+    from .plan import plan_summary_lines
     reasons = buildings.loc[buildings["excluded_reason"] != "", "excluded_reason"].value_counts()
     roof_reasons = roofs.loc[roofs["excluded_reason"] != "", "excluded_reason"].value_counts()
     kept = roofs["excluded_reason"] == ""
@@ -428,7 +429,7 @@ def make_summary(cfg: Config, buildings, roofs, planres, wx, notes, timings) -> 
         "existing_kwp": float(buildings["existing_pv_kwp"].sum()),
         "annual_mwh": float(roofs.loc[kept, "annual_kwh"].sum() / 1000.0),
         "targets": targets.to_dict(orient="records"),
-        "plan_lines": list(getattr(planres, "summary_lines", []) or []),
+        "plan_lines": plan_summary_lines(planres),
         "notes": list(dict.fromkeys(notes + list(getattr(planres, "notes", []) or []))),
         "weather_source": wx.source,
         "timings_s": dict(timings),

@@ -184,7 +184,7 @@ class ShadingConfig:
         lo=1, hi=64,
     )
     tile_size_m: float = _f(
-        2000.0,
+        3000.0,
         "Tile side for district-scale shading (shading.roof_horizons_tiled); each tile's DSM adds a "
         "search-radius halo. Bounds memory, not results (project choice).",
         lo=100, hi=100_000,

@@ -143,7 +143,8 @@ def load_weather(cfg: Config):
 
     wx = weather_mod.read_weather(cfg.inputs.weather) if cfg.inputs.weather else weather_mod.default_weather()
     notes = list(wx.notes)
-    warn = weather_mod.location_warning(wx, cfg.survey.centre_lon_deg, cfg.survey.centre_lat_deg)
+    warn = weather_mod.location_warning(wx, cfg.survey.centre_lon_deg, cfg.survey.centre_lat_deg,
+                                        max_distance_km=cfg.energy.weather_max_distance_km)
     if warn:
         log.warning(warn)
         notes.append(warn)
@@ -329,6 +330,7 @@ def energy_params(cfg: Config) -> dict:
             nameplate_rating=ec.losses_nameplate_pct, age=ec.losses_age_pct,
             availability=ec.losses_availability_pct),
         temp_model_rack=ec.temperature_model_rack, temp_model_flush=ec.temperature_model_flush,
+        chunk_size=ec.chunk_roofs,
     )
 
 

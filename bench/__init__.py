@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (energy, shading) and `make bench-scale` (end to end)."""

@@ -1,0 +1,173 @@
+"""The fused per-roof loop of :mod:`pv_survey.energy` (numba).
+
+Everything that depends only on the hour (sun vector, Perez F1/F2 terms, air
+temperature, SAPM wind factor) is computed once by :mod:`pv_survey.energy` and
+passed in as arrays over the hours with light. This kernel does, for each roof
+and each such hour, the steps that depend on the roof -- in the same order and
+with the same formulas as the pvlib functions named in the comments -- and
+accumulates monthly AC energy, plane-of-array irradiation and the same roof's
+AC energy without horizon / sky-view losses.
+
+All energies are per kWp of DC capacity: every step after the irradiance is
+proportional to capacity (PVWatts DC, losses and the PVWatts inverter with
+``pdc0 = capacity / dc_ac_ratio``), so :mod:`pv_survey.energy` multiplies by
+capacity at the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _ac_per_kwp(eff_w_m2, poa_w_m2, t_air_c, wind_fac, gamma_pdc_per_c, loss_keep_frac,
+                dc_ac_ratio, eta_ratio, pac0_per_kwp):
+    """AC power per kWp [kW/kWp] from effective and plane-of-array irradiance.
+
+    pvlib.temperature.sapm_cell: T_cell = E_poa * exp(a + b*ws) + T_air + E_poa / 1000 * deltaT,
+    with ``wind_fac = exp(a + b*ws) + deltaT / 1000`` precomputed per hour;
+    pvlib.pvsystem.pvwatts_dc: P_dc = E_eff / 1000 * P_dc0 * (1 + gamma * (T_cell - 25));
+    PVWatts losses: P_dc * (1 - losses);
+    pvlib.inverter.pvwatts: zeta = P_dc / P_dc0,inv, eta = eta_nom / eta_ref * (-0.0162 zeta
+    - 0.0059 / zeta + 0.9858), P_ac = clip(eta * P_dc, 0, eta_nom * P_dc0,inv).
+    """
+    t_cell = poa_w_m2 * wind_fac + t_air_c
+    pdc = eff_w_m2 * 0.001 * (1.0 + gamma_pdc_per_c * (t_cell - 25.0)) * loss_keep_frac
+    if pdc == 0.0:
+        return 0.0
+    zeta = pdc * dc_ac_ratio
+    eta = eta_ratio * (-0.0162 * zeta - 0.0059 / zeta + 0.9858)
+    pac = eta * pdc
+    if pac > pac0_per_kwp:
+        pac = pac0_per_kwp
+    if pac < 0.0:
+        pac = 0.0
+    return pac
+
+
+@njit(parallel=True, fastmath=False, cache=True, error_model="numpy")
+def simulate_chunk(
+    # per hour with light (length n_hours)
+    cos_zen, sun_x, sun_y, sun_elev_deg, sector, dni, ghi, d_iso, d_circ, d_hor, t_air_c, wind_fac,
+    month,
+    # per roof (length n_roofs)
+    cos_tilt, sin_tilt, cos_az, sin_az, ground_fac, iso_fac, iso_fac_base, inv_gcr, mount_idx,
+    need_base, hz_max_deg, horizon_deg,
+    # constants
+    iam_table, gamma_pdc_per_c, loss_keep_frac, dc_ac_ratio, eta_ratio, pac0_per_kwp,
+    # outputs (per kWp)
+    out_month_kwh, out_poa_kwh_m2, out_base_kwh,
+):
+    """Annual simulation of a chunk of roofs; see the module docstring.
+
+    Parameters (hour arrays)
+    ------------------------
+    cos_zen, sun_x, sun_y : cos(z), sin(z) sin(az_sun), sin(z) cos(az_sun) of the apparent zenith z.
+    sun_elev_deg : apparent sun elevation [deg]. sector : horizon sector index of the sun's azimuth.
+    dni, ghi : [W/m2]. d_iso, d_circ, d_hor : Perez terms DHI*(1-F1)/2, DHI*F1/max(cos z, cos 85),
+    DHI*F2 [W/m2] (0 where pvlib's Perez gives 0). t_air_c : [degC]. wind_fac : (2, n_hours)
+    SAPM factor per mount (0 rack, 1 flush). month : 0..11.
+
+    Parameters (roof arrays)
+    ------------------------
+    ground_fac = albedo (1 - cos tilt) / 2; iso_fac = sky view x (1 - row diffuse loss);
+    iso_fac_base = 1 - row diffuse loss; inv_gcr = 1 / gcr of racked rows, 0 without rows;
+    need_base : compute the no-horizon reference too; hz_max_deg : highest horizon value of the roof;
+    horizon_deg : (n_roofs, n_quantiles, n_sectors) float32.
+    """
+    n_roofs = cos_tilt.shape[0]
+    n_hours = cos_zen.shape[0]
+    n_q = horizon_deg.shape[1]
+    n_tab = iam_table.shape[0] - 1
+    inv_nq = 1.0 / n_q
+    for r in prange(n_roofs):
+        ct = cos_tilt[r]
+        st = sin_tilt[r]
+        ca = cos_az[r]
+        sa = sin_az[r]
+        gfac = ground_fac[r]
+        ifac = iso_fac[r]
+        ifac0 = iso_fac_base[r]
+        igcr = inv_gcr[r]
+        m_idx = mount_idx[r]
+        base = need_base[r]
+        hmax = hz_max_deg[r]
+        iso_tilt = 1.0 + ct
+        acc = np.zeros(12)
+        poa_sum = 0.0
+        base_sum = 0.0
+        for h in range(n_hours):
+            cz = cos_zen[h]
+            # pvlib.irradiance.aoi_projection, clipped to [-1, 1] (GH 1185)
+            cos_aoi = ct * cz + st * (sun_x[h] * sa + sun_y[h] * ca)
+            if cos_aoi > 1.0:
+                cos_aoi = 1.0
+            elif cos_aoi < -1.0:
+                cos_aoi = -1.0
+            proj = cos_aoi if cos_aoi > 0.0 else 0.0
+            # pvlib.irradiance.poa_components: max(dni cos(aoi), 0)
+            beam0 = dni[h] * proj
+            # inter-row shading of racked rows: pvlib.shading.shaded_fraction1d with equal rows,
+            # axis azimuth = azimuth - 90, collector width 1, pitch 1/gcr, which reduces to
+            # clip(1 - cos(z) / (gcr |cos aoi|), 0, 1)
+            keep_row = 1.0
+            if igcr > 0.0 and proj > 0.0:
+                f_row = 1.0 - cz * igcr / abs(cos_aoi)
+                if f_row > 1.0:
+                    f_row = 1.0
+                if f_row > 0.0:
+                    keep_row = 1.0 - f_row
+            # horizon: share of the roof's quantile profile values above the sun in its sector
+            keep_hz = 1.0
+            if sun_elev_deg[h] < hmax:
+                k = sector[h]
+                e = sun_elev_deg[h]
+                cnt = 0
+                for q in range(n_q):
+                    if horizon_deg[r, q, k] > e:
+                        cnt += 1
+                keep_hz = 1.0 - cnt * inv_nq
+            # Perez sky diffuse components (pvlib.irradiance.perez, return_components=True)
+            iso = d_iso[h] * iso_tilt
+            circ = d_circ[h] * proj
+            hor = d_hor[h] * st
+            if iso + circ + hor <= 0.0:
+                iso = 0.0
+                circ = 0.0
+                hor = 0.0
+            ground = ghi[h] * gfac
+            # physical IAM (pvlib.iam.physical) tabulated over cos(aoi), linear interpolation
+            x = proj * n_tab
+            i = int(x)
+            if i >= n_tab:
+                i = n_tab - 1
+            iam = iam_table[i] + (x - i) * (iam_table[i + 1] - iam_table[i])
+            # with horizon and sky view
+            keep = keep_row * keep_hz
+            beam = beam0 * keep
+            sky = iso * ifac + circ * keep + hor
+            if sky < 0.0:
+                sky = 0.0
+            poa = beam + sky + ground
+            eff = beam * iam + sky + ground
+            mh = month[h]
+            ac = _ac_per_kwp(eff, poa, t_air_c[h], wind_fac[m_idx, h], gamma_pdc_per_c, loss_keep_frac,
+                             dc_ac_ratio, eta_ratio, pac0_per_kwp)
+            acc[mh] += ac
+            poa_sum += poa
+            if base:
+                beam_b = beam0 * keep_row
+                sky_b = iso * ifac0 + circ * keep_row + hor
+                if sky_b < 0.0:
+                    sky_b = 0.0
+                poa_b = beam_b + sky_b + ground
+                eff_b = beam_b * iam + sky_b + ground
+                base_sum += _ac_per_kwp(eff_b, poa_b, t_air_c[h], wind_fac[m_idx, h], gamma_pdc_per_c,
+                                        loss_keep_frac, dc_ac_ratio, eta_ratio, pac0_per_kwp)
+        total = 0.0
+        for mh in range(12):
+            out_month_kwh[r, mh] = acc[mh]
+            total += acc[mh]
+        out_poa_kwh_m2[r] = poa_sum * 0.001
+        out_base_kwh[r] = base_sum if base else total

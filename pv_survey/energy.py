@@ -1,0 +1,876 @@
+"""Per-roof annual PV yield: a pvlib-exact fused engine and the plain pvlib reference.
+
+The physics, step by step (each as pvlib's ``ModelChain.with_pvwatts`` does it,
+plus the roof's own shading):
+
+1. Solar position: :func:`pvlib.solarposition.get_solarposition` (``nrel_numpy``,
+   Reda & Andreas 2004) at the middle of each hour, pressure from the altitude
+   (:func:`pvlib.atmosphere.alt2pres`) and the hour's air temperature for the
+   refraction correction, as ``ModelChain`` passes them. The *apparent*
+   (refraction-corrected) zenith is used for transposition, angle of incidence
+   and the horizon test, as ``ModelChain.prepare_inputs`` does.
+2. Relative airmass (Kasten & Young 1989) and extraterrestrial DNI (Spencer
+   1971, :func:`pvlib.irradiance.get_extra_radiation`).
+3. Perez 1990 transposition (:func:`pvlib.irradiance.perez`, all-sites
+   composite coefficients) split into isotropic, circumsolar and horizon-band
+   parts; its F1/F2 coefficients do not depend on the plane, so they are
+   computed once per hour. Ground-reflected irradiance
+   (:func:`pvlib.irradiance.get_ground_diffuse`) with a configurable albedo.
+4. Shading of the roof (not in ``ModelChain``):
+
+   * horizon: in the sector of the sun's azimuth, the share of the roof's
+     horizon quantile values above the apparent sun elevation is the shaded
+     share of the roof; beam **and** circumsolar irradiance are reduced by it
+     (circumsolar light comes from the sun's direction);
+   * sky view: the isotropic sky diffuse is multiplied by the roof's sky-view
+     factor;
+   * racked rows on flat roofs (``mount = "rack"`` with a ``gcr``): the beam and
+     circumsolar share shaded by the row in front, from
+     :func:`pvlib.shading.shaded_fraction1d` for equal fixed rows (Anderson &
+     Jensen 2024; linear, i.e. no extra electrical mismatch loss), and the
+     isotropic sky diffuse masked by the row in front,
+     :func:`pvlib.shading.sky_diffuse_passias` of
+     :func:`pvlib.shading.masking_angle_passias` (Passias & Kallback 1984).
+     The horizon band and the ground-reflected part are left unchanged.
+     Infinite rows are assumed (the front row's gain is ignored).
+
+   Beam shading from horizon and rows combine as independent shares:
+   ``1 - (1 - f_horizon)(1 - f_rows)``. Sky diffuse is clipped at 0 after
+   shading, as pvlib clips ``poa_sky_diffuse``.
+5. Incidence-angle modifier on the beam only: :func:`pvlib.iam.physical`
+   (``aoi_model='physical'``, ``spectral_model='no_loss'`` as in
+   ``ModelChain.with_pvwatts``).
+6. Cell temperature: SAPM (:func:`pvlib.temperature.sapm_cell`, King et al.
+   2004) from plane-of-array global irradiance, racked rows
+   (``open_rack_glass_polymer``) or flush modules (``close_mount_glass_glass``).
+7. PVWatts DC (:func:`pvlib.pvsystem.pvwatts_dc`, Dobos 2014) with the
+   temperature coefficient, then PVWatts losses
+   (:func:`pvlib.pvsystem.pvwatts_losses` with the shading term 0, because
+   shading is modelled above).
+8. PVWatts inverter (:func:`pvlib.inverter.pvwatts`) with
+   ``pdc0 = capacity / dc_ac_ratio``: part-load efficiency and clipping.
+
+Speed: everything that depends only on the hour is computed once per weather
+year; the per-roof part is a fused numba loop over the hours with light
+(:mod:`pv_survey._energy_kernel`), parallel over roofs, processed in chunks so
+that memory stays bounded. The physical IAM is tabulated at 2049 points of
+cos(aoi) and interpolated linearly (error below 1e-6). Everything after the
+irradiance scales with capacity, so the loop works per kWp.
+
+:func:`reference_roof_energy` computes one roof the plain way, with explicit
+pvlib calls on whole series; it is the independent reference for the tests and
+the benchmark.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, WeatherError
+from .weather import WEATHER_COLUMNS, Weather
+
+__all__ = [
+    "simulate_roofs",
+    "reference_roof_energy",
+    "params_from_config",
+    "roof_table_inputs",
+    "simulate_roof_table",
+    "losses_frac_from_pct",
+    "sector_index",
+    "horizon_shaded_frac",
+    "ENERGY_COLUMNS",
+    "MONTH_COLUMNS",
+    "DEFAULT_LOSSES_FRAC",
+]
+
+#: Monthly AC energy columns, January..December. [kWh]
+MONTH_COLUMNS = [f"kwh_{m:02d}" for m in range(1, 13)]
+#: Result columns of :func:`simulate_roofs`.
+ENERGY_COLUMNS = [
+    "annual_kwh", "specific_yield_kwh_kwp", "poa_kwh_m2", "shading_loss_frac", "performance_ratio",
+    *MONTH_COLUMNS,
+]
+
+
+def losses_frac_from_pct(**pct: float) -> float:
+    """Combined PVWatts system losses as a fraction.
+
+    Parameters
+    ----------
+    **pct : float
+        Keywords of :func:`pvlib.pvsystem.pvwatts_losses` (soiling, shading, snow,
+        mismatch, wiring, connections, lid, nameplate_rating, age, availability),
+        each in percent; omitted ones take pvlib's defaults. [%]
+
+    Returns
+    -------
+    float
+        ``pvwatts_losses(**pct) / 100``, the losses combined multiplicatively. [0-1]
+    """
+    from pvlib.pvsystem import pvwatts_losses
+
+    return float(pvwatts_losses(**pct)) / 100.0
+
+
+#: pvlib.pvsystem.pvwatts_losses defaults with the shading term set to 0 (shading is modelled):
+#: soiling 2, mismatch 2, wiring 2, connections 0.5, LID 1.5, nameplate 1, availability 3 % -> 11.42 %.
+DEFAULT_LOSSES_FRAC = losses_frac_from_pct(shading=0)
+#: pvlib.inverter.pvwatts reference efficiency eta_inv_ref (Dobos 2014, NREL/TP-6A20-62641).
+ETA_INV_REF = 0.9637
+#: Intervals of the cos(aoi) table of pvlib.iam.physical (interpolation error < 1e-6).
+IAM_TABLE_INTERVALS = 2048
+#: Default roofs per chunk: outputs and per-roof arrays of a chunk stay below ~20 MB.
+DEFAULT_CHUNK_SIZE = 65536
+#: Mount names.
+MOUNTS = ("rack", "flush")
+
+
+# --------------------------------------------------------------------------- hour-only work
+
+
+@dataclass(frozen=True)
+class _Hours:
+    """Everything that depends only on the hour, for the hours with light."""
+
+    cos_zen: np.ndarray
+    sun_x: np.ndarray
+    sun_y: np.ndarray
+    sun_elev_deg: np.ndarray
+    sun_az_deg: np.ndarray
+    dni: np.ndarray
+    ghi: np.ndarray
+    d_iso: np.ndarray
+    d_circ: np.ndarray
+    d_hor: np.ndarray
+    t_air_c: np.ndarray
+    wind_fac: np.ndarray  # (2, n): rack, flush
+    month: np.ndarray
+    month_start: np.ndarray  # (13,) first hour of each month in the arrays above
+
+
+def _solar_position(weather: Weather) -> pd.DataFrame:
+    """Solar position as ModelChain computes it (nrel_numpy, pressure from altitude, hourly air temperature)."""
+    from pvlib import atmosphere, solarposition
+
+    data = weather.data
+    return solarposition.get_solarposition(
+        data.index, weather.latitude_deg, weather.longitude_deg, altitude=weather.altitude_m,
+        pressure=atmosphere.alt2pres(weather.altitude_m), temperature=data["temp_air"], method="nrel_numpy",
+    )
+
+
+def _check_weather(weather: Weather) -> None:
+    data = weather.data
+    missing = [c for c in WEATHER_COLUMNS if c not in data.columns]
+    if missing:
+        raise WeatherError(f"weather {weather.source}: column '{missing[0]}' missing; build it with read_weather")
+    if not isinstance(data.index, pd.DatetimeIndex) or data.index.tz is None:
+        raise WeatherError(f"weather {weather.source}: index must be tz-aware timestamps; build it with read_weather")
+    if not data.index.is_monotonic_increasing:
+        raise WeatherError(f"weather {weather.source}: timestamps not in order; sort the data by time")
+    bad = data[list(WEATHER_COLUMNS)].isna().any(axis=1)
+    if bad.any():
+        raise WeatherError(
+            f"weather {weather.source}: {int(bad.sum())} hours with NaN (first {data.index[bad][0]}); "
+            "read the file with read_weather, which repairs gaps"
+        )
+
+
+def _sapm_params(name: str) -> dict[str, float]:
+    from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
+
+    try:
+        return dict(TEMPERATURE_MODEL_PARAMETERS["sapm"][name])
+    except KeyError:
+        known = ", ".join(TEMPERATURE_MODEL_PARAMETERS["sapm"])
+        raise InputError(f"temperature model '{name}' unknown; use one of {known}") from None
+
+
+def _hourly_inputs(weather: Weather, temp_model_rack: str, temp_model_flush: str) -> _Hours:
+    from pvlib import atmosphere, irradiance
+
+    _check_weather(weather)
+    data = weather.data
+    sp = _solar_position(weather)
+    zen = sp["apparent_zenith"].to_numpy(dtype=float)
+    saz = sp["azimuth"].to_numpy(dtype=float)
+    ghi = data["ghi"].to_numpy(dtype=float)
+    dni = data["dni"].to_numpy(dtype=float)
+    dhi = data["dhi"].to_numpy(dtype=float)
+    airmass = np.asarray(atmosphere.get_relative_airmass(zen, "kastenyoung1989"), dtype=float)
+    dni_extra = np.asarray(irradiance.get_extra_radiation(data.index), dtype=float)
+    # Perez F1/F2 exactly as pvlib.irradiance.perez computes them (orientation independent)
+    kappa = 1.041  # pvlib.irradiance.perez, for zenith in radians
+    z = np.radians(zen)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta = dhi * airmass / dni_extra
+        eps = (np.divide(dhi + dni, dhi) + kappa * z**3) / (1 + kappa * z**3)
+    ebin = np.digitize(eps, (0.0, 1.065, 1.23, 1.5, 1.95, 2.8, 4.5, 6.2))
+    ebin[np.isnan(eps)] = 0
+    ebin -= 1
+    f1c, f2c = irradiance._get_perez_coefficients("allsitescomposite1990")  # pvlib's own table
+    valid = (ebin >= 0) & np.isfinite(airmass) & np.isfinite(delta)
+    b = np.where(valid, ebin, 0)
+    with np.errstate(invalid="ignore"):
+        f1 = np.maximum(f1c[b, 0] + f1c[b, 1] * delta + f1c[b, 2] * z, 0)
+        f2 = f2c[b, 0] + f2c[b, 1] * delta + f2c[b, 2] * z
+    bb = np.maximum(np.cos(z), math.cos(math.radians(85.0)))  # pvlib: max(cosd(zenith), cosd(85))
+    d_iso = np.where(valid, dhi * 0.5 * (1 - f1), 0.0)
+    d_circ = np.where(valid, dhi * f1 / bb, 0.0)
+    d_hor = np.where(valid, dhi * f2, 0.0)
+    # SAPM: T_cell = E * exp(a + b ws) + T_air + E / 1000 * deltaT
+    ws = data["wind_speed"].to_numpy(dtype=float)
+    wind_fac = np.empty((2, len(ws)))
+    for i, name in enumerate((temp_model_rack, temp_model_flush)):
+        prm = _sapm_params(name)
+        wind_fac[i] = np.exp(prm["a"] + prm["b"] * ws) + prm["deltaT"] / 1000.0
+    light = (ghi > 0) | (dni > 0) | (dhi > 0)  # other hours give exactly 0 W
+    month = (data.index.month.to_numpy() - 1)[light].astype(np.int64)
+    sin_z = np.sin(z)
+    az_r = np.radians(saz)
+    return _Hours(
+        cos_zen=np.ascontiguousarray(np.cos(z)[light]),
+        sun_x=np.ascontiguousarray((sin_z * np.sin(az_r))[light]),
+        sun_y=np.ascontiguousarray((sin_z * np.cos(az_r))[light]),
+        sun_elev_deg=np.ascontiguousarray((90.0 - zen)[light]),
+        sun_az_deg=np.ascontiguousarray(saz[light]),
+        dni=np.ascontiguousarray(dni[light]),
+        ghi=np.ascontiguousarray(ghi[light]),
+        d_iso=np.ascontiguousarray(d_iso[light]),
+        d_circ=np.ascontiguousarray(d_circ[light]),
+        d_hor=np.ascontiguousarray(d_hor[light]),
+        t_air_c=np.ascontiguousarray(data["temp_air"].to_numpy(dtype=float)[light]),
+        wind_fac=np.ascontiguousarray(wind_fac[:, light]),
+        month=month,
+        month_start=np.searchsorted(month, np.arange(13)).astype(np.int64),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _iam_table() -> np.ndarray:
+    """pvlib.iam.physical (n=1.526, K=4, L=0.002) at cos(aoi) = 0, 1/N, ..., 1."""
+    from pvlib import iam
+
+    cos_aoi = np.linspace(0.0, 1.0, IAM_TABLE_INTERVALS + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tab = np.asarray(iam.physical(np.degrees(np.arccos(cos_aoi))), dtype=float)
+    tab[0] = 0.0  # grazing incidence: nothing enters
+    return np.ascontiguousarray(tab)
+
+
+def sector_index(sun_az_deg: np.ndarray, n_sectors: int) -> np.ndarray:
+    """Horizon sector of each sun azimuth: sector k is centred on k * 360 / n_sectors.
+
+    Parameters
+    ----------
+    sun_az_deg : array
+        Sun azimuth, clockwise from north. [deg]
+    n_sectors : int
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Nearest sector centre, in 0..n_sectors-1.
+    """
+    step = 360.0 / n_sectors
+    return (np.floor(np.asarray(sun_az_deg) / step + 0.5).astype(np.int64)) % n_sectors
+
+
+def horizon_shaded_frac(horizon_deg: np.ndarray, sun_elev_deg: np.ndarray, sun_az_deg: np.ndarray) -> np.ndarray:
+    """Shaded share of one roof for each sun position, from its horizon quantile profile.
+
+    Parameters
+    ----------
+    horizon_deg : array (n_quantiles, n_sectors) or (n_sectors,)
+        Horizon elevation per sector (sector k centred on azimuth k * 360 / n_sectors,
+        clockwise from north) at quantiles of the roof's sample points. [deg]
+    sun_elev_deg, sun_az_deg : array (n_times,)
+        Apparent sun elevation and azimuth. [deg]
+
+    Returns
+    -------
+    numpy.ndarray (n_times,)
+        Share of the quantile values above the sun in the sun's sector. [0-1]
+    """
+    prof = np.atleast_2d(np.asarray(horizon_deg, dtype=np.float64))
+    k = sector_index(sun_az_deg, prof.shape[1])
+    return (prof[:, k] > np.asarray(sun_elev_deg)[None, :]).mean(axis=0)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_roof_array(name: str, value: Any, n: int, *, dtype: Any = float) -> np.ndarray:
+    arr = np.asarray(value, dtype=dtype)
+    if arr.ndim == 0:
+        arr = np.full(n, arr.item(), dtype=dtype)
+    if arr.shape != (n,):
+        raise InputError(f"{name}: {arr.shape[0] if arr.ndim else 1} values for {n} roofs; give one value per roof")
+    return arr
+
+
+def _first_bad(name: str, arr: np.ndarray, bad: np.ndarray, what: str) -> None:
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        val = arr[i].item() if isinstance(arr[i], np.generic) else arr[i]
+        raise InputError(
+            f"{name} of roof {i} = {val!r} {what} ({int(bad.sum())} roofs affected); fix the roof table"
+        )
+
+
+def _validate_roofs(tilt_deg, azimuth_deg, capacity_kwp, mount, gcr, sky_view_frac):
+    tilt = np.asarray(tilt_deg, dtype=float).ravel()
+    n = tilt.shape[0]
+    az = _as_roof_array("azimuth_deg", azimuth_deg, n)
+    cap = _as_roof_array("capacity_kwp", capacity_kwp, n)
+    mnt = _as_roof_array("mount", mount, n, dtype=object)
+    _first_bad("tilt_deg", tilt, ~np.isfinite(tilt) | (tilt < 0) | (tilt > 90), "is outside 0..90 deg")
+    _first_bad("azimuth_deg", az, ~np.isfinite(az), "is not a number (degrees clockwise from north)")
+    _first_bad("capacity_kwp", cap, ~np.isfinite(cap) | (cap < 0), "is not a capacity >= 0 kWp")
+    mnt_str = np.array([str(m).strip().lower() for m in mnt], dtype=object)
+    _first_bad("mount", mnt_str, ~np.isin(mnt_str, MOUNTS), "is not 'rack' or 'flush'")
+    rack = mnt_str == "rack"
+    if gcr is None:
+        g = np.full(n, np.nan)
+    else:
+        g = _as_roof_array("gcr", gcr, n)
+    g = np.where(rack, g, np.nan)  # gcr only drives racked rows
+    _first_bad("gcr", g, np.isfinite(g) & ((g <= 0) | (g > 1)), "is outside 0 < gcr <= 1")
+    if sky_view_frac is None:
+        svf = np.ones(n)
+    else:
+        svf = _as_roof_array("sky_view_frac", sky_view_frac, n)
+        _first_bad("sky_view_frac", svf, ~np.isfinite(svf) | (svf < 0) | (svf > 1), "is outside 0..1")
+    return n, tilt, az % 360.0, cap, rack, g, svf
+
+
+def _horizon_view(horizon_deg: Any, n: int) -> np.ndarray | None:
+    """(n, n_quantiles, n_sectors) view of the horizon input, no copy of the whole array."""
+    if horizon_deg is None:
+        return None
+    hz = np.asarray(horizon_deg)
+    if hz.ndim == 2:
+        hz = hz[:, None, :]
+    if hz.ndim != 3 or hz.shape[0] != n or hz.shape[2] < 1 or hz.shape[1] < 1:
+        raise InputError(
+            f"horizon_deg has shape {np.shape(horizon_deg)}; give (n_roofs={n}, n_quantiles, n_sectors) "
+            "or (n_roofs, n_sectors)"
+        )
+    return hz
+
+
+def _row_diffuse_loss_frac(tilt_deg: np.ndarray, gcr: np.ndarray) -> np.ndarray:
+    """Isotropic sky diffuse masked by the row in front (pvlib Passias functions); 0 without rows."""
+    from pvlib import shading
+
+    out = np.zeros_like(tilt_deg)
+    rows = np.isfinite(gcr)
+    if rows.any():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            psi = shading.masking_angle_passias(tilt_deg[rows], gcr[rows])
+        out[rows] = np.asarray(shading.sky_diffuse_passias(psi), dtype=float)
+    return out
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def simulate_roofs(
+    weather: Weather,
+    tilt_deg: Any,
+    azimuth_deg: Any,
+    capacity_kwp: Any,
+    *,
+    mount: Any,
+    gcr: Any = None,
+    horizon_deg: Any = None,
+    sky_view_frac: Any = None,
+    albedo: float = 0.2,
+    gamma_pdc_per_c: float = -0.0035,
+    dc_ac_ratio: float = 1.2,
+    eta_inv_nom: float = 0.96,
+    losses_frac: float = DEFAULT_LOSSES_FRAC,
+    temp_model_rack: str = "open_rack_glass_polymer",
+    temp_model_flush: str = "close_mount_glass_glass",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Annual and monthly AC energy of many roofs (see the module docstring for the physics).
+
+    Parameters
+    ----------
+    weather : Weather
+        Hourly weather year (:func:`pv_survey.weather.read_weather`).
+    tilt_deg : array (n_roofs,)
+        Module tilt from horizontal. [deg]
+    azimuth_deg : array (n_roofs,)
+        Module azimuth, clockwise from north (180 = south). [deg]
+    capacity_kwp : array (n_roofs,)
+        DC capacity. [kWp]
+    mount : array of str (n_roofs,) or str
+        ``"rack"`` (rows on a flat roof, open-rack temperature) or ``"flush"``.
+    gcr : array (n_roofs,), optional
+        Ground coverage ratio of racked rows; drives inter-row shading. NaN, or a
+        flush roof, means no rows. [0-1]
+    horizon_deg : array (n_roofs, n_quantiles, n_sectors) or (n_roofs, n_sectors), optional
+        Horizon elevation per sector (sector k centred on azimuth k * 360 / n_sectors)
+        at quantiles of the roof's sample points. [deg]
+    sky_view_frac : array (n_roofs,), optional
+        Isotropic sky-view factor; scales the isotropic sky diffuse. Default 1. [0-1]
+    albedo : float
+        Ground / roof albedo. [0-1]
+    gamma_pdc_per_c : float
+        Temperature coefficient of DC power. [1/degC]
+    dc_ac_ratio : float
+        DC capacity over inverter AC-side DC rating (``pdc0_inverter = capacity / dc_ac_ratio``). [-]
+    eta_inv_nom : float
+        Nominal inverter efficiency. [0-1]
+    losses_frac : float
+        PVWatts system losses without shading. [0-1]
+    temp_model_rack, temp_model_flush : str
+        pvlib SAPM temperature parameter sets for racked and flush modules.
+    chunk_size : int
+        Roofs per chunk (memory bound).
+    progress : callable(n_done, n_total), optional
+        Called after each chunk.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per roof, same order (index of ``tilt_deg`` when it is a Series):
+        ``annual_kwh`` [kWh], ``specific_yield_kwh_kwp`` [kWh/kWp] (defined for
+        capacity 0 too), ``poa_kwh_m2`` (plane-of-array irradiation after shading,
+        before IAM) [kWh/m2], ``shading_loss_frac`` (1 - energy / energy of the
+        same roof without horizon and with sky view 1; row shading is part of the
+        layout and stays in both) [0-1], ``performance_ratio`` (specific yield /
+        (poa_kwh_m2 / 1 kW/m2)) [-], ``kwh_01``..``kwh_12`` [kWh].
+
+    Raises
+    ------
+    InputError
+        A roof value out of range, arrays of different lengths, a bad horizon.
+    WeatherError
+        Weather with NaN or without the required columns.
+    """
+    from ._energy_kernel import simulate_chunk
+
+    n, tilt, az, cap, rack, gcr_arr, svf = _validate_roofs(
+        tilt_deg, azimuth_deg, capacity_kwp, mount, gcr, sky_view_frac)
+    hz = _horizon_view(horizon_deg, n)
+    if chunk_size < 1:
+        raise InputError(f"chunk_size = {chunk_size} must be >= 1")
+    hours = _hourly_inputs(weather, temp_model_rack, temp_model_flush)
+    n_sectors = hz.shape[2] if hz is not None else 1
+    sector = np.ascontiguousarray(sector_index(hours.sun_az_deg, n_sectors))
+    iam_tab = _iam_table()
+    row_loss = _row_diffuse_loss_frac(tilt, gcr_arr)
+    t_r = np.radians(tilt)
+    a_r = np.radians(az)
+    per_kwp = np.empty((n, 12))
+    poa = np.empty(n)
+    base = np.empty(n)
+    eta_ratio = eta_inv_nom / ETA_INV_REF
+    pac0_per_kwp = eta_inv_nom / dc_ac_ratio
+    loss_keep = 1.0 - losses_frac
+    for start in range(0, n, chunk_size):
+        sl = slice(start, min(start + chunk_size, n))
+        m = sl.stop - sl.start
+        if hz is not None:
+            h_chunk = np.ascontiguousarray(hz[sl], dtype=np.float32)
+            if not np.isfinite(h_chunk).all():
+                bad = ~np.isfinite(h_chunk).reshape(m, -1).all(axis=1)
+                i = int(np.flatnonzero(bad)[0]) + start
+                raise InputError(
+                    f"horizon_deg of roof {i} contains NaN or inf ({int(bad.sum())} roofs in rows "
+                    f"{start}..{sl.stop - 1}); use 0 for an open horizon"
+                )
+            hz_max = h_chunk.reshape(m, -1).max(axis=1).astype(np.float64)
+            need_base = np.ones(m, dtype=np.bool_)
+        else:
+            h_chunk = np.full((m, 1, 1), -90.0, dtype=np.float32)  # never above the sun
+            hz_max = np.full(m, -90.0)
+            need_base = svf[sl] < 1.0
+        g_sl = gcr_arr[sl]
+        rows = np.isfinite(g_sl)
+        simulate_chunk(
+            hours.cos_zen, hours.sun_x, hours.sun_y, hours.sun_elev_deg, sector, hours.dni, hours.ghi,
+            hours.d_iso, hours.d_circ, hours.d_hor, hours.t_air_c, hours.wind_fac, hours.month,
+            np.cos(t_r[sl]), np.sin(t_r[sl]), np.cos(a_r[sl]), np.sin(a_r[sl]),
+            albedo * (1.0 - np.cos(t_r[sl])) * 0.5,
+            svf[sl] * (1.0 - row_loss[sl]), 1.0 - row_loss[sl],
+            np.where(rows, 1.0 / np.where(rows, g_sl, 1.0), 0.0),
+            np.where(rack[sl], 0, 1).astype(np.int64),
+            need_base, hz_max, h_chunk,
+            iam_tab, float(gamma_pdc_per_c), float(loss_keep), float(dc_ac_ratio), float(eta_ratio),
+            float(pac0_per_kwp),
+            per_kwp[sl], poa[sl], base[sl],
+        )
+        if progress is not None:
+            progress(sl.stop, n)
+    return _results_frame(per_kwp, poa, base, cap, _index_of(tilt_deg, n))
+
+
+def _index_of(values: Any, n: int) -> pd.Index:
+    if isinstance(values, (pd.Series, pd.Index)) and len(values) == n:
+        return pd.Index(values.index) if isinstance(values, pd.Series) else pd.RangeIndex(n)
+    return pd.RangeIndex(n)
+
+
+def _results_frame(per_kwp_month: np.ndarray, poa_kwh_m2: np.ndarray, base_per_kwp: np.ndarray,
+                   capacity_kwp: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    spec = per_kwp_month.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loss = np.where(base_per_kwp > 0, 1.0 - spec / base_per_kwp, 0.0)
+        pr = np.where(poa_kwh_m2 > 0, spec / poa_kwh_m2, np.nan)
+    cols: dict[str, np.ndarray] = {
+        "annual_kwh": spec * capacity_kwp,
+        "specific_yield_kwh_kwp": spec,
+        "poa_kwh_m2": poa_kwh_m2,
+        "shading_loss_frac": np.clip(loss, 0.0, 1.0),
+        "performance_ratio": pr,
+    }
+    for i, name in enumerate(MONTH_COLUMNS):
+        cols[name] = per_kwp_month[:, i] * capacity_kwp
+    return pd.DataFrame(cols, index=index)
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def reference_roof_energy(
+    weather: Weather,
+    tilt_deg: float,
+    azimuth_deg: float,
+    capacity_kwp: float,
+    *,
+    mount: str,
+    gcr: float | None = None,
+    horizon_deg: Any = None,
+    sky_view_frac: float | None = None,
+    albedo: float = 0.2,
+    gamma_pdc_per_c: float = -0.0035,
+    dc_ac_ratio: float = 1.2,
+    eta_inv_nom: float = 0.96,
+    losses_frac: float = DEFAULT_LOSSES_FRAC,
+    temp_model_rack: str = "open_rack_glass_polymer",
+    temp_model_flush: str = "close_mount_glass_glass",
+) -> dict[str, float]:
+    """One roof the plain way: explicit pvlib calls on the whole hourly series.
+
+    Same physics and parameters as :func:`simulate_roofs` (see the module
+    docstring), written independently of the engine: no precomputation shared
+    with it, pvlib's public functions for every step, the horizon rule applied
+    with numpy on whole series.
+
+    Parameters
+    ----------
+    weather : Weather
+    tilt_deg, azimuth_deg : float
+        Module tilt and azimuth (clockwise from north). [deg]
+    capacity_kwp : float
+        DC capacity. [kWp]
+    mount : str
+        ``"rack"`` or ``"flush"``.
+    gcr : float, optional
+        Ground coverage ratio of racked rows. [0-1]
+    horizon_deg : array (n_quantiles, n_sectors) or (n_sectors,), optional
+        The roof's horizon. [deg]
+    sky_view_frac : float, optional
+        Isotropic sky-view factor, default 1. [0-1]
+    albedo, gamma_pdc_per_c, dc_ac_ratio, eta_inv_nom, losses_frac, temp_model_rack, temp_model_flush
+        As in :func:`simulate_roofs`.
+
+    Returns
+    -------
+    dict
+        The :data:`ENERGY_COLUMNS` of this roof.
+    """
+    from pvlib import atmosphere, iam, inverter, irradiance, pvsystem, shading, solarposition, temperature
+
+    _check_weather(weather)
+    mount = str(mount).strip().lower()
+    if mount not in MOUNTS:
+        raise InputError(f"mount = {mount!r} is not 'rack' or 'flush'")
+    data = weather.data
+    times = data.index
+    sp = solarposition.get_solarposition(
+        times, weather.latitude_deg, weather.longitude_deg, altitude=weather.altitude_m,
+        pressure=atmosphere.alt2pres(weather.altitude_m), temperature=data["temp_air"], method="nrel_numpy")
+    zen = sp["apparent_zenith"]
+    saz = sp["azimuth"]
+    airmass = atmosphere.get_relative_airmass(zen, "kastenyoung1989")
+    dni_extra = irradiance.get_extra_radiation(times)
+    comps = irradiance.perez(tilt_deg, azimuth_deg, data["dhi"], data["dni"], dni_extra, zen, saz, airmass,
+                             model="allsitescomposite1990", return_components=True)
+    comps = comps.fillna(0.0)  # pvlib gives NaN when DHI = DNI = 0 with the sun up: no sky diffuse
+    ground = irradiance.get_ground_diffuse(tilt_deg, data["ghi"], albedo=albedo)
+    aoi = irradiance.aoi(tilt_deg, azimuth_deg, zen, saz)
+    beam0 = np.maximum(data["dni"] * np.cos(np.radians(aoi)), 0)
+    if mount == "rack" and gcr is not None and np.isfinite(gcr):
+        f_row = shading.shaded_fraction1d(zen, saz, azimuth_deg - 90.0, tilt_deg,
+                                          collector_width=1.0, pitch=1.0 / gcr)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            row_loss = float(shading.sky_diffuse_passias(shading.masking_angle_passias(tilt_deg, gcr)))
+    else:
+        f_row = 0.0
+        row_loss = 0.0
+    if horizon_deg is not None:
+        f_hz = pd.Series(horizon_shaded_frac(horizon_deg, 90.0 - zen.to_numpy(), saz.to_numpy()), index=times)
+    else:
+        f_hz = 0.0
+    svf = 1.0 if sky_view_frac is None else float(sky_view_frac)
+    tparams = _sapm_params(temp_model_rack if mount == "rack" else temp_model_flush)
+    pdc0_w = capacity_kwp * 1000.0
+    iam_beam = iam.physical(aoi)
+
+    def chain(keep_hz, sky_view):
+        keep = (1.0 - f_row) * keep_hz
+        poa_direct = beam0 * keep
+        poa_sky = np.maximum(comps["poa_isotropic"] * sky_view * (1.0 - row_loss)
+                             + comps["poa_circumsolar"] * keep + comps["poa_horizon"], 0)
+        poa_global = poa_direct + poa_sky + ground
+        eff = poa_direct * iam_beam + poa_sky + ground
+        t_cell = temperature.sapm_cell(poa_global, data["temp_air"], data["wind_speed"], **tparams)
+        if pdc0_w == 0:
+            return poa_global * 0.0, poa_global
+        pdc = pvsystem.pvwatts_dc(eff, t_cell, pdc0_w, gamma_pdc_per_c) * (1.0 - losses_frac)
+        pac = inverter.pvwatts(pdc, pdc0_w / dc_ac_ratio, eta_inv_nom=eta_inv_nom, eta_inv_ref=ETA_INV_REF)
+        return pac, poa_global
+
+    pac, poa_global = chain(1.0 - f_hz, svf)
+    annual_kwh = float(pac.sum()) / 1000.0
+    if horizon_deg is not None or svf < 1.0:
+        pac_base, _ = chain(1.0, 1.0)
+        base_kwh = float(pac_base.sum()) / 1000.0
+    else:
+        base_kwh = annual_kwh
+    poa_kwh_m2 = float(poa_global.sum()) / 1000.0
+    monthly = pac.groupby(times.month).sum().reindex(range(1, 13), fill_value=0.0) / 1000.0
+    spec = annual_kwh / capacity_kwp if capacity_kwp > 0 else float("nan")
+    out = {
+        "annual_kwh": annual_kwh,
+        "specific_yield_kwh_kwp": spec,
+        "poa_kwh_m2": poa_kwh_m2,
+        "shading_loss_frac": 1.0 - annual_kwh / base_kwh if base_kwh > 0 else 0.0,
+        "performance_ratio": spec / poa_kwh_m2 if poa_kwh_m2 > 0 else float("nan"),
+    }
+    for m, name in enumerate(MONTH_COLUMNS, start=1):
+        out[name] = float(monthly.loc[m])
+    return out
+
+
+# --------------------------------------------------------------------------- roof tables
+
+#: Horizon value used for a roof without a profile in a table where others have one: never above the sun.
+_OPEN_HORIZON_DEG = -90.0
+
+
+def _horizon_from_strings(values: pd.Series, where: str) -> np.ndarray | None:
+    """(n, 1, n_sectors) from a column of comma-separated profiles; rows without one are open."""
+    texts = ["" if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v).strip() for v in values]
+    if not any(texts):
+        return None
+    profiles: list[np.ndarray | None] = []
+    n_sectors = None
+    for i, t in enumerate(texts):
+        if not t:
+            profiles.append(None)
+            continue
+        try:
+            prof = np.array([float(x) for x in t.replace(";", ",").split(",") if x.strip()], dtype=float)
+        except ValueError:
+            raise InputError(
+                f"{where}: horizon_deg of row {i} = {t[:40]!r} is not comma-separated numbers; "
+                "give one elevation per sector in degrees, e.g. '12.5,10,8'"
+            ) from None
+        if n_sectors is None:
+            n_sectors = len(prof)
+        if len(prof) != n_sectors or len(prof) == 0:
+            raise InputError(
+                f"{where}: horizon_deg of row {i} has {len(prof)} values, other rows {n_sectors}; "
+                "give every roof the same number of sectors"
+            )
+        profiles.append(prof)
+    out = np.full((len(texts), 1, n_sectors), _OPEN_HORIZON_DEG, dtype=np.float32)
+    for i, prof in enumerate(profiles):
+        if prof is not None:
+            out[i, 0] = prof
+    return out
+
+
+def _horizon_from_columns(table: pd.DataFrame, where: str) -> np.ndarray | None:
+    """(n, 1, n_sectors) from columns horizon_deg_<azimuth or index>."""
+    cols = [c for c in table.columns if str(c).startswith("horizon_deg_") and str(c)[12:].isdigit()]
+    if not cols:
+        return None
+    keys = np.array([int(str(c)[12:]) for c in cols])
+    order = np.argsort(keys)
+    keys, cols = keys[order], [cols[i] for i in order]
+    n = len(cols)
+    as_azimuth = np.allclose(keys, np.arange(n) * 360.0 / n)
+    as_index = np.array_equal(keys, np.arange(n))
+    if not (as_azimuth or as_index):
+        raise InputError(
+            f"{where}: horizon columns {cols[0]}..{cols[-1]} are neither sector azimuths k*360/{n} "
+            f"nor sector numbers 0..{n - 1}; name them horizon_deg_000, horizon_deg_005, ..."
+        )
+    vals = table[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    vals = np.where(np.isnan(vals).all(axis=1, keepdims=True), _OPEN_HORIZON_DEG, vals)
+    if np.isnan(vals).any():
+        i = int(np.flatnonzero(np.isnan(vals).any(axis=1))[0])
+        raise InputError(f"{where}: row {i} has empty or non-numeric horizon columns; fill every sector or none")
+    return vals.astype(np.float32)[:, None, :]
+
+
+def roof_table_inputs(table: pd.DataFrame, *, flat_max_tilt_deg: float = 5.0,
+                      where: str = "roofs") -> tuple[np.ndarray, dict[str, Any]]:
+    """Arguments of :func:`simulate_roofs` from a table of roofs.
+
+    Columns: ``tilt_deg``, ``azimuth_deg``, ``capacity_kwp`` (``module_tilt_deg`` /
+    ``module_azimuth_deg`` are used instead where present, as in the roofs layer of a
+    survey, whose flat roofs carry tilted modules); optional ``mount`` (default
+    ``flush`` if the plane's tilt is above ``flat_max_tilt_deg``, else ``rack``),
+    ``gcr``, ``sky_view_frac`` and a horizon: either ``horizon_deg`` holding one
+    profile per roof as comma-separated numbers (sector k centred on azimuth
+    k * 360 / n) or columns ``horizon_deg_000`` .. (suffix = sector azimuth in
+    degrees or sector number).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    flat_max_tilt_deg : float
+        Planes at or below this tilt are flat and get racked rows by default
+        (City Energy Analyst: 5 deg). [deg]
+    where : str
+        Name of the table's file, for messages.
+
+    Returns
+    -------
+    (numpy.ndarray of bool, dict)
+        Rows that can be simulated (tilt, azimuth and capacity given) and the keyword
+        arguments of :func:`simulate_roofs` for those rows.
+
+    Raises
+    ------
+    InputError
+        A required column missing or a value that cannot be used.
+    """
+    missing = [c for c in ("tilt_deg", "azimuth_deg", "capacity_kwp") if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"{where}: column '{missing[0]}' missing; a roofs table needs tilt_deg, azimuth_deg, capacity_kwp "
+            f"(columns present: {', '.join(map(str, table.columns[:12]))})"
+        )
+
+    def num(col: str) -> np.ndarray:
+        vals = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+        bad = table[col].notna().to_numpy() & np.isnan(vals)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{where}: {col} of row {i} = {table[col].iloc[i]!r} is not a number; fix the table")
+        return vals
+
+    plane_tilt = num("tilt_deg")
+    tilt = plane_tilt.copy()
+    az = num("azimuth_deg")
+    for col, arr in (("module_tilt_deg", tilt), ("module_azimuth_deg", az)):
+        if col in table.columns:
+            mod = num(col)
+            arr[:] = np.where(np.isnan(mod), arr, mod)
+    cap = num("capacity_kwp")
+    ok = ~(np.isnan(tilt) | np.isnan(az) | np.isnan(cap))
+    if "mount" in table.columns:
+        given = table["mount"].astype(object).where(table["mount"].notna(), "").astype(str).str.strip().str.lower()
+        mount = np.where(given.to_numpy() == "", None, given.to_numpy())
+    else:
+        mount = np.full(len(table), None, dtype=object)
+    default_mount = np.where(plane_tilt > flat_max_tilt_deg, "flush", "rack")
+    mount = np.where(pd.isna(mount), default_mount, mount).astype(object)
+    gcr = num("gcr") if "gcr" in table.columns else np.full(len(table), np.nan)
+    svf = num("sky_view_frac") if "sky_view_frac" in table.columns else np.full(len(table), np.nan)
+    svf = np.where(np.isnan(svf), 1.0, svf)
+    hz_str = _horizon_from_strings(table["horizon_deg"], where) if "horizon_deg" in table.columns else None
+    hz_col = _horizon_from_columns(table, where)
+    if hz_str is not None and hz_col is not None:
+        raise InputError(f"{where}: both horizon_deg and horizon_deg_000.. columns given; keep one of them")
+    hz = hz_str if hz_str is not None else hz_col
+    kwargs = {
+        "tilt_deg": tilt[ok], "azimuth_deg": az[ok], "capacity_kwp": cap[ok], "mount": mount[ok],
+        "gcr": gcr[ok], "sky_view_frac": svf[ok], "horizon_deg": hz[ok] if hz is not None else None,
+    }
+    return ok, kwargs
+
+
+def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_deg: float = 5.0,
+                        where: str = "roofs", **params: Any) -> pd.DataFrame:
+    """:func:`simulate_roofs` on a table of roofs, results joined to the table's own columns.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or geopandas.GeoDataFrame
+        See :func:`roof_table_inputs` for the columns.
+    weather : Weather
+    flat_max_tilt_deg : float
+        See :func:`roof_table_inputs`. [deg]
+    where : str
+        Name of the table's file, for messages.
+    **params
+        Other keywords of :func:`simulate_roofs`.
+
+    Returns
+    -------
+    DataFrame of the same type as ``table``
+        Every input column (result columns already present are replaced) plus the
+        :data:`ENERGY_COLUMNS`; rows without tilt, azimuth or capacity get NaN.
+    """
+    ok, kwargs = roof_table_inputs(table, flat_max_tilt_deg=flat_max_tilt_deg, where=where)
+    res = simulate_roofs(weather, **kwargs, **params)
+    out = table.copy()
+    for col in ENERGY_COLUMNS:
+        vals = np.full(len(out), np.nan)
+        vals[ok] = res[col].to_numpy()
+        out[col] = vals
+    return out
+
+
+# --------------------------------------------------------------------------- config
+
+
+def params_from_config(energy: Any) -> dict[str, Any]:
+    """Keyword arguments of :func:`simulate_roofs` from a :class:`pv_survey.config.EnergyConfig`.
+
+    Parameters
+    ----------
+    energy : EnergyConfig
+
+    Returns
+    -------
+    dict
+        ``albedo, gamma_pdc_per_c, dc_ac_ratio, eta_inv_nom, losses_frac,
+        temp_model_rack, temp_model_flush`` (and ``chunk_size``).
+    """
+    losses = losses_frac_from_pct(
+        soiling=energy.losses_soiling_pct, shading=0, snow=0, mismatch=energy.losses_mismatch_pct,
+        wiring=energy.losses_wiring_pct, connections=energy.losses_connections_pct, lid=energy.losses_lid_pct,
+        nameplate_rating=energy.losses_nameplate_pct, age=energy.losses_age_pct,
+        availability=energy.losses_availability_pct,
+    )
+    out = {
+        "albedo": energy.albedo,
+        "gamma_pdc_per_c": energy.gamma_pdc_per_c,
+        "dc_ac_ratio": energy.dc_ac_ratio,
+        "eta_inv_nom": energy.eta_inv_nom,
+        "losses_frac": losses,
+        "temp_model_rack": energy.temperature_model_rack,
+        "temp_model_flush": energy.temperature_model_flush,
+    }
+    if hasattr(energy, "chunk_roofs"):
+        out["chunk_size"] = energy.chunk_roofs
+    return out

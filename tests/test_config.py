@@ -59,3 +59,15 @@ def test_replace_validates():
     assert cfg.roofs.edge_setback_m == 2.0
     with pytest.raises(ConfigError):
         Config().replace(roofs={"edge_setback_m": "x"})
+
+
+def test_default_scenario_file_shows_every_setting():
+    """scenarios/tianhe-default.toml is the documented default: it parses to Config() exactly."""
+    from pathlib import Path
+    import tomllib
+    from pv_survey.config import default_scenario_toml
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "tianhe-default.toml"
+    text = path.read_text(encoding="utf-8")
+    assert text == default_scenario_toml(), "regenerate with pv_survey.config.default_scenario_toml()"
+    assert config_from_dict(tomllib.loads(text)) == Config()

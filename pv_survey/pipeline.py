@@ -197,18 +197,23 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
         owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
         area = roofs.total_bounds if len(roofs) else usable_b.total_bounds
         bounds = snapped_bounds(area, sc.search_radius_m, sc.dsm_resolution_m)
+        roof_z = k_roofs["height_m"].to_numpy(float)
         if cfg.inputs.dsm:
             dsm = shading.read_dsm(cfg.inputs.dsm, bounds=bounds, crs=cfg.survey.metric_crs,
                                    dem_path=cfg.inputs.dem or None)
+            # a DSM file knows no buildings: mark each footprint's cells so a roof skips its own
+            dsm = shading.assign_owners(dsm, usable_b.geometry.to_numpy())
+            if not cfg.inputs.dem:
+                roof_z = None  # absolute surface heights: each point stands on the DSM itself
         else:
             dsm = shading.dsm_from_buildings(usable_b.geometry.to_numpy(), usable_b["height_m"].to_numpy(float),
                                              resolution_m=sc.dsm_resolution_m, bounds=bounds,
                                              crs=cfg.survey.metric_crs)
         hz, svf = shading.roof_horizons(
-            dsm, k_roofs["usable_geometry"].to_numpy(), k_roofs["height_m"].to_numpy(float),
+            dsm, k_roofs["usable_geometry"].to_numpy(), roof_z,
             owner_of.reindex(k_roofs["building_id"]).to_numpy(np.int64),
             n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, points_per_100m2=sc.points_per_100m2,
-            max_points=sc.max_points_per_roof,
+            max_points=sc.max_points_per_roof, n_quantiles=sc.n_quantiles,
             progress=(lambda d, t: progress("shading", d, t)) if progress else None,
         )
 

@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 #: Coarsest max-pyramid level: blocks of 2**5 = 32 cells, large enough to skip open ground and low
 #: roofs in a few steps, small enough that the 2 x 2 build stays a few % of the run (project choice).
 _TOP_LEVEL = 5
+#: Side of the coarsest pyramid block in cells. DSM grids whose origins are multiples of this many
+#: cells share their pyramid blocks, so a tile's horizons equal the whole area's exactly.
+PYRAMID_BLOCK_CELLS = 2 ** _TOP_LEVEL
 #: Accuracy rule of the ray march: a pyramid block of side s may stand for its cells (be *accepted*)
 #: only at distances t with s <= _ACCURACY_FRAC * t; closer, it is refined down to single cells.
 #: With 1/64 the lateral reach of a block stays well inside a 5 deg sector (tan 2.5 deg = 0.044 >

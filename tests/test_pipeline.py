@@ -89,3 +89,39 @@ def test_energy_plausible(result):
     # roofs with other orientations and shading lie below, none far above
     assert 500 < sy.median() < 1300
     assert sy.max() < 1400
+
+
+def test_dsm_file_reproduces_footprint_dsm(subset_files, result, tmp_path):
+    """A DSM GeoTIFF holding the same surface as the rasterised footprints gives the same roofs.
+
+    Independent expectation: the run without --dsm rasterises footprints x heights on a 1 m grid
+    snapped to whole metres; writing that very surface to a GeoTIFF (plus a DEM of zeros, or
+    no DEM: then the DSM heights are absolute and each roof point stands on the DSM) must give
+    the same horizons and hence the same energy for every kept roof.
+    """
+    import rasterio
+    from pv_survey import shading
+
+    res, _ = result
+    b, r, _n = subset_files
+    bld = gpd.read_file(b).to_crs("EPSG:4547")
+    minx, miny, maxx, maxy = bld.total_bounds
+    bounds = (np.floor(minx) - 400, np.floor(miny) - 400, np.ceil(maxx) + 400, np.ceil(maxy) + 400)
+    dsm = shading.dsm_from_buildings(bld.geometry.to_numpy(), bld["height_m"].to_numpy(float),
+                                     resolution_m=1.0, bounds=bounds, crs="EPSG:4547")
+    h, w = dsm.height_m.shape
+    prof = dict(driver="GTiff", width=w, height=h, count=1, dtype="float32", crs="EPSG:4547",
+                transform=dsm.transform, nodata=-9999.0)
+    with rasterio.open(tmp_path / "dsm.tif", "w", **prof) as dst:
+        dst.write(dsm.height_m, 1)
+    with rasterio.open(tmp_path / "dem.tif", "w", **prof) as dst:
+        dst.write(np.zeros_like(dsm.height_m), 1)
+
+    base = res.roofs.set_index("roof_id")
+    kept = base["excluded_reason"] == ""
+    for extra in ({"dem": str(tmp_path / "dem.tif")}, {}):
+        cfg = Config().replace(inputs={"buildings": str(b), "roofs": str(r), "dsm": str(tmp_path / "dsm.tif"),
+                                       **extra})
+        other = run_survey(cfg, write=False).roofs.set_index("roof_id")
+        np.testing.assert_allclose(other.loc[kept[kept].index, "annual_kwh"].to_numpy(),
+                                   base.loc[kept, "annual_kwh"].to_numpy(), rtol=1e-6)

@@ -90,6 +90,9 @@ class InputsConfig:
     roofs: str = _f("", "Optional roof-planes layer with tilt_deg / azimuth_deg per plane.")
     roofs_layer: str = _f("", "Layer of the roofs source.")
     dsm: str = _f("", "Optional DSM GeoTIFF; empty = rasterise footprints x heights.")
+    parking: str = _f("", "Car parks (polygons, or OSM features with amenity=parking) for the carport survey; "
+                          "empty = the embedded demo car parks when the buildings are the demo district.")
+    parking_layer: str = _f("", "Layer of the parking source.")
     dem: str = _f("", "Optional DEM GeoTIFF, subtracted from the DSM to give heights above ground.")
     weather: str = _f("", "Weather file (EPW, TMY3, PVGIS); empty = embedded Guangzhou default year.")
     source_crs: str = _f("", "CRS to assume when the file declares none (or to override it), e.g. EPSG:4490; "
@@ -759,7 +762,7 @@ def load_config(path: str | Path | None = None) -> Config:
     # resolve relative input paths against the config's folder
     ins = cfg.inputs
     resolved = {}
-    for name in ("buildings", "roofs", "dsm", "dem", "weather"):
+    for name in ("buildings", "roofs", "dsm", "dem", "weather", "parking"):
         val = getattr(ins, name)
         if val and "://" not in val and not val.startswith("PG:") and not Path(val).is_absolute():
             resolved[name] = str((p.parent / val).resolve())

@@ -46,6 +46,8 @@ __all__ = [
     "DEFAULT_WEATHER_SEED",
     "BUILDINGS_FILE",
     "ROOFS_FILE",
+    "PARKING_FILE",
+    "generate_demo_parking",
     "WEATHER_FILE",
     "FACTS_FILE",
     "CATEGORIES",
@@ -72,6 +74,8 @@ DEFAULT_SEED = 20240801
 DEFAULT_WEATHER_SEED = 20240801
 BUILDINGS_FILE = "tianhe_demo_buildings.gpkg"
 ROOFS_FILE = "tianhe_demo_roofs.gpkg"
+PARKING_FILE = "tianhe_demo_parking.gpkg"
+PARKING_LAYER = "parking"
 WEATHER_FILE = "guangzhou_default_year.csv"
 FACTS_FILE = "guangzhou_climate_facts.toml"
 BUILDINGS_LAYER = "buildings"
@@ -1280,6 +1284,85 @@ def generate_demo_district(seed: int = DEFAULT_SEED) -> tuple[gpd.GeoDataFrame, 
     return buildings, roof_planes
 
 
+#: Categories whose sites get a surface car park in the demo (factories, hospitals, malls, campuses).
+_PARKING_CATEGORIES = ("industrial", "hospital", "commercial", "school", "public", "government")
+
+
+def generate_demo_parking(buildings: "gpd.GeoDataFrame", seed: int = DEFAULT_SEED,
+                          max_lots: int = 120) -> "gpd.GeoDataFrame":
+    """Surface car parks beside the larger non-residential buildings of the demo district.
+
+    For each candidate building (footprint at least 1,500 m2, of a category in
+    ``_PARKING_CATEGORIES``) a lot of 30-70 m x 20-45 m is proposed next to its
+    longest side, 4 m away; the footprints of every building (grown by 2 m) are cut
+    out, the largest remaining piece is kept when at least 400 m2, and lots that
+    overlap an earlier lot are dropped. Deterministic for a seed.
+
+    Parameters
+    ----------
+    buildings : GeoDataFrame
+        The demo district (any CRS; worked in EPSG:4547).
+    seed : int
+        Seed of numpy's default generator.
+    max_lots : int
+        Upper bound of the number of lots.
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:4490: ``parking_id``, ``name``, ``amenity`` ('parking'), ``parking`` ('surface'),
+        geometry (Polygon).
+    """
+    import geopandas as gpd
+    import shapely
+
+    rng = np.random.default_rng([seed, 7])
+    metric = buildings.to_crs(METRIC_CRS)
+    geoms = metric.geometry.to_numpy()
+    area = shapely.area(geoms)
+    cand = np.flatnonzero(metric["category"].isin(_PARKING_CATEGORIES).to_numpy() & (area >= 1500.0))
+    cand = cand[rng.permutation(len(cand))][: max_lots * 2]
+    cand.sort()
+    rect = shapely.oriented_envelope(geoms[cand])
+    ring = shapely.get_coordinates(shapely.get_exterior_ring(rect)).reshape(len(cand), 5, 2)[:, :4]
+    e01, e12 = ring[:, 1] - ring[:, 0], ring[:, 2] - ring[:, 1]
+    long01 = np.hypot(*e01.T) >= np.hypot(*e12.T)
+    p = np.where(long01[:, None, None], ring, np.roll(ring, -1, axis=1))  # p0 -> p1 is a long side
+    along = p[:, 1] - p[:, 0]
+    along /= np.hypot(*along.T)[:, None]
+    centre = p.mean(axis=1)
+    mid01 = (p[:, 0] + p[:, 1]) / 2.0
+    out_n = mid01 - centre
+    out_n /= np.hypot(*out_n.T)[:, None]
+    length = rng.uniform(30.0, 70.0, len(cand))
+    depth = rng.uniform(20.0, 45.0, len(cand))
+    base = mid01 + 4.0 * out_n
+    corners = np.stack([base - along * length[:, None] / 2, base + along * length[:, None] / 2,
+                        base + along * length[:, None] / 2 + out_n * depth[:, None],
+                        base - along * length[:, None] / 2 + out_n * depth[:, None]], axis=1)
+    lots = shapely.polygons(np.concatenate([corners, corners[:, :1]], axis=1))
+    blocked = shapely.union_all(shapely.buffer(geoms, 2.0, join_style="mitre"))
+    lots = shapely.difference(lots, blocked)
+    parts = [max(shapely.get_parts(g), key=shapely.area) if not shapely.is_empty(g) else g for g in lots]
+    kept: list = []
+    for g in parts:
+        if shapely.is_empty(g) or shapely.area(g) < 400.0:
+            continue
+        if any(shapely.intersects(g, k) for k in kept):
+            continue
+        kept.append(g)
+        if len(kept) >= max_lots:
+            break
+    n = len(kept)
+    gs = gpd.GeoSeries(kept, crs=METRIC_CRS).to_crs(STORAGE_CRS)
+    return gpd.GeoDataFrame({
+        "parking_id": [f"PK{i + 1:04d}" for i in range(n)],
+        "name": [f"示例停车场 {i + 1} / Demo car park {i + 1}" for i in range(n)],
+        "amenity": ["parking"] * n,
+        "parking": ["surface"] * n,
+    }, geometry=_round_coords(gs.to_numpy()), crs=STORAGE_CRS)
+
+
 # =========================================================================== files
 
 
@@ -1403,6 +1486,7 @@ def write_demo_data(out_dir: str | os.PathLike | None = None, *, overwrite: bool
         buildings, roof_planes = generate_demo_district(seed)
         _write_gpkg(buildings, tmp / BUILDINGS_FILE, BUILDINGS_LAYER)
         _write_gpkg(roof_planes, tmp / ROOFS_FILE, ROOFS_LAYER)
+        _write_gpkg(generate_demo_parking(buildings, seed), tmp / PARKING_FILE, PARKING_LAYER)
         (tmp / FACTS_FILE).write_bytes(format_climate_facts(facts).encode("utf-8"))
         year = synthesize_year(facts, weather_seed)
         source = (f"synthetic hourly year made by pv_survey.demo.synthesize_year (seed {weather_seed}) from "
@@ -1410,7 +1494,7 @@ def write_demo_data(out_dir: str | os.PathLike | None = None, *, overwrite: bool
                   "radiation); not measured data")
         (tmp / WEATHER_FILE).write_bytes(format_weather_csv(year, facts, source=source).encode("utf-8"))
 
-        names = (BUILDINGS_FILE, ROOFS_FILE, FACTS_FILE, WEATHER_FILE)
+        names = (BUILDINGS_FILE, ROOFS_FILE, PARKING_FILE, FACTS_FILE, WEATHER_FILE)
         new_sha = {n: file_sha256(tmp / n) for n in names}
         old_sha = {n: file_sha256(out / n) for n in names if (out / n).exists()}
         conflicts = [n for n in names if n in old_sha and old_sha[n] != new_sha[n]]

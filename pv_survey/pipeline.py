@@ -32,6 +32,7 @@ log = logging.getLogger("pv_survey")
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_BUILDINGS = DATA_DIR / "tianhe_demo_buildings.gpkg"
 DEFAULT_ROOFS = DATA_DIR / "tianhe_demo_roofs.gpkg"
+DEFAULT_PARKING = DATA_DIR / "tianhe_demo_parking.gpkg"
 
 SHADED_REASON = "shaded: output below {pct:.0f}% of unshaded / 遮挡严重"
 
@@ -163,13 +164,127 @@ def snapped_bounds(bounds, pad_m: float, resolution_m: float) -> tuple[float, fl
             np.ceil((maxx + pad_m) / r) * r, np.ceil((maxy + pad_m) / r) * r)
 
 
+def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds) -> tuple:
+    """The run's surface model over ``area_bounds`` plus the search radius.
+
+    Returns ``(dsm, owner_of, absolute)``: the :class:`~pv_survey.shading.Dsm`, a
+    Series mapping building_id -> owner index in the DSM, and whether the DSM holds
+    absolute surface heights (a DSM file without a DEM) rather than heights above
+    ground. The grid is snapped to whole pyramid blocks, so tiles and the whole
+    area share one grid (partitioned runs reproduce single-process horizons).
+    """
+    from . import shading
+
+    sc = cfg.shading
+    usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
+    owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
+    bounds = snapped_bounds(area_bounds, sc.search_radius_m, sc.dsm_resolution_m * shading.PYRAMID_BLOCK_CELLS)
+    if cfg.inputs.dsm:
+        dsm = shading.read_dsm(cfg.inputs.dsm, bounds=bounds, crs=cfg.survey.metric_crs,
+                               dem_path=cfg.inputs.dem or None)
+        # a DSM file knows no buildings: mark each footprint's cells so a roof skips its own
+        dsm = shading.assign_owners(dsm, usable_b.geometry.to_numpy())
+        return dsm, owner_of, not cfg.inputs.dem
+    dsm = shading.dsm_from_buildings(usable_b.geometry.to_numpy(), usable_b["height_m"].to_numpy(float),
+                                     resolution_m=sc.dsm_resolution_m, bounds=bounds, crs=cfg.survey.metric_crs)
+    return dsm, owner_of, False
+
+
+def load_parking(cfg: Config):
+    """Car parks for the carport survey (``None`` when carports are not asked for)."""
+    if "carports" not in cfg.resources.kinds:
+        return None
+    from . import inputs
+    from .carports import select_surface_parking
+
+    src = cfg.inputs.parking
+    if not src:
+        if Path(cfg.inputs.buildings) == DEFAULT_BUILDINGS:
+            src = str(DEFAULT_PARKING)
+        else:
+            raise InputError("carports asked for (--resources ...carports) but no car parks given: pass "
+                             "--parking FILE (polygons, or OSM features with amenity=parking)")
+    parking = inputs.read_parking(src, layer=cfg.inputs.parking_layer or None,
+                                  source_crs=cfg.inputs.source_crs or None, target_crs=cfg.survey.metric_crs)
+    return select_surface_parking(parking)
+
+
+def assess_resources(cfg: Config, buildings: gpd.GeoDataFrame, parking, wx, dsm: tuple, *,
+                     progress: Progress | None = None, timer: "_Timer | None" = None) -> dict:
+    """Facade and carport resources asked for in ``cfg.resources.kinds``: ``{layer name: frame}``."""
+    timer = timer or _Timer()
+    rc, sc = cfg.resources, cfg.shading
+    dsm_obj, owner_of, absolute = dsm
+    out = {}
+    usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
+    if "facades" in rc.kinds:
+        from .facades import survey_facades
+        if absolute:
+            raise InputError(f"{cfg.inputs.dsm}: facades need heights above ground; give --dem with --dsm "
+                             "(or leave out --dsm to rasterise footprints x heights)")
+        with timer.stage("facades"):
+            fac = survey_facades(
+                usable_b, dsm_obj, wx, min_segment_width_m=rc.facade_min_segment_width_m,
+                exclude_ground_floors_m=rc.facade_exclude_ground_floors_m,
+                window_to_wall_frac=rc.facade_window_to_wall_frac, bipv_efficiency_frac=rc.facade_bipv_efficiency_frac,
+                simplify_tolerance_m=rc.facade_simplify_tolerance_m,
+                shared_wall_tolerance_m=rc.facade_shared_wall_tolerance_m, height_fracs=rc.facade_height_fracs,
+                points_per_level=rc.facade_points_per_level, offset_m=rc.facade_offset_m,
+                n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, n_quantiles=sc.n_quantiles,
+                min_poa_kwh_m2=rc.min_poa_kwh_m2, temp_model_facade=rc.facade_temperature_model,
+                owner_index=owner_of,
+                progress=(lambda d, t: progress("facades", d, t)) if progress else None,
+                **energy_params(cfg))
+            out["facades"] = _layer_ready(fac)
+    if "carports" in rc.kinds and parking is not None:
+        from .carports import survey_carports
+        with timer.stage("carports"):
+            car = survey_carports(
+                parking, dsm_obj, wx, canopy_tilt_deg=rc.carport_canopy_tilt_deg,
+                canopy_height_m=rc.carport_canopy_height_m, coverage_frac=rc.carport_coverage_frac,
+                module_efficiency_frac=rc.carport_module_efficiency_frac, azimuth_deg=rc.carport_azimuth_deg,
+                buildings=usable_b, n_sectors=sc.n_sectors, radius_m=sc.search_radius_m,
+                points_per_100m2=sc.points_per_100m2, max_points=sc.max_points_per_roof,
+                n_quantiles=sc.n_quantiles, min_poa_kwh_m2=rc.min_poa_kwh_m2,
+                progress=(lambda d, t: progress("carports", d, t)) if progress else None,
+                **energy_params(cfg))
+            out["carports"] = _layer_ready(car)
+    return out
+
+
+def _layer_ready(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Horizon arrays -> the compact median-profile string used for roofs."""
+    frame = frame.copy()
+    if "horizon_deg" in frame and len(frame) and not isinstance(frame["horizon_deg"].iloc[0], str):
+        prof = np.full(len(frame), "", dtype=object)
+        have = np.array([isinstance(h, np.ndarray) and h.size > 0 for h in frame["horizon_deg"]])
+        if have.any():
+            prof[have] = _profile_strings(np.stack(frame["horizon_deg"].to_numpy()[have]))
+        frame["horizon_deg"] = prof
+    return frame
+
+
+def resource_totals(layers: dict) -> dict:
+    """Kept count, capacity [kWp] and generation [MWh] of each resource layer."""
+    out = {}
+    for name, frame in layers.items():
+        kept = frame["excluded_reason"].fillna("") == ""
+        out[name] = {"n_total": int(len(frame)), "n_kept": int(kept.sum()),
+                     "capacity_kwp": float(frame.loc[kept, "capacity_kwp"].sum()),
+                     "annual_mwh": float(frame.loc[kept, "annual_kwh"].sum() / 1000.0)}
+    return out
+
+
 def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_ids=None,
-                 progress: Progress | None = None, timer: "_Timer | None" = None) -> gpd.GeoDataFrame:
+                 progress: Progress | None = None, timer: "_Timer | None" = None,
+                 dsm: tuple | None = None) -> gpd.GeoDataFrame:
     """Roofs, shading and energy for the buildings of ``core_ids`` (default: all).
 
     ``buildings`` may hold more buildings than the core (a halo around a tile):
-    they cast shade but get no roofs. Returns the roofs frame with energy columns
-    and ``excluded_reason``; the ``usable_geometry`` helper column is dropped.
+    they cast shade but get no roofs. ``dsm`` is an optional ``build_dsm`` result
+    covering the roofs plus the search radius (built here when not given).
+    Returns the roofs frame with energy columns and ``excluded_reason``; the
+    ``usable_geometry`` helper column is dropped.
     """
     from . import roofs as roofs_mod, shading, energy
 
@@ -193,24 +308,12 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
     k_roofs = roofs[kept]
 
     with timer.stage("shading"):
-        usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
-        owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
-        area = roofs.total_bounds if len(roofs) else usable_b.total_bounds
-        # snap to whole pyramid blocks: tiles and the whole area then share one DSM grid and
-        # one max-pyramid, so partitioned runs reproduce single-process horizons exactly
-        bounds = snapped_bounds(area, sc.search_radius_m, sc.dsm_resolution_m * shading.PYRAMID_BLOCK_CELLS)
-        roof_z = k_roofs["height_m"].to_numpy(float)
-        if cfg.inputs.dsm:
-            dsm = shading.read_dsm(cfg.inputs.dsm, bounds=bounds, crs=cfg.survey.metric_crs,
-                                   dem_path=cfg.inputs.dem or None)
-            # a DSM file knows no buildings: mark each footprint's cells so a roof skips its own
-            dsm = shading.assign_owners(dsm, usable_b.geometry.to_numpy())
-            if not cfg.inputs.dem:
-                roof_z = None  # absolute surface heights: each point stands on the DSM itself
+        if dsm is None:
+            area = roofs.total_bounds if len(roofs) else buildings.total_bounds
+            dsm, owner_of, absolute = build_dsm(cfg, buildings, area)
         else:
-            dsm = shading.dsm_from_buildings(usable_b.geometry.to_numpy(), usable_b["height_m"].to_numpy(float),
-                                             resolution_m=sc.dsm_resolution_m, bounds=bounds,
-                                             crs=cfg.survey.metric_crs)
+            dsm, owner_of, absolute = dsm
+        roof_z = None if absolute else k_roofs["height_m"].to_numpy(float)
         hz, svf = shading.roof_horizons(
             dsm, k_roofs["usable_geometry"].to_numpy(), roof_z,
             owner_of.reindex(k_roofs["building_id"]).to_numpy(np.int64),
@@ -299,15 +402,40 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     with timer.stage("weather"):
         wx, wx_notes = load_weather(cfg)
     notes += wx_notes
-    roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer)
+    extra = {}
+    if set(cfg.resources.kinds) - {"roofs"}:
+        parking = load_parking(cfg)
+        area = buildings.total_bounds
+        if parking is not None and len(parking):
+            pb = parking.total_bounds
+            area = (min(area[0], pb[0]), min(area[1], pb[1]), max(area[2], pb[2]), max(area[3], pb[3]))
+        with timer.stage("shading"):
+            dsm = build_dsm(cfg, buildings, area)
+        roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer, dsm=dsm)
+        extra = assess_resources(cfg, buildings, parking, wx, dsm, progress=progress, timer=timer)
+    else:
+        roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer)
+    if "roofs" not in cfg.resources.kinds:
+        # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
+        notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
     return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
-                         started=started, out_path=out_path if write else None, overwrite=overwrite)
+                         started=started, out_path=out_path if write else None, overwrite=overwrite,
+                         extra_layers=extra, progress=progress)
 
 
-def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, started, out_path, overwrite):
+def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, started, out_path, overwrite,
+                  extra_layers: dict | None = None, progress: Progress | None = None):
     """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs."""
     buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer)
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
+    if extra_layers:
+        summary["resources"] = resource_totals(extra_layers)
+        labels = {"facades": "Facades (BIPV) / 立面光伏", "carports": "Carport canopies / 车棚光伏"}
+        for name, tot in summary["resources"].items():
+            summary["plan_lines"].append(
+                f"{labels.get(name, name)}: {tot['n_kept']:,} of {tot['n_total']:,} usable, "
+                f"{tot['capacity_kwp']:,.0f} kWp, {tot['annual_mwh']:,.0f} MWh/yr — reported separately, "
+                "not counted toward the rooftop targets / 单独统计，不计入屋顶光伏目标")
     manifest = make_manifest(cfg, started, timer, summary)
     result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest)
     if out_path is not None:
@@ -317,8 +445,17 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 out_path, buildings=buildings, roofs=roofs, plan=planres.plan,
                 targets=planres.targets, coverage=planres.coverage, category_shares=planres.category_shares,
                 summary=summary, manifest=manifest, crs=cfg.survey.metric_crs, overwrite=overwrite,
-                shortlist_size=cfg.outputs.shortlist_size,
+                shortlist_size=cfg.outputs.shortlist_size, extra_layers=extra_layers or None,
+                progress=progress,
             )
+    if cfg.outputs.postgis_url:
+        from .outputs import result_layers, write_postgis
+        with timer.stage("postgis"):
+            layers = result_layers(buildings=buildings, roofs=roofs, plan=planres.plan, targets=planres.targets,
+                                   coverage=planres.coverage, category_shares=planres.category_shares,
+                                   extra_layers=extra_layers or None, crs=cfg.survey.metric_crs)
+            write_postgis(cfg.outputs.postgis_url, cfg.outputs.postgis_schema, layers, cfg.survey.metric_crs,
+                          overwrite=overwrite, styles=cfg.outputs.postgis_styles)
     summary["timings_s"] = dict(timer.timings_s)
     manifest["timings_s"] = dict(timer.timings_s)
     return result

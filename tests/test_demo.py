@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import geopandas as gpd
 
 from pv_survey import demo
 from pv_survey.errors import InputError, OutputError
@@ -27,7 +28,7 @@ EPW = SHARED_DATA / "CHN_GD_Guangzhou.592870_TMYx.2009-2023.epw"
 BOUNDARY = SHARED_DATA / "440106_tianhe_boundary_wgs84.geojson"
 needs_shared = pytest.mark.skipif(not EPW.exists(), reason=f"real Guangzhou data not present at {SHARED_DATA}")
 
-FILES = ("tianhe_demo_buildings.gpkg", "tianhe_demo_roofs.gpkg", "guangzhou_climate_facts.toml",
+FILES = ("tianhe_demo_buildings.gpkg", "tianhe_demo_roofs.gpkg", "tianhe_demo_parking.gpkg", "guangzhou_climate_facts.toml",
          "guangzhou_default_year.csv")
 CATEGORIES = {"government", "hospital", "school", "public", "industrial", "commercial", "residential", "other"}
 
@@ -80,7 +81,7 @@ def test_regenerates_committed_files_byte_for_byte(tmp_path):
     assert {f.status for f in report.files} == {"written"}
     # a second run finds nothing to change and leaves the files alone
     again = demo.write_demo_data(tmp_path)
-    assert [f.status for f in again.files] == ["unchanged"] * 4
+    assert [f.status for f in again.files] == ["unchanged"] * len(FILES)
     # no temporary directory is left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
 
@@ -112,7 +113,7 @@ def test_cli_demo_data(tmp_path):
 
     result = CliRunner().invoke(cli, ["demo-data", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert result.output.count("written") == 4
+    assert result.output.count("written") == len(FILES)
     assert "buildings" in result.output and "existing PV" in result.output
     result = CliRunner().invoke(cli, ["demo-data", "--out", str(tmp_path), "--seed", "7"])
     assert isinstance(result.exception, OutputError)
@@ -405,3 +406,17 @@ def test_specific_yield_default_year_vs_epw(weather_csv):
     assert y_default == pytest.approx(y_epw, rel=0.03)  # brief: agree within 3 %
     # sanity against PVGIS-ERA5 2019 at the same point, 26 deg: 1197 kWh/kWp (PROVENANCE.md), +-10 %
     assert y_epw == pytest.approx(1197, rel=0.10)
+
+
+def test_demo_car_parks_are_clear_surface_lots():
+    """The demo car parks (issue 10): polygons of 400 m2 or more that touch no building."""
+    import shapely
+
+    b = gpd.read_file(DATA / "tianhe_demo_buildings.gpkg").to_crs("EPSG:4547")
+    pk = gpd.read_file(DATA / "tianhe_demo_parking.gpkg").to_crs("EPSG:4547")
+    assert 50 <= len(pk) <= 120
+    assert (pk.area >= 400.0).all()
+    assert set(pk["amenity"]) == {"parking"} and set(pk["parking"]) == {"surface"}
+    assert not shapely.intersects(pk.union_all(), b.union_all())
+    # no lot overlaps another (areas of the union = the sum of the areas)
+    assert pk.union_all().area == pytest.approx(pk.area.sum(), rel=1e-9)

@@ -34,7 +34,7 @@ from .crs import WEB_MAP_TO_WGS84, crs_label, parse_crs, resolve_source_crs
 from .osm import REASON_PART, is_osm_frame, osm_attributes, resolve_building_parts
 from .schema import SCHEMA_COLUMNS, fill_heights, map_attributes, parse_number, unique_ids, _text
 from .sources import read_source
-from .validate import (REASON_DUPLICATE_GEOMETRY, ValidationReport, check_frame, check_geometries,
+from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_NOT_POLYGON, ValidationReport, check_frame, check_geometries,
                        duplicate_geometries, validate_frame)
 
 __all__ = ["InputReport", "read_buildings", "read_roof_planes", "ROOF_PLANE_COLUMNS"]
@@ -256,7 +256,9 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
 
     if not (reason == "").any():
         counts = ", ".join(f"{k}: {v}" for k, v in Counter(reason.tolist()).items()) or "the source is empty"
-        raise InputError(f"{where}: no usable building among {len(reason)} features ({counts}); "
+        hint = ("footprints must be polygons: give the buildings' polygon layer (--layer), not points or lines; "
+                if set(reason.tolist()) == {REASON_NOT_POLYGON} else "")
+        raise InputError(f"{where}: no usable building among {len(reason)} features ({counts}); {hint}"
                          "run `pv-survey validate` on it, check --layer, --source-crs and the field map")
     cchk = chk.coordinate_check
     hs = Counter(hsrc.tolist())
@@ -374,3 +376,46 @@ def read_roof_planes(source, *, layer: str | None = None, source_crs: str | None
         "azimuth_deg": np.mod(azi, 360.0),
     }, geometry=gs.values, crs=tcrs)
     return out
+
+
+def read_parking(source, *, layer: str | None = None, source_crs: str | None = None,
+                 target_crs="EPSG:4547") -> gpd.GeoDataFrame:
+    """Read car-park polygons (a parking layer or OSM features) for the carport survey.
+
+    Every attribute is carried through (``amenity`` / ``parking`` OSM tags let
+    :func:`pv_survey.carports.select_surface_parking` keep surface lots only). Rows
+    without a usable polygon are dropped with a count in the log: car parks are a
+    separate resource, never buildings, so the buildings accounting is not affected.
+
+    Parameters
+    ----------
+    source : str or Path
+        Any source :func:`read_buildings` accepts.
+    layer : str, optional
+        Layer name.
+    source_crs : str, optional
+        CRS to assume (``gcj02`` / ``bd09`` allowed).
+    target_crs : str or pyproj.CRS
+        Metric CRS of the result.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The polygons in ``target_crs`` with their attributes and a ``parking_id`` (str).
+    """
+    source_crs = _none_if_blank(source_crs)
+    tcrs = _target(target_crs)
+    raw = read_source(source, layer=_none_if_blank(layer))
+    frame = raw.frame
+    crs, web, _w = resolve_source_crs(raw.crs, source_crs, where=raw.display)
+    gchk = check_geometries(frame.geometry.values)
+    ok = gchk.reason == ""
+    geoms = gchk.geometry[ok]
+    if web:
+        geoms = _convert_web_map(geoms, web)
+    attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name)).loc[ok].reset_index(drop=True)
+    gs = gpd.GeoSeries(geoms, crs=crs).to_crs(tcrs)
+    idcol = next((c for c in ("parking_id", "id", "osm_id") if c in attrs.columns), None)
+    pid = attrs[idcol].astype(str) if idcol else pd.Series([f"P{i + 1:06d}" for i in range(len(attrs))])
+    attrs["parking_id"] = pid.to_numpy(dtype=object)
+    return gpd.GeoDataFrame(attrs, geometry=gs.values, crs=tcrs)

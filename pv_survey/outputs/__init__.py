@@ -17,6 +17,8 @@ Every file is staged under a temporary name and put in place only when all are w
 
 from __future__ import annotations
 
+import time
+
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -116,6 +118,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         Outputs exist without ``overwrite``, the folder cannot be written, or a writer failed
         (the earlier outputs are then left as they were).
     """
+    t0 = time.perf_counter()
     out = prepare_out_dir(out_dir, overwrite=overwrite)
     summary = dict(summary)
     if plan_result is not None:
@@ -155,12 +158,13 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=layers["plan"])
         st.temp("summary.md").write_bytes(md.encode("utf-8"))
         tick()
+        # the manifest is written last, so it can time the outputs stage itself
+        timings = {**dict(manifest.get("timings_s", {})), "outputs": round(time.perf_counter() - t0, 3)}
+        manifest = {**manifest, "timings_s": timings}
         manifest_text = manifest_json(manifest, outputs=st.staged)  # hashes of every other file
         st.temp("manifest.json").write_bytes(manifest_text.encode("utf-8"))
         tick()
-        paths = st.commit()
-    if overwrite:  # shortlists of an earlier run that this run did not write would mislead
-        for old in existing_outputs(out):
-            if old.name not in paths:
-                old.unlink()
+        # shortlists of an earlier run that this run does not write would mislead: removed in the commit
+        stale = [old for old in existing_outputs(out) if old.name not in st.staged] if overwrite else []
+        paths = st.commit(remove=stale)
     return paths

@@ -125,3 +125,30 @@ def test_dsm_file_reproduces_footprint_dsm(subset_files, result, tmp_path):
         other = run_survey(cfg, write=False).roofs.set_index("roof_id")
         np.testing.assert_allclose(other.loc[kept[kept].index, "annual_kwh"].to_numpy(),
                                    base.loc[kept, "annual_kwh"].to_numpy(), rtol=1e-6)
+
+
+def test_resources_facades_and_carports(subset_files, tmp_path):
+    """--resources roofs,facades,carports adds two styled layers and separate totals (issue 10)."""
+    import sqlite3
+
+    b, r, n = subset_files
+    cfg = Config().replace(inputs={"buildings": str(b), "roofs": str(r),
+                                   "parking": str(DEFAULT_BUILDINGS.parent / "tianhe_demo_parking.gpkg")},
+                           resources={"kinds": ["roofs", "facades", "carports"]})
+    res = run_survey(cfg, out_dir=tmp_path / "o")
+    gpkg = tmp_path / "o" / "survey.gpkg"
+    layers = dict(pyogrio.list_layers(gpkg))
+    assert layers["facades"] == "LineString" and "carports" in layers
+    fac = pyogrio.read_dataframe(gpkg, layer="facades")
+    kept = fac["excluded_reason"].fillna("") == ""
+    tot = res.summary["resources"]["facades"]
+    assert tot["capacity_kwp"] == pytest.approx(fac.loc[kept, "capacity_kwp"].sum())
+    # the rooftop targets do not count facades: achieved = existing + planned roofs only
+    t = res.plan.targets
+    assert (t["achieved_kwp"] <= res.buildings["existing_pv_kwp"].sum()
+            + res.plan.plan["capacity_kwp"].sum() + 1e-6).all()
+    with sqlite3.connect(gpkg) as con:
+        styled = dict(con.execute("select f_table_name, useAsDefault from layer_styles").fetchall())
+        qml = dict(con.execute("select f_table_name, styleQML from layer_styles").fetchall())
+    assert styled.get("facades") == 1 and styled.get("carports") == 1
+    assert 'type="line"' in qml["facades"] and "graduatedSymbol" in qml["carports"]

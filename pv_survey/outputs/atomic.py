@@ -14,7 +14,7 @@ import re
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..errors import OutputError
 
@@ -212,13 +212,31 @@ class Staging:
         """Output name -> temporary path, in staging order."""
         return dict(self._staged)
 
-    def commit(self) -> dict[str, Path]:
-        """Replace the final files by the staged ones; returns name -> final path."""
+    def commit(self, *, remove: Iterable[Path] = ()) -> dict[str, Path]:
+        """Replace the final files by the staged ones; returns name -> final path.
+
+        The file staged last seals the set (``write_outputs`` stages manifest.json, which
+        hashes every other file, last): its old copy is removed before any file is replaced
+        and the new one goes in place last, so a process killed half way through the renames
+        leaves no seal that describes a mix of old and new files.
+
+        Parameters
+        ----------
+        remove : iterable of paths
+            Files of an earlier run that this set does not replace (e.g. a phase's shortlist
+            that no longer exists); deleted after the old seal and before the renames.
+        """
         missing = [n for n, t in self._staged.items() if not t.is_file()]
         if missing:
             raise OutputError(f"{self.out_dir / missing[0]}: was staged but never written; nothing was replaced")
         for tmp in self._staged.values():
             _fsync_file(tmp)
+        seal = [self.out_dir / next(reversed(self._staged))] if self._staged else []
+        for old in (*seal, *remove):
+            try:
+                old.unlink()
+            except FileNotFoundError:
+                pass
         done: dict[str, Path] = {}
         for name, tmp in self._staged.items():
             final = self.out_dir / name

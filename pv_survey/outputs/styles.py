@@ -251,8 +251,18 @@ def buildings_qml(fields: list[str]) -> str:
     )
 
 
-def roofs_qml(fields: list[str], specific_yield_kwh_kwp) -> str:
-    """Default style of ``roofs``: graduated colour by specific yield (quantile classes of the data)."""
+def _line_symbol(name: str, line: str, width_mm: float) -> str:
+    return fill_template(load_template("line_symbol.xml").strip(), NAME=name, LINE=_rgba(line),
+                         WIDTH_MM=f"{width_mm:g}")
+
+
+def roofs_qml(fields: list[str], specific_yield_kwh_kwp, *, id_field: str = "roof_id",
+              geometry_type: int = 2) -> str:
+    """Default style of ``roofs`` (and of the ``facades`` / ``carports`` resource layers).
+
+    Graduated colour by specific yield (quantile classes of the data); ``geometry_type``
+    1 draws lines (facade segments), 2 fills polygons.
+    """
     edges = yield_breaks(specific_yield_kwh_kwp, n_classes=len(YIELD_COLOURS))
     n = len(edges) - 1
     # spread the ramp over the classes present: with fewer classes keep the ends of the ramp
@@ -264,10 +274,13 @@ def roofs_qml(fields: list[str], specific_yield_kwh_kwp) -> str:
         ranges.append(f"<range symbol=\"{k}\" lower=\"{lower:.6f}\" upper=\"{upper:.6f}\" "
                       f"label={quoteattr(label)} render=\"true\"/>")
         # outline in the fill colour: small roofs keep their colour at district scale
-        symbols.append(_fill_symbol(str(k), YIELD_COLOURS[idx[k]], YIELD_COLOURS[idx[k]], 0.2))
+        if geometry_type == 1:
+            symbols.append(_line_symbol(str(k), YIELD_COLOURS[idx[k]], 0.8))
+        else:
+            symbols.append(_fill_symbol(str(k), YIELD_COLOURS[idx[k]], YIELD_COLOURS[idx[k]], 0.2))
     tip = _maptip(
-        "\"roof_id\"",
-        [("building_id", '"building_id"'),
+        f'"{id_field}"',
+        [("building_id", "coalesce(\"building_id\", '')" if "building_id" in fields else "''"),
          ("specific_yield_kwh_kwp", 'format_number("specific_yield_kwh_kwp", 0)'),
          ("capacity_kwp", 'format_number("capacity_kwp", 1)'),
          ("annual_kwh", 'format_number("annual_kwh", 0)'),
@@ -276,7 +289,8 @@ def roofs_qml(fields: list[str], specific_yield_kwh_kwp) -> str:
          ("excluded_reason", "coalesce(\"excluded_reason\", '')")],
     )
     return fill_template(load_template("roofs.qml"), RANGES="\n      ".join(ranges),
-                         SYMBOLS="\n      ".join(symbols), ALIASES=aliases_xml(fields), MAPTIP=tip)
+                         SYMBOLS="\n      ".join(symbols), ALIASES=aliases_xml(fields), MAPTIP=tip,
+                         PREVIEW=escape(f'"{id_field}"'), GEOMTYPE=str(int(geometry_type)))
 
 
 def plan_qml(fields: list[str], phases) -> str:
@@ -331,10 +345,12 @@ def qml_for_layer(name: str, frame: pd.DataFrame) -> str:
     fields = [c for c in frame.columns if c not in ("fid", geom_col)]
     if name == "buildings":
         return buildings_qml(fields)
-    if name == "roofs":
+    if name in ("roofs", "facades", "carports") and "specific_yield_kwh_kwp" in frame:
         kept = frame["excluded_reason"].fillna("").astype(str) == "" if "excluded_reason" in frame else True
-        sy = frame.loc[kept, "specific_yield_kwh_kwp"] if "specific_yield_kwh_kwp" in frame else []
-        return roofs_qml(fields, sy)
+        sy = frame.loc[kept, "specific_yield_kwh_kwp"]
+        id_field = {"roofs": "roof_id", "facades": "facade_id", "carports": "carport_id"}[name]
+        return roofs_qml(fields, sy, id_field=id_field if id_field in fields else "fid",
+                         geometry_type=_geometry_type_code(frame))
     if name == "plan":
         return plan_qml(fields, frame["phase"] if "phase" in frame else [""])
     return table_qml(fields, geometry_type=_geometry_type_code(frame))

@@ -1,6 +1,7 @@
 <!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<!-- pv-survey default style of the "roofs" layer (template; @@...@@ are filled by
-     pv_survey.outputs.styles): kept roof planes graduated by specific yield [kWh/kWp];
+<!-- pv-survey default style of the "roofs" layer, also used for the "facades" (lines)
+     and "carports" layers (template; @@...@@ are filled by pv_survey.outputs.styles):
+     kept surfaces graduated by specific yield [kWh/kWp];
      excluded planes (no yield) are not drawn, the buildings layer shows them grey. -->
 <qgis version="3.22.16-Białowieża" styleCategories="AllStyleCategories" labelsEnabled="0" hasScaleBasedVisibilityFlag="0" minScale="100000000" maxScale="0" readOnly="0">
   <flags>
@@ -34,7 +35,7 @@
   <aliases>
     @@ALIASES@@
   </aliases>
-  <previewExpression>"roof_id"</previewExpression>
+  <previewExpression>@@PREVIEW@@</previewExpression>
   <mapTip>@@MAPTIP@@</mapTip>
-  <layerGeometryType>2</layerGeometryType>
+  <layerGeometryType>@@GEOMTYPE@@</layerGeometryType>
 </qgis>

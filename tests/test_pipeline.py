@@ -152,3 +152,42 @@ def test_resources_facades_and_carports(subset_files, tmp_path):
         qml = dict(con.execute("select f_table_name, styleQML from layer_styles").fetchall())
     assert styled.get("facades") == 1 and styled.get("carports") == 1
     assert 'type="line"' in qml["facades"] and "graduatedSymbol" in qml["carports"]
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+OSM_SAMPLE = SHARED / "tianhe_huacheng_osm_buildings.geojson"
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not OSM_SAMPLE.is_file(), reason=f"{OSM_SAMPLE} not present (../shared/data beside the repo)")
+def test_real_osm_sample_end_to_end(tmp_path):
+    """`pv-survey run --buildings <the real Huacheng OSM export>` (issue 5, item 6).
+
+    Expectations from the OSM tags themselves (../shared/data/PROVENANCE.md, file 3):
+    the IFC tower w184738716 is building=commercial with height=440.2; w313905697 and
+    w1348002790 are building=school; w313905695 (广州市海关) has office=government; the metro
+    structures 珠江新城 (w503810995, w503814640, w995559493) have layer < 0 and no levels.
+    """
+    import subprocess
+    import sys
+
+    out = tmp_path / "osm"
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "cli.py"), "run",
+                           "--buildings", str(OSM_SAMPLE), "--out", str(out)],
+                          capture_output=True, text=True, encoding="utf-8")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    b = pyogrio.read_dataframe(out / "survey.gpkg", layer="buildings").set_index("building_id")
+    assert len(b) == 52  # nothing lost: every OSM feature is in the buildings layer
+    ifc = b.loc["w184738716"]
+    assert ifc["category"] == "commercial" and ifc["height_m"] == pytest.approx(440.2)
+    assert ifc["name"] == "广州国际金融中心(广州西塔)"
+    assert set(b.loc[["w313905697", "w1348002790"], "category"]) == {"school"}
+    assert b.loc["w313905695", "category"] == "government"
+    roofs = pyogrio.read_dataframe(out / "survey.gpkg", layer="roofs")
+    for metro in ("w503810995", "w503814640", "w995559493"):
+        assert b.loc[metro, "excluded_reason"] != ""
+        assert metro not in set(roofs["building_id"])
+    # Chinese names survive into the CSV shortlists (UTF-8 with BOM)
+    text = (out / "shortlist_reserve.csv").read_text(encoding="utf-8-sig") + \
+        "".join(p.read_text(encoding="utf-8-sig") for p in out.glob("shortlist_2030.csv"))
+    assert any(ord(ch) > 0x4E00 for ch in text)

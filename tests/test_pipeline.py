@@ -191,3 +191,22 @@ def test_real_osm_sample_end_to_end(tmp_path):
     text = (out / "shortlist_reserve.csv").read_text(encoding="utf-8-sig") + \
         "".join(p.read_text(encoding="utf-8-sig") for p in out.glob("shortlist_2030.csv"))
     assert any(ord(ch) > 0x4E00 for ch in text)
+
+
+def test_run_writes_postgis(subset_files, tmp_path, postgis_url):
+    """`pv-survey run --postgis URL` writes the result layers into a real PostGIS schema (issue 7, item 4)."""
+    import psycopg
+    from pv_survey.cli import main
+
+    b, r, n = subset_files
+    main(["run", "--buildings", str(b), "--roofs", str(r), "--out", str(tmp_path / "o"),
+          "--postgis", postgis_url])  # returns normally on success (errors exit with code 2)
+    gpkg_plan = pyogrio.read_dataframe(tmp_path / "o" / "survey.gpkg", layer="plan")
+    with psycopg.connect(postgis_url) as con:
+        n_b = con.execute("select count(*) from pv_survey.buildings").fetchone()[0]
+        cap = con.execute("select sum(capacity_kwp) from pv_survey.plan").fetchone()[0]
+        srid = con.execute("select srid from geometry_columns where f_table_schema = 'pv_survey' "
+                           "and f_table_name = 'buildings'").fetchone()[0]
+    assert n_b == n
+    assert cap == pytest.approx(gpkg_plan["capacity_kwp"].sum())
+    assert srid == 4547

@@ -19,3 +19,12 @@ source_crs_opt = click.option(
     help="CRS of an input that declares none (e.g. EPSG:4490), or gcj02 / bd09 for web-map coordinates.",
 )
 encoding_opt = click.option("--encoding", default=None, help="Attribute encoding of a shapefile without .cpg (e.g. gbk).")
+workers_opt = click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Run tile by tile on a local dask cluster of N worker processes (one thread each).",
+)
+scheduler_opt = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Run tile by tile on an existing dask cluster, e.g. tcp://10.0.0.5:8786 (workers must see the input "
+         "files), or 'synchronous' for tile by tile in this process (bounded memory, no cluster).",
+)

@@ -8,7 +8,8 @@ import sys
 import click
 
 from . import cli
-from .options import config_opt, encoding_opt, layer_opt, overwrite_opt, source_crs_opt, weather_opt
+from .options import (config_opt, encoding_opt, layer_opt, overwrite_opt, scheduler_opt, source_crs_opt,
+                      weather_opt, workers_opt)
 
 log = logging.getLogger("pv_survey")
 
@@ -16,7 +17,8 @@ log = logging.getLogger("pv_survey")
 class _Progress:
     """A progress bar on a terminal, plain log lines (every 10%) otherwise."""
 
-    def __init__(self, stream=sys.stderr) -> None:
+    def __init__(self, stream=None) -> None:
+        stream = sys.stderr if stream is None else stream  # the current one, not the one at import
         self.tty = stream.isatty()
         self.bar = None
         self.stage = None
@@ -85,8 +87,18 @@ def format_summary(summary: dict) -> str:
 @click.option("--name", default=None, help="Run name (default from the config: tianhe-demo).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output folder (default outputs/<name>).")
+@click.option("--resources", default=None, metavar="KINDS",
+              help="Resource classes, comma separated: roofs, facades, carports (default: roofs only; the "
+                   "3 MW / 6 MW targets are rooftop-led, facades and carports are reported separately).")
+@click.option("--parking", default=None, help="Car parks for the carport survey (polygons or OSM amenity=parking).")
+@click.option("--postgis", default=None, metavar="URL",
+              help="Also write the result layers into PostGIS, e.g. postgresql://user@host:5432/db "
+                   "(schema from outputs.postgis_schema, default pv_survey).")
 @overwrite_opt
-def run_cmd(config_path, buildings, layer, roofs, dsm, dem, weather, source_crs, encoding, name, out_dir, overwrite):
+@workers_opt
+@scheduler_opt
+def run_cmd(config_path, buildings, layer, roofs, dsm, dem, weather, source_crs, encoding, name, out_dir,
+            resources, parking, postgis, overwrite, workers, scheduler):
     """Survey every roof, plan the installations, write the outputs.
 
     With no options it runs the embedded Tianhe demo district on the embedded
@@ -98,17 +110,27 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, weather, source_crs,
 
     cfg = load_config(config_path)
     ins = {k: v for k, v in dict(buildings=buildings, layer=layer, roofs=roofs, dsm=dsm, dem=dem,
-                                 weather=weather, source_crs=source_crs, encoding=encoding).items() if v}
+                                 weather=weather, source_crs=source_crs, encoding=encoding,
+                                 parking=parking).items() if v}
     changes = {}
     if ins:
         changes["inputs"] = ins
+    if resources:
+        changes["resources"] = {"kinds": [k.strip() for k in resources.split(",") if k.strip()]}
+    if postgis:
+        changes["outputs"] = {"postgis_url": postgis}
     if name:
         changes["survey"] = {"name": name}
     if changes:
         cfg = cfg.replace(**changes)
     progress = _Progress()
     try:
-        result = run_survey(cfg, out_dir=out_dir, overwrite=overwrite, progress=progress)
+        if workers or scheduler:
+            from ..partition import run_partitioned
+            result = run_partitioned(cfg, out_dir=out_dir, overwrite=overwrite, workers=workers,
+                                     scheduler=scheduler, progress=progress)
+        else:
+            result = run_survey(cfg, out_dir=out_dir, overwrite=overwrite, progress=progress)
     finally:
         progress.close()
     click.echo(format_summary(result.summary))

@@ -732,6 +732,11 @@ def _validate_cross(obj: Any, prefix: str, where: str) -> None:
         if not obj.facade_height_fracs or any(not 0.0 <= v <= 1.0 for v in obj.facade_height_fracs):
             raise ConfigError(f"{where}: 'resources.facade_height_fracs' = {list(obj.facade_height_fracs)!r}: "
                               "give one or more fractions between 0 and 1")
+    if isinstance(obj, SurveyConfig):
+        ext = obj.extent_lon_lat
+        if len(ext) != 4 or not (-180 <= ext[0] < ext[2] <= 180 and -90 <= ext[1] < ext[3] <= 90):
+            raise ConfigError(f"{where}: 'survey.extent_lon_lat' = {list(ext)}: give [min lon, min lat, max lon, "
+                              "max lat] in degrees, e.g. [113.28, 23.08, 113.46, 23.27]")
     if isinstance(obj, RoofsConfig) and obj.flat_max_tilt_deg > obj.max_tilt_deg:
         raise ConfigError(f"{where}: 'roofs.flat_max_tilt_deg' must not exceed 'roofs.max_tilt_deg'")
 

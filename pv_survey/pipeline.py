@@ -190,6 +190,15 @@ def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds) -> tuple:
     return dsm, owner_of, False
 
 
+def dsm_notes(cfg: Config, dsm) -> list[str]:
+    """Repairs made while reading a DSM file, for the run's notes."""
+    n = int(getattr(dsm, "filled_cells", 0) or 0)
+    if not cfg.inputs.dsm or n == 0:
+        return []
+    fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
+    return [f"{cfg.inputs.dsm}: {n:,} DSM cells had no data; filled with {fill}"]
+
+
 def load_parking(cfg: Config):
     """Car parks for the carport survey (``None`` when carports are not asked for)."""
     if "carports" not in cfg.resources.kinds:
@@ -277,7 +286,7 @@ def resource_totals(layers: dict) -> dict:
 
 def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_ids=None,
                  progress: Progress | None = None, timer: "_Timer | None" = None,
-                 dsm: tuple | None = None) -> gpd.GeoDataFrame:
+                 dsm: tuple | None = None, notes: list | None = None) -> gpd.GeoDataFrame:
     """Roofs, shading and energy for the buildings of ``core_ids`` (default: all).
 
     ``buildings`` may hold more buildings than the core (a halo around a tile):
@@ -311,6 +320,8 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
         if dsm is None:
             area = roofs.total_bounds if len(roofs) else buildings.total_bounds
             dsm, owner_of, absolute = build_dsm(cfg, buildings, area)
+            if notes is not None:
+                notes.extend(dsm_notes(cfg, dsm))
         else:
             dsm, owner_of, absolute = dsm
         roof_z = None if absolute else k_roofs["height_m"].to_numpy(float)
@@ -411,10 +422,11 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
             area = (min(area[0], pb[0]), min(area[1], pb[1]), max(area[2], pb[2]), max(area[3], pb[3]))
         with timer.stage("shading"):
             dsm = build_dsm(cfg, buildings, area)
+        notes += dsm_notes(cfg, dsm[0])
         roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer, dsm=dsm)
         extra = assess_resources(cfg, buildings, parking, wx, dsm, progress=progress, timer=timer)
     else:
-        roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer)
+        roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer, notes=notes)
     if "roofs" not in cfg.resources.kinds:
         # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
         notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
@@ -553,12 +565,18 @@ def check_accounting(buildings: pd.DataFrame, roofs: pd.DataFrame, planres: Any,
     roof_cap = float(roofs.loc[roofs["excluded_reason"] == "", "capacity_kwp"].sum())
     if not np.isclose(planned_cap, roof_cap, rtol=1e-9, atol=1e-6):
         raise AccountingError(f"plan capacity {planned_cap:.3f} kWp != kept roofs {roof_cap:.3f} kWp")
-    _check_plan_rows(buildings, roofs, plan, n_in)
+    n_planned, n_reserve, n_excluded = _check_plan_rows(buildings, roofs, plan, n_in)
     _check_targets(buildings, planres)
+    log.info("accounting: %d buildings in = %d planned + %d reserve + %d excluded; plan %.1f kWp = kept roofs; "
+             "targets agree with the plan", n_in, n_planned, n_reserve, n_excluded, planned_cap)
 
 
-def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.DataFrame, n_in: int) -> None:
-    """Buildings in = planned + reserve + excluded; each site's capacity = the sum of its kept roofs."""
+def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.DataFrame,
+                     n_in: int) -> tuple[int, int, int]:
+    """Buildings in = planned + reserve + excluded; each site's capacity = the sum of its kept roofs.
+
+    Returns the counts (planned, reserve incl. pinned out, excluded).
+    """
     from .plan import PINNED_OUT, RESERVE
 
     ids = buildings["building_id"].astype(str)
@@ -592,6 +610,7 @@ def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.Data
         i = int(np.flatnonzero(off)[0])
         raise AccountingError(f"building {pid.iloc[i]}: plan capacity {plan['capacity_kwp'].iloc[i]:.3f} kWp != "
                               f"the sum of its kept roofs {roof_cap.iloc[i]:.3f} kWp")
+    return n_planned, n_reserve, n_excluded
 
 
 def _check_targets(buildings: pd.DataFrame, planres: Any) -> None:
@@ -599,7 +618,8 @@ def _check_targets(buildings: pd.DataFrame, planres: Any) -> None:
     plan, targets = planres.plan, planres.targets
     existing = float(buildings["existing_pv_kwp"].sum())
     if not np.isclose(float(planres.existing_kwp), existing, rtol=1e-9, atol=1e-6):
-        raise AccountingError(f"plan counts {planres.existing_kwp:.3f} kWp existing PV, buildings hold {existing:.3f} kWp")
+        raise AccountingError(f"plan counts {planres.existing_kwp:.3f} kWp existing PV, "
+                              f"buildings hold {existing:.3f} kWp")
     labels = [p.label for p in getattr(planres, "phases", [])]
     for _, t in targets.iterrows():
         name = t["target"]
@@ -610,9 +630,10 @@ def _check_targets(buildings: pd.DataFrame, planres: Any) -> None:
             upto = labels[: labels.index(t["phase"]) + 1]
             mask = plan["phase"].astype(str).isin(upto).to_numpy()
             planned = float(plan.loc[mask, "capacity_kwp"].sum())
-            if not np.isclose(float(t["planned_kwp"]), planned, rtol=1e-9, atol=1e-6) or int(t["n_sites"]) != int(mask.sum()):
+            n_sites = int(mask.sum())
+            if not np.isclose(float(t["planned_kwp"]), planned, rtol=1e-9, atol=1e-6) or int(t["n_sites"]) != n_sites:
                 raise AccountingError(f"target {name!r}: planned {t['planned_kwp']:.3f} kWp on {t['n_sites']} sites, "
-                                      f"but the plan's phases {', '.join(upto)} hold {planned:.3f} kWp on {int(mask.sum())}")
+                                      f"but the plan's phases {', '.join(upto)} hold {planned:.3f} kWp on {n_sites}")
         achieved = existing + (0.0 if passed else float(t["planned_kwp"]))
         if not np.isclose(float(t["achieved_kwp"]), achieved, rtol=1e-9, atol=1e-6):
             raise AccountingError(f"target {name!r}: achieved {t['achieved_kwp']:.3f} kWp != {achieved:.3f} kWp")

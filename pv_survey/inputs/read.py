@@ -34,8 +34,8 @@ from .crs import WEB_MAP_TO_WGS84, crs_label, parse_crs, resolve_source_crs
 from .osm import REASON_PART, is_osm_frame, osm_attributes, resolve_building_parts
 from .schema import SCHEMA_COLUMNS, fill_heights, map_attributes, parse_number, unique_ids, _text
 from .sources import read_source
-from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_NOT_POLYGON, ValidationReport, check_frame, check_geometries,
-                       duplicate_geometries, validate_frame)
+from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_INVALID, REASON_NOT_POLYGON, ValidationReport,
+                       check_frame, check_geometries, duplicate_geometries, validate_frame)
 
 __all__ = ["InputReport", "read_buildings", "read_roof_planes", "ROOF_PLANE_COLUMNS"]
 
@@ -203,6 +203,19 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
         finite = np.isfinite(shapely.bounds(geoms[present])).all(axis=1)
         bad = np.flatnonzero(present)[~finite]
         geoms[bad] = None
+    # a valid near-degenerate footprint can turn invalid when projected: repair it as on reading
+    usable_now = np.flatnonzero(np.array([g is not None for g in geoms], dtype=bool) & (reason == ""))
+    broken = usable_now[~shapely.is_valid(geoms[usable_now])] if len(usable_now) else usable_now
+    n_proj_repaired = 0
+    proj_warnings: list[str] = []
+    if len(broken):
+        rechk = check_geometries(geoms[broken])
+        geoms[broken] = rechk.geometry
+        reason[broken] = rechk.reason
+        n_proj_repaired = rechk.n_repaired
+        proj_warnings.append(f"{where}: {len(broken)} footprints became invalid when projected to "
+                             f"{crs_label(tcrs)}; {rechk.n_repaired} repaired with shapely make_valid, "
+                             f"{rechk.n_unrepairable} excluded ('{REASON_INVALID}')")
 
     attrs_df = pd.DataFrame(raw.frame.drop(columns=raw.frame.geometry.name))
     osm = is_osm_frame(attrs_df.columns) and not field_map
@@ -266,7 +279,7 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
         source=where, layer=raw.layer, driver=raw.driver, crs_declared=crs_label(raw.crs),
         crs_used=crs_label(chk.crs) + (f" ({chk.web_map} lon/lat, converted to WGS84)" if chk.web_map else ""),
         target_crs=crs_label(tcrs), encoding=raw.encoding, n_read=len(buildings),
-        n_usable=int((reason == "").sum()), n_repaired=chk.geometry_check.n_repaired,
+        n_usable=int((reason == "").sum()), n_repaired=chk.geometry_check.n_repaired + n_proj_repaired,
         excluded=dict(Counter(r for r in reason.tolist() if r)),
         height_sources={k: int(hs.get(k, 0)) for k in ("attribute", "levels", "category_default")},
         n_height_invalid=stats.n_height_invalid,
@@ -275,7 +288,7 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
         n_id_duplicate=stats.n_id_duplicate, n_id_missing=stats.n_id_missing,
         n_category_unmapped=stats.n_category_unmapped, n_category_from_name=stats.n_category_from_name,
         n_roof_default=stats.n_roof_default, n_parts_merged=n_parts, n_outline_height_from_parts=n_raised,
-        fields=dict(stats.fields), warnings=[*raw.warnings, *chk.warnings, *stats.warnings],
+        fields=dict(stats.fields), warnings=[*raw.warnings, *chk.warnings, *proj_warnings, *stats.warnings],
         validation=validation,
     )
     return buildings, report

@@ -70,8 +70,9 @@ MAPPABLE_FIELDS = (
 #: (common English GIS names, OSM keys, and the Chinese names of municipal survey data).
 FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
     # meaningful ids first, then the keys databases and GIS tools generate (fid, ogc_fid, gid...)
-    "building_id": ("building_id", "bldg_id", "bld_id", "osm_id", "建筑编号", "建筑物编号", "楼栋编号", "编号",
-                    "唯一编码", "编码", "code", "id", "uid", "objectid", "object_id", "gid", "ogc_fid", "fid"),
+    # (``building_i`` / ``existing_p``: the schema's own names cut to a shapefile's 10 characters)
+    "building_id": ("building_id", "building_i", "bldg_id", "bld_id", "osm_id", "建筑编号", "建筑物编号", "楼栋编号",
+                    "编号", "唯一编码", "编码", "code", "id", "uid", "objectid", "object_id", "gid", "ogc_fid", "fid"),
     "name": ("name", "bldg_name", "building_name", "name_zh", "name:zh", "名称", "建筑名称",
              "建筑物名称", "楼栋名称", "单位名称"),
     "category": ("category", "building_type", "bldg_type", "type", "use", "usage", "function",
@@ -85,7 +86,7 @@ FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
                   "屋面形式"),
     "year_built": ("year_built", "year", "built_year", "construction_year", "start_date", "建成年份",
                    "建成年代", "建成时间", "竣工年份", "竣工时间", "建造年代", "建造年份", "年代"),
-    "existing_pv_kwp": ("existing_pv_kwp", "pv_kwp", "existing_pv", "已装光伏", "已建光伏", "光伏容量",
+    "existing_pv_kwp": ("existing_pv_kwp", "existing_p", "pv_kwp", "existing_pv", "已装光伏", "已建光伏", "光伏容量",
                         "已装容量"),
     "owner": ("owner", "operator", "owner_name", "权属", "权属单位", "产权单位", "产权人", "业主",
               "使用单位", "管理单位"),
@@ -466,6 +467,10 @@ def map_attributes(df: pd.DataFrame, *, field_map: Mapping[str, str] | None = No
     out["category"] = cats
     out["height_attr_m"] = parse_number(col("height_m")) if "height_m" in fields else np.full(n, np.nan)
     out["floors"] = parse_number(col("floors")) if "floors" in fields else np.full(n, np.nan)
+    for key, parsed, then in (("height_m", out["height_attr_m"].to_numpy(), "the height comes from the storey "
+                               "count or the category default"), ("floors", out["floors"].to_numpy(), "ignored")):
+        if key in fields:
+            _warn_not_numbers(col(key), parsed, fields[key], then, stats, where)
     roof, stats.n_roof_default, stats.n_roof_unmapped = _roof_types(col("roof_type"), n, idx)
     out["roof_type"] = roof
     if stats.n_roof_unmapped:
@@ -482,6 +487,8 @@ def map_attributes(df: pd.DataFrame, *, field_map: Mapping[str, str] | None = No
     else:
         out["year_built"] = pd.Series(pd.array([pd.NA] * n, dtype="Int64"), index=idx)
     pv = parse_number(col("existing_pv_kwp")) if "existing_pv_kwp" in fields else np.zeros(n)
+    if "existing_pv_kwp" in fields:
+        _warn_not_numbers(col("existing_pv_kwp"), pv, fields["existing_pv_kwp"], "taken as 0 kWp", stats, where)
     bad_pv = ~np.isfinite(pv) & ~np.isnan(pv) | (pv < 0)
     stats.n_pv_invalid = int(bad_pv.sum())
     if stats.n_pv_invalid:
@@ -490,6 +497,17 @@ def map_attributes(df: pd.DataFrame, *, field_map: Mapping[str, str] | None = No
         )
     out["existing_pv_kwp"] = np.where(np.isfinite(pv) & (pv > 0), pv, 0.0)
     return out, stats
+
+
+def _warn_not_numbers(raw: pd.Series, parsed: np.ndarray, field: str, then: str, stats: MappingStats,
+                      where: str) -> None:
+    """Count non-blank values of a numeric field that hold no number, and say what was done."""
+    text = _text(raw).to_numpy(dtype=object)
+    bad = np.isnan(parsed) & (text != "")
+    if bad.any():
+        shown = ", ".join(repr(v) for v in dict.fromkeys(text[bad].tolist()).keys() if v)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        stats.warnings.append(f"{where}: {int(bad.sum())} values of {field} are not numbers ({shown}); {then}")
 
 
 def fill_heights(attrs: pd.DataFrame, stats: MappingStats | None = None, *,
@@ -524,7 +542,7 @@ def fill_heights(attrs: pd.DataFrame, stats: MappingStats | None = None, *,
     fl_ok = ~np.isnan(fl) & ~fl_bad
     storey_m = np.array([storey.get(c, storey["other"]) for c in cat], dtype="float64")
     default_m = np.array([default.get(c, default["other"]) for c in cat], dtype="float64")
-    from_levels = fl * storey_m
+    from_levels = np.where(fl_ok, fl, 0.0) * storey_m  # absurd counts (1e308) would overflow
     lev_ok = fl_ok & (from_levels <= MAX_HEIGHT_M)
     height = np.where(h_ok, h, np.where(lev_ok, from_levels, default_m))
     source = np.where(h_ok, "attribute", np.where(lev_ok, "levels", "category_default"))

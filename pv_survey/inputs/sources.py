@@ -22,9 +22,13 @@ decodes the DBF; else the encoding is detected from the bytes (UTF-8, then GB180
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
+import struct
+import warnings
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -130,11 +134,54 @@ def _shapefile_encoding(shp: Path, zip_member: str | None, encoding: str | None,
     return detected, detected, note
 
 
+#: Extension -> GDAL driver that should read it; another driver reading it is reported.
+_DRIVER_OF_SUFFIX = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".fgb": "FlatGeobuf",
+                     ".gml": "GML", ".kml": "KML"}
+
+
+@contextmanager
+def _gdal_warnings(where: str, sink: list[str]):
+    """Collect GDAL's warnings (pyogrio's RuntimeWarning) into ``sink`` as report lines."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning):
+            line = f"{where}: GDAL warns: {' '.join(str(w.message).split())}"
+            if line not in sink:
+                sink.append(line)
+        else:  # not GDAL's: pass on unchanged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _shapefile_truncated(shp: Path) -> str | None:
+    """Name of a .shp / .shx shorter than its header says (a cut-off copy), else None.
+
+    ESRI Shapefile Technical Description (1998), p. 4: the main and index files start with
+    the file code 9994 and hold the file length in 16-bit words at bytes 24-27, big-endian.
+    A file without the code is not a shapefile at all: GDAL decides what it is.
+    """
+    for part in (shp, shp.with_suffix(".shx"), shp.with_suffix(".SHX")):
+        if part.is_file():
+            with part.open("rb") as fh:
+                head = fh.read(100)
+            if head[:4] != struct.pack(">i", 9994):
+                continue
+            if len(head) < 100:
+                return part.name
+            (words,) = struct.unpack(">i", head[24:28])
+            if part.stat().st_size < 2 * words:
+                return part.name
+    return None
+
+
 def _read_ogr(path: str, layer: str | None, encoding: str | None, where: str) -> gpd.GeoDataFrame:
     try:
         return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, on_invalid="ignore")
     except (DataSourceError, DataLayerError) as exc:
-        raise InputFileError(f"{where}: GDAL cannot read it ({exc}); check the file and its format") from None
+        reason = " ".join(str(exc).split())
+        raise InputFileError(f"{where}: GDAL cannot read it ({reason}); the file looks truncated or corrupt: "
+                             "copy or export it again") from None
 
 
 def _datav_array(path: Path) -> gpd.GeoDataFrame | None:
@@ -169,9 +216,9 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
     Raises
     ------
     InputFileError
-        Missing file, unreadable format, unreachable server.
+        Missing, empty, truncated or corrupt file, unreadable format, unreachable server.
     InputError
-        Ambiguous or unknown layer.
+        Ambiguous or unknown layer, a layer without geometry, an unknown ``encoding``.
     """
     layer = layer or None
     encoding = encoding or None
@@ -182,6 +229,12 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
                          f"{src.schema + '.' if src.schema else ''}{src.table}", frame.crs, "UTF-8")
     path = Path(source)
     where = str(path)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"{where}: encoding {encoding!r} (--encoding / inputs.encoding) is not a text encoding "
+                             "Python knows; use e.g. gbk, gb18030, big5 or utf-8") from None
     if not path.exists():
         raise InputFileError(f"{where}: not found; check the path (or give a postgresql:// URL with ?table=)")
     if _is_osm(path):
@@ -194,7 +247,10 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
             raise InputFileError(f"{where}: not a readable GeoParquet file ({exc})") from None
         return RawSource(frame, where, "GeoParquet (pyarrow)", None, frame.crs, "UTF-8")
 
-    warnings: list[str] = []
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputFileError(f"{where}: the file is empty (0 bytes); the export or copy failed, "
+                             "export or copy it again")
+    notes: list[str] = []
     zip_member = None
     ogr_path = str(path)
     if path.suffix.lower() == ".zip":
@@ -220,26 +276,52 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
     enc_used = None
     if is_shp:
         shp = path if zip_member is not None else path.with_suffix(".shp") if path.suffix.lower() == ".dbf" else path
+        if zip_member is None:
+            cut = _shapefile_truncated(shp)
+            if cut:
+                raise InputFileError(f"{where}: {cut} is shorter than its header says (a cut-off copy); "
+                                     "copy or export the shapefile again")
         enc_pass, enc_used, w = _shapefile_encoding(shp, zip_member, encoding, where)
-        warnings.extend(w)
+        notes.extend(w)
         encoding = enc_pass
     try:
-        layers = pyogrio.list_layers(ogr_path)
-    except (DataSourceError, DataLayerError):
+        with _gdal_warnings(where, notes):
+            layers = pyogrio.list_layers(ogr_path)
+    except (DataSourceError, DataLayerError) as exc:
         frame = _datav_array(path) if path.suffix.lower() in (".json", ".geojson") else None
         if frame is None:
-            raise InputFileError(
-                f"{where}: not a GIS format GDAL recognises; use GeoPackage, Shapefile, GeoJSON, FlatGeobuf, "
-                "GeoParquet, File Geodatabase, .osm.pbf or a PostGIS table"
-            ) from None
+            reason = " ".join(str(exc).split())
+            if "not recognized" in reason or "not recognised" in reason:
+                raise InputFileError(
+                    f"{where}: not a GIS format GDAL recognises; use GeoPackage, Shapefile, GeoJSON, FlatGeobuf, "
+                    "GeoParquet, File Geodatabase, .osm.pbf or a PostGIS table"
+                ) from None
+            reason = reason if len(reason) <= 160 else reason.split("; ")[-1]  # GDAL's last clause says why
+            raise InputFileError(f"{where}: GDAL cannot open it ({reason}); the file looks truncated or corrupt "
+                                 "(or a .shx / .dbf beside it is missing): copy or export it again") from None
         return RawSource(frame, where, "DataV JSON array", None, frame.crs, "UTF-8",
                          warnings=[f"{where}: read as a JSON array of GeoJSON features (DataV format)"])
+    if len(layers) == 0:
+        raise InputFileError(f"{where}: holds no vector layer; give a file or folder with building footprints")
     chosen = choose_layer([(r[0], r[1]) for r in layers], layer, where) if not is_shp else None
-    frame = _read_ogr(ogr_path, chosen, encoding, where)
-    try:
-        info = pyogrio.read_info(ogr_path, layer=chosen, encoding=encoding)
-    except (DataSourceError, DataLayerError):
-        info = {}
+    with _gdal_warnings(where, notes):
+        frame = _read_ogr(ogr_path, chosen, encoding, where)
+        try:
+            info = pyogrio.read_info(ogr_path, layer=chosen, encoding=encoding)
+        except (DataSourceError, DataLayerError):
+            info = {}
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(f"{where}: layer '{chosen or layers[0][0]}' has no geometry column (a table, not "
+                         "footprints); choose the polygon layer with --layer")
+    driver = str(info.get("driver", ""))
+    expected = _DRIVER_OF_SUFFIX.get(path.suffix.lower())
+    if expected and driver and driver != expected and zip_member is None:
+        notes.append(f"{where}: the name ends in {path.suffix} but the content is {driver}; read as {driver} "
+                     f"(rename the file to match its format)")
+    if (driver == "ESRI Shapefile" and zip_member is None
+            and not any(path.with_suffix(s).is_file() for s in (".dbf", ".DBF"))):
+        notes.append(f"{where}: no .dbf beside it: the attribute table is missing, every attribute is "
+                     "defaulted; send the .dbf with the .shp")
     if enc_used is None:
         enc_used = info.get("encoding")
-    return RawSource(frame, where, str(info.get("driver", "")), chosen, frame.crs, enc_used, warnings=warnings)
+    return RawSource(frame, where, driver, chosen, frame.crs, enc_used, warnings=notes)

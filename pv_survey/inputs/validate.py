@@ -166,6 +166,8 @@ def check_geometries(geometry: Sequence) -> GeometryCheck:
         fixed = shapely.make_valid(g[bad], method="structure", keep_collapsed=False)
         for k, j in enumerate(bad):
             red = _polygonal(fixed[k])
+            if red is not None and not red.is_valid:  # make_valid may return parts sharing an edge: dissolve
+                red = _polygonal(shapely.union_all(shapely.get_parts(red)))
             if red is None or red.area <= 0:
                 reason[idx[j]] = REASON_INVALID
                 chk.n_unrepairable += 1

@@ -56,6 +56,7 @@ def _district(path: Path) -> Path:
 
 def _run(buildings: Path, out: Path, seed: int) -> None:
     env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+    env.pop("SOURCE_DATE_EPOCH", None)
     proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "-q", "run", "--buildings", str(buildings),
                            "--out", str(out)], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -124,3 +125,34 @@ def test_manifest_identical_apart_from_times(two_runs):
             m["outputs"].pop(name)
     assert ma == mb
     assert any(n.endswith(".csv") for n in ma["outputs"])  # the CSVs' hashes are compared too
+
+
+@pytest.fixture(scope="module")
+def two_runs_fixed_date(tmp_path_factory):
+    """Two runs with SOURCE_DATE_EPOCH set (reproducible-builds convention) and different hash seeds."""
+    d = tmp_path_factory.mktemp("determinism_fixed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        buildings = _district(d / "district.gpkg")
+    outs = []
+    for seed, name in ((3, "run_a"), (4, "run_b")):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed), "SOURCE_DATE_EPOCH": "1730000000"}
+        proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "-q", "run", "--buildings", str(buildings),
+                               "--out", str(d / name)], capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        outs.append(d / name)
+    return outs
+
+
+def test_byte_identical_with_source_date_epoch(two_runs_fixed_date):
+    """With SOURCE_DATE_EPOCH every file but manifest.json is byte for byte the same; the manifest
+    differs only in its start / finish times and per-stage timings (issue 9, item 3)."""
+    a, b = two_runs_fixed_date
+    for p in sorted(a.iterdir()):
+        if p.name != "manifest.json":
+            assert p.read_bytes() == (b / p.name).read_bytes(), p.name
+    ma, mb = (json.loads((d / "manifest.json").read_text(encoding="utf-8")) for d in (a, b))
+    for m in (ma, mb):
+        for key in ("started_utc", "finished_utc", "timings_s"):
+            m.pop(key)
+    assert ma == mb

@@ -17,6 +17,7 @@ Every file is staged under a temporary name and put in place only when all are w
 
 from __future__ import annotations
 
+import os
 import time
 
 from datetime import datetime, timezone
@@ -55,7 +56,26 @@ def _version() -> str:
         return ""
 
 
+def _source_date() -> datetime | None:
+    """The time set by ``SOURCE_DATE_EPOCH`` (reproducible-builds.org convention), if any.
+
+    With it set, the timestamps inside survey.gpkg and report.html are that time, so
+    the same inputs give byte-identical files; without it they carry the run's time.
+    """
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.fromtimestamp(int(raw), tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise OutputError(f"SOURCE_DATE_EPOCH = {raw!r} is not a whole number of seconds since 1970; "
+                          "unset it or give e.g. 1700000000") from None
+
+
 def _stamp_from(manifest: Mapping[str, Any]) -> str:
+    fixed = _source_date()
+    if fixed is not None:
+        return gpkg_timestamp(fixed.isoformat(timespec="seconds"))
     when = manifest.get("started_utc") if isinstance(manifest, Mapping) else None
     try:
         return gpkg_timestamp(when) if when else gpkg_timestamp()
@@ -151,7 +171,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         tick()
         html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
                            plan=layers["plan"], buildings=layers["buildings"], charts=charts,
-                           generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                           generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
                            version=_version())
         st.temp("report.html").write_bytes(html.encode("utf-8"))
         tick()

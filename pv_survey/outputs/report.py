@@ -304,8 +304,5 @@ def summary_md(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: p
     lines += ["## 说明 / Notes", ""]
     lines += [f"- {n}" for n in notes] or ["(none / 无)"]
     lines += ["", f"Weather / 气象数据: {s.get('weather_source', '')}", ""]
-    timings = s.get("timings_s") or {}
-    if timings:
-        lines.append("Timings / 用时 (s): " + ", ".join(f"{k} {float(v):.1f}" for k, v in timings.items()))
-        lines.append("")
+    # timings vary run to run: they live in manifest.json only, so summary.md is deterministic
     return "\n".join(lines)

@@ -541,8 +541,12 @@ def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: p
     reason = b["excluded_reason"].fillna("").to_numpy(object)
     no_site = (reason == "") & (b["capacity_kwp"].to_numpy() <= 0)
     if no_site.any():
-        ex = roofs[roofs["excluded_reason"] != ""]
-        top = ex.groupby("building_id")["excluded_reason"].agg(lambda s: s.value_counts().index[0])
+        ex = roofs.loc[roofs["excluded_reason"] != "", ["building_id", "excluded_reason"]]
+        # most common reason per building (ties: the reason that sorts first), without a per-group lambda
+        counts = ex.value_counts().reset_index(name="n")
+        counts = counts.sort_values(["building_id", "n", "excluded_reason"], ascending=[True, False, True],
+                                    kind="stable")
+        top = counts.drop_duplicates("building_id").set_index("building_id")["excluded_reason"]
         fill = top.reindex(b["building_id"]).fillna("no usable roof plane / 无可用屋面").to_numpy(object)
         reason = np.where(no_site, fill, reason)
     b["excluded_reason"] = reason

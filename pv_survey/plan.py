@@ -719,9 +719,13 @@ def coverage_table(plan: pd.DataFrame, buildings: pd.DataFrame, *, coverage_cate
     site = plan.set_index("building_id")
     ids = new["building_id"].to_numpy()
     has_existing = new["existing_pv_kwp"].to_numpy(float) > 0
-    in_year = np.isin(ids, by_year.to_numpy())
-    in_plan = np.isin(ids, any_phase.to_numpy())
-    is_site = np.isin(ids, site.index.to_numpy())
+    # hash lookups: np.isin on object arrays compares every pair (quadratic at city scale)
+    def member(pool) -> np.ndarray:
+        return pd.Index(pd.unique(np.asarray(pool, dtype=object))).get_indexer(ids) >= 0
+
+    in_year = member(by_year.to_numpy())
+    in_plan = member(any_phase.to_numpy())
+    is_site = member(site.index.to_numpy())
     n = len(ids)
     target = float(coverage_target_frac)
     passed = coverage_year < as_of_year

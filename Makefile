@@ -10,6 +10,7 @@ help:
 	@echo "make run        install into .venv and survey the embedded Tianhe demo district"
 	@echo "make test       install and run the test suite"
 	@echo "make bench      energy and shading benchmarks (results in bench/results/)"
+	@echo "make bench-scale  10k / 100k / 1M-building synthetic city end to end (bench/results/scale.*)"
 	@echo "make demo-data  regenerate data/ byte-for-byte"
 
 $(BIN)/python:
@@ -28,6 +29,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.bench_scale
 
 demo-data: $(STAMP)
 	$(BIN)/pv-survey demo-data --out data

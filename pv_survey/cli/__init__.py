@@ -36,6 +36,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 def _register() -> None:
     """Import the subcommand modules; each adds itself to :data:`cli`."""
     from . import run, demo_data, energy, shade, validate  # noqa: F401
+    from . import batch  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

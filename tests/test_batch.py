@@ -1,0 +1,214 @@
+"""Batches of scenarios: matrix expansion, resume by manifest, errors per scenario, comparison table."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import geopandas as gpd
+import pytest
+from click.testing import CliRunner
+
+from pv_survey.batch import (STATE_FILE, comparison_markdown, comparison_row, config_sha256, expand_matrix,
+                             is_finished, load_scenarios, run_batch)
+from pv_survey.config import Config
+from pv_survey.errors import ConfigError
+from pv_survey.pipeline import DEFAULT_BUILDINGS
+
+MATRIX = """
+name = "sens"
+[matrix]
+"roofs.module_efficiency_frac" = [0.19, 0.21]
+"roofs.edge_setback_m" = [0.5, 1.0]
+"shading.min_output_frac" = [0.6, 0.7]
+"""
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def test_matrix_is_the_cartesian_product(tmp_path):
+    scs = expand_matrix(_write(tmp_path / "m.toml", MATRIX))
+    assert len(scs) == 2 * 2 * 2  # product of the list lengths
+    first = scs[0]
+    assert first.name == "sens__module_efficiency_frac-0.19__edge_setback_m-0.5__min_output_frac-0.6"
+    assert first.config.roofs.module_efficiency_frac == 0.19
+    assert first.config.roofs.edge_setback_m == 0.5
+    assert first.config.shading.min_output_frac == 0.6
+    assert first.config.survey.name == first.name
+    assert first.varied == {"roofs.module_efficiency_frac": 0.19, "roofs.edge_setback_m": 0.5,
+                            "shading.min_output_frac": 0.6}
+    combos = {(s.config.roofs.module_efficiency_frac, s.config.roofs.edge_setback_m,
+               s.config.shading.min_output_frac) for s in scs}
+    assert len(combos) == 8 and len({s.name for s in scs}) == 8
+    # untouched settings keep their defaults
+    assert all(s.config.energy == Config().energy for s in scs)
+
+
+def test_matrix_base_single_values_and_relative_paths(tmp_path):
+    (tmp_path / "sub").mkdir()
+    _write(tmp_path / "sub" / "base.toml", '[roofs]\nflat_gcr = 0.5\n[inputs]\nweather = "w.epw"\n')
+    m = _write(tmp_path / "m.toml", 'base = "sub/base.toml"\n[matrix]\n"inputs.buildings" = ["b.gpkg"]\n'
+                                    '"roofs.edge_setback_m" = [0.5, 1.5]\n')
+    scs = expand_matrix(m)
+    # the file stem is the default prefix; a single-valued key applies to all and is not in the names
+    assert [s.name for s in scs] == ["m__edge_setback_m-0.5", "m__edge_setback_m-1.5"]
+    assert all(s.config.roofs.flat_gcr == 0.5 for s in scs)  # from the base
+    assert scs[0].config.inputs.buildings == str((tmp_path / "b.gpkg").resolve())  # relative to m.toml
+    assert scs[0].config.inputs.weather == str((tmp_path / "sub" / "w.epw").resolve())  # relative to base
+
+
+def test_matrix_same_field_in_two_sections_uses_section_in_name(tmp_path):
+    m = _write(tmp_path / "m.toml", '[matrix]\n"roofs.module_efficiency_frac" = [0.2, 0.22]\n'
+                                    '"resources.carport_module_efficiency_frac" = [0.2]\n'
+                                    '"shading.n_sectors" = [36, 72]\n')
+    names = [s.name for s in expand_matrix(m)]
+    assert names[0] == "m__module_efficiency_frac-0.2__n_sectors-36"
+
+
+@pytest.mark.parametrize("text, match", [
+    ('[matrix]\n"roofs" = [1]\n', "must be 'section.field'"),
+    ('[matrix]\n"roofs.edge_setback_m" = []\n', "non-empty list"),
+    ('[matrix]\n"roofs.edge_setback_m" = 1.0\n', "non-empty list"),
+    ('[matrix]\n"roofs.edge_setback_m" = [1.0, 99.0]\n', "roofs.edge_setback_m"),
+    ('[matrix]\n"roofs.no_such_field" = [1.0]\n', "no_such_field"),
+    ('colour = "red"\n[matrix]\n"roofs.edge_setback_m" = [1.0]\n', "unknown key 'colour'"),
+    ('base = "missing.toml"\n[matrix]\n"roofs.edge_setback_m" = [1.0]\n', "not found"),
+])
+def test_matrix_errors_name_the_key(tmp_path, text, match):
+    with pytest.raises(ConfigError, match=match):
+        expand_matrix(_write(tmp_path / "m.toml", text))
+
+
+def test_load_scenarios_from_folder_and_duplicates(tmp_path):
+    d = tmp_path / "scen"
+    d.mkdir()
+    _write(d / "a.toml", "[roofs]\nedge_setback_m = 0.5\n")
+    _write(d / "b.toml", "[roofs]\nedge_setback_m = 1.5\n")
+    scs = load_scenarios([d])
+    assert [s.name for s in scs] == ["a", "b"]
+    assert scs[1].config.roofs.edge_setback_m == 1.5
+    _write(tmp_path / "a.toml", "")
+    with pytest.raises(ConfigError, match="scenario name 'a'"):
+        load_scenarios([d, tmp_path / "a.toml"])
+    with pytest.raises(ConfigError, match="no such scenario"):
+        load_scenarios([tmp_path / "nope.toml"])
+
+
+def test_config_hash_tracks_every_setting():
+    a = config_sha256(Config())
+    assert a == config_sha256(Config())
+    assert a != config_sha256(Config().replace(energy={"albedo": 0.25}))
+
+
+def test_comparison_row_from_a_summary():
+    summary = {"buildings_in": 10, "buildings_with_site": 7, "roofs_kept": 9, "total_capacity_kwp": 200.0,
+               "existing_kwp": 5.0, "annual_mwh": 240.0,
+               "targets": [{"target": "T2025", "required_kwp": 100.0, "achieved_kwp": 205.0, "met": True}]}
+    row = comparison_row(summary)
+    # specific yield = 240 MWh x 1000 kWh/MWh / 200 kWp = 1200 kWh/kWp
+    assert row["specific_yield_kwh_kwp"] == pytest.approx(1200.0)
+    assert row["T2025: achieved_kwp"] == 205.0 and row["T2025: met"] is True
+    md = comparison_markdown(pd.DataFrame([{"scenario": "x", **row}]))
+    assert "| x |" in md and "1,200.0" in md and "| yes |" in md
+
+
+# --------------------------------------------------------------------------- running a batch
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """The 60 demo buildings nearest the district's median building."""
+    d = tmp_path_factory.mktemp("tiny")
+    b = gpd.read_file(DEFAULT_BUILDINGS, layer="buildings")
+    xy = b.to_crs("EPSG:4547").geometry.centroid
+    dist = np.hypot(xy.x - np.median(xy.x), xy.y - np.median(xy.y))
+    b[dist <= np.sort(dist.to_numpy())[59]].to_file(d / "b.gpkg", layer="buildings")
+    return d / "b.gpkg"
+
+
+def _scenarios(tmp_path, tiny):
+    d = tmp_path / "scen"
+    d.mkdir(exist_ok=True)
+    _write(d / "low.toml", f'[inputs]\nbuildings = "{tiny.as_posix()}"\n[roofs]\nmodule_efficiency_frac = 0.19\n')
+    _write(d / "high.toml", f'[inputs]\nbuildings = "{tiny.as_posix()}"\n[roofs]\nmodule_efficiency_frac = 0.21\n')
+    _write(d / "broken.toml", '[inputs]\nbuildings = "no_such_file.gpkg"\n')
+    return d
+
+
+def test_batch_runs_resumes_and_reports_failures(tmp_path, tiny):
+    d = _scenarios(tmp_path, tiny)
+    out = tmp_path / "out"
+    res = run_batch(load_scenarios([d]), out_dir=out)
+    status = {o.name: o.status for o in res.outcomes}
+    assert status == {"broken": "failed", "high": "done", "low": "done"}
+    broken = res.failed[0]
+    assert "no_such_file.gpkg" in broken.error
+    for name in ("high", "low"):
+        assert (out / name / "manifest.json").is_file() and (out / name / "survey.gpkg").is_file()
+    # comparison table: UTF-8 with BOM, one row per scenario, totals from each run
+    raw = (out / "comparison.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(out / "comparison.csv", encoding="utf-8-sig")
+    assert table["scenario"].tolist() == ["broken", "high", "low"]
+    t = table.set_index("scenario")
+    # capacity is module area x efficiency: the same roofs at 21 % and 19 % give 21/19 the kWp
+    assert t.loc["high", "total_capacity_kwp"] / t.loc["low", "total_capacity_kwp"] == pytest.approx(21 / 19, rel=1e-6)
+    assert "no_such_file.gpkg" in t.loc["broken", "error"]
+    assert "| high | done |" in (out / "comparison.md").read_text(encoding="utf-8")
+    assert json.loads((out / STATE_FILE).read_text(encoding="utf-8"))["scenarios"].keys() == {"high", "low"}
+
+    # re-run: finished scenarios are skipped (their rows kept), the broken one is tried again
+    manifest_before = (out / "low" / "manifest.json").read_bytes()
+    res2 = run_batch(load_scenarios([d]), out_dir=out)
+    assert {o.name: o.status for o in res2.outcomes} == {"broken": "failed", "high": "skipped", "low": "skipped"}
+    assert (out / "low" / "manifest.json").read_bytes() == manifest_before
+    pd.testing.assert_frame_equal(res2.comparison.drop(columns="status"), res.comparison.drop(columns="status"))
+
+    # an interrupted run (no manifest) is run again; a changed scenario needs --overwrite
+    (out / "low" / "manifest.json").unlink()
+    _write(d / "high.toml", f'[inputs]\nbuildings = "{tiny.as_posix()}"\n[roofs]\nmodule_efficiency_frac = 0.22\n')
+    (d / "broken.toml").unlink()
+    res3 = run_batch(load_scenarios([d]), out_dir=out)
+    by = {o.name: o for o in res3.outcomes}
+    assert by["low"].status == "done"
+    assert by["high"].status == "failed" and "--overwrite" in by["high"].error
+    res4 = run_batch(load_scenarios([d]), out_dir=out, overwrite=True)
+    assert {o.name: o.status for o in res4.outcomes} == {"high": "done", "low": "skipped"}
+    assert is_finished(out / "high", load_scenarios([d / "high.toml"])[0].config)[0]
+
+
+def test_changed_input_file_is_not_finished(tmp_path, tiny):
+    d = tmp_path / "scen"
+    d.mkdir()
+    local = tmp_path / "b.gpkg"
+    shutil.copy(tiny, local)
+    _write(d / "one.toml", f'[inputs]\nbuildings = "{local.as_posix()}"\n')
+    out = tmp_path / "out"
+    [sc] = load_scenarios([d])
+    run_batch([sc], out_dir=out)
+    assert is_finished(out / "one", sc.config) == (True, "")
+    with local.open("ab") as fh:  # any change of the bytes changes the SHA-256
+        fh.write(b"\0")
+    done, why = is_finished(out / "one", sc.config)
+    assert not done and "buildings" in why
+
+
+def test_cli_batch_exit_code_2_on_failure(tmp_path, tiny):
+    from pv_survey.cli import _register, cli
+
+    _register()
+    m = _write(tmp_path / "m.toml", f'name = "x"\n[matrix]\n"inputs.buildings" = ["{tiny.as_posix()}", "nope.gpkg"]\n')
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["-q", "batch", str(m), "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert "Error: scenario x__buildings-nope:" in r.output
+    assert (out / "comparison.md").is_file()

@@ -1,0 +1,186 @@
+"""Partitioned runs: tiles and halos, and the same per-roof results as the single-process run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import geopandas as gpd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from pv_survey import pipeline
+from pv_survey.config import Config
+from pv_survey.errors import ConfigError, InputError
+from pv_survey.partition import HALO_MARGIN_CELLS, assess_tile, plan_tiles, run_partitioned
+from pv_survey.pipeline import DEFAULT_BUILDINGS, run_survey
+
+ROOF_COLUMNS = ["annual_kwh", "capacity_kwp", "sky_view_frac", "shading_loss_frac"]
+TILE_M = 800.0
+
+
+# --------------------------------------------------------------------------- plan_tiles, hand-built
+
+
+def _box(x, y, w=10.0):
+    return shapely.box(x, y, x + w, y + w)
+
+
+def test_tiles_by_centroid_and_halo():
+    # four 10 m boxes: two in tile (0, 0) of a 100 m grid, one in (1, 0), one in (0, 1)
+    geoms = np.array([_box(10, 10), _box(60, 20), _box(150, 10), _box(20, 130)], dtype=object)
+    tiles = plan_tiles(geoms, np.ones(4, bool), tile_size_m=100.0, halo_m=0.0)
+    # order: northern row first, then west to east
+    assert [t.key for t in tiles] == [(0, 1), (0, 0), (1, 0)]
+    assert [t.core.tolist() for t in tiles] == [[3], [0, 1], [2]]
+    # core bounds of tile (0, 0): boxes at x 10..70, y 10..30
+    assert tiles[1].bounds == (10.0, 10.0, 70.0, 30.0)
+
+
+def test_halo_reach():
+    # core box at 0..10; a neighbour whose box starts 50 m east of the core's box edge (x = 60)
+    geoms = np.array([_box(0, 0), _box(60, 0)], dtype=object)
+    near = plan_tiles(geoms, np.ones(2, bool), tile_size_m=50.0, halo_m=51.0)
+    far = plan_tiles(geoms, np.ones(2, bool), tile_size_m=50.0, halo_m=49.0)
+    t0 = [t for t in near if t.key == (0, 0)][0]
+    assert t0.halo.tolist() == [0, 1]  # 50 m gap <= 51 m halo
+    t0 = [t for t in far if t.key == (0, 0)][0]
+    assert t0.halo.tolist() == [0]  # 50 m gap > 49 m halo
+
+
+def test_unusable_buildings_belong_to_no_tile():
+    geoms = np.array([_box(0, 0), _box(20, 0), None], dtype=object)
+    tiles = plan_tiles(geoms, np.array([True, False, True]), tile_size_m=100.0, halo_m=100.0)
+    assert len(tiles) == 1
+    assert tiles[0].core.tolist() == [0] and tiles[0].halo.tolist() == [0]
+
+
+@pytest.mark.parametrize("bad", [0, -5.0, float("nan"), "big", True])
+def test_bad_tile_size(bad):
+    with pytest.raises(ConfigError, match="tile_size_m"):
+        plan_tiles(np.array([_box(0, 0)], dtype=object), [True], tile_size_m=bad, halo_m=0.0)
+
+
+def test_workers_and_scheduler_exclude_each_other():
+    with pytest.raises(ConfigError, match="give one of them"):
+        run_partitioned(Config(), workers=2, scheduler="tcp://127.0.0.1:1", write=False)
+
+
+def test_tile_error_names_the_tile(monkeypatch):
+    def boom(*args, **kwargs):
+        raise InputError("DSM too large")
+
+    monkeypatch.setattr(pipeline, "assess_roofs", boom)
+    with pytest.raises(InputError, match=r"tile \(3, -1\) \(2 buildings\): DSM too large"):
+        assess_tile(Config(), None, None, None, np.array(["a", "b"]), (3, -1))
+
+
+# --------------------------------------------------------------------------- demo subset, end to end
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory):
+    """The ~300 demo buildings nearest the district's median building, as a GeoPackage."""
+    d = tmp_path_factory.mktemp("part")
+    b = gpd.read_file(DEFAULT_BUILDINGS, layer="buildings")
+    xy = b.to_crs("EPSG:4547").geometry.centroid
+    dist = np.hypot(xy.x - np.median(xy.x), xy.y - np.median(xy.y))
+    sub = b[dist <= np.sort(dist.to_numpy())[299]]
+    sub.to_file(d / "b.gpkg", layer="buildings")
+    return Config().replace(inputs={"buildings": str(d / "b.gpkg")}, survey={"name": "part"})
+
+
+@pytest.fixture(scope="module")
+def single(subset):
+    return run_survey(subset, write=False)
+
+
+@pytest.fixture(scope="module")
+def partitioned(subset):
+    calls = []
+    res = run_partitioned(subset, write=False, tile_size_m=TILE_M, scheduler="synchronous",
+                          progress=lambda stage, done, total: calls.append((stage, done, total)))
+    return res, calls
+
+
+def _assert_same_roofs(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert a["roof_id"].tolist() == b["roof_id"].tolist()
+    for col in ROOF_COLUMNS:
+        np.testing.assert_allclose(b[col].to_numpy(float), a[col].to_numpy(float), rtol=1e-9, atol=0.0,
+                                   equal_nan=True, err_msg=col)
+    assert b["horizon_deg"].tolist() == a["horizon_deg"].tolist()
+    assert b["excluded_reason"].tolist() == a["excluded_reason"].tolist()
+
+
+def test_subset_has_two_to_four_tiles(subset):
+    b, _, _ = pipeline.load_inputs(pipeline.resolve_inputs(subset))
+    halo = subset.shading.search_radius_m + HALO_MARGIN_CELLS * subset.shading.dsm_resolution_m
+    tiles = plan_tiles(b.geometry, b["excluded_reason"] == "", tile_size_m=TILE_M, halo_m=halo)
+    assert 2 <= len(tiles) <= 4
+    # every usable building is in exactly one core; halos hold buildings of other tiles
+    cores = np.concatenate([t.core for t in tiles])
+    assert np.array_equal(np.sort(cores), np.flatnonzero(b["excluded_reason"].to_numpy() == ""))
+    assert any(t.halo.size > t.core.size for t in tiles)
+
+
+def test_progress_counts_tiles(partitioned):
+    _, calls = partitioned
+    tiles = [c for c in calls if c[0] == "tiles"]
+    n = tiles[0][2]
+    assert [c[1] for c in tiles] == list(range(n + 1))  # 0 .. n, one call per finished tile
+    assert 2 <= n <= 4
+
+
+# The horizon ray march steps over blocks of a max-pyramid that start at the DSM's corner: tile and
+# whole-area results agree only because pipeline.build_dsm snaps every DSM to whole pyramid blocks.
+def test_same_roofs_as_single_process(single, partitioned):
+    res, _ = partitioned
+    _assert_same_roofs(single.roofs, res.roofs)
+    for key in ("buildings_in", "buildings_with_site", "roofs_kept"):
+        assert res.summary[key] == single.summary[key]
+    assert res.summary["total_capacity_kwp"] == pytest.approx(single.summary["total_capacity_kwp"], rel=1e-9)
+    assert res.summary["annual_mwh"] == pytest.approx(single.summary["annual_mwh"], rel=1e-9)
+
+
+def test_every_building_accounted(subset, partitioned):
+    res, _ = partitioned
+    b = res.buildings
+    planned = b["capacity_kwp"].to_numpy() > 0
+    excluded = b["excluded_reason"].to_numpy() != ""
+    assert (planned ^ excluded).all()
+    assert b["building_id"].is_unique and len(b) == 300
+
+
+def test_local_cluster_matches_in_process(subset, partitioned):
+    """Two dask worker processes give the same roofs as the tiles run one by one in this process."""
+    res, _ = partitioned
+    res2 = run_partitioned(subset, write=False, tile_size_m=TILE_M, workers=2)
+    _assert_same_roofs(res.roofs, res2.roofs)
+    assert res2.summary["total_capacity_kwp"] == res.summary["total_capacity_kwp"]
+
+
+def test_cli_run_synchronous_scheduler(subset, tmp_path):
+    from pv_survey.cli import _register, cli
+
+    _register()
+    out = tmp_path / "run"
+    r = CliRunner().invoke(cli, ["-q", "run", "--buildings", subset.inputs.buildings, "--out", str(out),
+                                 "--scheduler", "synchronous"])
+    assert r.exit_code == 0, r.output
+    assert (out / "survey.gpkg").is_file() and (out / "manifest.json").is_file()
+
+
+def test_cli_rejects_zero_workers(subset, tmp_path):
+    from pv_survey.cli import _register, cli
+
+    _register()
+    r = CliRunner().invoke(cli, ["run", "--buildings", subset.inputs.buildings, "--out", str(tmp_path / "x"),
+                                 "--workers", "0"])
+    assert r.exit_code == 2
+    assert "--workers" in r.output
+
+
+def test_facades_and_carports_are_refused(subset):
+    cfg = subset.replace(resources={"kinds": ["roofs", "facades"]})
+    with pytest.raises(ConfigError, match="surveys roofs only, not facades"):
+        run_partitioned(cfg, write=False, scheduler="synchronous")

@@ -16,9 +16,11 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]' \
+	  || { echo "note: pinned versions unavailable here; installing from the ranges in pyproject.toml"; \
+	       $(BIN)/python -m pip install --quiet -e '.[test]'; }
 	@touch $(STAMP)
 
 run: $(STAMP)

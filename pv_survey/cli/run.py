@@ -69,8 +69,10 @@ def format_summary(summary: dict) -> str:
         met = "MET" if t.get("met") else "NOT MET"
         lines.append(f"    {t['target']}: required {t['required_kwp']:,.0f} kWp, "
                      f"achieved {t['achieved_kwp']:,.0f} kWp -> {met}")
-    for line in summary.get("plan_lines", []):
-        lines.append(f"    {line}")
+    for name, tot in (summary.get("resources") or {}).items():
+        lines.append(f"  {name} (reported separately)      {tot['capacity_kwp']:>12,.1f} kWp, "
+                     f"{tot['annual_mwh']:,.1f} MWh/yr, {tot['n_kept']:,} of {tot['n_total']:,} usable")
+    lines.append("  (plain-words plan, coverage, category shares and economics: summary.md / report.html)")
     return "\n".join(lines)
 
 

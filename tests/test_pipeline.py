@@ -210,3 +210,21 @@ def test_run_writes_postgis(subset_files, tmp_path, postgis_url):
     assert n_b == n
     assert cap == pytest.approx(gpkg_plan["capacity_kwp"].sum())
     assert srid == 4547
+
+
+def test_run_with_pins(subset_files, result, tmp_path):
+    """`run --pins FILE`: a pinned-in residential site is built first, a pinned-out site never (issue 6)."""
+    from pv_survey.cli import main
+
+    res, _ = result
+    plan = res.plan.plan
+    first = plan.sort_values("rank").iloc[0]["building_id"]
+    resid = plan[plan["category"] == "residential"].sort_values("rank").iloc[-1]["building_id"]
+    pins = tmp_path / "pins.csv"
+    pins.write_text(f"building_id,pin\n{resid},in\n{first},out\n", encoding="utf-8")
+    b, r, _n = subset_files
+    main(["-q", "run", "--buildings", str(b), "--roofs", str(r), "--pins", str(pins), "--out", str(tmp_path / "o")])
+    p = pyogrio.read_dataframe(tmp_path / "o" / "survey.gpkg", layer="plan").set_index("building_id")
+    assert p.loc[resid, "pinned"] == "in" and p.loc[resid, "rank"] == 1
+    assert p.loc[resid, "phase"] not in ("reserve", "pinned out")
+    assert p.loc[first, "pinned"] == "out" and p.loc[first, "phase"] == "pinned out"

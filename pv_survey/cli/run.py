@@ -93,6 +93,8 @@ def format_summary(summary: dict) -> str:
               help="Resource classes, comma separated: roofs, facades, carports (default: roofs only; the "
                    "3 MW / 6 MW targets are rooftop-led, facades and carports are reported separately).")
 @click.option("--parking", default=None, help="Car parks for the carport survey (polygons or OSM amenity=parking).")
+@click.option("--pins", type=click.Path(dir_okay=False), default=None,
+              help="CSV with building_id, pin ('in' = build first, 'out' = never plan); the plan marks pinned sites.")
 @click.option("--postgis", default=None, metavar="URL",
               help="Also write the result layers into PostGIS, e.g. postgresql://user@host:5432/db "
                    "(schema from outputs.postgis_schema, default pv_survey).")
@@ -100,7 +102,7 @@ def format_summary(summary: dict) -> str:
 @workers_opt
 @scheduler_opt
 def run_cmd(config_path, buildings, layer, roofs, dsm, dem, weather, source_crs, encoding, name, out_dir,
-            resources, parking, postgis, overwrite, workers, scheduler):
+            resources, parking, pins, postgis, overwrite, workers, scheduler):
     """Survey every roof, plan the installations, write the outputs.
 
     With no options it runs the embedded Tianhe demo district on the embedded
@@ -121,6 +123,8 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, weather, source_crs,
         changes["resources"] = {"kinds": [k.strip() for k in resources.split(",") if k.strip()]}
     if postgis:
         changes["outputs"] = {"postgis_url": postgis}
+    if pins:
+        changes["plan"] = {"pins_file": pins}
     if name:
         changes["survey"] = {"name": name}
     if changes:

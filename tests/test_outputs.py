@@ -279,10 +279,13 @@ EXPECTED_HEADER = [
 def test_csv_shortlists_files_encoding_headers_totals(written):
     out, paths = written
     names = sorted(p for p in paths if p.startswith("shortlist"))
-    # build phases 2025 and 2030, the reserve; classes of the build-phase sites; nothing for pinned out
-    assert names == ["shortlist.csv", "shortlist_2025.csv", "shortlist_2030.csv", "shortlist_class_government.csv",
-                     "shortlist_class_hospital.csv", "shortlist_class_industrial.csv",
-                     "shortlist_class_school.csv", "shortlist_reserve.csv"]
+    # build phases 2025 and 2030, the reserve; every class with a listed site (B005, a reserve mall,
+    # gives the commercial list); nothing for pinned out
+    assert names == ["shortlist.csv", "shortlist_2025.csv", "shortlist_2030.csv", "shortlist_class_commercial.csv",
+                     "shortlist_class_government.csv", "shortlist_class_hospital.csv",
+                     "shortlist_class_industrial.csv", "shortlist_class_school.csv", "shortlist_reserve.csv"]
+    _, _, rcom = _read_csv(out / "shortlist_class_commercial.csv")
+    assert [(r["建筑编号 / Building ID"], r["分期 / Phase"]) for r in rcom] == [("B005", "储备 / Reserve")]
     raw, header, rows = _read_csv(out / "shortlist.csv")
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark for Excel
     assert header == EXPECTED_HEADER

@@ -158,7 +158,7 @@ def _unique_name(base: str, used: set[str]) -> str:
 def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = 0) -> dict[str, bytes]:
     """Every shortlist: ``shortlist.csv`` (the sites of every build phase, or the first
     ``shortlist_size``), ``shortlist_<phase>.csv`` per build phase and for the reserve, and
-    ``shortlist_class_<class>.csv`` per priority class (build phases only).
+    ``shortlist_class_<class>.csv`` per priority class (build phases and reserve, in rank order).
 
     Parameters
     ----------
@@ -183,8 +183,11 @@ def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = 0) -> dict[
     for i, ph in enumerate(p for p in phase_order(phase) if p not in ("", PINNED_OUT)):
         name = _unique_name(f"shortlist_{slug(ph) or f'phase{i + 1}'}.csv", used)
         files[name] = csv_bytes(sl[phase.to_numpy() == ph])
-    classes = [c for c in pd.unique(built["priority_class"].dropna().astype(str)) if c != ""]
+    # per class: every site of the class in rank order, build phases and reserve alike (the phase
+    # column says which), so each class's procurement officer sees the whole pipeline of sites
+    listed = sl[phase.to_numpy() != PINNED_OUT]
+    classes = [c for c in pd.unique(listed["priority_class"].dropna().astype(str)) if c != ""]
     for i, cl in enumerate(classes, start=1):
         name = _unique_name(f"shortlist_class_{slug(cl) or f'{i}'}.csv", used)
-        files[name] = csv_bytes(built[built["priority_class"].astype(str) == cl])
+        files[name] = csv_bytes(listed[listed["priority_class"].astype(str) == cl])
     return files

@@ -90,6 +90,9 @@ class InputsConfig:
     roofs: str = _f("", "Optional roof-planes layer with tilt_deg / azimuth_deg per plane.")
     roofs_layer: str = _f("", "Layer of the roofs source.")
     dsm: str = _f("", "Optional DSM GeoTIFF; empty = rasterise footprints x heights.")
+    obstacles: str = _f("", "Obstacles for the DSM: polygons with height_m above ground (trees, plant), or a "
+                            "raster of obstacle heights (e.g. a canopy height model; with --dsm).")
+    obstacles_layer: str = _f("", "Layer of the obstacles source.")
     parking: str = _f("", "Car parks (polygons, or OSM features with amenity=parking) for the carport survey; "
                           "empty = the embedded demo car parks when the buildings are the demo district.")
     parking_layer: str = _f("", "Layer of the parking source.")
@@ -767,7 +770,7 @@ def load_config(path: str | Path | None = None) -> Config:
     # resolve relative input paths against the config's folder
     ins = cfg.inputs
     resolved = {}
-    for name in ("buildings", "roofs", "dsm", "dem", "weather", "parking"):
+    for name in ("buildings", "roofs", "dsm", "dem", "weather", "parking", "obstacles"):
         val = getattr(ins, name)
         if val and "://" not in val and not val.startswith("PG:") and not Path(val).is_absolute():
             resolved[name] = str((p.parent / val).resolve())

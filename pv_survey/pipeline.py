@@ -179,14 +179,30 @@ def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds) -> tuple:
     usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
     owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
     bounds = snapped_bounds(area_bounds, sc.search_radius_m, sc.dsm_resolution_m * shading.PYRAMID_BLOCK_CELLS)
+    obs = cfg.inputs.obstacles
+    obs_raster = bool(obs) and Path(obs).suffix.lower() in (".tif", ".tiff", ".vrt", ".img")
+    obs_vector = None
+    if obs and not obs_raster:
+        from . import inputs
+        obs_vector = inputs.read_obstacles(obs, layer=cfg.inputs.obstacles_layer or None,
+                                           source_crs=cfg.inputs.source_crs or None, target_crs=cfg.survey.metric_crs)
     if cfg.inputs.dsm:
+        if obs_vector is not None and not cfg.inputs.dem:
+            raise InputError(f"{obs}: obstacle heights are above ground but the DSM {cfg.inputs.dsm} holds absolute "
+                             "heights; give --dem too, or an obstacle raster in the DSM's heights")
         dsm = shading.read_dsm(cfg.inputs.dsm, bounds=bounds, crs=cfg.survey.metric_crs,
-                               dem_path=cfg.inputs.dem or None)
+                               dem_path=cfg.inputs.dem or None, obstacles_path=obs if obs_raster else None)
+        if obs_vector is not None:
+            dsm = shading.burn_obstacles(dsm, obs_vector.geometry.to_numpy(), obs_vector["height_m"].to_numpy(float))
         # a DSM file knows no buildings: mark each footprint's cells so a roof skips its own
         dsm = shading.assign_owners(dsm, usable_b.geometry.to_numpy())
         return dsm, owner_of, not cfg.inputs.dem
+    if obs_raster:
+        raise InputError(f"{obs}: an obstacle raster needs a DSM file (--dsm); without one give obstacles as "
+                         "polygons with height_m")
     dsm = shading.dsm_from_buildings(usable_b.geometry.to_numpy(), usable_b["height_m"].to_numpy(float),
-                                     resolution_m=sc.dsm_resolution_m, bounds=bounds, crs=cfg.survey.metric_crs)
+                                     resolution_m=sc.dsm_resolution_m, bounds=bounds, crs=cfg.survey.metric_crs,
+                                     obstacles=obs_vector)
     return dsm, owner_of, False
 
 

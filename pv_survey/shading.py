@@ -278,13 +278,37 @@ def dsm_from_buildings(geometry: Any, height_m: Any, *, resolution_m: float = 1.
                 raise InputError("dsm_from_buildings: the obstacles layer needs a 'height_m' column [m]")
             ob_geoms, _ = _geometry_array(obstacles)
             ob_h = obstacles["height_m"].to_numpy()
-        ob_heights = _check_heights(ob_h, len(ob_geoms), "dsm_from_buildings obstacles").astype(np.float32)
-        ob = np.zeros((rows, cols), dtype=np.float32)
-        _burn(ob_geoms, ob_heights, np.argsort(ob_heights, kind="stable"), ob, transform)
-        taller = ob > height
-        height[taller] = ob[taller]
-        owner[taller] = -1
+        return burn_obstacles(Dsm(height, owner, transform, crs if crs is not None else geo_crs), ob_geoms, ob_h)
     return Dsm(height, owner, transform, crs if crs is not None else geo_crs)
+
+
+def burn_obstacles(dsm: Dsm, geometry: Any, height_m: Any) -> Dsm:
+    """The DSM with obstacle polygons (trees, plant) burnt in where they are taller.
+
+    Parameters
+    ----------
+    dsm : Dsm
+        Heights above ground.
+    geometry : array_like of shapely polygons
+        Obstacles in the DSM's CRS.
+    height_m : array_like
+        Obstacle heights above ground. [m]
+
+    Returns
+    -------
+    Dsm
+        Same grid; cells where an obstacle is taller take its height and owner -1 (they
+        shade every roof, none is "its own").
+    """
+    ob_geoms, _ = _geometry_array(geometry)
+    ob_heights = _check_heights(height_m, len(ob_geoms), "obstacles").astype(np.float32)
+    height, owner = dsm.height_m.copy(), dsm.owner.copy()
+    ob = np.zeros(height.shape, dtype=np.float32)
+    _burn(ob_geoms, ob_heights, np.argsort(ob_heights, kind="stable"), ob, dsm.transform)
+    taller = ob > height
+    height[taller] = ob[taller]
+    owner[taller] = -1
+    return Dsm(height, owner, dsm.transform, dsm.crs, filled_cells=getattr(dsm, "filled_cells", 0))
 
 
 def assign_owners(dsm: Dsm, geometry: Any, *, owner_ids: Any = None) -> Dsm:

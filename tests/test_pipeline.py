@@ -228,3 +228,30 @@ def test_run_with_pins(subset_files, result, tmp_path):
     assert p.loc[resid, "pinned"] == "in" and p.loc[resid, "rank"] == 1
     assert p.loc[resid, "phase"] not in ("reserve", "pinned out")
     assert p.loc[first, "pinned"] == "out" and p.loc[first, "phase"] == "pinned out"
+
+
+def test_obstacle_polygons_shade_the_roofs_next_to_them(subset_files, result, tmp_path):
+    """`inputs.obstacles` (trees as polygons with height_m) enter the DSM (issue 4, item 1).
+
+    A 60 m tall, 40 m wide block of "trees" placed 10 m south of one flat roof must cost that roof
+    energy; roofs more than the 300 m search radius away cannot see it and must not change.
+    """
+    from shapely.geometry import box
+
+    res, _ = result
+    b, r, _n = subset_files
+    roofs = res.roofs[res.roofs["excluded_reason"] == ""]
+    target = roofs[roofs["roof_type"] == "flat"].sort_values("area_m2").iloc[len(roofs) // 4]
+    minx, miny, maxx, maxy = target.geometry.bounds
+    cx = (minx + maxx) / 2
+    tree = box(cx - 20, miny - 14, cx + 20, miny - 10)
+    gpd.GeoDataFrame({"height_m": [60.0]}, geometry=[tree], crs="EPSG:4547").to_file(tmp_path / "trees.gpkg")
+    cfg = Config().replace(inputs={"buildings": str(b), "roofs": str(r), "obstacles": str(tmp_path / "trees.gpkg")})
+    other = run_survey(cfg, write=False).roofs.set_index("roof_id")
+    assert other.loc[target["roof_id"], "annual_kwh"] < 0.95 * target["annual_kwh"]
+    base = res.roofs.set_index("roof_id")
+    centroids = base.loc[roofs["roof_id"]].geometry.centroid
+    far = roofs["roof_id"][(centroids.distance(tree).to_numpy() > 400)].to_numpy()
+    assert len(far) > 10
+    np.testing.assert_allclose(other.loc[far, "annual_kwh"].to_numpy(), base.loc[far, "annual_kwh"].to_numpy(),
+                               rtol=1e-9)

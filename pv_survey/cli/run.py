@@ -83,6 +83,8 @@ def format_summary(summary: dict) -> str:
 @click.option("--roofs", type=str, default=None, help="Optional roof-planes layer (tilt_deg, azimuth_deg per plane).")
 @click.option("--dsm", type=click.Path(dir_okay=False), default=None, help="DSM GeoTIFF; default: rasterise footprints x heights.")
 @click.option("--dem", type=click.Path(dir_okay=False), default=None, help="DEM GeoTIFF subtracted from --dsm.")
+@click.option("--obstacles", default=None,
+              help="Trees and other obstacles: polygons with height_m above ground, or a height raster (with --dsm).")
 @weather_opt
 @source_crs_opt
 @encoding_opt
@@ -101,7 +103,7 @@ def format_summary(summary: dict) -> str:
 @overwrite_opt
 @workers_opt
 @scheduler_opt
-def run_cmd(config_path, buildings, layer, roofs, dsm, dem, weather, source_crs, encoding, name, out_dir,
+def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, source_crs, encoding, name, out_dir,
             resources, parking, pins, postgis, overwrite, workers, scheduler):
     """Survey every roof, plan the installations, write the outputs.
 
@@ -113,7 +115,7 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, weather, source_crs,
     from ..pipeline import run_survey
 
     cfg = load_config(config_path)
-    ins = {k: v for k, v in dict(buildings=buildings, layer=layer, roofs=roofs, dsm=dsm, dem=dem,
+    ins = {k: v for k, v in dict(buildings=buildings, layer=layer, roofs=roofs, dsm=dsm, dem=dem, obstacles=obstacles,
                                  weather=weather, source_crs=source_crs, encoding=encoding,
                                  parking=parking).items() if v}
     changes = {}

@@ -391,6 +391,41 @@ def read_roof_planes(source, *, layer: str | None = None, source_crs: str | None
     return out
 
 
+def read_obstacles(source, *, layer: str | None = None, source_crs: str | None = None,
+                   target_crs="EPSG:4547") -> gpd.GeoDataFrame:
+    """Read obstacle polygons (trees, hoardings, plant) with a ``height_m`` field for the DSM.
+
+    Parameters
+    ----------
+    source : str or Path
+        Any source :func:`read_buildings` accepts; needs a numeric ``height_m`` field
+        (height above ground). [m]
+    layer, source_crs, target_crs
+        As for :func:`read_parking`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``height_m`` [m] and polygons in ``target_crs``.
+
+    Raises
+    ------
+    InputError
+        No ``height_m`` field, or heights missing / not positive (the first bad row is named).
+    """
+    feats = read_parking(source, layer=layer, source_crs=source_crs, target_crs=target_crs)
+    if "height_m" not in feats.columns:
+        raise InputError(f"{source}: obstacles need a 'height_m' field (height above ground in metres); "
+                         f"fields: {', '.join(c for c in feats.columns if c != feats.geometry.name)}")
+    h = parse_number(feats["height_m"])
+    bad = ~(np.isfinite(h) & (h > 0) & (h < 1000))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{source}: {int(bad.sum())} obstacles have height_m missing or outside (0, 1000) m "
+                         f"(first: row {row + 1}, value {feats['height_m'].iloc[row]!r}); fix or remove them")
+    return gpd.GeoDataFrame({"height_m": h}, geometry=feats.geometry.values, crs=feats.crs)
+
+
 def read_parking(source, *, layer: str | None = None, source_crs: str | None = None,
                  target_crs="EPSG:4547") -> gpd.GeoDataFrame:
     """Read car-park polygons (a parking layer or OSM features) for the carport survey.

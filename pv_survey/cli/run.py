@@ -67,6 +67,8 @@ def format_summary(summary: dict) -> str:
     ]
     for t in summary["targets"]:
         met = "MET" if t.get("met") else "NOT MET"
+        if t.get("passed"):
+            met += f" (year passed; existing PV only{'' if t.get('met') else ', the first phase closes the shortfall'})"
         lines.append(f"    {t['target']}: required {t['required_kwp']:,.0f} kWp, "
                      f"achieved {t['achieved_kwp']:,.0f} kWp -> {met}")
     for name, tot in (summary.get("resources") or {}).items():

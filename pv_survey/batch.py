@@ -277,14 +277,8 @@ def config_sha256(cfg: Config) -> str:
 
 
 def _file_sha256(path: str) -> str | None:
-    p = Path(path)
-    if not p.is_file():
-        return None
-    h = hashlib.sha256()
-    with p.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from .pipeline import file_sha256
+    return file_sha256(path)
 
 
 def is_finished(out_dir: str | Path, cfg: Config) -> tuple[bool, str]:

@@ -247,20 +247,6 @@ def survey_carports(parking: gpd.GeoDataFrame, dsm, weather, *, canopy_tilt_deg:
                                 sky_view_frac=np.clip(svf, 0.0, 1.0), progress=progress, **energy_params)
     out = arr.copy()
     out["mount"] = "rack"
-    out["sky_view_frac"] = np.nan
-    out.loc[kept, "sky_view_frac"] = svf
-    profiles = np.full(len(out), None, dtype=object)
-    profiles[np.flatnonzero(kept)] = list(hz)
-    out["horizon_deg"] = profiles
-    for col in energy.ENERGY_COLUMNS:
-        out[col] = np.nan
-        out.loc[kept, col] = res[col].to_numpy()
-    reason = out["excluded_reason"].to_numpy(object).copy()
-    poa = out["poa_kwh_m2"].to_numpy(float)
-    reason[kept & (poa < min_poa_kwh_m2)] = EXCLUDED["dark"]
-    if min_output_frac is not None:
-        loss = out["shading_loss_frac"].to_numpy(float)
-        reason[kept & (reason == "") & ((1.0 - loss) < min_output_frac)] = \
-            EXCLUDED["shaded"].format(pct=100 * min_output_frac)
-    out["excluded_reason"] = reason
-    return out
+    return energy.attach_results(out, kept, res, svf, hz, min_poa_kwh_m2=min_poa_kwh_m2,
+                                 min_output_frac=min_output_frac, dark_reason=EXCLUDED["dark"],
+                                 shaded_reason=EXCLUDED["shaded"])

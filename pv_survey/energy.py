@@ -874,3 +874,54 @@ def params_from_config(energy: Any) -> dict[str, Any]:
     if hasattr(energy, "chunk_roofs"):
         out["chunk_size"] = energy.chunk_roofs
     return out
+
+
+def attach_results(frame: pd.DataFrame, kept: np.ndarray, results: pd.DataFrame, sky_view_frac: np.ndarray,
+                   horizon_deg: np.ndarray, *, min_poa_kwh_m2: float, min_output_frac: float | None,
+                   dark_reason: str, shaded_reason: str) -> pd.DataFrame:
+    """Put per-surface results of :func:`simulate_roofs` on a surfaces table and apply the yield rules.
+
+    Used by the facade and carport resources. Rows not in ``kept`` get NaN results;
+    kept rows receiving less than ``min_poa_kwh_m2`` in-plane irradiation get
+    ``dark_reason``, and (when ``min_output_frac`` is given) kept rows producing less
+    than that share of the same surface unshaded get ``shaded_reason`` (with ``{pct}``).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Surfaces, with an ``excluded_reason`` column.
+    kept : ndarray of bool
+        Rows that were simulated, in the order of ``results``.
+    results : DataFrame
+        :func:`simulate_roofs` output for the kept rows.
+    sky_view_frac, horizon_deg : ndarray
+        Per kept row: sky-view factor [-] and horizon profile array [deg].
+    min_poa_kwh_m2 : float
+        Minimum annual in-plane irradiation. [kWh/m2]
+    min_output_frac : float or None
+        Minimum share of the unshaded output. [-]
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``frame`` with ``sky_view_frac``, ``horizon_deg``, the energy columns and
+        updated ``excluded_reason``.
+    """
+    out = frame.copy()
+    out["sky_view_frac"] = np.nan
+    out.loc[kept, "sky_view_frac"] = sky_view_frac
+    profiles = np.full(len(out), None, dtype=object)
+    profiles[np.flatnonzero(kept)] = list(horizon_deg)
+    out["horizon_deg"] = profiles
+    for col in ENERGY_COLUMNS:
+        out[col] = np.nan
+        out.loc[kept, col] = results[col].to_numpy()
+    reason = out["excluded_reason"].to_numpy(object).copy()
+    poa = out["poa_kwh_m2"].to_numpy(float)
+    reason[kept & (poa < min_poa_kwh_m2)] = dark_reason
+    if min_output_frac is not None:
+        loss = out["shading_loss_frac"].to_numpy(float)
+        reason[kept & (reason == "") & ((1.0 - loss) < min_output_frac)] = shaded_reason.format(
+            pct=100 * min_output_frac)
+    out["excluded_reason"] = reason
+    return out

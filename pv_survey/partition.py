@@ -336,7 +336,7 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     PVSurveyError
         Whatever a stage raises (a tile's error names the tile).
     """
-    from .pipeline import _Timer, finish_survey, load_inputs, load_weather, resolve_inputs
+    from .pipeline import _Timer, finish_survey, resolve_inputs, start_run
 
     cfg = resolve_inputs(config or Config())
     others = [k for k in cfg.resources.kinds if k != "roofs"]
@@ -350,16 +350,8 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     halo_m = float(cfg.shading.search_radius_m) + HALO_MARGIN_CELLS * float(cfg.shading.dsm_resolution_m)
     tile_size_m = check_tile_size(tile_size_m)
     with dask_client(workers, scheduler) as client:
-        if write:
-            from .outputs import prepare_out_dir
-            prepare_out_dir(out_path, overwrite=overwrite)
-        with timer.stage("inputs"):
-            buildings, planes, report = load_inputs(cfg)
-        notes = list(getattr(report, "warnings", []) or [])
-        log.info("%d buildings read from %s", len(buildings), cfg.inputs.buildings)
-        with timer.stage("weather"):
-            wx, wx_notes = load_weather(cfg)
-        notes += wx_notes
+        buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite,
+                                                 timer=timer)
         usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
         with timer.stage("tiles"):
             tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m)

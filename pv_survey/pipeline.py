@@ -68,7 +68,8 @@ class _Timer:
             log.info("[%s] done in %.1f s", name, dt)
 
 
-def _sha256(path: str | Path) -> str | None:
+def file_sha256(path: str | Path) -> str | None:
+    """SHA-256 of a file's bytes (hex), or None when it does not exist."""
     p = Path(path)
     if not p.is_file():
         return None
@@ -418,17 +419,7 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     timer = _Timer()
     started = datetime.now(timezone.utc)
     out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
-    if write:
-        from .outputs import prepare_out_dir
-        prepare_out_dir(out_path, overwrite=overwrite)
-
-    with timer.stage("inputs"):
-        buildings, planes, report = load_inputs(cfg)
-    notes = list(getattr(report, "warnings", []) or [])
-    log.info("%d buildings read from %s", len(buildings), cfg.inputs.buildings)
-    with timer.stage("weather"):
-        wx, wx_notes = load_weather(cfg)
-    notes += wx_notes
+    buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite, timer=timer)
     extra = {}
     if set(cfg.resources.kinds) - {"roofs"}:
         parking = load_parking(cfg)
@@ -449,6 +440,23 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
                          started=started, out_path=out_path if write else None, overwrite=overwrite,
                          extra_layers=extra, progress=progress)
+
+
+def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_Timer"):
+    """Common start of single and partitioned runs: check the output folder, read inputs and weather.
+
+    Returns ``(buildings, planes, weather, notes)``.
+    """
+    if out_path is not None:
+        from .outputs import prepare_out_dir
+        prepare_out_dir(out_path, overwrite=overwrite)
+    with timer.stage("inputs"):
+        buildings, planes, report = load_inputs(cfg)
+    notes = list(getattr(report, "warnings", []) or [])
+    log.info("%d buildings read from %s", len(buildings), cfg.inputs.buildings)
+    with timer.stage("weather"):
+        wx, wx_notes = load_weather(cfg)
+    return buildings, planes, wx, notes + wx_notes
 
 
 def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, started, out_path, overwrite,
@@ -696,10 +704,10 @@ def make_manifest(cfg: Config, started: datetime, timer: _Timer, summary: dict) 
     for name in ("buildings", "roofs", "dsm", "dem", "weather"):
         val = getattr(ins, name)
         if val:
-            hashes[name] = {"path": val, "sha256": _sha256(val)}
+            hashes[name] = {"path": val, "sha256": file_sha256(val)}
     if not ins.weather:
         from .weather import DEFAULT_WEATHER_PATH
-        hashes["weather"] = {"path": str(DEFAULT_WEATHER_PATH), "sha256": _sha256(DEFAULT_WEATHER_PATH)}
+        hashes["weather"] = {"path": str(DEFAULT_WEATHER_PATH), "sha256": file_sha256(DEFAULT_WEATHER_PATH)}
     return {
         "pv_survey_version": __version__,
         "started_utc": started.isoformat(timespec="seconds"),

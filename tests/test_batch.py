@@ -212,3 +212,16 @@ def test_cli_batch_exit_code_2_on_failure(tmp_path, tiny):
     assert r.exit_code == 2, r.output
     assert "Error: scenario x__buildings-nope:" in r.output
     assert (out / "comparison.md").is_file()
+
+
+def test_shipped_sensitivity_matrix_expands():
+    """scenarios/sensitivity-matrix.toml (the README's batch example) gives its 2 x 2 x 2 scenarios."""
+    from pathlib import Path
+    from pv_survey.batch import load_scenarios
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "sensitivity-matrix.toml"
+    scen = load_scenarios([str(path)])
+    assert len(scen) == 8
+    effs = sorted({s.config.roofs.module_efficiency_frac for s in scen})
+    assert effs == [0.19, 0.21]
+    assert all(s.name.startswith("sens__") for s in scen)

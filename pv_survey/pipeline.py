@@ -54,7 +54,6 @@ class SurveyResult:
 class _Timer:
     def __init__(self) -> None:
         self.timings_s: dict[str, float] = {}
-        self.counts: dict[str, dict] = {}
 
     @contextmanager
     def stage(self, name: str):

@@ -13,11 +13,10 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from pv_survey import facades as F
 from pv_survey import shading
 from pv_survey.errors import InputError
-from pv_survey.weather import Weather
 
 CRS = "EPSG:4547"
 X0, Y0 = 500000.0, 2560000.0
-LAT, LON, ALT = 23.13, 113.37, 10.0
+from conftest import CLEARSKY_ALT as ALT, CLEARSKY_LAT as LAT, CLEARSKY_LON as LON  # noqa: E402
 
 SEG = dict(min_segment_width_m=3.0, exclude_ground_floors_m=6.0, window_to_wall_frac=0.4, bipv_efficiency_frac=0.17)
 
@@ -29,20 +28,9 @@ def _buildings(geoms, heights):
 
 
 @pytest.fixture(scope="module")
-def weather():
-    """A synthetic Guangzhou year: pvlib Ineichen clear sky (Linke turbidity 4) with 40% of the beam
-    moved to the diffuse (GHI unchanged), so diffuse is about half of GHI as in Guangzhou."""
-    import pvlib
-
-    times = pd.date_range("2023-01-01 00:30", periods=8760, freq="h", tz="Asia/Shanghai")
-    loc = pvlib.location.Location(LAT, LON, "Asia/Shanghai", ALT)
-    cs = loc.get_clearsky(times, model="ineichen", linke_turbidity=4.0)
-    cos_z = np.cos(np.radians(loc.get_solarposition(times)["apparent_zenith"])).clip(lower=0.0)
-    dni = 0.6 * cs["dni"]
-    dhi = cs["dhi"] + 0.4 * cs["dni"] * cos_z
-    data = pd.DataFrame({"ghi": dni * cos_z + dhi, "dni": dni, "dhi": dhi, "temp_air": 25.0, "wind_speed": 1.0},
-                        index=times)
-    return Weather(data, LAT, LON, ALT, "synthetic clear-sky test year")
+def weather(clearsky_weather):
+    """The shared synthetic clear-sky Guangzhou year (tests/conftest.py)."""
+    return clearsky_weather
 
 
 # --------------------------------------------------------------------------- geometry

@@ -172,7 +172,8 @@ def _cut_buildings(lots, footprints):
         return out
     tree = shapely.STRtree(fp)
     li, fj = tree.query(lots, predicate="intersects")
-    order = np.argsort(li, kind="stable")
+    # by lot, then footprint position: the same cuts in the same order whatever other footprints are given
+    order = np.lexsort((fj, li))
     li, fj = li[order], fj[order]
     if len(li) == 0:
         return out

@@ -191,8 +191,9 @@ class ShadingConfig:
     )
     tile_size_m: float = _f(
         3000.0,
-        "Tile side for district-scale shading (shading.roof_horizons_tiled); each tile's DSM adds a "
-        "search-radius halo. Bounds memory, not results (project choice).",
+        "Side of the square tiles every run is cut into (partition.plan_tiles); each tile's DSM adds a "
+        "search-radius halo: 3 km tiles at 1 m keep a tile's DSM near 3.7 km square (14 M cells). "
+        "Bounds memory, not results (project choice).",
         lo=100, hi=100_000,
     )
     min_output_frac: float = _f(

@@ -526,7 +526,7 @@ def survey_facades(buildings: gpd.GeoDataFrame, dsm, weather, *, min_segment_wid
                    n_sectors: int = 72, radius_m: float = 300.0, n_quantiles: int = 3,
                    min_poa_kwh_m2: float = 0.0, min_output_frac: float | None = None,
                    temp_model_facade: str = "close_mount_glass_glass", owner_index: pd.Series | None = None,
-                   progress=None, **energy_params) -> gpd.GeoDataFrame:
+                   core_ids=None, progress=None, **energy_params) -> gpd.GeoDataFrame:
     """Facade resource of a district: segments, BIPV capacity, shading and annual yield.
 
     :func:`facade_segments`, then for the usable facades
@@ -562,6 +562,9 @@ def survey_facades(buildings: gpd.GeoDataFrame, dsm, weather, *, min_segment_wid
     owner_index : Series, optional
         building_id -> owner value in ``dsm.owner``; default the position among the
         usable buildings (``dsm_from_buildings`` of the usable footprints in order).
+    core_ids : array_like, optional
+        Only these buildings get facades (a tile's core); the other buildings still
+        share walls and cast shade. Default: every building.
     progress : callable(n_done, n_total), optional
         Passed to the energy engine.
     **energy_params
@@ -580,6 +583,8 @@ def survey_facades(buildings: gpd.GeoDataFrame, dsm, weather, *, min_segment_wid
                           exclude_ground_floors_m=exclude_ground_floors_m, window_to_wall_frac=window_to_wall_frac,
                           bipv_efficiency_frac=bipv_efficiency_frac, simplify_tolerance_m=simplify_tolerance_m,
                           shared_wall_tolerance_m=shared_wall_tolerance_m)
+    if core_ids is not None:
+        fac = fac[fac["building_id"].isin(pd.Index(core_ids))].reset_index(drop=True)
     kept = (fac["excluded_reason"] == "").to_numpy()
     k = fac[kept]
     usable_ids = _usable(buildings)["building_id"].to_numpy()

@@ -32,7 +32,7 @@ import logging
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -48,12 +48,8 @@ from .errors import ConfigError, PVSurveyError
 log = logging.getLogger("pv_survey")
 
 __all__ = ["Tile", "plan_tiles", "run_partitioned", "assess_tile", "check_tile_size", "dask_client",
-           "DEFAULT_TILE_SIZE_M", "HALO_MARGIN_CELLS"]
+           "HALO_MARGIN_CELLS"]
 
-#: Default tile side [m]: with the default 300 m search radius a 2 km tile's DSM is 2.7 km square,
-#: so the halo adds about 80 % cells (vs 180 % for 1 km tiles) and one tile's rasters stay near
-#: 100 MB (project choice; same default as ``shading.iter_roof_tiles``).
-DEFAULT_TILE_SIZE_M = 2000.0
 #: Margin added to the search radius around a tile, in DSM cells: two blocks of the coarsest
 #: pyramid level of the horizon ray march (``shading.PYRAMID_BLOCK_CELLS`` = 32 cells). The tile's
 #: DSM is snapped outward to whole blocks (``pipeline.build_dsm``), up to one block past the search
@@ -77,7 +73,7 @@ def check_tile_size(tile_size_m: Any) -> float:
 
 @dataclass(frozen=True)
 class Tile:
-    """One tile of a partitioned run.
+    """One tile of a survey.
 
     Attributes
     ----------
@@ -88,17 +84,25 @@ class Tile:
     halo : numpy.ndarray
         Positions of every building the tile's assessment needs (core included), ascending.
     bounds : tuple of float
-        (min x, min y, max x, max y) of the core buildings' bounding boxes. [m]
+        (min x, min y, max x, max y) of the core buildings' and car parks' bounding boxes. [m]
+    parking : numpy.ndarray
+        Positions of the car parks whose centroid falls in the tile, ascending (empty without car parks).
     """
 
     key: tuple[int, int]
     core: np.ndarray
     halo: np.ndarray
     bounds: tuple[float, float, float, float]
+    parking: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
-def plan_tiles(geometry: Any, usable: Any, *, tile_size_m: float, halo_m: float) -> list[Tile]:
-    """Group buildings into square tiles by centroid and find each tile's halo.
+def _present(geoms: np.ndarray) -> np.ndarray:
+    return ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+
+
+def plan_tiles(geometry: Any, usable: Any, *, tile_size_m: float, halo_m: float,
+               parking: Any = None) -> list[Tile]:
+    """Group buildings (and car parks) into square tiles by centroid and find each tile's halo.
 
     Parameters
     ----------
@@ -110,6 +114,9 @@ def plan_tiles(geometry: Any, usable: Any, *, tile_size_m: float, halo_m: float)
         Side of a tile. [m]
     halo_m : float
         Reach of the halo around the core's bounding box (search radius plus margin). [m]
+    parking : GeoSeries or array of polygons, optional
+        Car parks (same CRS); each belongs to the tile of its centroid, and the tile's
+        bounds and halo cover it.
 
     Returns
     -------
@@ -125,16 +132,20 @@ def plan_tiles(geometry: Any, usable: Any, *, tile_size_m: float, halo_m: float)
     if not halo_m >= 0:
         raise ConfigError(f"halo_m = {halo_m!r}: give a halo in metres >= 0")
     geoms = np.asarray(getattr(geometry, "values", geometry), dtype=object)
-    ok = np.asarray(usable, dtype=bool) & ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    idx = np.flatnonzero(ok)
-    if idx.size == 0:
+    idx = np.flatnonzero(np.asarray(usable, dtype=bool) & _present(geoms))
+    pgeoms = np.asarray(getattr(parking, "values", parking if parking is not None else []), dtype=object)
+    pidx = np.flatnonzero(_present(pgeoms)) if pgeoms.size else np.empty(0, dtype=np.int64)
+    if idx.size == 0 and pidx.size == 0:
         return []
-    g = geoms[idx]
-    bb = shapely.bounds(g)
-    cen = shapely.centroid(g)
+    g, pg = geoms[idx], pgeoms[pidx]
+    bb = np.concatenate([shapely.bounds(g).reshape(-1, 4), shapely.bounds(pg).reshape(-1, 4)])
+    cen = shapely.centroid(np.concatenate([g, pg]))
     tx = np.floor(shapely.get_x(cen) / tile_size_m).astype(np.int64)
     ty = np.floor(shapely.get_y(cen) / tile_size_m).astype(np.int64)
-    order = np.lexsort((idx, tx, -ty))  # north to south, west to east, then input order
+    is_lot = np.r_[np.zeros(idx.size, bool), np.ones(pidx.size, bool)]
+    pos = np.r_[idx, pidx]
+    # north to south, west to east, buildings before car parks, then input order
+    order = np.lexsort((pos, is_lot, tx, -ty))
     keys = np.stack([tx[order], ty[order]], axis=1)
     cut = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
     tree = shapely.STRtree(g)
@@ -144,8 +155,10 @@ def plan_tiles(geometry: Any, usable: Any, *, tile_size_m: float, halo_m: float)
         bounds = (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
         reach = shapely.box(bounds[0] - halo_m, bounds[1] - halo_m, bounds[2] + halo_m, bounds[3] + halo_m)
         near = tree.query(reach)  # bounding boxes intersecting: a superset of what can cast shade
-        tiles.append(Tile(key=(int(tx[part[0]]), int(ty[part[0]])), core=np.sort(idx[part]),
-                          halo=np.sort(idx[np.union1d(near, part)]), bounds=bounds))
+        own = part[~is_lot[part]]
+        tiles.append(Tile(key=(int(tx[part[0]]), int(ty[part[0]])), core=np.sort(idx[own]),
+                          halo=np.sort(idx[np.union1d(near, own)]), bounds=bounds,
+                          parking=np.sort(pos[part[is_lot[part]]])))
     return tiles
 
 
@@ -162,26 +175,71 @@ def _set_worker_threads() -> None:
     numba.set_num_threads(max(1, min(nthreads, numba.config.NUMBA_NUM_THREADS)))
 
 
-def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFrame | None, wx: Any,
-                core_ids: np.ndarray, key: tuple[int, int]) -> tuple[gpd.GeoDataFrame, dict[str, float]]:
-    """One task: :func:`pv_survey.pipeline.assess_roofs` on a tile's core and halo.
+@dataclass
+class TileResult:
+    """What one tile hands back to the driver.
 
-    Returns the roofs of the core buildings and the tile's stage timings [s]. A
+    Attributes
+    ----------
+    roofs : GeoDataFrame or None
+        Roofs of the tile's core buildings (None when the tile holds car parks only).
+    layers : dict
+        The other resources of the tile (``{"facades": frame, "carports": frame}``).
+    timings_s : dict
+        Stage timings of the tile. [s]
+    dsm_filled_cells : int
+        DSM cells without data filled in the tile's DSM (halos overlap, so tiles count some twice).
+    """
+
+    roofs: Any
+    layers: dict
+    timings_s: dict
+    dsm_filled_cells: int = 0
+
+
+def _area_bounds(core: gpd.GeoDataFrame, parking: gpd.GeoDataFrame | None) -> tuple:
+    """Bounds of the tile's core buildings and car parks: the area its DSM must cover plus the radius."""
+    parts = [core.total_bounds] if len(core) else []
+    if parking is not None and len(parking):
+        parts.append(parking.total_bounds)
+    b = np.array(parts, dtype=float)
+    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+
+def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFrame | None, wx: Any,
+                core_ids: np.ndarray, key: tuple[int, int], *, parking: gpd.GeoDataFrame | None = None,
+                timer: Any = None, progress: Any = None) -> TileResult:
+    """One task: every resource of a tile's core, the halo casting shade.
+
+    One DSM over the core buildings and car parks plus the search radius
+    (:func:`pv_survey.pipeline.build_dsm`, snapped to the run's global grid) serves
+    :func:`pv_survey.pipeline.assess_roofs` and
+    :func:`pv_survey.pipeline.assess_resources`. A
     :class:`~pv_survey.errors.PVSurveyError` is re-raised with the tile's key in its message.
     """
-    from .pipeline import _Timer, assess_roofs
+    from . import pipeline
 
     _set_worker_threads()
-    timer = _Timer()
+    own_timer = timer is None
+    timer = timer or pipeline._Timer()
     try:
-        roofs = assess_roofs(cfg, buildings, planes, wx, core_ids=core_ids, timer=timer)
+        core = buildings[buildings["building_id"].isin(core_ids)]
+        with timer.stage("shading"):
+            dsm = pipeline.build_dsm(cfg, buildings, _area_bounds(core, parking))
+        roofs = None
+        if len(core_ids):
+            roofs = pipeline.assess_roofs(cfg, buildings, planes, wx, core_ids=core_ids, timer=timer, dsm=dsm,
+                                          progress=progress)
+        layers = pipeline.assess_resources(cfg, buildings, parking, wx, dsm, core_ids=core_ids,
+                                           progress=progress, timer=timer)
     except PVSurveyError as exc:
         try:
             wrapped = type(exc)(f"tile {key} ({len(core_ids)} buildings): {exc}")
         except Exception:  # an error class with another signature: keep the original
             raise exc from None
-        raise wrapped from None
-    return roofs, dict(timer.timings_s)
+        raise wrapped from exc
+    return TileResult(roofs=roofs, layers=layers, timings_s=dict(timer.timings_s) if own_timer else {},
+                      dsm_filled_cells=int(getattr(dsm[0], "filled_cells", 0) or 0))
 
 
 @contextmanager
@@ -224,27 +282,35 @@ def dask_client(workers: int | None, scheduler: Any) -> Iterator[Any]:
         cluster.close()
 
 
-def _tile_inputs(buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFrame | None, tile: Tile):
+def _tile_inputs(buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFrame | None,
+                 parking: gpd.GeoDataFrame | None, tile: Tile):
     tb = buildings.iloc[tile.halo]
     core_ids = buildings["building_id"].to_numpy()[tile.core]
     tp = None
     if planes is not None:
         tp = planes[planes["building_id"].isin(core_ids)]
-    return tb, tp, core_ids
+    tl = parking.iloc[tile.parking] if parking is not None else None
+    return tb, tp, tl, core_ids
 
 
-def _run_tiles(cfg, buildings, planes, wx, tiles, client, progress) -> list:
-    """Roof frames of every tile, in tile order; tiles are dispatched largest first."""
+def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer) -> list:
+    """:class:`TileResult` of every tile, in tile order; tiles are dispatched largest first.
+
+    In this process the tiles add their stage times to ``timer``; a single tile also
+    reports the progress of its long stages.
+    """
     n = len(tiles)
     results: list = [None] * n
     # largest tiles first: the last tasks to finish are small ones, so the workers end together
-    dispatch = sorted(range(n), key=lambda i: (-tiles[i].core.size, i))
+    dispatch = sorted(range(n), key=lambda i: (-(tiles[i].core.size + tiles[i].parking.size), i))
     if progress is not None:
         progress("tiles", 0, n)
     if client is None:
+        inner = progress if n == 1 else None
         for done, i in enumerate(dispatch, start=1):
-            tb, tp, core_ids = _tile_inputs(buildings, planes, tiles[i])
-            results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key)
+            tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i])
+            results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key, parking=tl, timer=timer,
+                                     progress=inner)
             if progress is not None:
                 progress("tiles", done, n)
         return results
@@ -258,9 +324,9 @@ def _run_tiles(cfg, buildings, planes, wx, tiles, client, progress) -> list:
     index_of = {}
 
     def submit(i):
-        tb, tp, core_ids = _tile_inputs(buildings, planes, tiles[i])
-        tb_f, tp_f = client.scatter([tb, tp], hash=False)
-        fut = client.submit(assess_tile, cfg, tb_f, tp_f, wx_f, core_ids, tiles[i].key, pure=False,
+        tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i])
+        tb_f, tp_f, tl_f = client.scatter([tb, tp, tl], hash=False)
+        fut = client.submit(assess_tile, cfg, tb_f, tp_f, wx_f, core_ids, tiles[i].key, parking=tl_f, pure=False,
                             key=f"pv-survey-tile-{tiles[i].key[0]}_{tiles[i].key[1]}-{time.time_ns()}")
         index_of[fut.key] = i
         return fut
@@ -270,8 +336,11 @@ def _run_tiles(cfg, buildings, planes, wx, tiles, client, progress) -> list:
     done = 0
     try:
         for fut in ac:
-            results[index_of[fut.key]] = fut.result()
+            res = fut.result()
+            results[index_of[fut.key]] = res
             fut.release()
+            for stage, sec in res.timings_s.items():  # summed over the tiles (worker time, not wall time)
+                timer.timings_s[stage] = round(timer.timings_s.get(stage, 0.0) + sec, 3)
             done += 1
             if progress is not None:
                 progress("tiles", done, n)
@@ -286,21 +355,51 @@ def _run_tiles(cfg, buildings, planes, wx, tiles, client, progress) -> list:
 
 
 def _concat_roofs(frames: list[gpd.GeoDataFrame], crs: Any) -> gpd.GeoDataFrame:
-    """Concatenate tile roofs in the single-process order: building_id, then the roofs stage's order."""
+    """Concatenate tile roofs in the single-piece order: building_id, then the roofs stage's order."""
     parts = [f for f in frames if len(f)] or frames[:1]
     roofs = pd.concat(parts, ignore_index=True)
     roofs = roofs.sort_values("building_id", kind="stable").reset_index(drop=True)
     return gpd.GeoDataFrame(roofs, geometry="geometry", crs=crs)
 
 
+def _concat_layer(frames: list[gpd.GeoDataFrame], position: np.ndarray) -> gpd.GeoDataFrame:
+    """Concatenate one resource's tile frames in the single-piece order given by ``position``."""
+    parts = [f for f in frames if len(f)] or frames[:1]
+    out = pd.concat(parts)
+    pos = np.concatenate([p for f, p in zip(frames, position) if len(f)] or [np.empty(0, np.int64)])
+    out = out.iloc[np.argsort(pos, kind="stable")]
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=parts[0].crs)
+
+
+def _merge_layers(results: list[TileResult], buildings: gpd.GeoDataFrame, parking) -> dict:
+    """Facade and carport frames of all tiles, in the order a single piece gives them."""
+    names = list(dict.fromkeys(n for r in results for n in r.layers))
+    out = {}
+    b_pos = pd.Series(np.arange(len(buildings)), index=buildings["building_id"].to_numpy())
+    for name in names:
+        frames = [r.layers[name] for r in results if name in r.layers]
+        if "facade_id" in frames[0]:
+            # a building's facades stay together in its tile; buildings in input order
+            pos = [b_pos.reindex(f["building_id"].to_numpy()).to_numpy() for f in frames]
+            out[name] = _concat_layer(frames, pos).reset_index(drop=True)
+        else:  # one row per input car park: the car parks' order
+            pos = [parking.index.get_indexer(f.index) for f in frames]
+            out[name] = _concat_layer(frames, pos)
+    return out
+
+
 def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None = None,
                     workers: int | None = None, scheduler: Any = None,
-                    tile_size_m: float = DEFAULT_TILE_SIZE_M, overwrite: bool = False, write: bool = True,
+                    tile_size_m: float | None = None, overwrite: bool = False, write: bool = True,
                     progress: Any = None):
-    """Run the whole survey tile by tile, on a dask cluster or in this process.
+    """Run the whole survey tile by tile, in this process or on a dask cluster.
 
-    Gives the same roofs, plan and outputs as :func:`pv_survey.pipeline.run_survey` (same
-    per-roof results), with memory per task bounded by one tile and its halo.
+    The one flow of every run (:func:`pv_survey.pipeline.run_survey` calls it): the
+    buildings and car parks are cut into square tiles with a halo of the shading search
+    radius (one tile when the area is small); each tile's roofs, facades and carports
+    come from :func:`assess_tile`; the plan, the accounting and the outputs run once on
+    the whole tables. Results do not depend on the tile size or the scheduler; memory
+    of a task is bounded by one tile plus its halo.
 
     Parameters
     ----------
@@ -314,14 +413,15 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
         Address of an existing dask scheduler (``tcp://host:8786``), a Client, or
         ``"synchronous"`` (tiles one after the other in this process, the default when
         ``workers`` is not given either).
-    tile_size_m : float
-        Side of a square tile. [m]
+    tile_size_m : float, optional
+        Side of a square tile; default ``config.shading.tile_size_m``. [m]
     overwrite : bool
         Replace existing outputs; without it an existing output is an error.
     write : bool
         Write the output files.
     progress : callable(stage, done, total), optional
-        Receives ``("tiles", tiles_done, tiles_total)`` as tiles finish (``tiles_done`` from 0).
+        Receives ``("tiles", tiles_done, tiles_total)`` as tiles finish (``tiles_done`` from 0);
+        with one tile in this process also the progress of its shading and energy stages.
 
     Returns
     -------
@@ -330,51 +430,54 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     Raises
     ------
     ConfigError
-        Both ``workers`` and ``scheduler``, a bad worker count or tile size, an unreachable
-        scheduler, or facades / carports asked for (``resources.kinds``): partitioned runs
-        survey roofs only.
+        Both ``workers`` and ``scheduler``, a bad worker count or tile size, or an unreachable
+        scheduler.
     PVSurveyError
         Whatever a stage raises (a tile's error names the tile).
     """
-    from .pipeline import _Timer, finish_survey, resolve_inputs, start_run
+    from .pipeline import _Timer, finish_survey, load_parking, resolve_inputs, start_run
 
     cfg = resolve_inputs(config or Config())
-    others = [k for k in cfg.resources.kinds if k != "roofs"]
-    if others:
-        raise ConfigError(f"resources.kinds = {list(cfg.resources.kinds)}: a partitioned run (--workers / "
-                          f"--scheduler) surveys roofs only, not {', '.join(others)}; run without --workers, "
-                          "or set resources.kinds = ['roofs']")
     timer = _Timer()
     started = datetime.now(timezone.utc)
     out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
     halo_m = float(cfg.shading.search_radius_m) + HALO_MARGIN_CELLS * float(cfg.shading.dsm_resolution_m)
-    tile_size_m = check_tile_size(tile_size_m)
+    tile_size_m = check_tile_size(cfg.shading.tile_size_m if tile_size_m is None else tile_size_m)
     with dask_client(workers, scheduler) as client:
         buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite,
                                                  timer=timer)
+        parking = load_parking(cfg)
+        if parking is not None and "carport_id" not in parking:
+            # ids by position among all car parks, whatever tile a car park falls in
+            parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
         usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
         with timer.stage("tiles"):
-            tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m)
+            tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m,
+                               parking=None if parking is None else parking.geometry)
             where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
             log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
+            extra = {}
             if tiles:
-                out = _run_tiles(cfg, buildings, planes, wx, tiles, client, progress)
-                for _, t in out:
-                    for stage, sec in t.items():
-                        key = f"{stage}_sum_over_tiles"
-                        timer.timings_s[key] = round(timer.timings_s.get(key, 0.0) + sec, 3)
-                frames = [r for r, _ in out]
+                out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer)
+                roofs = _concat_roofs([r.roofs for r in out if r.roofs is not None], buildings.crs) \
+                    if any(r.roofs is not None for r in out) else None
+                extra = _merge_layers(out, buildings, parking)
+                filled = sum(r.dsm_filled_cells for r in out)
                 del out  # the tile frames are freed as soon as they are concatenated
-                roofs = _concat_roofs(frames, buildings.crs)
-                del frames
-            else:  # nothing usable: the single-process step says what is wrong
+                if filled and cfg.inputs.dsm:
+                    fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
+                    counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
+                    notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
+            if not tiles or roofs is None:  # no usable building: the roofs stage says what is wrong
                 from .pipeline import assess_roofs
                 roofs = assess_roofs(cfg, buildings, planes, wx, timer=timer)
-        n_halo = sum(t.halo.size for t in tiles)
-        notes.append(f"partitioned run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
-                     f"({n_halo - int(usable.sum())} halo building copies), {where}")
+        if len(tiles) > 1 or client is not None:
+            n_halo = sum(t.halo.size for t in tiles)
+            notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
+                         f"({n_halo - int(usable.sum())} halo building copies), {where}")
+    if "roofs" not in cfg.resources.kinds:
+        # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
+        notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
     return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
                          started=started, out_path=out_path if write else None, overwrite=overwrite,
-                         progress=progress)
-
-
+                         extra_layers=extra, progress=progress)

@@ -49,6 +49,8 @@ class SurveyResult:
     summary: dict
     manifest: dict
     paths: dict = field(default_factory=dict)
+    #: the other resources' layers (``{"facades": frame, "carports": frame}``), empty with roofs only
+    layers: dict = field(default_factory=dict)
 
 
 class _Timer:
@@ -63,7 +65,8 @@ class _Timer:
             yield
         finally:
             dt = time.perf_counter() - t0
-            self.timings_s[name] = round(dt, 3)
+            # a stage may run more than once (shading for roofs, facades, carports; once per tile): add up
+            self.timings_s[name] = round(self.timings_s.get(name, 0.0) + dt, 3)
             log.info("[%s] done in %.1f s", name, dt)
 
 
@@ -234,9 +237,13 @@ def load_parking(cfg: Config):
     return select_surface_parking(parking)
 
 
-def assess_resources(cfg: Config, buildings: gpd.GeoDataFrame, parking, wx, dsm: tuple, *,
+def assess_resources(cfg: Config, buildings: gpd.GeoDataFrame, parking, wx, dsm: tuple, *, core_ids=None,
                      progress: Progress | None = None, timer: "_Timer | None" = None) -> dict:
-    """Facade and carport resources asked for in ``cfg.resources.kinds``: ``{layer name: frame}``."""
+    """Facade and carport resources asked for in ``cfg.resources.kinds``: ``{layer name: frame}``.
+
+    ``buildings`` may hold more buildings than ``core_ids`` (a tile's halo): they
+    cast shade and share walls, but only the core buildings get facades.
+    """
     timer = timer or _Timer()
     rc, sc = cfg.resources, cfg.shading
     dsm_obj, owner_of, absolute = dsm
@@ -257,7 +264,7 @@ def assess_resources(cfg: Config, buildings: gpd.GeoDataFrame, parking, wx, dsm:
                 points_per_level=rc.facade_points_per_level, offset_m=rc.facade_offset_m,
                 n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, n_quantiles=sc.n_quantiles,
                 min_poa_kwh_m2=rc.min_poa_kwh_m2, temp_model_facade=rc.facade_temperature_model,
-                owner_index=owner_of,
+                owner_index=owner_of, core_ids=core_ids,
                 progress=(lambda d, t: progress("facades", d, t)) if progress else None,
                 **energy_params(cfg))
             out["facades"] = _layer_ready(fac)
@@ -394,8 +401,14 @@ def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDat
 
 def run_survey(config: Config | None = None, *, out_dir: str | Path | None = None,
                overwrite: bool = False, write: bool = True,
-               progress: Progress | None = None) -> SurveyResult:
+               progress: Progress | None = None, workers: int | None = None, scheduler: Any = None,
+               tile_size_m: float | None = None) -> SurveyResult:
     """Run the whole survey: inputs -> roofs -> shading -> energy -> plan -> outputs.
+
+    Every run is tiled (:func:`pv_survey.partition.run_partitioned`): square tiles of
+    ``shading.tile_size_m`` with a halo of the search radius, one tile when the area is
+    small, run in this process, on a local cluster (``workers``) or an existing one
+    (``scheduler``). Results do not depend on the tiling.
 
     Parameters
     ----------
@@ -409,36 +422,17 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
         Write the output files (set False to only compute, e.g. in notebooks).
     progress : callable(stage, done, total), optional
         Receives progress of the long stages.
+    workers, scheduler, tile_size_m
+        See :func:`pv_survey.partition.run_partitioned`.
 
     Returns
     -------
     SurveyResult
     """
-    cfg = resolve_inputs(config or Config())
-    timer = _Timer()
-    started = datetime.now(timezone.utc)
-    out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
-    buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite, timer=timer)
-    extra = {}
-    if set(cfg.resources.kinds) - {"roofs"}:
-        parking = load_parking(cfg)
-        area = buildings.total_bounds
-        if parking is not None and len(parking):
-            pb = parking.total_bounds
-            area = (min(area[0], pb[0]), min(area[1], pb[1]), max(area[2], pb[2]), max(area[3], pb[3]))
-        with timer.stage("shading"):
-            dsm = build_dsm(cfg, buildings, area)
-        notes += dsm_notes(cfg, dsm[0])
-        roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer, dsm=dsm)
-        extra = assess_resources(cfg, buildings, parking, wx, dsm, progress=progress, timer=timer)
-    else:
-        roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer, notes=notes)
-    if "roofs" not in cfg.resources.kinds:
-        # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
-        notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
-    return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
-                         started=started, out_path=out_path if write else None, overwrite=overwrite,
-                         extra_layers=extra, progress=progress)
+    from .partition import run_partitioned
+
+    return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler, tile_size_m=tile_size_m,
+                           overwrite=overwrite, write=write, progress=progress)
 
 
 def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_Timer"):
@@ -472,7 +466,8 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 f"{tot['capacity_kwp']:,.0f} kWp, {tot['annual_mwh']:,.0f} MWh/yr — reported separately, "
                 "not counted toward the rooftop targets / 单独统计，不计入屋顶光伏目标")
     manifest = make_manifest(cfg, started, timer, summary)
-    result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest)
+    result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest,
+                          layers=dict(extra_layers or {}))
     if out_path is not None:
         from .outputs import write_outputs
         with timer.stage("outputs"):

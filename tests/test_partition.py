@@ -13,7 +13,7 @@ from pv_survey import pipeline
 from pv_survey.config import Config
 from pv_survey.errors import ConfigError, InputError
 from pv_survey.partition import HALO_MARGIN_CELLS, assess_tile, plan_tiles, run_partitioned
-from pv_survey.pipeline import DEFAULT_BUILDINGS, run_survey
+from pv_survey.pipeline import DEFAULT_BUILDINGS, DEFAULT_PARKING, run_survey
 
 ROOF_COLUMNS = ["annual_kwh", "capacity_kwp", "sky_view_frac", "shading_loss_frac"]
 TILE_M = 800.0
@@ -70,9 +70,24 @@ def test_tile_error_names_the_tile(monkeypatch):
     def boom(*args, **kwargs):
         raise InputError("DSM too large")
 
-    monkeypatch.setattr(pipeline, "assess_roofs", boom)
-    with pytest.raises(InputError, match=r"tile \(3, -1\) \(2 buildings\): DSM too large"):
-        assess_tile(Config(), None, None, None, np.array(["a", "b"]), (3, -1))
+    monkeypatch.setattr(pipeline, "build_dsm", boom)
+    b = gpd.GeoDataFrame({"building_id": ["a", "b"], "height_m": [10.0, 12.0], "excluded_reason": ["", ""]},
+                         geometry=[_box(0, 0), _box(20, 0)], crs="EPSG:4547")
+    with pytest.raises(InputError, match=r"tile \(3, -1\) \(2 buildings\): DSM too large") as info:
+        assess_tile(Config(), b, None, None, np.array(["a", "b"]), (3, -1))
+    assert isinstance(info.value.__cause__, InputError)  # the stage's own error, for --verbose
+
+
+def test_car_parks_join_the_tile_of_their_centroid():
+    # a building in tile (0, 0) and car parks in (0, 0) and (2, 0) of a 100 m grid
+    geoms = np.array([_box(10, 10)], dtype=object)
+    lots = np.array([_box(50, 50, 20), _box(230, 10, 20)], dtype=object)
+    tiles = plan_tiles(geoms, [True], tile_size_m=100.0, halo_m=215.0, parking=lots)
+    assert [t.key for t in tiles] == [(0, 0), (2, 0)]
+    assert tiles[0].core.tolist() == [0] and tiles[0].parking.tolist() == [0]
+    # the car-park-only tile has no core but the building 210 m west of the lot in its 215 m halo
+    assert tiles[1].core.tolist() == [] and tiles[1].parking.tolist() == [1] and tiles[1].halo.tolist() == [0]
+    assert tiles[1].bounds == (230.0, 10.0, 250.0, 30.0)
 
 
 # --------------------------------------------------------------------------- demo subset, end to end
@@ -87,12 +102,42 @@ def subset(tmp_path_factory):
     dist = np.hypot(xy.x - np.median(xy.x), xy.y - np.median(xy.y))
     sub = b[dist <= np.sort(dist.to_numpy())[299]]
     sub.to_file(d / "b.gpkg", layer="buildings")
-    return Config().replace(inputs={"buildings": str(d / "b.gpkg")}, survey={"name": "part"})
+    # the demo car parks around the subset, for the facade and carport runs
+    lots = gpd.read_file(DEFAULT_PARKING).to_crs("EPSG:4547")
+    x0, y0, x1, y1 = sub.to_crs("EPSG:4547").total_bounds
+    c = lots.geometry.centroid
+    lots[(c.x > x0 - 100) & (c.x < x1 + 100) & (c.y > y0 - 100) & (c.y < y1 + 100)].to_file(d / "p.gpkg")
+    return Config().replace(inputs={"buildings": str(d / "b.gpkg"), "parking": str(d / "p.gpkg")},
+                            survey={"name": "part"})
+
+
+@pytest.fixture(scope="module")
+def all_kinds(subset):
+    return subset.replace(resources={"kinds": ["roofs", "facades", "carports"]})
+
+
+@pytest.fixture(scope="module")
+def one_piece(all_kinds):
+    """Today's single-process run: the stages on the whole area with one DSM, no tiles."""
+    cfg = pipeline.resolve_inputs(all_kinds)
+    b, planes, _ = pipeline.load_inputs(cfg)
+    wx, _ = pipeline.load_weather(cfg)
+    parking = pipeline.load_parking(cfg)
+    assert len(parking) >= 3
+    x0, y0, x1, y1 = b.total_bounds
+    px0, py0, px1, py1 = parking.total_bounds
+    dsm = pipeline.build_dsm(cfg, b, (min(x0, px0), min(y0, py0), max(x1, px1), max(y1, py1)))
+    roofs = pipeline.assess_roofs(cfg, b, planes, wx, dsm=dsm)
+    return roofs, pipeline.assess_resources(cfg, b, parking, wx, dsm)
 
 
 @pytest.fixture(scope="module")
 def single(subset):
-    return run_survey(subset, write=False)
+    """The roofs of the whole subset as one piece (no tiles), as the single-process run gave them."""
+    cfg = pipeline.resolve_inputs(subset)
+    b, planes, _ = pipeline.load_inputs(cfg)
+    wx, _ = pipeline.load_weather(cfg)
+    return pipeline.assess_roofs(cfg, b, planes, wx)
 
 
 @pytest.fixture(scope="module")
@@ -135,11 +180,11 @@ def test_progress_counts_tiles(partitioned):
 # whole-area results agree only because pipeline.build_dsm snaps every DSM to whole pyramid blocks.
 def test_same_roofs_as_single_process(single, partitioned):
     res, _ = partitioned
-    _assert_same_roofs(single.roofs, res.roofs)
-    for key in ("buildings_in", "buildings_with_site", "roofs_kept"):
-        assert res.summary[key] == single.summary[key]
-    assert res.summary["total_capacity_kwp"] == pytest.approx(single.summary["total_capacity_kwp"], rel=1e-9)
-    assert res.summary["annual_mwh"] == pytest.approx(single.summary["annual_mwh"], rel=1e-9)
+    _assert_same_roofs(single, res.roofs)
+    kept = single["excluded_reason"] == ""
+    assert res.summary["roofs_kept"] == int(kept.sum())
+    assert res.summary["total_capacity_kwp"] == pytest.approx(single.loc[kept, "capacity_kwp"].sum(), rel=1e-9)
+    assert res.summary["annual_mwh"] == pytest.approx(single.loc[kept, "annual_kwh"].sum() / 1000, rel=1e-9)
 
 
 def test_every_building_accounted(subset, partitioned):
@@ -149,14 +194,6 @@ def test_every_building_accounted(subset, partitioned):
     excluded = b["excluded_reason"].to_numpy() != ""
     assert (planned ^ excluded).all()
     assert b["building_id"].is_unique and len(b) == 300
-
-
-def test_local_cluster_matches_in_process(subset, partitioned):
-    """Two dask worker processes give the same roofs as the tiles run one by one in this process."""
-    res, _ = partitioned
-    res2 = run_partitioned(subset, write=False, tile_size_m=TILE_M, workers=2)
-    _assert_same_roofs(res.roofs, res2.roofs)
-    assert res2.summary["total_capacity_kwp"] == res.summary["total_capacity_kwp"]
 
 
 def test_cli_run_synchronous_scheduler(subset, tmp_path):
@@ -180,7 +217,37 @@ def test_cli_rejects_zero_workers(subset, tmp_path):
     assert "--workers" in r.output
 
 
-def test_facades_and_carports_are_refused(subset):
-    cfg = subset.replace(resources={"kinds": ["roofs", "facades"]})
-    with pytest.raises(ConfigError, match="surveys roofs only, not facades"):
-        run_partitioned(cfg, write=False, scheduler="synchronous")
+def _assert_same_layer(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(b.columns) == list(a.columns) and len(b) == len(a)
+    a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+    for col in a.columns:
+        if col == "geometry":
+            assert shapely.equals_exact(b.geometry.to_numpy(), a.geometry.to_numpy(), tolerance=0.0).all()
+        elif a[col].dtype.kind == "f":
+            np.testing.assert_allclose(b[col].to_numpy(float), a[col].to_numpy(float), rtol=1e-9, atol=0.0,
+                                       equal_nan=True, err_msg=col)
+        else:
+            assert b[col].tolist() == a[col].tolist(), col
+
+
+def test_facades_and_carports_tiled_equal_one_piece(all_kinds, one_piece):
+    """Several tiles in this process give the facades and carports of the one-piece run, row for row."""
+    roofs, layers = one_piece
+    res = run_survey(all_kinds, write=False, tile_size_m=TILE_M)
+    assert "tiled run: " in " ".join(res.summary["notes"])  # really more than one tile
+    _assert_same_roofs(roofs, res.roofs)
+    assert sorted(res.layers) == ["carports", "facades"]
+    for name in ("facades", "carports"):
+        _assert_same_layer(layers[name], res.layers[name])
+    assert res.summary["resources"]["facades"]["n_kept"] == int((layers["facades"]["excluded_reason"] == "").sum())
+
+
+def test_local_cluster_all_resources_equal_one_piece(all_kinds, one_piece):
+    """Two dask worker processes give the roofs, facades and carports of the one-piece run."""
+    roofs, layers = one_piece
+    res = run_survey(all_kinds, write=False, tile_size_m=TILE_M, workers=2)
+    _assert_same_roofs(roofs, res.roofs)
+    for name in ("facades", "carports"):
+        _assert_same_layer(layers[name], res.layers[name])
+    # stage times of the workers are summed (worker time), next to the driver's own stages
+    assert {"inputs", "tiles", "plan", "shading", "facades", "carports"} <= set(res.summary["timings_s"])

@@ -135,12 +135,8 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
         cfg = cfg.replace(**changes)
     progress = _Progress()
     try:
-        if workers or scheduler:
-            from ..partition import run_partitioned
-            result = run_partitioned(cfg, out_dir=out_dir, overwrite=overwrite, workers=workers,
-                                     scheduler=scheduler, progress=progress)
-        else:
-            result = run_survey(cfg, out_dir=out_dir, overwrite=overwrite, progress=progress)
+        result = run_survey(cfg, out_dir=out_dir, overwrite=overwrite, progress=progress, workers=workers,
+                            scheduler=scheduler)
     finally:
         progress.close()
     click.echo(format_summary(result.summary))

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 import pandas as pd
 
+from .data_files import CHECKOUT_DATA_DIR, data_path
 from .errors import InputError, InputFileError, OutputError
 
 if TYPE_CHECKING:
@@ -66,8 +67,9 @@ __all__ = [
     "STORAGE_CRS",
 ]
 
-#: The repository's ``data/`` directory (the embedded default).
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+#: The repository's ``data/`` directory: where ``pv-survey demo-data`` writes by default. Runs read the
+#: embedded data through :func:`pv_survey.data_files.data_dir` (package data in an installed wheel).
+DATA_DIR = CHECKOUT_DATA_DIR
 #: Seed of the demo district (the date the work started, 2024-08-01; any fixed integer would do).
 DEFAULT_SEED = 20240801
 #: Seed of the default weather year.
@@ -1476,7 +1478,7 @@ def write_demo_data(out_dir: str | os.PathLike | None = None, *, overwrite: bool
     """
     out = Path(out_dir) if out_dir is not None else DATA_DIR
     if facts is None:
-        facts = read_climate_facts(DATA_DIR / FACTS_FILE)
+        facts = read_climate_facts(data_path(FACTS_FILE))
     try:
         out.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".demo-data-", dir=out))

@@ -24,12 +24,13 @@ import geopandas as gpd
 
 from . import __version__
 from .config import Config, config_to_dict
+from .data_files import data_dir
 from .errors import AccountingError, InputError
 
 log = logging.getLogger("pv_survey")
 
-#: Folder of the embedded default data (the repository's ``data/``).
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+#: Folder of the embedded default data (package data of a wheel, the repository's ``data/`` in a checkout).
+DATA_DIR = data_dir()
 DEFAULT_BUILDINGS = DATA_DIR / "tianhe_demo_buildings.gpkg"
 DEFAULT_ROOFS = DATA_DIR / "tianhe_demo_roofs.gpkg"
 DEFAULT_PARKING = DATA_DIR / "tianhe_demo_parking.gpkg"

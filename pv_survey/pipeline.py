@@ -146,7 +146,9 @@ def load_weather(cfg: Config):
     """The weather year of the run and any notes about it: ``(weather, notes)``."""
     from . import weather as weather_mod
 
-    wx = weather_mod.read_weather(cfg.inputs.weather) if cfg.inputs.weather else weather_mod.default_weather()
+    align = cfg.energy.time_alignment
+    wx = (weather_mod.read_weather(cfg.inputs.weather, align) if cfg.inputs.weather
+          else weather_mod.default_weather(align))
     notes = list(wx.notes)
     warn = weather_mod.location_warning(wx, cfg.survey.centre_lon_deg, cfg.survey.centre_lat_deg,
                                         max_distance_km=cfg.energy.weather_max_distance_km)

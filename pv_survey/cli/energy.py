@@ -108,7 +108,8 @@ def energy(roofs_path: Path, weather: str | None, out_path: Path, config_path: s
     cfg = load_config(config_path)
     if weather is None and cfg.inputs.weather:
         weather = cfg.inputs.weather
-    wx = weather_mod.read_weather(weather) if weather else weather_mod.default_weather()
+    align = cfg.energy.time_alignment
+    wx = weather_mod.read_weather(weather, align) if weather else weather_mod.default_weather(align)
     for note in wx.notes:
         log.info("weather: %s", note)
     warn = weather_mod.location_warning(wx, cfg.survey.centre_lon_deg, cfg.survey.centre_lat_deg,

@@ -241,19 +241,51 @@ class EnergyConfig:
     )
 
 
+# district plan item 14 (穗天府〔2024〕8号): new public-institution and factory buildings, 50% by 2025
+_COVERAGE_CATEGORIES = ("government", "hospital", "school", "public", "industrial")
+_NEW_FROM_YEAR = 2022
+_TIANHE_PLAN = "Tianhe carbon-peak implementation plan 2024 (穗天府〔2024〕8号)"
+
+
 @dataclass(frozen=True)
 class Target:
-    """One installed-capacity target of the district plan."""
+    """One target of a plan, as data (``[[plan.targets]]``).
 
-    name: str
-    year: int
-    capacity_kwp: float
+    ``kind``: ``'capacity'`` (installed kWp, existing + planned, by ``year``), ``'coverage'``
+    (share of a building set with PV, by ``definition`` 'count' or 'area') or ``'roof_share'``
+    (share of the set's roof area carrying PV, the NEA 2021 pilot kind). The building set:
+    ``categories`` (empty = all) and ``buildings`` = 'all', 'new' (built ``new_since_year`` or
+    later) or 'existing' (built before it, or year unknown).
+    """
+
+    name: str = field(metadata={"source": "Label of the target in tables and reports (unique)."})
+    year: int = field(metadata={"source": "Year by which the target must be met.", "lo": 2000, "hi": 2100})
+    capacity_kwp: float = field(default=0.0, metadata={
+        "source": "Required installed PV for kind 'capacity' [kWp].", "lo": 0.0})
+    kind: str = field(default="capacity", metadata={
+        "source": "'capacity', 'coverage' or 'roof_share'.", "choices": ("capacity", "coverage", "roof_share")})
+    share_frac: float = field(default=0.0, metadata={
+        "source": "Required share for kinds 'coverage' and 'roof_share' [0-1].", "lo": 0.0, "hi": 1.0})
+    definition: str = field(default="count", metadata={
+        "source": "Coverage by 'count' (buildings with PV) or 'area' (module over usable roof area).",
+        "choices": ("count", "area")})
+    categories: tuple[str, ...] = field(default=(), metadata={
+        "source": "Building categories counted; empty = every category."})
+    buildings: str = field(default="all", metadata={
+        "source": "'all', 'new' (built new_since_year or later) or 'existing'.",
+        "choices": ("all", "new", "existing")})
+    new_since_year: int = field(default=_NEW_FROM_YEAR, metadata={
+        "source": "First construction year that counts as new.", "lo": 1900, "hi": 2100})
+    source: str = field(default="", metadata={"source": "Where the target comes from (document, clause)."})
 
 
 def _default_targets() -> tuple[Target, ...]:
     return (
-        Target("installed PV 2025 / 2025年装机", 2025, 3000.0),
-        Target("installed PV 2030 / 2030年装机", 2030, 6000.0),
+        Target("installed PV 2025 / 2025年装机", 2025, 3000.0, source=f"{_TIANHE_PLAN}, s.2(1) item 1"),
+        Target("new public & factory coverage 2025 / 新建公共机构及厂房覆盖率", 2025, kind="coverage",
+               share_frac=0.5, definition="count", categories=_COVERAGE_CATEGORIES, buildings="new",
+               new_since_year=_NEW_FROM_YEAR, source=f"{_TIANHE_PLAN}, item 14"),
+        Target("installed PV 2030 / 2030年装机", 2030, 6000.0, source=f"{_TIANHE_PLAN}, s.2(1) item 1"),
     )
 
 
@@ -288,20 +320,27 @@ class PlanConfig:
     )
     targets: tuple[Target, ...] = _f(
         _default_targets,
-        "Above 3 MW by 2025 and above 6 MW by 2030 (Tianhe carbon-peak plan 2024, s.2(1) item 1).",
+        "Above 3 MW by 2025 and above 6 MW by 2030 (Tianhe carbon-peak plan 2024, s.2(1) item 1); "
+        "rooftop PV on 50% of new public-institution and new factory buildings by 2025 (item 14). "
+        "Kinds: capacity, coverage (count or area), roof_share. Every target is a constraint of the "
+        "schedule; a passed one must be met in the first build year (as_of_year + 1).",
         factory=True,
     )
-    coverage_target_frac: float = _f(0.5, "50% rooftop-PV coverage of new public and factory buildings (item 14).",
+    max_kwp_per_year: float = _f(
+        0.0, "Most new capacity built in one year [kWp]; 0 = no limit. Project setting.", lo=0)
+    max_capex_cny_per_year: float = _f(
+        0.0, "Most CAPEX spent in one year [CNY]; 0 = no limit. Project setting.", lo=0)
+    coverage_target_frac: float = _f(0.5, "Detail table 'coverage' (both definitions): 50% rooftop-PV coverage of new public and factory buildings (item 14).",
                                      lo=0, hi=1)
     coverage_year: int = _f(2025, "Year of the coverage target (item 14).", lo=2000, hi=2100)
     new_building_from_year: int = _f(
-        2022,
+        _NEW_FROM_YEAR,
         "Buildings completed from this year count as new: the national 50% goal was set by "
         "MOHURD/NDRC's urban-rural construction carbon-peak plan of June 2022 (secondary).",
         lo=1900, hi=2100,
     )
     coverage_categories: tuple[str, ...] = _f(
-        ("government", "hospital", "school", "public", "industrial"),
+        _COVERAGE_CATEGORIES,
         "Public-institution and factory categories the coverage target applies to (item 14).",
     )
     coverage_definition: str = _f(
@@ -320,9 +359,10 @@ class PlanConfig:
     )
     mode: str = _f(
         "priority",
-        "'priority': class order, then score; 'least-cost': in each phase the cheapest set of "
-        "sites (CAPEX, scipy.optimize.milp) that reaches the target, using a lower class only "
-        "when every higher class is in the plan. Both are computed and compared.",
+        "'priority': sites in class order, then score, year by year until every target due is met; "
+        "'least-cost': the schedule of least CAPEX meeting every target by its year "
+        "(scipy.optimize.milp), a lower class only when every higher class is in the plan (sites "
+        "counting for a coverage or roof-share target exempt). Both are computed and compared.",
         choices=("priority", "least-cost"),
     )
     score: str = _f(
@@ -351,7 +391,8 @@ class PlanConfig:
         ``pins_file`` is not included: the pipeline reads it with ``plan.read_pins``.
         """
         return dict(as_of_year=self.as_of_year, coverage_definition=self.coverage_definition,
-                    mode=self.mode, score=self.score, category_shares=self.category_shares)
+                    mode=self.mode, score=self.score, category_shares=self.category_shares,
+                    max_kwp_per_year=self.max_kwp_per_year, max_capex_cny_per_year=self.max_capex_cny_per_year)
 
 
 @dataclass(frozen=True)
@@ -707,14 +748,17 @@ def _build(cls: type, data: dict, prefix: str, where: str) -> Any:
 def _validate_cross(obj: Any, prefix: str, where: str) -> None:
     """Checks that involve more than one field."""
     if isinstance(obj, Target):
-        if obj.capacity_kwp <= 0:
+        if obj.kind == "capacity" and obj.capacity_kwp <= 0:
             raise ConfigError(f"{where}: '{prefix}.capacity_kwp' = {obj.capacity_kwp} must be > 0")
+        if obj.kind != "capacity" and not 0 < obj.share_frac <= 1:
+            raise ConfigError(f"{where}: '{prefix}.share_frac' = {obj.share_frac}: a {obj.kind} target "
+                              "needs a share in (0, 1]")
     if isinstance(obj, PlanConfig):
         if not obj.priority_classes:
             raise ConfigError(f"{where}: 'plan.priority_classes' must name at least one class")
-        years = [t.year for t in obj.targets]
-        if years != sorted(years):
-            raise ConfigError(f"{where}: 'plan.targets' must be in year order, got {years}")
+        names = [t.name for t in obj.targets]
+        if len(names) != len(set(names)):
+            raise ConfigError(f"{where}: 'plan.targets' has two targets named alike: {names}")
     if isinstance(obj, EconomicsConfig):
         bands, rates = obj.capex_band_upper_kwp, obj.capex_cny_per_w
         if len(rates) != len(bands) + 1:

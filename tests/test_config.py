@@ -14,9 +14,30 @@ def test_defaults_have_sources():
 
 
 def test_targets_default_to_district_plan():
-    # Tianhe carbon-peak plan 2024: above 3 MW by 2025 and 6 MW by 2030
+    # Tianhe carbon-peak plan 2024: above 3 MW by 2025 and 6 MW by 2030 (s.2(1) item 1) and
+    # 50% rooftop-PV coverage of new public-institution and factory buildings by 2025 (item 14)
     t = Config().plan.targets
-    assert [(x.year, x.capacity_kwp) for x in t] == [(2025, 3000.0), (2030, 6000.0)]
+    assert [(x.kind, x.year, x.capacity_kwp) for x in t if x.kind == "capacity"] == [
+        ("capacity", 2025, 3000.0), ("capacity", 2030, 6000.0)]
+    cov = [x for x in t if x.kind == "coverage"]
+    assert len(cov) == 1 and (cov[0].year, cov[0].share_frac, cov[0].buildings) == (2025, 0.5, "new")
+    assert set(cov[0].categories) == {"government", "hospital", "school", "public", "industrial"}
+    assert all(x.source for x in t)
+
+
+def test_target_records_from_toml(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[[plan.targets]]\nname = "roof"\nyear = 2030\nkind = "roof_share"\nshare_frac = 0.3\n'
+                 'categories = ["industrial"]\nsource = "test"\n', encoding="utf-8")
+    t = load_config(p).plan.targets
+    assert len(t) == 1 and t[0].kind == "roof_share" and t[0].categories == ("industrial",)
+    p.write_text('[[plan.targets]]\nname = "c"\nyear = 2030\nkind = "coverage"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="share_frac"):
+        load_config(p)
+    p.write_text('[[plan.targets]]\nname = "c"\nyear = 2030\nkind = "area"\nshare_frac = 0.5\n',
+                 encoding="utf-8")
+    with pytest.raises(ConfigError, match="kind"):
+        load_config(p)
 
 
 def test_unknown_key_named(tmp_path):

@@ -409,3 +409,196 @@ def test_economics_config_section_is_accepted():
     sites = _sites([("a", "school", 50, 1000)])
     r = _plan(sites, targets=[T("t", 2030, 10.0)], economics=Config().economics)
     assert r.plan["capex_cny"].iloc[0] == pytest.approx(190_000)
+
+
+# --------------------------------------------------------------------------- targets as data, schedule
+
+
+@dataclass(frozen=True)
+class TT:
+    """A target record with every field (as pv_survey.config.Target)."""
+    name: str
+    year: int
+    capacity_kwp: float = 0.0
+    kind: str = "capacity"
+    share_frac: float = 0.0
+    definition: str = "count"
+    categories: tuple = ()
+    buildings: str = "all"
+    new_since_year: int = 2022
+    source: str = "hand-made"
+
+
+def _new_sites():
+    # g1, g2 government; f1, f2 industrial (new, built 2023); o1 school (old). Capacities and
+    # usable areas chosen by hand; module area = 5 m2/kWp, usable = 7 m2/kWp (see _sites).
+    sites = _sites([("g1", "government", 300, 1200), ("g2", "government", 200, 1150),
+                    ("o1", "school", 400, 1100), ("f1", "industrial", 100, 1000), ("f2", "industrial", 500, 990)])
+    sites["year_built"] = pd.array([2023, 2010, 2010, 2023, 2024], dtype="Int64")
+    return sites
+
+
+def test_coverage_target_picks_new_buildings_public_first():
+    # set: new government + industrial buildings = g1, f1, f2 (+ n9, a new factory with no roof)
+    # -> 4 buildings, 50% = 2 needed, none has PV. Due 2027 (passed 2025). Rank order among the
+    # set: g1 (government, class 1) then f1 (industrial; yield 1000 > 990) -> g1, f1 in 2027.
+    # Capacity 900 by 2030: g1 + f1 = 400; then rank order g2 (-> 600), o1 (-> 1000) in 2030.
+    sites = _new_sites()
+    b = _buildings(sites, [("n9", "industrial", 2024, 0.0, 300.0)])
+    cov = TT("cov", 2025, kind="coverage", share_frac=0.5, categories=("government", "industrial"), buildings="new")
+    r = _plan(sites, b, targets=[cov, TT("cap", 2030, 900.0)])
+    by = dict(zip(r.plan["building_id"], r.plan["phase"]))
+    assert by == {"g1": "2027", "f1": "2027", "g2": "2030", "o1": "2030", "f2": "reserve"}
+    p = r.plan.set_index("building_id")
+    assert "coverage" in p.loc["f1", "why"] and "factory" in p.loc["f1", "why"]
+    assert p.loc["g1", "serves"] == "cov; cap" and p.loc["g2", "serves"] == "cap"
+    assert p.loc["o1", "why"].startswith("public institution (school), rank")
+    t = r.targets.set_index("target")
+    assert t.loc["cov", "met"] == "yes" and t.loc["cov", "due_year"] == 2027
+    # existing 0 of 4 = 0%; with the plan 2 of 4 = 50%
+    assert t.loc["cov", ["achieved_existing", "achieved_plan", "margin"]].tolist() == [0.0, 0.5, 0.0]
+    assert t.loc["cap", "achieved_kwp"] == 1000 and t.loc["cap", "met"] == "yes"
+
+
+def test_coverage_by_area_and_roof_share_targets():
+    # coverage by area over new government + industrial: usable basis g1 2100 + f1 700 + f2 3500
+    # = 6300 m2; 40% = 2520 m2 of module area. Module areas: g1 1500, f1 500, f2 2500. Rank
+    # order g1 (1500 < 2520), f1 (2000 < 2520), f2 (4500) -> all three by 2030.
+    # roof share of all government roofs (roof = 2 x usable: g1 4200, g2 2800 = 7000 m2), 50%
+    # = 3500 m2: g1 adds its usable 2100 (< 3500), then g2 1400 -> 3500: met exactly.
+    sites = _new_sites()
+    b = _buildings(sites)
+    area = TT("area", 2030, kind="coverage", share_frac=0.4, definition="area",
+              categories=("government", "industrial"), buildings="new")
+    roof = TT("roof", 2030, kind="roof_share", share_frac=0.5, categories=("government",))
+    r = _plan(sites, b, targets=[area, roof])
+    by = dict(zip(r.plan["building_id"], r.plan["phase"]))
+    assert by == {"g1": "2030", "g2": "2030", "f1": "2030", "f2": "2030", "o1": "reserve"}
+    t = r.targets.set_index("target")
+    assert t.loc["area", "achieved_plan"] == pytest.approx(4500 / 6300)
+    assert t.loc["roof", "achieved_plan"] == pytest.approx(0.5) and t.loc["roof", "met"] == "yes"
+    assert t.loc["roof", "unit"] == "m2" and t.loc["area", "kind"] == "coverage"
+
+
+def test_empty_building_set_is_not_applicable():
+    # no new factory at all (Huacheng-like sample): the coverage target is n/a, not "no"
+    sites = _sites([("o1", "school", 400, 1100)])
+    cov = TT("cov", 2025, kind="coverage", share_frac=0.5, categories=("industrial",), buildings="new")
+    r = _plan(sites, _buildings(sites), targets=[cov, TT("cap", 2030, 100.0)])
+    t = r.targets.set_index("target")
+    assert t.loc["cov", "met"] == "n/a" and "not applicable" in t.loc["cov", "status"]
+    assert "不适用" in t.loc["cov", "status"]
+    assert t.loc["cap", "met"] == "yes"
+
+
+def test_per_year_capacity_limit_spreads_and_builds_ahead():
+    # 1,000 kWp by 2029 (as of 2026: years 2027-2029), at most 400 kWp a year, five 200 kWp
+    # government sites: 2027 two (400), 2028 two (800), 2029 one (1000).
+    sites = _sites([(f"g{i}", "government", 200, 1200 - i) for i in range(5)])
+    r = _plan(sites, _buildings(sites), targets=[TT("cap", 2029, 1000.0)], max_kwp_per_year=400.0)
+    assert list(r.plan["phase"]) == ["2027", "2027", "2028", "2028", "2029"]
+    assert r.targets.iloc[0]["met"] == "yes"
+    # least cost under the same limit meets it too, never above 400 kWp in a year
+    r2 = _plan(sites, _buildings(sites), targets=[TT("cap", 2029, 1000.0)], max_kwp_per_year=400.0,
+               mode="least-cost")
+    assert r2.targets.iloc[0]["met"] == "yes"
+    assert r2.plan.groupby("phase")["capacity_kwp"].sum().max() <= 400.0
+
+
+def test_infeasible_targets_say_by_how_much_and_why():
+    # too tight: 1,000 kWp by 2027 with at most 300 kWp a year -> 200 built (a 200 kWp site fits,
+    # a second would make 400), 800 short; the sites themselves would give 1,000
+    sites = _sites([(f"g{i}", "government", 200, 1200 - i) for i in range(5)])
+    for mode in ("priority", "least-cost"):
+        r = _plan(sites, _buildings(sites), targets=[TT("cap", 2027, 1000.0)], max_kwp_per_year=300.0, mode=mode)
+        row = r.targets.iloc[0]
+        assert row["met"] == "no" and row["shortfall"] == pytest.approx(800)
+        assert "per-year limits (300 kWp per year)" in row["status"] and "800 kWp short" in row["status"]
+        assert any("cannot be met" in n for n in r.notes)
+    # too few sites: 2,000 kWp from 1,000 kWp of roofs
+    r = _plan(sites, _buildings(sites), targets=[TT("cap", 2030, 2000.0)], mode="least-cost")
+    row = r.targets.iloc[0]
+    assert row["met"] == "no" and row["shortfall"] == pytest.approx(1000) and "too few surveyed sites" in row["status"]
+    assert (r.plan["phase"] == "2030").all()  # least shortfall = every site
+
+
+def _brute_schedule(sites, bld, targets, years, *, lim_kwp=0.0, classes=CLASSES):
+    """Least CAPEX over every assignment of each site to a year or none (independent of the
+    code under test): targets by their due year (max(year, years[0])), per-year kWp limit, and
+    the class rule (a site outside every share target's set may be built only if every site of
+    every higher class is built). Returns (cost, assignment) or (inf, None)."""
+    cap = sites["capacity_kwp"].to_numpy(float)
+    capex = sites["capex_cny"].to_numpy(float)
+    cls = np.array([classes.index(c) for c in sites["category"]])
+    ids = list(sites["building_id"])
+    bmap = bld.set_index("building_id")
+
+    def members(t):
+        ok = bmap["category"].isin(t.categories) if t.categories else pd.Series(True, index=bmap.index)
+        if t.buildings == "new":
+            ok &= bmap["year_built"].astype(float).fillna(-1) >= t.new_since_year
+        return ok
+
+    exempt = np.zeros(len(ids), dtype=bool)
+    for t in targets:
+        if t.kind != "capacity":
+            exempt |= members(t).reindex(ids).fillna(False).to_numpy(bool)
+    best, arg = np.inf, None
+    for assign in itertools.product([0, *years], repeat=len(ids)):
+        a = np.array(assign)
+        if lim_kwp and any(cap[a == y].sum() > lim_kwp + 1e-9 for y in years):
+            continue
+        built = a > 0
+        if any(built[i] and not exempt[i] and not built[cls < cls[i]].all() for i in range(len(ids))):
+            continue
+        ok = True
+        for t in targets:
+            due = max(t.year, years[0])
+            by = pd.Series((a > 0) & (a <= due), index=ids)
+            m = members(t)
+            if t.kind == "capacity":
+                ok &= bmap.loc[m, "existing_pv_kwp"].sum() + cap[by.to_numpy()].sum() >= t.capacity_kwp - 1e-6
+            elif t.kind == "coverage":  # by count
+                has = (bmap["existing_pv_kwp"] > 0) | by.reindex(bmap.index).fillna(False)
+                ok &= has[m].sum() >= np.ceil(t.share_frac * m.sum() - 1e-9)
+            else:  # roof share: usable area of built sites (existing PV 0 here) over roof area
+                usable = sites.set_index("building_id")["usable_area_m2"].where(by, 0.0)
+                pv = np.minimum(usable.reindex(bmap.index).fillna(0.0), bmap["roof_area_m2"])
+                ok &= pv[m].sum() >= t.share_frac * bmap.loc[m, "roof_area_m2"].sum() - 1e-6
+            if not ok:
+                break
+        if ok and capex[built].sum() < best:
+            best, arg = capex[built].sum(), a
+    return best, arg
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_least_cost_matches_brute_force_with_share_targets(seed):
+    # six random sites over three classes, two build years (as of 2026 -> 2027, 2028), a
+    # capacity target by 2028, a coverage (count) target of new industrial buildings by 2027
+    # and a roof-share target of government roofs by 2028, a 900 kWp per-year limit
+    rng = np.random.default_rng(seed)
+    cats = ["government", "school", "industrial"]
+    rows = [(f"s{i}", cats[i % 3], float(c), float(rng.uniform(950, 1150)))
+            for i, c in enumerate(np.round(rng.uniform(60, 600, 6), 0))]
+    sites = _sites(rows)
+    sites["year_built"] = pd.array([2023 if i % 2 else 2010 for i in range(6)], dtype="Int64")
+    b = _buildings(sites)
+    total = sites["capacity_kwp"].sum()
+    targets = [TT("cap", 2028, float(np.round(0.45 * total))),
+               TT("cov", 2025, kind="coverage", share_frac=0.5, categories=("industrial",), buildings="new"),
+               TT("roof", 2028, kind="roof_share", share_frac=0.2, categories=("government",))]
+    r = _plan(sites, b, targets=targets, mode="least-cost", max_kwp_per_year=900.0)
+    p = r.plan
+    brute_sites = p.sort_values("building_id").reset_index(drop=True)
+    best, _ = _brute_schedule(brute_sites, b, targets, [2027, 2028], lim_kwp=900.0)
+    met = (r.targets["met"] != "no").all()
+    if np.isfinite(best):
+        assert met
+        got = float(p.loc[p["build_year"].notna(), "capex_cny"].sum())
+        assert got == pytest.approx(best, rel=1e-5)
+        # the priority schedule is feasible too and costs no less
+        c = r.comparison.set_index(["mode", "phase"])
+        assert c.loc[("least-cost", "all phases"), "capex_cny"] <= c.loc[("priority", "all phases"), "capex_cny"] + 1e-6
+    else:
+        assert not met

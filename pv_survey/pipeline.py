@@ -523,6 +523,7 @@ def plan_params(cfg: Config) -> dict:
     )
     out.update(pc.build_plan_kwargs())
     out["economics"] = cfg.economics
+    out["weather"] = cfg.inputs.weather  # the TOU valuation's profile ('' = embedded default year)
     # kWp per m2 of module = STC efficiency x 1 kW/m2
     out["module_kwp_per_m2"] = cfg.roofs.module_efficiency_frac
     if pc.pins_file:

@@ -1154,6 +1154,7 @@ def build_plan(
     time_limit_s: float = 60.0,
     max_kwp_per_year: float | None = None,
     max_capex_cny_per_year: float | None = None,
+    weather: Any = None,
 ) -> PlanResult:
     """Build the installation plan.
 
@@ -1192,14 +1193,21 @@ def build_plan(
         Module power density, to express existing PV as area (= module efficiency x
         1 kW/m2). [kWp/m2]
     time_limit_s : float
-        Least-cost solver time limit per phase. [s]
+        Least-cost solver time limit (each of at most three MILPs). [s]
+    max_kwp_per_year, max_capex_cny_per_year : float
+        Per-year limits of new capacity [kWp] and CAPEX [CNY]; 0 = none.
+    weather : pv_survey.weather.Weather or str or Path, optional
+        Weather year (or its file) for the time-of-use valuation when ``economics`` is a
+        config section without ``hourly_profile_file``; None = the embedded default year.
 
     Returns
     -------
     PlanResult
         ``plan`` (one row per site in rank order: the sites columns, ``priority_class``,
-        ``class_rank``, ``score``, ``rank``, ``cumulative_kwp``, ``phase``, ``pinned``,
-        ``closes_passed`` and the economics columns), ``targets``, ``coverage``,
+        ``class_rank``, ``score``, ``priority_rank``, ``rank`` (row order), ``cumulative_kwp``,
+        ``build_year`` (NA = not built), ``phase`` (the build year, 'reserve' or 'pinned out'),
+        ``serves`` (targets the site helps meet), ``why``, ``pinned``, ``closes_passed`` and the
+        economics columns incl. ``grid_class``), ``targets``, ``coverage``,
         ``category_shares``, ``comparison``, ``notes`` and the settings used.
     """
     from .config import EconomicsConfig, PlanConfig
@@ -1219,12 +1227,15 @@ def build_plan(
     score = d.score if score is None else score
     max_kwp_per_year = d.max_kwp_per_year if max_kwp_per_year is None else max_kwp_per_year
     max_capex_cny_per_year = d.max_capex_cny_per_year if max_capex_cny_per_year is None else max_capex_cny_per_year
+    if isinstance(weather, (str, Path)):
+        from .weather import read_weather
+        weather = read_weather(weather) if str(weather) else None
     if economics is None:
-        params = EconomicsParams.from_config(EconomicsConfig())
+        params = EconomicsParams.from_config(EconomicsConfig(), weather)
     elif isinstance(economics, EconomicsParams):
         params = economics
     else:  # an EconomicsConfig section
-        params = EconomicsParams.from_config(economics)
+        params = EconomicsParams.from_config(economics, weather)
     if mode not in ("priority", "least-cost"):
         raise InputError(f"plan: mode = {mode!r}; use 'priority' or 'least-cost'")
     if not module_kwp_per_m2 > 0:

@@ -403,12 +403,13 @@ def test_no_sites_reports_targets_unmet():
 
 def test_economics_config_section_is_accepted():
     # the pipeline may hand over the config section; the default CAPEX band for a 50 kWp
-    # system is 3.8 CNY/W (EconomicsConfig): 50 x 1000 x 3.8 = 190,000 CNY
+    # system is 3.0 CNY/W (EconomicsConfig, 2025-26 range 2.5-3.0): 50 x 1000 x 3.0 = 150,000 CNY
     from pv_survey.config import Config
 
     sites = _sites([("a", "school", 50, 1000)])
     r = _plan(sites, targets=[T("t", 2030, 10.0)], economics=Config().economics)
-    assert r.plan["capex_cny"].iloc[0] == pytest.approx(190_000)
+    assert r.plan["capex_cny"].iloc[0] == pytest.approx(150_000)
+    assert r.plan["grid_class"].iloc[0] == "380 V"  # 8 < 50 <= 400 kW
 
 
 # --------------------------------------------------------------------------- targets as data, schedule

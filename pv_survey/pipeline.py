@@ -674,7 +674,7 @@ def _check_targets(buildings: pd.DataFrame, planres: Any) -> None:
 
 def make_summary(cfg: Config, buildings, roofs, planres, wx, notes, timings) -> dict:
     """Counts and totals for summary.md, the CLI table and the manifest."""
-    from .plan import plan_summary_lines
+    from .plan import plan_summary_lines, plan_totals
     reasons = buildings.loc[buildings["excluded_reason"] != "", "excluded_reason"].value_counts()
     roof_reasons = roofs.loc[roofs["excluded_reason"] != "", "excluded_reason"].value_counts()
     kept = roofs["excluded_reason"] == ""
@@ -693,6 +693,7 @@ def make_summary(cfg: Config, buildings, roofs, planres, wx, notes, timings) -> 
         "annual_mwh": float(roofs.loc[kept, "annual_kwh"].sum() / 1000.0),
         "targets": targets.to_dict(orient="records"),
         "plan_lines": plan_summary_lines(planres),
+        "plan_totals": plan_totals(planres),
         "notes": list(dict.fromkeys(notes + list(getattr(planres, "notes", []) or []))),
         "weather_source": wx.source,
         "timings_s": dict(timings),

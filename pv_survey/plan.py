@@ -87,6 +87,7 @@ __all__ = [
     "mode_comparison",
     "build_plan",
     "plan_summary_lines",
+    "plan_totals",
 ]
 
 #: Columns of the ``sites`` table handed over by the pipeline.
@@ -1431,3 +1432,28 @@ def plan_summary_lines(result: PlanResult) -> list[str]:
         for r in result.category_shares.itertuples():
             lines.append(f"Roof share {r.group}: {r.status}.")
     return lines
+
+
+def plan_totals(result: PlanResult) -> dict[str, Any]:
+    """Headline numbers of the plan used, for the summary and batch comparisons.
+
+    Returns
+    -------
+    dict
+        ``mode``, ``n_sites``, ``planned_kwp`` [kWp], ``capex_cny`` [CNY], ``npv_cny`` [CNY],
+        ``lcoe_cny_per_kwh`` [CNY/kWh] of the built sites; ``priority_capex_cny`` and
+        ``least_cost_capex_cny`` [CNY]; ``sites_per_year`` {build year: sites}.
+    """
+    cmp_ = result.comparison
+    out: dict[str, Any] = {"mode": result.mode}
+    if len(cmp_):
+        tot = cmp_[cmp_["phase"] == "all phases"].set_index("mode")
+        used = tot.loc[result.mode]
+        out.update(n_sites=int(used["n_sites"]), planned_kwp=float(used["planned_kwp"]),
+                   capex_cny=float(used["capex_cny"]), npv_cny=float(used["npv_cny"]),
+                   lcoe_cny_per_kwh=float(used["lcoe_cny_per_kwh"]))
+        for m in ("priority", "least-cost"):
+            if m in tot.index:
+                out[f"{m.replace('-', '_')}_capex_cny"] = float(tot.loc[m, "capex_cny"])
+    out["sites_per_year"] = {ph.label: int((result.plan["phase"] == ph.label).sum()) for ph in result.phases}
+    return out

@@ -92,3 +92,15 @@ def test_default_scenario_file_shows_every_setting():
     text = path.read_text(encoding="utf-8")
     assert text == default_scenario_toml(), "regenerate with pv_survey.config.default_scenario_toml()"
     assert config_from_dict(tomllib.loads(text)) == Config()
+
+
+def test_guangdong_targets_scenario_loads():
+    """scenarios/guangdong-2024-targets.toml: district capacity, Guangdong 2024 coverage targets and
+    the NEA 2021 roof shares (50 / 40 / 30 / 20%, REFERENCES.md), the provincial and NEA ones
+    marked secondary."""
+    from pathlib import Path
+    cfg = load_config(Path(__file__).resolve().parents[1] / "scenarios" / "guangdong-2024-targets.toml")
+    t = cfg.plan.targets
+    assert [x.kind for x in t].count("capacity") == 2 and [x.kind for x in t].count("coverage") == 4
+    assert sorted(x.share_frac for x in t if x.kind == "roof_share") == [0.2, 0.3, 0.4, 0.5]
+    assert all("secondary" in x.source for x in t if x.kind != "capacity")

@@ -1,4 +1,4 @@
-"""The installation plan: ranking, phases, targets, coverage, category shares and economics.
+"""The installation plan: ranking, targets as data, a year-by-year schedule, least cost, coverage, shares.
 
 The unit of planning is an installation **site**: one building with its kept roof planes (one
 procurement contract per building). The pipeline hands over ``sites`` (one row per building
@@ -13,30 +13,37 @@ Ranking (``mode='priority'``)
     first, then size; ``'size'`` = capacity [kWp] largest first, then yield; ``'cost'`` = LCOE
     [CNY/kWh] lowest first, then size. Remaining ties go by ``building_id``. Sites pinned
     ``out`` are listed last and never planned.
-Cumulative capacity
-    ``cumulative_kwp`` = existing PV of every input building + new capacity of the sites up to
-    and including this one, in rank order (NaN for pinned-out sites).
-Targets and phases
-    A target whose year is before ``as_of_year`` has **passed**: it is reported as met or not
-    by the existing PV, and its shortfall is the first thing the first phase must close (the
-    sites that close it are marked in ``closes_passed``). Every other target opens a phase,
-    labelled by its year, whose threshold is the largest capacity required by it or by any
-    earlier target. A site belongs to the first phase whose threshold the cumulative capacity
-    *before* it has not reached, so the site that crosses a threshold is in that phase; sites
-    after the last threshold are ``'reserve'``. A pinned-in site is never reserve (it goes to
-    the last phase at worst). If every target has passed, one ``'catch-up'`` phase closes the
-    largest passed target.
-Least-cost mode (``mode='least-cost'``)
-    Phase by phase, in order: with ``S`` = threshold - (existing + everything already
-    planned, pins included), choose the set of remaining sites of least total CAPEX whose
-    capacity is at least ``S`` (binary MILP, :func:`least_cost_select`, solved with
-    ``scipy.optimize.milp`` / HiGHS), subject to class priority: *a site of a class may be
-    chosen only if every remaining site of every higher class is chosen*. So at most one class
-    (the marginal one) is partly used; only the choice inside it differs from priority mode,
-    and the MILP is solved on that class alone (an exact reduction, proved in
-    :func:`least_cost_select`), to a relative gap of 1e-6. If the remaining sites cannot
-    reach ``S`` all are chosen. Each phase is optimal given the earlier phases (a sequence of
-    per-phase MILPs, not a joint optimum over all phases).
+Targets as data
+    Each target (:class:`pv_survey.config.Target`) has a kind: ``capacity`` (kWp installed,
+    existing + planned, on a building set), ``coverage`` (share of a building set with PV, by
+    count or by area) or ``roof_share`` (share of the set's roof area carrying PV, the NEA 2021
+    pilot kind); a set is categories (empty = all) x 'all' / 'new' (built ``new_since_year``
+    or later) / 'existing'. :func:`target_bases` turns each into its unit (kWp, buildings, m2):
+    what stands today, what it needs (a count rounded up) and what each site adds. A share
+    target over an empty set is ``'n/a'``, never "not met".
+Schedule
+    Build years run from ``as_of_year + 1`` to the last target year. A target is due in its
+    year, a passed one (year <= as_of_year) in the first build year. ``phase`` is the build
+    year (``'reserve'``, ``'pinned out'`` otherwise); ``build_year``, ``serves`` (targets the
+    site helps meet) and ``why`` say when and why. Optional per-year limits
+    (``max_kwp_per_year``, ``max_capex_cny_per_year``) bound each year.
+Priority mode (``mode='priority'``, :func:`priority_schedule`)
+    Year by year: pinned-in sites first; then each target due (share targets first, then
+    capacity) takes the next site in rank order that adds to it until met; a site that would
+    break a limit waits. With a limit set, a year's remaining room goes to later targets
+    (building ahead). So public institutions lead within the limits, and the rest stays in
+    reserve. ``cumulative_kwp`` = existing PV + new capacity up to the row, rows in build-year
+    then rank order (``priority_rank`` keeps the rank).
+Least-cost mode (``mode='least-cost'``, :func:`least_cost_schedule`)
+    One binary MILP over sites x years (``scipy.optimize.milp`` / HiGHS) minimising CAPEX with
+    every target a constraint by its due year, the per-year limits, pins and class priority
+    (a lower class only when every higher class is built; sites counting for a coverage or
+    roof-share target are exempt, as they may be needed whatever their class). The priority
+    schedule satisfies the same constraints, so least cost is never dearer (up to the gap).
+    Where no schedule meets every target, the least total relative shortfall is found first.
+Infeasible targets
+    The targets table says by how much (``shortfall``) and why: too few surveyed sites (even
+    all of them fall short) or the per-year limits; the run finishes.
 Coverage (district plan item 14)
     New buildings = buildings of ``coverage_categories`` with ``year_built >=
     new_building_from_year`` (unknown years are not counted). By count: share of them with PV
@@ -760,7 +767,15 @@ def _amount(b: TargetBasis, x: float) -> str:
 
 
 def _pct(b: TargetBasis, x: float) -> str:
-    return "" if b.spec.kind == "capacity" else f" ({b.value(x):.0%})"
+    """'' for capacity; ' of <basis> (<share>)' for a share target."""
+    if b.spec.kind == "capacity":
+        return ""
+    basis = f"{b.n_buildings}" if b.unit == "buildings" else _fmt(b.basis)
+    return f" of {basis} ({b.value(x):.0%})"
+
+
+def _req(b: TargetBasis) -> str:
+    return _amount(b, b.need) + ("" if b.spec.kind == "capacity" else f" ({b.spec.required:.0%})")
 
 
 def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_year: int,
@@ -810,14 +825,15 @@ def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_yea
             status = ("no buildings in the set: not applicable / 无此类建筑，不适用" if b.n_buildings == 0 else
                       "the buildings of the set have no roof area: not applicable / 无屋顶面积，不适用")
         elif b.existing >= req_amt - _tol(b):
-            status = (f"met by existing PV alone ({_amount(b, b.existing)}{_pct(b, b.existing)} of "
-                      f"{_amount(b, req_amt)} required) / 现有光伏已达标")
+            status = (f"met by existing PV alone ({_amount(b, b.existing)}{_pct(b, b.existing)}; "
+                      f"{_req(b)} required) / 现有光伏已达标")
         elif ok:
             head = (f"year passed ({s.year} < {as_of_year + 1}): existing PV gives "
-                    f"{_amount(b, b.existing)}{_pct(b, b.existing)} of {_amount(b, req_amt)}; shortfall closed in "
-                    f"{s.due_year} by {n} sites / 已过期，缺口于{s.due_year}年补足" if s.passed else
+                    f"{_amount(b, b.existing)}{_pct(b, b.existing)}, {_req(b)} required; shortfall closed in "
+                    f"{s.due_year} by {n} sites, giving {_amount(b, amt_plan)}{_pct(b, amt_plan)} "
+                    f"/ 已过期，缺口于{s.due_year}年补足" if s.passed else
                     f"met {when}: existing {_amount(b, b.existing)} + {n} sites = "
-                    f"{_amount(b, amt_plan)}{_pct(b, amt_plan)}, {_amount(b, req_amt)} required / 达标")
+                    f"{_amount(b, amt_plan)}{_pct(b, amt_plan)}, {_req(b)} required / 达标")
             status = head
         else:
             if potential < req_amt - _tol(b):
@@ -829,8 +845,8 @@ def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_yea
                 lim_txt = " and ".join(x for x in lims if x) or "none"
                 why = (f"the per-year limits ({lim_txt} per year) leave too little room by {s.due_year} "
                        f"(all sites would give {_amount(b, potential)}) / 年度上限过紧")
-            status = (f"NOT met {when}: {_amount(b, amt_plan)}{_pct(b, amt_plan)} of "
-                      f"{_amount(b, req_amt)} required, {_amount(b, short)} short; {why} / 未达标")
+            status = (f"NOT met {when}: {_amount(b, amt_plan)}{_pct(b, amt_plan)}, "
+                      f"{_req(b)} required, {_amount(b, short)} short; {why} / 未达标")
         cap_row = s.kind == "capacity"
         rows.append({
             "target": s.name, "kind": s.kind, "definition": target_definition(s), "year": int(s.year),

@@ -313,8 +313,11 @@ def comparison_row(summary: dict) -> dict:
     """Totals and target results of one run (from ``SurveyResult.summary``), as a flat dict.
 
     Columns: ``buildings_in, buildings_with_site, roofs_kept, total_capacity_kwp, existing_kwp,
-    annual_mwh, specific_yield_kwh_kwp`` and, per target, ``<target>: required_kwp``,
-    ``<target>: achieved_kwp``, ``<target>: met``.
+    annual_mwh, specific_yield_kwh_kwp``; from the plan ``plan capex_cny, plan npv_cny,
+    plan lcoe_cny_per_kwh, plan least_cost_capex_cny, plan priority_capex_cny`` and ``sites
+    <year>`` per build year; per target ``<target>: required_kwp``, ``<target>: achieved_kwp``
+    (capacity targets), ``<target>: achieved_frac`` (share targets) and ``<target>: met``
+    ('yes' / 'no' / 'n/a').
     """
     cap = float(summary.get("total_capacity_kwp", 0.0))
     mwh = float(summary.get("annual_mwh", 0.0))
@@ -328,12 +331,23 @@ def comparison_row(summary: dict) -> dict:
         # 1 MWh = 1000 kWh
         "specific_yield_kwh_kwp": mwh * 1000.0 / cap if cap > 0 else float("nan"),
     }
+    pt = summary.get("plan_totals") or {}
+    for k in ("capex_cny", "npv_cny", "lcoe_cny_per_kwh", "least_cost_capex_cny", "priority_capex_cny"):
+        if k in pt:
+            row[f"plan {k}"] = float(pt[k])
+    for y, n in (pt.get("sites_per_year") or {}).items():
+        row[f"sites {y}"] = int(n)
     for t in summary.get("targets", []) or []:
         name = str(t.get("target", t.get("year", "target")))
         for k in ("required_kwp", "achieved_kwp", "met"):
             if k in t:
                 v = t[k]
-                row[f"{name}: {k}"] = bool(v) if k == "met" else float(v)
+                if k == "met":
+                    row[f"{name}: {k}"] = v if isinstance(v, str) else bool(v)
+                elif v is not None and not (isinstance(v, float) and np.isnan(v)):
+                    row[f"{name}: {k}"] = float(v)
+        if t.get("kind", "capacity") != "capacity" and "achieved_plan" in t:
+            row[f"{name}: achieved_frac"] = float(t["achieved_plan"])
     return row
 
 
@@ -355,18 +369,25 @@ def comparison_table(outcomes: list[ScenarioOutcome], scenarios: list[Scenario])
     return table
 
 
-def _md_cell(v: Any) -> str:
+def _md_cell(v: Any, col: str = "") -> str:
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
     if isinstance(v, (float, np.floating)):
-        return "" if np.isnan(v) else f"{v:,.1f}"
+        if np.isnan(v):
+            return ""
+        if "lcoe" in col or col.endswith("_frac"):
+            return f"{v:,.3f}"
+        if col.endswith("_cny"):
+            return f"{v / 1e6:,.2f} M"
+        return f"{v:,.1f}"
     if isinstance(v, (int, np.integer)):
         return f"{v:,d}"
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
 def comparison_markdown(table: pd.DataFrame, *, title: str = "Scenario comparison / 情景对比") -> str:
-    """The comparison table as GitHub-flavoured markdown (numbers to 0.1, thousands separated)."""
+    """The comparison table as GitHub-flavoured markdown (numbers to 0.1, thousands separated;
+    CNY in millions to 0.01, LCOE and shares to 0.001; full precision stays in the CSV)."""
     lines = [f"# {title}", ""]
     if table.empty:
         return "\n".join(lines + ["(no scenarios)", ""])
@@ -375,7 +396,7 @@ def comparison_markdown(table: pd.DataFrame, *, title: str = "Scenario compariso
     lines.append("|" + "|".join("---:" if pd.api.types.is_numeric_dtype(table[c]) and table[c].dtype != bool
                                 else "---" for c in cols) + "|")
     for _, r in table.iterrows():
-        lines.append("| " + " | ".join(_md_cell(r[c]) for c in cols) + " |")
+        lines.append("| " + " | ".join(_md_cell(r[c], str(c)) for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 

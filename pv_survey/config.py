@@ -249,19 +249,51 @@ class EnergyConfig:
     )
 
 
+# district plan item 14 (穗天府〔2024〕8号): new public-institution and factory buildings, 50% by 2025
+_COVERAGE_CATEGORIES = ("government", "hospital", "school", "public", "industrial")
+_NEW_FROM_YEAR = 2022
+_TIANHE_PLAN = "Tianhe carbon-peak implementation plan 2024 (穗天府〔2024〕8号)"
+
+
 @dataclass(frozen=True)
 class Target:
-    """One installed-capacity target of the district plan."""
+    """One target of a plan, as data (``[[plan.targets]]``).
 
-    name: str
-    year: int
-    capacity_kwp: float
+    ``kind``: ``'capacity'`` (installed kWp, existing + planned, by ``year``), ``'coverage'``
+    (share of a building set with PV, by ``definition`` 'count' or 'area') or ``'roof_share'``
+    (share of the set's roof area carrying PV, the NEA 2021 pilot kind). The building set:
+    ``categories`` (empty = all) and ``buildings`` = 'all', 'new' (built ``new_since_year`` or
+    later) or 'existing' (built before it, or year unknown).
+    """
+
+    name: str = field(metadata={"source": "Label of the target in tables and reports (unique)."})
+    year: int = field(metadata={"source": "Year by which the target must be met.", "lo": 2000, "hi": 2100})
+    capacity_kwp: float = field(default=0.0, metadata={
+        "source": "Required installed PV for kind 'capacity' [kWp].", "lo": 0.0})
+    kind: str = field(default="capacity", metadata={
+        "source": "'capacity', 'coverage' or 'roof_share'.", "choices": ("capacity", "coverage", "roof_share")})
+    share_frac: float = field(default=0.0, metadata={
+        "source": "Required share for kinds 'coverage' and 'roof_share' [0-1].", "lo": 0.0, "hi": 1.0})
+    definition: str = field(default="count", metadata={
+        "source": "Coverage by 'count' (buildings with PV) or 'area' (module over usable roof area).",
+        "choices": ("count", "area")})
+    categories: tuple[str, ...] = field(default=(), metadata={
+        "source": "Building categories counted; empty = every category."})
+    buildings: str = field(default="all", metadata={
+        "source": "'all', 'new' (built new_since_year or later) or 'existing'.",
+        "choices": ("all", "new", "existing")})
+    new_since_year: int = field(default=_NEW_FROM_YEAR, metadata={
+        "source": "First construction year that counts as new.", "lo": 1900, "hi": 2100})
+    source: str = field(default="", metadata={"source": "Where the target comes from (document, clause)."})
 
 
 def _default_targets() -> tuple[Target, ...]:
     return (
-        Target("installed PV 2025 / 2025年装机", 2025, 3000.0),
-        Target("installed PV 2030 / 2030年装机", 2030, 6000.0),
+        Target("installed PV 2025 / 2025年装机", 2025, 3000.0, source=f"{_TIANHE_PLAN}, s.2(1) item 1"),
+        Target("new public & factory coverage 2025 / 新建公共机构及厂房覆盖率", 2025, kind="coverage",
+               share_frac=0.5, definition="count", categories=_COVERAGE_CATEGORIES, buildings="new",
+               new_since_year=_NEW_FROM_YEAR, source=f"{_TIANHE_PLAN}, item 14"),
+        Target("installed PV 2030 / 2030年装机", 2030, 6000.0, source=f"{_TIANHE_PLAN}, s.2(1) item 1"),
     )
 
 
@@ -296,20 +328,27 @@ class PlanConfig:
     )
     targets: tuple[Target, ...] = _f(
         _default_targets,
-        "Above 3 MW by 2025 and above 6 MW by 2030 (Tianhe carbon-peak plan 2024, s.2(1) item 1).",
+        "Above 3 MW by 2025 and above 6 MW by 2030 (Tianhe carbon-peak plan 2024, s.2(1) item 1); "
+        "rooftop PV on 50% of new public-institution and new factory buildings by 2025 (item 14). "
+        "Kinds: capacity, coverage (count or area), roof_share. Every target is a constraint of the "
+        "schedule; a passed one must be met in the first build year (as_of_year + 1).",
         factory=True,
     )
-    coverage_target_frac: float = _f(0.5, "50% rooftop-PV coverage of new public and factory buildings (item 14).",
+    max_kwp_per_year: float = _f(
+        0.0, "Most new capacity built in one year [kWp]; 0 = no limit. Project setting.", lo=0)
+    max_capex_cny_per_year: float = _f(
+        0.0, "Most CAPEX spent in one year [CNY]; 0 = no limit. Project setting.", lo=0)
+    coverage_target_frac: float = _f(0.5, "Detail table 'coverage' (both definitions): 50% rooftop-PV coverage of new public and factory buildings (item 14).",
                                      lo=0, hi=1)
     coverage_year: int = _f(2025, "Year of the coverage target (item 14).", lo=2000, hi=2100)
     new_building_from_year: int = _f(
-        2022,
+        _NEW_FROM_YEAR,
         "Buildings completed from this year count as new: the national 50% goal was set by "
         "MOHURD/NDRC's urban-rural construction carbon-peak plan of June 2022 (secondary).",
         lo=1900, hi=2100,
     )
     coverage_categories: tuple[str, ...] = _f(
-        ("government", "hospital", "school", "public", "industrial"),
+        _COVERAGE_CATEGORIES,
         "Public-institution and factory categories the coverage target applies to (item 14).",
     )
     coverage_definition: str = _f(
@@ -328,9 +367,10 @@ class PlanConfig:
     )
     mode: str = _f(
         "priority",
-        "'priority': class order, then score; 'least-cost': in each phase the cheapest set of "
-        "sites (CAPEX, scipy.optimize.milp) that reaches the target, using a lower class only "
-        "when every higher class is in the plan. Both are computed and compared.",
+        "'priority': sites in class order, then score, year by year until every target due is met; "
+        "'least-cost': the schedule of least CAPEX meeting every target by its year "
+        "(scipy.optimize.milp), a lower class only when every higher class is in the plan (sites "
+        "counting for a coverage or roof-share target exempt). Both are computed and compared.",
         choices=("priority", "least-cost"),
     )
     score: str = _f(
@@ -359,7 +399,8 @@ class PlanConfig:
         ``pins_file`` is not included: the pipeline reads it with ``plan.read_pins``.
         """
         return dict(as_of_year=self.as_of_year, coverage_definition=self.coverage_definition,
-                    mode=self.mode, score=self.score, category_shares=self.category_shares)
+                    mode=self.mode, score=self.score, category_shares=self.category_shares,
+                    max_kwp_per_year=self.max_kwp_per_year, max_capex_cny_per_year=self.max_capex_cny_per_year)
 
 
 @dataclass(frozen=True)
@@ -377,18 +418,22 @@ def _default_category_economics() -> tuple[CategoryEconomics, ...]:
     # self-consumption shares: project assumptions from the load profile of each use (hospitals
     # run day and night; offices lose weekends; schools lose weekends and about 3 months of
     # holidays; urban homes use little power at midday). Check them against meter data.
-    # tariffs: Guangdong general industrial & commercial purchase price weighted to daytime
-    # (peak / flat) hours, 0.6-0.8 CNY/kWh (secondary), midpoint 0.70; schools' teaching use and
-    # homes pay the residential price, about 0.59-0.61 CNY/kWh in Guangdong (first tier, secondary).
+    # tariffs: for the TOU categories (economics.tou_categories) the flat-period price: the
+    # Guangdong general industrial & commercial purchase price weighted to daytime hours,
+    # 0.6-0.8 CNY/kWh (secondary), midpoint 0.70, divided by the TOU factor 1.40 of the
+    # embedded weather year (EconomicsParams.from_config(Config().economics).tou_value_factor)
+    # = 0.50 CNY/kWh flat; so the default year values a self-consumed kWh at 0.70 as before.
+    # Schools' teaching use and homes pay the residential price, about 0.59-0.61 CNY/kWh in
+    # Guangdong (first tier, secondary), without TOU.
     return (
-        CategoryEconomics("government", 0.75, 0.70),
-        CategoryEconomics("hospital", 0.95, 0.70),
+        CategoryEconomics("government", 0.75, 0.50),
+        CategoryEconomics("hospital", 0.95, 0.50),
         CategoryEconomics("school", 0.60, 0.60),
-        CategoryEconomics("public", 0.75, 0.70),
-        CategoryEconomics("industrial", 0.80, 0.70),
-        CategoryEconomics("commercial", 0.90, 0.70),
+        CategoryEconomics("public", 0.75, 0.50),
+        CategoryEconomics("industrial", 0.80, 0.50),
+        CategoryEconomics("commercial", 0.90, 0.50),
         CategoryEconomics("residential", 0.40, 0.59),
-        CategoryEconomics("other", 0.50, 0.70),
+        CategoryEconomics("other", 0.50, 0.50),
     )
 
 
@@ -402,12 +447,12 @@ class EconomicsConfig:
         "A building's whole system is priced at its band's rate (one contract per building).",
     )
     capex_cny_per_w: tuple[float, ...] = _f(
-        (3.8, 3.5, 3.2),
-        "Turnkey CAPEX per band (CNY/W DC). CPIA China PV roadmap 2023-2024 edition (Feb 2024): "
-        "commercial & industrial distributed PV about 3.18 CNY/W in 2023 (secondary reports; "
-        "original not checked), used rounded for > 1 MWp; smaller systems carry more fixed cost: "
-        "+0.3 CNY/W per smaller band is a project assumption inside the 3.2-3.8 CNY/W range "
-        "reported for 2023-2024 rooftop projects (secondary).",
+        (3.0, 2.75, 2.5),
+        "Turnkey CAPEX per band (CNY/W DC) for projects built 2025-26: distributed C&I rooftop EPC "
+        "is widely reported at about 2.5-3.0 CNY/W (secondary, ../shared/REFERENCES.md), below the "
+        "3.2-3.8 CNY/W of 2023-24 (CPIA roadmap 2023-2024, secondary). Small systems carry more fixed "
+        "cost: 3.0 up to 100 kWp, 2.75 up to 1 MWp, 2.5 above (project split of the reported range). "
+        "Use procurement data where you have it.",
     )
     opex_cny_per_w_yr: float = _f(
         0.05,
@@ -416,17 +461,20 @@ class EconomicsConfig:
         lo=0, hi=1,
     )
     export_tariff_cny_per_kwh: float = _f(
-        0.453,
-        "Price of exported surplus: Guangdong coal-fired benchmark 0.453 CNY/kWh (NDRC "
-        "发改价格规〔2019〕1658号 benchmark = former desulphurised coal price). Projects connected "
-        "from 1 June 2025 sell at market prices (发改价格〔2025〕136号): lower this for them.",
+        0.40,
+        "Value of exported surplus. Projects connected from 1 June 2025 sell at market prices with a "
+        "'mechanism price' settlement (发改价格〔2025〕136号, secondary, ../shared/REFERENCES.md); the "
+        "Guangdong coal benchmark 0.453 CNY/kWh (发改价格规〔2019〕1658号) is now an upper bound. 0.40 "
+        "is a project assumption below it: set the provincial mechanism price when it is known.",
         lo=0, hi=10,
     )
     categories: tuple[CategoryEconomics, ...] = _f(
         _default_category_economics,
         "Per category: self-consumption share (project assumptions by load profile) and avoided "
-        "grid price (Guangdong C&I daytime 0.70 CNY/kWh; schools and homes residential "
-        "0.59-0.60 CNY/kWh; secondary). A category not listed uses the 'other' row.",
+        "grid price: flat-period price 0.50 CNY/kWh for TOU categories (Guangdong C&I daytime "
+        "0.70 CNY/kWh, secondary, over the TOU factor 1.40 of the default weather year); schools "
+        "and homes residential 0.59-0.60 CNY/kWh without TOU (secondary). A category not listed "
+        "uses the 'other' row.",
         factory=True,
     )
     first_year_degradation_frac: float = _f(
@@ -463,6 +511,50 @@ class EconomicsConfig:
     grid_emission_factor_source: str = _f(
         "MEE & NBS 2023 power CO2 emission factors, Southern grid average (published 2026-01)",
         "Source of grid_emission_factor_t_per_mwh, printed beside CO2 figures; change both together.",
+    )
+    tou_categories: tuple[str, ...] = _f(
+        ("government", "hospital", "public", "industrial", "commercial", "other"),
+        "Categories whose avoided price follows the Guangdong time-of-use tariff (general industrial "
+        "and commercial users); their tariff_cny_per_kwh is then the flat-period price. Schools' "
+        "teaching use and homes pay the residential price without TOU. Project reading of the 2021 "
+        "provincial notice (../shared/REFERENCES.md, secondary).",
+    )
+    tou_peak_hours: tuple[int, ...] = _f(
+        (10, 11, 14, 15, 16, 17, 18),
+        "Clock hours (starting) in the peak period: 10-12 h and 14-19 h (Guangdong TOU notice 2021, "
+        "as reprinted; ../shared/REFERENCES.md, secondary; later revisions not checked).",
+    )
+    tou_valley_hours: tuple[int, ...] = _f(
+        (0, 1, 2, 3, 4, 5, 6, 7),
+        "Clock hours in the valley period: 0-8 h (Guangdong TOU notice 2021, secondary). Others are flat.",
+    )
+    tou_peak_ratio: float = _f(1.7, "Peak price over flat: 1.7 (peak : flat : valley = 1.7 : 1 : 0.38, "
+                                    "Guangdong TOU notice 2021, secondary).", lo=0, hi=10)
+    tou_valley_ratio: float = _f(0.38, "Valley price over flat: 0.38 (Guangdong TOU notice 2021, secondary).",
+                                 lo=0, hi=10)
+    tou_critical_peak_uplift_frac: float = _f(
+        0.25, "Critical-peak price = peak x 1.25 (Guangdong TOU notice 2021, secondary).", lo=0, hi=5)
+    tou_critical_peak_hours: tuple[int, ...] = _f(
+        (11, 15, 16),
+        "Clock hours of the critical peak: 11-12 h and 15-17 h (Guangdong TOU notice 2021, secondary). "
+        "Days forecast at 35 C or more are not modelled.",
+    )
+    tou_critical_peak_months: tuple[int, ...] = _f(
+        (7, 8, 9), "Months of the critical peak: July-September (Guangdong TOU notice 2021, secondary).")
+    hourly_profile_file: str = _f(
+        "",
+        "Optional CSV (month, hour, kwh) of hourly generation for the TOU valuation; empty = pvlib "
+        "plane-of-array irradiance of the survey's weather year on a 15 deg south-facing plane.",
+    )
+    grid_class_upper_kw: tuple[float, ...] = _f(
+        (8.0, 400.0, 6000.0),
+        "Upper capacity limits of the grid-connection classes (kW): up to 8 kW at 220 V, 8-400 kW at "
+        "380 V, 400 kW-6 MW at 10 kV, above at 35 kV (State Grid distributed-PV connection practice, "
+        "Q/GDW 1480 as commonly cited; secondary, not checked against the original).",
+    )
+    grid_class_names: tuple[str, ...] = _f(
+        ("220 V", "380 V", "10 kV", "35 kV"),
+        "Names of the grid-connection classes, one more than grid_class_upper_kw.",
     )
 
 
@@ -720,14 +812,17 @@ def _build(cls: type, data: dict, prefix: str, where: str) -> Any:
 def _validate_cross(obj: Any, prefix: str, where: str) -> None:
     """Checks that involve more than one field."""
     if isinstance(obj, Target):
-        if obj.capacity_kwp <= 0:
+        if obj.kind == "capacity" and obj.capacity_kwp <= 0:
             raise ConfigError(f"{where}: '{prefix}.capacity_kwp' = {obj.capacity_kwp} must be > 0")
+        if obj.kind != "capacity" and not 0 < obj.share_frac <= 1:
+            raise ConfigError(f"{where}: '{prefix}.share_frac' = {obj.share_frac}: a {obj.kind} target "
+                              "needs a share in (0, 1]")
     if isinstance(obj, PlanConfig):
         if not obj.priority_classes:
             raise ConfigError(f"{where}: 'plan.priority_classes' must name at least one class")
-        years = [t.year for t in obj.targets]
-        if years != sorted(years):
-            raise ConfigError(f"{where}: 'plan.targets' must be in year order, got {years}")
+        names = [t.name for t in obj.targets]
+        if len(names) != len(set(names)):
+            raise ConfigError(f"{where}: 'plan.targets' has two targets named alike: {names}")
     if isinstance(obj, EconomicsConfig):
         bands, rates = obj.capex_band_upper_kwp, obj.capex_cny_per_w
         if len(rates) != len(bands) + 1:
@@ -735,6 +830,13 @@ def _validate_cross(obj: Any, prefix: str, where: str) -> None:
                               f"'capex_band_upper_kwp' has bands ({len(bands) + 1}), got {len(rates)}")
         if list(bands) != sorted(set(bands)) or any(b <= 0 for b in bands):
             raise ConfigError(f"{where}: 'economics.capex_band_upper_kwp' must be positive and rising, got {list(bands)}")
+        if len(obj.grid_class_names) != len(obj.grid_class_upper_kw) + 1:
+            raise ConfigError(f"{where}: 'economics.grid_class_names' needs one name more than "
+                              f"'grid_class_upper_kw' has limits ({len(obj.grid_class_upper_kw) + 1})")
+        if any(not 0 <= h <= 23 for h in (*obj.tou_peak_hours, *obj.tou_valley_hours, *obj.tou_critical_peak_hours)):
+            raise ConfigError(f"{where}: 'economics.tou_*_hours' must be clock hours 0-23")
+        if any(not 1 <= m <= 12 for m in obj.tou_critical_peak_months):
+            raise ConfigError(f"{where}: 'economics.tou_critical_peak_months' must be months 1-12")
         if any(not 0 < r <= 50 for r in rates):
             raise ConfigError(f"{where}: 'economics.capex_cny_per_w' rates must be in (0, 50] CNY/W, got {list(rates)}")
         cats = [c.category for c in obj.categories]

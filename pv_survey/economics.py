@@ -13,6 +13,15 @@ Conventions (all documented defaults and their sources are in
   degradation), ``d_1`` an optional extra first-year loss, ``d`` the yearly degradation.
 - Value of a kWh = ``s * p_self + (1 - s) * p_export``: ``s`` the self-consumed share,
   ``p_self`` the grid price the building no longer pays, ``p_export`` the price of surplus.
+  For categories on a time-of-use tariff, ``p_self = flat price x f_TOU`` with
+  ``f_TOU = sum_h E_h m_h / sum_h E_h``: ``E_h`` an hourly generation profile, ``m_h`` the
+  tariff multiplier of hour ``h`` (peak / flat / valley ratio, critical-peak uplift in its
+  months and hours; Guangdong 2021 provincial notice as reprinted, see
+  :class:`pv_survey.config.EconomicsConfig`). The profile is a given CSV, or pvlib
+  plane-of-array irradiance of the weather year on a 15 deg south-facing plane, normalised
+  (:func:`weather_profile`).
+- Grid-connection class of a site from its capacity (:func:`grid_class`): at or below each
+  configured threshold, the class named for it.
 - ``LCOE = (CAPEX + sum_t OPEX / (1 + r)^t) / sum_t E_t / (1 + r)^t``.
 - ``NPV = -CAPEX + sum_t (E_t * value - OPEX) / (1 + r)^t``.
 - Simple payback = CAPEX / (first-year revenue - OPEX), undiscounted; NaN when that yearly
@@ -46,6 +55,11 @@ __all__ = [
     "simple_payback_yr",
     "site_economics",
     "economics_totals",
+    "weather_profile",
+    "read_profile",
+    "tou_multipliers",
+    "tou_value_factor",
+    "grid_class",
 ]
 
 #: Columns added by :func:`site_economics`, in order.
@@ -57,6 +71,7 @@ ECONOMICS_COLUMNS = (
     "simple_payback_yr",
     "npv_cny",
     "co2_avoided_t_per_yr",
+    "grid_class",
 )
 
 
@@ -104,6 +119,10 @@ class EconomicsParams:
     lifetime_yr: int
     grid_emission_factor_t_per_mwh: float
     grid_emission_factor_source: str = ""
+    tou_categories: tuple[str, ...] = ()
+    tou_value_factor: float = 1.0
+    grid_class_upper_kw: tuple[float, ...] = ()
+    grid_class_names: tuple[str, ...] = ("",)
 
     def __post_init__(self) -> None:
         if len(self.capex_cny_per_w) != len(self.capex_band_upper_kwp) + 1:
@@ -117,11 +136,35 @@ class EconomicsParams:
             )
         if self.lifetime_yr < 1:
             raise ConfigError(f"economics: lifetime_yr = {self.lifetime_yr} must be >= 1")
+        if len(self.grid_class_names) != len(self.grid_class_upper_kw) + 1:
+            raise ConfigError(f"economics: grid_class_names needs one name more than grid_class_upper_kw "
+                              f"has thresholds ({len(self.grid_class_upper_kw) + 1}), got {len(self.grid_class_names)}")
 
     @classmethod
-    def from_config(cls, econ: Any) -> "EconomicsParams":
-        """Unpack a :class:`pv_survey.config.EconomicsConfig` (for the pipeline)."""
+    def from_config(cls, econ: Any, weather: Any = None) -> "EconomicsParams":
+        """Unpack a :class:`pv_survey.config.EconomicsConfig` (for the pipeline).
+
+        The time-of-use factor comes from ``econ.hourly_profile_file`` when given, else from
+        ``weather`` (a :class:`pv_survey.weather.Weather`; None = the embedded default year).
+        """
+        if econ.hourly_profile_file:
+            prof = read_profile(econ.hourly_profile_file)
+        else:
+            if weather is None:
+                from .weather import default_weather
+                weather = default_weather()
+            prof = weather_profile(weather)
+        mult = tou_multipliers(prof["month"], prof["hour"], peak_hours=econ.tou_peak_hours,
+                               valley_hours=econ.tou_valley_hours, peak_ratio=econ.tou_peak_ratio,
+                               valley_ratio=econ.tou_valley_ratio,
+                               critical_uplift_frac=econ.tou_critical_peak_uplift_frac,
+                               critical_hours=econ.tou_critical_peak_hours,
+                               critical_months=econ.tou_critical_peak_months)
         return cls(
+            tou_categories=tuple(econ.tou_categories),
+            tou_value_factor=tou_value_factor(prof["kwh"], mult),
+            grid_class_upper_kw=tuple(econ.grid_class_upper_kw),
+            grid_class_names=tuple(econ.grid_class_names),
             capex_band_upper_kwp=tuple(econ.capex_band_upper_kwp),
             capex_cny_per_w=tuple(econ.capex_cny_per_w),
             opex_cny_per_w_yr=econ.opex_cny_per_w_yr,
@@ -285,6 +328,8 @@ def site_economics(capacity_kwp, annual_kwh, category, params: EconomicsParams) 
         )
     s = _by_category(cat, params.self_consumption_frac, "self-consumption share")
     p_self = _by_category(cat, params.tariff_cny_per_kwh, "tariff")
+    p_self = np.where(cat.astype(str).isin(list(params.tou_categories)).to_numpy(),
+                      p_self * params.tou_value_factor, p_self)
     value = s * p_self + (1.0 - s) * params.export_tariff_cny_per_kwh
     capex = capex_cny(cap, params.capex_band_upper_kwp, params.capex_cny_per_w)
     opex = cap * 1000.0 * params.opex_cny_per_w_yr
@@ -297,6 +342,7 @@ def site_economics(capacity_kwp, annual_kwh, category, params: EconomicsParams) 
         "simple_payback_yr": simple_payback_yr(capex, opex, kwh, value, params),
         "npv_cny": npv_cny(capex, opex, kwh, value, params),
         "co2_avoided_t_per_yr": kwh * of1 * params.grid_emission_factor_t_per_mwh / 1000.0,
+        "grid_class": grid_class(cap, params.grid_class_upper_kw, params.grid_class_names),
     })
 
 
@@ -332,3 +378,121 @@ def economics_totals(sites: pd.DataFrame, params: EconomicsParams) -> dict[str, 
         "co2_avoided_t_per_yr": float(sites["co2_avoided_t_per_yr"].sum()),
         "co2_avoided_lifetime_t": kwh * float(of.sum()) * params.grid_emission_factor_t_per_mwh / 1000.0,
     }
+
+
+# --------------------------------------------------------------------------- time of use, grid class
+
+
+def weather_profile(weather: Any, *, tilt_deg: float = 15.0, azimuth_deg: float = 180.0) -> pd.DataFrame:
+    """Normalised hourly generation profile from a weather year (pvlib, plane of array).
+
+    Plane-of-array global irradiance (``pvlib.irradiance.get_total_irradiance``, isotropic
+    sky, albedo 0.2) on a ``tilt_deg`` plane facing ``azimuth_deg``, with the sun from
+    ``pvlib.solarposition.get_solarposition`` at each stamp. Output is proportional to it to
+    first order, which is all the time-of-use factor needs (a ratio).
+
+    Parameters
+    ----------
+    weather : pv_survey.weather.Weather
+        Hourly ``ghi``, ``dni``, ``dhi`` [W/m2], tz-aware local index.
+    tilt_deg, azimuth_deg : float
+        Plane (default 15 deg, south: the flat-roof racking default). [deg]
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``month`` (1-12), ``hour`` (0-23, local clock hour of the stamp), ``kwh`` (share of the
+        year's plane-of-array irradiation, sums to 1). [-]
+    """
+    import pvlib
+
+    d = weather.data
+    sp = pvlib.solarposition.get_solarposition(d.index, weather.latitude_deg, weather.longitude_deg,
+                                               altitude=weather.altitude_m)
+    poa = pvlib.irradiance.get_total_irradiance(
+        tilt_deg, azimuth_deg, sp["apparent_zenith"], sp["azimuth"], d["dni"], d["ghi"], d["dhi"],
+        albedo=0.2)["poa_global"].clip(lower=0).fillna(0.0).to_numpy(float)
+    tot = poa.sum()
+    return pd.DataFrame({"month": d.index.month.to_numpy(), "hour": d.index.hour.to_numpy(),
+                         "kwh": poa / tot if tot > 0 else poa})
+
+
+def read_profile(path: Any) -> pd.DataFrame:
+    """An hourly generation profile CSV with columns ``month``, ``hour`` (0-23, local) and ``kwh``
+    (any scale), e.g. 8,760 rows of a metered or simulated year."""
+    from pathlib import Path
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: hourly profile not found; give a CSV with columns month, hour, kwh")
+    try:
+        df = pd.read_csv(p, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: cannot read the hourly profile ({exc}); save it as UTF-8 CSV") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in ("month", "hour", "kwh") if c not in df.columns]
+    if missing:
+        raise InputError(f"{p}: hourly profile lacks column '{missing[0]}'; give month, hour, kwh")
+    out = pd.DataFrame({c: pd.to_numeric(df[c], errors="coerce") for c in ("month", "hour", "kwh")})
+    bad = out.isna().any(axis=1) | ~out["month"].between(1, 12) | ~out["hour"].between(0, 23) | (out["kwh"] < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{p}: row {i + 2}: month 1-12, hour 0-23 and kwh >= 0 expected")
+    if not out["kwh"].sum() > 0:
+        raise InputError(f"{p}: the hourly profile's kwh sum to 0")
+    return out.astype({"month": int, "hour": int})
+
+
+def tou_multipliers(month, hour, *, peak_hours: Sequence[int], valley_hours: Sequence[int],
+                    peak_ratio: float, valley_ratio: float, critical_uplift_frac: float,
+                    critical_hours: Sequence[int], critical_months: Sequence[int]) -> np.ndarray:
+    """Tariff multiplier of each hour relative to the flat price.
+
+    Parameters
+    ----------
+    month, hour : array_like of int
+        Month 1-12 and clock hour 0-23 (the hour starting at ``hour``).
+    peak_hours, valley_hours : sequence of int
+        Clock hours in the peak / valley periods; every other hour is flat.
+    peak_ratio, valley_ratio : float
+        Peak and valley price over the flat price. [-]
+    critical_uplift_frac : float
+        Critical-peak price = peak x (1 + this), in ``critical_hours`` of ``critical_months``. [-]
+
+    Returns
+    -------
+    numpy.ndarray
+        Multiplier per hour. [-]
+    """
+    m = np.asarray(month, dtype=int)
+    h = np.asarray(hour, dtype=int)
+    out = np.ones(h.shape, dtype=float)
+    out[np.isin(h, list(peak_hours))] = peak_ratio
+    out[np.isin(h, list(valley_hours))] = valley_ratio
+    crit = np.isin(h, list(critical_hours)) & np.isin(m, list(critical_months))
+    out[crit] = peak_ratio * (1.0 + critical_uplift_frac)
+    return out
+
+
+def tou_value_factor(kwh, multipliers) -> float:
+    """Generation-weighted tariff multiplier ``sum E_h m_h / sum E_h``; 1 when there is no output. [-]"""
+    e = np.asarray(kwh, dtype=float)
+    tot = e.sum()
+    return float((e * np.asarray(multipliers, dtype=float)).sum() / tot) if tot > 0 else 1.0
+
+
+def grid_class(capacity_kwp, upper_kw: Sequence[float], names: Sequence[str]) -> np.ndarray:
+    """Grid-connection class of each site: the first class whose upper limit the capacity does
+    not exceed (limits closed on the right), the last class above every limit.
+
+    Parameters
+    ----------
+    capacity_kwp : array_like
+        System size (DC, used as the connection size). [kWp]
+    upper_kw : sequence of float
+        Rising upper limits. [kW]
+    names : sequence of str
+        One more name than limits.
+    """
+    cap = np.asarray(capacity_kwp, dtype=float)
+    idx = np.searchsorted(np.asarray(upper_kw, dtype=float), cap, side="left")
+    return np.asarray(names, dtype=object)[idx]

@@ -1,4 +1,4 @@
-"""The installation plan: ranking, phases, targets, coverage, category shares and economics.
+"""The installation plan: ranking, targets as data, a year-by-year schedule, least cost, coverage, shares.
 
 The unit of planning is an installation **site**: one building with its kept roof planes (one
 procurement contract per building). The pipeline hands over ``sites`` (one row per building
@@ -13,30 +13,37 @@ Ranking (``mode='priority'``)
     first, then size; ``'size'`` = capacity [kWp] largest first, then yield; ``'cost'`` = LCOE
     [CNY/kWh] lowest first, then size. Remaining ties go by ``building_id``. Sites pinned
     ``out`` are listed last and never planned.
-Cumulative capacity
-    ``cumulative_kwp`` = existing PV of every input building + new capacity of the sites up to
-    and including this one, in rank order (NaN for pinned-out sites).
-Targets and phases
-    A target whose year is before ``as_of_year`` has **passed**: it is reported as met or not
-    by the existing PV, and its shortfall is the first thing the first phase must close (the
-    sites that close it are marked in ``closes_passed``). Every other target opens a phase,
-    labelled by its year, whose threshold is the largest capacity required by it or by any
-    earlier target. A site belongs to the first phase whose threshold the cumulative capacity
-    *before* it has not reached, so the site that crosses a threshold is in that phase; sites
-    after the last threshold are ``'reserve'``. A pinned-in site is never reserve (it goes to
-    the last phase at worst). If every target has passed, one ``'catch-up'`` phase closes the
-    largest passed target.
-Least-cost mode (``mode='least-cost'``)
-    Phase by phase, in order: with ``S`` = threshold - (existing + everything already
-    planned, pins included), choose the set of remaining sites of least total CAPEX whose
-    capacity is at least ``S`` (binary MILP, :func:`least_cost_select`, solved with
-    ``scipy.optimize.milp`` / HiGHS), subject to class priority: *a site of a class may be
-    chosen only if every remaining site of every higher class is chosen*. So at most one class
-    (the marginal one) is partly used; only the choice inside it differs from priority mode,
-    and the MILP is solved on that class alone (an exact reduction, proved in
-    :func:`least_cost_select`), to a relative gap of 1e-6. If the remaining sites cannot
-    reach ``S`` all are chosen. Each phase is optimal given the earlier phases (a sequence of
-    per-phase MILPs, not a joint optimum over all phases).
+Targets as data
+    Each target (:class:`pv_survey.config.Target`) has a kind: ``capacity`` (kWp installed,
+    existing + planned, on a building set), ``coverage`` (share of a building set with PV, by
+    count or by area) or ``roof_share`` (share of the set's roof area carrying PV, the NEA 2021
+    pilot kind); a set is categories (empty = all) x 'all' / 'new' (built ``new_since_year``
+    or later) / 'existing'. :func:`target_bases` turns each into its unit (kWp, buildings, m2):
+    what stands today, what it needs (a count rounded up) and what each site adds. A share
+    target over an empty set is ``'n/a'``, never "not met".
+Schedule
+    Build years run from ``as_of_year + 1`` to the last target year. A target is due in its
+    year, a passed one (year <= as_of_year) in the first build year. ``phase`` is the build
+    year (``'reserve'``, ``'pinned out'`` otherwise); ``build_year``, ``serves`` (targets the
+    site helps meet) and ``why`` say when and why. Optional per-year limits
+    (``max_kwp_per_year``, ``max_capex_cny_per_year``) bound each year.
+Priority mode (``mode='priority'``, :func:`priority_schedule`)
+    Year by year: pinned-in sites first; then each target due (share targets first, then
+    capacity) takes the next site in rank order that adds to it until met; a site that would
+    break a limit waits. With a limit set, a year's remaining room goes to later targets
+    (building ahead). So public institutions lead within the limits, and the rest stays in
+    reserve. ``cumulative_kwp`` = existing PV + new capacity up to the row, rows in build-year
+    then rank order (``priority_rank`` keeps the rank).
+Least-cost mode (``mode='least-cost'``, :func:`least_cost_schedule`)
+    One binary MILP over sites x years (``scipy.optimize.milp`` / HiGHS) minimising CAPEX with
+    every target a constraint by its due year, the per-year limits, pins and class priority
+    (a lower class only when every higher class is built; sites counting for a coverage or
+    roof-share target are exempt, as they may be needed whatever their class). The priority
+    schedule satisfies the same constraints, so least cost is never dearer (up to the gap).
+    Where no schedule meets every target, the least total relative shortfall is found first.
+Infeasible targets
+    The targets table says by how much (``shortfall``) and why: too few surveyed sites (even
+    all of them fall short) or the per-year limits; the run finishes.
 Coverage (district plan item 14)
     New buildings = buildings of ``coverage_categories`` with ``year_built >=
     new_building_from_year`` (unknown years are not counted). By count: share of them with PV
@@ -71,17 +78,23 @@ __all__ = [
     "SITE_COLUMNS",
     "read_pins",
     "check_pins",
-    "phase_schedule",
+    "TargetSpec",
+    "TargetBasis",
+    "target_spec",
+    "target_definition",
+    "target_bases",
+    "schedule_years",
+    "schedule_phases",
     "rank_sites",
-    "assign_phases",
-    "least_cost_select",
-    "least_cost_phases",
+    "priority_schedule",
+    "least_cost_schedule",
     "targets_table",
     "coverage_table",
     "category_shares_table",
     "mode_comparison",
     "build_plan",
     "plan_summary_lines",
+    "plan_totals",
 ]
 
 #: Columns of the ``sites`` table handed over by the pipeline.
@@ -250,42 +263,609 @@ def _check_buildings(buildings: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-# --------------------------------------------------------------------------- phases
+# --------------------------------------------------------------------------- targets as data
+
+TARGET_KINDS = ("capacity", "coverage", "roof_share")
+_PUBLIC = ("government", "hospital", "school", "public")
+_CLASS_WORDS = {"government": "public institution (government)", "hospital": "public institution (hospital)",
+                "school": "public institution (school)", "public": "public institution",
+                "industrial": "factory", "commercial": "commercial building",
+                "residential": "residential building"}
 
 
-def phase_schedule(targets: Sequence[Any], *, as_of_year: int) -> list[Phase]:
-    """Phases from the targets: one per target not yet passed.
+@dataclass(frozen=True)
+class TargetSpec:
+    """One target, normalised (see :class:`pv_survey.config.Target` for the fields' meaning).
+
+    ``required`` is kWp for ``kind='capacity'`` and a share [0-1] otherwise; ``due_year`` is
+    the schedule year by which the plan must meet it: its year, or the first schedule year
+    for a passed target.
+    """
+
+    name: str
+    kind: str
+    year: int
+    due_year: int
+    required: float
+    definition: str = ""
+    categories: tuple[str, ...] = ()
+    buildings: str = "all"
+    new_since_year: int = 0
+    source: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.year < self.due_year
+
+
+def target_spec(t: Any, *, first_year: int) -> TargetSpec:
+    """Normalise a target record (a config :class:`~pv_survey.config.Target` or any object with
+    ``name``, ``year`` and either ``capacity_kwp`` or ``kind`` / ``share_frac``)."""
+    kind = str(getattr(t, "kind", "capacity") or "capacity")
+    if kind not in TARGET_KINDS:
+        raise InputError(f"plan: target {t.name!r} has kind = {kind!r}; use one of {', '.join(TARGET_KINDS)}")
+    req = float(getattr(t, "capacity_kwp", 0.0)) if kind == "capacity" else float(getattr(t, "share_frac", 0.0))
+    definition = str(getattr(t, "definition", "count") or "count") if kind == "coverage" else ""
+    if definition not in ("", "count", "area"):
+        raise InputError(f"plan: target {t.name!r} has definition = {definition!r}; use 'count' or 'area'")
+    bset = str(getattr(t, "buildings", "all") or "all")
+    if bset not in ("all", "new", "existing"):
+        raise InputError(f"plan: target {t.name!r} has buildings = {bset!r}; use 'all', 'new' or 'existing'")
+    return TargetSpec(
+        name=str(t.name), kind=kind, year=int(t.year), due_year=max(int(t.year), int(first_year)),
+        required=req, definition=definition, categories=tuple(getattr(t, "categories", ()) or ()),
+        buildings=bset, new_since_year=int(getattr(t, "new_since_year", 0) or 0),
+        source=str(getattr(t, "source", "") or ""))
+
+
+def target_definition(spec: TargetSpec) -> str:
+    """Plain-words definition of what a target counts."""
+    cats = ", ".join(spec.categories) if spec.categories else "all categories"
+    if spec.buildings == "new":
+        bset = f"new buildings (built {spec.new_since_year} or later) of {cats}"
+    elif spec.buildings == "existing":
+        bset = f"existing buildings (built before {spec.new_since_year} or year unknown) of {cats}"
+    else:
+        bset = f"buildings of {cats}"
+    if spec.kind == "capacity":
+        return f"installed PV (existing + planned) on {bset}, kWp"
+    if spec.kind == "coverage":
+        how = "share of them with PV (count)" if spec.definition == "count" else \
+            "PV module area over their usable roof area"
+        return f"coverage of {bset}: {how}"
+    return f"roof share of {bset}: roof area carrying PV over their roof area"
+
+
+@dataclass
+class TargetBasis:
+    """A target's arithmetic on one survey, in its own unit (kWp, buildings or m2).
+
+    ``existing`` is what stands today, ``need`` what the target requires (a building count
+    is rounded up), ``contrib`` what each site adds when built (indexed by ``building_id``),
+    ``basis`` the denominator of a share (0 for capacity), ``n_buildings`` the size of the set.
+    """
+
+    spec: TargetSpec
+    unit: str
+    n_buildings: int
+    basis: float
+    existing: float
+    need: float
+    contrib: pd.Series
+
+    @property
+    def not_applicable(self) -> bool:
+        """A share target over an empty set (no buildings, or no roof area) is n/a."""
+        return self.spec.kind != "capacity" and (self.n_buildings == 0 or self.basis <= 0)
+
+    def value(self, amount: float) -> float:
+        """Amount in the unit -> the reported value (kWp, or a share)."""
+        if self.spec.kind == "capacity":
+            return float(amount)
+        return float(amount) / self.basis if self.basis > 0 else float("nan")
+
+
+def _in_set(spec: TargetSpec, category: pd.Series, year_built: pd.Series) -> np.ndarray:
+    m = np.ones(len(category), dtype=bool)
+    if spec.categories:
+        m &= category.astype(str).isin(list(spec.categories)).to_numpy()
+    yb = pd.to_numeric(year_built, errors="coerce").astype(float).to_numpy()
+    is_new = np.nan_to_num(yb, nan=-1.0) >= spec.new_since_year
+    if spec.buildings == "new":
+        m &= is_new
+    elif spec.buildings == "existing":
+        m &= ~is_new
+    return m
+
+
+def target_bases(specs: Sequence[TargetSpec], sites: pd.DataFrame, buildings: pd.DataFrame, *,
+                 module_kwp_per_m2: float) -> list[TargetBasis]:
+    """Existing amount, requirement and per-site contribution of each target.
 
     Parameters
     ----------
-    targets : sequence of objects with ``name``, ``year``, ``capacity_kwp``
-        The district's capacity targets. [-, yr, kWp]
-    as_of_year : int
-        Targets whose year is before this have passed and open no phase. [yr]
+    specs : sequence of TargetSpec
+    sites : pandas.DataFrame
+        ``building_id``, ``capacity_kwp``, ``module_area_m2``, ``usable_area_m2``.
+    buildings : pandas.DataFrame
+        Every input building: ``building_id``, ``category``, ``year_built``,
+        ``existing_pv_kwp``, ``roof_area_m2`` (footprint area).
+    module_kwp_per_m2 : float
+        Turns existing PV into module (= roof) area. [kWp/m2]
 
     Returns
     -------
-    list of Phase
-        In year order; thresholds are the running maximum of the required capacities, so a
-        later phase also delivers every earlier (including passed) target. If every target
-        has passed, one ``'catch-up'`` phase closes the largest of them.
+    list of TargetBasis
+        capacity: kWp of the set; coverage by count: buildings of the set with PV
+        (a site adds 1 unless its building already has PV); coverage by area: PV module area
+        over usable roof area, per building the basis at least the existing PV's area and the
+        PV area at most the basis [m2]; roof share: roof area carrying PV (usable array area
+        of a site + existing PV area, at most the footprint) over the footprint area [m2].
     """
-    ts = sorted(targets, key=lambda t: t.year)
-    if not ts:
-        return []
-    future = [t for t in ts if t.year >= as_of_year]
-    years = [t.year for t in future]
-    phases = []
-    running = max((t.capacity_kwp for t in ts if t.year < as_of_year), default=0.0)
-    passed_names = tuple(t.name for t in ts if t.year < as_of_year)
-    for t in future:
-        running = max(running, t.capacity_kwp)
-        label = str(t.year) if years.count(t.year) == 1 else t.name
-        names = (passed_names if not phases else ()) + (t.name,)
-        phases.append(Phase(label, int(t.year), float(running), names))
-    if not phases:
-        phases.append(Phase("catch-up", int(as_of_year), float(running), passed_names))
-    return phases
+    site = sites.set_index("building_id")
+    ids = buildings["building_id"].astype(str)
+    exist_kwp = buildings["existing_pv_kwp"].to_numpy(float)
+    exist_m2 = exist_kwp / module_kwp_per_m2
+    roof = pd.to_numeric(buildings["roof_area_m2"], errors="coerce").fillna(0.0).to_numpy(float)
+    cap = site["capacity_kwp"].reindex(ids).fillna(0.0).to_numpy(float)
+    mod = site["module_area_m2"].reindex(ids).fillna(0.0).to_numpy(float)
+    usable = site["usable_area_m2"].reindex(ids).fillna(0.0).to_numpy(float)
+    is_site = ids.isin(site.index).to_numpy()
+    out = []
+    for s in specs:
+        m = _in_set(s, buildings["category"], buildings["year_built"])
+        n = int(m.sum())
+        if s.kind == "capacity":
+            unit, basis = "kWp", 0.0
+            existing = float(exist_kwp[m].sum())
+            need = s.required
+            c = np.where(m, cap, 0.0)
+        elif s.kind == "coverage" and s.definition == "count":
+            unit, basis = "buildings", float(n)
+            existing = float((exist_kwp[m] > 0).sum())
+            need = float(math.ceil(s.required * n - 1e-9))
+            c = np.where(m & is_site & (exist_kwp <= 0), 1.0, 0.0)
+        elif s.kind == "coverage":
+            unit = "m2"
+            basis_b = np.maximum(usable, exist_m2)
+            basis = float(basis_b[m].sum())
+            existing = float(np.minimum(exist_m2, basis_b)[m].sum())
+            need = s.required * basis
+            c = np.where(m, np.minimum(exist_m2 + mod, basis_b) - np.minimum(exist_m2, basis_b), 0.0)
+        else:  # roof_share
+            unit = "m2"
+            basis = float(roof[m].sum())
+            existing = float(np.minimum(exist_m2, roof)[m].sum())
+            need = s.required * basis
+            c = np.where(m, np.minimum(exist_m2 + usable, roof) - np.minimum(exist_m2, roof), 0.0)
+        contrib = pd.Series(np.maximum(c, 0.0), index=ids.to_numpy()).groupby(level=0).sum()
+        contrib = contrib.reindex(site.index).fillna(0.0)
+        out.append(TargetBasis(s, unit, n, basis, existing, float(need), contrib))
+    return out
+
+
+def _tol(b: TargetBasis) -> float:
+    return 1e-9 if b.unit == "buildings" else 1e-6 * max(1.0, b.need)
+
+
+def schedule_years(specs: Sequence[TargetSpec], *, as_of_year: int) -> list[int]:
+    """Build years: from ``as_of_year + 1`` to the last target year (one year at least)."""
+    first = int(as_of_year) + 1
+    last = max([first, *[s.due_year for s in specs]])
+    return list(range(first, last + 1))
+
+
+def schedule_phases(bases: Sequence[TargetBasis], years: Sequence[int]) -> list[Phase]:
+    """One :class:`Phase` per build year; threshold = largest capacity required by that year."""
+    out, running = [], 0.0
+    for y in years:
+        caps = [b.spec.required for b in bases if b.spec.kind == "capacity" and b.spec.due_year <= y
+                and not b.spec.categories]
+        running = max([running, *caps])
+        out.append(Phase(str(y), int(y), float(running),
+                         tuple(b.spec.name for b in bases if b.spec.due_year == y)))
+    return out
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+def _why(row: Any, b: TargetBasis) -> str:
+    word = _CLASS_WORDS.get(str(row["priority_class"]), str(row["priority_class"]))
+    if b.spec.kind == "coverage":
+        new = "new " if b.spec.buildings == "new" else ""
+        return f"{new}{word} building needed for {b.spec.required:.0%} coverage ('{b.spec.name}')"
+    if b.spec.kind == "roof_share":
+        return f"{word} roof needed for the {b.spec.required:.0%} roof share ('{b.spec.name}')"
+    return f"{word}, rank {int(row['rank'])}: for '{b.spec.name}'"
+
+
+def priority_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], years: Sequence[int], *,
+                      max_kwp_per_year: float = 0.0, max_capex_cny_per_year: float = 0.0,
+                      cost_col: str = "capex_cny") -> tuple[np.ndarray, list[str], list[str], list[str]]:
+    """Priority mode: sites in rank order, year by year, until every target due is met.
+
+    In each year: first pinned-in sites; then each target due by that year (share targets
+    first, as they need particular buildings; then capacity), taking the next site in rank
+    order that adds to it, until it is met. A site that would break a per-year limit waits
+    for a later year. With a limit set, the year's remaining room then goes to later targets
+    (building ahead, so that the limits do not make them fail).
+
+    Parameters
+    ----------
+    ranked : pandas.DataFrame
+        From :func:`rank_sites` plus ``cost_col``.
+    bases : sequence of TargetBasis
+        From :func:`target_bases` (``contrib`` indexed by building_id).
+    years : sequence of int
+        Build years, rising.
+    max_kwp_per_year, max_capex_cny_per_year : float
+        New capacity [kWp] and CAPEX [CNY] allowed per year; 0 = no limit.
+
+    Returns
+    -------
+    build_year : numpy.ndarray of int
+        Per row of ``ranked``; 0 = not built.
+    serves, why : list of str
+        Targets each built site helps meet (unmet when it was built), and why it was chosen.
+    notes : list of str
+    """
+    n = len(ranked)
+    ids = ranked["building_id"].astype(str)
+    cap = ranked["capacity_kwp"].to_numpy(float)
+    cost = ranked[cost_col].to_numpy(float)
+    pin = ranked["pinned"].astype(str).to_numpy()
+    contrib = [b.contrib.reindex(ids).fillna(0.0).to_numpy(float) for b in bases]
+    got = [b.existing for b in bases]
+    build = np.zeros(n, dtype=int)
+    serves: list[list[str]] = [[] for _ in range(n)]
+    why = [""] * n
+    lim_k = float(max_kwp_per_year or 0.0)
+    lim_c = float(max_capex_cny_per_year or 0.0)
+    limited = lim_k > 0 or lim_c > 0
+    notes: list[str] = []
+
+    def unmet(k: int) -> bool:
+        return not bases[k].not_applicable and got[k] < bases[k].need - _tol(bases[k])
+
+    for y in years:
+        used_k = used_c = 0.0
+
+        def fits(i: int) -> bool:
+            return ((lim_k <= 0 or used_k + cap[i] <= lim_k * (1 + 1e-9)) and
+                    (lim_c <= 0 or used_c + cost[i] <= lim_c * (1 + 1e-9)))
+
+        def add(i: int, reason: str) -> None:
+            nonlocal used_k, used_c
+            build[i] = y
+            used_k += cap[i]
+            used_c += cost[i]
+            for k, b in enumerate(bases):
+                if contrib[k][i] > 0:
+                    if unmet(k) and b.spec.due_year >= y:
+                        serves[i].append(b.spec.name)
+                    got[k] += contrib[k][i]
+            why[i] = reason
+
+        for i in np.flatnonzero((pin == "in") & (build == 0)):
+            if fits(i) or y == years[-1]:
+                add(i, "pinned in by the planner")
+        order = sorted(range(len(bases)), key=lambda k: (bases[k].spec.kind == "capacity", bases[k].spec.due_year, k))
+        due = [k for k in order if bases[k].spec.due_year <= y]
+        ahead = [k for k in order if bases[k].spec.due_year > y] if limited else []
+        for k in due + ahead:
+            if not unmet(k):
+                continue
+            for i in range(n):
+                if not unmet(k):
+                    break
+                if build[i] or pin[i] == "out" or contrib[k][i] <= 0 or not fits(i):
+                    continue
+                add(i, _why(ranked.iloc[i], bases[k]))
+    big = np.flatnonzero(((lim_k > 0) & (cap > lim_k)) | ((lim_c > 0) & (cost > lim_c)))
+    if len(big):
+        notes.append(f"{len(big)} sites are larger than a per-year limit and can never be built "
+                     f"(largest {cap[big].max():,.0f} kWp)")
+    return build, ["; ".join(s) for s in serves], why, notes
+
+
+def least_cost_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], years: Sequence[int], *,
+                        max_kwp_per_year: float = 0.0, max_capex_cny_per_year: float = 0.0,
+                        cost_col: str = "capex_cny", time_limit_s: float = 60.0,
+                        mip_rel_gap: float = 1e-6) -> tuple[np.ndarray | None, str]:
+    """Least-cost mode: the schedule of least total cost meeting every target by its year.
+
+    A binary MILP (``scipy.optimize.milp``, HiGHS). Variables ``x[i, y]`` = site ``i`` built
+    in year ``y``. Minimise ``sum cost_i x[i, y]`` (a tie-break of 1e-6 per year prefers
+    later years) subject to:
+
+    - each site at most once (pinned-in sites exactly once, pinned-out never);
+    - each target ``t`` due in year ``d``: ``existing_t + sum_{i, y <= d} contrib_ti x[i, y] >= need_t``
+      (capacity in kWp, coverage by count in buildings, by area and roof share in m2);
+    - per-year limits ``sum_i kWp_i x[i, y] <= max_kwp_per_year`` and the same for CAPEX;
+    - class priority: a site of a class may be chosen only if every site of every higher
+      class is chosen, except sites that count for a coverage or roof-share target (they may
+      be needed for it whatever their class) and pinned-in sites. With ``z_i = sum_y x[i, y]``
+      and a class-used variable ``u_m`` for every class after the first present:
+      ``z_i <= u_m`` (i of class m, not exempt), ``u_m <= u_(m-1)`` and ``u_m <= z_j`` (every
+      j of the class before m).
+
+    When no schedule meets every target, a first MILP minimises the sum of the targets'
+    relative shortfalls (slack variables), and a second one the cost with those shortfalls
+    held; so the plan gets as close as the sites and limits allow.
+
+    Returns
+    -------
+    build_year : numpy.ndarray of int or None
+        Per row of ``ranked`` (0 = not built); None when the solver gave no solution.
+    status : str
+    """
+    from scipy import sparse
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    ids = ranked["building_id"].astype(str)
+    pin = ranked["pinned"].astype(str).to_numpy()
+    cand = np.flatnonzero(pin != "out")
+    nc, ny = len(cand), len(years)
+    n = len(ranked)
+    if nc == 0:
+        return np.zeros(n, dtype=int), "no sites"
+    cap = ranked["capacity_kwp"].to_numpy(float)[cand]
+    cost = ranked[cost_col].to_numpy(float)[cand]
+    if (cost < 0).any():
+        raise InputError(f"plan: least-cost mode needs costs >= 0, got {cost.min()}")
+    cls = ranked["class_rank"].to_numpy(int)[cand]
+    contrib = [b.contrib.reindex(ids).fillna(0.0).to_numpy(float)[cand] for b in bases]
+    active = [k for k, b in enumerate(bases) if not b.not_applicable and b.need - b.existing > _tol(b)]
+    exempt = pin[cand] == "in"
+    for k, b in enumerate(bases):
+        if b.spec.kind != "capacity":
+            exempt |= contrib[k] > 0
+    present = np.unique(cls)
+    nu = max(len(present) - 1, 0)
+    nx = nc * ny
+    ns = len(active)
+    nv = nx + nu + ns
+
+    def xi(i: int, j: int) -> int:
+        return i * ny + j
+
+    rows, cols, vals, lo, hi = [], [], [], [], []
+    r = 0
+
+    def row(cs, vs, lb, ub):
+        nonlocal r
+        rows.extend([r] * len(cs))
+        cols.extend(cs)
+        vals.extend(vs)
+        lo.append(lb)
+        hi.append(ub)
+        r += 1
+
+    for i in range(nc):  # once at most (exactly once for pins)
+        row([xi(i, j) for j in range(ny)], [1.0] * ny, 1.0 if pin[cand[i]] == "in" else -np.inf, 1.0)
+    for s_idx, k in enumerate(active):
+        b = bases[k]
+        d = b.spec.due_year
+        cs, vs = [], []
+        for i in np.flatnonzero(contrib[k] > 0):
+            for j, y in enumerate(years):
+                if y <= d:
+                    cs.append(xi(i, j))
+                    vs.append(contrib[k][i])
+        cs.append(nx + nu + s_idx)
+        vs.append(b.need - b.existing)  # slack s in [0, 1] = relative shortfall
+        row(cs, vs, b.need - b.existing - _tol(b) / 2, np.inf)
+    for lim, w in ((max_kwp_per_year, cap), (max_capex_cny_per_year, cost)):
+        if lim and lim > 0:
+            for j in range(ny):
+                row([xi(i, j) for i in range(nc)], list(w), -np.inf, float(lim) * (1 + 1e-9))
+    for m in range(1, len(present)):
+        u = nx + m - 1
+        for i in np.flatnonzero((cls == present[m]) & ~exempt):
+            row([xi(i, j) for j in range(ny)] + [u], [1.0] * ny + [-1.0], -np.inf, 0.0)
+        for jj in np.flatnonzero(cls == present[m - 1]):
+            row([u] + [xi(jj, j) for j in range(ny)], [1.0] + [-1.0] * ny, -np.inf, 0.0)
+        if m > 1:
+            row([u, u - 1], [1.0, -1.0], -np.inf, 0.0)
+    a = sparse.csr_array((np.asarray(vals, float), (np.asarray(rows), np.asarray(cols))), shape=(r, nv))
+    cons = LinearConstraint(a, np.asarray(lo), np.asarray(hi))
+    scale = max(float(cost.max()) if nc else 1.0, 1.0)
+    c_x = np.repeat(cost / scale, ny) * np.tile(1.0 - 1e-6 * np.arange(ny), nc)
+    integrality = np.r_[np.ones(nx + nu), np.zeros(ns)]
+    opts = {"time_limit": float(time_limit_s), "mip_rel_gap": float(mip_rel_gap)}
+
+    def solve(c, s_ub):
+        return milp(c, integrality=integrality, bounds=Bounds(np.zeros(nv), np.r_[np.ones(nx + nu), s_ub]),
+                    constraints=cons, options=opts)
+
+    status = "optimal"
+    res = solve(np.r_[c_x, np.zeros(nu + ns)], np.zeros(ns))
+    if res.x is None and ns:
+        res1 = solve(np.r_[np.zeros(nx + nu), np.ones(ns)], np.ones(ns))
+        if res1.x is None:
+            return None, f"solver gave no solution ({res1.message})"
+        s_best = np.minimum(res1.x[nx + nu:] + 1e-7, 1.0)
+        res = solve(np.r_[c_x, np.zeros(nu + ns)], s_best)
+        status = "optimal with the least shortfall (not every target can be met)"
+    if res.x is None:
+        return None, f"solver gave no solution ({res.message})"
+    if res.status != 0:
+        status = f"best found ({res.message})"
+    x = res.x[:nx].reshape(nc, ny) > 0.5
+    build = np.zeros(n, dtype=int)
+    for i in range(nc):
+        js = np.flatnonzero(x[i])
+        if len(js):
+            build[cand[i]] = years[int(js[0])]
+    return build, status
+
+
+def _serves_why(ranked: pd.DataFrame, build: np.ndarray, bases: Sequence[TargetBasis],
+                years: Sequence[int]) -> tuple[list[str], list[str]]:
+    """``serves`` and ``why`` of a schedule found by the MILP, site by site in build order."""
+    ids = ranked["building_id"].astype(str)
+    contrib = [b.contrib.reindex(ids).fillna(0.0).to_numpy(float) for b in bases]
+    got = [b.existing for b in bases]
+    serves = [""] * len(ranked)
+    why = [""] * len(ranked)
+    for y in years:
+        for i in np.flatnonzero(build == y):
+            names, first = [], None
+            for k, b in enumerate(bases):
+                if contrib[k][i] > 0 and not b.not_applicable and got[k] < b.need - _tol(b) and b.spec.due_year >= y:
+                    names.append(b.spec.name)
+                    if first is None or (bases[first].spec.kind == "capacity" and b.spec.kind != "capacity"):
+                        first = k
+                got[k] += contrib[k][i]
+            serves[i] = "; ".join(names)
+            row = ranked.iloc[i]
+            if row["pinned"] == "in":
+                why[i] = "pinned in by the planner"
+            elif first is not None:
+                why[i] = _why(row, bases[first]) + " (least cost)"
+            else:
+                why[i] = "least-cost choice (class priority)"
+    return serves, why
+
+
+def _order_plan(ranked: pd.DataFrame, build: np.ndarray, serves, why, existing_kwp: float,
+                passed_years: dict[str, int]) -> pd.DataFrame:
+    """Rows by build year then priority rank, then reserve, then pinned out; cumulative kWp."""
+    df = ranked.copy()
+    df["priority_rank"] = df["rank"].astype(int)
+    df["build_year"] = pd.array([int(y) if y else pd.NA for y in build], dtype="Int64")
+    is_out = df["pinned"].astype(str).to_numpy() == "out"
+    df["phase"] = np.where(build > 0, build.astype(str), np.where(is_out, PINNED_OUT, RESERVE)).astype(object)
+    df["serves"] = list(serves)
+    df["why"] = [w if w else ("pinned out by the planner" if o else "reserve: no target needs it")
+                 for w, o in zip(why, is_out)]
+    df["closes_passed"] = [", ".join(str(passed_years[s]) for s in sv.split("; ") if s in passed_years)
+                           for sv in df["serves"]]
+    key = np.where(build > 0, build, np.where(is_out, 10**6, 10**5))
+    df["_k"] = key
+    df = df.sort_values(["_k", "priority_rank"], kind="mergesort").drop(columns="_k").reset_index(drop=True)
+    cap = np.where(df["pinned"].to_numpy() == "out", 0.0, df["capacity_kwp"].to_numpy(float))
+    df["cumulative_kwp"] = np.where(df["pinned"].to_numpy() == "out", np.nan, existing_kwp + np.cumsum(cap))
+    df["rank"] = np.arange(1, len(df) + 1)
+    return df
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def _amount(b: TargetBasis, x: float) -> str:
+    if b.unit == "kWp":
+        return f"{_fmt(x)} kWp"
+    if b.unit == "buildings":
+        return f"{int(round(x))} {_bld(int(round(x)))}"
+    return f"{_fmt(x)} m2"
+
+
+def _pct(b: TargetBasis, x: float) -> str:
+    """'' for capacity; ' of <basis> (<share>)' for a share target."""
+    if b.spec.kind == "capacity":
+        return ""
+    basis = f"{b.n_buildings}" if b.unit == "buildings" else _fmt(b.basis)
+    return f" of {basis} ({b.value(x):.0%})"
+
+
+def _req(b: TargetBasis) -> str:
+    return _amount(b, b.need) + ("" if b.spec.kind == "capacity" else f" ({b.spec.required:.0%})")
+
+
+def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_year: int,
+                  max_kwp_per_year: float = 0.0, max_capex_cny_per_year: float = 0.0) -> pd.DataFrame:
+    """One row per target: required, achieved by existing PV and with the plan, met, margin, status.
+
+    Parameters
+    ----------
+    plan : pandas.DataFrame
+        Ordered plan with ``building_id``, ``build_year``, ``pinned``.
+    bases : sequence of TargetBasis
+    as_of_year : int
+        For the wording of a passed target. [yr]
+    max_kwp_per_year, max_capex_cny_per_year : float
+        The limits, to say why a target fails. 0 = none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``target, kind, definition, year, due_year, passed, phase, unit, required (kWp or share),
+        achieved_existing, achieved_plan (by the due year), met ('yes' / 'no' / 'n/a' where the
+        building set is empty), margin (achieved_plan - required), shortfall (in the unit:
+        kWp, buildings, m2), n_sites (built by the due year and counting for it), status
+        (Chinese and English), source`` and for capacity targets ``required_kwp,
+        existing_kwp, planned_kwp, achieved_kwp, margin_kwp`` (NaN for the others).
+    """
+    ids = plan["building_id"].astype(str)
+    by = plan["build_year"].astype("Float64").fillna(0).to_numpy(float)
+    avail = plan["pinned"].astype(str).to_numpy() != "out"
+    rows = []
+    for b in bases:
+        s = b.spec
+        c = b.contrib.reindex(ids).fillna(0.0).to_numpy(float)
+        built = (by > 0) & (by <= s.due_year)
+        amt_plan = b.existing + float(c[built].sum())
+        n = int((built & (c > 0)).sum())
+        potential = b.existing + float(c[avail].sum())
+        req_amt = b.need
+        ok = amt_plan >= req_amt - _tol(b)
+        met = "n/a" if b.not_applicable else ("yes" if ok else "no")
+        required = s.required
+        ach_e, ach_p = b.value(b.existing), b.value(amt_plan)
+        margin = ach_p - required if not b.not_applicable else float("nan")
+        short = max(0.0, req_amt - amt_plan) if met == "no" else 0.0
+        when = f"by {s.due_year}"
+        if b.not_applicable:
+            status = ("no buildings in the set: not applicable / 无此类建筑，不适用" if b.n_buildings == 0 else
+                      "the buildings of the set have no roof area: not applicable / 无屋顶面积，不适用")
+        elif b.existing >= req_amt - _tol(b):
+            status = (f"met by existing PV alone ({_amount(b, b.existing)}{_pct(b, b.existing)}; "
+                      f"{_req(b)} required) / 现有光伏已达标")
+        elif ok:
+            head = (f"year passed ({s.year} < {as_of_year + 1}): existing PV gives "
+                    f"{_amount(b, b.existing)}{_pct(b, b.existing)}, {_req(b)} required; shortfall closed in "
+                    f"{s.due_year} by {n} sites, giving {_amount(b, amt_plan)}{_pct(b, amt_plan)} "
+                    f"/ 已过期，缺口于{s.due_year}年补足" if s.passed else
+                    f"met {when}: existing {_amount(b, b.existing)} + {n} sites = "
+                    f"{_amount(b, amt_plan)}{_pct(b, amt_plan)}, {_req(b)} required / 达标")
+            status = head
+        else:
+            if potential < req_amt - _tol(b):
+                why = (f"too few surveyed sites: even all of them give {_amount(b, potential)}"
+                       f"{_pct(b, potential)} / 可用屋顶不足")
+            else:
+                lims = [f"{_fmt(max_kwp_per_year)} kWp" if max_kwp_per_year else "",
+                        f"{max_capex_cny_per_year / 1e6:,.2f} million CNY" if max_capex_cny_per_year else ""]
+                lim_txt = " and ".join(x for x in lims if x) or "none"
+                why = (f"the per-year limits ({lim_txt} per year) leave too little room by {s.due_year} "
+                       f"(all sites would give {_amount(b, potential)}) / 年度上限过紧")
+            status = (f"NOT met {when}: {_amount(b, amt_plan)}{_pct(b, amt_plan)}, "
+                      f"{_req(b)} required, {_amount(b, short)} short; {why} / 未达标")
+        cap_row = s.kind == "capacity"
+        rows.append({
+            "target": s.name, "kind": s.kind, "definition": target_definition(s), "year": int(s.year),
+            "due_year": int(s.due_year), "passed": bool(s.passed), "phase": str(s.due_year), "unit": b.unit,
+            "required": float(required), "achieved_existing": ach_e, "achieved_plan": ach_p, "met": met,
+            "margin": margin, "shortfall": float(short), "n_sites": n, "status": status, "source": s.source,
+            "required_kwp": float(required) if cap_row else np.nan,
+            "existing_kwp": float(b.existing) if cap_row else np.nan,
+            "planned_kwp": float(amt_plan - b.existing) if cap_row else np.nan,
+            "achieved_kwp": float(amt_plan) if cap_row else np.nan,
+            "margin_kwp": float(amt_plan - required) if cap_row else np.nan,
+        })
+    cols = ["target", "kind", "definition", "year", "due_year", "passed", "phase", "unit", "required",
+            "achieved_existing", "achieved_plan", "met", "margin", "shortfall", "n_sites", "status", "source",
+            "required_kwp", "existing_kwp", "planned_kwp", "achieved_kwp", "margin_kwp"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------- ranking
 
 
 def _score_keys(df: pd.DataFrame, score: str) -> tuple[pd.Series, list[str], list[bool]]:
@@ -337,328 +917,6 @@ def rank_sites(sites: pd.DataFrame, *, priority_classes: Sequence[str], score: s
     df = df.drop(columns="_pin_order").reset_index(drop=True)
     df["rank"] = np.arange(1, len(df) + 1)
     return df
-
-
-def _cumulate(df: pd.DataFrame, existing_kwp: float) -> tuple[np.ndarray, np.ndarray]:
-    """(cumulative after, cumulative before) in row order; pinned-out rows add nothing."""
-    cap = np.where(df["pinned"].to_numpy() == "out", 0.0, df["capacity_kwp"].to_numpy(float))
-    after = existing_kwp + np.cumsum(cap)
-    return after, after - cap
-
-
-def _closes_passed(df: pd.DataFrame, before: np.ndarray, passed: Sequence[Any]) -> np.ndarray:
-    """Labels of the passed targets whose shortfall each site (in rank order) helps close."""
-    labels = np.full(len(df), "", dtype=object)
-    is_out = df["pinned"].to_numpy() == "out"
-    for t in passed:
-        hit = (before < t.capacity_kwp - _TOL_KWP) & ~is_out
-        labels[hit] = [f"{lab}, {t.year}" if lab else str(t.year) for lab in labels[hit]]
-    return labels
-
-
-def assign_phases(ranked: pd.DataFrame, *, existing_kwp: float, phases: Sequence[Phase]) -> pd.DataFrame:
-    """Cumulative capacity and phase of each site, in the given (rank) order.
-
-    Parameters
-    ----------
-    ranked : pandas.DataFrame
-        Sites in rank order with ``capacity_kwp`` and ``pinned``.
-    existing_kwp : float
-        Installed PV counted before the first site. [kWp]
-    phases : sequence of Phase
-        From :func:`phase_schedule`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``ranked`` plus ``cumulative_kwp`` [kWp] (NaN for pinned-out sites) and ``phase``: the
-        first phase whose threshold the cumulative capacity before the site has not reached,
-        ``'reserve'`` after the last one (never for a pinned-in site), ``'pinned out'``.
-    """
-    df = ranked.copy()
-    after, before = _cumulate(df, existing_kwp)
-    phase = np.full(len(df), RESERVE, dtype=object)
-    for ph in reversed(list(phases)):
-        phase[before < ph.threshold_kwp - _TOL_KWP] = ph.label
-    is_in = df["pinned"].to_numpy() == "in"
-    if phases:
-        phase[is_in & (phase == RESERVE)] = phases[-1].label
-    is_out = df["pinned"].to_numpy() == "out"
-    phase[is_out] = PINNED_OUT
-    df["cumulative_kwp"] = np.where(is_out, np.nan, after)
-    df["phase"] = phase
-    return df
-
-
-# --------------------------------------------------------------------------- least cost
-
-
-def least_cost_select(capacity_kwp, cost_cny, class_rank, shortfall_kwp: float, *,
-                      time_limit_s: float = 60.0, mip_rel_gap: float = 1e-6,
-                      reduce: bool = True) -> tuple[np.ndarray, str]:
-    """Cheapest set of sites reaching a capacity, keeping class priority (binary MILP).
-
-    The problem: minimise ``sum_i cost_i x_i`` over binary ``x`` subject to
-    ``sum_i capacity_i x_i >= shortfall`` and the class rule *a site of a class may be
-    chosen only if every site of every higher class is chosen*. As a MILP (``reduce=False``):
-    for each class ``m`` after the first one present, a class-used variable ``u_m`` with
-    ``x_i <= u_m`` for the sites of class ``m`` and ``u_m <= x_j`` for every site of the class
-    before it; chained, these constraints are the class rule.
-
-    With ``reduce=True`` (default) the same optimum is found on a smaller problem. Let
-    ``k*`` be the first class at which the capacity of it and every higher class reaches the
-    shortfall. A feasible choice that uses no class beyond ``k*`` must take every class
-    before ``k*`` whole; one that uses a class beyond ``k*`` contains all of class ``k*``
-    too, so (costs being >= 0) it costs no less than taking class ``k*`` whole, which is
-    itself feasible. Hence an optimum takes every class before ``k*``, nothing after it, and
-    the cheapest subset of class ``k*`` covering the rest: a one-class knapsack-cover MILP.
-
-    Parameters
-    ----------
-    capacity_kwp : array_like
-        Capacity of each candidate site. [kWp]
-    cost_cny : array_like
-        Cost of building each site (CAPEX), >= 0. [CNY]
-    class_rank : array_like of int
-        Priority class of each site, 1 = first.
-    shortfall_kwp : float
-        Capacity to reach. [kWp]
-    time_limit_s : float
-        Solver time limit; on time-out the best solution found is used. [s]
-    mip_rel_gap : float
-        Relative optimality gap at which HiGHS stops: the cost found is within this share of
-        the optimum (1e-6 of a 20 million CNY phase is 20 CNY). [-]
-    reduce : bool
-        Solve the reduced one-class problem (exact, faster) instead of the full MILP.
-
-    Returns
-    -------
-    chosen : numpy.ndarray of bool
-        The sites to build.
-    status : str
-        ``'none needed'``, ``'no sites left'``, ``'optimal'``, ``'all sites (not enough
-        capacity)'``, or a description of a solver time-out / fallback.
-    """
-    cap = np.asarray(capacity_kwp, dtype=float)
-    cost = np.asarray(cost_cny, dtype=float)
-    cls = np.asarray(class_rank, dtype=int)
-    n = cap.size
-    if shortfall_kwp <= _TOL_KWP:
-        return np.zeros(n, dtype=bool), "none needed"
-    if n == 0:
-        return np.zeros(0, dtype=bool), "no sites left"
-    if cap.sum() < shortfall_kwp - _TOL_KWP:
-        return np.ones(n, dtype=bool), "all sites (not enough capacity)"
-    if (cost < 0).any():
-        raise InputError(f"plan: least-cost selection needs costs >= 0, got {cost.min()}")
-    if not reduce:
-        return _milp_class_ordered(cap, cost, cls, shortfall_kwp, time_limit_s, mip_rel_gap)
-    present = np.unique(cls)
-    cum = np.cumsum([cap[cls == k].sum() for k in present])
-    km = int(np.searchsorted(cum, shortfall_kwp - _TOL_KWP))
-    chosen = cls < present[km]
-    rest = shortfall_kwp - float(cap[chosen].sum())
-    marg = np.flatnonzero(cls == present[km])
-    sub, status = _milp_class_ordered(cap[marg], cost[marg], cls[marg], rest, time_limit_s, mip_rel_gap)
-    chosen[marg[sub]] = True
-    return chosen, status
-
-
-def _milp_class_ordered(cap: np.ndarray, cost: np.ndarray, cls: np.ndarray, shortfall_kwp: float,
-                        time_limit_s: float, mip_rel_gap: float) -> tuple[np.ndarray, str]:
-    """The full MILP of :func:`least_cost_select` (see there)."""
-    from scipy import sparse
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    n = cap.size
-    if shortfall_kwp <= _TOL_KWP:
-        return np.zeros(n, dtype=bool), "none needed"
-    present = np.unique(cls)
-    n_u = len(present) - 1
-    rows: list[np.ndarray] = [np.zeros(n, dtype=int)]  # capacity row
-    cols: list[np.ndarray] = [np.arange(n)]
-    vals: list[np.ndarray] = [cap]
-    r = 1
-    for m in range(1, len(present)):
-        u = n + m - 1
-        for members, sign in ((np.flatnonzero(cls == present[m]), 1.0),       # x_i - u_m <= 0
-                              (np.flatnonzero(cls == present[m - 1]), -1.0)):  # u_m - x_j <= 0
-            k = members.size
-            rr = np.arange(r, r + k)
-            rows += [rr, rr]
-            cols += [members, np.full(k, u)]
-            vals += [np.full(k, sign), np.full(k, -sign)]
-            r += k
-    a = sparse.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(r, n + n_u))
-    lb = np.r_[shortfall_kwp, np.full(r - 1, -np.inf)]
-    ub = np.r_[np.inf, np.zeros(r - 1)]
-    # costs are scaled to keep HiGHS' tolerances meaningful; the optimum is unchanged
-    scale = max(float(np.abs(cost).max()), 1.0)
-    c = np.concatenate([cost / scale, np.zeros(n_u)])
-    res = milp(c, integrality=np.ones(n + n_u), bounds=Bounds(0, 1),
-               constraints=LinearConstraint(a, lb, ub),
-               options={"time_limit": float(time_limit_s), "mip_rel_gap": float(mip_rel_gap)})
-    if res.x is not None:
-        chosen = res.x[:n] > 0.5
-        if cap[chosen].sum() >= shortfall_kwp - _TOL_KWP:
-            status = "optimal" if res.status == 0 else f"best found ({res.message})"
-            return chosen, status
-    # fallback: class order then largest first (feasible by construction)
-    order = np.lexsort((-cap, cls))
-    cum = np.cumsum(cap[order])
-    k = int(np.searchsorted(cum, shortfall_kwp - _TOL_KWP)) + 1
-    chosen = np.zeros(n, dtype=bool)
-    chosen[order[:k]] = True
-    return chosen, f"solver gave no solution ({res.message}); class order used"
-
-
-def least_cost_phases(ranked: pd.DataFrame, *, existing_kwp: float, phases: Sequence[Phase],
-                      cost_col: str = "capex_cny", time_limit_s: float = 60.0) -> tuple[pd.DataFrame, list[str]]:
-    """Least-cost mode: choose each phase's sites with :func:`least_cost_select`.
-
-    Parameters
-    ----------
-    ranked : pandas.DataFrame
-        Sites in priority rank order (from :func:`rank_sites`) with ``capacity_kwp``,
-        ``class_rank``, ``pinned`` and ``cost_col``.
-    existing_kwp : float
-        Installed PV before any site. [kWp]
-    phases : sequence of Phase
-    cost_col : str
-        Column minimised (default CAPEX). [CNY]
-    time_limit_s : float
-        Solver time limit per phase. [s]
-
-    Returns
-    -------
-    plan : pandas.DataFrame
-        Reordered: pinned-in sites (phases by cumulative capacity, as in priority mode), then
-        each phase's chosen sites, then reserve, then pinned-out, each group in priority
-        order; with ``rank``, ``cumulative_kwp`` and ``phase``.
-    notes : list of str
-        Solver status per phase.
-    """
-    pinned_in = ranked[ranked["pinned"] == "in"]
-    pinned_in = assign_phases(pinned_in, existing_kwp=existing_kwp, phases=phases)
-    out = ranked[ranked["pinned"] == "out"].copy()
-    rest = ranked[ranked["pinned"] == ""].copy()
-    cum = existing_kwp + float(pinned_in["capacity_kwp"].sum())
-    rest_phase = np.full(len(rest), RESERVE, dtype=object)
-    open_ = np.ones(len(rest), dtype=bool)
-    notes = []
-    for ph in phases:
-        need = ph.threshold_kwp - cum
-        idx = np.flatnonzero(open_)
-        chosen, status = least_cost_select(
-            rest["capacity_kwp"].to_numpy(float)[idx], rest[cost_col].to_numpy(float)[idx],
-            rest["class_rank"].to_numpy(int)[idx], need, time_limit_s=time_limit_s)
-        sel = idx[chosen]
-        rest_phase[sel] = ph.label
-        open_[sel] = False
-        cum += float(rest["capacity_kwp"].to_numpy(float)[sel].sum())
-        notes.append(f"least-cost phase {ph.label}: {max(need, 0.0):,.0f} kWp needed, "
-                     f"{len(sel)} sites chosen ({status})")
-    rest["phase"] = rest_phase
-    order_key = {ph.label: i for i, ph in enumerate(phases)}
-    rest["_k"] = rest["phase"].map(lambda p: order_key.get(p, len(order_key)))
-    rest = rest.sort_values("_k", kind="mergesort").drop(columns="_k")
-    df = pd.concat([pinned_in.drop(columns=["cumulative_kwp"]), rest, out], ignore_index=True)
-    after, _ = _cumulate(df, existing_kwp)
-    is_out = df["pinned"].to_numpy() == "out"
-    df["cumulative_kwp"] = np.where(is_out, np.nan, after)
-    df.loc[is_out, "phase"] = PINNED_OUT
-    df["rank"] = np.arange(1, len(df) + 1)
-    return df, notes
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def _fmt(x: float) -> str:
-    return f"{x:,.0f}"
-
-
-def targets_table(plan: pd.DataFrame, *, targets: Sequence[Any], existing_kwp: float,
-                  as_of_year: int) -> pd.DataFrame:
-    """Each target: required, existing, planned, achieved, met, margin, plain-words status.
-
-    Parameters
-    ----------
-    plan : pandas.DataFrame
-        Output of :func:`assign_phases` / :func:`least_cost_phases` (``capacity_kwp``,
-        ``phase``, ``closes_passed``).
-    targets : sequence of objects with ``name``, ``year``, ``capacity_kwp``
-    existing_kwp : float
-        Installed PV today. [kWp]
-    as_of_year : int
-        Targets before this year have passed. [yr]
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``target, year, passed, phase, required_kwp, existing_kwp, planned_kwp, achieved_kwp,
-        met, margin_kwp, n_sites, status``. For a future target, planned = new capacity of its
-        phase and every earlier one, achieved = existing + planned. For a passed target,
-        achieved = existing (what stood by its year), planned and n_sites = the first sites
-        that close its shortfall.
-    """
-    phases = phase_schedule(targets, as_of_year=as_of_year)
-    labels = [p.label for p in phases]
-    first = labels[0] if labels else ""
-    rows = []
-    for t in sorted(targets, key=lambda t: t.year):
-        req = float(t.capacity_kwp)
-        passed = t.year < as_of_year
-        if passed:
-            mask = plan["closes_passed"].astype(str).str.split(", ").map(lambda s: str(t.year) in s)
-            planned = float(plan.loc[mask, "capacity_kwp"].sum())
-            n = int(mask.sum())
-            achieved = existing_kwp
-            met = existing_kwp >= req - _TOL_KWP
-            short = req - existing_kwp
-            if met:
-                status = (f"year passed ({t.year} < {as_of_year}): met by existing PV "
-                          f"({_fmt(existing_kwp)} of {_fmt(req)} kWp) / 已过期，现有光伏已达标")
-            elif existing_kwp + planned >= req - _TOL_KWP:
-                status = (f"year passed ({t.year} < {as_of_year}): not met by existing PV "
-                          f"({_fmt(existing_kwp)} of {_fmt(req)} kWp); shortfall {_fmt(short)} kWp "
-                          f"closed by phase {first} with its first {n} sites ({_fmt(planned)} kWp) "
-                          f"/ 已过期未达标，缺口由第一期补足")
-            else:
-                status = (f"year passed ({t.year} < {as_of_year}): not met by existing PV "
-                          f"({_fmt(existing_kwp)} of {_fmt(req)} kWp); shortfall {_fmt(short)} kWp, "
-                          f"but all {n} surveyed sites give only {_fmt(planned)} kWp "
-                          f"/ 已过期未达标，现有屋顶不足以补足缺口")
-            phase_label = first
-        else:
-            ph = next(p for p in phases if t.name in p.targets)
-            upto = labels[: labels.index(ph.label) + 1]
-            mask = plan["phase"].isin(upto)
-            planned = float(plan.loc[mask, "capacity_kwp"].sum())
-            n = int(mask.sum())
-            achieved = existing_kwp + planned
-            met = achieved >= req - _TOL_KWP
-            if existing_kwp >= req - _TOL_KWP:
-                status = (f"met by existing PV alone ({_fmt(existing_kwp)} of {_fmt(req)} kWp) "
-                          f"/ 现有光伏已达标")
-            elif met:
-                status = (f"met by {t.year}: {_fmt(existing_kwp)} kWp existing + {_fmt(planned)} kWp "
-                          f"on {n} sites (phases {', '.join(upto)}) = {_fmt(achieved)} kWp, "
-                          f"margin {_fmt(achieved - req)} kWp / 达标")
-            else:
-                status = (f"not met: every surveyed site together gives {_fmt(achieved)} kWp, "
-                          f"{_fmt(req - achieved)} kWp short of {_fmt(req)} kWp / 未达标")
-            phase_label = ph.label
-        rows.append({
-            "target": t.name, "year": int(t.year), "passed": bool(passed), "phase": phase_label,
-            "required_kwp": req, "existing_kwp": float(existing_kwp), "planned_kwp": planned,
-            "achieved_kwp": float(achieved), "met": bool(met), "margin_kwp": float(achieved - req),
-            "n_sites": n, "status": status,
-        })
-    cols = ["target", "year", "passed", "phase", "required_kwp", "existing_kwp", "planned_kwp",
-            "achieved_kwp", "met", "margin_kwp", "n_sites", "status"]
-    return pd.DataFrame(rows, columns=cols)
 
 
 def _bld(n: Any) -> str:
@@ -911,6 +1169,9 @@ def build_plan(
     economics: Any = None,
     module_kwp_per_m2: float = 0.21,
     time_limit_s: float = 60.0,
+    max_kwp_per_year: float | None = None,
+    max_capex_cny_per_year: float | None = None,
+    weather: Any = None,
 ) -> PlanResult:
     """Build the installation plan.
 
@@ -949,14 +1210,21 @@ def build_plan(
         Module power density, to express existing PV as area (= module efficiency x
         1 kW/m2). [kWp/m2]
     time_limit_s : float
-        Least-cost solver time limit per phase. [s]
+        Least-cost solver time limit (each of at most three MILPs). [s]
+    max_kwp_per_year, max_capex_cny_per_year : float
+        Per-year limits of new capacity [kWp] and CAPEX [CNY]; 0 = none.
+    weather : pv_survey.weather.Weather or str or Path, optional
+        Weather year (or its file) for the time-of-use valuation when ``economics`` is a
+        config section without ``hourly_profile_file``; None = the embedded default year.
 
     Returns
     -------
     PlanResult
         ``plan`` (one row per site in rank order: the sites columns, ``priority_class``,
-        ``class_rank``, ``score``, ``rank``, ``cumulative_kwp``, ``phase``, ``pinned``,
-        ``closes_passed`` and the economics columns), ``targets``, ``coverage``,
+        ``class_rank``, ``score``, ``priority_rank``, ``rank`` (row order), ``cumulative_kwp``,
+        ``build_year`` (NA = not built), ``phase`` (the build year, 'reserve' or 'pinned out'),
+        ``serves`` (targets the site helps meet), ``why``, ``pinned``, ``closes_passed`` and the
+        economics columns incl. ``grid_class``), ``targets``, ``coverage``,
         ``category_shares``, ``comparison``, ``notes`` and the settings used.
     """
     from .config import EconomicsConfig, PlanConfig
@@ -974,12 +1242,17 @@ def build_plan(
     category_shares = tuple(d.category_shares if category_shares is None else category_shares)
     mode = d.mode if mode is None else mode
     score = d.score if score is None else score
+    max_kwp_per_year = d.max_kwp_per_year if max_kwp_per_year is None else max_kwp_per_year
+    max_capex_cny_per_year = d.max_capex_cny_per_year if max_capex_cny_per_year is None else max_capex_cny_per_year
+    if isinstance(weather, (str, Path)):
+        from .weather import read_weather
+        weather = read_weather(weather) if str(weather) else None
     if economics is None:
-        params = EconomicsParams.from_config(EconomicsConfig())
+        params = EconomicsParams.from_config(EconomicsConfig(), weather)
     elif isinstance(economics, EconomicsParams):
         params = economics
     else:  # an EconomicsConfig section
-        params = EconomicsParams.from_config(economics)
+        params = EconomicsParams.from_config(economics, weather)
     if mode not in ("priority", "least-cost"):
         raise InputError(f"plan: mode = {mode!r}; use 'priority' or 'least-cost'")
     if not module_kwp_per_m2 > 0:
@@ -1023,46 +1296,66 @@ def build_plan(
     for col in ECONOMICS_COLUMNS:
         df[col] = econ[col].to_numpy()
 
-    phases = phase_schedule(targets, as_of_year=as_of_year)
-    passed = [t for t in sorted(targets, key=lambda t: t.year) if t.year < as_of_year]
+    first_year = int(as_of_year) + 1
+    specs = [target_spec(t, first_year=first_year) for t in targets]
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise InputError(f"plan: two targets share a name ({names}); give each target its own name")
+    years = schedule_years(specs, as_of_year=as_of_year)
+    passed = [s for s in specs if s.passed]
     if passed:
         notes.append(f"the plan dates from {plan_year}; as of {as_of_year} the target year(s) "
-                     f"{', '.join(str(t.year) for t in passed)} have passed and are reported as "
-                     f"such; the first phase closes any shortfall")
-    if not phases:
-        notes.append("no capacity targets: every site is reserve")
+                     f"{', '.join(sorted({str(s.year) for s in passed}))} have passed: their shortfall "
+                     f"is closed in {first_year}, the first build year")
+    if not specs:
+        notes.append("no targets: every site is reserve")
+    b_for_targets = bld if bld is not None else pd.DataFrame({
+        "building_id": df["building_id"], "category": df["category"], "year_built": df["year_built"],
+        "existing_pv_kwp": df["existing_pv_kwp"], "roof_area_m2": df["roof_area_m2"]})
+    bases = target_bases(specs, df, b_for_targets, module_kwp_per_m2=module_kwp_per_m2)
+    phases = schedule_phases(bases, years)
+    lim = dict(max_kwp_per_year=float(max_kwp_per_year or 0.0),
+               max_capex_cny_per_year=float(max_capex_cny_per_year or 0.0))
+    if lim["max_kwp_per_year"] or lim["max_capex_cny_per_year"]:
+        notes.append(f"per-year limits: {lim['max_kwp_per_year']:,.0f} kWp, "
+                     f"{lim['max_capex_cny_per_year'] / 1e6:,.2f} million CNY (0 = none)")
 
     ranked = rank_sites(df, priority_classes=priority_classes, score=score, pins=pins_ok)
     score_basis = {"yield": "specific yield (kWh/kWp), then size",
                    "size": "capacity (kWp), then specific yield",
                    "cost": "LCOE (CNY/kWh, lowest first), then size"}[score]
-    plans = {"priority": assign_phases(ranked, existing_kwp=existing_kwp, phases=phases)}
-    lc, lc_notes = least_cost_phases(ranked, existing_kwp=existing_kwp, phases=phases,
-                                     time_limit_s=time_limit_s)
-    plans["least-cost"] = lc
-    notes += lc_notes
-    for key, p in plans.items():
-        _, before = _cumulate(p, existing_kwp)
-        p["closes_passed"] = _closes_passed(p, before, passed)
-        plans[key] = p
+    passed_years = {s.name: s.year for s in passed}
+    build_p, serves_p, why_p, pnotes = priority_schedule(ranked, bases, years, **lim)
+    notes += pnotes
+    plans = {"priority": _order_plan(ranked, build_p, serves_p, why_p, existing_kwp, passed_years)}
+    build_l, lc_status = least_cost_schedule(ranked, bases, years, time_limit_s=time_limit_s, **lim)
+    if build_l is None:
+        notes.append(f"least-cost schedule: {lc_status}; the priority schedule stands in for it")
+        build_l = build_p
+    else:
+        notes.append(f"least-cost schedule over {len(years)} build years ({years[0]}-{years[-1]}): {lc_status}")
+    serves_l, why_l = _serves_why(ranked, build_l, bases, years)
+    plans["least-cost"] = _order_plan(ranked, build_l, serves_l, why_l, existing_kwp, passed_years)
 
     plan = plans[mode]
+    lead = ("priority_class", "class_rank", "score", "priority_rank", "rank", "cumulative_kwp", "build_year",
+            "phase", "serves", "why", "pinned", "closes_passed")
     cols = [c for c in SITE_COLUMNS if c in plan.columns]
-    extra = [c for c in plan.columns if c not in cols and c not in ECONOMICS_COLUMNS and c not in (
-        "priority_class", "class_rank", "score", "rank", "cumulative_kwp", "phase", "pinned", "closes_passed")]
-    plan = plan[[*cols, *extra, "priority_class", "class_rank", "score", "rank", "cumulative_kwp",
-                 "phase", "pinned", "closes_passed", *ECONOMICS_COLUMNS]].reset_index(drop=True)
-    plan["pinned"] = plan["pinned"].astype(str)
-    plan["phase"] = plan["phase"].astype(str)
-    plan["closes_passed"] = plan["closes_passed"].astype(str)
+    extra = [c for c in plan.columns if c not in cols and c not in ECONOMICS_COLUMNS and c not in lead]
+    plan = plan[[*cols, *extra, *lead, *ECONOMICS_COLUMNS]].reset_index(drop=True)
+    for c in ("pinned", "phase", "closes_passed", "serves", "why"):
+        plan[c] = plan[c].astype(str)
 
-    tt = targets_table(plan, targets=targets, existing_kwp=existing_kwp, as_of_year=as_of_year)
+    tt = targets_table(plan, bases, as_of_year=as_of_year, **lim)
+    for r in tt.itertuples():
+        if r.met == "no":
+            notes.append(f"target '{r.target}' cannot be met: {r.status}")
     if bld is not None:
         cov = coverage_table(plan, bld, coverage_categories=coverage_categories,
                              new_building_from_year=new_building_from_year, coverage_year=coverage_year,
                              coverage_target_frac=coverage_target_frac,
                              coverage_definition=coverage_definition, phases=phases,
-                             as_of_year=as_of_year, module_kwp_per_m2=module_kwp_per_m2)
+                             as_of_year=first_year, module_kwp_per_m2=module_kwp_per_m2)
         n_na = int(pd.isna(bld["year_built"]).sum())
         if n_na:
             notes.append(f"{n_na} buildings have no year_built and are not counted as new")
@@ -1106,21 +1399,21 @@ def plan_summary_lines(result: PlanResult) -> list[str]:
     lines = [f"Existing PV counts first: {result.existing_kwp:,.0f} kWp."]
     plan = result.plan
     for r in result.targets.itertuples():
-        verdict = "met" if r.met else "NOT met"
-        lines.append(f"Target '{r.target}' ({r.required_kwp:,.0f} kWp by {r.year}): {verdict} — {r.status}.")
+        verdict = {"yes": "met", "n/a": "not applicable"}.get(str(r.met), "NOT met")
+        req = f"{r.required:,.0f} kWp" if r.kind == "capacity" else f"{r.required:.0%} {r.kind}"
+        lines.append(f"Target '{r.target}' ({req} by {r.year}): {verdict} — {r.status}.")
     built = result.existing_kwp
     for ph in result.phases:
         part = plan[plan["phase"] == ph.label]
         if not len(part):
-            lines.append(f"Phase {ph.label}: no new sites " +
-                         ("needed." if built >= ph.threshold_kwp - _TOL_KWP else "left to build."))
+            lines.append(f"Build year {ph.label}: no new sites.")
             continue
         built += float(part["capacity_kwp"].sum())
         mix = part["priority_class"].value_counts(sort=False)
         mix_s = ", ".join(f"{c} {n}" for c, n in mix.items())
         pinned = int((part["pinned"] == "in").sum())
         lines.append(
-            f"Phase {ph.label}: {len(part)} sites, {part['capacity_kwp'].sum():,.0f} kWp new "
+            f"Build year {ph.label}: {len(part)} sites, {part['capacity_kwp'].sum():,.0f} kWp new "
             f"({mix_s}){f', {pinned} pinned in' if pinned else ''}; largest: {_site_names(part)}."
         )
     reserve = plan[plan["phase"] == RESERVE]
@@ -1155,3 +1448,28 @@ def plan_summary_lines(result: PlanResult) -> list[str]:
         for r in result.category_shares.itertuples():
             lines.append(f"Roof share {r.group}: {r.status}.")
     return lines
+
+
+def plan_totals(result: PlanResult) -> dict[str, Any]:
+    """Headline numbers of the plan used, for the summary and batch comparisons.
+
+    Returns
+    -------
+    dict
+        ``mode``, ``n_sites``, ``planned_kwp`` [kWp], ``capex_cny`` [CNY], ``npv_cny`` [CNY],
+        ``lcoe_cny_per_kwh`` [CNY/kWh] of the built sites; ``priority_capex_cny`` and
+        ``least_cost_capex_cny`` [CNY]; ``sites_per_year`` {build year: sites}.
+    """
+    cmp_ = result.comparison
+    out: dict[str, Any] = {"mode": result.mode}
+    if len(cmp_):
+        tot = cmp_[cmp_["phase"] == "all phases"].set_index("mode")
+        used = tot.loc[result.mode]
+        out.update(n_sites=int(used["n_sites"]), planned_kwp=float(used["planned_kwp"]),
+                   capex_cny=float(used["capex_cny"]), npv_cny=float(used["npv_cny"]),
+                   lcoe_cny_per_kwh=float(used["lcoe_cny_per_kwh"]))
+        for m in ("priority", "least-cost"):
+            if m in tot.index:
+                out[f"{m.replace('-', '_')}_capex_cny"] = float(tot.loc[m, "capex_cny"])
+    out["sites_per_year"] = {ph.label: int((result.plan["phase"] == ph.label).sum()) for ph in result.phases}
+    return out

@@ -121,6 +121,20 @@ def test_comparison_row_from_a_summary():
     assert "| x |" in md and "1,200.0" in md and "| yes |" in md
 
 
+def test_comparison_row_plan_totals_and_share_targets():
+    summary = {"total_capacity_kwp": 200.0, "annual_mwh": 240.0,
+               "plan_totals": {"capex_cny": 12_345_678.9, "npv_cny": 1.0e6, "lcoe_cny_per_kwh": 0.23456,
+                               "sites_per_year": {"2027": 3, "2028": 0}},
+               "targets": [{"target": "cov", "kind": "coverage", "required_kwp": float("nan"),
+                            "achieved_plan": 0.5, "met": "n/a"}]}
+    row = comparison_row(summary)
+    assert row["plan capex_cny"] == 12_345_678.9 and row["sites 2027"] == 3 and row["sites 2028"] == 0
+    assert row["cov: met"] == "n/a" and row["cov: achieved_frac"] == 0.5 and "cov: required_kwp" not in row
+    md = comparison_markdown(pd.DataFrame([{"scenario": "x", **row}]))
+    # read-friendly: CAPEX in millions to 0.01, LCOE to 0.001; the CSV keeps full precision
+    assert "12.35 M" in md and "0.235" in md and "| n/a |" in md
+
+
 # --------------------------------------------------------------------------- running a batch
 
 

@@ -14,9 +14,30 @@ def test_defaults_have_sources():
 
 
 def test_targets_default_to_district_plan():
-    # Tianhe carbon-peak plan 2024: above 3 MW by 2025 and 6 MW by 2030
+    # Tianhe carbon-peak plan 2024: above 3 MW by 2025 and 6 MW by 2030 (s.2(1) item 1) and
+    # 50% rooftop-PV coverage of new public-institution and factory buildings by 2025 (item 14)
     t = Config().plan.targets
-    assert [(x.year, x.capacity_kwp) for x in t] == [(2025, 3000.0), (2030, 6000.0)]
+    assert [(x.kind, x.year, x.capacity_kwp) for x in t if x.kind == "capacity"] == [
+        ("capacity", 2025, 3000.0), ("capacity", 2030, 6000.0)]
+    cov = [x for x in t if x.kind == "coverage"]
+    assert len(cov) == 1 and (cov[0].year, cov[0].share_frac, cov[0].buildings) == (2025, 0.5, "new")
+    assert set(cov[0].categories) == {"government", "hospital", "school", "public", "industrial"}
+    assert all(x.source for x in t)
+
+
+def test_target_records_from_toml(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[[plan.targets]]\nname = "roof"\nyear = 2030\nkind = "roof_share"\nshare_frac = 0.3\n'
+                 'categories = ["industrial"]\nsource = "test"\n', encoding="utf-8")
+    t = load_config(p).plan.targets
+    assert len(t) == 1 and t[0].kind == "roof_share" and t[0].categories == ("industrial",)
+    p.write_text('[[plan.targets]]\nname = "c"\nyear = 2030\nkind = "coverage"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="share_frac"):
+        load_config(p)
+    p.write_text('[[plan.targets]]\nname = "c"\nyear = 2030\nkind = "area"\nshare_frac = 0.5\n',
+                 encoding="utf-8")
+    with pytest.raises(ConfigError, match="kind"):
+        load_config(p)
 
 
 def test_unknown_key_named(tmp_path):
@@ -71,3 +92,15 @@ def test_default_scenario_file_shows_every_setting():
     text = path.read_text(encoding="utf-8")
     assert text == default_scenario_toml(), "regenerate with pv_survey.config.default_scenario_toml()"
     assert config_from_dict(tomllib.loads(text)) == Config()
+
+
+def test_guangdong_targets_scenario_loads():
+    """scenarios/guangdong-2024-targets.toml: district capacity, Guangdong 2024 coverage targets and
+    the NEA 2021 roof shares (50 / 40 / 30 / 20%, REFERENCES.md), the provincial and NEA ones
+    marked secondary."""
+    from pathlib import Path
+    cfg = load_config(Path(__file__).resolve().parents[1] / "scenarios" / "guangdong-2024-targets.toml")
+    t = cfg.plan.targets
+    assert [x.kind for x in t].count("capacity") == 2 and [x.kind for x in t].count("coverage") == 4
+    assert sorted(x.share_frac for x in t if x.kind == "roof_share") == [0.2, 0.3, 0.4, 0.5]
+    assert all("secondary" in x.source for x in t if x.kind != "capacity")

@@ -154,9 +154,12 @@ def test_params_validation():
 def test_config_defaults_and_checks():
     cfg = Config()
     p = EconomicsParams.from_config(cfg.economics)
-    # documented defaults: Southern grid 2023 factor, Guangdong coal benchmark
+    # documented defaults: Southern grid 2023 factor; export below the 0.453 CNY/kWh coal
+    # benchmark, which is an upper bound after 发改价格〔2025〕136号 (REFERENCES.md)
     assert p.grid_emission_factor_t_per_mwh == 0.4042
-    assert p.export_tariff_cny_per_kwh == 0.453
+    assert p.export_tariff_cny_per_kwh < 0.453
+    # 2025-26 C&I rooftop EPC 2.5-3.0 CNY/W (REFERENCES.md, secondary)
+    assert all(2.5 <= r <= 3.0 for r in p.capex_cny_per_w)
     assert set(p.self_consumption_frac) >= {"government", "hospital", "school", "industrial", "other"}
     with pytest.raises(ConfigError, match="capex_cny_per_w"):
         config_from_dict({"economics": {"capex_cny_per_w": [3.0, 3.0]}})
@@ -170,3 +173,72 @@ def test_config_defaults_and_checks():
     with pytest.raises(ConfigError, match="mode"):
         config_from_dict({"plan": {"mode": "cheapest"}})
     assert math.isclose(config_from_dict({"economics": {"discount_rate_frac": 0.08}}).economics.discount_rate_frac, 0.08)
+
+
+# --------------------------------------------------------------------------- time of use, grid class
+
+
+GD_TOU = dict(peak_hours=(10, 11, 14, 15, 16, 17, 18), valley_hours=tuple(range(8)), peak_ratio=1.7,
+              valley_ratio=0.38, critical_uplift_frac=0.25, critical_hours=(11, 15, 16), critical_months=(7, 8, 9))
+
+
+def test_tou_multipliers_follow_the_guangdong_periods():
+    # Guangdong 2021 TOU notice (REFERENCES.md): peak 10-12 and 14-19 h, valley 0-8 h, the rest
+    # flat; 1.7 : 1 : 0.38; critical peak = peak x 1.25 at 11-12 and 15-17 h in July-September
+    from pv_survey.economics import tou_multipliers
+
+    h = np.arange(24)
+    jan = tou_multipliers(np.full(24, 1), h, **GD_TOU)
+    expect = np.array([0.38] * 8 + [1, 1] + [1.7, 1.7] + [1, 1] + [1.7] * 5 + [1] * 5)
+    np.testing.assert_allclose(jan, expect)
+    aug = tou_multipliers(np.full(24, 8), h, **GD_TOU)
+    expect[[11, 15, 16]] = 1.7 * 1.25
+    np.testing.assert_allclose(aug, expect)
+    # the daily mean of January: (8 x 0.38 + 9 x 1 + 7 x 1.7) / 24 = 23.94 / 24
+    assert jan.mean() == pytest.approx((8 * 0.38 + 9 + 7 * 1.7) / 24)
+
+
+def test_tou_value_factor_by_hand_and_applied_to_tou_categories_only():
+    from pv_survey.economics import tou_multipliers, tou_value_factor
+
+    # output only at 10-11 h (peak) and 12-13 h (flat), equal amounts: (1.7 + 1) / 2 = 1.35
+    m = tou_multipliers([3, 3], [10, 12], **GD_TOU)
+    assert tou_value_factor([5.0, 5.0], m) == pytest.approx(1.35)
+    assert tou_value_factor([0.0, 0.0], m) == 1.0
+    # site economics: TOU category's avoided price = 0.5 x 1.35; the other category keeps 0.6
+    p = EconomicsParams(capex_band_upper_kwp=(), capex_cny_per_w=(3.0,), opex_cny_per_w_yr=0.0,
+                        export_tariff_cny_per_kwh=0.4, self_consumption_frac={"other": 1.0},
+                        tariff_cny_per_kwh={"industrial": 0.5, "school": 0.6, "other": 0.5},
+                        first_year_degradation_frac=0.0, degradation_frac_per_yr=0.0, discount_rate_frac=0.0,
+                        lifetime_yr=1, grid_emission_factor_t_per_mwh=0.5, tou_categories=("industrial",),
+                        tou_value_factor=1.35, grid_class_upper_kw=(8.0, 400.0, 6000.0),
+                        grid_class_names=("220 V", "380 V", "10 kV", "35 kV"))
+    e = site_economics([8.0, 400.0, 400.1, 7000.0], [1.0] * 4, ["industrial", "school", "school", "industrial"], p)
+    np.testing.assert_allclose(e["value_cny_per_kwh"], [0.675, 0.6, 0.6, 0.675])
+    # limits closed on the right: 8 kW -> 220 V, 400 -> 380 V, 400.1 -> 10 kV, 7 MW -> 35 kV
+    assert list(e["grid_class"]) == ["220 V", "380 V", "10 kV", "35 kV"]
+
+
+def test_weather_profile_is_pvlib_poa_normalised_and_csv_profile(tmp_path):
+    # the profile is the plane-of-array irradiance of pvlib's own transposition, summing to 1;
+    # at night it is zero, so valley hours before 6 h carry (almost) no weight
+    import pvlib
+    from pv_survey.economics import read_profile, weather_profile
+    from pv_survey.weather import default_weather
+
+    w = default_weather()
+    prof = weather_profile(w)
+    assert prof["kwh"].sum() == pytest.approx(1.0)
+    sp = pvlib.solarposition.get_solarposition(w.data.index, w.latitude_deg, w.longitude_deg, altitude=w.altitude_m)
+    poa = pvlib.irradiance.get_total_irradiance(15, 180, sp["apparent_zenith"], sp["azimuth"], w.data["dni"],
+                                                w.data["ghi"], w.data["dhi"], albedo=0.2)["poa_global"]
+    noon = (prof["hour"] == 12).to_numpy()
+    assert prof["kwh"][noon].sum() == pytest.approx(poa[noon].clip(lower=0).sum() / poa.clip(lower=0).sum())
+    assert prof.loc[prof["hour"] < 5, "kwh"].sum() < 1e-3
+    # a CSV profile: month, hour, kwh
+    f = tmp_path / "p.csv"
+    f.write_text("month,hour,kwh\n1,10,2\n1,13,2\n", encoding="utf-8")
+    assert list(read_profile(f)["kwh"]) == [2, 2]
+    f.write_text("month,hour,kwh\n13,10,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match="month 1-12"):
+        read_profile(f)

@@ -14,8 +14,6 @@ from pv_survey.errors import InputError, InputFileError
 from pv_survey.plan import (
     build_plan,
     check_pins,
-    least_cost_select,
-    phase_schedule,
     plan_summary_lines,
     rank_sites,
     read_pins,
@@ -140,28 +138,31 @@ def test_target_not_met_when_roofs_run_out():
     r = _plan(sites, _buildings(sites), targets=[T("a", 2030, 3000.0)])
     row = r.targets.iloc[0]
     assert list(r.plan["phase"]) == ["2030", "2030"]
-    assert not row["met"] and row["margin_kwp"] == -2000
-    assert "not met" in row["status"] and "2,000 kWp short" in row["status"]
+    assert row["met"] == "no" and row["margin_kwp"] == -2000
+    assert "NOT met" in row["status"] and "2,000 kWp short" in row["status"]
+    assert "too few surveyed sites" in row["status"]
     assert any("NOT met" in line for line in plan_summary_lines(r))
 
 
 def test_passed_target_reported_with_shortfall_closed_by_first_phase():
     # plan dates from 2024, as of 2026: the 2025 target (3,000 kWp) has passed. Existing 1,000.
-    # No phase '2025'; the 2030 phase fills to 6,000. Cumulative before: 1000, 2200, 3200, 4100
-    # -> all four in 2030 (after: 2200, 3200, 4100, 6100). Sites whose cumulative before is
-    # below 3,000 close the 2025 shortfall: s1 (1000) and s2 (2200): 2,200 kWp, 2 sites.
+    # Its shortfall is closed in the first build year 2027: s1 (1000 -> 2200), s2 (-> 3200).
+    # The 2030 target then takes s3 (-> 4100) and s4 (-> 6100) in 2030.
     sites = _sites([("s1", "government", 1200, 1100), ("s2", "hospital", 1000, 1100),
                     ("s3", "school", 900, 1100), ("s4", "industrial", 2000, 1100)])
     b = _buildings(sites, [("x", "other", 1990, 1000.0, 100.0)])
     targets = [T("2025 target", 2025, 3000.0), T("2030 target", 2030, 6000.0)]
     r = _plan(sites, b, targets=targets, as_of_year=2026, plan_year=2024)
-    assert list(r.plan["phase"]) == ["2030"] * 4
+    assert list(r.plan["phase"]) == ["2027", "2027", "2030", "2030"]
+    assert list(r.plan["build_year"]) == [2027, 2027, 2030, 2030]
     assert list(r.plan["closes_passed"]) == ["2025", "2025", "", ""]
     t = r.targets.set_index("year")
-    assert bool(t.loc[2025, "passed"]) and not bool(t.loc[2025, "met"])
-    assert t.loc[2025, ["achieved_kwp", "margin_kwp", "planned_kwp", "n_sites"]].tolist() == [1000, -2000, 2200, 2]
-    assert "year passed" in t.loc[2025, "status"] and "shortfall 2,000 kWp" in t.loc[2025, "status"]
-    assert t.loc[2025, "phase"] == "2030"
+    assert bool(t.loc[2025, "passed"]) and t.loc[2025, "met"] == "yes" and t.loc[2025, "due_year"] == 2027
+    # existing alone 1,000 of 3,000; with the plan by 2027: 3,200, margin 200, on 2 sites
+    assert t.loc[2025, ["achieved_existing", "achieved_kwp", "margin_kwp", "planned_kwp", "n_sites"]].tolist() == \
+        [1000, 3200, 200, 2200, 2]
+    assert "year passed" in t.loc[2025, "status"] and "closed in 2027 by 2 sites" in t.loc[2025, "status"]
+    assert t.loc[2025, "phase"] == "2027"
     # 2030: 1000 + 5100 = 6100, margin 100
     assert t.loc[2030, ["achieved_kwp", "margin_kwp"]].tolist() == [6100, 100]
     assert any("have passed" in n for n in r.notes)
@@ -170,17 +171,9 @@ def test_passed_target_reported_with_shortfall_closed_by_first_phase():
     b2 = _buildings(sites, [("x", "other", 1990, 3200.0, 100.0)])
     r2 = _plan(sites, b2, targets=targets, as_of_year=2026)
     t2 = r2.targets.set_index("year")
-    assert bool(t2.loc[2025, "met"]) and t2.loc[2025, "n_sites"] == 0
+    assert t2.loc[2025, "met"] == "yes" and t2.loc[2025, "n_sites"] == 0
     assert "met by existing PV" in t2.loc[2025, "status"]
     assert (r2.plan["closes_passed"] == "").all()
-
-
-def test_all_targets_passed_gives_catch_up_phase():
-    ph = phase_schedule([T("a", 2020, 500.0), T("b", 2025, 300.0)], as_of_year=2026)
-    # largest passed requirement 500 kWp
-    assert [(p.label, p.threshold_kwp) for p in ph] == [("catch-up", 500.0)]
-    ph2 = phase_schedule([T("a", 2025, 3000.0), T("b", 2030, 6000.0)], as_of_year=2024)
-    assert [(p.label, p.threshold_kwp) for p in ph2] == [("2025", 3000.0), ("2030", 6000.0)]
 
 
 # --------------------------------------------------------------------------- ranking and pins
@@ -210,9 +203,9 @@ def test_rank_by_cost_uses_lcoe():
 
 
 def test_pins_in_first_out_never_and_flagged():
-    # c1 (commercial, last class) pinned in -> rank 1; g1 pinned out -> last, never planned.
-    # Threshold 1,000 kWp, no existing PV: c1 600 (before 0) 2030; g2 300 (600) 2030;
-    # h1 500 (900 < 1000) 2030 -> 1400; s1 (1400) reserve; g1 pinned out, cumulative NaN.
+    # c1 (commercial, last class) pinned in -> built first, in the first year 2027; g1 pinned
+    # out -> last, never planned. Target 1,000 kWp by 2030, no existing PV: after c1 (600),
+    # g2 300 (-> 900) and h1 500 (-> 1400) in 2030; s1 reserve; g1 pinned out, cumulative NaN.
     sites = _sites([("g1", "government", 400, 1200), ("g2", "government", 300, 1100),
                     ("h1", "hospital", 500, 1100), ("s1", "school", 200, 1100), ("c1", "commercial", 600, 1000)])
     pins = pd.DataFrame({"building_id": ["c1", "g1", "nope"], "pin": ["in", "OUT ", "in"]})
@@ -220,7 +213,8 @@ def test_pins_in_first_out_never_and_flagged():
     p = r.plan
     assert list(p["building_id"]) == ["c1", "g2", "h1", "s1", "g1"]
     assert list(p["pinned"]) == ["in", "", "", "", "out"]
-    assert list(p["phase"]) == ["2030", "2030", "2030", "reserve", "pinned out"]
+    assert list(p["phase"]) == ["2027", "2030", "2030", "reserve", "pinned out"]
+    assert p["why"].iloc[0] == "pinned in by the planner"
     np.testing.assert_allclose(p["cumulative_kwp"].iloc[:4], [600, 900, 1400, 1600])
     assert np.isnan(p["cumulative_kwp"].iloc[4])
     assert any("nope" in n and "ignored" in n for n in r.notes)
@@ -228,17 +222,15 @@ def test_pins_in_first_out_never_and_flagged():
 
 
 def test_pinned_in_site_is_never_reserve():
-    # threshold 100 kWp is reached by g1; the pinned-in school is first anyway, and a second
-    # pinned-in site beyond the threshold is put in the last phase, not reserve
+    # pinned-in sites are built in the first year (2027) even where the target needs none of
+    # them; the 100 kWp target is then met by s2 + s1 = 110 kWp, g1 stays in reserve
     sites = _sites([("g1", "government", 500, 1200), ("s1", "school", 50, 1000), ("s2", "school", 60, 1000)])
     pins = pd.DataFrame({"building_id": ["s1", "s2"], "pin": ["in", "in"]})
     r = _plan(sites, targets=[T("t", 2030, 100.0)], pins=pins)
-    # s2 (60) before 0 -> 2030 (cum 60); s1 (50) before 60 < 100 -> 2030 (cum 110);
-    # g1 before 110 >= 100 -> reserve
     assert list(r.plan["building_id"]) == ["s2", "s1", "g1"]
-    assert list(r.plan["phase"]) == ["2030", "2030", "reserve"]
+    assert list(r.plan["phase"]) == ["2027", "2027", "reserve"]
     r2 = _plan(sites, targets=[T("t", 2030, 10.0)], pins=pins)
-    assert list(r2.plan["phase"]) == ["2030", "2030", "reserve"]  # s1 forced in the last phase
+    assert list(r2.plan["phase"]) == ["2027", "2027", "reserve"]
 
 
 def test_pins_validation(tmp_path):
@@ -266,98 +258,6 @@ def test_site_validation_messages():
         _plan(bad)
     with pytest.raises(InputError, match="appears twice"):
         _plan(pd.concat([sites, sites], ignore_index=True))
-
-
-# --------------------------------------------------------------------------- least cost
-
-
-def _brute(cap, cost, cls, need):
-    """Minimum cost over every subset obeying the class rule (a site of class k only if every
-    site of a higher class is chosen) with capacity >= need."""
-    n = len(cap)
-    if need <= 0:
-        return 0.0
-    if sum(cap) < need:
-        return float(sum(cost))
-    best = np.inf
-    for bits in itertools.product([0, 1], repeat=n):
-        x = np.array(bits, dtype=bool)
-        if cap[x].sum() < need - 1e-9:
-            continue
-        if x.any() and not x[cls < cls[x].max()].all():
-            continue
-        best = min(best, cost[x].sum())
-    return best
-
-
-def _class_rule_ok(x, cls):
-    return (not x.any()) or x[cls < cls[x].max()].all()
-
-
-def test_least_cost_select_hand_case():
-    # class 1: 100 kWp (cost 10) must be used before class 2. Need 190 -> 90 more from class 2:
-    # {60, 50} = 110 kWp cost 6 + 4 = 10; {60, 45} cost 10.5; {50, 45} = 95 kWp cost 8.5 (best).
-    # A class-3 site of 200 kWp for cost 1 is not allowed while class 2 is not exhausted.
-    cap = np.array([100.0, 60.0, 50.0, 45.0, 200.0])
-    cost = np.array([10.0, 6.0, 4.0, 4.5, 1.0])
-    cls = np.array([1, 2, 2, 2, 3])
-    for reduce in (True, False):
-        x, status = least_cost_select(cap, cost, cls, 190.0, reduce=reduce)
-        assert status == "optimal"
-        assert list(x) == [True, False, True, True, False]
-    # need 260: all of classes 1-2 (255) + the class-3 site
-    x2, _ = least_cost_select(cap, cost, cls, 260.0)
-    assert x2.all()
-    # not enough capacity: everything; nothing needed: nothing
-    assert least_cost_select(cap, cost, cls, 1000.0)[0].all()
-    assert not least_cost_select(cap, cost, cls, 0.0)[0].any()
-
-
-@pytest.mark.parametrize("reduce", [True, False])
-@pytest.mark.parametrize("seed", range(6))
-def test_least_cost_select_matches_brute_force(seed, reduce):
-    # the full class-ordered MILP and its one-class reduction both find the brute-force optimum
-    rng = np.random.default_rng(seed)
-    n = 10
-    cap = np.round(rng.uniform(20, 400, n), 1)
-    cost = np.round(cap * rng.uniform(2.8, 4.2, n) * 1000)
-    cls = rng.integers(1, 4, n)
-    need = float(rng.uniform(0.2, 0.9) * cap.sum())
-    x, status = least_cost_select(cap, cost, cls, need, reduce=reduce)
-    assert status == "optimal"
-    assert cap[x].sum() >= need - 1e-9
-    assert _class_rule_ok(x, cls)
-    # HiGHS stops within a relative gap of 1e-6 (the default mip_rel_gap)
-    assert cost[x].sum() == pytest.approx(_brute(cap, cost, cls, need), rel=1e-6)
-
-
-def test_least_cost_mode_per_phase_matches_brute_force():
-    # two phases (3,000 and 5,000 kWp, none passed); sizes straddle the CAPEX bands so cost per
-    # kW differs; each phase's set must cost what brute force finds given the earlier phases
-    rng = np.random.default_rng(7)
-    cats = ["government", "hospital", "school"]
-    rows = [(f"s{i}", cats[i % 3], float(c), float(rng.uniform(950, 1150)))
-            for i, c in enumerate(np.round(rng.uniform(60, 1400, 11), 0))]
-    sites = _sites(rows)
-    targets = [T("a", 2027, 3000.0), T("b", 2030, 5000.0)]
-    r = _plan(sites, targets=targets, mode="least-cost")
-    p = r.plan
-    assert r.mode == "least-cost"
-    cap, cost, cls = (p["capacity_kwp"].to_numpy(), p["capex_cny"].to_numpy(), p["class_rank"].to_numpy())
-    in1 = (p["phase"] == "2027").to_numpy()
-    in2 = (p["phase"] == "2030").to_numpy()
-    assert cost[in1].sum() == pytest.approx(_brute(cap, cost, cls, 3000.0), rel=1e-6)
-    rest = ~in1
-    assert cost[in2].sum() == pytest.approx(_brute(cap[rest], cost[rest], cls[rest], 5000.0 - cap[in1].sum()),
-                                            rel=1e-6)
-    assert _class_rule_ok(in1, cls) and _class_rule_ok(in2[rest], cls[rest])
-    # phases are contiguous in rank and cumulative capacity rises through them
-    assert list(p["phase"]) == sorted(p["phase"], key=["2027", "2030", "reserve"].index)
-    assert np.all(np.diff(p["cumulative_kwp"]) >= 0)
-    # the comparison lists both modes; least-cost phase 1 costs no more than priority phase 1
-    c = r.comparison.set_index(["mode", "phase"])
-    assert c.loc[("least-cost", "2027"), "capex_cny"] <= c.loc[("priority", "2027"), "capex_cny"] + 1e-6
-    assert bool(c.loc[("least-cost", "all phases"), "used"]) and not bool(c.loc[("priority", "all phases"), "used"])
 
 
 # --------------------------------------------------------------------------- coverage and shares
@@ -467,7 +367,7 @@ def test_plan_carries_economics_and_summary_names_roofs():
                 "co2_avoided_t_per_yr"):
         assert col in r.plan.columns
     lines = plan_summary_lines(r)
-    assert any(line.startswith("Phase 2030: 2 sites") and "site b (b, 2,000 kWp)" in line for line in lines)
+    assert any(line.startswith("Build year 2030: 2 sites") and "site b (b, 2,000 kWp)" in line for line in lines)
     assert any("met" in line and "'t'" in line for line in lines)
 
 
@@ -496,16 +396,210 @@ def test_no_sites_reports_targets_unmet():
     sites = _sites([("a", "school", 1, 1000)]).iloc[:0]
     b = _buildings(sites, [("x", "school", 2023, 5.0, 100.0)])
     r = _plan(sites, b, targets=[T("t", 2030, 3000.0)])
-    assert len(r.plan) == 0 and not r.targets["met"].any()
+    assert len(r.plan) == 0 and (r.targets["met"] == "no").all()
     assert r.targets.iloc[0]["margin_kwp"] == -2995
-    assert "Phase 2030: no new sites left to build." in plan_summary_lines(r)
+    assert "Build year 2030: no new sites." in plan_summary_lines(r)
 
 
 def test_economics_config_section_is_accepted():
     # the pipeline may hand over the config section; the default CAPEX band for a 50 kWp
-    # system is 3.8 CNY/W (EconomicsConfig): 50 x 1000 x 3.8 = 190,000 CNY
+    # system is 3.0 CNY/W (EconomicsConfig, 2025-26 range 2.5-3.0): 50 x 1000 x 3.0 = 150,000 CNY
     from pv_survey.config import Config
 
     sites = _sites([("a", "school", 50, 1000)])
     r = _plan(sites, targets=[T("t", 2030, 10.0)], economics=Config().economics)
-    assert r.plan["capex_cny"].iloc[0] == pytest.approx(190_000)
+    assert r.plan["capex_cny"].iloc[0] == pytest.approx(150_000)
+    assert r.plan["grid_class"].iloc[0] == "380 V"  # 8 < 50 <= 400 kW
+
+
+# --------------------------------------------------------------------------- targets as data, schedule
+
+
+@dataclass(frozen=True)
+class TT:
+    """A target record with every field (as pv_survey.config.Target)."""
+    name: str
+    year: int
+    capacity_kwp: float = 0.0
+    kind: str = "capacity"
+    share_frac: float = 0.0
+    definition: str = "count"
+    categories: tuple = ()
+    buildings: str = "all"
+    new_since_year: int = 2022
+    source: str = "hand-made"
+
+
+def _new_sites():
+    # g1, g2 government; f1, f2 industrial (new, built 2023); o1 school (old). Capacities and
+    # usable areas chosen by hand; module area = 5 m2/kWp, usable = 7 m2/kWp (see _sites).
+    sites = _sites([("g1", "government", 300, 1200), ("g2", "government", 200, 1150),
+                    ("o1", "school", 400, 1100), ("f1", "industrial", 100, 1000), ("f2", "industrial", 500, 990)])
+    sites["year_built"] = pd.array([2023, 2010, 2010, 2023, 2024], dtype="Int64")
+    return sites
+
+
+def test_coverage_target_picks_new_buildings_public_first():
+    # set: new government + industrial buildings = g1, f1, f2 (+ n9, a new factory with no roof)
+    # -> 4 buildings, 50% = 2 needed, none has PV. Due 2027 (passed 2025). Rank order among the
+    # set: g1 (government, class 1) then f1 (industrial; yield 1000 > 990) -> g1, f1 in 2027.
+    # Capacity 900 by 2030: g1 + f1 = 400; then rank order g2 (-> 600), o1 (-> 1000) in 2030.
+    sites = _new_sites()
+    b = _buildings(sites, [("n9", "industrial", 2024, 0.0, 300.0)])
+    cov = TT("cov", 2025, kind="coverage", share_frac=0.5, categories=("government", "industrial"), buildings="new")
+    r = _plan(sites, b, targets=[cov, TT("cap", 2030, 900.0)])
+    by = dict(zip(r.plan["building_id"], r.plan["phase"]))
+    assert by == {"g1": "2027", "f1": "2027", "g2": "2030", "o1": "2030", "f2": "reserve"}
+    p = r.plan.set_index("building_id")
+    assert "coverage" in p.loc["f1", "why"] and "factory" in p.loc["f1", "why"]
+    assert p.loc["g1", "serves"] == "cov; cap" and p.loc["g2", "serves"] == "cap"
+    assert p.loc["o1", "why"].startswith("public institution (school), rank")
+    t = r.targets.set_index("target")
+    assert t.loc["cov", "met"] == "yes" and t.loc["cov", "due_year"] == 2027
+    # existing 0 of 4 = 0%; with the plan 2 of 4 = 50%
+    assert t.loc["cov", ["achieved_existing", "achieved_plan", "margin"]].tolist() == [0.0, 0.5, 0.0]
+    assert t.loc["cap", "achieved_kwp"] == 1000 and t.loc["cap", "met"] == "yes"
+
+
+def test_coverage_by_area_and_roof_share_targets():
+    # coverage by area over new government + industrial: usable basis g1 2100 + f1 700 + f2 3500
+    # = 6300 m2; 40% = 2520 m2 of module area. Module areas: g1 1500, f1 500, f2 2500. Rank
+    # order g1 (1500 < 2520), f1 (2000 < 2520), f2 (4500) -> all three by 2030.
+    # roof share of all government roofs (roof = 2 x usable: g1 4200, g2 2800 = 7000 m2), 50%
+    # = 3500 m2: g1 adds its usable 2100 (< 3500), then g2 1400 -> 3500: met exactly.
+    sites = _new_sites()
+    b = _buildings(sites)
+    area = TT("area", 2030, kind="coverage", share_frac=0.4, definition="area",
+              categories=("government", "industrial"), buildings="new")
+    roof = TT("roof", 2030, kind="roof_share", share_frac=0.5, categories=("government",))
+    r = _plan(sites, b, targets=[area, roof])
+    by = dict(zip(r.plan["building_id"], r.plan["phase"]))
+    assert by == {"g1": "2030", "g2": "2030", "f1": "2030", "f2": "2030", "o1": "reserve"}
+    t = r.targets.set_index("target")
+    assert t.loc["area", "achieved_plan"] == pytest.approx(4500 / 6300)
+    assert t.loc["roof", "achieved_plan"] == pytest.approx(0.5) and t.loc["roof", "met"] == "yes"
+    assert t.loc["roof", "unit"] == "m2" and t.loc["area", "kind"] == "coverage"
+
+
+def test_empty_building_set_is_not_applicable():
+    # no new factory at all (Huacheng-like sample): the coverage target is n/a, not "no"
+    sites = _sites([("o1", "school", 400, 1100)])
+    cov = TT("cov", 2025, kind="coverage", share_frac=0.5, categories=("industrial",), buildings="new")
+    r = _plan(sites, _buildings(sites), targets=[cov, TT("cap", 2030, 100.0)])
+    t = r.targets.set_index("target")
+    assert t.loc["cov", "met"] == "n/a" and "not applicable" in t.loc["cov", "status"]
+    assert "不适用" in t.loc["cov", "status"]
+    assert t.loc["cap", "met"] == "yes"
+
+
+def test_per_year_capacity_limit_spreads_and_builds_ahead():
+    # 1,000 kWp by 2029 (as of 2026: years 2027-2029), at most 400 kWp a year, five 200 kWp
+    # government sites: 2027 two (400), 2028 two (800), 2029 one (1000).
+    sites = _sites([(f"g{i}", "government", 200, 1200 - i) for i in range(5)])
+    r = _plan(sites, _buildings(sites), targets=[TT("cap", 2029, 1000.0)], max_kwp_per_year=400.0)
+    assert list(r.plan["phase"]) == ["2027", "2027", "2028", "2028", "2029"]
+    assert r.targets.iloc[0]["met"] == "yes"
+    # least cost under the same limit meets it too, never above 400 kWp in a year
+    r2 = _plan(sites, _buildings(sites), targets=[TT("cap", 2029, 1000.0)], max_kwp_per_year=400.0,
+               mode="least-cost")
+    assert r2.targets.iloc[0]["met"] == "yes"
+    assert r2.plan.groupby("phase")["capacity_kwp"].sum().max() <= 400.0
+
+
+def test_infeasible_targets_say_by_how_much_and_why():
+    # too tight: 1,000 kWp by 2027 with at most 300 kWp a year -> 200 built (a 200 kWp site fits,
+    # a second would make 400), 800 short; the sites themselves would give 1,000
+    sites = _sites([(f"g{i}", "government", 200, 1200 - i) for i in range(5)])
+    for mode in ("priority", "least-cost"):
+        r = _plan(sites, _buildings(sites), targets=[TT("cap", 2027, 1000.0)], max_kwp_per_year=300.0, mode=mode)
+        row = r.targets.iloc[0]
+        assert row["met"] == "no" and row["shortfall"] == pytest.approx(800)
+        assert "per-year limits (300 kWp per year)" in row["status"] and "800 kWp short" in row["status"]
+        assert any("cannot be met" in n for n in r.notes)
+    # too few sites: 2,000 kWp from 1,000 kWp of roofs
+    r = _plan(sites, _buildings(sites), targets=[TT("cap", 2030, 2000.0)], mode="least-cost")
+    row = r.targets.iloc[0]
+    assert row["met"] == "no" and row["shortfall"] == pytest.approx(1000) and "too few surveyed sites" in row["status"]
+    assert (r.plan["phase"] == "2030").all()  # least shortfall = every site
+
+
+def _brute_schedule(sites, bld, targets, years, *, lim_kwp=0.0, classes=CLASSES):
+    """Least CAPEX over every assignment of each site to a year or none (independent of the
+    code under test): targets by their due year (max(year, years[0])), per-year kWp limit, and
+    the class rule (a site outside every share target's set may be built only if every site of
+    every higher class is built). Returns (cost, assignment) or (inf, None)."""
+    cap = sites["capacity_kwp"].to_numpy(float)
+    capex = sites["capex_cny"].to_numpy(float)
+    cls = np.array([classes.index(c) for c in sites["category"]])
+    ids = list(sites["building_id"])
+    bmap = bld.set_index("building_id")
+
+    def members(t):
+        ok = bmap["category"].isin(t.categories) if t.categories else pd.Series(True, index=bmap.index)
+        if t.buildings == "new":
+            ok &= bmap["year_built"].astype(float).fillna(-1) >= t.new_since_year
+        return ok
+
+    exempt = np.zeros(len(ids), dtype=bool)
+    for t in targets:
+        if t.kind != "capacity":
+            exempt |= members(t).reindex(ids).fillna(False).to_numpy(bool)
+    best, arg = np.inf, None
+    for assign in itertools.product([0, *years], repeat=len(ids)):
+        a = np.array(assign)
+        if lim_kwp and any(cap[a == y].sum() > lim_kwp + 1e-9 for y in years):
+            continue
+        built = a > 0
+        if any(built[i] and not exempt[i] and not built[cls < cls[i]].all() for i in range(len(ids))):
+            continue
+        ok = True
+        for t in targets:
+            due = max(t.year, years[0])
+            by = pd.Series((a > 0) & (a <= due), index=ids)
+            m = members(t)
+            if t.kind == "capacity":
+                ok &= bmap.loc[m, "existing_pv_kwp"].sum() + cap[by.to_numpy()].sum() >= t.capacity_kwp - 1e-6
+            elif t.kind == "coverage":  # by count
+                has = (bmap["existing_pv_kwp"] > 0) | by.reindex(bmap.index).fillna(False)
+                ok &= has[m].sum() >= np.ceil(t.share_frac * m.sum() - 1e-9)
+            else:  # roof share: usable area of built sites (existing PV 0 here) over roof area
+                usable = sites.set_index("building_id")["usable_area_m2"].where(by, 0.0)
+                pv = np.minimum(usable.reindex(bmap.index).fillna(0.0), bmap["roof_area_m2"])
+                ok &= pv[m].sum() >= t.share_frac * bmap.loc[m, "roof_area_m2"].sum() - 1e-6
+            if not ok:
+                break
+        if ok and capex[built].sum() < best:
+            best, arg = capex[built].sum(), a
+    return best, arg
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_least_cost_matches_brute_force_with_share_targets(seed):
+    # six random sites over three classes, two build years (as of 2026 -> 2027, 2028), a
+    # capacity target by 2028, a coverage (count) target of new industrial buildings by 2027
+    # and a roof-share target of government roofs by 2028, a 900 kWp per-year limit
+    rng = np.random.default_rng(seed)
+    cats = ["government", "school", "industrial"]
+    rows = [(f"s{i}", cats[i % 3], float(c), float(rng.uniform(950, 1150)))
+            for i, c in enumerate(np.round(rng.uniform(60, 600, 6), 0))]
+    sites = _sites(rows)
+    sites["year_built"] = pd.array([2023 if i % 2 else 2010 for i in range(6)], dtype="Int64")
+    b = _buildings(sites)
+    total = sites["capacity_kwp"].sum()
+    targets = [TT("cap", 2028, float(np.round(0.45 * total))),
+               TT("cov", 2025, kind="coverage", share_frac=0.5, categories=("industrial",), buildings="new"),
+               TT("roof", 2028, kind="roof_share", share_frac=0.2, categories=("government",))]
+    r = _plan(sites, b, targets=targets, mode="least-cost", max_kwp_per_year=900.0)
+    p = r.plan
+    brute_sites = p.sort_values("building_id").reset_index(drop=True)
+    best, _ = _brute_schedule(brute_sites, b, targets, [2027, 2028], lim_kwp=900.0)
+    met = (r.targets["met"] != "no").all()
+    if np.isfinite(best):
+        assert met
+        got = float(p.loc[p["build_year"].notna(), "capex_cny"].sum())
+        assert got == pytest.approx(best, rel=1e-5)
+        # the priority schedule is feasible too and costs no less
+        c = r.comparison.set_index(["mode", "phase"])
+        assert c.loc[("least-cost", "all phases"), "capex_cny"] <= c.loc[("priority", "all phases"), "capex_cny"] + 1e-6
+    else:
+        assert not met

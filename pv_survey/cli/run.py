@@ -66,11 +66,14 @@ def format_summary(summary: dict) -> str:
         "  targets:",
     ]
     for t in summary["targets"]:
-        met = "MET" if t.get("met") else "NOT MET"
+        met = {"yes": "MET", "n/a": "n/a"}.get(str(t.get("met")), "NOT MET")
         if t.get("passed"):
-            met += f" (year passed; existing PV only{'' if t.get('met') else ', the first phase closes the shortfall'})"
-        lines.append(f"    {t['target']}: required {t['required_kwp']:,.0f} kWp, "
-                     f"achieved {t['achieved_kwp']:,.0f} kWp -> {met}")
+            met += f" (year passed; closed in {t.get('due_year')})" if met == "MET" else " (year passed)"
+        unit = t.get("unit", "kWp")
+        req, ach = (t["required"], t["achieved_plan"]) if "required" in t else (t["required_kwp"], t["achieved_kwp"])
+        fmt = (lambda v: f"{v:,.0f} kWp") if unit == "kWp" else (lambda v: f"{v:.0%}")
+        lines.append(f"    {t['target']} (by {t.get('due_year', t['year'])}): required {fmt(req)}, "
+                     f"achieved {fmt(ach)} -> {met}")
     for name, tot in (summary.get("resources") or {}).items():
         lines.append(f"  {name} (reported separately)      {tot['capacity_kwp']:>12,.1f} kWp, "
                      f"{tot['annual_mwh']:,.1f} MWh/yr, {tot['n_kept']:,} of {tot['n_total']:,} usable")

@@ -174,7 +174,7 @@ def _draw_cumulative(ax, x, cum_kwp, phases, targets, existing_kwp, text: ChartT
         req = float(t.get("required_kwp", np.nan)) / scale
         if not np.isfinite(req):
             continue
-        met = bool(t.get("met", False))
+        met = str(t.get("met", False)) in ("yes", "True")
         colour = "#1b7837" if met else "#b2182b"
         ax.axhline(req, color=colour, ls="--", lw=1.2, zorder=1)
         if labels:

@@ -253,8 +253,10 @@ def _md_table(df: pd.DataFrame) -> list[str]:
 
 
 def _target_sentence(t: Mapping[str, Any]) -> str:
-    met = bool(t.get("met", False))
-    verdict = "**met / 达标**" if met else "**not met / 未达标**"
+    met = str(t.get("met", False))
+    verdict = {"yes": "**met / 达标**", "True": "**met / 达标**", "n/a": "**n/a / 不适用**"}.get(met, "**not met / 未达标**")
+    if t.get("kind", "capacity") != "capacity":
+        return f"- {t.get('target', '')} ({t.get('year', '')}): {verdict} — {t.get('status', '')}"
     margin = t.get("margin_kwp", np.nan)
     margin_txt = f" (margin {float(margin):+,.0f} kWp)" if not _is_missing(margin) else ""
     status = t.get("status")

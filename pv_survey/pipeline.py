@@ -128,11 +128,16 @@ def load_inputs(cfg: Config):
         source_crs=cfg.inputs.source_crs or None, encoding=cfg.inputs.encoding or None,
         field_map=cfg.inputs.field_map or None, value_map=cfg.inputs.value_map or None,
         target_crs=metric_crs, extent_lon_lat=cfg.survey.extent_lon_lat,
+        max_footprint_m2=cfg.inputs.max_footprint_m2,
     )
     planes = None
     if cfg.inputs.roofs:
         planes = inputs.read_roof_planes(cfg.inputs.roofs, layer=cfg.inputs.roofs_layer or None,
                                          source_crs=cfg.inputs.source_crs or None, target_crs=metric_crs)
+    # issue 16: building parts become roof planes of their outline; constraints flag heritage / supertall
+    from . import roofs as roofs_mod
+    planes = roofs_mod.with_part_planes(planes, buildings, getattr(report, "parts", None))
+    buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints)
     if len(buildings) == 0:
         raise InputError(f"{cfg.inputs.buildings}: no buildings in the input; check the file and --layer")
     return buildings, planes, report
@@ -164,7 +169,7 @@ def snapped_bounds(bounds, pad_m: float, resolution_m: float) -> tuple[float, fl
             np.ceil((maxx + pad_m) / r) * r, np.ceil((maxy + pad_m) / r) * r)
 
 
-def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds) -> tuple:
+def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds, planes=None) -> tuple:
     """The run's surface model over ``area_bounds`` plus the search radius.
 
     Returns ``(dsm, owner_of, absolute)``: the :class:`~pv_survey.shading.Dsm`, a
@@ -203,6 +208,11 @@ def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds) -> tuple:
     dsm = shading.dsm_from_buildings(usable_b.geometry.to_numpy(), usable_b["height_m"].to_numpy(float),
                                      resolution_m=sc.dsm_resolution_m, bounds=bounds, crs=cfg.survey.metric_crs,
                                      obstacles=obs_vector)
+    if planes is not None:  # building parts at their own heights shade the rest of their outline (issue 16)
+        from .roofs import part_prisms
+        g, h = part_prisms(planes)
+        if len(g):
+            dsm = shading.burn_obstacles(dsm, g, h)
     return dsm, owner_of, False
 
 
@@ -328,6 +338,7 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
             east_west_tilt_deg=rc.east_west_tilt_deg, row_spacing=rc.row_spacing, flat_gcr=rc.flat_gcr,
             east_west_gcr=rc.east_west_gcr, pitched_gcr=rc.pitched_gcr,
             module_efficiency_frac=rc.module_efficiency_frac, existing_pv_kwp=existing,
+            category=core.set_index("building_id")["category"], category_rules=rc.category_rules,
         )
     kept = roofs["excluded_reason"].to_numpy() == ""
     k_roofs = roofs[kept]
@@ -335,7 +346,7 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
     with timer.stage("shading"):
         if dsm is None:
             area = roofs.total_bounds if len(roofs) else buildings.total_bounds
-            dsm, owner_of, absolute = build_dsm(cfg, buildings, area)
+            dsm, owner_of, absolute = build_dsm(cfg, buildings, area, planes)
             if notes is not None:
                 notes.extend(dsm_notes(cfg, dsm))
         else:
@@ -427,7 +438,7 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
             pb = parking.total_bounds
             area = (min(area[0], pb[0]), min(area[1], pb[1]), max(area[2], pb[2]), max(area[3], pb[3]))
         with timer.stage("shading"):
-            dsm = build_dsm(cfg, buildings, area)
+            dsm = build_dsm(cfg, buildings, area, planes)
         notes += dsm_notes(cfg, dsm[0])
         roofs = assess_roofs(cfg, buildings, planes, wx, progress=progress, timer=timer, dsm=dsm)
         extra = assess_resources(cfg, buildings, parking, wx, dsm, progress=progress, timer=timer)
@@ -545,6 +556,7 @@ def sites_from_roofs(roofs: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFra
     agg["specific_yield_kwh_kwp"] = np.divide(agg["annual_kwh"], agg["capacity_kwp"],
                                               out=np.zeros(len(agg)), where=agg["capacity_kwp"].to_numpy() > 0)
     cols = ["building_id", "name", "category", "owner", "address", "year_built", "existing_pv_kwp"]
+    cols += [c for c in ("constraint_reason",) if c in buildings]
     info = pd.DataFrame(buildings[cols]).set_index("building_id")
     sites = info.join(agg, how="inner").reset_index()
     return sites[sites["capacity_kwp"] > 0].reset_index(drop=True)

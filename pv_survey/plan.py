@@ -1014,6 +1014,16 @@ def build_plan(
         n_out = int((pins_ok["pin"] == "out").sum())
         notes.append(f"pins applied: {n_in} in (built first), {n_out} out (never planned)")
 
+    # sites with a constraint_reason (heritage / supertall roofs, issue 16) are held in reserve:
+    # planned like pinned-out sites, then labelled reserve (a planner's pin 'in' wins)
+    held = df.loc[df.get("constraint_reason", pd.Series("", index=df.index)).fillna("") != "", "building_id"]
+    if pins_ok is not None:
+        held = held[~held.isin(pins_ok["building_id"])]
+    if len(held):
+        notes.append(f"{len(held)} sites with a constraint (heritage, supertall roof) held in reserve")
+        pins_ok = pd.concat([pins_ok if pins_ok is not None else pd.DataFrame(columns=["building_id", "pin"]),
+                             pd.DataFrame({"building_id": held.to_numpy(), "pin": "out"})], ignore_index=True)
+
     unknown = sorted(set(df["category"]) - set(priority_classes))
     if unknown:
         notes.append(f"categories not in the priority classes rank last: {', '.join(unknown)}")
@@ -1044,6 +1054,9 @@ def build_plan(
     for key, p in plans.items():
         _, before = _cumulate(p, existing_kwp)
         p["closes_passed"] = _closes_passed(p, before, passed)
+        is_held = p["building_id"].isin(held).to_numpy()
+        p.loc[is_held, "phase"] = RESERVE
+        p.loc[is_held, "pinned"] = ""
         plans[key] = p
 
     plan = plans[mode]

@@ -114,6 +114,10 @@ class InputsConfig:
         "Footprints larger than this are excluded as not buildings (a district boundary read as buildings). "
         "Project choice (issue 16): several times the largest single roofs of Tianhe; raise it for "
         "exhibition complexes.", lo=0, lo_open=True)
+    zones: tuple[str, ...] = _f((), "Reporting zone layers (街道 sub-districts, communities, industrial parks; any GIS "
+                                    "format): each building gets the zone holding the larger share of its footprint; "
+                                    "zones.csv and the GeoPackage 'zones' layer sum the plan per zone.")
+    zone_field: str = _f("name", "Field holding the zone name in every zone layer.")
 
 
 @dataclass(frozen=True)

@@ -473,6 +473,7 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                   extra_layers: dict | None = None, progress: Progress | None = None):
     """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs."""
     buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer)
+    buildings, zone_layers = survey_zones(cfg, buildings)  # issue 16: reporting zones
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
     if extra_layers:
         summary["resources"] = resource_totals(extra_layers)
@@ -482,6 +483,11 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 f"{labels.get(name, name)}: {tot['n_kept']:,} of {tot['n_total']:,} usable, "
                 f"{tot['capacity_kwp']:,.0f} kWp, {tot['annual_mwh']:,.0f} MWh/yr — reported separately, "
                 "not counted toward the rooftop targets / 单独统计，不计入屋顶光伏目标")
+    from .roofs import constraint_summary_lines
+    from .zones import zone_summary_lines
+    summary["plan_lines"] += constraint_summary_lines(buildings) + zone_summary_lines(zone_layers)
+    if zone_layers is not None:
+        extra_layers = {**(extra_layers or {}), "zones": zone_layers}
     manifest = make_manifest(cfg, started, timer, summary)
     result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest)
     if out_path is not None:
@@ -505,6 +511,21 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     summary["timings_s"] = dict(timer.timings_s)
     manifest["timings_s"] = dict(timer.timings_s)
     return result
+
+
+def survey_zones(cfg: Config, buildings: gpd.GeoDataFrame):
+    """Each building's zone (``zone_<layer>`` columns) and the zones table, for every ``inputs.zones`` file."""
+    if not cfg.inputs.zones:
+        return buildings, None
+    from . import inputs, zones as zones_mod
+    b, tables = buildings.copy(), []
+    for path in cfg.inputs.zones:
+        z = inputs.read_zones(path, field=cfg.inputs.zone_field, target_crs=cfg.survey.metric_crs)
+        name = zones_mod.zone_layer_name(path)
+        b[f"zone_{name}"] = zones_mod.assign_zones(b.geometry.to_numpy(), z)
+        tables.append(zones_mod.zone_table(b, z, b[f"zone_{name}"].to_numpy(), layer=name))
+    table = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), geometry="geometry", crs=tables[0].crs)
+    return b, table
 
 
 def energy_params(cfg: Config) -> dict:

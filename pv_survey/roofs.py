@@ -804,3 +804,17 @@ def apply_constraints(buildings: gpd.GeoDataFrame, constraints) -> gpd.GeoDataFr
     b["constraint_reason"] = reason
     b["excluded_reason"] = excl
     return b
+
+
+def constraint_summary_lines(buildings: pd.DataFrame) -> list[str]:
+    """Plain sentences counting the constrained buildings by reason (excluded or held in reserve)."""
+    if "constraint_reason" not in buildings:
+        return []
+    lines = []
+    cr = buildings["constraint_reason"].fillna("")
+    for reason in sorted(set(cr) - {""}):
+        sel = cr == reason
+        n_ex = int((sel & (buildings["excluded_reason"] == reason)).sum())
+        lines.append(f"Constraint '{reason}': {int(sel.sum())} buildings ({n_ex} excluded, "
+                     f"{int(sel.sum()) - n_ex} surveyed and held in reserve).")
+    return lines

@@ -38,7 +38,7 @@ from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_INVALID, REASON_NOT_POL
                        check_frame, check_geometries, duplicate_geometries, validate_frame)
 
 __all__ = ["InputReport", "read_buildings", "read_roof_planes", "ROOF_PLANE_COLUMNS", "REASON_TOO_LARGE",
-           "REASON_BOUNDARY", "PART_COLUMNS", "DEFAULT_MAX_FOOTPRINT_M2"]
+           "REASON_BOUNDARY", "PART_COLUMNS", "DEFAULT_MAX_FOOTPRINT_M2", "read_zones"]
 
 #: Footprints larger than this are not buildings [m2]. Project choice (issue 16): about five
 #: times the largest single roofs in Tianhe (Tianhe Sports Centre, Guangzhou East station, a
@@ -550,3 +550,38 @@ def read_parking(source, *, layer: str | None = None, source_crs: str | None = N
     pid = attrs[idcol].astype(str) if idcol else pd.Series([f"P{i + 1:06d}" for i in range(len(attrs))])
     attrs["parking_id"] = pid.to_numpy(dtype=object)
     return gpd.GeoDataFrame(attrs, geometry=gs.values, crs=tcrs)
+
+
+def read_zones(source, *, field: str = "name", layer: str | None = None, source_crs: str | None = None,
+               target_crs="EPSG:4547") -> gpd.GeoDataFrame:
+    """Read reporting zones (街道 sub-districts, communities, industrial parks): polygons with a name.
+
+    Parameters
+    ----------
+    source : str or Path
+        Any source :func:`read_buildings` accepts.
+    field : str
+        Field holding the zone name (default ``name``).
+    layer, source_crs, target_crs
+        As for :func:`read_parking`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``zone`` (str) and polygons in ``target_crs``, one row per zone (rows of one name dissolved).
+
+    Raises
+    ------
+    InputError
+        The field is missing, or a zone has no name (the first bad row is named).
+    """
+    feats = read_parking(source, layer=layer, source_crs=source_crs, target_crs=target_crs)
+    if field not in feats.columns:
+        raise InputError(f"{source}: zones need a name field '{field}'; give --zone-field, one of: "
+                         f"{', '.join(c for c in feats.columns if c != feats.geometry.name) or '(none)'}")
+    names = _text(feats[field])
+    if (names == "").any():
+        row = int(np.flatnonzero((names == "").to_numpy())[0])
+        raise InputError(f"{source}: zone row {row + 1} has no {field}; name every zone")
+    z = gpd.GeoDataFrame({"zone": names.to_numpy(dtype=object)}, geometry=feats.geometry.values, crs=feats.crs)
+    return z.dissolve(by="zone", sort=True).reset_index()[["zone", "geometry"]]

@@ -345,8 +345,9 @@ def shaped_roof_planes(geometry, shape: str, *, tilt_deg, direction_deg=None, ac
       ``pyramidal`` (apex): two trapezoids and two end triangles;
     * ``skillion``: the whole footprint facing ``direction_deg`` (``roof:direction``, the
       downhill direction); without one, the long side facing nearest south, flagged;
-    * ``dome`` / ``cone``: :data:`CURVED_SECTORS` sectors around the centre; a dome without
-      angle or height at :data:`DOME_MEAN_TILT_DEG`;
+    * ``dome`` / ``cone``: :data:`CURVED_SECTORS` compass sectors (centred on N, NE, ...) around
+      the centroid; run = radius of the equal-area disc; a dome without angle or height at
+      :data:`DOME_MEAN_TILT_DEG`;
     * ``mansard``: a flat top (inset b/2) and four sides at :data:`MANSARD_SIDE_TILT_DEG`.
 
     Parameters
@@ -381,6 +382,11 @@ def shaped_roof_planes(geometry, shape: str, *, tilt_deg, direction_deg=None, ac
     angle = np.broadcast_to(np.asarray(tilt_deg, float), (n,)).copy()
     rh = np.full(n, np.nan) if roof_height_m is None else np.asarray(roof_height_m, float)
     centre, u, v, a, b = _frame_axes(geoms)
+    if shape in ("dome", "cone"):  # sectors on the compass (east = u, north = v) around the centroid
+        centre = shapely.get_coordinates(shapely.centroid(geoms))
+        u, v = np.tile([1.0, 0.0], (n, 1)), np.tile([0.0, 1.0], (n, 1))
+        b = np.sqrt(shapely.area(geoms) / np.pi)  # run: radius of the equal-area disc
+        a = np.maximum(a, b) * 2.0
     run = 2.0 * b if shape == "skillion" else b
     from_height = np.isnan(angle) & np.isfinite(rh) & (rh >= 0) & (run > 0)
     angle[from_height] = np.degrees(np.arctan2(rh[from_height], run[from_height]))

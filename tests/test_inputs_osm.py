@@ -276,3 +276,36 @@ def test_read_osm_pbf(tmp_path):
     assert h.geometry.area == pytest.approx(8400.0, rel=1e-4)
     assert by_id.loc["w14", "excluded_reason"] == "underground structure"
     assert by_id.loc["w15", "excluded_reason"] == "no geometry"  # unclosed way: reported, not lost
+
+
+# ----------------------------------------------------------------------------- issue 16: roof tags, heritage, names
+
+
+def test_osm_roof_tags_heritage_and_former_names():
+    import pandas as pd
+
+    from pv_survey.inputs.osm import osm_attributes
+    df = pd.DataFrame({
+        "id": ["w1", "w2", "w3", "w4"],
+        "building": ["yes", "yes", "church", "yes"],
+        "name": ["原广州市第一人民医院", "天河医院", "石室", "某楼"],
+        "roof:shape": ["skillion", "hipped", "dome", "round"],
+        "roof:direction": ["NNE", "", "", ""],
+        "roof:angle": ["", "30", "", ""],
+        "roof:height": ["", "", "8 m", ""],
+        "heritage": ["", "", "2", ""],
+        "historic": ["building", "", "", ""],
+        "height": ["", "", "", "tall"],
+    })
+    a, stats = osm_attributes(df)
+    a = a.set_index("building_id")
+    # roof:direction NNE = 22.5 deg (16-point rose); roof:angle / roof:height parsed as numbers
+    assert a.loc["w1", "roof_shape"] == "skillion" and a.loc["w1", "roof_direction_deg"] == 22.5
+    assert a.loc["w2", "roof_angle_deg"] == 30.0 and a.loc["w3", "roof_height_m"] == 8.0
+    # heritage=2 and historic=building mark protected buildings
+    assert a.loc["w1", "heritage"] == "historic=building" and a.loc["w3", "heritage"] == "heritage=2"
+    assert a.loc["w2", "heritage"] == ""
+    # a former-use name (原...) sets no category; 医院 in a current name does
+    assert a.loc["w1", "category"] == "other" and a.loc["w2", "category"] == "hospital"
+    assert stats.n_category_from_name == 1
+    assert a.loc["w4", "attribute_flags"] == "height not a number: 'tall'"

@@ -118,6 +118,8 @@ class InputsConfig:
                                     "format): each building gets the zone holding the larger share of its footprint; "
                                     "zones.csv and the GeoPackage 'zones' layer sum the plan per zone.")
     zone_field: str = _f("name", "Field holding the zone name in every zone layer.")
+    protected: str = _f("", "Protected heritage buildings or areas (polygons, any GIS format): buildings at least half "
+                            "inside are treated as heritage ([roofs.constraints] heritage).")
 
 
 @dataclass(frozen=True)
@@ -830,10 +832,12 @@ def load_config(path: str | Path | None = None) -> Config:
     # resolve relative input paths against the config's folder
     ins = cfg.inputs
     resolved = {}
-    for name in ("buildings", "roofs", "dsm", "dem", "weather", "parking", "obstacles"):
+    for name in ("buildings", "roofs", "dsm", "dem", "weather", "parking", "obstacles", "protected"):
         val = getattr(ins, name)
         if val and "://" not in val and not val.startswith("PG:") and not Path(val).is_absolute():
             resolved[name] = str((p.parent / val).resolve())
+    if ins.zones:
+        resolved["zones"] = tuple(z if Path(z).is_absolute() else str((p.parent / z).resolve()) for z in ins.zones)
     if resolved:
         cfg = dataclasses.replace(cfg, inputs=dataclasses.replace(ins, **resolved))
     pins = cfg.plan.pins_file

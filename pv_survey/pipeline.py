@@ -137,7 +137,8 @@ def load_inputs(cfg: Config):
     # issue 16: building parts become roof planes of their outline; constraints flag heritage / supertall
     from . import roofs as roofs_mod
     planes = roofs_mod.with_part_planes(planes, buildings, getattr(report, "parts", None))
-    buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints)
+    protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs) if cfg.inputs.protected else None
+    buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints, protected)
     if len(buildings) == 0:
         raise InputError(f"{cfg.inputs.buildings}: no buildings in the input; check the file and --layer")
     return buildings, planes, report

@@ -771,7 +771,12 @@ CONSTRAINT_REASONS = {
 }
 
 
-def apply_constraints(buildings: gpd.GeoDataFrame, constraints) -> gpd.GeoDataFrame:
+#: Share of a footprint inside a ``--protected`` polygon for the building to count as protected
+#: (project rule: a majority, as for building parts and zones).
+PROTECTED_SHARE_FRAC = 0.5
+
+
+def apply_constraints(buildings: gpd.GeoDataFrame, constraints, protected=None) -> gpd.GeoDataFrame:
     """Flag buildings whose roofs a planner must keep out of the build years.
 
     Heritage / historic / listed buildings (a non-empty ``heritage`` column: OSM
@@ -788,6 +793,9 @@ def apply_constraints(buildings: gpd.GeoDataFrame, constraints) -> gpd.GeoDataFr
         Canonical buildings.
     constraints : RoofConstraints-like
         ``heritage`` and ``supertall`` ('exclude' | 'reserve' | 'ignore'), ``supertall_height_m`` [m].
+    protected : GeoDataFrame, optional
+        Protected areas / heritage buildings (``--protected FILE``), same CRS: a building with at
+        least :data:`PROTECTED_SHARE_FRAC` of its footprint inside counts as heritage.
 
     Returns
     -------
@@ -797,6 +805,21 @@ def apply_constraints(buildings: gpd.GeoDataFrame, constraints) -> gpd.GeoDataFr
     b = buildings.copy()
     usable = b["excluded_reason"].fillna("").to_numpy(object) == ""
     her = b["heritage"].fillna("").astype(str).to_numpy() != "" if "heritage" in b else np.zeros(len(b), bool)
+    if protected is not None and len(protected):
+        zone = shapely.union_all(protected.geometry.to_numpy())
+        fp = np.asarray(b.geometry.to_numpy(), dtype=object)
+        ok = np.array([g is not None and not g.is_empty for g in fp], dtype=bool)
+        inside = np.zeros(len(b), bool)
+        if ok.any():
+            area = shapely.area(fp[ok])
+            share = np.divide(shapely.area(shapely.intersection(fp[ok], zone)), area, out=np.zeros(ok.sum()),
+                              where=area > 0)
+            inside[ok] = share >= PROTECTED_SHARE_FRAC
+        if "heritage" in b:
+            b.loc[inside & ~her, "heritage"] = "protected layer"
+        else:
+            b["heritage"] = np.where(inside, "protected layer", "")
+        her = her | inside
     tall = b["height_m"].to_numpy(float) > float(constraints.supertall_height_m)
     reason = np.full(len(b), "", dtype=object)
     excl = b["excluded_reason"].fillna("").to_numpy(object).copy()

@@ -255,3 +255,12 @@ def test_category_rule_flush_industrial_flat_roof():
     assert o.loc["B0", "capacity_kwp"] == pytest.approx(243.0 * 0.85 * 0.2)
     # the commercial roof keeps racked rows at the fixed GCR 0.7: 243 x 0.7 x 0.2 = 34.02 kWp
     assert o.loc["B1", "mount"] == "rack" and o.loc["B1", "capacity_kwp"] == pytest.approx(243.0 * 0.7 * 0.2)
+
+
+def test_protected_layer_marks_heritage():
+    # B0 wholly inside the protected polygon, B1 30 % inside (x 40..43 of 40..50): only B0 is heritage
+    b = _buildings([box(0, 0, 10, 10), box(40, 0, 50, 10)])
+    prot = gpd.GeoDataFrame(geometry=[box(-5, -5, 43, 20)], crs=CRS)
+    out = R.apply_constraints(b, _C(), prot)
+    assert out["heritage"].tolist() == ["protected layer", ""]
+    assert out["excluded_reason"].tolist() == [R.CONSTRAINT_REASONS["heritage"], ""]

@@ -92,3 +92,21 @@ def test_huacheng_sample_parts_constraints_zones_through_cli(tmp_path):
     zl = pyogrio.read_dataframe(out / "survey.gpkg", layer="zones")
     assert len(zl) == len(z) and np.isclose(zl["annual_mwh"].sum(), b["annual_kwh"].sum() / 1000.0)
     assert "supertall roof" in (out / "summary.md").read_text(encoding="utf-8")
+
+
+DATAV = SHARED / "440106_tianhe_datav_gcj02.json"
+WGS = SHARED / "440106_tianhe_boundary_wgs84.geojson"
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (DATAV.is_file() and WGS.is_file()), reason=f"{DATAV} / {WGS} not present (../shared/data)")
+def test_datav_zone_read_as_gcj02():
+    # PROVENANCE.md files 5 and 6: the same Tianhe boundary in GCJ-02 (DataV) and converted to WGS84
+    # (136.2 km2). Read as a zone layer, the DataV file is converted from GCJ-02 and lands on the WGS84
+    # one within 1e-5 of its area (a GCJ-02 file read as WGS84 would be offset by ~500 m).
+    from pv_survey.inputs import read_zones
+    z = read_zones(DATAV)
+    w = gpd.read_file(WGS).to_crs(CRS).geometry.iloc[0]
+    assert z["zone"].tolist() == ["天河区"]
+    assert z.geometry.iloc[0].symmetric_difference(w).area < 1e-5 * w.area
+    assert w.area == pytest.approx(136.2e6, rel=2e-3)

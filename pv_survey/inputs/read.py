@@ -563,7 +563,8 @@ def read_zones(source, *, field: str = "name", layer: str | None = None, source_
     field : str
         Field holding the zone name (default ``name``).
     layer, source_crs, target_crs
-        As for :func:`read_parking`.
+        As for :func:`read_parking`. A DataV.GeoAtlas file (fields ``adcode``, ``acroutes``)
+        without ``source_crs`` is read as GCJ-02, the frame DataV publishes in.
 
     Returns
     -------
@@ -575,6 +576,10 @@ def read_zones(source, *, field: str = "name", layer: str | None = None, source_
     InputError
         The field is missing, or a zone has no name (the first bad row is named).
     """
+    if not source_crs:  # DataV.GeoAtlas boundaries (adcode, acroutes) are GCJ-02 by construction
+        probe = read_source(source, layer=_none_if_blank(layer))
+        if {"adcode", "acroutes"} <= set(map(str, probe.frame.columns)):
+            source_crs = "gcj02"
     feats = read_parking(source, layer=layer, source_crs=source_crs, target_crs=target_crs)
     if field not in feats.columns:
         raise InputError(f"{source}: zones need a name field '{field}'; give --zone-field, one of: "

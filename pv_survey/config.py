@@ -129,9 +129,9 @@ class RoofConstraints:
     heritage: str = _f(
         "exclude",
         "Heritage / historic / listed buildings (OSM heritage=*, historic=*, listed_status=*, or a mapped "
-        "heritage field): the Cultural Relics Protection Law of the PRC (2017) art. 17-19 and the Regulations "
-        "on the Protection of Famous Historical and Cultural Cities (2017) restrict works on protected buildings; "
-        "reason 文物/历史建筑.", choices=("exclude", "reserve", "ignore"))
+        "heritage field): the Cultural Relics Protection Law of the PRC (arts. 17-19, as commonly cited) and "
+        "the Regulations on the Protection of Famous Historical and Cultural Cities, Towns and Villages restrict "
+        "works on protected buildings; reason 文物/历史建筑.", choices=("exclude", "reserve", "ignore"))
     supertall: str = _f(
         "reserve",
         "Buildings above supertall_height_m: flagged 'supertall roof: helipad, access and wind load to verify' "

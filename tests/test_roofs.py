@@ -264,3 +264,19 @@ def test_protected_layer_marks_heritage():
     out = R.apply_constraints(b, _C(), prot)
     assert out["heritage"].tolist() == ["protected layer", ""]
     assert out["excluded_reason"].tolist() == [R.CONSTRAINT_REASONS["heritage"], ""]
+
+
+def test_constraints_and_category_rules_from_toml(tmp_path):
+    from pv_survey.config import load_config
+    from pv_survey.errors import ConfigError
+    p = tmp_path / "s.toml"
+    p.write_text('[roofs.constraints]\nheritage = "reserve"\nsupertall_height_m = 150.0\n\n'
+                 '[[roofs.category_rules]]\ncategory = "school"\nroof_kind = "flat"\nmount = "rack"\n'
+                 'module_tilt_deg = 10.0\ncoverage_frac = 0.6\n', encoding="utf-8")
+    cfg = load_config(p)
+    c = cfg.roofs.constraints
+    assert (c.heritage, c.supertall, c.supertall_height_m) == ("reserve", "reserve", 150.0)
+    assert [(r.category, r.mount, r.coverage_frac) for r in cfg.roofs.category_rules] == [("school", "rack", 0.6)]
+    p.write_text('[roofs.constraints]\nheritage = "demolish"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="roofs.constraints.heritage"):
+        load_config(p)

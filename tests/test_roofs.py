@@ -280,3 +280,26 @@ def test_constraints_and_category_rules_from_toml(tmp_path):
     p.write_text('[roofs.constraints]\nheritage = "demolish"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="roofs.constraints.heritage"):
         load_config(p)
+
+
+def test_plan_holds_constrained_sites_in_reserve():
+    """A site with a constraint_reason (roofs.apply_constraints) is reserve, and adds nothing to the phases."""
+    from pv_survey.config import Target
+    from pv_survey.plan import RESERVE, build_plan
+
+    recs = []
+    for bid, cap, reason in (("A", 2000.0, ""), ("T", 5000.0, R.CONSTRAINT_REASONS["supertall"]), ("C", 2000.0, "")):
+        recs.append({"building_id": bid, "name": bid, "category": "government", "owner": "", "address": "",
+                     "existing_pv_kwp": 0.0, "capacity_kwp": cap, "annual_kwh": cap * 1100.0,
+                     "specific_yield_kwh_kwp": 1100.0 + (100.0 if bid == "T" else 0.0), "usable_area_m2": cap * 7,
+                     "module_area_m2": cap * 5, "roof_area_m2": cap * 10, "constraint_reason": reason})
+    sites = pd.DataFrame(recs)
+    sites["year_built"] = pd.array([2000] * 3, dtype="Int64")
+    res = build_plan(sites, priority_classes=["government"], targets=[Target("3 MW", 2030, 3000.0)],
+                     plan_year=2024, as_of_year=2024)
+    p = res.plan.set_index("building_id")
+    # T has the best yield and would rank first; held, it is reserve and the 3 MW target takes A then C
+    # (2,000 + 2,000 kWp: C is the site that crosses 3,000 kWp)
+    assert p.loc["T", "phase"] == RESERVE and p.loc["T", "pinned"] == ""
+    assert p.loc["A", "phase"] == "2030" and p.loc["C", "phase"] == "2030"
+    assert p["capacity_kwp"].sum() == pytest.approx(9000.0)  # nothing lost from the plan

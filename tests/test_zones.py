@@ -110,3 +110,13 @@ def test_datav_zone_read_as_gcj02():
     assert z["zone"].tolist() == ["天河区"]
     assert z.geometry.iloc[0].symmetric_difference(w).area < 1e-5 * w.area
     assert w.area == pytest.approx(136.2e6, rel=2e-3)
+
+
+def test_zones_choropleth_svg_shades_by_capacity():
+    from pv_survey.outputs.zones_map import GREENS, zones_choropleth_svg
+    z = gpd.GeoDataFrame({"zone_layer": ["j", "j"], "zone": ["东区", "西区"], "capacity_kwp": [100.0, 10.0]},
+                         geometry=[box(100, 0, 200, 100), box(0, 0, 100, 100)], crs=CRS)
+    svg = zones_choropleth_svg(z)
+    # five equal classes up to the largest: 100 kWp is the darkest class, 10 kWp (10 %) the lightest
+    assert svg.count("<path") == 2 and f'fill="{GREENS[-1]}"' in svg and f'fill="{GREENS[0]}"' in svg
+    assert "东区" in svg and "100 kWp" in svg

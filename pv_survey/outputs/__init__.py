@@ -172,7 +172,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
                            plan=layers["plan"], buildings=layers["buildings"], charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
-                           version=_version())
+                           version=_version(), zones=layers.get("zones"))
         st.temp("report.html").write_bytes(html.encode("utf-8"))
         tick()
         if "zones" in layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists

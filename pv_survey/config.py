@@ -26,6 +26,8 @@ __all__ = [
     "SurveyConfig",
     "InputsConfig",
     "RoofsConfig",
+    "RoofConstraints",
+    "CategoryRule",
     "ShadingConfig",
     "EnergyConfig",
     "Target",
@@ -107,6 +109,55 @@ class InputsConfig:
                                    factory=True)
     value_map: dict[str, str] = _f(dict, "Map of source category value -> schema category, e.g. '学校' = 'school'.",
                                    factory=True)
+    max_footprint_m2: float = _f(
+        200_000.0,
+        "Footprints larger than this are excluded as not buildings (a district boundary read as buildings). "
+        "Project choice (issue 16): several times the largest single roofs of Tianhe; raise it for "
+        "exhibition complexes.", lo=0, lo_open=True)
+    zones: tuple[str, ...] = _f((), "Reporting zone layers (街道 sub-districts, communities, industrial parks; any GIS "
+                                    "format): each building gets the zone holding the larger share of its footprint; "
+                                    "zones.csv and the GeoPackage 'zones' layer sum the plan per zone.")
+    zone_field: str = _f("name", "Field holding the zone name in every zone layer.")
+    protected: str = _f("", "Protected heritage buildings or areas (polygons, any GIS format): buildings at least half "
+                            "inside are treated as heritage ([roofs.constraints] heritage).")
+
+
+@dataclass(frozen=True)
+class RoofConstraints:
+    """Roofs a planner keeps out of the build years: 'exclude', 'reserve' (surveyed, held in reserve) or 'ignore'."""
+
+    heritage: str = _f(
+        "exclude",
+        "Heritage / historic / listed buildings (OSM heritage=*, historic=*, listed_status=*, or a mapped "
+        "heritage field): the Cultural Relics Protection Law of the PRC (arts. 17-19, as commonly cited) and "
+        "the Regulations on the Protection of Famous Historical and Cultural Cities, Towns and Villages restrict "
+        "works on protected buildings; reason 文物/历史建筑.", choices=("exclude", "reserve", "ignore"))
+    supertall: str = _f(
+        "reserve",
+        "Buildings above supertall_height_m: flagged 'supertall roof: helipad, access and wind load to verify' "
+        "and held in reserve by default.", choices=("exclude", "reserve", "ignore"))
+    supertall_height_m: float = _f(
+        100.0,
+        "GB 50016-2014 (2018 ed.) s.7.4.1: public buildings over 100 m with a floor over 2,000 m2 should "
+        "provide a helicopter landing area or rescue platform on the roof.", lo=0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    """Module layout on the roofs of one category and roof kind."""
+
+    category: str = _f("industrial", "Building category the rule applies to.")
+    roof_kind: str = _f("flat", "Roof planes the rule applies to: 'flat' or 'pitched'.", choices=("flat", "pitched"))
+    mount: str = _f("flush", "'flush' (on the roof, no rows) or 'rack' (tilted rows).", choices=("flush", "rack"))
+    module_tilt_deg: float = _f(0.0, "Module tilt; flush modules on a flat plane lie at this tilt. [deg]", lo=0, hi=60)
+    coverage_frac: float = _f(0.85, "Module area per usable roof area (the rule's GCR).", lo=0, hi=1, lo_open=True)
+
+
+def _default_category_rules() -> tuple[CategoryRule, ...]:
+    # Project assumption (no published Guangdong figure found): low-slope colour-steel (彩钢瓦)
+    # factory roofs, mapped as flat, carry modules clamped flush to the sheeting (slope ~3 deg,
+    # taken as 0) over 85 % of the usable area, leaving maintenance walkways; no row gaps.
+    return (CategoryRule("industrial", "flat", "flush", 0.0, 0.85),)
 
 
 @dataclass(frozen=True)
@@ -171,6 +222,13 @@ class RoofsConfig:
         "Gagnon et al. 2016 used 16% for 2015 modules. 1 m2 of module = 0.21 kWp.",
         lo=0.05, hi=0.5,
     )
+    constraints: RoofConstraints = _f(RoofConstraints, "Heritage and supertall roofs kept out of the build years "
+                                      "([roofs.constraints]).", factory=True)
+    category_rules: tuple[CategoryRule, ...] = _f(
+        _default_category_rules,
+        "Layout per category and roof kind ([[roofs.category_rules]]). Default: industrial flat (low-slope "
+        "colour-steel) roofs flush at 85% coverage -- project assumption, no published Guangdong figure found.",
+        factory=True)
 
 
 @dataclass(frozen=True)
@@ -855,6 +913,10 @@ def _validate_cross(obj: Any, prefix: str, where: str) -> None:
         if len(ext) != 4 or not (-180 <= ext[0] < ext[2] <= 180 and -90 <= ext[1] < ext[3] <= 90):
             raise ConfigError(f"{where}: 'survey.extent_lon_lat' = {list(ext)}: give [min lon, min lat, max lon, "
                               "max lat] in degrees, e.g. [113.28, 23.08, 113.46, 23.27]")
+    if isinstance(obj, RoofsConfig):
+        keys = [(r.category, r.roof_kind) for r in obj.category_rules]
+        if len(keys) != len(set(keys)):
+            raise ConfigError(f"{where}: 'roofs.category_rules' has two rules for one category and roof kind: {keys}")
     if isinstance(obj, RoofsConfig) and obj.flat_max_tilt_deg > obj.max_tilt_deg:
         raise ConfigError(f"{where}: 'roofs.flat_max_tilt_deg' must not exceed 'roofs.max_tilt_deg'")
 
@@ -885,10 +947,12 @@ def load_config(path: str | Path | None = None) -> Config:
     # resolve relative input paths against the config's folder
     ins = cfg.inputs
     resolved = {}
-    for name in ("buildings", "roofs", "dsm", "dem", "weather", "parking", "obstacles"):
+    for name in ("buildings", "roofs", "dsm", "dem", "weather", "parking", "obstacles", "protected"):
         val = getattr(ins, name)
         if val and "://" not in val and not val.startswith("PG:") and not Path(val).is_absolute():
             resolved[name] = str((p.parent / val).resolve())
+    if ins.zones:
+        resolved["zones"] = tuple(z if Path(z).is_absolute() else str((p.parent / z).resolve()) for z in ins.zones)
     if resolved:
         cfg = dataclasses.replace(cfg, inputs=dataclasses.replace(ins, **resolved))
     pins = cfg.plan.pins_file

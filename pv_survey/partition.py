@@ -225,7 +225,7 @@ def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFra
     try:
         core = buildings[buildings["building_id"].isin(core_ids)]
         with timer.stage("shading"):
-            dsm = pipeline.build_dsm(cfg, buildings, _area_bounds(core, parking))
+            dsm = pipeline.build_dsm(cfg, buildings, _area_bounds(core, parking), planes)
         roofs = None
         if len(core_ids):
             roofs = pipeline.assess_roofs(cfg, buildings, planes, wx, core_ids=core_ids, timer=timer, dsm=dsm,

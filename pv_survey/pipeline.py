@@ -132,11 +132,17 @@ def load_inputs(cfg: Config):
         source_crs=cfg.inputs.source_crs or None, encoding=cfg.inputs.encoding or None,
         field_map=cfg.inputs.field_map or None, value_map=cfg.inputs.value_map or None,
         target_crs=metric_crs, extent_lon_lat=cfg.survey.extent_lon_lat,
+        max_footprint_m2=cfg.inputs.max_footprint_m2,
     )
     planes = None
     if cfg.inputs.roofs:
         planes = inputs.read_roof_planes(cfg.inputs.roofs, layer=cfg.inputs.roofs_layer or None,
                                          source_crs=cfg.inputs.source_crs or None, target_crs=metric_crs)
+    # issue 16: building parts become roof planes of their outline; constraints flag heritage / supertall
+    from . import roofs as roofs_mod
+    planes = roofs_mod.with_part_planes(planes, buildings, getattr(report, "parts", None))
+    protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs) if cfg.inputs.protected else None
+    buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints, protected)
     if len(buildings) == 0:
         raise InputError(f"{cfg.inputs.buildings}: no buildings in the input; check the file and --layer")
     return buildings, planes, report
@@ -170,7 +176,7 @@ def snapped_bounds(bounds, pad_m: float, resolution_m: float) -> tuple[float, fl
             np.ceil((maxx + pad_m) / r) * r, np.ceil((maxy + pad_m) / r) * r)
 
 
-def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds) -> tuple:
+def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds, planes=None) -> tuple:
     """The run's surface model over ``area_bounds`` plus the search radius.
 
     Returns ``(dsm, owner_of, absolute)``: the :class:`~pv_survey.shading.Dsm`, a
@@ -209,6 +215,11 @@ def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds) -> tuple:
     dsm = shading.dsm_from_buildings(usable_b.geometry.to_numpy(), usable_b["height_m"].to_numpy(float),
                                      resolution_m=sc.dsm_resolution_m, bounds=bounds, crs=cfg.survey.metric_crs,
                                      obstacles=obs_vector)
+    if planes is not None:  # building parts at their own heights shade the rest of their outline (issue 16)
+        from .roofs import part_prisms
+        g, h = part_prisms(planes)
+        if len(g):
+            dsm = shading.burn_obstacles(dsm, g, h)
     return dsm, owner_of, False
 
 
@@ -338,6 +349,7 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
             east_west_tilt_deg=rc.east_west_tilt_deg, row_spacing=rc.row_spacing, flat_gcr=rc.flat_gcr,
             east_west_gcr=rc.east_west_gcr, pitched_gcr=rc.pitched_gcr,
             module_efficiency_frac=rc.module_efficiency_frac, existing_pv_kwp=existing,
+            category=core.set_index("building_id")["category"], category_rules=rc.category_rules,
         )
     kept = roofs["excluded_reason"].to_numpy() == ""
     k_roofs = roofs[kept]
@@ -345,7 +357,7 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
     with timer.stage("shading"):
         if dsm is None:
             area = roofs.total_bounds if len(roofs) else buildings.total_bounds
-            dsm, owner_of, absolute = build_dsm(cfg, buildings, area)
+            dsm, owner_of, absolute = build_dsm(cfg, buildings, area, planes)
             if notes is not None:
                 notes.extend(dsm_notes(cfg, dsm))
         else:
@@ -459,6 +471,7 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                   extra_layers: dict | None = None, progress: Progress | None = None):
     """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs."""
     buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer)
+    buildings, zone_layers = survey_zones(cfg, buildings)  # issue 16: reporting zones
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
     if extra_layers:
         summary["resources"] = resource_totals(extra_layers)
@@ -468,6 +481,11 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 f"{labels.get(name, name)}: {tot['n_kept']:,} of {tot['n_total']:,} usable, "
                 f"{tot['capacity_kwp']:,.0f} kWp, {tot['annual_mwh']:,.0f} MWh/yr — reported separately, "
                 "not counted toward the rooftop targets / 单独统计，不计入屋顶光伏目标")
+    from .roofs import constraint_summary_lines
+    from .zones import zone_summary_lines
+    summary["plan_lines"] += constraint_summary_lines(buildings) + zone_summary_lines(zone_layers)
+    if zone_layers is not None:
+        extra_layers = {**(extra_layers or {}), "zones": zone_layers}
     manifest = make_manifest(cfg, started, timer, summary)
     result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest,
                           layers=dict(extra_layers or {}))
@@ -492,6 +510,21 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     summary["timings_s"] = dict(timer.timings_s)
     manifest["timings_s"] = dict(timer.timings_s)
     return result
+
+
+def survey_zones(cfg: Config, buildings: gpd.GeoDataFrame):
+    """Each building's zone (``zone_<layer>`` columns) and the zones table, for every ``inputs.zones`` file."""
+    if not cfg.inputs.zones:
+        return buildings, None
+    from . import inputs, zones as zones_mod
+    b, tables = buildings.copy(), []
+    for path in cfg.inputs.zones:
+        z = inputs.read_zones(path, field=cfg.inputs.zone_field, target_crs=cfg.survey.metric_crs)
+        name = zones_mod.zone_layer_name(path)
+        b[f"zone_{name}"] = zones_mod.assign_zones(b.geometry.to_numpy(), z)
+        tables.append(zones_mod.zone_table(b, z, b[f"zone_{name}"].to_numpy(), layer=name))
+    table = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), geometry="geometry", crs=tables[0].crs)
+    return b, table
 
 
 def energy_params(cfg: Config) -> dict:
@@ -544,6 +577,7 @@ def sites_from_roofs(roofs: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFra
     agg["specific_yield_kwh_kwp"] = np.divide(agg["annual_kwh"], agg["capacity_kwp"],
                                               out=np.zeros(len(agg)), where=agg["capacity_kwp"].to_numpy() > 0)
     cols = ["building_id", "name", "category", "owner", "address", "year_built", "existing_pv_kwp"]
+    cols += [c for c in ("constraint_reason",) if c in buildings]
     info = pd.DataFrame(buildings[cols]).set_index("building_id")
     sites = info.join(agg, how="inner").reset_index()
     return sites[sites["capacity_kwp"] > 0].reset_index(drop=True)

@@ -1287,6 +1287,16 @@ def build_plan(
         n_out = int((pins_ok["pin"] == "out").sum())
         notes.append(f"pins applied: {n_in} in (built first), {n_out} out (never planned)")
 
+    # sites with a constraint_reason (heritage / supertall roofs, issue 16) are held in reserve:
+    # planned like pinned-out sites, then labelled reserve (a planner's pin 'in' wins)
+    held = df.loc[df.get("constraint_reason", pd.Series("", index=df.index)).fillna("") != "", "building_id"]
+    if pins_ok is not None:
+        held = held[~held.isin(pins_ok["building_id"])]
+    if len(held):
+        notes.append(f"{len(held)} sites with a constraint (heritage, supertall roof) held in reserve")
+        pins_ok = pd.concat([pins_ok if pins_ok is not None else pd.DataFrame(columns=["building_id", "pin"]),
+                             pd.DataFrame({"building_id": held.to_numpy(), "pin": "out"})], ignore_index=True)
+
     unknown = sorted(set(df["category"]) - set(priority_classes))
     if unknown:
         notes.append(f"categories not in the priority classes rank last: {', '.join(unknown)}")
@@ -1336,6 +1346,13 @@ def build_plan(
         notes.append(f"least-cost schedule over {len(years)} build years ({years[0]}-{years[-1]}): {lc_status}")
     serves_l, why_l = _serves_why(ranked, build_l, bases, years)
     plans["least-cost"] = _order_plan(ranked, build_l, serves_l, why_l, existing_kwp, passed_years)
+    if len(held):  # constraint-held sites (issue 16) stay in reserve, with their reason
+        reason = df.set_index("building_id")["constraint_reason"].astype(str)
+        for key, p in plans.items():
+            is_held = p["building_id"].isin(held).to_numpy()
+            p.loc[is_held, "phase"] = RESERVE
+            p.loc[is_held, "pinned"] = ""
+            p.loc[is_held, "why"] = "reserve: " + p.loc[is_held, "building_id"].map(reason)
 
     plan = plans[mode]
     lead = ("priority_class", "class_rank", "score", "priority_rank", "rank", "cumulative_kwp", "build_year",

@@ -39,10 +39,12 @@ def _row(b, osm_id):
 @pytest.mark.shared_data
 def test_sample_row_accounting(sample):
     b, rep = sample
-    # PROVENANCE.md: 52 features, 52 unique ids, 45 building=* and 7 building:part=*
-    assert len(b) == 52 and b["building_id"].is_unique
-    assert rep.n_read == 52
-    assert rep.n_usable + rep.n_excluded == 52
+    # PROVENANCE.md: 52 features, 52 unique ids, 45 building=* and 7 building:part=*; the parts are
+    # roof planes of their outlines (issue 16), not buildings: 45 buildings + 7 parts = 52 features
+    assert len(b) == 45 and b["building_id"].is_unique
+    assert rep.n_read == 45 and rep.n_parts_merged == 7 and len(rep.parts) == 7
+    assert not set(rep.parts["part_id"]) & set(b["building_id"])
+    assert rep.n_usable + rep.n_excluded == 45
     assert b.crs.to_epsg() == 4547
 
 
@@ -104,13 +106,17 @@ def test_sample_metro_structures_do_not_become_roofs(sample):
 def test_sample_building_parts_not_double_counted(sample):
     b, rep = sample
     parts = ["w299812754", "w299812755", "w312888483", "w313905698", "w547067025", "w586026851", "w586026852"]
-    for osm_id in parts:
-        assert _row(b, osm_id)["excluded_reason"] == "building part (outline kept)"
+    assert sorted(rep.parts["part_id"]) == sorted(parts) and not set(parts) & set(b["building_id"])
     assert rep.n_parts_merged == 7
+    assert not b["excluded_reason"].str.startswith("building part").any()  # parts are not exclusions
     # 高德置地广场B座 (w299812755, 15 levels, commercial: 15 x 4.0 m = 60 m) lies inside 高德置地广场（春）
-    # (5 levels = 20 m): the outline takes the part's greater height
+    # (5 levels = 20 m): the outline keeps its own 20 m, the part its 60 m as a roof of its own
     gt = _row(b, "w299812757")
-    assert gt["height_m"] == pytest.approx(60.0) and gt["height_source"] == "levels"
+    assert gt["height_m"] == pytest.approx(20.0) and gt["height_source"] == "levels"
+    pb = rep.parts.set_index("part_id").loc["w299812755"]
+    assert pb["building_id"] == "w299812757" and pb["height_m"] == pytest.approx(60.0)
+    # parts stating no height stand as high as their outline (w299812754 in the same outline: 20 m)
+    assert rep.parts.set_index("part_id").loc["w299812754", "height_m"] == pytest.approx(20.0)
     # no usable footprint overlaps another usable one by more than a sliver: parts are gone
     usable = b[b["excluded_reason"] == ""]
     inter = gpd.overlay(usable[["geometry"]].reset_index(), usable[["geometry"]].reset_index(),
@@ -124,7 +130,7 @@ def test_sample_footprint_area_matches_provenance(sample):
     b, _ = sample
     # PROVENANCE.md: total footprint area of the building=* features ~123,300 m2 (geodesic, pyproj).
     # GK scale error ~70 km from CM 114E is ~1e-4, so the projected areas agree within 0.5 %.
-    buildings = b[~b["excluded_reason"].str.startswith("building part")]
+    buildings = b
     assert len(buildings) == 45
     assert buildings.area.sum() == pytest.approx(123_300, rel=0.005)
 
@@ -255,17 +261,51 @@ def test_read_osm_pbf(tmp_path):
     b, rep = read_buildings(path, extent_lon_lat=TIANHE_EXTENT)
     assert rep.driver == "OSM (pyosmium)"
     by_id = b.set_index("building_id")
-    assert sorted(by_id.index) == ["r20", "w10", "w11", "w14", "w15"]  # the footway is no building
+    assert sorted(by_id.index) == ["r20", "w10", "w14", "w15"]  # the footway is no building, w11 a part
     s = by_id.loc["w10"]
     assert (s["category"], s["name"], s["roof_type"]) == ("school", "华阳小学", "flat")
-    # part (8 levels x 3.5 m 'other' storey = 28 m) is taller than the school's 18 m height tag
-    assert (s["height_m"], s["height_source"]) == (pytest.approx(28.0), "levels")
+    # the school keeps its 18 m height tag; its part (8 levels x 3.5 m 'other' storey = 28 m) is a roof of it
+    assert (s["height_m"], s["height_source"]) == (pytest.approx(18.0), "attribute")
+    part = rep.parts.set_index("part_id").loc["w11"]
+    assert (part["building_id"], part["height_m"]) == ("w10", pytest.approx(28.0))
     # OSM stores lon/lat as 1e-7 deg integers (~1 cm), hence rel=1e-4 on the areas
     assert s.geometry.area == pytest.approx(2400.0, rel=1e-4)
     h = by_id.loc["r20"]
     # 6 levels x 4.2 m (hospital storey); the courtyard is a hole: 100^2 - 40^2 = 8400 m2
     assert (h["category"], h["height_m"], h["roof_type"]) == ("hospital", pytest.approx(25.2), "pitched")
     assert h.geometry.area == pytest.approx(8400.0, rel=1e-4)
-    assert by_id.loc["w11", "excluded_reason"] == "building part (outline kept)"
     assert by_id.loc["w14", "excluded_reason"] == "underground structure"
     assert by_id.loc["w15", "excluded_reason"] == "no geometry"  # unclosed way: reported, not lost
+
+
+# ----------------------------------------------------------------------------- issue 16: roof tags, heritage, names
+
+
+def test_osm_roof_tags_heritage_and_former_names():
+    import pandas as pd
+
+    from pv_survey.inputs.osm import osm_attributes
+    df = pd.DataFrame({
+        "id": ["w1", "w2", "w3", "w4"],
+        "building": ["yes", "yes", "church", "yes"],
+        "name": ["原广州市第一人民医院", "天河医院", "石室", "某楼"],
+        "roof:shape": ["skillion", "hipped", "dome", "round"],
+        "roof:direction": ["NNE", "", "", ""],
+        "roof:angle": ["", "30", "", ""],
+        "roof:height": ["", "", "8 m", ""],
+        "heritage": ["", "", "2", ""],
+        "historic": ["building", "", "", ""],
+        "height": ["", "", "", "tall"],
+    })
+    a, stats = osm_attributes(df)
+    a = a.set_index("building_id")
+    # roof:direction NNE = 22.5 deg (16-point rose); roof:angle / roof:height parsed as numbers
+    assert a.loc["w1", "roof_shape"] == "skillion" and a.loc["w1", "roof_direction_deg"] == 22.5
+    assert a.loc["w2", "roof_angle_deg"] == 30.0 and a.loc["w3", "roof_height_m"] == 8.0
+    # heritage=2 and historic=building mark protected buildings
+    assert a.loc["w1", "heritage"] == "historic=building" and a.loc["w3", "heritage"] == "heritage=2"
+    assert a.loc["w2", "heritage"] == ""
+    # a former-use name (原...) sets no category; 医院 in a current name does
+    assert a.loc["w1", "category"] == "other" and a.loc["w2", "category"] == "hospital"
+    assert stats.n_category_from_name == 1
+    assert a.loc["w4", "attribute_flags"] == "height not a number: 'tall'"

@@ -351,3 +351,77 @@ def test_read_roof_planes(tmp_path):
     frame2.to_file(tmp_path / "noid.gpkg")
     with pytest.raises(InputError, match="building_id"):
         read_roof_planes(tmp_path / "noid.gpkg")
+
+
+# ----------------------------------------------------------------------------- issue 16: real-data checks
+
+
+def _gpkg(tmp_path, cols, geoms, name="b.gpkg"):
+    p = tmp_path / name
+    gpd.GeoDataFrame(cols, geometry=geoms, crs="EPSG:4547").to_file(p)
+    return p
+
+
+def test_categories_from_names_for_any_source(tmp_path):
+    # a shapefile-like source with a type field: 办公 -> commercial (field wins over the name);
+    # 其他 -> other, refined by the name: 海关 -> government, 医院 -> hospital; a former-use name
+    # (旧址 / 原...) sets nothing
+    names = ["广州市海关", "广州市政务服务中心", "天河医院", "原广州市第一人民医院", "黄埔军校旧址"]
+    p = _gpkg(tmp_path, {"bldg_id": [f"B{i}" for i in range(5)], "name": names,
+                         "type": ["其他", "办公", "其他", "其他", "其他"]}, _squares())
+    b, rep = read_buildings(p)
+    assert b.set_index("name")["category"].to_dict() == {
+        "广州市海关": "government", "广州市政务服务中心": "commercial", "天河医院": "hospital",
+        "原广州市第一人民医院": "other", "黄埔军校旧址": "other"}
+    assert rep.n_category_from_name == 2
+
+
+def test_part_of_field_folds_parts_into_outlines(tmp_path):
+    # a non-OSM source declaring the part -> outline relation through field_map part_of
+    geoms = [shapely.box(X0, Y0, X0 + 40, Y0 + 40), shapely.box(X0 + 10, Y0 + 10, X0 + 20, Y0 + 20)]
+    p = _gpkg(tmp_path, {"bldg_id": ["O1", "P1"], "name": ["", "塔楼"], "height": [10.0, 60.0],
+                         "parent": ["", "O1"]}, geoms)
+    b, rep = read_buildings(p, field_map={"part_of": "parent"})
+    assert b["building_id"].tolist() == ["O1"] and rep.n_parts_merged == 1
+    assert b["name"].iloc[0] == "塔楼"  # the outline has no name: its largest named part's
+    assert b["height_m"].iloc[0] == pytest.approx(10.0)  # the outline keeps its own height
+    assert rep.parts["height_m"].tolist() == [60.0] and rep.parts["building_id"].tolist() == ["O1"]
+
+
+def test_footprint_sanity_and_text_in_numbers(tmp_path):
+    # 1 km x 1 km = 1e6 m2 > 200,000 m2: not a building; 'abc' in height / levels is flagged per row
+    geoms = [shapely.box(X0, Y0, X0 + 1000, Y0 + 1000), *_squares(2)]
+    geoms[1:] = [shapely.box(X0 + 2000 + 50 * i, Y0, X0 + 2020 + 50 * i, Y0 + 20) for i in range(2)]
+    p = _gpkg(tmp_path, {"bldg_id": ["BIG", "A", "B"], "height": ["", "abc", "30"], "floors": ["", "", "十"]},
+              geoms)
+    from pv_survey.inputs.read import REASON_TOO_LARGE
+    b, _ = read_buildings(p)
+    by = b.set_index("building_id")
+    assert by.loc["BIG", "excluded_reason"] == REASON_TOO_LARGE
+    assert by.loc["A", "attribute_flags"] == "height_m not a number: 'abc'"
+    assert by.loc["B", "attribute_flags"] == "floors not a number: '十'"
+    b2, _ = read_buildings(p, max_footprint_m2=2e6)
+    assert b2.set_index("building_id").loc["BIG", "excluded_reason"] == ""
+
+
+def test_datav_boundary_is_no_building_and_hints_gcj02(tmp_path):
+    # a DataV.GeoAtlas-style feature (adcode, level, acroutes) read without --source-crs
+    import json
+    ring = [[113.30, 23.10], [113.40, 23.10], [113.40, 23.20], [113.30, 23.20], [113.30, 23.10]]
+    p = tmp_path / "440106.json"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
+        "adcode": 440106, "name": "天河区", "level": "district", "childrenNum": 0, "acroutes": [100000]},
+        "geometry": {"type": "Polygon", "coordinates": [ring]}}]}), encoding="utf-8")
+    with pytest.raises(InputError, match=r"administrative boundary.*--source-crs gcj02"):
+        read_buildings(p)
+
+
+DATAV = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "440106_tianhe_datav_gcj02.json")
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not os.path.isfile(DATAV), reason=f"{DATAV} not present (../shared/data beside the repo)")
+def test_real_datav_boundary_rejected_with_hint():
+    # PROVENANCE.md file 5: the Tianhe boundary (adcode 440106) in DataV format, GCJ-02
+    with pytest.raises(InputError, match="gcj02"):
+        read_buildings(DATAV)

@@ -102,6 +102,11 @@ def format_summary(summary: dict) -> str:
 @click.option("--parking", default=None, help="Car parks for the carport survey (polygons or OSM amenity=parking).")
 @click.option("--pins", type=click.Path(dir_okay=False), default=None,
               help="CSV with building_id, pin ('in' = build first, 'out' = never plan); the plan marks pinned sites.")
+@click.option("--zones", "zones", multiple=True, type=str,
+              help="Reporting zones (街道, communities, parks; any GIS format); repeat for several layers.")
+@click.option("--zone-field", default=None, help="Field with the zone name in the --zones layers (default: name).")
+@click.option("--protected", default=None,
+              help="Protected heritage buildings or areas (polygons): kept out of the build years ([roofs.constraints]).")
 @click.option("--postgis", default=None, metavar="URL",
               help="Also write the result layers into PostGIS, e.g. postgresql://user@host:5432/db "
                    "(schema from outputs.postgis_schema, default pv_survey).")
@@ -109,7 +114,7 @@ def format_summary(summary: dict) -> str:
 @workers_opt
 @scheduler_opt
 def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, source_crs, encoding, name, out_dir,
-            resources, parking, pins, postgis, overwrite, workers, scheduler):
+            resources, parking, pins, zones, zone_field, protected, postgis, overwrite, workers, scheduler):
     """Survey every roof, plan the installations, write the outputs.
 
     With no options it runs the embedded Tianhe demo district on the embedded
@@ -122,7 +127,8 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
     cfg = load_config(config_path)
     ins = {k: v for k, v in dict(buildings=buildings, layer=layer, roofs=roofs, dsm=dsm, dem=dem, obstacles=obstacles,
                                  weather=weather, source_crs=source_crs, encoding=encoding,
-                                 parking=parking).items() if v}
+                                 parking=parking, zones=list(zones), zone_field=zone_field,
+                                 protected=protected).items() if v}
     changes = {}
     if ins:
         changes["inputs"] = ins

@@ -50,7 +50,8 @@ import pandas as pd
 import shapely
 
 from ..errors import InputFileError
-from .schema import CATEGORIES, MappingStats, _roof_types, _text, parse_number, parse_year
+from .schema import (CATEGORIES, MappingStats, _roof_types, _text, category_from_name, join_flags,
+                     not_number_flags, parse_direction_deg, parse_number, parse_year, roof_shapes)
 
 __all__ = [
     "OSM_KEYS",
@@ -79,7 +80,12 @@ OSM_KEYS = (
     "government", "healthcare", "shop", "tourism", "man_made", "industrial", "name", "name:zh",
     "name:zh-Hans", "name:en", "alt_name", "owner", "operator", "start_date", "addr:full",
     "addr:province", "addr:city", "addr:district", "addr:street", "addr:housenumber", "addr:postcode",
+    "roof:angle", "roof:height", "roof:direction", "roof:orientation", "heritage", "historic", "listed_status",
+    "heritage:operator",
 )
+
+#: Tags marking a protected building (OSM wiki Key:heritage, Key:historic, Key:listed_status).
+HERITAGE_KEYS = ("heritage", "historic", "listed_status")
 
 # building=* values per category (OSM wiki Key:building, the documented values).
 _BUILDING_VALUES = {
@@ -104,15 +110,6 @@ _AMENITY_VALUES = {
     "commercial": {"bank", "marketplace", "restaurant", "fast_food", "cafe"},
 }
 _HEALTHCARE_VALUES = {"hospital", "clinic", "centre", "doctor"}
-
-# Name keywords refining generic tags (Chinese names of Guangzhou institutions).
-_NAME_HINTS = (
-    ("government", ("人民政府", "政府", "政务", "海关", "税务", "公安", "法院", "检察院", "人大",
-                    "政协", "区委", "市委", "党委", "机关", "街道办")),
-    ("hospital", ("医院", "卫生院", "卫生服务中心", "妇幼保健")),
-    ("school", ("小学", "中学", "大学", "学院", "学校", "幼儿园")),
-)
-
 
 def is_osm_frame(columns) -> bool:
     """True when a table looks like OSM data (a ``building`` or ``building:part`` field)."""
@@ -165,10 +162,9 @@ def osm_category(tags: dict) -> tuple[str, bool]:
         found.add("industrial")
     cat = next((c for c in CATEGORIES if c in found), "other")
     if cat in ("other", "public"):
-        name = _get(tags, "name") or _get(tags, "name:zh")
-        for hint_cat, words in _NAME_HINTS:
-            if any(w in name for w in words):
-                return hint_cat, True
+        hint = category_from_name(_get(tags, "name") or _get(tags, "name:zh"))
+        if hint:
+            return hint, True
     return cat, False
 
 
@@ -263,6 +259,19 @@ def osm_attributes(df: pd.DataFrame, *, where: str = "input") -> tuple[pd.DataFr
     attrs["existing_pv_kwp"] = 0.0
     attrs["owner"] = owner
     attrs["address"] = address
+    attrs["roof_shape"] = roof_shapes(col("roof:shape") if "roof:shape" in cols else None, n, idx)
+    attrs["roof_angle_deg"] = parse_number(col("roof:angle"))
+    attrs["roof_height_m"] = parse_number(col("roof:height"))
+    attrs["roof_direction_deg"] = parse_direction_deg(col("roof:direction"))
+    attrs["roof_orientation"] = col("roof:orientation").str.lower()
+    her = [col(k).map(lambda v, k=k: f"{k}={v}" if v and v.lower() != "no" else "") for k in HERITAGE_KEYS]
+    attrs["heritage"] = join_flags(*[h.to_numpy(dtype=object) for h in her]) if n else []
+    attrs["attribute_flags"] = join_flags(
+        not_number_flags(col("height"), height, "height"), not_number_flags(col("building:levels"), levels,
+                                                                            "building:levels"),
+        not_number_flags(col("start_date"), attrs["year_built"].astype("Float64").to_numpy(
+            dtype=float, na_value=np.nan), "start_date")) if n else []
+    attrs["part_of"] = ""
     attrs["is_part"] = is_part.to_numpy()
     attrs["osm_reason"] = reason
     n_under = int((reason == REASON_UNDERGROUND).sum())

@@ -32,12 +32,26 @@ import shapely
 from ..errors import CRSError, InputError
 from .crs import WEB_MAP_TO_WGS84, crs_label, parse_crs, resolve_source_crs
 from .osm import REASON_PART, is_osm_frame, osm_attributes, resolve_building_parts
-from .schema import SCHEMA_COLUMNS, fill_heights, map_attributes, parse_number, unique_ids, _text
+from .schema import SCHEMA_COLUMNS, category_from_name, fill_heights, map_attributes, parse_number, unique_ids, _text
 from .sources import read_source
 from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_INVALID, REASON_NOT_POLYGON, ValidationReport,
                        check_frame, check_geometries, duplicate_geometries, validate_frame)
 
-__all__ = ["InputReport", "read_buildings", "read_roof_planes", "ROOF_PLANE_COLUMNS"]
+__all__ = ["InputReport", "read_buildings", "read_roof_planes", "ROOF_PLANE_COLUMNS", "REASON_TOO_LARGE",
+           "REASON_BOUNDARY", "PART_COLUMNS", "DEFAULT_MAX_FOOTPRINT_M2", "read_zones"]
+
+#: Footprints larger than this are not buildings [m2]. Project choice (issue 16): about five
+#: times the largest single roofs in Tianhe (Tianhe Sports Centre, Guangzhou East station, a
+#: few 10,000 m2); a district boundary read as a building is ~1e8 m2. Configurable.
+DEFAULT_MAX_FOOTPRINT_M2 = 200_000.0
+REASON_TOO_LARGE = "footprint far larger than any building / 面积过大，非建筑"
+REASON_BOUNDARY = "administrative boundary, not a building / 行政区划边界"
+#: Fields that mark an administrative-boundary feature (DataV.GeoAtlas: adcode, level, acroutes;
+#: OSM: boundary=administrative, admin_level).
+_BOUNDARY_FIELDS = ("adcode", "acroutes", "childrenNum", "admin_level")
+#: Columns of ``InputReport.parts`` (besides geometry): building parts folded into outlines.
+PART_COLUMNS = ("part_id", "building_id", "name", "height_m", "height_source", "roof_type", "roof_shape",
+                "roof_angle_deg", "roof_height_m", "roof_direction_deg", "roof_orientation")
 
 #: Columns of the frame returned by :func:`read_roof_planes` (besides geometry).
 ROOF_PLANE_COLUMNS = ("building_id", "plane_id", "tilt_deg", "azimuth_deg")
@@ -69,9 +83,12 @@ class InputReport:
     n_roof_default: int = 0
     n_parts_merged: int = 0
     n_outline_height_from_parts: int = 0
+    n_names_from_parts: int = 0
     fields: dict[str, str] = dataclasses.field(default_factory=dict)
     warnings: list[str] = dataclasses.field(default_factory=list)
     validation: ValidationReport | None = None
+    #: building parts folded into their outlines (not buildings): :data:`PART_COLUMNS` + geometry
+    parts: gpd.GeoDataFrame | None = None
 
     @property
     def n_excluded(self) -> int:
@@ -100,7 +117,7 @@ class InputReport:
             ("missing ids generated", self.n_id_missing), ("categories not recognised", self.n_category_unmapped),
             ("categories from name", self.n_category_from_name), ("roof type defaulted", self.n_roof_default),
             ("building parts merged", self.n_parts_merged),
-            ("outline heights from parts", self.n_outline_height_from_parts),
+            ("outline names from parts", self.n_names_from_parts),
         ]
         rows += [(f"field {k}", v) for k, v in self.fields.items()]
         rows += [("warning", w) for w in self.warnings]
@@ -138,7 +155,8 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
                    value_map: Mapping[str, str] | None = None, target_crs="EPSG:4547",
                    extent_lon_lat: Sequence[float] | None = None,
                    storey_height_m: Mapping[str, float] | None = None,
-                   default_height_m: Mapping[str, float] | None = None
+                   default_height_m: Mapping[str, float] | None = None,
+                   max_footprint_m2: float = DEFAULT_MAX_FOOTPRINT_M2
                    ) -> tuple[gpd.GeoDataFrame, InputReport]:
     """Read building footprints from any GIS source into the canonical schema.
 
@@ -168,6 +186,8 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
         outside checks; without it only impossible coordinates are caught.
     storey_height_m, default_height_m : mapping, optional
         Per-category overrides of the storey height and default height. [m]
+    max_footprint_m2 : float
+        Footprints larger than this are excluded (:data:`REASON_TOO_LARGE`). [m2]
 
     Returns
     -------
@@ -233,16 +253,73 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
                                     stats, warnings=list(stats.warnings))))
     height = attrs["height_m"].to_numpy(dtype="float64")
     hsrc = attrs["height_source"].to_numpy(dtype=object)
-    n_parts = n_raised = 0
+    names = attrs["name"].to_numpy(dtype=object).copy()
+    cats = attrs["category"].to_numpy(dtype=object).copy()
+    # footprint sanity: administrative boundaries and areas no building has
+    cols_lower = {str(c): c for c in attrs_df.columns}
+    bnd = np.zeros(len(reason), dtype=bool)
+    for f in _BOUNDARY_FIELDS:
+        if f in cols_lower:
+            bnd |= (_text(attrs_df[cols_lower[f]]) != "").to_numpy()
+    if "boundary" in cols_lower:
+        bnd |= (_text(attrs_df["boundary"]).str.lower() == "administrative").to_numpy()
+    bnd &= reason == ""
+    reason = np.where(bnd, REASON_BOUNDARY, reason)
+    areas = np.array([shapely.area(g) if g is not None else 0.0 for g in geoms], dtype=float)
+    big = (reason == "") & (areas > max_footprint_m2)
+    reason = np.where(big, REASON_TOO_LARGE, reason)
+    if bnd.any() or big.any():
+        stats.warnings.append(f"{where}: {int(bnd.sum())} administrative boundaries and {int(big.sum())} footprints "
+                              f"over {max_footprint_m2:,.0f} m2 are not buildings; excluded")
+    datav = {"adcode", "acroutes", "childrenNum"} & set(cols_lower)
+    datav_hint = ""
+    if datav and not source_crs:
+        datav_hint = (f"{where} looks like a DataV.GeoAtlas / Amap file (fields {', '.join(sorted(datav))}), whose "
+                      "coordinates are GCJ-02: pass --source-crs gcj02")
+        stats.warnings.append(datav_hint)
+    # building parts: pieces folded into their outline, which is the building (one site)
+    n_parts = n_raised = n_named = 0
+    is_part = attrs["is_part"].to_numpy(dtype=bool) if osm else (attrs["part_of"] != "").to_numpy()
+    ids_arr = ids.to_numpy(dtype=object)
     if osm:
-        in_outline, _outline_of, height, hsrc, n_raised = resolve_building_parts(
-            geoms, ids.to_numpy(dtype=object), attrs["is_part"].to_numpy(dtype=bool), reason == "", height, hsrc)
-        reason = np.where(in_outline, REASON_PART, reason)
-        n_parts = int(in_outline.sum())
-        if n_parts:
-            stats.warnings.append(f"{where}: {n_parts} building:part pieces lie inside building outlines; "
-                                  f"excluded ('{REASON_PART}'), {n_raised} outlines took a part's greater height")
-    dup = duplicate_geometries(geoms, reason == "")
+        in_outline, outline_of, _h, _s, _n = resolve_building_parts(
+            geoms, ids_arr, is_part, reason == "", height, hsrc)
+    else:
+        ok_outlines = set(ids_arr[(reason == "") & ~is_part].tolist())
+        part_of = attrs["part_of"].to_numpy(dtype=object)
+        in_outline = is_part & (reason == "") & np.array([p in ok_outlines for p in part_of], dtype=bool)
+        outline_of = np.where(in_outline, part_of, "").astype(object)
+    parts = None
+    if in_outline.any():
+        pi = np.flatnonzero(in_outline)
+        parts = gpd.GeoDataFrame({
+            "part_id": ids_arr[pi], "building_id": outline_of[pi], "name": names[pi], "height_m": height[pi],
+            "height_source": hsrc[pi], "roof_type": attrs["roof_type"].to_numpy(dtype=object)[pi],
+            **{c: attrs[c].to_numpy()[pi] for c in PART_COLUMNS[6:]},
+        }, geometry=gpd.GeoSeries(geoms[pi], crs=tcrs), crs=tcrs)
+        n_parts = len(parts)
+        # a part stating no height stands as high as its outline (not at a category default)
+        pos0 = {b: i for i, b in enumerate(ids_arr)}
+        o_idx = np.array([pos0[b] for b in parts["building_id"]], dtype=int)
+        unstated = parts["height_source"].to_numpy(dtype=object) == "category_default"
+        parts.loc[unstated, "height_m"] = height[o_idx][unstated]
+        parts.loc[unstated, "height_source"] = "outline"
+        # the outline takes the largest named part's name when it has none
+        named = parts[parts["name"].astype(str) != ""].assign(_a=lambda d: d.geometry.area)
+        best = named.sort_values("_a", ascending=False).drop_duplicates("building_id").set_index("building_id")["name"]
+        pos = {b: i for i, b in enumerate(ids_arr)}
+        for bid, nm in best.items():
+            i = pos[bid]
+            if names[i] == "":
+                names[i] = nm
+                n_named += 1
+                hint = category_from_name(nm)
+                if hint and cats[i] in ("other", "public"):
+                    cats[i] = hint
+        stats.warnings.append(f"{where}: {n_parts} building:part pieces folded into their outlines as roof planes "
+                              f"at their own heights (not counted as buildings); {n_named} outlines named from a part")
+    keep = ~in_outline
+    dup = duplicate_geometries(geoms, (reason == "") & keep)
     reason = np.where(dup, REASON_DUPLICATE_GEOMETRY, reason)
     if dup.any():
         stats.warnings.append(f"{where}: {int(dup.sum())} footprints repeat an earlier one exactly; excluded "
@@ -250,8 +327,8 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
 
     out = pd.DataFrame({
         "building_id": ids.to_numpy(dtype=object),
-        "name": attrs["name"].to_numpy(dtype=object),
-        "category": attrs["category"].to_numpy(dtype=object),
+        "name": names,
+        "category": cats,
         "height_m": height,
         "height_source": hsrc,
         "roof_type": attrs["roof_type"].to_numpy(dtype=object),
@@ -260,17 +337,22 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
         "owner": attrs["owner"].to_numpy(dtype=object),
         "address": attrs["address"].to_numpy(dtype=object),
         "excluded_reason": reason.astype(object),
+        **{c: attrs[c].to_numpy() for c in ("roof_shape", "roof_angle_deg", "roof_height_m", "roof_direction_deg",
+                                            "roof_orientation", "heritage", "attribute_flags")},
     })
     for c in ("building_id", "name", "category", "height_source", "roof_type", "owner", "address",
-              "excluded_reason"):
+              "excluded_reason", "roof_shape", "roof_orientation", "heritage", "attribute_flags"):
         out[c] = out[c].astype(object)
     buildings = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=tcrs), crs=tcrs)
     buildings = buildings[[*SCHEMA_COLUMNS, "geometry"]]
+    buildings = buildings[keep].reset_index(drop=True)
+    reason = reason[keep]
+    hsrc = hsrc[keep]
 
     if not (reason == "").any():
         counts = ", ".join(f"{k}: {v}" for k, v in Counter(reason.tolist()).items()) or "the source is empty"
         hint = ("footprints must be polygons: give the buildings' polygon layer (--layer), not points or lines; "
-                if set(reason.tolist()) == {REASON_NOT_POLYGON} else "")
+                if set(reason.tolist()) == {REASON_NOT_POLYGON} else "") + (datav_hint + "; " if datav_hint else "")
         raise InputError(f"{where}: no usable building among {len(reason)} features ({counts}); {hint}"
                          "run `pv-survey validate` on it, check --layer, --source-crs and the field map")
     cchk = chk.coordinate_check
@@ -288,6 +370,7 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
         n_id_duplicate=stats.n_id_duplicate, n_id_missing=stats.n_id_missing,
         n_category_unmapped=stats.n_category_unmapped, n_category_from_name=stats.n_category_from_name,
         n_roof_default=stats.n_roof_default, n_parts_merged=n_parts, n_outline_height_from_parts=n_raised,
+        n_names_from_parts=n_named, parts=parts,
         fields=dict(stats.fields), warnings=[*raw.warnings, *chk.warnings, *proj_warnings, *stats.warnings],
         validation=validation,
     )
@@ -467,3 +550,43 @@ def read_parking(source, *, layer: str | None = None, source_crs: str | None = N
     pid = attrs[idcol].astype(str) if idcol else pd.Series([f"P{i + 1:06d}" for i in range(len(attrs))])
     attrs["parking_id"] = pid.to_numpy(dtype=object)
     return gpd.GeoDataFrame(attrs, geometry=gs.values, crs=tcrs)
+
+
+def read_zones(source, *, field: str = "name", layer: str | None = None, source_crs: str | None = None,
+               target_crs="EPSG:4547") -> gpd.GeoDataFrame:
+    """Read reporting zones (街道 sub-districts, communities, industrial parks): polygons with a name.
+
+    Parameters
+    ----------
+    source : str or Path
+        Any source :func:`read_buildings` accepts.
+    field : str
+        Field holding the zone name (default ``name``).
+    layer, source_crs, target_crs
+        As for :func:`read_parking`. A DataV.GeoAtlas file (fields ``adcode``, ``acroutes``)
+        without ``source_crs`` is read as GCJ-02, the frame DataV publishes in.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``zone`` (str) and polygons in ``target_crs``, one row per zone (rows of one name dissolved).
+
+    Raises
+    ------
+    InputError
+        The field is missing, or a zone has no name (the first bad row is named).
+    """
+    if not source_crs:  # DataV.GeoAtlas boundaries (adcode, acroutes) are GCJ-02 by construction
+        probe = read_source(source, layer=_none_if_blank(layer))
+        if {"adcode", "acroutes"} <= set(map(str, probe.frame.columns)):
+            source_crs = "gcj02"
+    feats = read_parking(source, layer=layer, source_crs=source_crs, target_crs=target_crs)
+    if field not in feats.columns:
+        raise InputError(f"{source}: zones need a name field '{field}'; give --zone-field, one of: "
+                         f"{', '.join(c for c in feats.columns if c != feats.geometry.name) or '(none)'}")
+    names = _text(feats[field])
+    if (names == "").any():
+        row = int(np.flatnonzero((names == "").to_numpy())[0])
+        raise InputError(f"{source}: zone row {row + 1} has no {field}; name every zone")
+    z = gpd.GeoDataFrame({"zone": names.to_numpy(dtype=object)}, geometry=feats.geometry.values, crs=feats.crs)
+    return z.dissolve(by="zone", sort=True).reset_index()[["zone", "geometry"]]

@@ -58,12 +58,14 @@ CATEGORIES = ("government", "hospital", "school", "public", "industrial", "comme
 SCHEMA_COLUMNS = (
     "building_id", "name", "category", "height_m", "height_source", "roof_type", "year_built",
     "existing_pv_kwp", "owner", "address", "excluded_reason",
+    "roof_shape", "roof_angle_deg", "roof_height_m", "roof_direction_deg", "roof_orientation",
+    "heritage", "attribute_flags",
 )
 
 #: Schema fields a ``field_map`` may name (``floors`` is the storey count, turned into height).
 MAPPABLE_FIELDS = (
     "building_id", "name", "category", "height_m", "floors", "roof_type", "year_built",
-    "existing_pv_kwp", "owner", "address",
+    "existing_pv_kwp", "owner", "address", "roof_angle", "roof_height", "roof_direction", "heritage", "part_of",
 )
 
 #: Source field names recognised without a field_map, compared case-insensitively
@@ -91,6 +93,11 @@ FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
     "owner": ("owner", "operator", "owner_name", "权属", "权属单位", "产权单位", "产权人", "业主",
               "使用单位", "管理单位"),
     "address": ("address", "addr", "addr_full", "地址", "详细地址", "门牌地址"),
+    "roof_angle": ("roof_angle", "roof:angle", "屋面坡度", "屋顶坡度"),
+    "roof_height": ("roof_height", "roof:height", "屋顶高度"),
+    "roof_direction": ("roof_direction", "roof:direction", "屋面朝向", "屋顶朝向"),
+    "heritage": ("heritage", "historic", "listed_status", "文物", "文物保护单位", "历史建筑", "保护级别"),
+    "part_of": ("part_of", "outline_id", "parent_id", "所属建筑"),
 }
 
 #: Built-in category labels (source value -> category), English and Chinese. Matched after
@@ -371,6 +378,94 @@ def _roof_types(values: pd.Series | None, n: int, index) -> tuple[pd.Series, int
     return pd.Series(out, index=index, dtype="object"), n_default, n_unmapped
 
 
+# --------------------------------------------------------------------------- names, roof shapes, flags
+
+#: Name keywords refining a generic category (Chinese names of Guangzhou institutions).
+NAME_HINTS = (
+    ("government", ("人民政府", "政府", "政务", "海关", "税务", "公安", "法院", "检察院", "人大",
+                    "政协", "区委", "市委", "党委", "机关", "街道办")),
+    ("hospital", ("医院", "卫生院", "卫生服务中心", "妇幼保健")),
+    ("school", ("小学", "中学", "大学", "学院", "学校", "幼儿园")),
+)
+#: Markers of a former use in a name (旧址 "former site", 原… "formerly", "former"): such a
+#: name says what the building *was*, so it sets no category.
+_FORMER_RE = re.compile(r"旧址|^原|[(（\s·]原|\bformer\b|\bold site\b", re.IGNORECASE)
+
+
+def category_from_name(name: str) -> str:
+    """Category suggested by keywords of a name, '' when none (or when the name marks a former use)."""
+    name = (name or "").strip()
+    if not name or _FORMER_RE.search(name):
+        return ""
+    for cat, words in NAME_HINTS:
+        if any(w in name for w in words):
+            return cat
+    return ""
+
+
+def refine_categories_by_name(category: pd.Series, name: pd.Series) -> tuple[pd.Series, int]:
+    """Categories 'other' / 'public' refined by :func:`category_from_name` (a tag or field wins otherwise)."""
+    hint = name.fillna("").astype(str).map(category_from_name)
+    change = category.isin(["other", "public"]) & (hint != "") & (hint != category)
+    return category.where(~change, hint), int(change.sum())
+
+
+#: ``roof:shape`` values modelled as planes (``pv_survey.roofs.ROOF_SHAPES``), with source
+#: labels mapped to them (OSM wiki Key:roof:shape; Chinese roof-form names).
+ROOF_SHAPE_LABELS = {
+    "flat": "flat", "gabled": "gabled", "hipped": "hipped", "half-hipped": "half-hipped", "half_hipped": "half-hipped",
+    "skillion": "skillion", "pyramidal": "pyramidal", "dome": "dome", "cone": "cone", "round": "round",
+    "mansard": "mansard", "平顶": "flat", "平屋顶": "flat", "双坡": "gabled", "人字": "gabled", "硬山": "gabled",
+    "悬山": "gabled", "四坡": "hipped", "庑殿": "hipped", "歇山": "half-hipped", "单坡": "skillion",
+    "攒尖": "pyramidal", "穹顶": "dome", "圆顶": "dome", "锥顶": "cone", "拱顶": "round",
+}
+
+_COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW")
+
+
+def roof_shapes(values: pd.Series | None, n: int, index) -> pd.Series:
+    """Roof labels -> a modelled shape name, the label itself (lower case) when not modelled, '' when missing."""
+    if values is None:
+        return pd.Series([""] * n, index=index, dtype="object")
+    text = _text(values)
+    return text.map(lambda v: ROOF_SHAPE_LABELS.get(v.strip().lower(), ROOF_SHAPE_LABELS.get(v.strip(), v.lower())))
+
+
+def parse_direction_deg(values: pd.Series) -> np.ndarray:
+    """``roof:direction`` -> azimuth clockwise from north [deg]; NaN where blank or unreadable.
+
+    Numbers are degrees; compass letters N, NNE, ... NNW are the 16-point rose, 22.5 deg
+    apart (OSM wiki Key:direction).
+    """
+    out = []
+    for v in _text(values).tolist():
+        s = v.strip().upper()
+        if s in _COMPASS:
+            out.append(22.5 * _COMPASS.index(s))
+            continue
+        try:
+            out.append(float(s) % 360.0)
+        except ValueError:
+            out.append(np.nan)
+    return np.asarray(out, dtype=float)
+
+
+def not_number_flags(raw: pd.Series | None, parsed: np.ndarray, field: str) -> np.ndarray:
+    """Per row: ``"<field> not a number: '<text>'"`` where a non-blank value holds no number, else ''."""
+    if raw is None:
+        return np.full(len(parsed), "", dtype=object)
+    text = _text(raw).to_numpy(dtype=object)
+    bad = np.isnan(np.asarray(parsed, dtype=float)) & (text != "")
+    return np.array([f"{field} not a number: {t!r}" if b else "" for t, b in zip(text, bad)], dtype=object)
+
+
+def join_flags(*flags: np.ndarray) -> np.ndarray:
+    """Join per-row flag arrays with '; ' (empty entries skipped)."""
+    if not flags:
+        return np.empty(0, dtype=object)
+    return np.array(["; ".join(f for f in row if f) for row in zip(*flags)], dtype=object)
+
+
 # --------------------------------------------------------------------------- field detection
 
 
@@ -496,6 +591,24 @@ def map_attributes(df: pd.DataFrame, *, field_map: Mapping[str, str] | None = No
             f"{where}: {stats.n_pv_invalid} negative or infinite values of {fields['existing_pv_kwp']}; taken as 0 kWp"
         )
     out["existing_pv_kwp"] = np.where(np.isfinite(pv) & (pv > 0), pv, 0.0)
+    out["category"], stats.n_category_from_name = refine_categories_by_name(out["category"], out["name"])
+    if stats.n_category_from_name:
+        stats.warnings.append(f"{where}: {stats.n_category_from_name} categories refined from keywords of the "
+                              "name (政府/政务/海关, 医院, 学校/小学/中学...; names marking a former use excepted)")
+    out["roof_shape"] = roof_shapes(col("roof_type"), n, idx)
+    for key, dest in (("roof_angle", "roof_angle_deg"), ("roof_height", "roof_height_m")):
+        out[dest] = parse_number(col(key)) if key in fields else np.full(n, np.nan)
+    out["roof_direction_deg"] = parse_direction_deg(col("roof_direction")) if "roof_direction" in fields \
+        else np.full(n, np.nan)
+    out["roof_orientation"] = ""
+    out["heritage"] = _text(col("heritage")).map(lambda v: "" if v.lower() in ("", "no", "0", "否", "无") else v) \
+        if "heritage" in fields else pd.Series([""] * n, index=idx, dtype="object")
+    out["part_of"] = _text(col("part_of")) if "part_of" in fields else pd.Series([""] * n, index=idx, dtype="object")
+    flags = [not_number_flags(col(k), out[d].to_numpy(float) if d != "year_built" else
+                              out[d].astype("Float64").to_numpy(dtype=float, na_value=np.nan), k)
+             for k, d in (("height_m", "height_attr_m"), ("floors", "floors"), ("year_built", "year_built"))
+             if k in fields]
+    out["attribute_flags"] = join_flags(*flags) if flags else np.full(n, "", dtype=object)
     return out, stats
 
 

@@ -526,6 +526,22 @@ def validate_frame(raw: RawSource, *, source_crs: str | None = None,
         "year not readable": stats.n_year_unparsed,
         "existing PV invalid (-> 0)": stats.n_pv_invalid,
     }
+    rep.attribute_problems["categories refined from names"] = stats.n_category_from_name
+    if "heritage" in attrs:
+        rep.attribute_problems["heritage / historic / listed (kept out of build years)"] = int(
+            (attrs["heritage"].astype(str) != "").sum())
+    if "attribute_flags" in attrs:
+        rep.attribute_problems["rows with text in a numeric field (flagged per row)"] = int(
+            (attrs["attribute_flags"].astype(str) != "").sum())
+    datav = {"adcode", "acroutes", "childrenNum"} & set(map(str, raw.frame.columns))
+    if datav:
+        rep.attribute_problems["administrative-boundary features (not buildings)"] = len(raw.frame)
+        rep.problems.append(f"{where}: the features are administrative boundaries (DataV.GeoAtlas fields "
+                            f"{', '.join(sorted(datav))}), not building footprints; use them as --zones, "
+                            "and give buildings from data/README.md's sources")
+        if not source_crs:
+            rep.warnings.append(f"{where} looks like a DataV.GeoAtlas / Amap file (fields {', '.join(sorted(datav))}), "
+                                "whose coordinates are GCJ-02: pass --source-crs gcj02")
     if "osm_reason" in attrs:
         counts = Counter(r for r in attrs["osm_reason"].tolist() if r)
         for k, v in counts.items():

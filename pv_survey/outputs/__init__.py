@@ -172,9 +172,12 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
                            plan=layers["plan"], buildings=layers["buildings"], charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
-                           version=_version())
+                           version=_version(), zones=layers.get("zones"))
         st.temp("report.html").write_bytes(html.encode("utf-8"))
         tick()
+        if "zones" in layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
+            z = pd.DataFrame(layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
+            st.temp("zones.csv").write_bytes(z.to_csv(index=False).encode("utf-8-sig"))
         md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=layers["plan"])
         st.temp("summary.md").write_bytes(md.encode("utf-8"))
         tick()

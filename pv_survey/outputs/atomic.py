@@ -33,6 +33,7 @@ __all__ = [
 #: Files a run writes into its output folder (checked before anything is computed).
 OUTPUT_NAMES: tuple[str, ...] = (
     "survey.gpkg", "shortlist.csv", "report.html", "summary.md", "manifest.json", "cumulative_capacity.png",
+    "zones.csv",
 )
 #: Name patterns of the per-phase and per-class shortlists.
 OUTPUT_PATTERNS: tuple[str, ...] = ("shortlist_*.csv",)

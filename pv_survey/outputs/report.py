@@ -150,7 +150,8 @@ def _excluded_table(summary: Mapping[str, Any]) -> pd.DataFrame:
 
 def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: pd.DataFrame | None,
                 category_shares: pd.DataFrame | None, plan: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-                charts: Mapping[str, bytes], generated: str = "", version: str = "") -> str:
+                charts: Mapping[str, bytes], generated: str = "", version: str = "",
+                zones: gpd.GeoDataFrame | None = None) -> str:
     """The whole report as one HTML document (no external resource, no script).
 
     Parameters
@@ -215,6 +216,10 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         f'<figcaption class="legend">{legend}<br>'
         f"{escape(bilingual('鼠标悬停查看项目信息', 'hover over a site for its details'))}</figcaption></figure>",
     ]
+    if zones is not None and len(zones):  # issue 16: reporting zones, table and choropleth
+        from .zones_map import zones_choropleth_svg, zones_report_table
+        parts += [f"<h2>{escape(bilingual('分区统计', 'Zones'))}</h2>", _table(zones_report_table(zones)),
+                  f"<figure>{zones_choropleth_svg(zones)}</figure>"]
     if coverage is not None and len(coverage):
         parts += [f"<h2>{escape(bilingual('新建公共机构与厂房覆盖率', 'Coverage of new public and factory buildings'))}</h2>",
                   _table(coverage)]

@@ -1,8 +1,11 @@
 """Charts (matplotlib, Agg canvas, PNG bytes) and the plan map (inline SVG) of the report.
 
-Labels are bilingual when a CJK font is installed (Noto Sans CJK, Source Han Sans,
-WenQuanYi, ...) and English otherwise, so matplotlib never draws a missing glyph; any
-CJK character still found in data-derived text is dropped in English mode. Figures are
+Chart text never depends on the machine's fonts: Noto Sans SC (SIL OFL 1.1, shipped by the
+``pylopdf-fonts-zh-cn`` wheel) is registered with matplotlib and the charts name an explicit
+family list, ``["Noto Sans SC", "DejaVu Sans"]``, so matplotlib falls back glyph by glyph
+(it does so only across explicit families, never inside the generic ``sans-serif``). Without
+the wheel an installed CJK font is looked for; with none the charts are English only, and
+any CJK character still found in data-derived text is dropped. Figures are
 built on :class:`matplotlib.figure.Figure` with an Agg canvas (no pyplot, no global
 state), so the charts are the same in a script, a test or a notebook.
 """
@@ -38,8 +41,12 @@ from .styles import (
 )
 
 __all__ = [
+    "BUNDLED_FONT",
     "CJK_FONTS",
+    "bundled_font_path",
     "cjk_font",
+    "collect_figures",
+    "missing_glyphs",
     "ChartText",
     "cumulative_capacity_png",
     "category_png",
@@ -48,7 +55,11 @@ __all__ = [
     "plan_map_svg",
 ]
 
-#: CJK font families looked for, in order of preference (the first installed one is used).
+#: Family name of the CJK font shipped with pv-survey's dependencies (pylopdf-fonts-zh-cn).
+BUNDLED_FONT = "Noto Sans SC"
+#: Latin fallback after the CJK font (matplotlib's own, always present).
+LATIN_FONT = "DejaVu Sans"
+#: CJK font families looked for when the bundled one is absent, in order of preference.
 CJK_FONTS: tuple[str, ...] = (
     "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
     "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Noto Sans CJK JP",
@@ -64,13 +75,32 @@ _CJK_FILES = ("notosanscjk", "notosanssc", "sourcehansans", "wqy-zenhei", "wqy-m
               "pingfang", "droidsansfallback")
 
 
+def bundled_font_path() -> Path | None:
+    """Path of the shipped Noto Sans SC font file, or None when its wheel is not installed."""
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return None
+    path = Path(pylopdf_fonts_zh_cn.sans_path())
+    return path if path.is_file() else None
+
+
 @functools.lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """Name of an installed font family that has Chinese glyphs, or None.
+    """Name of the font family used for Chinese text in the charts, or None.
 
-    Looks in matplotlib's font list first, then registers CJK font files installed since
-    matplotlib built its cache (e.g. ``apt-get install fonts-wqy-zenhei`` after the first run).
+    The shipped Noto Sans SC first (registered with matplotlib here); without it, a CJK
+    font from matplotlib's font list, then CJK font files installed since matplotlib built
+    its cache (e.g. ``apt-get install fonts-wqy-zenhei`` after the first run).
     """
+    bundled = bundled_font_path()
+    if bundled is not None:
+        try:
+            font_manager.fontManager.addfont(str(bundled))
+            return font_manager.FontProperties(fname=str(bundled)).get_name()
+        except (OSError, RuntimeError, ValueError):  # unreadable font file: look for an installed one
+            pass
+
     def known() -> str | None:
         installed = {f.name for f in font_manager.fontManager.ttflist}
         return next((name for name in CJK_FONTS if name in installed), None)
@@ -103,6 +133,11 @@ class ChartText:
     def cjk(self) -> bool:
         return self.font is not None
 
+    @property
+    def families(self) -> list[str]:
+        """Font families of every chart text, in fallback order."""
+        return [self.font, LATIN_FONT] if self.font else [LATIN_FONT]
+
     def __call__(self, zh: str, en: str) -> str:
         return bilingual(zh, en) if self.cjk else en
 
@@ -120,22 +155,82 @@ class ChartText:
         CJK fonts often exist in one weight only (WenQuanYi Zen Hei is 500, not 400), which
         matplotlib logs for every text; the substitution is intended here.
         """
-        fam = [self.font, "DejaVu Sans"] if self.font else ["DejaVu Sans"]
+        fam = self.families
         fm_log = logging.getLogger("matplotlib.font_manager")
         level = fm_log.level
         fm_log.setLevel(logging.ERROR)
         try:
-            with rc_context({"font.family": "sans-serif", "font.sans-serif": fam, "axes.unicode_minus": False,
+            # an explicit family list (not the generic "sans-serif"): matplotlib then takes each
+            # glyph from the first family that has it
+            with rc_context({"font.family": fam, "axes.unicode_minus": False,
                              "axes.spines.top": False, "axes.spines.right": False, "font.size": 9}):
                 yield
         finally:
             fm_log.setLevel(level)
 
 
+_COLLECTED: list[list[Figure]] = []  # open collect_figures() blocks, innermost last
+
+
+@contextmanager
+def collect_figures() -> Iterator[list[Figure]]:
+    """Keep every chart figure drawn inside the block (for checks such as :func:`missing_glyphs`)."""
+    figs: list[Figure] = []
+    _COLLECTED.append(figs)
+    try:
+        yield figs
+    finally:
+        _COLLECTED.remove(figs)
+
+
+@functools.lru_cache(maxsize=16)
+def _cmap(path: str) -> frozenset[int]:
+    """Code points a font file maps to glyphs (first face of a collection)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=0, lazy=True) as font:
+        return frozenset(font.getBestCmap() or {})
+
+
+def missing_glyphs(fig: Figure) -> list[tuple[str, str]]:
+    """Characters of a drawn figure that none of their text's font families can show.
+
+    Every visible :class:`matplotlib.text.Text` (titles, labels, tick labels, legend,
+    annotations) is checked against the character maps of the font files its family list
+    resolves to, which is where matplotlib's glyph-by-glyph fallback looks.
+
+    Returns
+    -------
+    list of (character, text)
+        Empty when every character has a glyph.
+    """
+    from matplotlib.text import Text
+
+    if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()  # creates the tick labels
+    missing: list[tuple[str, str]] = []
+    for t in fig.findobj(Text):
+        s = t.get_text()
+        if not t.get_visible() or not s:
+            continue
+        maps = []
+        for fam in t.get_fontfamily():
+            try:
+                maps.append(_cmap(font_manager.findfont(font_manager.FontProperties(family=[fam]),
+                                                        fallback_to_default=False)))
+            except ValueError:  # family not installed
+                continue
+        missing += [(c, s) for c in s if not c.isspace() and not any(ord(c) in m for m in maps)]
+    return missing
+
+
 def _png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    for figs in _COLLECTED:
+        figs.append(fig)
     return buf.getvalue()
 
 

@@ -29,8 +29,8 @@ from .styles import is_built_phase, phase_colours, phase_label, phase_order
 __all__ = ["render_charts", "phase_table", "report_html", "summary_md", "format_value"]
 
 _CSS = """
-body{font-family:"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",
-"Source Han Sans SC",system-ui,sans-serif;color:#222;margin:0 auto;max-width:1000px;padding:24px;
+body{font-family:"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","Noto Sans SC","WenQuanYi Micro Hei",
+"Source Han Sans SC","Droid Sans Fallback",system-ui,sans-serif;color:#222;margin:0 auto;max-width:1000px;padding:24px;
 line-height:1.45;background:#fff}
 h1{font-size:1.6em;margin:0 0 .2em}h2{font-size:1.2em;border-bottom:2px solid #08519c;padding-bottom:.2em;
 margin-top:1.8em}.sub{color:#666;margin:0 0 1em}

@@ -61,10 +61,12 @@ class _Timer:
         log.info("[%s] ...", name)
         try:
             yield
-        finally:
-            dt = time.perf_counter() - t0
-            self.timings_s[name] = round(dt, 3)
-            log.info("[%s] done in %.1f s", name, dt)
+        except BaseException:  # interrupted or failed: never reported as done
+            log.info("[%s] stopped after %.1f s", name, time.perf_counter() - t0)
+            raise
+        dt = time.perf_counter() - t0
+        self.timings_s[name] = round(dt, 3)
+        log.info("[%s] done in %.1f s", name, dt)
 
 
 def file_sha256(path: str | Path) -> str | None:

@@ -272,19 +272,22 @@ EXPECTED_HEADER = [
     "年发电量 (MWh) / Annual generation (MWh)", "单位容量年发电量 (kWh/kWp) / Specific yield (kWh/kWp)",
     "投资 (元) / CAPEX (CNY)", "净现值 (元) / NPV (CNY)", "度电成本 (元/kWh) / LCOE (CNY/kWh)",
     "回收期 (年) / Payback (years)", "年减排 CO₂ (t) / CO₂ avoided (t/yr)", "经度 CGCS2000 / Longitude",
-    "纬度 CGCS2000 / Latitude",
+    "纬度 CGCS2000 / Latitude", "经度 GCJ-02 (高德/腾讯) / Longitude GCJ-02 (Amap/Tencent)",
+    "纬度 GCJ-02 (高德/腾讯) / Latitude GCJ-02 (Amap/Tencent)",
 ]
 
 
 def test_csv_shortlists_files_encoding_headers_totals(written):
     out, paths = written
     names = sorted(p for p in paths if p.startswith("shortlist"))
-    # build phases 2025 and 2030, the reserve; every class with a listed site (B005, a reserve mall,
-    # gives the commercial list); nothing for pinned out
-    assert names == ["shortlist.csv", "shortlist_2025.csv", "shortlist_2030.csv", "shortlist_class_commercial.csv",
+    # build phases 2025 and 2030, the reserve; every class with a listed site, except commercial:
+    # its only site is B005, a reserve mall, so its list would be a byte copy of shortlist_reserve.csv
+    assert names == ["shortlist.csv", "shortlist_2025.csv", "shortlist_2030.csv",
                      "shortlist_class_government.csv", "shortlist_class_hospital.csv",
                      "shortlist_class_industrial.csv", "shortlist_class_school.csv", "shortlist_reserve.csv"]
-    _, _, rcom = _read_csv(out / "shortlist_class_commercial.csv")
+    contents = [paths[n].read_bytes() for n in names]
+    assert len(set(contents)) == len(contents)  # no byte-identical duplicates
+    _, _, rcom = _read_csv(out / "shortlist_reserve.csv")
     assert [(r["建筑编号 / Building ID"], r["分期 / Phase"]) for r in rcom] == [("B005", "储备 / Reserve")]
     raw, header, rows = _read_csv(out / "shortlist.csv")
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark for Excel

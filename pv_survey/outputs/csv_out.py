@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..inputs.crs import wgs84_to_gcj02
 from .labels import category_label, field_alias
 from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
 
@@ -50,6 +51,8 @@ SHORTLIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("co2_avoided_t_per_yr", "dec1"),
     ("lon_deg", "dec6"),
     ("lat_deg", "dec6"),
+    ("lon_gcj02_deg", "dec6"),
+    ("lat_gcj02_deg", "dec6"),
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -128,10 +131,27 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
         out["lat_deg"] = np.nan
         out.loc[has[has].index, "lon_deg"] = cen.x.to_numpy()
         out.loc[has[has].index, "lat_deg"] = cen.y.to_numpy()
+        # GCJ-02 for Amap / Tencent look-up; CGCS2000 and WGS84 agree to a few cm (GB/T 2260-era
+        # datum comparison, well below the 0.1 m of the 6 decimals), so CGCS2000 is the WGS84 input
+        glon, glat = wgs84_to_gcj02(out["lon_deg"].to_numpy(float), out["lat_deg"].to_numpy(float))
+        out["lon_gcj02_deg"], out["lat_gcj02_deg"] = glon, glat
+        out.loc[has[has].index, "x_m"] = p.geometry[has].centroid.x.to_numpy()
+        out.loc[has[has].index, "y_m"] = p.geometry[has].centroid.y.to_numpy()
+    # a name is never blank: the address, else the building id
+    name = out["name"] if "name" in out else pd.Series(np.nan, index=out.index)
+    blank = name.isna() | (name.astype(str).str.strip() == "")
+    if "address" in out:
+        addr = out["address"]
+        fill = addr.where(~(addr.isna() | (addr.astype(str).str.strip() == "")), out.get("building_id"))
+    else:
+        fill = out.get("building_id")
+    if fill is not None and blank.any():
+        out["name"] = name.astype(object).where(~blank, fill)
     for col, _kind in SHORTLIST_COLUMNS:
         if col not in out.columns:
             out[col] = np.nan
-    return out[[c for c, _ in SHORTLIST_COLUMNS]].reset_index(drop=True)
+    extra = [c for c in ("x_m", "y_m") if c in out.columns]
+    return out[[c for c, _ in SHORTLIST_COLUMNS] + extra].reset_index(drop=True)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -159,6 +179,8 @@ def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = 0) -> dict[
     """Every shortlist: ``shortlist.csv`` (the sites of every build phase, or the first
     ``shortlist_size``), ``shortlist_<phase>.csv`` per build phase and for the reserve, and
     ``shortlist_class_<class>.csv`` per priority class (build phases and reserve, in rank order).
+    A list byte-identical to one already written (one build year only: its list is
+    ``shortlist.csv``) is not written twice.
 
     Parameters
     ----------
@@ -181,13 +203,19 @@ def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = 0) -> dict[
     top = built.head(shortlist_size) if shortlist_size and shortlist_size > 0 else built
     files[_unique_name("shortlist.csv", used)] = csv_bytes(top)
     for i, ph in enumerate(p for p in phase_order(phase) if p not in ("", PINNED_OUT)):
+        data = csv_bytes(sl[phase.to_numpy() == ph])
+        if data in files.values():  # e.g. one build year: its list is shortlist.csv, not a copy of it
+            continue
         name = _unique_name(f"shortlist_{slug(ph) or f'phase{i + 1}'}.csv", used)
-        files[name] = csv_bytes(sl[phase.to_numpy() == ph])
+        files[name] = data
     # per class: every site of the class in rank order, build phases and reserve alike (the phase
     # column says which), so each class's procurement officer sees the whole pipeline of sites
     listed = sl[phase.to_numpy() != PINNED_OUT]
     classes = [c for c in pd.unique(listed["priority_class"].dropna().astype(str)) if c != ""]
     for i, cl in enumerate(classes, start=1):
+        data = csv_bytes(listed[listed["priority_class"].astype(str) == cl])
+        if data in files.values():  # byte-identical to a list already written
+            continue
         name = _unique_name(f"shortlist_class_{slug(cl) or f'{i}'}.csv", used)
-        files[name] = csv_bytes(listed[listed["priority_class"].astype(str) == cl])
+        files[name] = data
     return files

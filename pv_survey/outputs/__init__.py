@@ -7,6 +7,8 @@
   layer's QGIS default style in ``layer_styles``;
 - ``shortlist.csv``, ``shortlist_<phase>.csv``, ``shortlist_class_<class>.csv`` — UTF-8 with
   BOM, bilingual headers;
+- ``shortlists.xlsx`` — the procurement workbook (one sheet per build year, reserve and class,
+  a summary sheet with totals);
 - ``report.html`` (self-contained) and ``cumulative_capacity.png``;
 - ``summary.md`` and ``manifest.json``.
 
@@ -36,6 +38,7 @@ from .gpkg import gpkg_timestamp, result_layers, write_gpkg
 from .manifest import manifest_json
 from .postgis import write_postgis
 from .report import render_charts, report_html, summary_md
+from .xlsx_out import shortlists_xlsx
 
 __all__ = [
     "write_outputs",
@@ -161,6 +164,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         tick()
         for name, data in shortlist_files(layers["plan"], shortlist_size=shortlist_size).items():
             st.temp(name).write_bytes(data)
+        st.temp("shortlists.xlsx").write_bytes(shortlists_xlsx(layers["plan"], title=str(summary.get("name", "")),
+                                                                when=_source_date()))
         tick()
         text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
         existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()

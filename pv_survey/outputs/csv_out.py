@@ -23,10 +23,12 @@ from ..inputs.crs import wgs84_to_gcj02
 from .labels import category_label, field_alias
 from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
 
-__all__ = ["SHORTLIST_COLUMNS", "LONLAT_CRS", "shortlist_frame", "csv_bytes", "shortlist_files", "slug"]
+__all__ = ["SHORTLIST_COLUMNS", "EXTRA_COLUMNS", "LONLAT_CRS", "shortlist_frame", "csv_bytes", "shortlist_files", "slug"]
 
 #: Geographic CRS of the coordinates: CGCS2000 (EPSG:4490), the national datum.
 LONLAT_CRS = "EPSG:4490"
+#: WGS84 geographic, the frame GCJ-02 is defined from.
+WGS84_CRS = "EPSG:4326"
 
 #: (column, how it is written) in the fixed order of every shortlist; headers come from
 #: :data:`pv_survey.outputs.labels.FIELD_LABELS`.
@@ -54,6 +56,9 @@ SHORTLIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("lon_gcj02_deg", "dec6"),
     ("lat_gcj02_deg", "dec6"),
 )
+
+#: Further columns of :func:`shortlist_frame` (in the workbook, not the CSVs).
+EXTRA_COLUMNS: tuple[str, ...] = ("lon_wgs84_deg", "lat_wgs84_deg", "x_m", "y_m")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -131,9 +136,14 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
         out["lat_deg"] = np.nan
         out.loc[has[has].index, "lon_deg"] = cen.x.to_numpy()
         out.loc[has[has].index, "lat_deg"] = cen.y.to_numpy()
-        # GCJ-02 for Amap / Tencent look-up; CGCS2000 and WGS84 agree to a few cm (GB/T 2260-era
-        # datum comparison, well below the 0.1 m of the 6 decimals), so CGCS2000 is the WGS84 input
-        glon, glat = wgs84_to_gcj02(out["lon_deg"].to_numpy(float), out["lat_deg"].to_numpy(float))
+        # WGS84 (EPSG:4326, as pyproj transforms CGCS2000 to it), and GCJ-02 from it for Amap /
+        # Tencent look-up (the web maps' offset frame, ../shared/REFERENCES.md "Coordinates")
+        wgs = gpd.GeoSeries(p.geometry[has].centroid, crs=p.crs).to_crs(WGS84_CRS)
+        out["lon_wgs84_deg"] = np.nan
+        out["lat_wgs84_deg"] = np.nan
+        out.loc[has[has].index, "lon_wgs84_deg"] = wgs.x.to_numpy()
+        out.loc[has[has].index, "lat_wgs84_deg"] = wgs.y.to_numpy()
+        glon, glat = wgs84_to_gcj02(out["lon_wgs84_deg"].to_numpy(float), out["lat_wgs84_deg"].to_numpy(float))
         out["lon_gcj02_deg"], out["lat_gcj02_deg"] = glon, glat
         out.loc[has[has].index, "x_m"] = p.geometry[has].centroid.x.to_numpy()
         out.loc[has[has].index, "y_m"] = p.geometry[has].centroid.y.to_numpy()
@@ -150,7 +160,7 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
     for col, _kind in SHORTLIST_COLUMNS:
         if col not in out.columns:
             out[col] = np.nan
-    extra = [c for c in ("x_m", "y_m") if c in out.columns]
+    extra = [c for c in EXTRA_COLUMNS if c in out.columns]
     return out[[c for c, _ in SHORTLIST_COLUMNS] + extra].reset_index(drop=True)
 
 

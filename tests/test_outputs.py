@@ -279,7 +279,7 @@ EXPECTED_HEADER = [
 
 def test_csv_shortlists_files_encoding_headers_totals(written):
     out, paths = written
-    names = sorted(p for p in paths if p.startswith("shortlist"))
+    names = sorted(p for p in paths if p.startswith("shortlist") and p.endswith(".csv"))
     # build phases 2025 and 2030, the reserve; every class with a listed site, except commercial:
     # its only site is B005, a reserve mall, so its list would be a byte copy of shortlist_reserve.csv
     assert names == ["shortlist.csv", "shortlist_2025.csv", "shortlist_2030.csv",
@@ -618,7 +618,7 @@ def test_survey_without_any_site(tmp_path):
     assert dict(pyogrio.list_layers(paths["survey.gpkg"]))["plan"] == "MultiPolygon"
     _, header, rows = _read_csv(paths["shortlist.csv"])
     assert header == EXPECTED_HEADER and rows == []
-    assert [p for p in paths if p.startswith("shortlist")] == ["shortlist.csv"]
+    assert [p for p in paths if p.startswith("shortlist")] == ["shortlist.csv", "shortlists.xlsx"]
     assert "<svg" in paths["report.html"].read_text(encoding="utf-8")
 
 

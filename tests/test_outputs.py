@@ -629,5 +629,5 @@ def test_building_without_geometry_and_progress(tmp_path):
     paths = write_outputs(tmp_path / "g", **d, chart_font=None, progress=lambda *a: calls.append(a))
     b = pyogrio.read_dataframe(paths["survey.gpkg"], layer="buildings")
     assert len(b) == 8 and b.loc[b["building_id"] == "B007", "geometry"].isna().all()
-    assert calls == [("outputs", i, 6) for i in range(1, 7)]
+    assert calls == [("outputs", i, 7) for i in range(1, 8)]  # 7 steps: gpkg, lists, charts, report, md, index, manifest
     assert pyogrio.get_gdal_config_option("OGR_CURRENT_DATE") is None  # GDAL setting restored

@@ -10,7 +10,7 @@
 - ``shortlists.xlsx`` — the procurement workbook (one sheet per build year, reserve and class,
   a summary sheet with totals);
 - ``report.html`` (self-contained) and ``cumulative_capacity.png``;
-- ``summary.md`` and ``manifest.json``.
+- ``summary.md``, ``README.txt`` (bilingual index of the folder) and ``manifest.json``.
 
 Every file is staged under a temporary name and put in place only when all are written
 (:mod:`pv_survey.outputs.atomic`); an existing output is never replaced without
@@ -38,7 +38,8 @@ from .gpkg import gpkg_timestamp, result_layers, write_gpkg
 from .manifest import manifest_json
 from .postgis import write_postgis
 from .report import render_charts, report_html, summary_md
-from .xlsx_out import shortlists_xlsx
+from .index import readme_txt
+from .xlsx_out import shortlists_xlsx, workbook_sheets
 
 __all__ = [
     "write_outputs",
@@ -149,7 +150,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         if not summary.get("notes"):
             summary["notes"] = list(getattr(plan_result, "notes", []) or [])
     stamp = _stamp_from(manifest)
-    n_steps, step = 6, 0
+    n_steps, step = 7, 0
 
     def tick() -> None:
         nonlocal step
@@ -182,6 +183,10 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         tick()
         md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=layers["plan"])
         st.temp("summary.md").write_bytes(md.encode("utf-8"))
+        tick()
+        index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
+                           layers=list(layers), sheets=workbook_sheets(layers["plan"]))
+        st.temp("README.txt").write_bytes(index.encode("utf-8-sig"))
         tick()
         # the manifest is written last, so it can time the outputs stage itself
         timings = {**dict(manifest.get("timings_s", {})), "outputs": round(time.perf_counter() - t0, 3)}

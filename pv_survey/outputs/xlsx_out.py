@@ -29,7 +29,8 @@ from .csv_out import SHORTLIST_COLUMNS, shortlist_frame
 from .labels import bilingual, category_label, field_alias
 from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
 
-__all__ = ["WORKBOOK_COLUMNS", "SUMMARY_COLUMNS", "sheet_groups", "shortlists_xlsx"]
+__all__ = ["WORKBOOK_COLUMNS", "SUMMARY_COLUMNS", "SUMMARY_SHEET", "sheet_groups", "workbook_sheets",
+           "shortlists_xlsx"]
 
 #: (column of :func:`shortlist_frame`, header field, kind) of every site sheet, in order.
 #: ``lon_deg`` / ``lat_deg`` are CGCS2000 degrees in the CSVs; the workbook gives WGS84 instead.
@@ -47,6 +48,7 @@ WORKBOOK_COLUMNS: tuple[tuple[str, str, str], ...] = tuple(
 _FORMATS = {"int": "#,##0", "dec1": "#,##0.0", "dec2": "0.00", "dec6": "0.000000"}
 #: Columns summed per sheet on the summary sheet.
 SUMMARY_COLUMNS: tuple[str, ...] = ("capacity_kwp", "annual_mwh", "capex_cny", "co2_avoided_t_per_yr")
+SUMMARY_SHEET = "汇总 Summary"
 _FROZEN = "D2"  # header row and the rank, building id and name columns stay in view
 _HEADER_FILL = "DCE6F1"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -75,7 +77,7 @@ def sheet_groups(sl: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
     """
     phase = sl["phase"].fillna("").astype(str)
     groups: list[tuple[str, str, np.ndarray]] = []
-    used: set[str] = {"汇总 summary"}
+    used: set[str] = {SUMMARY_SHEET.lower()}
     for ph in phase_order(phase):
         if ph in ("", PINNED_OUT):
             continue
@@ -164,6 +166,11 @@ def _site_sheet(ws, frame: pd.DataFrame) -> None:
     _widths(ws, texts)
 
 
+def workbook_sheets(plan: gpd.GeoDataFrame) -> list[str]:
+    """Sheet names of :func:`shortlists_xlsx` for ``plan``, in order."""
+    return [SUMMARY_SHEET] + [t for t, _w, _m in sheet_groups(shortlist_frame(plan))]
+
+
 #: Time stamp of the workbook's parts and properties without SOURCE_DATE_EPOCH: the ZIP
 #: format's epoch (PKWARE APPNOTE 4.4.6), so the same plan gives the same bytes.
 _ZIP_EPOCH = datetime(1980, 1, 1)
@@ -212,7 +219,7 @@ def shortlists_xlsx(plan: gpd.GeoDataFrame, *, title: str = "", when: datetime |
     groups = sheet_groups(sl)
     wb = Workbook()
     summary = wb.active
-    summary.title = "汇总 Summary"
+    summary.title = SUMMARY_SHEET
     heads = [bilingual("工作表", "Sheet"), bilingual("内容", "Contents"), bilingual("项目数", "Sites")] + \
         [field_alias(c) or c for c in SUMMARY_COLUMNS]
     summary.append(heads)

@@ -459,11 +459,13 @@ def _svg_path(geom, x0: float, y1: float, s: float) -> str:
     return "".join(parts)
 
 
-def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_px: int = 960) -> str:
-    """Inline SVG map: every footprint grey (excluded darker), sites coloured by phase.
+def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_px: int = 960,
+                 max_labels: int = 60) -> str:
+    """Inline SVG map drawn for print: every footprint grey (excluded darker), build-year sites
+    in full colour with a dark outline and labelled by rank, reserve sites light.
 
-    Each planned site carries a ``<title>`` tooltip (rank, name, capacity, phase); a
-    scale bar and a north arrow are drawn. Coordinates are the metric CRS scaled to
+    Each site also carries a ``<title>`` tooltip (rank, name, capacity, phase); a legend, a
+    scale bar and a north arrow are drawn inside the picture, so they print with it. Coordinates are the metric CRS scaled to
     pixels; footprints are simplified to half a pixel.
 
     Parameters
@@ -474,6 +476,9 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
         The ``plan`` layer (footprint per site) with ``rank``, ``phase``, ``capacity_kwp``.
     width_px : int
         Width of the drawing. [px]
+    max_labels : int
+        Rank labels drawn: every build-year site when there are at most this many, else the
+        first ``max_labels`` ranks.
     """
     geoms = buildings.geometry
     valid = ~geoms.isna() & ~geoms.is_empty
@@ -502,18 +507,50 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
            f'<path d="{"".join(ctx_ok)}" fill="#e3e3e3" stroke="none"/>',
            f'<path d="{"".join(ctx_ex)}" fill="{EXCLUDED_COLOUR}" fill-opacity="0.6" stroke="none"/>']
     p = plan[has_phase] if len(plan) else plan
+    labels: list[str] = []
     if len(p):
         colours = phase_colours(p["phase"].astype(str))
         p = p.sort_values("rank", ascending=False, kind="stable")  # best sites drawn last, on top
         psimple = shapely.simplify(p.geometry.to_numpy(), tol, preserve_topology=True)
-        for g, (_, row) in zip(psimple, p.iterrows()):
+        built = np.array([is_built_phase(x) for x in p["phase"].astype(str)], dtype=bool)
+        n_built = int(built.sum())
+        for g, (_, row), is_built in zip(psimple, p.iterrows(), built):
             if g is None or g.is_empty:
                 continue
             colour = colours.get(str(row["phase"]), UNPLANNED_COLOUR)
-            tip = (f"{int(row['rank'])}. {row.get('name', '') or ''} ({row['building_id']}) — "
+            name = str(row.get("name", "") or "") or str(row.get("address", "") or "") or str(row["building_id"])
+            tip = (f"{int(row['rank'])}. {name} ({row['building_id']}) — "
                    f"{float(row['capacity_kwp']):,.1f} kWp, {phase_label(str(row['phase']))}")
-            out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" stroke="{colour}" '
-                       f'stroke-width="1.2" stroke-linejoin="round"><title>{escape(tip)}</title></path>')
+            if is_built:  # a build-year site: full colour, dark outline, at least a few pixels
+                out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" stroke="#222" '
+                           f'stroke-width="1.2" stroke-linejoin="round"><title>{escape(tip)}</title></path>')
+                if n_built <= max_labels or int(row["rank"]) <= max_labels:
+                    c = g.representative_point()
+                    cx, cy = (c.x - x0) * s, (y1 - c.y) * s
+                    labels.append(f'<text x="{cx:.1f}" y="{cy - 5:.1f}" text-anchor="middle">{int(row["rank"])}</text>')
+            else:  # reserve and the rest: light, no outline
+                out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" fill-opacity="0.45" stroke="none">'
+                           f'<title>{escape(tip)}</title></path>')
+    if labels:  # rank labels above every footprint, with a white halo for print
+        out.append('<g font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="11" '
+                   'font-weight="bold" fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke">'
+                   + "".join(labels) + "</g>")
+    # legend (inside the drawing, so it prints with the map)
+    entries = [(c, phase_label(ph), ph) for ph, c in (phase_colours(p["phase"].astype(str)).items() if len(p) else [])]
+    entries += [("#e3e3e3", bilingual("其他建筑", "other buildings"), ""),
+                (EXCLUDED_COLOUR, bilingual("已排除", "excluded"), "")]
+    lx, ly = 8, 8
+    leg = [f'<g font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="12" fill="#222">'
+           f'<rect x="{lx}" y="{ly}" width="230" height="{18 * len(entries) + 10}" fill="#fff" fill-opacity="0.85" '
+           f'stroke="#bbb"/>']
+    for i, (colour, text, ph) in enumerate(entries):
+        y = ly + 8 + 18 * i
+        light = not is_built_phase(ph) and ph != ""
+        stroke = ' stroke="#222"' if is_built_phase(ph) else ""
+        opacity = ' fill-opacity="0.45"' if light else ""
+        leg.append(f'<rect x="{lx + 8}" y="{y}" width="14" height="12" fill="{colour}"{opacity}{stroke}/>'
+                   f'<text x="{lx + 28}" y="{y + 11}">{escape(text)}</text>')
+    out.append("".join(leg) + "</g>")
     # scale bar and north arrow
     bar_m = _nice_length_m(span)
     bar_px = bar_m * s

@@ -483,7 +483,7 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 targets=planres.targets, coverage=planres.coverage, category_shares=planres.category_shares,
                 summary=summary, manifest=manifest, crs=cfg.survey.metric_crs, overwrite=overwrite,
                 shortlist_size=cfg.outputs.shortlist_size, extra_layers=extra_layers or None,
-                progress=progress,
+                progress=progress, pdf=cfg.outputs.report_pdf,
             )
     if cfg.outputs.postgis_url:
         from .outputs import result_layers, write_postgis

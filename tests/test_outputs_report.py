@@ -109,12 +109,12 @@ def test_no_horizontal_overflow_in_chromium(report, tmp_path, width):
 
 
 @needs_chromium
-def test_report_prints_to_a4_pdf(report, tmp_path):
-    pdf = tmp_path / "report.pdf"
-    r = _chromium(["--no-pdf-header-footer", f"--print-to-pdf={pdf}", report.as_uri()], tmp_path)
-    assert r.returncode == 0 and pdf.is_file(), r.stderr[-2000:]
-    data = pdf.read_bytes()
+def test_report_pdf_is_a4(tmp_path):
+    paths = write_outputs(tmp_path / "o", **make_district(), chart_font=True, pdf=True)
+    data = paths["report.pdf"].read_bytes()
     assert data.startswith(b"%PDF-")
-    # A4 is 595 x 842 pt (ISO 216: 210 x 297 mm at 72 pt per inch)
+    # A4 is 595 x 842 pt (ISO 216: 210 x 297 mm at 72 pt per inch); more than one page
     boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
-    assert boxes and all(abs(float(w) - 595) < 2 and abs(float(h) - 842) < 2 for w, h in boxes)
+    assert len(boxes) >= 2 and all(abs(float(w) - 595) < 2 and abs(float(h) - 842) < 2 for w, h in boxes)
+    assert "report.pdf" in paths["README.txt"].read_text(encoding="utf-8-sig")
+    assert "report.pdf" in json.loads(paths["manifest.json"].read_text(encoding="utf-8"))["outputs"]

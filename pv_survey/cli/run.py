@@ -103,11 +103,13 @@ def format_summary(summary: dict) -> str:
 @click.option("--postgis", default=None, metavar="URL",
               help="Also write the result layers into PostGIS, e.g. postgresql://user@host:5432/db "
                    "(schema from outputs.postgis_schema, default pv_survey).")
+@click.option("--pdf", is_flag=True, default=False,
+              help="Also print the report to report.pdf (A4) with a headless Chromium or Chrome.")
 @overwrite_opt
 @workers_opt
 @scheduler_opt
 def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, source_crs, encoding, name, out_dir,
-            resources, parking, pins, postgis, overwrite, workers, scheduler):
+            resources, parking, pins, postgis, pdf, overwrite, workers, scheduler):
     """Survey every roof, plan the installations, write the outputs.
 
     With no options it runs the embedded Tianhe demo district on the embedded
@@ -128,8 +130,8 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
         changes["inputs"] = ins
     if resources:
         changes["resources"] = {"kinds": [k.strip() for k in resources.split(",") if k.strip()]}
-    if postgis:
-        changes["outputs"] = {"postgis_url": postgis}
+    if postgis or pdf:
+        changes["outputs"] = {**({"postgis_url": postgis} if postgis else {}), **({"report_pdf": True} if pdf else {})}
     if pins:
         changes["plan"] = {"pins_file": pins}
     if changes:

@@ -92,7 +92,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   category_shares: pd.DataFrame | None = None, summary: Mapping[str, Any],
                   manifest: Mapping[str, Any], crs: Any, overwrite: bool = False, shortlist_size: int = 0,
                   progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
-                  plan_result: Any = None, chart_font: str | None | bool = True) -> dict[str, Path]:
+                  plan_result: Any = None, chart_font: str | None | bool = True,
+                  pdf: bool = False) -> dict[str, Path]:
     """Write every output file of a survey into ``out_dir``.
 
     Parameters
@@ -129,7 +130,10 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         The plan stage's result; its ``summary_lines`` and ``notes`` are used when the
         summary has none.
     chart_font : str, None or True
-        CJK font for the charts: True = look for one, None = English-only charts.
+        CJK font for the charts: True = the shipped Noto Sans SC (or an installed CJK font),
+        None = English-only charts.
+    pdf : bool
+        Also print the report to ``report.pdf`` (A4) with a headless Chromium.
 
     Returns
     -------
@@ -179,7 +183,11 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                            plan=layers["plan"], buildings=layers["buildings"], charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
                            version=_version())
-        st.temp("report.html").write_bytes(html.encode("utf-8"))
+        html_tmp = st.temp("report.html")
+        html_tmp.write_bytes(html.encode("utf-8"))
+        if pdf:
+            from .pdf import print_pdf
+            print_pdf(html_tmp, st.temp("report.pdf"))
         tick()
         md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=layers["plan"])
         st.temp("summary.md").write_bytes(md.encode("utf-8"))

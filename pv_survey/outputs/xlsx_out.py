@@ -147,9 +147,9 @@ def _site_sheet(ws, frame: pd.DataFrame) -> None:
     for i in range(len(frame)):
         row = [_value(col[i], kind) for col, kind in cols]
         ws.append(row)
-        for cell, v in zip(ws[ws.max_row], row):
+        for j, v in enumerate(row, start=1):
             if isinstance(v, str) and v.startswith("="):
-                cell.data_type = "s"  # text that looks like a formula stays text
+                ws.cell(row=i + 2, column=j).data_type = "s"  # text that looks like a formula stays text
         for j, v in enumerate(row):
             if v is not None:
                 kind = cols[j][1]

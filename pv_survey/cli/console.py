@@ -45,7 +45,8 @@ def quiet() -> bool:
 def progress_line(stage: str, done: int, total: int, elapsed_s: float) -> str:
     """``[shading] 22,789 of 22,789 roofs, 2,100 roofs/s`` (the rate once some time has passed)."""
     unit = stage_unit(stage)
-    rate = f", {done / elapsed_s:,.0f} {unit}/s" if elapsed_s > 0.05 and done > 0 else ""
+    # a rate only for bulk stages (roofs, tiles); "0 files/s" would say nothing
+    rate = f", {done / elapsed_s:,.0f} {unit}/s" if elapsed_s > 0.05 and done > 0 and total >= 100 else ""
     return f"[{stage}] {done:,} of {total:,} {unit}{rate}"
 
 

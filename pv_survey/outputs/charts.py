@@ -524,9 +524,12 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
             if is_built:  # a build-year site: full colour, dark outline, at least a few pixels
                 out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" stroke="#222" '
                            f'stroke-width="1.2" stroke-linejoin="round"><title>{escape(tip)}</title></path>')
+                c = g.representative_point()
+                cx, cy = (c.x - x0) * s, (y1 - c.y) * s
+                # a marker, so a site of a few pixels still stands out among thousands of roofs
+                out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{colour}" stroke="#222" '
+                           f'stroke-width="1"/>')
                 if n_built <= max_labels or int(row["rank"]) <= max_labels:
-                    c = g.representative_point()
-                    cx, cy = (c.x - x0) * s, (y1 - c.y) * s
                     labels.append(f'<text x="{cx:.1f}" y="{cy - 5:.1f}" text-anchor="middle">{int(row["rank"])}</text>')
             else:  # reserve and the rest: light, no outline
                 out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" fill-opacity="0.45" stroke="none">'

@@ -737,6 +737,10 @@ class OutputsConfig:
         0, "Rows of shortlist.csv (sites of the build phases, by rank); 0 = all. The per-phase and "
         "per-class shortlists are always complete.", lo=0,
     )
+    report_pdf: bool = _f(
+        False, "Also print report.html to report.pdf (A4) with a headless Chromium or Chrome found on PATH "
+        "(as --pdf); off by default because a PDF carries its creation time and needs a browser.",
+    )
     postgis_url: str = _f(
         "", "Also write the result layers to this PostGIS database (postgresql://user:password@host/db, "
         "as --postgis); empty = no database. The password is hidden in manifest.json.",

@@ -64,11 +64,13 @@ class _Timer:
         log.info("[%s] ...", name)
         try:
             yield
-        finally:
-            dt = time.perf_counter() - t0
-            # a stage may run more than once (shading for roofs, facades, carports; once per tile): add up
-            self.timings_s[name] = round(self.timings_s.get(name, 0.0) + dt, 3)
-            log.info("[%s] done in %.1f s", name, dt)
+        except BaseException:  # interrupted or failed: never reported as done
+            log.info("[%s] stopped after %.1f s", name, time.perf_counter() - t0)
+            raise
+        dt = time.perf_counter() - t0
+        # a stage may run more than once (shading for roofs, facades, carports; once per tile): add up
+        self.timings_s[name] = round(self.timings_s.get(name, 0.0) + dt, 3)
+        log.info("[%s] done in %.1f s", name, dt)
 
 
 def file_sha256(path: str | Path) -> str | None:
@@ -497,7 +499,7 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 targets=planres.targets, coverage=planres.coverage, category_shares=planres.category_shares,
                 summary=summary, manifest=manifest, crs=cfg.survey.metric_crs, overwrite=overwrite,
                 shortlist_size=cfg.outputs.shortlist_size, extra_layers=extra_layers or None,
-                progress=progress,
+                progress=progress, pdf=cfg.outputs.report_pdf,
             )
     if cfg.outputs.postgis_url:
         from .outputs import result_layers, write_postgis

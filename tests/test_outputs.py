@@ -272,19 +272,22 @@ EXPECTED_HEADER = [
     "年发电量 (MWh) / Annual generation (MWh)", "单位容量年发电量 (kWh/kWp) / Specific yield (kWh/kWp)",
     "投资 (元) / CAPEX (CNY)", "净现值 (元) / NPV (CNY)", "度电成本 (元/kWh) / LCOE (CNY/kWh)",
     "回收期 (年) / Payback (years)", "年减排 CO₂ (t) / CO₂ avoided (t/yr)", "经度 CGCS2000 / Longitude",
-    "纬度 CGCS2000 / Latitude",
+    "纬度 CGCS2000 / Latitude", "经度 GCJ-02 (高德/腾讯) / Longitude GCJ-02 (Amap/Tencent)",
+    "纬度 GCJ-02 (高德/腾讯) / Latitude GCJ-02 (Amap/Tencent)",
 ]
 
 
 def test_csv_shortlists_files_encoding_headers_totals(written):
     out, paths = written
-    names = sorted(p for p in paths if p.startswith("shortlist"))
-    # build phases 2025 and 2030, the reserve; every class with a listed site (B005, a reserve mall,
-    # gives the commercial list); nothing for pinned out
-    assert names == ["shortlist.csv", "shortlist_2025.csv", "shortlist_2030.csv", "shortlist_class_commercial.csv",
+    names = sorted(p for p in paths if p.startswith("shortlist") and p.endswith(".csv"))
+    # build phases 2025 and 2030, the reserve; every class with a listed site, except commercial:
+    # its only site is B005, a reserve mall, so its list would be a byte copy of shortlist_reserve.csv
+    assert names == ["shortlist.csv", "shortlist_2025.csv", "shortlist_2030.csv",
                      "shortlist_class_government.csv", "shortlist_class_hospital.csv",
                      "shortlist_class_industrial.csv", "shortlist_class_school.csv", "shortlist_reserve.csv"]
-    _, _, rcom = _read_csv(out / "shortlist_class_commercial.csv")
+    contents = [paths[n].read_bytes() for n in names]
+    assert len(set(contents)) == len(contents)  # no byte-identical duplicates
+    _, _, rcom = _read_csv(out / "shortlist_reserve.csv")
     assert [(r["建筑编号 / Building ID"], r["分期 / Phase"]) for r in rcom] == [("B005", "储备 / Reserve")]
     raw, header, rows = _read_csv(out / "shortlist.csv")
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 byte-order mark for Excel
@@ -615,7 +618,7 @@ def test_survey_without_any_site(tmp_path):
     assert dict(pyogrio.list_layers(paths["survey.gpkg"]))["plan"] == "MultiPolygon"
     _, header, rows = _read_csv(paths["shortlist.csv"])
     assert header == EXPECTED_HEADER and rows == []
-    assert [p for p in paths if p.startswith("shortlist")] == ["shortlist.csv"]
+    assert [p for p in paths if p.startswith("shortlist")] == ["shortlist.csv", "shortlists.xlsx"]
     assert "<svg" in paths["report.html"].read_text(encoding="utf-8")
 
 
@@ -626,5 +629,5 @@ def test_building_without_geometry_and_progress(tmp_path):
     paths = write_outputs(tmp_path / "g", **d, chart_font=None, progress=lambda *a: calls.append(a))
     b = pyogrio.read_dataframe(paths["survey.gpkg"], layer="buildings")
     assert len(b) == 8 and b.loc[b["building_id"] == "B007", "geometry"].isna().all()
-    assert calls == [("outputs", i, 6) for i in range(1, 7)]
+    assert calls == [("outputs", i, 7) for i in range(1, 8)]  # 7 steps: gpkg, lists, charts, report, md, index, manifest
     assert pyogrio.get_gdal_config_option("OGR_CURRENT_DATE") is None  # GDAL setting restored

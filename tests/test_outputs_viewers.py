@@ -223,9 +223,14 @@ def test_report_renders_in_headless_chromium(outputs, tmp_path):
     # the charts and the map were drawn: chart colours and phase colours on the screenshot
     assert _pixels_near(shot, _rgb("#08519c")) > 500  # 'planned' bars of the category and monthly charts
     assert _pixels_near(shot, _rgb(YIELD_COLOURS[2])) > 500  # specific-yield histogram bars
-    colours = phase_colours(["2025", "2030", "reserve"])
+    colours = phase_colours(["2025", "2030"])
     for phase, colour in colours.items():
         assert _pixels_near(shot, _rgb(colour)) > 50, phase  # map footprints (and chart markers)
+    # the reserve is drawn light (issue 17): fill-opacity 0.45 over the map background #fbfbf8,
+    # i.e. 0.45 x colour + 0.55 x background (SVG alpha compositing, "over")
+    res = np.array(_rgb(phase_colours(["reserve"])["reserve"]))
+    light = tuple(int(round(v)) for v in 0.45 * res + 0.55 * np.array(_rgb("#fbfbf8")))
+    assert _pixels_near(shot, light, tol=4) > 50
 
 
 

@@ -27,7 +27,7 @@ def batch_cmd(scenarios, out_dir, workers, scheduler, overwrite):
     A failing scenario is reported and the others still run; the exit code is then 2.
     """
     from ..batch import load_scenarios, run_batch
-    from .run import _Progress
+    from .console import Progress as _Progress, captured_native_output
 
     items = load_scenarios(scenarios)
     click.echo(f"{len(items)} scenarios -> {out_dir}/", err=True)
@@ -40,8 +40,9 @@ def batch_cmd(scenarios, out_dir, workers, scheduler, overwrite):
         click.echo(f"[{k}/{n}] {outcome.name}: {outcome.status} ({outcome.seconds:.1f} s){note}", err=True)
 
     try:
-        result = run_batch(items, out_dir=out_dir, workers=workers, scheduler=scheduler, overwrite=overwrite,
-                           progress=progress, on_scenario=report)
+        with captured_native_output():  # HiGHS prints to stdout from C++; the console stays readable
+            result = run_batch(items, out_dir=out_dir, workers=workers, scheduler=scheduler, overwrite=overwrite,
+                               progress=progress, on_scenario=report)
     finally:
         progress.close()
     counts = {s: sum(o.status == s for o in result.outcomes) for s in ("done", "skipped", "failed")}

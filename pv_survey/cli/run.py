@@ -3,49 +3,49 @@
 from __future__ import annotations
 
 import logging
-import sys
+import re
+from pathlib import Path
 
 import click
 
 from . import cli
+from .console import Progress, captured_native_output, quiet, removed_on_failure
 from .options import (config_opt, encoding_opt, layer_opt, overwrite_opt, scheduler_opt, source_crs_opt,
                       weather_opt, workers_opt)
 
 log = logging.getLogger("pv_survey")
 
 
-class _Progress:
-    """A progress bar on a terminal, plain log lines (every 10%) otherwise."""
+_Progress = Progress  # the name batch.py imports
 
-    def __init__(self, stream=None) -> None:
-        stream = sys.stderr if stream is None else stream  # the current one, not the one at import
-        self.tty = stream.isatty()
-        self.bar = None
-        self.stage = None
-        self.last_decile = -1
-        self.done = 0
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self.stage:
-            self.close()
-            self.stage, self.last_decile, self.done = stage, -1, 0
-            if self.tty:
-                self.bar = click.progressbar(length=max(total, 1), label=f"{stage:8s}", file=sys.stderr,
-                                             show_pos=True, show_eta=True)
-                self.bar.__enter__()
-        if self.bar is not None:
-            self.bar.update(done - self.done)
-            self.done = done
-        else:
-            decile = int(10 * done / max(total, 1))
-            if decile > self.last_decile:
-                self.last_decile = decile
-                log.info("[%s] %d/%d (%d%%)", stage, done, total, 10 * decile)
+def name_from_source(source: str) -> str:
+    """A survey name from a buildings source: the file stem (``real.geojson`` -> ``real``,
+    ``tianhe.osm.pbf`` -> ``tianhe``), the table of a PostGIS URL, '' when nothing is left."""
+    src = str(source).strip()
+    if src.lower().startswith(("postgresql://", "postgres://")):
+        tail = src.split("table=", 1)[1] if "table=" in src else src.rstrip("/").rsplit("/", 1)[-1]
+        stem = tail.split("&", 1)[0].split(".")[-1]
+    else:
+        stem = Path(src.rstrip("/\\")).name
+        for suffix in (".zip", ".pbf", ".osm", ".gz", ".bz2"):
+            if stem.lower().endswith(suffix) and len(stem) > len(suffix):
+                stem = stem[: -len(suffix)]
+        stem = Path(stem).stem if "." in stem else stem
+    return re.sub(r"[\\/:*?\"<>|\s]+", "-", stem).strip("-. ")
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
+
+def survey_name(cfg, name: str | None) -> str:
+    """The run's name: ``--name``, else the config's ``survey.name`` when it is not the
+    built-in demo name, else the buildings file's stem, else the demo name."""
+    from ..config import SurveyConfig
+
+    if name:
+        return name
+    default = SurveyConfig().name
+    if cfg.survey.name != default:
+        return cfg.survey.name
+    return (name_from_source(cfg.inputs.buildings) if cfg.inputs.buildings else "") or default
 
 
 def format_summary(summary: dict) -> str:
@@ -93,7 +93,8 @@ def format_summary(summary: dict) -> str:
 @weather_opt
 @source_crs_opt
 @encoding_opt
-@click.option("--name", default=None, help="Run name (default from the config: tianhe-demo).")
+@click.option("--name", default=None,
+              help="Run name (default: the config's survey.name, else the --buildings file name, else tianhe-demo).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output folder (default outputs/<name>).")
 @click.option("--resources", default=None, metavar="KINDS",
@@ -110,16 +111,20 @@ def format_summary(summary: dict) -> str:
 @click.option("--postgis", default=None, metavar="URL",
               help="Also write the result layers into PostGIS, e.g. postgresql://user@host:5432/db "
                    "(schema from outputs.postgis_schema, default pv_survey).")
+@click.option("--pdf", is_flag=True, default=False,
+              help="Also print the report to report.pdf (A4) with a headless Chromium or Chrome.")
 @overwrite_opt
 @workers_opt
 @scheduler_opt
 def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, source_crs, encoding, name, out_dir,
-            resources, parking, pins, zones, zone_field, protected, postgis, overwrite, workers, scheduler):
+            resources, parking, pins, zones, zone_field, protected, postgis, pdf, overwrite, workers, scheduler):
     """Survey every roof, plan the installations, write the outputs.
 
     With no options it runs the embedded Tianhe demo district on the embedded
     Guangzhou weather year and writes outputs/tianhe-demo/. Options override
-    the --config file.
+    the --config file. The run is named after --name, the config or the buildings
+    file, and writes into outputs/<name>/ unless --out is given; a folder that is
+    not empty is refused unless --overwrite.
     """
     from ..config import load_config
     from ..pipeline import run_survey
@@ -134,21 +139,27 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
         changes["inputs"] = ins
     if resources:
         changes["resources"] = {"kinds": [k.strip() for k in resources.split(",") if k.strip()]}
-    if postgis:
-        changes["outputs"] = {"postgis_url": postgis}
+    if postgis or pdf:
+        changes["outputs"] = {**({"postgis_url": postgis} if postgis else {}), **({"report_pdf": True} if pdf else {})}
     if pins:
         changes["plan"] = {"pins_file": pins}
-    if name:
-        changes["survey"] = {"name": name}
     if changes:
         cfg = cfg.replace(**changes)
-    progress = _Progress()
+    run_name = survey_name(cfg, name)
+    if run_name != cfg.survey.name:
+        cfg = cfg.replace(survey={"name": run_name})
+    out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / run_name)
+    progress = Progress()
     try:
-        result = run_survey(cfg, out_dir=out_dir, overwrite=overwrite, progress=progress, workers=workers,
-                            scheduler=scheduler)
+        with removed_on_failure(out_path), captured_native_output():
+            result = run_survey(cfg, out_dir=out_path, overwrite=overwrite, progress=progress, workers=workers,
+                                scheduler=scheduler)
     finally:
         progress.close()
+    folder = next(iter(result.paths.values())).parent if result.paths else out_path
+    if quiet():  # -q: errors (stderr) and where the outputs are, nothing else
+        click.echo(f"{folder}/")
+        return
     click.echo(format_summary(result.summary))
     if result.paths:
-        folder = next(iter(result.paths.values())).parent
         click.echo(f"Outputs in {folder}/: " + ", ".join(sorted(p.name for p in result.paths.values())))

@@ -311,6 +311,10 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
         except (DataSourceError, DataLayerError):
             info = {}
     if not isinstance(frame, gpd.GeoDataFrame):
+        if path.suffix.lower() in (".csv", ".tsv", ".txt"):  # a flat table has no other layer to choose
+            raise InputError(f"{where}: a CSV table without geometry; add a column named WKT with each footprint "
+                             "as a WKT polygon, e.g. POLYGON((x y, ...)), give its CRS with --source-crs "
+                             "(e.g. EPSG:4490), or export the footprints as GeoPackage or GeoJSON")
         raise InputError(f"{where}: layer '{chosen or layers[0][0]}' has no geometry column (a table, not "
                          "footprints); choose the polygon layer with --layer")
     driver = str(info.get("driver", ""))

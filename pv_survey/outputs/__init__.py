@@ -7,8 +7,10 @@
   layer's QGIS default style in ``layer_styles``;
 - ``shortlist.csv``, ``shortlist_<phase>.csv``, ``shortlist_class_<class>.csv`` — UTF-8 with
   BOM, bilingual headers;
+- ``shortlists.xlsx`` — the procurement workbook (one sheet per build year, reserve and class,
+  a summary sheet with totals);
 - ``report.html`` (self-contained) and ``cumulative_capacity.png``;
-- ``summary.md`` and ``manifest.json``.
+- ``summary.md``, ``README.txt`` (bilingual index of the folder) and ``manifest.json``.
 
 Every file is staged under a temporary name and put in place only when all are written
 (:mod:`pv_survey.outputs.atomic`); an existing output is never replaced without
@@ -36,6 +38,8 @@ from .gpkg import gpkg_timestamp, result_layers, write_gpkg
 from .manifest import manifest_json
 from .postgis import write_postgis
 from .report import render_charts, report_html, summary_md
+from .index import readme_txt
+from .xlsx_out import shortlists_xlsx, workbook_sheets
 
 __all__ = [
     "write_outputs",
@@ -88,7 +92,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   category_shares: pd.DataFrame | None = None, summary: Mapping[str, Any],
                   manifest: Mapping[str, Any], crs: Any, overwrite: bool = False, shortlist_size: int = 0,
                   progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
-                  plan_result: Any = None, chart_font: str | None | bool = True) -> dict[str, Path]:
+                  plan_result: Any = None, chart_font: str | None | bool = True,
+                  pdf: bool = False) -> dict[str, Path]:
     """Write every output file of a survey into ``out_dir``.
 
     Parameters
@@ -125,7 +130,10 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         The plan stage's result; its ``summary_lines`` and ``notes`` are used when the
         summary has none.
     chart_font : str, None or True
-        CJK font for the charts: True = look for one, None = English-only charts.
+        CJK font for the charts: True = the shipped Noto Sans SC (or an installed CJK font),
+        None = English-only charts.
+    pdf : bool
+        Also print the report to ``report.pdf`` (A4) with a headless Chromium.
 
     Returns
     -------
@@ -146,7 +154,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         if not summary.get("notes"):
             summary["notes"] = list(getattr(plan_result, "notes", []) or [])
     stamp = _stamp_from(manifest)
-    n_steps, step = 6, 0
+    n_steps, step = 7, 0
 
     def tick() -> None:
         nonlocal step
@@ -161,6 +169,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         tick()
         for name, data in shortlist_files(layers["plan"], shortlist_size=shortlist_size).items():
             st.temp(name).write_bytes(data)
+        st.temp("shortlists.xlsx").write_bytes(shortlists_xlsx(layers["plan"], title=str(summary.get("name", "")),
+                                                                when=_source_date()))
         tick()
         text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
         existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
@@ -173,13 +183,21 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                            plan=layers["plan"], buildings=layers["buildings"], charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
                            version=_version(), zones=layers.get("zones"))
-        st.temp("report.html").write_bytes(html.encode("utf-8"))
+        html_tmp = st.temp("report.html")
+        html_tmp.write_bytes(html.encode("utf-8"))
+        if pdf:
+            from .pdf import print_pdf
+            print_pdf(html_tmp, st.temp("report.pdf"))
         tick()
         if "zones" in layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
             z = pd.DataFrame(layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
             st.temp("zones.csv").write_bytes(z.to_csv(index=False).encode("utf-8-sig"))
         md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=layers["plan"])
         st.temp("summary.md").write_bytes(md.encode("utf-8"))
+        tick()
+        index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
+                           layers=list(layers), sheets=workbook_sheets(layers["plan"]))
+        st.temp("README.txt").write_bytes(index.encode("utf-8-sig"))
         tick()
         # the manifest is written last, so it can time the outputs stage itself
         timings = {**dict(manifest.get("timings_s", {})), "outputs": round(time.perf_counter() - t0, 3)}

@@ -22,6 +22,7 @@ __all__ = [
     "OUTPUT_NAMES",
     "OUTPUT_PATTERNS",
     "existing_outputs",
+    "other_files",
     "remove_stale_temps",
     "prepare_out_dir",
     "atomic_path",
@@ -33,7 +34,7 @@ __all__ = [
 #: Files a run writes into its output folder (checked before anything is computed).
 OUTPUT_NAMES: tuple[str, ...] = (
     "survey.gpkg", "shortlist.csv", "report.html", "summary.md", "manifest.json", "cumulative_capacity.png",
-    "zones.csv",
+    "zones.csv", "shortlists.xlsx", "README.txt", "report.pdf",
 )
 #: Name patterns of the per-phase and per-class shortlists.
 OUTPUT_PATTERNS: tuple[str, ...] = ("shortlist_*.csv",)
@@ -81,6 +82,15 @@ def existing_outputs(out_dir: str | Path) -> list[Path]:
     return sorted(found)
 
 
+def other_files(out_dir: str | Path) -> list[Path]:
+    """Entries of ``out_dir`` that are neither pv-survey outputs nor its temporary files (sorted)."""
+    d = Path(out_dir)
+    if not d.is_dir():
+        return []
+    ours = set(existing_outputs(d))
+    return sorted(p for p in d.iterdir() if p not in ours and not _TEMP_RE.match(p.name))
+
+
 def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     """Create the output folder and refuse to reuse one that holds outputs without ``overwrite``.
 
@@ -92,7 +102,8 @@ def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     out_dir : path
         Output folder; created with its parents when missing.
     overwrite : bool
-        Allow replacing the outputs of an earlier run.
+        Allow replacing the outputs of an earlier run and writing beside other files (which
+        are left alone: only pv-survey's own file names are ever replaced or removed).
 
     Returns
     -------
@@ -102,8 +113,8 @@ def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     Raises
     ------
     OutputError
-        The path is a file, cannot be created or written, or holds outputs and
-        ``overwrite`` is false.
+        The path is a file, cannot be created or written, or is not empty (holds outputs or
+        other files) and ``overwrite`` is false.
     """
     d = Path(out_dir)
     if d.exists() and not d.is_dir():
@@ -119,8 +130,15 @@ def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
     if old and not overwrite:
         names = ", ".join(p.name for p in old[:4]) + (", ..." if len(old) > 4 else "")
         raise OutputError(
-            f"{d}: already holds outputs ({names}); pass --overwrite (overwrite=True) to replace them "
+            f"{d}: already holds outputs ({names}); pass --overwrite to replace them "
             f"or choose another --out"
+        )
+    others = other_files(d)
+    if others and not overwrite:
+        names = ", ".join(p.name for p in others[:4]) + (", ..." if len(others) > 4 else "")
+        raise OutputError(
+            f"{d}: folder is not empty ({names}); choose another --out, or pass --overwrite to write "
+            f"pv-survey's files beside them (other files are left alone)"
         )
     return d
 

@@ -1,8 +1,11 @@
 """Charts (matplotlib, Agg canvas, PNG bytes) and the plan map (inline SVG) of the report.
 
-Labels are bilingual when a CJK font is installed (Noto Sans CJK, Source Han Sans,
-WenQuanYi, ...) and English otherwise, so matplotlib never draws a missing glyph; any
-CJK character still found in data-derived text is dropped in English mode. Figures are
+Chart text never depends on the machine's fonts: Noto Sans SC (SIL OFL 1.1, shipped by the
+``pylopdf-fonts-zh-cn`` wheel) is registered with matplotlib and the charts name an explicit
+family list, ``["Noto Sans SC", "DejaVu Sans"]``, so matplotlib falls back glyph by glyph
+(it does so only across explicit families, never inside the generic ``sans-serif``). Without
+the wheel an installed CJK font is looked for; with none the charts are English only, and
+any CJK character still found in data-derived text is dropped. Figures are
 built on :class:`matplotlib.figure.Figure` with an Agg canvas (no pyplot, no global
 state), so the charts are the same in a script, a test or a notebook.
 """
@@ -38,8 +41,12 @@ from .styles import (
 )
 
 __all__ = [
+    "BUNDLED_FONT",
     "CJK_FONTS",
+    "bundled_font_path",
     "cjk_font",
+    "collect_figures",
+    "missing_glyphs",
     "ChartText",
     "cumulative_capacity_png",
     "category_png",
@@ -48,7 +55,11 @@ __all__ = [
     "plan_map_svg",
 ]
 
-#: CJK font families looked for, in order of preference (the first installed one is used).
+#: Family name of the CJK font shipped with pv-survey's dependencies (pylopdf-fonts-zh-cn).
+BUNDLED_FONT = "Noto Sans SC"
+#: Latin fallback after the CJK font (matplotlib's own, always present).
+LATIN_FONT = "DejaVu Sans"
+#: CJK font families looked for when the bundled one is absent, in order of preference.
 CJK_FONTS: tuple[str, ...] = (
     "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
     "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Noto Sans CJK JP",
@@ -64,13 +75,32 @@ _CJK_FILES = ("notosanscjk", "notosanssc", "sourcehansans", "wqy-zenhei", "wqy-m
               "pingfang", "droidsansfallback")
 
 
+def bundled_font_path() -> Path | None:
+    """Path of the shipped Noto Sans SC font file, or None when its wheel is not installed."""
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return None
+    path = Path(pylopdf_fonts_zh_cn.sans_path())
+    return path if path.is_file() else None
+
+
 @functools.lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """Name of an installed font family that has Chinese glyphs, or None.
+    """Name of the font family used for Chinese text in the charts, or None.
 
-    Looks in matplotlib's font list first, then registers CJK font files installed since
-    matplotlib built its cache (e.g. ``apt-get install fonts-wqy-zenhei`` after the first run).
+    The shipped Noto Sans SC first (registered with matplotlib here); without it, a CJK
+    font from matplotlib's font list, then CJK font files installed since matplotlib built
+    its cache (e.g. ``apt-get install fonts-wqy-zenhei`` after the first run).
     """
+    bundled = bundled_font_path()
+    if bundled is not None:
+        try:
+            font_manager.fontManager.addfont(str(bundled))
+            return font_manager.FontProperties(fname=str(bundled)).get_name()
+        except (OSError, RuntimeError, ValueError):  # unreadable font file: look for an installed one
+            pass
+
     def known() -> str | None:
         installed = {f.name for f in font_manager.fontManager.ttflist}
         return next((name for name in CJK_FONTS if name in installed), None)
@@ -103,6 +133,11 @@ class ChartText:
     def cjk(self) -> bool:
         return self.font is not None
 
+    @property
+    def families(self) -> list[str]:
+        """Font families of every chart text, in fallback order."""
+        return [self.font, LATIN_FONT] if self.font else [LATIN_FONT]
+
     def __call__(self, zh: str, en: str) -> str:
         return bilingual(zh, en) if self.cjk else en
 
@@ -120,22 +155,82 @@ class ChartText:
         CJK fonts often exist in one weight only (WenQuanYi Zen Hei is 500, not 400), which
         matplotlib logs for every text; the substitution is intended here.
         """
-        fam = [self.font, "DejaVu Sans"] if self.font else ["DejaVu Sans"]
+        fam = self.families
         fm_log = logging.getLogger("matplotlib.font_manager")
         level = fm_log.level
         fm_log.setLevel(logging.ERROR)
         try:
-            with rc_context({"font.family": "sans-serif", "font.sans-serif": fam, "axes.unicode_minus": False,
+            # an explicit family list (not the generic "sans-serif"): matplotlib then takes each
+            # glyph from the first family that has it
+            with rc_context({"font.family": fam, "axes.unicode_minus": False,
                              "axes.spines.top": False, "axes.spines.right": False, "font.size": 9}):
                 yield
         finally:
             fm_log.setLevel(level)
 
 
+_COLLECTED: list[list[Figure]] = []  # open collect_figures() blocks, innermost last
+
+
+@contextmanager
+def collect_figures() -> Iterator[list[Figure]]:
+    """Keep every chart figure drawn inside the block (for checks such as :func:`missing_glyphs`)."""
+    figs: list[Figure] = []
+    _COLLECTED.append(figs)
+    try:
+        yield figs
+    finally:
+        _COLLECTED.remove(figs)
+
+
+@functools.lru_cache(maxsize=16)
+def _cmap(path: str) -> frozenset[int]:
+    """Code points a font file maps to glyphs (first face of a collection)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=0, lazy=True) as font:
+        return frozenset(font.getBestCmap() or {})
+
+
+def missing_glyphs(fig: Figure) -> list[tuple[str, str]]:
+    """Characters of a drawn figure that none of their text's font families can show.
+
+    Every visible :class:`matplotlib.text.Text` (titles, labels, tick labels, legend,
+    annotations) is checked against the character maps of the font files its family list
+    resolves to, which is where matplotlib's glyph-by-glyph fallback looks.
+
+    Returns
+    -------
+    list of (character, text)
+        Empty when every character has a glyph.
+    """
+    from matplotlib.text import Text
+
+    if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()  # creates the tick labels
+    missing: list[tuple[str, str]] = []
+    for t in fig.findobj(Text):
+        s = t.get_text()
+        if not t.get_visible() or not s:
+            continue
+        maps = []
+        for fam in t.get_fontfamily():
+            try:
+                maps.append(_cmap(font_manager.findfont(font_manager.FontProperties(family=[fam]),
+                                                        fallback_to_default=False)))
+            except ValueError:  # family not installed
+                continue
+        missing += [(c, s) for c in s if not c.isspace() and not any(ord(c) in m for m in maps)]
+    return missing
+
+
 def _png(fig: Figure) -> bytes:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    for figs in _COLLECTED:
+        figs.append(fig)
     return buf.getvalue()
 
 
@@ -364,11 +459,13 @@ def _svg_path(geom, x0: float, y1: float, s: float) -> str:
     return "".join(parts)
 
 
-def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_px: int = 960) -> str:
-    """Inline SVG map: every footprint grey (excluded darker), sites coloured by phase.
+def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_px: int = 960,
+                 max_labels: int = 60) -> str:
+    """Inline SVG map drawn for print: every footprint grey (excluded darker), build-year sites
+    in full colour with a dark outline and labelled by rank, reserve sites light.
 
-    Each planned site carries a ``<title>`` tooltip (rank, name, capacity, phase); a
-    scale bar and a north arrow are drawn. Coordinates are the metric CRS scaled to
+    Each site also carries a ``<title>`` tooltip (rank, name, capacity, phase); a legend, a
+    scale bar and a north arrow are drawn inside the picture, so they print with it. Coordinates are the metric CRS scaled to
     pixels; footprints are simplified to half a pixel.
 
     Parameters
@@ -379,6 +476,9 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
         The ``plan`` layer (footprint per site) with ``rank``, ``phase``, ``capacity_kwp``.
     width_px : int
         Width of the drawing. [px]
+    max_labels : int
+        Rank labels drawn: every build-year site when there are at most this many, else the
+        first ``max_labels`` ranks.
     """
     geoms = buildings.geometry
     valid = ~geoms.isna() & ~geoms.is_empty
@@ -407,18 +507,53 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
            f'<path d="{"".join(ctx_ok)}" fill="#e3e3e3" stroke="none"/>',
            f'<path d="{"".join(ctx_ex)}" fill="{EXCLUDED_COLOUR}" fill-opacity="0.6" stroke="none"/>']
     p = plan[has_phase] if len(plan) else plan
+    labels: list[str] = []
     if len(p):
         colours = phase_colours(p["phase"].astype(str))
         p = p.sort_values("rank", ascending=False, kind="stable")  # best sites drawn last, on top
         psimple = shapely.simplify(p.geometry.to_numpy(), tol, preserve_topology=True)
-        for g, (_, row) in zip(psimple, p.iterrows()):
+        built = np.array([is_built_phase(x) for x in p["phase"].astype(str)], dtype=bool)
+        n_built = int(built.sum())
+        for g, (_, row), is_built in zip(psimple, p.iterrows(), built):
             if g is None or g.is_empty:
                 continue
             colour = colours.get(str(row["phase"]), UNPLANNED_COLOUR)
-            tip = (f"{int(row['rank'])}. {row.get('name', '') or ''} ({row['building_id']}) — "
+            name = str(row.get("name", "") or "") or str(row.get("address", "") or "") or str(row["building_id"])
+            tip = (f"{int(row['rank'])}. {name} ({row['building_id']}) — "
                    f"{float(row['capacity_kwp']):,.1f} kWp, {phase_label(str(row['phase']))}")
-            out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" stroke="{colour}" '
-                       f'stroke-width="1.2" stroke-linejoin="round"><title>{escape(tip)}</title></path>')
+            if is_built:  # a build-year site: full colour, dark outline, at least a few pixels
+                out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" stroke="#222" '
+                           f'stroke-width="1.2" stroke-linejoin="round"><title>{escape(tip)}</title></path>')
+                c = g.representative_point()
+                cx, cy = (c.x - x0) * s, (y1 - c.y) * s
+                # a marker, so a site of a few pixels still stands out among thousands of roofs
+                out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{colour}" stroke="#222" '
+                           f'stroke-width="1"/>')
+                if n_built <= max_labels or int(row["rank"]) <= max_labels:
+                    labels.append(f'<text x="{cx:.1f}" y="{cy - 5:.1f}" text-anchor="middle">{int(row["rank"])}</text>')
+            else:  # reserve and the rest: light, no outline
+                out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" fill-opacity="0.45" stroke="none">'
+                           f'<title>{escape(tip)}</title></path>')
+    if labels:  # rank labels above every footprint, with a white halo for print
+        out.append('<g font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="11" '
+                   'font-weight="bold" fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke">'
+                   + "".join(labels) + "</g>")
+    # legend (inside the drawing, so it prints with the map)
+    entries = [(c, phase_label(ph), ph) for ph, c in (phase_colours(p["phase"].astype(str)).items() if len(p) else [])]
+    entries += [("#e3e3e3", bilingual("其他建筑", "other buildings"), ""),
+                (EXCLUDED_COLOUR, bilingual("已排除", "excluded"), "")]
+    lx, ly = 8, 8
+    leg = [f'<g font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="12" fill="#222">'
+           f'<rect x="{lx}" y="{ly}" width="230" height="{18 * len(entries) + 10}" fill="#fff" fill-opacity="0.85" '
+           f'stroke="#bbb"/>']
+    for i, (colour, text, ph) in enumerate(entries):
+        y = ly + 8 + 18 * i
+        light = not is_built_phase(ph) and ph != ""
+        stroke = ' stroke="#222"' if is_built_phase(ph) else ""
+        opacity = ' fill-opacity="0.45"' if light else ""
+        leg.append(f'<rect x="{lx + 8}" y="{y}" width="14" height="12" fill="{colour}"{opacity}{stroke}/>'
+                   f'<text x="{lx + 28}" y="{y + 11}">{escape(text)}</text>')
+    out.append("".join(leg) + "</g>")
     # scale bar and north arrow
     bar_m = _nice_length_m(span)
     bar_px = bar_m * s

@@ -19,13 +19,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..inputs.crs import wgs84_to_gcj02
 from .labels import category_label, field_alias
 from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
 
-__all__ = ["SHORTLIST_COLUMNS", "LONLAT_CRS", "shortlist_frame", "csv_bytes", "shortlist_files", "slug"]
+__all__ = ["SHORTLIST_COLUMNS", "EXTRA_COLUMNS", "LONLAT_CRS", "shortlist_frame", "csv_bytes", "shortlist_files", "slug"]
 
 #: Geographic CRS of the coordinates: CGCS2000 (EPSG:4490), the national datum.
 LONLAT_CRS = "EPSG:4490"
+#: WGS84 geographic, the frame GCJ-02 is defined from.
+WGS84_CRS = "EPSG:4326"
 
 #: (column, how it is written) in the fixed order of every shortlist; headers come from
 #: :data:`pv_survey.outputs.labels.FIELD_LABELS`.
@@ -50,7 +53,12 @@ SHORTLIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("co2_avoided_t_per_yr", "dec1"),
     ("lon_deg", "dec6"),
     ("lat_deg", "dec6"),
+    ("lon_gcj02_deg", "dec6"),
+    ("lat_gcj02_deg", "dec6"),
 )
+
+#: Further columns of :func:`shortlist_frame` (in the workbook, not the CSVs).
+EXTRA_COLUMNS: tuple[str, ...] = ("lon_wgs84_deg", "lat_wgs84_deg", "x_m", "y_m")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -128,10 +136,32 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
         out["lat_deg"] = np.nan
         out.loc[has[has].index, "lon_deg"] = cen.x.to_numpy()
         out.loc[has[has].index, "lat_deg"] = cen.y.to_numpy()
+        # WGS84 (EPSG:4326, as pyproj transforms CGCS2000 to it), and GCJ-02 from it for Amap /
+        # Tencent look-up (the web maps' offset frame, ../shared/REFERENCES.md "Coordinates")
+        wgs = gpd.GeoSeries(p.geometry[has].centroid, crs=p.crs).to_crs(WGS84_CRS)
+        out["lon_wgs84_deg"] = np.nan
+        out["lat_wgs84_deg"] = np.nan
+        out.loc[has[has].index, "lon_wgs84_deg"] = wgs.x.to_numpy()
+        out.loc[has[has].index, "lat_wgs84_deg"] = wgs.y.to_numpy()
+        glon, glat = wgs84_to_gcj02(out["lon_wgs84_deg"].to_numpy(float), out["lat_wgs84_deg"].to_numpy(float))
+        out["lon_gcj02_deg"], out["lat_gcj02_deg"] = glon, glat
+        out.loc[has[has].index, "x_m"] = p.geometry[has].centroid.x.to_numpy()
+        out.loc[has[has].index, "y_m"] = p.geometry[has].centroid.y.to_numpy()
+    # a name is never blank: the address, else the building id
+    name = out["name"] if "name" in out else pd.Series(np.nan, index=out.index)
+    blank = name.isna() | (name.astype(str).str.strip() == "")
+    if "address" in out:
+        addr = out["address"]
+        fill = addr.where(~(addr.isna() | (addr.astype(str).str.strip() == "")), out.get("building_id"))
+    else:
+        fill = out.get("building_id")
+    if fill is not None and blank.any():
+        out["name"] = name.astype(object).where(~blank, fill)
     for col, _kind in SHORTLIST_COLUMNS:
         if col not in out.columns:
             out[col] = np.nan
-    return out[[c for c, _ in SHORTLIST_COLUMNS]].reset_index(drop=True)
+    extra = [c for c in EXTRA_COLUMNS if c in out.columns]
+    return out[[c for c, _ in SHORTLIST_COLUMNS] + extra].reset_index(drop=True)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -159,6 +189,8 @@ def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = 0) -> dict[
     """Every shortlist: ``shortlist.csv`` (the sites of every build phase, or the first
     ``shortlist_size``), ``shortlist_<phase>.csv`` per build phase and for the reserve, and
     ``shortlist_class_<class>.csv`` per priority class (build phases and reserve, in rank order).
+    A list byte-identical to one already written (one build year only: its list is
+    ``shortlist.csv``) is not written twice.
 
     Parameters
     ----------
@@ -181,13 +213,19 @@ def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = 0) -> dict[
     top = built.head(shortlist_size) if shortlist_size and shortlist_size > 0 else built
     files[_unique_name("shortlist.csv", used)] = csv_bytes(top)
     for i, ph in enumerate(p for p in phase_order(phase) if p not in ("", PINNED_OUT)):
+        data = csv_bytes(sl[phase.to_numpy() == ph])
+        if data in files.values():  # e.g. one build year: its list is shortlist.csv, not a copy of it
+            continue
         name = _unique_name(f"shortlist_{slug(ph) or f'phase{i + 1}'}.csv", used)
-        files[name] = csv_bytes(sl[phase.to_numpy() == ph])
+        files[name] = data
     # per class: every site of the class in rank order, build phases and reserve alike (the phase
     # column says which), so each class's procurement officer sees the whole pipeline of sites
     listed = sl[phase.to_numpy() != PINNED_OUT]
     classes = [c for c in pd.unique(listed["priority_class"].dropna().astype(str)) if c != ""]
     for i, cl in enumerate(classes, start=1):
+        data = csv_bytes(listed[listed["priority_class"].astype(str) == cl])
+        if data in files.values():  # byte-identical to a list already written
+            continue
         name = _unique_name(f"shortlist_class_{slug(cl) or f'{i}'}.csv", used)
-        files[name] = csv_bytes(listed[listed["priority_class"].astype(str) == cl])
+        files[name] = data
     return files

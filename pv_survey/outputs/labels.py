@@ -98,6 +98,14 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "pv_module_area_m2": ("光伏组件面积 (m²)", "PV module area (m²)"),
     "lon_deg": ("经度 CGCS2000", "Longitude"),
     "lat_deg": ("纬度 CGCS2000", "Latitude"),
+    "lon_gcj02_deg": ("经度 GCJ-02 (高德/腾讯)", "Longitude GCJ-02 (Amap/Tencent)"),
+    "lat_gcj02_deg": ("纬度 GCJ-02 (高德/腾讯)", "Latitude GCJ-02 (Amap/Tencent)"),
+    "lon_wgs84_deg": ("经度 WGS84", "Longitude WGS84"),
+    "lat_wgs84_deg": ("纬度 WGS84", "Latitude WGS84"),
+    "x_m": ("X 坐标 CGCS2000 高斯-克吕格 (m)", "X CGCS2000 Gauss-Kruger (m)"),
+    "y_m": ("Y 坐标 CGCS2000 高斯-克吕格 (m)", "Y CGCS2000 Gauss-Kruger (m)"),
+    "build_year": ("建设年份", "Build year"),
+    "why": ("入选理由", "Why this site"),
 }
 _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
               "September", "October", "November", "December")

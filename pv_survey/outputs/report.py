@@ -23,28 +23,52 @@ from .charts import (
     plan_map_svg,
     yield_histogram_png,
 )
-from .labels import bilingual, field_alias
-from .styles import is_built_phase, phase_colours, phase_label, phase_order
+from .csv_out import shortlist_frame
+from .labels import bilingual, category_label, field_alias
+from .styles import is_built_phase, phase_label, phase_order
 
-__all__ = ["render_charts", "phase_table", "report_html", "summary_md", "format_value"]
+__all__ = ["SITE_TABLE_COLUMNS", "render_charts", "phase_table", "site_table", "plain_words", "report_html",
+           "summary_md", "format_value"]
+
+#: The report's ranked table of the build-year sites: (column of the plan layer, header field).
+#: The one place that maps plan columns to the report; ``build_year`` falls back to ``phase``.
+SITE_TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("rank", "rank"),
+    ("name", "name"),
+    ("owner", "owner"),
+    ("category", "category"),
+    ("capacity_kwp", "capacity_kwp"),
+    ("annual_mwh", "annual_mwh"),
+    ("capex_cny", "capex_cny"),
+    ("lcoe_cny_per_kwh", "lcoe_cny_per_kwh"),
+    ("simple_payback_yr", "simple_payback_yr"),
+    ("build_year", "build_year"),
+    ("why", "why"),
+)
 
 _CSS = """
-body{font-family:"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","WenQuanYi Micro Hei",
-"Source Han Sans SC",system-ui,sans-serif;color:#222;margin:0 auto;max-width:1000px;padding:24px;
+body{font-family:"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","Noto Sans SC","WenQuanYi Micro Hei",
+"Source Han Sans SC","Droid Sans Fallback",system-ui,sans-serif;color:#222;margin:0 auto;max-width:1180px;padding:24px;
 line-height:1.45;background:#fff}
 h1{font-size:1.6em;margin:0 0 .2em}h2{font-size:1.2em;border-bottom:2px solid #08519c;padding-bottom:.2em;
 margin-top:1.8em}.sub{color:#666;margin:0 0 1em}
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{flex:1 1 150px;border:1px solid #ddd;border-radius:6px;
 padding:8px 12px;background:#f7f9fc}.card b{display:block;font-size:1.35em;color:#08519c}
-table{border-collapse:collapse;width:100%;font-size:.9em;margin:.5em 0}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f3f7}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.scroll{overflow-x:auto}td.long{min-width:22em}.yes{color:#1b7837;font-weight:bold}.no{color:#b2182b;font-weight:bold}
-figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+.plain{background:#f7f9fc;border-left:4px solid #08519c;padding:.6em 1em;margin:1em 0}.plain p{margin:.4em 0}
+.plain ol{margin:.3em 0 .3em 1.2em;padding:0}
+table{border-collapse:collapse;width:100%;font-size:.84em;margin:.5em 0;table-layout:auto}
+th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:break-word}
+th{background:#f0f3f7;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.scroll{max-width:100%}td.long{min-width:12em}.yes{color:#1b7837;font-weight:bold}.no{color:#b2182b;font-weight:bold}
+figure{margin:1em 0}figure img,figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}.legend span.sw{display:inline-block;width:12px;height:12px;
 margin:0 4px 0 12px;vertical-align:-1px;border:1px solid #999}
 .notes li{margin:.2em 0}footer{margin-top:2em;color:#777;font-size:.85em}
-@media print{body{max-width:none}h2{break-after:avoid}figure{break-inside:avoid}}
+@media (max-width:1000px){body{padding:10px}table{font-size:.7em}th,td{padding:2px 3px;overflow-wrap:anywhere}}
+@page{size:A4;margin:12mm}
+@media print{body{max-width:none;padding:0;font-size:9.5pt}table{font-size:7pt}th,td{padding:2px 3px;overflow-wrap:anywhere}thead{display:table-header-group}
+tr,figure,.plain{break-inside:avoid}h2{break-after:avoid}.screen-only{display:none}
+#map{break-before:page}.cards{gap:4px}.card{padding:4px 8px}}
 """
 
 
@@ -130,6 +154,102 @@ def phase_table(plan: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["phase", "n_sites", "capacity_kwp", "annual_mwh"])
 
 
+def _build_year(plan: pd.DataFrame) -> pd.Series:
+    """Build year (or phase name) of each site: ``build_year`` when the plan has it, else ``phase``."""
+    if "build_year" in plan:
+        return plan["build_year"]
+    return plan["phase"] if "phase" in plan else pd.Series("", index=plan.index)
+
+
+def _why(row: Mapping[str, Any]) -> str:
+    """Why a site is on the list, in a few words (pin, priority class, yield, payback)."""
+    parts = []
+    if str(row.get("pinned", "") or "") == "in":
+        parts.append(bilingual("指定建设", "pinned in"))
+    cls = row.get("priority_class")
+    if isinstance(cls, str) and cls:
+        zh, en = (category_label(cls).split(" / ") + [""])[:2]
+        parts.append(bilingual(f"{zh}优先", f"{en or zh} priority"))
+    sy = row.get("specific_yield_kwh_kwp")
+    if not _is_missing(sy):
+        parts.append(f"{float(sy):,.0f} kWh/kWp")
+    pb = row.get("simple_payback_yr")
+    if not _is_missing(pb):
+        parts.append(bilingual(f"{float(pb):.1f} 年回收", f"pays back in {float(pb):.1f} yr"))
+    return "; ".join(parts)
+
+
+def site_table(plan: pd.DataFrame) -> pd.DataFrame:
+    """The build-year sites in rank order with the columns of :data:`SITE_TABLE_COLUMNS`.
+
+    Names are never blank (address, then building id, as in the shortlists); category
+    and build year in words; ``why`` from the pin, class, yield and payback.
+    """
+    if not len(plan):
+        return pd.DataFrame(columns=[h for _c, h in SITE_TABLE_COLUMNS])
+    year = _build_year(plan).fillna("").astype(str)
+    built = plan[np.array([is_built_phase(y) for y in year], dtype=bool)]
+    built = built.sort_values("rank", kind="stable") if "rank" in built else built
+    names = shortlist_frame(built.assign(phase=_build_year(built))) if isinstance(built, gpd.GeoDataFrame) \
+        else None
+    out = pd.DataFrame(index=range(len(built)))
+    recs = built.to_dict(orient="records")
+    for col, head in SITE_TABLE_COLUMNS:
+        if col == "annual_mwh":
+            out[head] = built["annual_kwh"].astype(float).to_numpy() / 1000.0 if "annual_kwh" in built else np.nan
+        elif col == "why":
+            out[head] = [_why(r) for r in recs]
+        elif col == "build_year":
+            out[head] = [phase_label(str(y)) for y in _build_year(built)]
+        elif col == "category":
+            out[head] = [category_label(str(c)) for c in built[col]] if col in built else ""
+        elif col == "name" and names is not None:
+            out[head] = names["name"].to_numpy()
+        else:
+            out[head] = built[col].to_numpy() if col in built else np.nan
+    return out
+
+
+def plain_words(summary: Mapping[str, Any], targets: pd.DataFrame | None, plan: pd.DataFrame, *,
+                n_first: int = 3) -> str:
+    """The report's opening, HTML: what to build each year, the first sites and why, cost,
+    generation, CO2, and each target met or not, in sentences (Chinese first, then English)."""
+    sites = site_table(plan)
+    year = _build_year(plan).fillna("").astype(str) if len(plan) else pd.Series([], dtype=str)
+    paras = []
+    for y in phase_order(year):
+        if not is_built_phase(y):
+            continue
+        m = (year == y).to_numpy()
+        p = plan[m]
+        kwp = float(p["capacity_kwp"].sum())
+        mwh = float(p["annual_kwh"].sum()) / 1000.0 if "annual_kwh" in p else float("nan")
+        capex = float(p["capex_cny"].sum()) if "capex_cny" in p else float("nan")
+        co2 = float(p["co2_avoided_t_per_yr"].sum()) if "co2_avoided_t_per_yr" in p else float("nan")
+        zh_y, en_y = (phase_label(y).split(" / ") + [""])[:2]
+        paras.append(
+            f"<p><b>{escape(zh_y)}</b>：建设 {int(m.sum()):,} 个项目，共 {_f(kwp, 0)} kWp，年发电 {_f(mwh, 0)} MWh，"
+            f"投资约 {_f(capex / 1e4, 0)} 万元，年减排 CO₂ {_f(co2, 0)} 吨。<br>"
+            f"<b>{escape(en_y or y)}</b>: build {int(m.sum()):,} sites, {_f(kwp, 0)} kWp in all, {_f(mwh, 0)} MWh a "
+            f"year, about {_f(capex, 0)} CNY, {_f(co2, 0)} t CO₂ avoided a year.</p>")
+    if len(sites):
+        first = sites.head(n_first)
+        items = "".join(
+            f"<li>{escape(str(r['name']))} — {_f(r['capacity_kwp'], 0)} kWp, {escape(str(r['build_year']))}"
+            f"{(': ' + escape(str(r['why']))) if r['why'] else ''}</li>" for _, r in first.iterrows())
+        paras.append(f"<p>{escape(bilingual('最先建设', 'Build first'))}:</p><ol>{items}</ol>")
+    else:
+        paras.append(f"<p>{escape(bilingual('没有规划项目。', 'No site is planned.'))}</p>")
+    recs = targets.to_dict(orient="records") if targets is not None and len(targets) else []
+    for t in recs:
+        met = bool(t.get("met", False))
+        word = ('<span class="yes">' + escape(bilingual("达标", "met")) + "</span>") if met else             ('<span class="no">' + escape(bilingual("未达标", "not met")) + "</span>")
+        paras.append(f"<p>{escape(str(t.get('target', '')))}: {word} — "
+                     f"{escape(bilingual('需要', 'required'))} {_f(t.get('required_kwp'), 0)} kWp, "
+                     f"{escape(bilingual('达到', 'achieved'))} {_f(t.get('achieved_kwp'), 0)} kWp.</p>")
+    return '<section class="plain">' + "".join(paras) + "</section>"
+
+
 def render_charts(*, plan: pd.DataFrame, roofs: pd.DataFrame, targets: pd.DataFrame, existing_kwp: float,
                   text: ChartText) -> dict[str, bytes]:
     """PNG bytes of every report chart: ``cumulative``, ``category``, ``yield``, ``monthly``."""
@@ -177,11 +297,6 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         (bilingual("已建光伏", "Existing PV"), f"{_f(summary.get('existing_kwp', 0), 1)} kWp"),
     ]
     card_html = "".join(f'<div class="card">{escape(k)}<b>{escape(v)}</b></div>' for k, v in cards)
-    colours = phase_colours(plan["phase"].fillna("").astype(str)) if "phase" in plan else {}
-    legend = "".join(f'<span class="sw" style="background:{c}"></span>{escape(phase_label(p))}'
-                     for p, c in colours.items())
-    legend += '<span class="sw" style="background:#e3e3e3"></span>' + escape(bilingual("其他建筑", "other buildings"))
-    legend += '<span class="sw" style="background:#9e9e9e"></span>' + escape(bilingual("已排除", "excluded"))
     figures = [
         ("cumulative", bilingual("累计装机容量与目标（含已建光伏）",
                                  "Cumulative capacity in rank order against the targets, existing PV included")),
@@ -203,7 +318,11 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{escape(bilingual('屋顶光伏潜力调查与实施计划', 'Rooftop PV survey and installation plan'))}</h1>",
         f'<p class="sub">{escape(name)}</p>',
+        f"<h2>{escape(bilingual('结论', 'In plain words'))}</h2>",
+        plain_words(summary, targets, plan),
         f'<div class="cards">{card_html}</div>',
+        f"<h2>{escape(bilingual('建设项目排名', 'Sites to build, ranked'))}</h2>",
+        _table(site_table(plan)),
         f"<h2>{escape(bilingual('目标', 'Targets'))}</h2>",
         _table(targets),
         ("<ul>" + "".join(f"<li>{escape(str(x))}</li>" for x in lines) + "</ul>") if lines else "",
@@ -213,8 +332,9 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         fig_html,
         f"<h2>{escape(bilingual('规划地图', 'Map of the plan'))}</h2>",
         f'<figure id="map">{plan_map_svg(buildings, plan)}'
-        f'<figcaption class="legend">{legend}<br>'
-        f"{escape(bilingual('鼠标悬停查看项目信息', 'hover over a site for its details'))}</figcaption></figure>",
+        f'<figcaption>'
+        f"{escape(bilingual('图中数字为项目排名，详见上方排名表', 'numbers on the map are site ranks, as in the ranked table above'))}"
+        f"</figcaption></figure>",
     ]
     if zones is not None and len(zones):  # issue 16: reporting zones, table and choropleth
         from .zones_map import zones_choropleth_svg, zones_report_table

@@ -1,0 +1,120 @@
+"""report.html leads to a decision: the plain-words opening, the ranked table of the build-year
+sites, the print map, and the layout in headless Chromium at 1,280 px and on A4 (issue 17).
+
+The Chromium checks run Debian's chromium as a separate process and skip with the apt-get
+line where it is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pv_survey.outputs import write_outputs
+from pv_survey.outputs.report import SITE_TABLE_COLUMNS, site_table
+from pv_survey.outputs.gpkg import result_layers
+from test_outputs import make_district
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium; apt-get install -y chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0"]
+
+# A script added to a COPY of the report (the report itself has none): after layout it
+# writes the widths of the page and of every element wider than the window into the DOM.
+PROBE = """<script>window.addEventListener("load",function(){var d=document.documentElement;
+var r={scroll:d.scrollWidth,client:d.clientWidth,wide:[]};
+document.querySelectorAll("table,figure,svg,img,section,h2,p").forEach(function(e){var b=e.getBoundingClientRect();
+if(b.right>d.clientWidth+0.5)r.wide.push(e.tagName+" "+Math.round(b.right));});
+var p=document.createElement("pre");p.id="probe";p.textContent=JSON.stringify(r);document.body.appendChild(p);});
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "run"
+    paths = write_outputs(out, **make_district(), chart_font=True)
+    return paths["report.html"]
+
+
+def test_plain_words_opening_says_what_to_build_and_the_targets(report):
+    html = report.read_text(encoding="utf-8")
+    plain = html[html.index('<section class="plain">'):html.index("</section>")]
+    assert html.index('<section class="plain">') < html.index("<h2>目标 / Targets</h2>")  # it comes first
+    # make_district: 2025 = B001 100 kWp + B002 80 kWp = 180 kWp, 110 + 88 = 198 MWh,
+    # CAPEX 350,000 + 280,000 = 630,000 CNY (3,500 CNY/kWp)
+    assert "2025年</b>：建设 2 个项目，共 180 kWp，年发电 198 MWh，投资约 63 万元" in plain
+    assert "build 2 sites, 180 kWp in all, 198 MWh a year, about 630,000 CNY" in plain
+    # first sites by rank, with why (B001 the district office, priority class government)
+    assert "<li>区政府 — 100 kWp, 2025年 / by 2025: 党政机关优先 / Government priority" in plain
+    # targets: 2025 met (200 >= 150 kWp), 2030 not met (310 < 400 kWp)
+    assert re.search(r"installed PV 2025 / 2025年装机: <span class=\"yes\">.*?required 150 kWp.*?achieved 200 kWp",
+                     plain)
+    assert re.search(r"installed PV 2030 / 2030年装机: <span class=\"no\">.*?required 400 kWp.*?achieved 310 kWp",
+                     plain)
+
+
+def test_ranked_site_table():
+    d = make_district()
+    layers = result_layers(**{k: d[k] for k in ("buildings", "roofs", "plan", "targets", "coverage",
+                                                 "category_shares", "crs")})
+    t = site_table(layers["plan"])
+    assert list(t.columns) == [h for _c, h in SITE_TABLE_COLUMNS]
+    # build years only (reserve B005 and pinned-out sites are not in it), in rank order
+    assert t["rank"].tolist() == [1, 2, 3, 4]
+    assert t["name"].tolist()[0] == "区政府" and t["category"].tolist()[0] == "党政机关 / Government"
+    assert t["build_year"].tolist() == ["2025年 / by 2025"] * 2 + ["2030年 / by 2030"] * 2
+    assert t["annual_mwh"].tolist() == pytest.approx([110.0, 88.0, 60.0, 52.0])  # annual_kwh / 1000
+    assert all(w for w in t["why"])
+
+
+def test_map_is_drawn_for_print(report):
+    html = report.read_text(encoding="utf-8")
+    svg = html[html.index('<figure id="map">'):html.index("</svg>")]
+    # build-year sites labelled by rank (4 sites: ranks 1-4), outlined; legend, scale bar and north arrow
+    ranks = re.findall(r'<text x="[-\d.]+" y="[-\d.]+" text-anchor="middle">(\d+)</text>', svg)
+    assert sorted(map(int, ranks)) == [1, 2, 3, 4]
+    assert svg.count('stroke="#222" stroke-width="1.2"') == 4
+    assert "储备 / Reserve" in svg and "其他建筑 / other buildings" in svg  # legend inside the picture
+    assert re.search(r">\d+(\.\d+)? (m|km)</text>", svg) and ">N</text>" in svg
+    assert "@media print" in html and "@page{size:A4" in html
+
+
+def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+                          capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1280, 794])  # a laptop window; A4 at 96 dpi (210 mm)
+def test_no_horizontal_overflow_in_chromium(report, tmp_path, width):
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    r = _chromium([f"--window-size={width},900", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+                  tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout)
+    assert m, r.stdout[-2000:]
+    got = json.loads(m.group(1).replace("&quot;", '"'))
+    assert got["wide"] == [] and got["scroll"] <= got["client"], got
+    bad = [x for x in r.stderr.splitlines() if "Uncaught" in x or "net::ERR" in x]
+    assert bad == []
+
+
+@needs_chromium
+def test_report_pdf_is_a4(tmp_path):
+    paths = write_outputs(tmp_path / "o", **make_district(), chart_font=True, pdf=True)
+    data = paths["report.pdf"].read_bytes()
+    assert data.startswith(b"%PDF-")
+    # A4 is 595 x 842 pt (ISO 216: 210 x 297 mm at 72 pt per inch); more than one page
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
+    assert len(boxes) >= 2 and all(abs(float(w) - 595) < 2 and abs(float(h) - 842) < 2 for w, h in boxes)
+    assert "report.pdf" in paths["README.txt"].read_text(encoding="utf-8-sig")
+    assert "report.pdf" in json.loads(paths["manifest.json"].read_text(encoding="utf-8"))["outputs"]

@@ -156,15 +156,21 @@ def phase_table(plan: pd.DataFrame) -> pd.DataFrame:
 
 def _build_year(plan: pd.DataFrame) -> pd.Series:
     """Build year (or phase name) of each site: ``build_year`` when the plan has it, else ``phase``."""
+    if "phase" in plan:  # the build year as text, or 'reserve' / 'pinned out'
+        return plan["phase"].astype(str)
     if "build_year" in plan:
-        return plan["build_year"]
+        y = plan["build_year"]
+        return y.astype(object).where(y.notna(), "").astype(str)
     return plan["phase"] if "phase" in plan else pd.Series("", index=plan.index)
 
 
 def _why(row: Mapping[str, Any]) -> str:
     """Why a site is on the list, in a few words (pin, priority class, yield, payback)."""
     parts = []
-    if str(row.get("pinned", "") or "") == "in":
+    planned = str(row.get("why", "") or "")
+    if planned:  # the plan's own reason (target served, class rank)
+        parts.append(planned)
+    elif str(row.get("pinned", "") or "") == "in":
         parts.append(bilingual("指定建设", "pinned in"))
     cls = row.get("priority_class")
     if isinstance(cls, str) and cls:

@@ -189,8 +189,11 @@ def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds, planes=None
     """
     from . import shading
 
+    from .roofs import CONSTRAINT_REASONS
+
     sc = cfg.shading
-    usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
+    # buildings kept off the build years (heritage) still stand and cast shade
+    usable_b = buildings[buildings["excluded_reason"].fillna("").isin(["", *CONSTRAINT_REASONS.values()])]
     owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
     bounds = snapped_bounds(area_bounds, sc.search_radius_m, sc.dsm_resolution_m * shading.PYRAMID_BLOCK_CELLS)
     obs = cfg.inputs.obstacles

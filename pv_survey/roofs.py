@@ -37,7 +37,6 @@ __all__ = [
     "layout_roofs",
     "EXCLUDED",
     "ROOF_SHAPES",
-    "parse_direction_deg",
     "shaped_roof_planes",
     "planes_of_footprints",
     "part_roof_planes",
@@ -247,28 +246,6 @@ MANSARD_SIDE_TILT_DEG = 70.0
 
 #: Sectors a cone or dome is split into (project choice: 8 x 45 deg, the compass octants).
 CURVED_SECTORS = 8
-
-_COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW")
-
-
-def parse_direction_deg(values) -> np.ndarray:
-    """``roof:direction`` values -> azimuth clockwise from north [deg] (NaN where unreadable).
-
-    Numbers are degrees; compass letters (N, NNE, ... NNW, the 16-point rose of the OSM wiki,
-    Key:direction) are 22.5 deg apart.
-    """
-    out = []
-    for v in pd.Series(values, dtype="object").tolist():
-        s = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip().upper()
-        if s in _COMPASS:
-            out.append(22.5 * _COMPASS.index(s))
-            continue
-        try:
-            out.append(float(s) % 360.0)
-        except ValueError:
-            out.append(np.nan)
-    return np.asarray(out, dtype=float)
-
 
 def _frame_axes(geoms):
     """Centre, unit long axis, unit short axis and half lengths (a >= b) of minimum rectangles."""

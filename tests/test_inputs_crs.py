@@ -124,15 +124,20 @@ def test_tianhe_boundary_gcj02_to_wgs84_within_5m():
 def test_read_buildings_converts_datav_gcj02_file(tmp_path):
     if not SHARED_DATA.is_dir():
         pytest.skip(f"../shared/data not present at {SHARED_DATA}")
-    # the DataV file is a JSON array of features (not GeoJSON); read it, declared gcj02
-    got, rep = read_buildings(SHARED_DATA / "440106_tianhe_datav_gcj02.json", source_crs="gcj02",
-                              extent_lon_lat=TIANHE_EXTENT)
+    # the DataV file is a JSON array of features (not GeoJSON) holding the district boundary: as
+    # buildings it is refused (issue 16: a boundary is not a building) with the gcj02 hint; the same
+    # GCJ-02 conversion reads it right as a polygon layer (zones / parking readers)
+    from pv_survey.errors import InputError
+    from pv_survey.inputs import read_parking, read_zones
+    path = SHARED_DATA / "440106_tianhe_datav_gcj02.json"
+    with pytest.raises(InputError, match="administrative boundary.*gcj02"):
+        read_buildings(path, extent_lon_lat=TIANHE_EXTENT)
+    got = read_zones(path, source_crs="gcj02")
     want = gpd.read_file(SHARED_DATA / "440106_tianhe_boundary_wgs84.geojson").to_crs("EPSG:4547")
-    assert rep.n_usable == 1 and "gcj02" in rep.crs_used
     # every vertex within 5 m: the Hausdorff distance bounds the worst vertex offset
     assert got.geometry.iloc[0].hausdorff_distance(want.geometry.iloc[0]) < 5.0
     # and without the declaration the same file is ~600 m off (PROVENANCE.md: ~550 m E, ~280 m S)
-    raw, _ = read_buildings(SHARED_DATA / "440106_tianhe_datav_gcj02.json", extent_lon_lat=TIANHE_EXTENT)
+    raw = read_parking(path)
     assert 300 < raw.geometry.iloc[0].hausdorff_distance(want.geometry.iloc[0]) < 1000
 
 

@@ -303,3 +303,15 @@ def test_plan_holds_constrained_sites_in_reserve():
     assert p.loc["T", "phase"] == RESERVE and p.loc["T", "pinned"] == ""
     assert p.loc["A", "phase"] == "2030" and p.loc["C", "phase"] == "2030"
     assert p["capacity_kwp"].sum() == pytest.approx(9000.0)  # nothing lost from the plan
+
+
+def test_excluded_heritage_building_still_casts_shade():
+    # a 30 m heritage building kept out of the plan stands in the rasterised DSM beside a 10 m one
+    from pv_survey.config import Config
+    from pv_survey.pipeline import build_dsm
+    b = gpd.GeoDataFrame({"building_id": ["H", "N"], "excluded_reason": [R.CONSTRAINT_REASONS["heritage"], ""],
+                          "height_m": [30.0, 10.0]},
+                         geometry=[box(430000, 2557000, 430020, 2557020), box(430030, 2557000, 430050, 2557020)],
+                         crs=CRS)
+    dsm, owner_of, _ = build_dsm(Config(), b, b.total_bounds)
+    assert set(owner_of.index) == {"H", "N"} and float(dsm.height_m.max()) == 30.0

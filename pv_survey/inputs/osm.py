@@ -34,10 +34,13 @@ above-ground levels or height. A ``layer`` < 0 building that *does* state above-
 levels or height (e.g. a mall over a sunken plaza) is kept, with a warning.
 
 Building parts (:func:`resolve_building_parts`): a ``building:part`` polygon lying at
-least half inside a ``building`` outline is excluded with reason
-``'building part (outline kept)'`` so its roof is not counted twice; the outline takes the
-greatest height stated by itself or its parts. A part with no outline is kept as a
-building of its own.
+least half inside a ``building`` outline belongs to it. ``read_buildings`` takes such parts
+out of the buildings (they are not buildings) into ``InputReport.parts``, and
+``pv_survey.roofs.part_roof_planes`` makes their roofs, at their own heights, roof planes of
+the outline, which keeps its own height. A part with no outline is kept as a building of
+its own. Roof tags (``roof:shape``, ``roof:angle``, ``roof:height``, ``roof:direction``,
+``roof:orientation``) and heritage tags (``heritage``, ``historic``, ``listed_status``) are
+carried as columns for the roofs stage.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ __all__ = [
 ]
 
 REASON_UNDERGROUND = "underground structure"
-REASON_PART = "building part (outline kept)"
+REASON_PART = "building part (outline kept)"  # no longer set by read_buildings (issue 16); kept for callers
 REASON_NOT_BUILDING = "not a building (no building tag)"
 
 #: Share of a part's area that must lie inside an outline for the part to belong to it

@@ -11,8 +11,11 @@ Steps of :func:`read_buildings` (each counted in the :class:`InputReport`):
 5. convert GCJ-02 / BD-09 to WGS84 when declared, then reproject to ``target_crs``;
 6. map attributes: OSM tags (:mod:`pv_survey.inputs.osm`) or ``field_map`` / ``value_map`` /
    the built-in names (:mod:`pv_survey.inputs.schema`); exclude underground structures;
-7. fold OSM building parts into their outlines; fill heights (attribute > storeys x storey
-   height > category default, flagged in ``height_source``);
+7. fill heights (attribute > storeys x storey height > category default, flagged in
+   ``height_source``); exclude administrative boundaries and footprints over
+   ``max_footprint_m2``; take building parts (OSM ``building:part``, or a ``part_of`` field)
+   out of the buildings into ``InputReport.parts`` (roof planes of their outline, not
+   buildings), naming an unnamed outline after its largest named part;
 8. exclude exact duplicate footprints; make ids unique.
 
 Every row read is in the result; ``excluded_reason`` is '' for the usable ones.
@@ -31,7 +34,7 @@ import shapely
 
 from ..errors import CRSError, InputError
 from .crs import WEB_MAP_TO_WGS84, crs_label, parse_crs, resolve_source_crs
-from .osm import REASON_PART, is_osm_frame, osm_attributes, resolve_building_parts
+from .osm import is_osm_frame, osm_attributes, resolve_building_parts
 from .schema import SCHEMA_COLUMNS, category_from_name, fill_heights, map_attributes, parse_number, unique_ids, _text
 from .sources import read_source
 from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_INVALID, REASON_NOT_POLYGON, ValidationReport,

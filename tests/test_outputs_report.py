@@ -118,3 +118,15 @@ def test_report_pdf_is_a4(tmp_path):
     assert len(boxes) >= 2 and all(abs(float(w) - 595) < 2 and abs(float(h) - 842) < 2 for w, h in boxes)
     assert "report.pdf" in paths["README.txt"].read_text(encoding="utf-8-sig")
     assert "report.pdf" in json.loads(paths["manifest.json"].read_text(encoding="utf-8"))["outputs"]
+
+
+def test_long_ranked_table_is_cut_with_a_pointer_to_the_workbook(monkeypatch):
+    from pv_survey.outputs import report as rep
+
+    d = make_district()
+    layers = result_layers(**{k: d[k] for k in ("buildings", "roofs", "plan", "targets", "coverage",
+                                                 "category_shares", "crs")})
+    monkeypatch.setattr(rep, "REPORT_SITE_ROWS", 2)
+    html = rep._ranked(site_table(layers["plan"]))  # 4 build-year sites in make_district
+    assert html.count("<tr>") == 3  # header + 2 rows
+    assert "all 4 in shortlists.xlsx" in html and "全部 4 个见 shortlists.xlsx" in html

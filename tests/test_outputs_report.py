@@ -130,3 +130,29 @@ def test_long_ranked_table_is_cut_with_a_pointer_to_the_workbook(monkeypatch):
     html = rep._ranked(site_table(layers["plan"]))  # 4 build-year sites in make_district
     assert html.count("<tr>") == 3  # header + 2 rows
     assert "all 4 in shortlists.xlsx" in html and "全部 4 个见 shortlists.xlsx" in html
+
+
+def test_map_outlines_boundary_and_zones(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from test_outputs import METRIC_CRS
+
+    d = make_district()
+    bx0, by0, bx1, by1 = d["buildings"].total_bounds
+    # a boundary 500 m beyond the footprints on every side, two zones splitting it
+    boundary = gpd.GeoDataFrame({"name": ["天河区"]}, geometry=[shapely.box(bx0 - 500, by0 - 500, bx1 + 500, by1 + 500)],
+                                crs=METRIC_CRS)
+    mid = (bx0 + bx1) / 2
+    zones = gpd.GeoDataFrame({"zone": ["A", "B"]}, geometry=[shapely.box(bx0 - 500, by0 - 500, mid, by1 + 500),
+                                                          shapely.box(mid, by0 - 500, bx1 + 500, by1 + 500)],
+                             crs=METRIC_CRS)
+    paths = write_outputs(tmp_path / "o", **d, chart_font=None, extra_layers={"boundary": boundary, "zones": zones})
+    html = paths["report.html"].read_text(encoding="utf-8")
+    svg = html[html.index('<figure id="map">'):html.index("</svg>")]
+    b = re.search(r'<path class="boundary" d="M([-\d.]+) ([-\d.]+) ', svg)
+    assert b and '<path class="zones" d="M' in svg and "区界 / district boundary" in svg
+    # the boundary sets the extent: its first corner (a box corner) lies on the drawing's edges
+    w, h = map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
+    x, y = float(b.group(1)), float(b.group(2))
+    assert x in (0.0, w) and (abs(y - h) <= 1.0 or abs(y) <= 1.0)

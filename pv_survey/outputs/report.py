@@ -284,7 +284,8 @@ def _excluded_table(summary: Mapping[str, Any]) -> pd.DataFrame:
 
 def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: pd.DataFrame | None,
                 category_shares: pd.DataFrame | None, plan: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-                charts: Mapping[str, bytes], generated: str = "", version: str = "") -> str:
+                charts: Mapping[str, bytes], generated: str = "", version: str = "",
+                boundary: gpd.GeoSeries | None = None, zones: gpd.GeoSeries | None = None) -> str:
     """The whole report as one HTML document (no external resource, no script).
 
     Parameters
@@ -344,7 +345,7 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         f"<h2>{escape(bilingual('图表', 'Charts'))}</h2>",
         fig_html,
         f"<h2>{escape(bilingual('规划地图', 'Map of the plan'))}</h2>",
-        f'<figure id="map">{plan_map_svg(buildings, plan)}'
+        f'<figure id="map">{plan_map_svg(buildings, plan, boundary=boundary, zones=zones)}'
         f'<figcaption>'
         f"{escape(bilingual('图中数字为项目排名，详见上方排名表', 'numbers on the map are site ranks, as in the ranked table above'))}"
         f"</figcaption></figure>",

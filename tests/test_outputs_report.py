@@ -118,3 +118,41 @@ def test_report_pdf_is_a4(tmp_path):
     assert len(boxes) >= 2 and all(abs(float(w) - 595) < 2 and abs(float(h) - 842) < 2 for w, h in boxes)
     assert "report.pdf" in paths["README.txt"].read_text(encoding="utf-8-sig")
     assert "report.pdf" in json.loads(paths["manifest.json"].read_text(encoding="utf-8"))["outputs"]
+
+
+def test_long_ranked_table_is_cut_with_a_pointer_to_the_workbook(monkeypatch):
+    from pv_survey.outputs import report as rep
+
+    d = make_district()
+    layers = result_layers(**{k: d[k] for k in ("buildings", "roofs", "plan", "targets", "coverage",
+                                                 "category_shares", "crs")})
+    monkeypatch.setattr(rep, "REPORT_SITE_ROWS", 2)
+    html = rep._ranked(site_table(layers["plan"]))  # 4 build-year sites in make_district
+    assert html.count("<tr>") == 3  # header + 2 rows
+    assert "all 4 in shortlists.xlsx" in html and "全部 4 个见 shortlists.xlsx" in html
+
+
+def test_map_outlines_boundary_and_zones(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from test_outputs import METRIC_CRS
+
+    d = make_district()
+    bx0, by0, bx1, by1 = d["buildings"].total_bounds
+    # a boundary 500 m beyond the footprints on every side, two zones splitting it
+    boundary = gpd.GeoDataFrame({"name": ["天河区"]}, geometry=[shapely.box(bx0 - 500, by0 - 500, bx1 + 500, by1 + 500)],
+                                crs=METRIC_CRS)
+    mid = (bx0 + bx1) / 2
+    zones = gpd.GeoDataFrame({"zone": ["A", "B"]}, geometry=[shapely.box(bx0 - 500, by0 - 500, mid, by1 + 500),
+                                                          shapely.box(mid, by0 - 500, bx1 + 500, by1 + 500)],
+                             crs=METRIC_CRS)
+    paths = write_outputs(tmp_path / "o", **d, chart_font=None, extra_layers={"boundary": boundary, "zones": zones})
+    html = paths["report.html"].read_text(encoding="utf-8")
+    svg = html[html.index('<figure id="map">'):html.index("</svg>")]
+    b = re.search(r'<path class="boundary" d="M([-\d.]+) ([-\d.]+) ', svg)
+    assert b and '<path class="zones" d="M' in svg and "区界 / district boundary" in svg
+    # the boundary sets the extent: its first corner (a box corner) lies on the drawing's edges
+    w, h = map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
+    x, y = float(b.group(1)), float(b.group(2))
+    assert x in (0.0, w) and (abs(y - h) <= 1.0 or abs(y) <= 1.0)

@@ -87,6 +87,16 @@ def _stamp_from(manifest: Mapping[str, Any]) -> str:
         return gpkg_timestamp()
 
 
+def _map_outlines(extra_layers: Mapping[str, pd.DataFrame] | None) -> dict[str, gpd.GeoSeries]:
+    """``boundary`` / ``zones`` geometries for the report map, from extra layers of those names."""
+    found = {}
+    for key in ("boundary", "zones"):
+        layer = (extra_layers or {}).get(key)
+        if isinstance(layer, gpd.GeoDataFrame) and len(layer):
+            found[key] = layer.geometry
+    return found
+
+
 def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame,
                   plan: pd.DataFrame, targets: pd.DataFrame, coverage: pd.DataFrame | None = None,
                   category_shares: pd.DataFrame | None = None, summary: Mapping[str, Any],
@@ -125,7 +135,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
     progress : callable(stage, done, total), optional
         Called as ``progress("outputs", i, n)`` after each file.
     extra_layers : mapping, optional
-        Further layers (name -> DataFrame / GeoDataFrame), e.g. resource layers.
+        Further layers (name -> DataFrame / GeoDataFrame), e.g. resource layers; layers named
+        ``boundary`` and ``zones`` are also outlined on the report's map.
     plan_result : object, optional
         The plan stage's result; its ``summary_lines`` and ``notes`` are used when the
         summary has none.
@@ -182,7 +193,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
                            plan=layers["plan"], buildings=layers["buildings"], charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
-                           version=_version(), zones=layers.get("zones"))
+                           version=_version(), zones=layers.get("zones"),
+                           boundary=_map_outlines(extra_layers).get("boundary"))
         html_tmp = st.temp("report.html")
         html_tmp.write_bytes(html.encode("utf-8"))
         if pdf:

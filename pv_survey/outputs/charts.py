@@ -459,8 +459,24 @@ def _svg_path(geom, x0: float, y1: float, s: float) -> str:
     return "".join(parts)
 
 
+def _outline_path(geoms, x0: float, y1: float, s: float) -> str:
+    """SVG path of polygon outlines (boundary, zones); lines are drawn as they are."""
+    parts = []
+    for g in geoms:
+        if g is None or g.is_empty:
+            continue
+        for part in getattr(g, "geoms", [g]):
+            if part.geom_type == "Polygon":
+                parts.append(_svg_path(part, x0, y1, s))
+            elif part.geom_type == "LineString":
+                xy = np.asarray(part.coords)[:, :2]
+                parts.append("M" + " ".join(f"{(a - x0) * s:.1f} {(y1 - b) * s:.1f}" for a, b in xy))
+    return "".join(parts)
+
+
 def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_px: int = 960,
-                 max_labels: int = 60) -> str:
+                 max_labels: int = 60, boundary: gpd.GeoSeries | None = None,
+                 zones: gpd.GeoSeries | None = None) -> str:
     """Inline SVG map drawn for print: every footprint grey (excluded darker), build-year sites
     in full colour with a dark outline and labelled by rank, reserve sites light.
 
@@ -479,12 +495,18 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     max_labels : int
         Rank labels drawn: every build-year site when there are at most this many, else the
         first ``max_labels`` ranks.
+    boundary, zones : GeoSeries, optional
+        District boundary (solid outline; the map extent grows to hold it) and planning zones
+        (dashed outlines), in the same metric CRS.
     """
     geoms = buildings.geometry
     valid = ~geoms.isna() & ~geoms.is_empty
     if not valid.any():
         return f'<svg viewBox="0 0 {width_px} 100" width="100%" role="img"><text x="10" y="50">no footprints</text></svg>'
     x0, y0, x1, y1 = buildings.geometry[valid].total_bounds
+    if boundary is not None and len(boundary) and not boundary.is_empty.all():
+        bx0, by0, bx1, by1 = boundary.total_bounds
+        x0, y0, x1, y1 = min(x0, bx0), min(y0, by0), max(x1, bx1), max(y1, by1)
     span = max(x1 - x0, y1 - y0, 1.0)
     s = width_px / max(x1 - x0, 1.0)
     height_px = max(int(round((y1 - y0) * s)), 50)
@@ -506,6 +528,12 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
            f'aria-label="plan map" style="background:#fbfbf8">',
            f'<path d="{"".join(ctx_ok)}" fill="#e3e3e3" stroke="none"/>',
            f'<path d="{"".join(ctx_ex)}" fill="{EXCLUDED_COLOUR}" fill-opacity="0.6" stroke="none"/>']
+    if zones is not None and len(zones):
+        out.append(f'<path class="zones" d="{_outline_path(zones.to_numpy(), x0, y1, s)}" fill="none" '
+                   f'stroke="#6b6b6b" stroke-width="1" stroke-dasharray="5 3"/>')
+    if boundary is not None and len(boundary):
+        out.append(f'<path class="boundary" d="{_outline_path(boundary.to_numpy(), x0, y1, s)}" fill="none" '
+                   f'stroke="#333" stroke-width="2"/>')
     p = plan[has_phase] if len(plan) else plan
     labels: list[str] = []
     if len(p):
@@ -542,6 +570,10 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     entries = [(c, phase_label(ph), ph) for ph, c in (phase_colours(p["phase"].astype(str)).items() if len(p) else [])]
     entries += [("#e3e3e3", bilingual("其他建筑", "other buildings"), ""),
                 (EXCLUDED_COLOUR, bilingual("已排除", "excluded"), "")]
+    if boundary is not None and len(boundary):
+        entries.append(("none", bilingual("区界", "district boundary"), ""))
+    if zones is not None and len(zones):
+        entries.append(("none", bilingual("分区", "zones"), ""))
     lx, ly = 8, 8
     leg = [f'<g font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="12" fill="#222">'
            f'<rect x="{lx}" y="{ly}" width="230" height="{18 * len(entries) + 10}" fill="#fff" fill-opacity="0.85" '
@@ -549,7 +581,8 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     for i, (colour, text, ph) in enumerate(entries):
         y = ly + 8 + 18 * i
         light = not is_built_phase(ph) and ph != ""
-        stroke = ' stroke="#222"' if is_built_phase(ph) else ""
+        stroke = ' stroke="#222"' if is_built_phase(ph) else (' stroke="#333" stroke-width="2"' if colour == "none"
+                                                               else "")
         opacity = ' fill-opacity="0.45"' if light else ""
         leg.append(f'<rect x="{lx + 8}" y="{y}" width="14" height="12" fill="{colour}"{opacity}{stroke}/>'
                    f'<text x="{lx + 28}" y="{y + 11}">{escape(text)}</text>')

@@ -216,6 +216,20 @@ def site_table(plan: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Rows of the report's ranked table; the full lists are in shortlists.xlsx and the CSVs.
+REPORT_SITE_ROWS = 200
+
+
+def _ranked(sites: pd.DataFrame) -> str:
+    html = _table(sites.head(REPORT_SITE_ROWS))
+    if len(sites) > REPORT_SITE_ROWS:
+        n, total = REPORT_SITE_ROWS, len(sites)
+        note = bilingual(f"前 {n} 个项目；全部 {total:,} 个见 shortlists.xlsx",
+                         f"first {n} sites; all {total:,} in shortlists.xlsx")
+        html += f"<p>{escape(note)}</p>"
+    return html
+
+
 def plain_words(summary: Mapping[str, Any], targets: pd.DataFrame | None, plan: pd.DataFrame, *,
                 n_first: int = 3) -> str:
     """The report's opening, HTML: what to build each year, the first sites and why, cost,
@@ -277,7 +291,7 @@ def _excluded_table(summary: Mapping[str, Any]) -> pd.DataFrame:
 def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: pd.DataFrame | None,
                 category_shares: pd.DataFrame | None, plan: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
                 charts: Mapping[str, bytes], generated: str = "", version: str = "",
-                zones: gpd.GeoDataFrame | None = None) -> str:
+                boundary: gpd.GeoSeries | None = None, zones: gpd.GeoDataFrame | None = None) -> str:
     """The whole report as one HTML document (no external resource, no script).
 
     Parameters
@@ -328,7 +342,7 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         plain_words(summary, targets, plan),
         f'<div class="cards">{card_html}</div>',
         f"<h2>{escape(bilingual('建设项目排名', 'Sites to build, ranked'))}</h2>",
-        _table(site_table(plan)),
+        _ranked(site_table(plan)),
         f"<h2>{escape(bilingual('目标', 'Targets'))}</h2>",
         _table(targets),
         ("<ul>" + "".join(f"<li>{escape(str(x))}</li>" for x in lines) + "</ul>") if lines else "",
@@ -337,7 +351,8 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         f"<h2>{escape(bilingual('图表', 'Charts'))}</h2>",
         fig_html,
         f"<h2>{escape(bilingual('规划地图', 'Map of the plan'))}</h2>",
-        f'<figure id="map">{plan_map_svg(buildings, plan)}'
+        f'<figure id="map">{plan_map_svg(buildings, plan, boundary=boundary,
+                                                zones=None if zones is None else zones.geometry)}'
         f'<figcaption>'
         f"{escape(bilingual('图中数字为项目排名，详见上方排名表', 'numbers on the map are site ranks, as in the ranked table above'))}"
         f"</figcaption></figure>",

@@ -330,6 +330,7 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
     )
     notes = summary.get("notes") or []
     lines = summary.get("plan_lines") or []
+    zone_outlines = None if zones is None else zones.geometry
     parts = [
         "<!DOCTYPE html>",
         '<html lang="zh-CN"><head><meta charset="utf-8">',
@@ -351,8 +352,7 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         f"<h2>{escape(bilingual('图表', 'Charts'))}</h2>",
         fig_html,
         f"<h2>{escape(bilingual('规划地图', 'Map of the plan'))}</h2>",
-        f'<figure id="map">{plan_map_svg(buildings, plan, boundary=boundary,
-                                                zones=None if zones is None else zones.geometry)}'
+        f'<figure id="map">{plan_map_svg(buildings, plan, boundary=boundary, zones=zone_outlines)}'
         f'<figcaption>'
         f"{escape(bilingual('图中数字为项目排名，详见上方排名表', 'numbers on the map are site ranks, as in the ranked table above'))}"
         f"</figcaption></figure>",

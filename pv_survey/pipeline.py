@@ -25,6 +25,7 @@ import geopandas as gpd
 from . import __version__
 from .config import Config, config_to_dict
 from .data_files import data_dir
+from .resources import profile_strings
 from .errors import AccountingError, InputError
 
 log = logging.getLogger("pv_survey")
@@ -110,16 +111,6 @@ def resolve_inputs(cfg: Config) -> Config:
     if not changes:
         return cfg
     return dataclasses.replace(cfg, inputs=dataclasses.replace(ins, **changes))
-
-
-def _profile_strings(horizon_deg: np.ndarray) -> np.ndarray:
-    """Median point profile of each roof as a compact comma-separated string [deg]."""
-    if horizon_deg.size == 0:
-        return np.empty(0, dtype=object)
-    q = horizon_deg.shape[1]
-    med = horizon_deg[:, q // 2, :]
-    rounded = np.round(med, 1)
-    return np.array([",".join(f"{v:g}" for v in row) for row in rounded], dtype=object)
 
 
 def load_inputs(cfg: Config):
@@ -240,71 +231,23 @@ def load_parking(cfg: Config):
 
 def assess_resources(cfg: Config, buildings: gpd.GeoDataFrame, parking, wx, dsm: tuple, *, core_ids=None,
                      progress: Progress | None = None, timer: "_Timer | None" = None) -> dict:
-    """Facade and carport resources asked for in ``cfg.resources.kinds``: ``{layer name: frame}``.
+    """The other resources asked for in ``cfg.resources.kinds``: ``{layer name: frame}``.
 
     ``buildings`` may hold more buildings than ``core_ids`` (a tile's halo): they
-    cast shade and share walls, but only the core buildings get facades.
+    cast shade and share walls, but only the core buildings get facades. Each
+    resource is an entry of :data:`pv_survey.resources.REGISTRY`.
     """
-    timer = timer or _Timer()
-    rc, sc = cfg.resources, cfg.shading
+    from . import resources
+
     dsm_obj, owner_of, absolute = dsm
-    out = {}
     usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
-    if "facades" in rc.kinds:
-        from .facades import survey_facades
-        if absolute:
-            raise InputError(f"{cfg.inputs.dsm}: facades need heights above ground; give --dem with --dsm "
-                             "(or leave out --dsm to rasterise footprints x heights)")
-        with timer.stage("facades"):
-            fac = survey_facades(
-                usable_b, dsm_obj, wx, min_segment_width_m=rc.facade_min_segment_width_m,
-                exclude_ground_floors_m=rc.facade_exclude_ground_floors_m,
-                window_to_wall_frac=rc.facade_window_to_wall_frac, bipv_efficiency_frac=rc.facade_bipv_efficiency_frac,
-                simplify_tolerance_m=rc.facade_simplify_tolerance_m,
-                shared_wall_tolerance_m=rc.facade_shared_wall_tolerance_m, height_fracs=rc.facade_height_fracs,
-                points_per_level=rc.facade_points_per_level, offset_m=rc.facade_offset_m,
-                n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, n_quantiles=sc.n_quantiles,
-                min_poa_kwh_m2=rc.min_poa_kwh_m2, temp_model_facade=rc.facade_temperature_model,
-                owner_index=owner_of, core_ids=core_ids,
-                progress=(lambda d, t: progress("facades", d, t)) if progress else None,
-                **energy_params(cfg))
-            out["facades"] = _layer_ready(fac)
-    if "carports" in rc.kinds and parking is not None:
-        from .carports import survey_carports
-        with timer.stage("carports"):
-            car = survey_carports(
-                parking, dsm_obj, wx, canopy_tilt_deg=rc.carport_canopy_tilt_deg,
-                canopy_height_m=rc.carport_canopy_height_m, coverage_frac=rc.carport_coverage_frac,
-                module_efficiency_frac=rc.carport_module_efficiency_frac, azimuth_deg=rc.carport_azimuth_deg,
-                buildings=usable_b, n_sectors=sc.n_sectors, radius_m=sc.search_radius_m,
-                points_per_100m2=sc.points_per_100m2, max_points=sc.max_points_per_roof,
-                n_quantiles=sc.n_quantiles, min_poa_kwh_m2=rc.min_poa_kwh_m2,
-                progress=(lambda d, t: progress("carports", d, t)) if progress else None,
-                **energy_params(cfg))
-            out["carports"] = _layer_ready(car)
-    return out
-
-
-def _layer_ready(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Horizon arrays -> the compact median-profile string used for roofs."""
-    frame = frame.copy()
-    if "horizon_deg" in frame and len(frame) and not isinstance(frame["horizon_deg"].iloc[0], str):
-        prof = np.full(len(frame), "", dtype=object)
-        have = np.array([isinstance(h, np.ndarray) and h.size > 0 for h in frame["horizon_deg"]])
-        if have.any():
-            prof[have] = _profile_strings(np.stack(frame["horizon_deg"].to_numpy()[have]))
-        frame["horizon_deg"] = prof
-    return frame
-
-
-def resource_totals(layers: dict) -> dict:
-    """Kept count, capacity [kWp] and generation [MWh] of each resource layer."""
+    tile = resources.TileData(buildings=usable_b, core_ids=core_ids, parking=parking, weather=wx, dsm=dsm_obj,
+                              owner_of=owner_of, absolute=absolute, energy_params=energy_params(cfg),
+                              progress=None)
     out = {}
-    for name, frame in layers.items():
-        kept = frame["excluded_reason"].fillna("") == ""
-        out[name] = {"n_total": int(len(frame)), "n_kept": int(kept.sum()),
-                     "capacity_kwp": float(frame.loc[kept, "capacity_kwp"].sum()),
-                     "annual_mwh": float(frame.loc[kept, "annual_kwh"].sum() / 1000.0)}
+    for name in (n for n in resources.REGISTRY if n in cfg.resources.kinds):
+        t = tile if progress is None else dataclasses.replace(tile, progress=lambda d, n, _s=name: progress(_s, d, n))
+        out.update(resources.assess(cfg, (name,), t, timer=timer or _Timer()))
     return out
 
 
@@ -375,7 +318,7 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
         values[kept] = svf
         roofs["sky_view_frac"] = values
         prof = np.full(len(roofs), "", dtype=object)
-        prof[kept] = _profile_strings(hz)
+        prof[kept] = profile_strings(hz)
         roofs["horizon_deg"] = prof
         shaded = kept & ((1.0 - roofs["shading_loss_frac"].to_numpy(float)) < sc.min_output_frac)
         roofs.loc[shaded, "excluded_reason"] = SHADED_REASON.format(pct=100 * sc.min_output_frac)
@@ -459,13 +402,9 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer)
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
     if extra_layers:
-        summary["resources"] = resource_totals(extra_layers)
-        labels = {"facades": "Facades (BIPV) / 立面光伏", "carports": "Carport canopies / 车棚光伏"}
-        for name, tot in summary["resources"].items():
-            summary["plan_lines"].append(
-                f"{labels.get(name, name)}: {tot['n_kept']:,} of {tot['n_total']:,} usable, "
-                f"{tot['capacity_kwp']:,.0f} kWp, {tot['annual_mwh']:,.0f} MWh/yr — reported separately, "
-                "not counted toward the rooftop targets / 单独统计，不计入屋顶光伏目标")
+        from . import resources
+        summary["resources"] = resources.totals(extra_layers, cfg.resources)
+        summary["plan_lines"].extend(resources.summary_lines(summary["resources"]))
     manifest = make_manifest(cfg, started, timer, summary)
     result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest,
                           layers=dict(extra_layers or {}))
@@ -493,20 +432,10 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
 
 
 def energy_params(cfg: Config) -> dict:
-    """Keyword arguments of :func:`pv_survey.energy.simulate_roofs` from the config."""
-    from .energy import losses_frac_from_pct
-    ec = cfg.energy
-    return dict(
-        albedo=ec.albedo, gamma_pdc_per_c=ec.gamma_pdc_per_c, dc_ac_ratio=ec.dc_ac_ratio,
-        eta_inv_nom=ec.eta_inv_nom,
-        losses_frac=losses_frac_from_pct(
-            soiling=ec.losses_soiling_pct, shading=0.0, snow=0.0, mismatch=ec.losses_mismatch_pct,
-            wiring=ec.losses_wiring_pct, connections=ec.losses_connections_pct, lid=ec.losses_lid_pct,
-            nameplate_rating=ec.losses_nameplate_pct, age=ec.losses_age_pct,
-            availability=ec.losses_availability_pct),
-        temp_model_rack=ec.temperature_model_rack, temp_model_flush=ec.temperature_model_flush,
-        chunk_size=ec.chunk_roofs,
-    )
+    """Keyword arguments of :func:`pv_survey.energy.simulate_roofs` from the config (one place: the energy stage)."""
+    from .energy import params_from_config
+
+    return params_from_config(cfg.energy)
 
 
 def plan_params(cfg: Config) -> dict:

@@ -128,11 +128,11 @@ def _read_toml(path: Path) -> dict:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at the position shown") from None
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at the position shown") from exc
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
+        raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from exc
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check the path") from None
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check the path") from exc
 
 
 def is_matrix_file(path: str | Path) -> bool:
@@ -216,7 +216,7 @@ def expand_matrix(path: str | Path) -> list[Scenario]:
         try:
             cfg = base_cfg.replace(**changes)
         except ConfigError as exc:
-            raise ConfigError(f"{p}: scenario {name}: {exc}") from None
+            raise ConfigError(f"{p}: scenario {name}: {exc}") from exc
         varied = {".".join(keys[i]): combo[i] for i in varying}
         out.append(Scenario(name=name, config=cfg, source=str(p), varied=varied))
     return out
@@ -433,7 +433,7 @@ def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | 
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{root}: cannot create the batch folder ({exc.strerror}); choose another --out") from None
+        raise OutputError(f"{root}: cannot create the batch folder ({exc.strerror}); choose another --out") from exc
     state_path = root / STATE_FILE
     state = _load_state(state_path)
     outcomes: list[ScenarioOutcome] = []

@@ -177,7 +177,7 @@ def read_weather(path: str | Path) -> Weather:
         raise WeatherError(
             f"{p}: looks like {_FORMAT_NAMES[fmt]} but cannot be read ({msg}); "
             "re-export the file unmodified from its source"
-        ) from None
+        ) from exc
     return _finish(parsed, p)
 
 

@@ -58,3 +58,24 @@ def test_registry_names_are_the_config_kinds():
     assert set(cfg.resources.kinds) - {"roofs"} == set(resources.REGISTRY)
     for r in resources.REGISTRY.values():
         assert hasattr(cfg.resources, r.capex_field)
+
+
+def test_verbose_error_shows_the_gdal_cause(tmp_path):
+    """An unreadable input is one line; with --verbose the GDAL error it came from follows (chained)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli_py = Path(__file__).resolve().parents[1] / "cli.py"
+    bad = tmp_path / "bad.gpkg"
+    bad.write_text("not a geopackage\n", encoding="utf-8")
+    args = ["run", "--buildings", str(bad), "--out", str(tmp_path / "o")]
+    plain = subprocess.run([sys.executable, str(cli_py), "-q", *args], capture_output=True, text=True)
+    verbose = subprocess.run([sys.executable, str(cli_py), "-q", "-v", *args], capture_output=True, text=True)
+    assert plain.returncode == verbose.returncode == 2
+    err = [line for line in plain.stderr.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith(f"Error: {bad}")
+    extra = [line for line in verbose.stderr.splitlines() if line.startswith("  caused by ")]
+    # pyogrio raises DataSourceError for a file GDAL does not recognise
+    assert extra and "pyogrio.errors.DataSourceError" in extra[0]
+    assert "Traceback" not in verbose.stderr

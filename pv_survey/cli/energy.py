@@ -41,7 +41,7 @@ def _read_table(path: Path, layer: str | None):
         return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except (OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputFileError(f"{path}: cannot be read as a roofs table ({first}); check the file and --layer") from None
+        raise InputFileError(f"{path}: cannot be read as a roofs table ({first}); check the file and --layer") from exc
 
 
 def _write_table(frame, path: Path, overwrite: bool) -> None:

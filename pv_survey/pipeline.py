@@ -25,8 +25,10 @@ import geopandas as gpd
 from . import __version__
 from .config import Config, config_to_dict
 from .data_files import data_dir
-from .resources import profile_strings
-from .errors import AccountingError, InputError
+from .accounting import check_accounting
+from .resources import SHADED_REASON, profile_strings, shaded_out
+from .sites import annotate_buildings, sites_from_roofs
+from .errors import InputError
 
 log = logging.getLogger("pv_survey")
 
@@ -36,7 +38,6 @@ DEFAULT_BUILDINGS = DATA_DIR / "tianhe_demo_buildings.gpkg"
 DEFAULT_ROOFS = DATA_DIR / "tianhe_demo_roofs.gpkg"
 DEFAULT_PARKING = DATA_DIR / "tianhe_demo_parking.gpkg"
 
-SHADED_REASON = "shaded: output below {pct:.0f}% of unshaded / 遮挡严重"
 
 Progress = Callable[[str, int, int], None]
 
@@ -320,7 +321,7 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
         prof = np.full(len(roofs), "", dtype=object)
         prof[kept] = profile_strings(hz)
         roofs["horizon_deg"] = prof
-        shaded = kept & ((1.0 - roofs["shading_loss_frac"].to_numpy(float)) < sc.min_output_frac)
+        shaded = shaded_out(kept, roofs["shading_loss_frac"].to_numpy(float), sc.min_output_frac)
         roofs.loc[shaded, "excluded_reason"] = SHADED_REASON.format(pct=100 * sc.min_output_frac)
     return roofs
 
@@ -454,144 +455,6 @@ def plan_params(cfg: Config) -> dict:
         from .plan import read_pins
         out["pins"] = read_pins(pc.pins_file)
     return out
-
-
-def sites_from_roofs(roofs: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFrame:
-    """One installation site per building: its kept roof planes summed."""
-    g = roofs.groupby("building_id", sort=True)
-    agg = pd.DataFrame({
-        "capacity_kwp": g["capacity_kwp"].sum(),
-        "annual_kwh": g["annual_kwh"].sum(),
-        "usable_area_m2": g["usable_area_m2"].sum(),
-        "module_area_m2": g["module_area_m2"].sum(),
-        "roof_area_m2": g["area_m2"].sum(),
-        "n_roofs": g.size(),
-    })
-    agg["specific_yield_kwh_kwp"] = np.divide(agg["annual_kwh"], agg["capacity_kwp"],
-                                              out=np.zeros(len(agg)), where=agg["capacity_kwp"].to_numpy() > 0)
-    cols = ["building_id", "name", "category", "owner", "address", "year_built", "existing_pv_kwp"]
-    info = pd.DataFrame(buildings[cols]).set_index("building_id")
-    sites = info.join(agg, how="inner").reset_index()
-    return sites[sites["capacity_kwp"] > 0].reset_index(drop=True)
-
-
-def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Give every building its phase, capacity and, when it has no kept roof, the reason."""
-    b = buildings.copy()
-    kept = roofs[roofs["excluded_reason"] == ""]
-    cap = kept.groupby("building_id")["capacity_kwp"].sum()
-    kwh = kept.groupby("building_id")["annual_kwh"].sum()
-    b["capacity_kwp"] = cap.reindex(b["building_id"]).fillna(0.0).to_numpy()
-    b["annual_kwh"] = kwh.reindex(b["building_id"]).fillna(0.0).to_numpy()
-    phase = plan.set_index("building_id")["phase"]
-    b["phase"] = phase.reindex(b["building_id"]).fillna("").to_numpy()
-    # a usable building without any kept roof: the reason of its roofs (most common)
-    reason = b["excluded_reason"].fillna("").to_numpy(object)
-    no_site = (reason == "") & (b["capacity_kwp"].to_numpy() <= 0)
-    if no_site.any():
-        ex = roofs.loc[roofs["excluded_reason"] != "", ["building_id", "excluded_reason"]]
-        # most common reason per building (ties: the reason that sorts first), without a per-group lambda
-        counts = ex.value_counts().reset_index(name="n")
-        counts = counts.sort_values(["building_id", "n", "excluded_reason"], ascending=[True, False, True],
-                                    kind="stable")
-        top = counts.drop_duplicates("building_id").set_index("building_id")["excluded_reason"]
-        fill = top.reindex(b["building_id"]).fillna("no usable roof plane / 无可用屋面").to_numpy(object)
-        reason = np.where(no_site, fill, reason)
-    b["excluded_reason"] = reason
-    return b
-
-
-def check_accounting(buildings: pd.DataFrame, roofs: pd.DataFrame, planres: Any, n_in: int) -> None:
-    """Loud end-of-run checks: nothing lost, totals agree (raise :class:`AccountingError`)."""
-    if len(buildings) != n_in:
-        raise AccountingError(f"buildings in {n_in} != buildings out {len(buildings)}")
-    if buildings["building_id"].duplicated().any():
-        raise AccountingError("duplicate building_id in the output")
-    has_site = buildings["capacity_kwp"].to_numpy() > 0
-    excluded = buildings["excluded_reason"].to_numpy() != ""
-    if np.any(has_site == excluded):
-        bad = buildings.loc[has_site == excluded, "building_id"].iloc[0]
-        raise AccountingError(f"building {bad} is neither planned nor excluded (or both)")
-    plan = planres.plan
-    planned_cap = float(plan["capacity_kwp"].sum())
-    roof_cap = float(roofs.loc[roofs["excluded_reason"] == "", "capacity_kwp"].sum())
-    if not np.isclose(planned_cap, roof_cap, rtol=1e-9, atol=1e-6):
-        raise AccountingError(f"plan capacity {planned_cap:.3f} kWp != kept roofs {roof_cap:.3f} kWp")
-    n_planned, n_reserve, n_excluded = _check_plan_rows(buildings, roofs, plan, n_in)
-    _check_targets(buildings, planres)
-    log.info("accounting: %d buildings in = %d planned + %d reserve + %d excluded; plan %.1f kWp = kept roofs; "
-             "targets agree with the plan", n_in, n_planned, n_reserve, n_excluded, planned_cap)
-
-
-def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.DataFrame,
-                     n_in: int) -> tuple[int, int, int]:
-    """Buildings in = planned + reserve + excluded; each site's capacity = the sum of its kept roofs.
-
-    Returns the counts (planned, reserve incl. pinned out, excluded).
-    """
-    from .plan import PINNED_OUT, RESERVE
-
-    ids = buildings["building_id"].astype(str)
-    orphans = ~roofs["building_id"].astype(str).isin(ids)
-    if orphans.any():
-        raise AccountingError(f"roof {roofs.loc[orphans, 'roof_id'].iloc[0]} belongs to no input building")
-    pid = plan["building_id"].astype(str)
-    if pid.duplicated().any():
-        raise AccountingError(f"building {pid[pid.duplicated()].iloc[0]} appears twice in the plan")
-    site_ids = ids[buildings["capacity_kwp"].to_numpy() > 0]
-    missing, extra = sorted(set(site_ids) - set(pid)), sorted(set(pid) - set(site_ids))
-    if missing or extra:
-        what = f"building {missing[0]} has a site but is not in the plan" if missing else \
-            f"building {extra[0]} is in the plan without a site"
-        raise AccountingError(f"{what} ({len(missing)} missing, {len(extra)} extra)")
-    phase = plan["phase"].astype(str).to_numpy()
-    n_reserve = int(np.isin(phase, (RESERVE, PINNED_OUT)).sum())
-    n_planned = len(plan) - n_reserve
-    n_excluded = int((buildings["excluded_reason"].to_numpy() != "").sum())
-    if n_planned + n_reserve + n_excluded != n_in or (phase == "").any():
-        raise AccountingError(f"buildings in {n_in} != planned {n_planned} + reserve {n_reserve} "
-                              f"+ excluded {n_excluded} (or a plan row has no phase)")
-    b_phase = pd.Series(buildings["phase"].astype(str).to_numpy(), index=ids)
-    differ = b_phase.reindex(pid).to_numpy() != phase
-    if differ.any():
-        raise AccountingError(f"building {pid[differ].iloc[0]}: its phase in the buildings layer differs from the plan")
-    kept = roofs[roofs["excluded_reason"] == ""]
-    roof_cap = kept.groupby(kept["building_id"].astype(str))["capacity_kwp"].sum().reindex(pid).fillna(0.0)
-    off = ~np.isclose(plan["capacity_kwp"].to_numpy(float), roof_cap.to_numpy(float), rtol=1e-9, atol=1e-6)
-    if off.any():
-        i = int(np.flatnonzero(off)[0])
-        raise AccountingError(f"building {pid.iloc[i]}: plan capacity {plan['capacity_kwp'].iloc[i]:.3f} kWp != "
-                              f"the sum of its kept roofs {roof_cap.iloc[i]:.3f} kWp")
-    return n_planned, n_reserve, n_excluded
-
-
-def _check_targets(buildings: pd.DataFrame, planres: Any) -> None:
-    """The targets table agrees with the plan: existing PV, planned and achieved capacity, met."""
-    plan, targets = planres.plan, planres.targets
-    existing = float(buildings["existing_pv_kwp"].sum())
-    if not np.isclose(float(planres.existing_kwp), existing, rtol=1e-9, atol=1e-6):
-        raise AccountingError(f"plan counts {planres.existing_kwp:.3f} kWp existing PV, "
-                              f"buildings hold {existing:.3f} kWp")
-    labels = [p.label for p in getattr(planres, "phases", [])]
-    for _, t in targets.iterrows():
-        name = t["target"]
-        passed = bool(t["passed"])
-        if not np.isclose(float(t["existing_kwp"]), existing, rtol=1e-9, atol=1e-6):
-            raise AccountingError(f"target {name!r}: existing {t['existing_kwp']:.3f} kWp != {existing:.3f} kWp")
-        if not passed and t["phase"] in labels:
-            upto = labels[: labels.index(t["phase"]) + 1]
-            mask = plan["phase"].astype(str).isin(upto).to_numpy()
-            planned = float(plan.loc[mask, "capacity_kwp"].sum())
-            n_sites = int(mask.sum())
-            if not np.isclose(float(t["planned_kwp"]), planned, rtol=1e-9, atol=1e-6) or int(t["n_sites"]) != n_sites:
-                raise AccountingError(f"target {name!r}: planned {t['planned_kwp']:.3f} kWp on {t['n_sites']} sites, "
-                                      f"but the plan's phases {', '.join(upto)} hold {planned:.3f} kWp on {n_sites}")
-        achieved = existing + (0.0 if passed else float(t["planned_kwp"]))
-        if not np.isclose(float(t["achieved_kwp"]), achieved, rtol=1e-9, atol=1e-6):
-            raise AccountingError(f"target {name!r}: achieved {t['achieved_kwp']:.3f} kWp != {achieved:.3f} kWp")
-        if bool(t["met"]) != (achieved >= float(t["required_kwp"]) - 1e-6):
-            raise AccountingError(f"target {name!r}: 'met' = {bool(t['met'])} contradicts achieved {achieved:.3f} "
-                                  f"of {float(t['required_kwp']):.3f} kWp required")
 
 
 def make_summary(cfg: Config, buildings, roofs, planres, wx, notes, timings) -> dict:

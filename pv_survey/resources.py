@@ -20,7 +20,30 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["Resource", "REGISTRY", "TileData", "assess", "totals", "summary_lines", "profile_strings"]
+__all__ = ["Resource", "REGISTRY", "TileData", "assess", "totals", "summary_lines", "profile_strings",
+           "SHADED_REASON", "shaded_out"]
+
+#: Reason of a surface excluded by the ``shading.min_output_frac`` rule (``pct`` = the threshold in %).
+SHADED_REASON = "shaded: output below {pct:.0f}% of unshaded / 遮挡严重"
+
+
+def shaded_out(kept: np.ndarray, shading_loss_frac: np.ndarray, min_output_frac: float) -> np.ndarray:
+    """Kept surfaces producing less than ``min_output_frac`` of the same surface unshaded.
+
+    Parameters
+    ----------
+    kept : array of bool
+        Surfaces still kept.
+    shading_loss_frac : array of float
+        Annual loss to shading, 1 - shaded / unshaded output. [-]
+    min_output_frac : float
+        Minimum share of the unshaded output. [-]
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    return np.asarray(kept, bool) & ((1.0 - np.asarray(shading_loss_frac, float)) < float(min_output_frac))
 
 
 @dataclass(frozen=True)

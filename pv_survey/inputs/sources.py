@@ -258,7 +258,7 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
             with zipfile.ZipFile(path) as zf:
                 shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
         except zipfile.BadZipFile:
-            raise InputFileError(f"{where}: not a valid zip file") from exc
+            raise InputFileError(f"{where}: not a valid zip file") from None
         if shps:
             if layer:
                 match = [n for n in shps if Path(n).stem == layer or n == layer]

@@ -148,18 +148,6 @@ def load_weather(cfg: Config):
     return wx, notes
 
 
-def snapped_bounds(bounds, pad_m: float, resolution_m: float) -> tuple[float, float, float, float]:
-    """Bounds grown by ``pad_m`` and snapped outward to multiples of ``resolution_m``.
-
-    Snapping puts every DSM of a run on one global grid, so a tile's DSM and the
-    whole-area DSM agree cell for cell (partitioned == single-process results).
-    """
-    minx, miny, maxx, maxy = bounds
-    r = float(resolution_m)
-    return (np.floor((minx - pad_m) / r) * r, np.floor((miny - pad_m) / r) * r,
-            np.ceil((maxx + pad_m) / r) * r, np.ceil((maxy + pad_m) / r) * r)
-
-
 def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds) -> tuple:
     """The run's surface model over ``area_bounds`` plus the search radius.
 
@@ -174,7 +162,7 @@ def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds) -> tuple:
     sc = cfg.shading
     usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
     owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
-    bounds = snapped_bounds(area_bounds, sc.search_radius_m, sc.dsm_resolution_m * shading.PYRAMID_BLOCK_CELLS)
+    bounds = shading.snapped_bounds(area_bounds, sc.search_radius_m, sc.dsm_resolution_m * shading.PYRAMID_BLOCK_CELLS)
     obs = cfg.inputs.obstacles
     obs_raster = bool(obs) and Path(obs).suffix.lower() in (".tif", ".tiff", ".vrt", ".img")
     obs_vector = None

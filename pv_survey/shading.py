@@ -31,6 +31,7 @@ from .errors import CRSError, InputError, InputFileError
 
 __all__ = [
     "Dsm",
+    "snapped_bounds",
     "dsm_from_buildings",
     "read_dsm",
     "assign_owners",
@@ -1055,3 +1056,15 @@ def roof_horizons_tiled(geometry: Any, roof_height_m: Any, owner_index: Any, dsm
             progress(done, n_roofs)
         del dsm
     return out_h, out_svf
+
+
+def snapped_bounds(bounds, pad_m: float, resolution_m: float) -> tuple[float, float, float, float]:
+    """Bounds grown by ``pad_m`` and snapped outward to multiples of ``resolution_m``.
+
+    Snapping puts every DSM of a run on one global grid, so a tile's DSM and the
+    whole-area DSM agree cell for cell (partitioned == single-process results).
+    """
+    minx, miny, maxx, maxy = bounds
+    r = float(resolution_m)
+    return (np.floor((minx - pad_m) / r) * r, np.floor((miny - pad_m) / r) * r,
+            np.ceil((maxx + pad_m) / r) * r, np.ceil((maxy + pad_m) / r) * r)

@@ -8,7 +8,7 @@ import click
 
 from ..config import ShadingConfig
 from . import cli
-from .options import layer_opt, overwrite_opt
+from .options import layer_opt, overwrite_opt, resolve_out
 
 _FORMATS = (".csv", ".gpkg", ".parquet")
 _DEFAULTS = ShadingConfig()  # one source for defaults: the documented [shading] settings
@@ -89,7 +89,7 @@ def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildin
     import pandas as pd
 
     from .. import shading
-    from ..errors import CRSError, InputError, OutputError
+    from ..errors import CRSError, InputError
     from ..outputs.atomic import atomic_path
 
     if (dsm_path is None) == (buildings_path is None):
@@ -98,8 +98,7 @@ def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildin
         raise click.UsageError("--dem needs --dsm")
     if out_path.suffix.lower() not in _FORMATS:
         raise click.BadParameter(f"{out_path}: use a .csv, .gpkg or .parquet file", param_hint="--out")
-    if out_path.exists() and not overwrite:
-        raise OutputError(f"{out_path}: exists; pass --overwrite to replace it")
+    resolve_out(out_path, overwrite)
 
     frame, pts_crs = _read_points(points_path)
     if "height_above_surface_m" in frame.columns:

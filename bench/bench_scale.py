@@ -4,8 +4,8 @@
 
 For each size a synthetic city (:func:`pv_survey.citygen.write_city`, Guangzhou-like block mix)
 is written to GeoParquet first (not timed). Then ``pv-survey run`` runs on it in a subprocess
-(tile by tile, so memory stays bounded: ``--scheduler synchronous`` by default, or ``--workers
-N`` for a dask LocalCluster), end to end: inputs read and validated, roofs, DSM built per tile,
+(every run is tiled, so memory stays bounded: no tiling option by default, tiles in this process,
+or ``--workers N`` for a dask LocalCluster), end to end: inputs read and validated, roofs, DSM built per tile,
 shading, energy, plan, GeoPackage / CSV / report written. Measured per size:
 
 * ``wall_s``: wall-clock time of the subprocess (interpreter start included);
@@ -92,7 +92,7 @@ def run_size(n: int, *, work: Path, workers: int | None, keep: bool) -> dict:
     exe = Path(sys.executable).with_name("pv-survey")
     cmd = [str(exe) if exe.exists() else "pv-survey", "run", "--config", str(cfg), "--out", str(out),
            "--overwrite"]
-    cmd += ["--workers", str(workers)] if workers else ["--scheduler", "synchronous"]
+    cmd += ["--workers", str(workers)] if workers else []  # no tiling option: every run is tiled
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak = 0
     t0 = time.perf_counter()

@@ -19,9 +19,8 @@ alone is used unless two keys share it). A matrix scenario's ``survey.name`` is 
 Relative input paths among the values (``inputs.buildings`` ...) are resolved against the
 matrix file's folder, as :func:`pv_survey.config.load_config` does for scenario files.
 
-:func:`run_batch` runs each scenario with :func:`pv_survey.pipeline.run_survey` (or
-:func:`pv_survey.partition.run_partitioned` on one shared dask cluster when ``workers`` or
-``scheduler`` is given) into ``<out>/<scenario name>/``, then writes ``comparison.csv`` (UTF-8
+:func:`run_batch` runs each scenario with :func:`pv_survey.pipeline.run_survey` (tiled; the tiles
+on one shared dask cluster when ``workers`` or ``scheduler`` is given) into ``<out>/<scenario name>/``, then writes ``comparison.csv`` (UTF-8
 with BOM, for Excel) and ``comparison.md``. A scenario is *finished* when its
 ``manifest.json`` records the same resolved config and the same input-file hashes; a
 re-run skips finished scenarios and runs the rest. The comparison rows of finished scenarios
@@ -128,11 +127,11 @@ def _read_toml(path: Path) -> dict:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at the position shown") from None
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at the position shown") from exc
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check the path") from None
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check the path") from exc
 
 
 def is_matrix_file(path: str | Path) -> bool:
@@ -216,7 +215,7 @@ def expand_matrix(path: str | Path) -> list[Scenario]:
         try:
             cfg = base_cfg.replace(**changes)
         except ConfigError as exc:
-            raise ConfigError(f"{p}: scenario {name}: {exc}") from None
+            raise ConfigError(f"{p}: scenario {name}: {exc}") from exc
         varied = {".".join(keys[i]): combo[i] for i in varying}
         out.append(Scenario(name=name, config=cfg, source=str(p), varied=varied))
     return out
@@ -431,7 +430,7 @@ def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | 
         Batch folder.
     workers, scheduler
         Run each scenario partitioned on one dask cluster shared by the batch (see
-        :func:`pv_survey.partition.run_partitioned`); neither = single-process runs.
+        :func:`pv_survey.partition.run_partitioned`); neither = the tiles in this process.
     overwrite : bool
         Replace the outputs of a scenario whose config or inputs changed since they were made;
         without it that scenario fails with a message. Finished scenarios (same config and
@@ -447,18 +446,17 @@ def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | 
         ``comparison.csv`` (UTF-8 with BOM) and ``comparison.md`` are in ``paths``.
     """
     from .outputs.atomic import atomic_write_bytes, atomic_write_text
-    from .partition import dask_client, run_partitioned
+    from .partition import dask_client
     from .pipeline import run_survey
 
     root = Path(out_dir)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{root}: cannot create the batch folder ({exc.strerror}); choose another --out") from None
+        raise OutputError(f"{root}: cannot create the batch folder ({exc.strerror}); choose another --out") from exc
     state_path = root / STATE_FILE
     state = _load_state(state_path)
     outcomes: list[ScenarioOutcome] = []
-    partitioned = workers is not None or scheduler is not None
     with dask_client(workers, scheduler) as client:
         for k, sc in enumerate(scenarios, start=1):
             sdir = root / sc.name
@@ -477,11 +475,8 @@ def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | 
                     # a folder without manifest holds an interrupted run (outputs are written all or
                     # nothing); a finished one without a stored comparison row is re-run in place
                     replace = sdir.exists()
-                    if partitioned:
-                        res = run_partitioned(sc.config, out_dir=sdir, overwrite=replace, scheduler=client,
-                                              progress=progress)
-                    else:
-                        res = run_survey(sc.config, out_dir=sdir, overwrite=replace, progress=progress)
+                    # every run is tiled; client None = the tiles in this process
+                    res = run_survey(sc.config, out_dir=sdir, overwrite=replace, progress=progress, scheduler=client)
                     outcome.status, outcome.row = "done", comparison_row(res.summary)
                     state["scenarios"][sc.name] = {"config_sha256": sha, "row": outcome.row}
                     _save_state(state_path, state)

@@ -944,7 +944,7 @@ def load_config(path: str | Path | None = None) -> Config:
         with p.open("rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc}); fix the syntax at the position shown") from None
+        raise ConfigError(f"{p}: not valid TOML ({exc}); fix the syntax at the position shown") from exc
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not UTF-8 text; save the config as UTF-8") from None
     cfg = _build(Config, data, "", str(p))

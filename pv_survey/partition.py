@@ -265,7 +265,7 @@ def dask_client(workers: int | None, scheduler: Any) -> Iterator[Any]:
             client = Client(scheduler, timeout="30s")
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"scheduler {scheduler}: cannot connect ({exc}); start one with "
-                              "`dask scheduler` and `dask worker ADDRESS`, or use --workers N") from None
+                              "`dask scheduler` and `dask worker ADDRESS`, or use --workers N") from exc
         try:
             yield client
         finally:

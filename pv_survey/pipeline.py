@@ -25,7 +25,10 @@ import geopandas as gpd
 from . import __version__
 from .config import Config, config_to_dict
 from .data_files import data_dir
-from .errors import AccountingError, InputError
+from .accounting import check_accounting
+from .resources import SHADED_REASON, profile_strings, shaded_out
+from .sites import annotate_buildings, sites_from_roofs
+from .errors import InputError
 
 log = logging.getLogger("pv_survey")
 
@@ -35,7 +38,6 @@ DEFAULT_BUILDINGS = DATA_DIR / "tianhe_demo_buildings.gpkg"
 DEFAULT_ROOFS = DATA_DIR / "tianhe_demo_roofs.gpkg"
 DEFAULT_PARKING = DATA_DIR / "tianhe_demo_parking.gpkg"
 
-SHADED_REASON = "shaded: output below {pct:.0f}% of unshaded / 遮挡严重"
 
 Progress = Callable[[str, int, int], None]
 
@@ -114,16 +116,6 @@ def resolve_inputs(cfg: Config) -> Config:
     return dataclasses.replace(cfg, inputs=dataclasses.replace(ins, **changes))
 
 
-def _profile_strings(horizon_deg: np.ndarray) -> np.ndarray:
-    """Median point profile of each roof as a compact comma-separated string [deg]."""
-    if horizon_deg.size == 0:
-        return np.empty(0, dtype=object)
-    q = horizon_deg.shape[1]
-    med = horizon_deg[:, q // 2, :]
-    rounded = np.round(med, 1)
-    return np.array([",".join(f"{v:g}" for v in row) for row in rounded], dtype=object)
-
-
 def load_inputs(cfg: Config):
     """Read buildings (and roof planes) into the metric CRS: ``(buildings, planes, report)``."""
     from . import inputs
@@ -166,18 +158,6 @@ def load_weather(cfg: Config):
     return wx, notes
 
 
-def snapped_bounds(bounds, pad_m: float, resolution_m: float) -> tuple[float, float, float, float]:
-    """Bounds grown by ``pad_m`` and snapped outward to multiples of ``resolution_m``.
-
-    Snapping puts every DSM of a run on one global grid, so a tile's DSM and the
-    whole-area DSM agree cell for cell (partitioned == single-process results).
-    """
-    minx, miny, maxx, maxy = bounds
-    r = float(resolution_m)
-    return (np.floor((minx - pad_m) / r) * r, np.floor((miny - pad_m) / r) * r,
-            np.ceil((maxx + pad_m) / r) * r, np.ceil((maxy + pad_m) / r) * r)
-
-
 def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds, planes=None) -> tuple:
     """The run's surface model over ``area_bounds`` plus the search radius.
 
@@ -195,7 +175,7 @@ def build_dsm(cfg: Config, buildings: gpd.GeoDataFrame, area_bounds, planes=None
     # buildings kept off the build years (heritage) still stand and cast shade
     usable_b = buildings[buildings["excluded_reason"].fillna("").isin(["", *CONSTRAINT_REASONS.values()])]
     owner_of = pd.Series(np.arange(len(usable_b)), index=usable_b["building_id"].to_numpy())
-    bounds = snapped_bounds(area_bounds, sc.search_radius_m, sc.dsm_resolution_m * shading.PYRAMID_BLOCK_CELLS)
+    bounds = shading.snapped_bounds(area_bounds, sc.search_radius_m, sc.dsm_resolution_m * shading.PYRAMID_BLOCK_CELLS)
     obs = cfg.inputs.obstacles
     obs_raster = bool(obs) and Path(obs).suffix.lower() in (".tif", ".tiff", ".vrt", ".img")
     obs_vector = None
@@ -258,71 +238,23 @@ def load_parking(cfg: Config):
 
 def assess_resources(cfg: Config, buildings: gpd.GeoDataFrame, parking, wx, dsm: tuple, *, core_ids=None,
                      progress: Progress | None = None, timer: "_Timer | None" = None) -> dict:
-    """Facade and carport resources asked for in ``cfg.resources.kinds``: ``{layer name: frame}``.
+    """The other resources asked for in ``cfg.resources.kinds``: ``{layer name: frame}``.
 
     ``buildings`` may hold more buildings than ``core_ids`` (a tile's halo): they
-    cast shade and share walls, but only the core buildings get facades.
+    cast shade and share walls, but only the core buildings get facades. Each
+    resource is an entry of :data:`pv_survey.resources.REGISTRY`.
     """
-    timer = timer or _Timer()
-    rc, sc = cfg.resources, cfg.shading
+    from . import resources
+
     dsm_obj, owner_of, absolute = dsm
-    out = {}
     usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
-    if "facades" in rc.kinds:
-        from .facades import survey_facades
-        if absolute:
-            raise InputError(f"{cfg.inputs.dsm}: facades need heights above ground; give --dem with --dsm "
-                             "(or leave out --dsm to rasterise footprints x heights)")
-        with timer.stage("facades"):
-            fac = survey_facades(
-                usable_b, dsm_obj, wx, min_segment_width_m=rc.facade_min_segment_width_m,
-                exclude_ground_floors_m=rc.facade_exclude_ground_floors_m,
-                window_to_wall_frac=rc.facade_window_to_wall_frac, bipv_efficiency_frac=rc.facade_bipv_efficiency_frac,
-                simplify_tolerance_m=rc.facade_simplify_tolerance_m,
-                shared_wall_tolerance_m=rc.facade_shared_wall_tolerance_m, height_fracs=rc.facade_height_fracs,
-                points_per_level=rc.facade_points_per_level, offset_m=rc.facade_offset_m,
-                n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, n_quantiles=sc.n_quantiles,
-                min_poa_kwh_m2=rc.min_poa_kwh_m2, temp_model_facade=rc.facade_temperature_model,
-                owner_index=owner_of, core_ids=core_ids,
-                progress=(lambda d, t: progress("facades", d, t)) if progress else None,
-                **energy_params(cfg))
-            out["facades"] = _layer_ready(fac)
-    if "carports" in rc.kinds and parking is not None:
-        from .carports import survey_carports
-        with timer.stage("carports"):
-            car = survey_carports(
-                parking, dsm_obj, wx, canopy_tilt_deg=rc.carport_canopy_tilt_deg,
-                canopy_height_m=rc.carport_canopy_height_m, coverage_frac=rc.carport_coverage_frac,
-                module_efficiency_frac=rc.carport_module_efficiency_frac, azimuth_deg=rc.carport_azimuth_deg,
-                buildings=usable_b, n_sectors=sc.n_sectors, radius_m=sc.search_radius_m,
-                points_per_100m2=sc.points_per_100m2, max_points=sc.max_points_per_roof,
-                n_quantiles=sc.n_quantiles, min_poa_kwh_m2=rc.min_poa_kwh_m2,
-                progress=(lambda d, t: progress("carports", d, t)) if progress else None,
-                **energy_params(cfg))
-            out["carports"] = _layer_ready(car)
-    return out
-
-
-def _layer_ready(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Horizon arrays -> the compact median-profile string used for roofs."""
-    frame = frame.copy()
-    if "horizon_deg" in frame and len(frame) and not isinstance(frame["horizon_deg"].iloc[0], str):
-        prof = np.full(len(frame), "", dtype=object)
-        have = np.array([isinstance(h, np.ndarray) and h.size > 0 for h in frame["horizon_deg"]])
-        if have.any():
-            prof[have] = _profile_strings(np.stack(frame["horizon_deg"].to_numpy()[have]))
-        frame["horizon_deg"] = prof
-    return frame
-
-
-def resource_totals(layers: dict) -> dict:
-    """Kept count, capacity [kWp] and generation [MWh] of each resource layer."""
+    tile = resources.TileData(buildings=usable_b, core_ids=core_ids, parking=parking, weather=wx, dsm=dsm_obj,
+                              owner_of=owner_of, absolute=absolute, energy_params=energy_params(cfg),
+                              progress=None)
     out = {}
-    for name, frame in layers.items():
-        kept = frame["excluded_reason"].fillna("") == ""
-        out[name] = {"n_total": int(len(frame)), "n_kept": int(kept.sum()),
-                     "capacity_kwp": float(frame.loc[kept, "capacity_kwp"].sum()),
-                     "annual_mwh": float(frame.loc[kept, "annual_kwh"].sum() / 1000.0)}
+    for name in (n for n in resources.REGISTRY if n in cfg.resources.kinds):
+        t = tile if progress is None else dataclasses.replace(tile, progress=lambda d, n, _s=name: progress(_s, d, n))
+        out.update(resources.assess(cfg, (name,), t, timer=timer or _Timer()))
     return out
 
 
@@ -394,9 +326,9 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
         values[kept] = svf
         roofs["sky_view_frac"] = values
         prof = np.full(len(roofs), "", dtype=object)
-        prof[kept] = _profile_strings(hz)
+        prof[kept] = profile_strings(hz)
         roofs["horizon_deg"] = prof
-        shaded = kept & ((1.0 - roofs["shading_loss_frac"].to_numpy(float)) < sc.min_output_frac)
+        shaded = shaded_out(kept, roofs["shading_loss_frac"].to_numpy(float), sc.min_output_frac)
         roofs.loc[shaded, "excluded_reason"] = SHADED_REASON.format(pct=100 * sc.min_output_frac)
     return roofs
 
@@ -479,13 +411,9 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     buildings, zone_layers = survey_zones(cfg, buildings)  # issue 16: reporting zones
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
     if extra_layers:
-        summary["resources"] = resource_totals(extra_layers)
-        labels = {"facades": "Facades (BIPV) / 立面光伏", "carports": "Carport canopies / 车棚光伏"}
-        for name, tot in summary["resources"].items():
-            summary["plan_lines"].append(
-                f"{labels.get(name, name)}: {tot['n_kept']:,} of {tot['n_total']:,} usable, "
-                f"{tot['capacity_kwp']:,.0f} kWp, {tot['annual_mwh']:,.0f} MWh/yr — reported separately, "
-                "not counted toward the rooftop targets / 单独统计，不计入屋顶光伏目标")
+        from . import resources
+        summary["resources"] = resources.totals(extra_layers, cfg.resources)
+        summary["plan_lines"].extend(resources.summary_lines(summary["resources"]))
     from .roofs import constraint_summary_lines
     from .zones import zone_summary_lines
     summary["plan_lines"] += constraint_summary_lines(buildings) + zone_summary_lines(zone_layers)
@@ -533,20 +461,10 @@ def survey_zones(cfg: Config, buildings: gpd.GeoDataFrame):
 
 
 def energy_params(cfg: Config) -> dict:
-    """Keyword arguments of :func:`pv_survey.energy.simulate_roofs` from the config."""
-    from .energy import losses_frac_from_pct
-    ec = cfg.energy
-    return dict(
-        albedo=ec.albedo, gamma_pdc_per_c=ec.gamma_pdc_per_c, dc_ac_ratio=ec.dc_ac_ratio,
-        eta_inv_nom=ec.eta_inv_nom,
-        losses_frac=losses_frac_from_pct(
-            soiling=ec.losses_soiling_pct, shading=0.0, snow=0.0, mismatch=ec.losses_mismatch_pct,
-            wiring=ec.losses_wiring_pct, connections=ec.losses_connections_pct, lid=ec.losses_lid_pct,
-            nameplate_rating=ec.losses_nameplate_pct, age=ec.losses_age_pct,
-            availability=ec.losses_availability_pct),
-        temp_model_rack=ec.temperature_model_rack, temp_model_flush=ec.temperature_model_flush,
-        chunk_size=ec.chunk_roofs,
-    )
+    """Keyword arguments of :func:`pv_survey.energy.simulate_roofs` from the config (one place: the energy stage)."""
+    from .energy import params_from_config
+
+    return params_from_config(cfg.energy)
 
 
 def plan_params(cfg: Config) -> dict:
@@ -566,147 +484,6 @@ def plan_params(cfg: Config) -> dict:
         from .plan import read_pins
         out["pins"] = read_pins(pc.pins_file)
     return out
-
-
-def sites_from_roofs(roofs: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFrame:
-    """One installation site per building: its kept roof planes summed."""
-    g = roofs.groupby("building_id", sort=True)
-    agg = pd.DataFrame({
-        "capacity_kwp": g["capacity_kwp"].sum(),
-        "annual_kwh": g["annual_kwh"].sum(),
-        "usable_area_m2": g["usable_area_m2"].sum(),
-        "module_area_m2": g["module_area_m2"].sum(),
-        "roof_area_m2": g["area_m2"].sum(),
-        "n_roofs": g.size(),
-    })
-    agg["specific_yield_kwh_kwp"] = np.divide(agg["annual_kwh"], agg["capacity_kwp"],
-                                              out=np.zeros(len(agg)), where=agg["capacity_kwp"].to_numpy() > 0)
-    cols = ["building_id", "name", "category", "owner", "address", "year_built", "existing_pv_kwp"]
-    cols += [c for c in ("constraint_reason",) if c in buildings]
-    info = pd.DataFrame(buildings[cols]).set_index("building_id")
-    sites = info.join(agg, how="inner").reset_index()
-    return sites[sites["capacity_kwp"] > 0].reset_index(drop=True)
-
-
-def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Give every building its phase, capacity and, when it has no kept roof, the reason."""
-    b = buildings.copy()
-    kept = roofs[roofs["excluded_reason"] == ""]
-    cap = kept.groupby("building_id")["capacity_kwp"].sum()
-    kwh = kept.groupby("building_id")["annual_kwh"].sum()
-    b["capacity_kwp"] = cap.reindex(b["building_id"]).fillna(0.0).to_numpy()
-    b["annual_kwh"] = kwh.reindex(b["building_id"]).fillna(0.0).to_numpy()
-    phase = plan.set_index("building_id")["phase"]
-    b["phase"] = phase.reindex(b["building_id"]).fillna("").to_numpy()
-    # a usable building without any kept roof: the reason of its roofs (most common)
-    reason = b["excluded_reason"].fillna("").to_numpy(object)
-    no_site = (reason == "") & (b["capacity_kwp"].to_numpy() <= 0)
-    if no_site.any():
-        ex = roofs.loc[roofs["excluded_reason"] != "", ["building_id", "excluded_reason"]]
-        # most common reason per building (ties: the reason that sorts first), without a per-group lambda
-        counts = ex.value_counts().reset_index(name="n")
-        counts = counts.sort_values(["building_id", "n", "excluded_reason"], ascending=[True, False, True],
-                                    kind="stable")
-        top = counts.drop_duplicates("building_id").set_index("building_id")["excluded_reason"]
-        fill = top.reindex(b["building_id"]).fillna("no usable roof plane / 无可用屋面").to_numpy(object)
-        reason = np.where(no_site, fill, reason)
-    b["excluded_reason"] = reason
-    return b
-
-
-def check_accounting(buildings: pd.DataFrame, roofs: pd.DataFrame, planres: Any, n_in: int) -> None:
-    """Loud end-of-run checks: nothing lost, totals agree (raise :class:`AccountingError`)."""
-    if len(buildings) != n_in:
-        raise AccountingError(f"buildings in {n_in} != buildings out {len(buildings)}")
-    if buildings["building_id"].duplicated().any():
-        raise AccountingError("duplicate building_id in the output")
-    has_site = buildings["capacity_kwp"].to_numpy() > 0
-    excluded = buildings["excluded_reason"].to_numpy() != ""
-    if np.any(has_site == excluded):
-        bad = buildings.loc[has_site == excluded, "building_id"].iloc[0]
-        raise AccountingError(f"building {bad} is neither planned nor excluded (or both)")
-    plan = planres.plan
-    planned_cap = float(plan["capacity_kwp"].sum())
-    roof_cap = float(roofs.loc[roofs["excluded_reason"] == "", "capacity_kwp"].sum())
-    if not np.isclose(planned_cap, roof_cap, rtol=1e-9, atol=1e-6):
-        raise AccountingError(f"plan capacity {planned_cap:.3f} kWp != kept roofs {roof_cap:.3f} kWp")
-    n_planned, n_reserve, n_excluded = _check_plan_rows(buildings, roofs, plan, n_in)
-    _check_targets(buildings, planres)
-    log.info("accounting: %d buildings in = %d planned + %d reserve + %d excluded; plan %.1f kWp = kept roofs; "
-             "targets agree with the plan", n_in, n_planned, n_reserve, n_excluded, planned_cap)
-
-
-def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.DataFrame,
-                     n_in: int) -> tuple[int, int, int]:
-    """Buildings in = planned + reserve + excluded; each site's capacity = the sum of its kept roofs.
-
-    Returns the counts (planned, reserve incl. pinned out, excluded).
-    """
-    from .plan import PINNED_OUT, RESERVE
-
-    ids = buildings["building_id"].astype(str)
-    orphans = ~roofs["building_id"].astype(str).isin(ids)
-    if orphans.any():
-        raise AccountingError(f"roof {roofs.loc[orphans, 'roof_id'].iloc[0]} belongs to no input building")
-    pid = plan["building_id"].astype(str)
-    if pid.duplicated().any():
-        raise AccountingError(f"building {pid[pid.duplicated()].iloc[0]} appears twice in the plan")
-    site_ids = ids[buildings["capacity_kwp"].to_numpy() > 0]
-    missing, extra = sorted(set(site_ids) - set(pid)), sorted(set(pid) - set(site_ids))
-    if missing or extra:
-        what = f"building {missing[0]} has a site but is not in the plan" if missing else \
-            f"building {extra[0]} is in the plan without a site"
-        raise AccountingError(f"{what} ({len(missing)} missing, {len(extra)} extra)")
-    phase = plan["phase"].astype(str).to_numpy()
-    n_reserve = int(np.isin(phase, (RESERVE, PINNED_OUT)).sum())
-    n_planned = len(plan) - n_reserve
-    n_excluded = int((buildings["excluded_reason"].to_numpy() != "").sum())
-    if n_planned + n_reserve + n_excluded != n_in or (phase == "").any():
-        raise AccountingError(f"buildings in {n_in} != planned {n_planned} + reserve {n_reserve} "
-                              f"+ excluded {n_excluded} (or a plan row has no phase)")
-    b_phase = pd.Series(buildings["phase"].astype(str).to_numpy(), index=ids)
-    differ = b_phase.reindex(pid).to_numpy() != phase
-    if differ.any():
-        raise AccountingError(f"building {pid[differ].iloc[0]}: its phase in the buildings layer differs from the plan")
-    kept = roofs[roofs["excluded_reason"] == ""]
-    roof_cap = kept.groupby(kept["building_id"].astype(str))["capacity_kwp"].sum().reindex(pid).fillna(0.0)
-    off = ~np.isclose(plan["capacity_kwp"].to_numpy(float), roof_cap.to_numpy(float), rtol=1e-9, atol=1e-6)
-    if off.any():
-        i = int(np.flatnonzero(off)[0])
-        raise AccountingError(f"building {pid.iloc[i]}: plan capacity {plan['capacity_kwp'].iloc[i]:.3f} kWp != "
-                              f"the sum of its kept roofs {roof_cap.iloc[i]:.3f} kWp")
-    return n_planned, n_reserve, n_excluded
-
-
-def _check_targets(buildings: pd.DataFrame, planres: Any) -> None:
-    """The targets table agrees with the plan: existing PV, planned and achieved capacity, met."""
-    plan, targets = planres.plan, planres.targets
-    existing = float(buildings["existing_pv_kwp"].sum())
-    if not np.isclose(float(planres.existing_kwp), existing, rtol=1e-9, atol=1e-6):
-        raise AccountingError(f"plan counts {planres.existing_kwp:.3f} kWp existing PV, "
-                              f"buildings hold {existing:.3f} kWp")
-    labels = [p.label for p in getattr(planres, "phases", [])]
-    for _, t in targets.iterrows():
-        name = t["target"]
-        if t.get("kind", "capacity") != "capacity":
-            continue  # share targets are checked in plan.targets_table's own tests
-        passed = False  # a passed target is met with the plan in the first build year
-        if not np.isclose(float(t["existing_kwp"]), existing, rtol=1e-9, atol=1e-6):
-            raise AccountingError(f"target {name!r}: existing {t['existing_kwp']:.3f} kWp != {existing:.3f} kWp")
-        if not passed and t["phase"] in labels:
-            upto = labels[: labels.index(t["phase"]) + 1]
-            mask = plan["phase"].astype(str).isin(upto).to_numpy()
-            planned = float(plan.loc[mask, "capacity_kwp"].sum())
-            n_sites = int(mask.sum())
-            if not np.isclose(float(t["planned_kwp"]), planned, rtol=1e-9, atol=1e-6) or int(t["n_sites"]) != n_sites:
-                raise AccountingError(f"target {name!r}: planned {t['planned_kwp']:.3f} kWp on {t['n_sites']} sites, "
-                                      f"but the plan's phases {', '.join(upto)} hold {planned:.3f} kWp on {n_sites}")
-        achieved = existing + (0.0 if passed else float(t["planned_kwp"]))
-        if not np.isclose(float(t["achieved_kwp"]), achieved, rtol=1e-9, atol=1e-6):
-            raise AccountingError(f"target {name!r}: achieved {t['achieved_kwp']:.3f} kWp != {achieved:.3f} kWp")
-        if (str(t["met"]) in ("yes", "True")) != (achieved >= float(t["required_kwp"]) - 1e-6):
-            raise AccountingError(f"target {name!r}: 'met' = {bool(t['met'])} contradicts achieved {achieved:.3f} "
-                                  f"of {float(t['required_kwp']):.3f} kWp required")
 
 
 def make_summary(cfg: Config, buildings, roofs, planres, wx, notes, timings) -> dict:

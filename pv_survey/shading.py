@@ -31,6 +31,7 @@ from .errors import CRSError, InputError, InputFileError
 
 __all__ = [
     "Dsm",
+    "snapped_bounds",
     "dsm_from_buildings",
     "read_dsm",
     "assign_owners",
@@ -367,7 +368,7 @@ def _metric_crs(crs: Any, what: str):
     try:
         out = CRS.from_user_input(crs)
     except Exception as exc:  # rasterio raises CRSError with a GDAL message
-        raise CRSError(f"{what}: CRS {crs!r} is not recognised ({exc}); give e.g. EPSG:4547") from None
+        raise CRSError(f"{what}: CRS {crs!r} is not recognised ({exc}); give e.g. EPSG:4547") from exc
     if not out.is_projected:
         raise CRSError(f"{what}: CRS {out.to_string()} is geographic (degrees); shading needs a projected "
                        "metric CRS such as EPSG:4547")
@@ -388,7 +389,7 @@ def _read_on_grid(path: str, what: str, dst_crs: Any, transform: Affine, width: 
                            resampling=resampling, nodata=np.nan, dtype="float32") as vrt:
                 data = vrt.read(1, masked=True)
     except rasterio.errors.RasterioIOError as exc:
-        raise InputFileError(f"{path}: cannot read the {what} ({exc}); check the path and format") from None
+        raise InputFileError(f"{path}: cannot read the {what} ({exc}); check the path and format") from exc
     return np.ma.filled(data.astype(np.float32), np.nan)
 
 
@@ -455,7 +456,7 @@ def read_dsm(path: str, *, bounds: tuple[float, float, float, float], crs: Any =
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise InputFileError(f"{path}: cannot open the DSM ({exc}); check the path and that it is a raster") from None
+        raise InputFileError(f"{path}: cannot open the DSM ({exc}); check the path and that it is a raster") from exc
     with src:
         if src.crs is None:
             raise CRSError(f"{path}: the DSM declares no CRS; assign one (gdal_edit.py -a_srs EPSG:4547)")
@@ -1055,3 +1056,15 @@ def roof_horizons_tiled(geometry: Any, roof_height_m: Any, owner_index: Any, dsm
             progress(done, n_roofs)
         del dsm
     return out_h, out_svf
+
+
+def snapped_bounds(bounds, pad_m: float, resolution_m: float) -> tuple[float, float, float, float]:
+    """Bounds grown by ``pad_m`` and snapped outward to multiples of ``resolution_m``.
+
+    Snapping puts every DSM of a run on one global grid, so a tile's DSM and the
+    whole-area DSM agree cell for cell (partitioned == single-process results).
+    """
+    minx, miny, maxx, maxy = bounds
+    r = float(resolution_m)
+    return (np.floor((minx - pad_m) / r) * r, np.floor((miny - pad_m) / r) * r,
+            np.ceil((maxx + pad_m) / r) * r, np.ceil((maxy + pad_m) / r) * r)

@@ -206,7 +206,7 @@ def read_weather(path: str | Path, time_alignment: str | float = "auto") -> Weat
         raise WeatherError(
             f"{p}: looks like {_FORMAT_NAMES[fmt]} but cannot be read ({msg}); "
             "re-export the file unmodified from its source"
-        ) from None
+        ) from exc
     return _finish(parsed, p, alignment)
 
 

@@ -26,11 +26,29 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     Run `pv-survey run` with no options to survey the embedded demo district;
     every subcommand explains itself with --help.
     """
+    global _VERBOSE
+    _VERBOSE = verbose
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
     for noisy in ("numba", "fiona", "rasterio", "pyogrio", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.ensure_object(dict)
+
+
+#: ``-v`` count of the current invocation (the error report shows the causes when > 0).
+_VERBOSE = 0
+
+
+def error_causes(exc: BaseException) -> list[str]:
+    """The chain of causes of ``exc`` (``raise ... from cause``), outermost first, one line each."""
+    out, seen = [], {id(exc)}
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        msg = " ".join(str(cause).split()) or "(no message)"
+        out.append(f"{type(cause).__module__}.{type(cause).__qualname__}: {msg}")
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+    return out
 
 
 def _register() -> None:
@@ -52,6 +70,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
     except PVSurveyError as exc:
         click.echo(f"Error: {exc}", err=True)
+        if _VERBOSE:  # --verbose: the underlying GDAL / pandas / ... cause, for a bug report
+            for line in error_causes(exc):
+                click.echo(f"  caused by {line}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         click.echo("Interrupted; no partial outputs were left in place.", err=True)

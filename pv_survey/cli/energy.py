@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import cli
-from .options import config_opt, layer_opt, overwrite_opt, weather_opt
+from .options import config_opt, layer_opt, overwrite_opt, resolve_out, weather_opt
 
 log = logging.getLogger("pv_survey")
 
@@ -41,7 +41,7 @@ def _read_table(path: Path, layer: str | None):
         return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except (OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputFileError(f"{path}: cannot be read as a roofs table ({first}); check the file and --layer") from None
+        raise InputFileError(f"{path}: cannot be read as a roofs table ({first}); check the file and --layer") from exc
 
 
 def _write_table(frame, path: Path, overwrite: bool) -> None:
@@ -51,8 +51,7 @@ def _write_table(frame, path: Path, overwrite: bool) -> None:
     from ..errors import OutputError
     from ..outputs.atomic import atomic_path
 
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path}: exists; pass --overwrite to replace it")
+    resolve_out(path, overwrite)
     suffix = path.suffix.lower()
     is_geo = isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns
     with atomic_path(path) as tmp:
@@ -101,10 +100,7 @@ def energy(roofs_path: Path, weather: str | None, out_path: Path, config_path: s
 
     if out_path.suffix.lower() not in _TABLE_SUFFIXES:
         raise click.BadParameter(f"{out_path}: use a .gpkg, .parquet or .csv file", param_hint="--out")
-    if out_path.exists() and not overwrite:
-        from ..errors import OutputError
-
-        raise OutputError(f"{out_path}: exists; pass --overwrite to replace it")
+    resolve_out(out_path, overwrite)
     cfg = load_config(config_path)
     if weather is None and cfg.inputs.weather:
         weather = cfg.inputs.weather

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+
+def resolve_out(path, overwrite: bool) -> Path:
+    """The output path of a stage command; :class:`OutputError` when it exists without ``--overwrite``.
+
+    One guard for every subcommand that writes a file (as ``rio``'s ``resolve_inout``).
+    """
+    from ..errors import OutputError
+
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out}: exists; pass --overwrite to replace it")
+    return out
+
 
 config_opt = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
@@ -21,10 +37,10 @@ source_crs_opt = click.option(
 encoding_opt = click.option("--encoding", default=None, help="Attribute encoding of a shapefile without .cpg (e.g. gbk).")
 workers_opt = click.option(
     "--workers", type=click.IntRange(min=1), default=None,
-    help="Run tile by tile on a local dask cluster of N worker processes (one thread each).",
+    help="Run the tiles on a local dask cluster of N worker processes (one thread each).",
 )
 scheduler_opt = click.option(
     "--scheduler", default=None, metavar="ADDRESS",
-    help="Run tile by tile on an existing dask cluster, e.g. tcp://10.0.0.5:8786 (workers must see the input "
-         "files), or 'synchronous' for tile by tile in this process (bounded memory, no cluster).",
+    help="Run the tiles on an existing dask cluster, e.g. tcp://10.0.0.5:8786 (workers must see the input "
+         "files), or 'synchronous' for tiles in this process (the default: every run is tiled).",
 )

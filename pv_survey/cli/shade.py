@@ -8,7 +8,7 @@ import click
 
 from ..config import ShadingConfig
 from . import cli
-from .options import layer_opt, overwrite_opt
+from .options import layer_opt, overwrite_opt, resolve_out
 
 _FORMATS = (".csv", ".gpkg", ".parquet")
 _DEFAULTS = ShadingConfig()  # one source for defaults: the documented [shading] settings
@@ -25,7 +25,7 @@ def _read_points(path: Path):
         try:
             frame = pd.read_csv(path, encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise InputFileError(f"{path}: cannot read the points CSV ({exc}); save it as UTF-8 CSV") from None
+            raise InputFileError(f"{path}: cannot read the points CSV ({exc}); save it as UTF-8 CSV") from exc
         missing = [c for c in ("x", "y") if c not in frame.columns]
         if missing:
             raise InputError(f"{path}: no column {' or '.join(missing)}; the points CSV needs x and y in the "
@@ -37,7 +37,7 @@ def _read_points(path: Path):
         try:
             frame = gpd.read_file(path, engine="pyogrio")
         except Exception as exc:  # pyogrio raises DataSourceError & co.
-            raise InputFileError(f"{path}: cannot read the points ({exc}); give a CSV or a point vector file") from None
+            raise InputFileError(f"{path}: cannot read the points ({exc}); give a CSV or a point vector file") from exc
         crs = frame.crs
         if "x" not in frame.columns or "y" not in frame.columns:
             types = set(frame.geom_type.dropna())
@@ -89,7 +89,7 @@ def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildin
     import pandas as pd
 
     from .. import shading
-    from ..errors import CRSError, InputError, OutputError
+    from ..errors import CRSError, InputError
     from ..outputs.atomic import atomic_path
 
     if (dsm_path is None) == (buildings_path is None):
@@ -98,8 +98,7 @@ def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildin
         raise click.UsageError("--dem needs --dsm")
     if out_path.suffix.lower() not in _FORMATS:
         raise click.BadParameter(f"{out_path}: use a .csv, .gpkg or .parquet file", param_hint="--out")
-    if out_path.exists() and not overwrite:
-        raise OutputError(f"{out_path}: exists; pass --overwrite to replace it")
+    resolve_out(out_path, overwrite)
 
     frame, pts_crs = _read_points(points_path)
     if "height_above_surface_m" in frame.columns:
@@ -122,7 +121,7 @@ def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildin
         try:
             bld = gpd.read_file(buildings_path, layer=layer, engine="pyogrio")
         except Exception as exc:  # pyogrio raises DataSourceError & co.
-            raise InputError(f"{buildings_path}: cannot read the buildings ({exc})") from None
+            raise InputError(f"{buildings_path}: cannot read the buildings ({exc})") from exc
         if bld.crs is None or not bld.crs.is_projected:
             raise CRSError(f"{buildings_path}: CRS {bld.crs} is not a projected metric CRS; "
                            "reproject the footprints (e.g. to EPSG:4547)")

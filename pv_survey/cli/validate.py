@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from . import cli
-from .options import config_opt, encoding_opt, layer_opt, overwrite_opt, source_crs_opt
+from .options import config_opt, encoding_opt, layer_opt, overwrite_opt, resolve_out, source_crs_opt
 
 
 class NotUsable(click.ClickException):
@@ -17,10 +17,7 @@ class NotUsable(click.ClickException):
 
 
 def _write_table(frame, out: Path, overwrite: bool) -> None:
-    from ..errors import OutputError
-
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out}: exists; pass --overwrite to replace it")
+    resolve_out(out, overwrite)
     suffix = out.suffix.lower()
     if suffix == ".csv":
         frame.to_csv(out, index=False, encoding="utf-8-sig")  # BOM so Excel shows Chinese

@@ -420,7 +420,7 @@ def read_osm_pbf(path: str | Path):
             elif obj.is_relation() and obj.tags.get("type") == "multipolygon":
                 candidates[f"r{obj.id}"] = tags
     except RuntimeError as exc:
-        raise InputFileError(f"{path}: libosmium cannot read it ({exc}); check it is an OSM PBF/XML file") from None
+        raise InputFileError(f"{path}: libosmium cannot read it ({exc}); check it is an OSM PBF/XML file") from exc
     for oid, tags in candidates.items():
         if oid not in seen:
             rows.append({"id": oid, **tags})

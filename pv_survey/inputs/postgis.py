@@ -174,7 +174,7 @@ def read_postgis(src: PostgisSource):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputFileError(
             f"{src.display}: cannot connect ({first}); check host, port, database, user and password"
-        ) from None
+        ) from exc
     with conn:
         has = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone()
         if has is None:

@@ -181,7 +181,7 @@ def _read_ogr(path: str, layer: str | None, encoding: str | None, where: str) ->
     except (DataSourceError, DataLayerError) as exc:
         reason = " ".join(str(exc).split())
         raise InputFileError(f"{where}: GDAL cannot read it ({reason}); the file looks truncated or corrupt: "
-                             "copy or export it again") from None
+                             "copy or export it again") from exc
 
 
 def _datav_array(path: Path) -> gpd.GeoDataFrame | None:
@@ -244,7 +244,7 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
         try:
             frame = gpd.read_parquet(path)
         except (ValueError, OSError) as exc:
-            raise InputFileError(f"{where}: not a readable GeoParquet file ({exc})") from None
+            raise InputFileError(f"{where}: not a readable GeoParquet file ({exc})") from exc
         return RawSource(frame, where, "GeoParquet (pyarrow)", None, frame.crs, "UTF-8")
 
     if path.is_file() and path.stat().st_size == 0:
@@ -295,10 +295,10 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
                 raise InputFileError(
                     f"{where}: not a GIS format GDAL recognises; use GeoPackage, Shapefile, GeoJSON, FlatGeobuf, "
                     "GeoParquet, File Geodatabase, .osm.pbf or a PostGIS table"
-                ) from None
+                ) from exc
             reason = reason if len(reason) <= 160 else reason.split("; ")[-1]  # GDAL's last clause says why
             raise InputFileError(f"{where}: GDAL cannot open it ({reason}); the file looks truncated or corrupt "
-                                 "(or a .shx / .dbf beside it is missing): copy or export it again") from None
+                                 "(or a .shx / .dbf beside it is missing): copy or export it again") from exc
         return RawSource(frame, where, "DataV JSON array", None, frame.crs, "UTF-8",
                          warnings=[f"{where}: read as a JSON array of GeoJSON features (DataV format)"])
     if len(layers) == 0:

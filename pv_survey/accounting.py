@@ -1,0 +1,115 @@
+"""End-of-run accounting: nothing lost, totals agree (moved from ``pipeline.py``, issue 13).
+
+Every input building ends in the output, planned or excluded with a reason; the plan's capacity
+equals the kept roofs'; the targets table agrees with the plan. A failure raises
+:class:`~pv_survey.errors.AccountingError` (a bug, not bad input).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import AccountingError
+
+log = logging.getLogger("pv_survey")
+
+__all__ = ["check_accounting"]
+
+
+def check_accounting(buildings: pd.DataFrame, roofs: pd.DataFrame, planres: Any, n_in: int) -> None:
+    """Loud end-of-run checks: nothing lost, totals agree (raise :class:`AccountingError`)."""
+    if len(buildings) != n_in:
+        raise AccountingError(f"buildings in {n_in} != buildings out {len(buildings)}")
+    if buildings["building_id"].duplicated().any():
+        raise AccountingError("duplicate building_id in the output")
+    has_site = buildings["capacity_kwp"].to_numpy() > 0
+    excluded = buildings["excluded_reason"].to_numpy() != ""
+    if np.any(has_site == excluded):
+        bad = buildings.loc[has_site == excluded, "building_id"].iloc[0]
+        raise AccountingError(f"building {bad} is neither planned nor excluded (or both)")
+    plan = planres.plan
+    planned_cap = float(plan["capacity_kwp"].sum())
+    roof_cap = float(roofs.loc[roofs["excluded_reason"] == "", "capacity_kwp"].sum())
+    if not np.isclose(planned_cap, roof_cap, rtol=1e-9, atol=1e-6):
+        raise AccountingError(f"plan capacity {planned_cap:.3f} kWp != kept roofs {roof_cap:.3f} kWp")
+    n_planned, n_reserve, n_excluded = _check_plan_rows(buildings, roofs, plan, n_in)
+    _check_targets(buildings, planres)
+    log.info("accounting: %d buildings in = %d planned + %d reserve + %d excluded; plan %.1f kWp = kept roofs; "
+             "targets agree with the plan", n_in, n_planned, n_reserve, n_excluded, planned_cap)
+
+
+def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.DataFrame,
+                     n_in: int) -> tuple[int, int, int]:
+    """Buildings in = planned + reserve + excluded; each site's capacity = the sum of its kept roofs.
+
+    Returns the counts (planned, reserve incl. pinned out, excluded).
+    """
+    from .plan import PINNED_OUT, RESERVE
+
+    ids = buildings["building_id"].astype(str)
+    orphans = ~roofs["building_id"].astype(str).isin(ids)
+    if orphans.any():
+        raise AccountingError(f"roof {roofs.loc[orphans, 'roof_id'].iloc[0]} belongs to no input building")
+    pid = plan["building_id"].astype(str)
+    if pid.duplicated().any():
+        raise AccountingError(f"building {pid[pid.duplicated()].iloc[0]} appears twice in the plan")
+    site_ids = ids[buildings["capacity_kwp"].to_numpy() > 0]
+    missing, extra = sorted(set(site_ids) - set(pid)), sorted(set(pid) - set(site_ids))
+    if missing or extra:
+        what = f"building {missing[0]} has a site but is not in the plan" if missing else \
+            f"building {extra[0]} is in the plan without a site"
+        raise AccountingError(f"{what} ({len(missing)} missing, {len(extra)} extra)")
+    phase = plan["phase"].astype(str).to_numpy()
+    n_reserve = int(np.isin(phase, (RESERVE, PINNED_OUT)).sum())
+    n_planned = len(plan) - n_reserve
+    n_excluded = int((buildings["excluded_reason"].to_numpy() != "").sum())
+    if n_planned + n_reserve + n_excluded != n_in or (phase == "").any():
+        raise AccountingError(f"buildings in {n_in} != planned {n_planned} + reserve {n_reserve} "
+                              f"+ excluded {n_excluded} (or a plan row has no phase)")
+    b_phase = pd.Series(buildings["phase"].astype(str).to_numpy(), index=ids)
+    differ = b_phase.reindex(pid).to_numpy() != phase
+    if differ.any():
+        raise AccountingError(f"building {pid[differ].iloc[0]}: its phase in the buildings layer differs from the plan")
+    kept = roofs[roofs["excluded_reason"] == ""]
+    roof_cap = kept.groupby(kept["building_id"].astype(str))["capacity_kwp"].sum().reindex(pid).fillna(0.0)
+    off = ~np.isclose(plan["capacity_kwp"].to_numpy(float), roof_cap.to_numpy(float), rtol=1e-9, atol=1e-6)
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        raise AccountingError(f"building {pid.iloc[i]}: plan capacity {plan['capacity_kwp'].iloc[i]:.3f} kWp != "
+                              f"the sum of its kept roofs {roof_cap.iloc[i]:.3f} kWp")
+    return n_planned, n_reserve, n_excluded
+
+
+def _check_targets(buildings: pd.DataFrame, planres: Any) -> None:
+    """The targets table agrees with the plan: existing PV, planned and achieved capacity, met."""
+    plan, targets = planres.plan, planres.targets
+    existing = float(buildings["existing_pv_kwp"].sum())
+    if not np.isclose(float(planres.existing_kwp), existing, rtol=1e-9, atol=1e-6):
+        raise AccountingError(f"plan counts {planres.existing_kwp:.3f} kWp existing PV, "
+                              f"buildings hold {existing:.3f} kWp")
+    labels = [p.label for p in getattr(planres, "phases", [])]
+    for _, t in targets.iterrows():
+        name = t["target"]
+        if t.get("kind", "capacity") != "capacity" or str(t.get("categories", "") or ""):
+            continue  # share targets are checked in plan.targets_table's own tests
+        passed = False  # a passed target is met with the plan in the first build year
+        if not np.isclose(float(t["existing_kwp"]), existing, rtol=1e-9, atol=1e-6):
+            raise AccountingError(f"target {name!r}: existing {t['existing_kwp']:.3f} kWp != {existing:.3f} kWp")
+        if not passed and t["phase"] in labels:
+            upto = labels[: labels.index(t["phase"]) + 1]
+            mask = plan["phase"].astype(str).isin(upto).to_numpy()
+            planned = float(plan.loc[mask, "capacity_kwp"].sum())
+            n_sites = int(mask.sum())
+            if not np.isclose(float(t["planned_kwp"]), planned, rtol=1e-9, atol=1e-6) or int(t["n_sites"]) != n_sites:
+                raise AccountingError(f"target {name!r}: planned {t['planned_kwp']:.3f} kWp on {t['n_sites']} sites, "
+                                      f"but the plan's phases {', '.join(upto)} hold {planned:.3f} kWp on {n_sites}")
+        achieved = existing + (0.0 if passed else float(t["planned_kwp"]))
+        if not np.isclose(float(t["achieved_kwp"]), achieved, rtol=1e-9, atol=1e-6):
+            raise AccountingError(f"target {name!r}: achieved {t['achieved_kwp']:.3f} kWp != {achieved:.3f} kWp")
+        if (str(t["met"]) in ("yes", "True")) != (achieved >= float(t["required_kwp"]) - 1e-6):
+            raise AccountingError(f"target {name!r}: 'met' = {bool(t['met'])} contradicts achieved {achieved:.3f} "
+                                  f"of {float(t['required_kwp']):.3f} kWp required")

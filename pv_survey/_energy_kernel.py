@@ -57,7 +57,7 @@ def simulate_chunk(
     # constants
     iam_table, gamma_pdc_per_c, loss_keep_frac, dc_ac_ratio, eta_ratio, pac0_per_kwp,
     # outputs (per kWp)
-    out_month_kwh, out_poa_kwh_m2, out_base_kwh,
+    out_month_kwh, out_poa_kwh_m2, out_base_kwh, want_hourly, out_hourly_kwh,
 ):
     """Annual simulation of a chunk of roofs; see the module docstring.
 
@@ -75,7 +75,8 @@ def simulate_chunk(
     plane's sky view); ground_fac_base without the horizon; iso_fac = sky view x row sky mask;
     iso_fac_base = row sky mask; hor_fac, hor_fac_base : open share of the Perez horizon band with and
     without the horizon; iam_sky, iam_hor, iam_gnd : Marion's diffuse IAMs of the plane; inv_gcr = 1 / gcr of racked rows, 0 without rows;
-    need_base : compute the no-horizon reference too; hz_max_deg : highest horizon value of the roof;
+    need_base : compute the no-horizon reference too; want_hourly : also write each hour's AC energy per
+    kWp to out_hourly_kwh (n_roofs, n_hours), else that array is a (1, 1) placeholder; hz_max_deg : highest horizon value of the roof;
     horizon_deg : (n_roofs, n_quantiles, n_sectors) float32.
     """
     n_roofs = cos_tilt.shape[0]
@@ -172,6 +173,8 @@ def simulate_chunk(
                              dc_ac_ratio, eta_ratio, pac0_per_kwp)
             acc[mh] += ac
             poa_sum += poa
+            if want_hourly:
+                out_hourly_kwh[r, h] = ac
             if base:
                 beam_b = beam0 * keep_row
                 b_iso = iso * ifac0

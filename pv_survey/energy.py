@@ -142,6 +142,9 @@ ETA_INV_REF = 0.9637
 IAM_TABLE_INTERVALS = 2048
 #: Default roofs per chunk: outputs and per-roof arrays of a chunk stay below ~20 MB.
 DEFAULT_CHUNK_SIZE = 65536
+#: Roofs per chunk when hourly profiles are accumulated: one chunk's (roofs x ~4,400 light hours)
+#: float64 array is about 72 MB (project choice).
+HOURLY_CHUNK_ROOFS = 2048
 #: Mount names.
 MOUNTS = ("rack", "flush")
 
@@ -167,6 +170,7 @@ class _Hours:
     wind_fac: np.ndarray  # (2, n): rack, flush
     month: np.ndarray
     month_start: np.ndarray  # (13,) first hour of each month in the arrays above
+    light: np.ndarray  # (n_all_hours,) bool: which hours of the weather year these are
 
 
 def _solar_position(weather: Weather) -> pd.DataFrame:
@@ -264,6 +268,7 @@ def _hourly_inputs(weather: Weather, temp_model_rack: str, temp_model_flush: str
         wind_fac=np.ascontiguousarray(wind_fac[:, light]),
         month=month,
         month_start=np.searchsorted(month, np.arange(13)).astype(np.int64),
+        light=light,
     )
 
 
@@ -489,7 +494,8 @@ def simulate_roofs(
     temp_model_flush: str = "close_mount_glass_glass",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
-) -> pd.DataFrame:
+    hourly_groups: Any = None,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Annual and monthly AC energy of many roofs (see the module docstring for the physics).
 
     Parameters
@@ -534,6 +540,11 @@ def simulate_roofs(
         Roofs per chunk (memory bound).
     progress : callable(n_done, n_total), optional
         Called after each chunk.
+    hourly_groups : array of int (n_roofs,), optional
+        Group number 0..G-1 of each roof (e.g. build phase, district = all 0). When
+        given, the hourly AC energy summed per group is returned too; roofs are
+        processed in chunks of at most :data:`HOURLY_CHUNK_ROOFS`, so no
+        (roofs x hours) array larger than one chunk's is held. Negative = in no group.
 
     Returns
     -------
@@ -545,6 +556,10 @@ def simulate_roofs(
         same roof without horizon and with sky view 1; row shading is part of the
         layout and stays in both) [0-1], ``performance_ratio`` (specific yield /
         (poa_kwh_m2 / 1 kW/m2)) [-], ``kwh_01``..``kwh_12`` [kWh].
+
+    (pandas.DataFrame, pandas.DataFrame)
+        With ``hourly_groups``: the results above and the hourly AC energy per group,
+        indexed by the weather's timestamps, one column per group 0..G-1. [kWh]
 
     Raises
     ------
@@ -564,6 +579,13 @@ def simulate_roofs(
     if chunk_size < 1:
         raise InputError(f"chunk_size = {chunk_size} must be >= 1")
     hours = _hourly_inputs(weather, temp_model_rack, temp_model_flush)
+    want_hourly = hourly_groups is not None
+    if want_hourly:
+        groups = _as_roof_array("hourly_groups", hourly_groups, n, dtype=np.int64)
+        n_groups = int(groups.max()) + 1 if n and groups.max() >= 0 else 0
+        hourly_acc = np.zeros((n_groups, len(hours.cos_zen)))
+        chunk_size = min(chunk_size, HOURLY_CHUNK_ROOFS)
+    hourly_dummy = np.zeros((1, 1))
     n_sectors = hz.shape[2] if hz is not None else 1
     sector = np.ascontiguousarray(sector_index(hours.sun_az_deg, n_sectors))
     iam_tab = _iam_table()
@@ -608,6 +630,7 @@ def simulate_roofs(
             need_base = (svf[sl] < 1.0) | (band[sl] < 1.0)
         g_sl = gcr_arr[sl]
         rows = np.isfinite(g_sl)
+        h_out = np.zeros((m, len(hours.cos_zen))) if want_hourly else hourly_dummy
         gnd_open = albedo * (1.0 - np.cos(t_r[sl])) * 0.5 * row_gnd[sl]
         simulate_chunk(
             hours.cos_zen, hours.sun_x, hours.sun_y, hours.sun_elev_deg, sector, hours.dni, hours.ghi,
@@ -622,11 +645,21 @@ def simulate_roofs(
             need_base, hz_max, h_chunk,
             iam_tab, float(gamma_pdc_per_c), float(loss_keep), float(dc_ac_ratio), float(eta_ratio),
             float(pac0_per_kwp),
-            per_kwp[sl], poa[sl], base[sl],
+            per_kwp[sl], poa[sl], base[sl], want_hourly, h_out,
         )
+        if want_hourly:
+            g_chunk = groups[sl]
+            inside = g_chunk >= 0
+            # per kWp -> kWh, summed per group (one chunk's roofs x hours at a time)
+            np.add.at(hourly_acc, g_chunk[inside], h_out[inside] * cap[sl][inside, None])
         if progress is not None:
             progress(sl.stop, n)
-    return _results_frame(per_kwp, poa, base, cap, _index_of(tilt_deg, n))
+    results = _results_frame(per_kwp, poa, base, cap, _index_of(tilt_deg, n))
+    if not want_hourly:
+        return results
+    full = np.zeros((len(hours.light), hourly_acc.shape[0]))
+    full[hours.light] = hourly_acc.T
+    return results, pd.DataFrame(full, index=weather.data.index, columns=pd.RangeIndex(hourly_acc.shape[0]))
 
 
 def _index_of(values: Any, n: int) -> pd.Index:
@@ -948,7 +981,8 @@ def roof_table_inputs(table: pd.DataFrame, *, flat_max_tilt_deg: float = 5.0,
 
 
 def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_deg: float = 5.0,
-                        where: str = "roofs", **params: Any) -> pd.DataFrame:
+                        where: str = "roofs", hourly_labels: Any = None, hourly_total: bool = False,
+                        **params: Any) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`simulate_roofs` on a table of roofs, results joined to the table's own columns.
 
     Parameters
@@ -960,6 +994,10 @@ def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_
         See :func:`roof_table_inputs`. [deg]
     where : str
         Name of the table's file, for messages.
+    hourly_labels : array (n_rows,), optional
+        A label per row (e.g. build phase): hourly AC profiles are summed per label.
+    hourly_total : bool
+        Sum one hourly profile over all rows (ignored when ``hourly_labels`` is given).
     **params
         Other keywords of :func:`simulate_roofs`.
 
@@ -968,15 +1006,28 @@ def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_
     DataFrame of the same type as ``table``
         Every input column (result columns already present are replaced) plus the
         :data:`ENERGY_COLUMNS`; rows without tilt, azimuth or capacity get NaN.
+        With hourly profiles, also a DataFrame of 8,760 hours: ``total_kwh`` and one
+        ``<label>_kwh`` column per label. [kWh]
     """
     ok, kwargs = roof_table_inputs(table, flat_max_tilt_deg=flat_max_tilt_deg, where=where)
-    res = simulate_roofs(weather, **kwargs, **params)
+    hourly = None
+    if hourly_labels is not None:
+        labels = np.asarray(hourly_labels, dtype=object)[ok]
+        names, codes = np.unique(labels.astype(str), return_inverse=True)
+        res, hourly = simulate_roofs(weather, **kwargs, hourly_groups=codes, **params)
+        hourly.columns = [f"{nm}_kwh" for nm in names][:hourly.shape[1]]
+        hourly.insert(0, "total_kwh", hourly.sum(axis=1))
+    elif hourly_total:
+        res, hourly = simulate_roofs(weather, **kwargs, hourly_groups=np.zeros(int(ok.sum()), np.int64), **params)
+        hourly.columns = ["total_kwh"]
+    else:
+        res = simulate_roofs(weather, **kwargs, **params)
     out = table.copy()
     for col in ENERGY_COLUMNS:
         vals = np.full(len(out), np.nan)
         vals[ok] = res[col].to_numpy()
         out[col] = vals
-    return out
+    return out if hourly is None else (out, hourly)
 
 
 # --------------------------------------------------------------------------- config

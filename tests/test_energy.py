@@ -415,3 +415,40 @@ def test_given_sky_view_scales_sky_and_ground(wx):
     lost = 0.6 * (comps["poa_isotropic"] + ground).sum() / 1000
     poa = res["poa_kwh_m2"].to_numpy()
     assert poa[0] - poa[1] == pytest.approx(lost, rel=1e-3)
+
+
+def test_hourly_profiles_sum_to_annual_and_group(wx):
+    """Hourly AC per group sums to the roofs' annual energy; chunks of HOURLY_CHUNK_ROOFS change nothing."""
+    tilt, az, cap, mount, gcr, hz, svf, _ = _roof_set(40, seed=5)
+    groups = np.arange(40) % 3
+    groups[0] = -1  # in no group
+    res, hourly = E.simulate_roofs(wx, tilt, az, cap, mount=mount, gcr=gcr, horizon_deg=hz, sky_view_frac=svf,
+                                   hourly_groups=groups, chunk_size=7)
+    plain = E.simulate_roofs(wx, tilt, az, cap, mount=mount, gcr=gcr, horizon_deg=hz, sky_view_frac=svf)
+    pd.testing.assert_frame_equal(res, plain)
+    assert hourly.shape == (8760, 3) and hourly.index.equals(wx.data.index)
+    for g in range(3):
+        assert hourly[g].sum() == pytest.approx(res["annual_kwh"][groups == g].sum(), rel=1e-10)
+    # monthly sums of the hourly profile are the monthly columns
+    m = hourly.groupby(hourly.index.month).sum()
+    np.testing.assert_allclose(m[1].to_numpy(), res[E.MONTH_COLUMNS][groups == 1].sum().to_numpy(), rtol=1e-10)
+    # night hours give nothing
+    assert (hourly[wx.data["ghi"].to_numpy() + wx.data["dni"].to_numpy() + wx.data["dhi"].to_numpy() == 0] == 0).all().all()
+
+
+def test_cli_hourly_profile(tmp_path, wx):
+    src = tmp_path / "roofs.csv"
+    src.write_text("roof_id,phase,tilt_deg,azimuth_deg,capacity_kwp\n"
+                   "a,一期,20,180,10\nb,二期,30,90,5\nc,一期,0,180,8\n", encoding="utf-8-sig")
+    out, hourly = tmp_path / "out.csv", tmp_path / "hourly.csv"
+    res = CliRunner().invoke(_cli(), ["energy", str(src), "--out", str(out), "--hourly", str(hourly),
+                                      "--hourly-by", "phase"])
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out, encoding="utf-8-sig")
+    h = pd.read_csv(hourly, encoding="utf-8-sig")
+    assert len(h) == 8760 and list(h.columns) == ["time", "total_kwh", "一期_kwh", "二期_kwh"]
+    assert h["total_kwh"].sum() == pytest.approx(got["annual_kwh"].sum(), rel=1e-5)
+    assert h["一期_kwh"].sum() == pytest.approx(got["annual_kwh"][got["phase"] == "一期"].sum(), rel=1e-5)
+    bad = CliRunner().invoke(_cli(), ["energy", str(src), "--out", str(tmp_path / "o2.csv"), "--hourly",
+                                      str(tmp_path / "h2.csv"), "--hourly-by", "nope"])
+    assert bad.exit_code != 0 and isinstance(bad.exception, InputError) and "nope" in str(bad.exception)

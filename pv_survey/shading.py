@@ -1070,13 +1070,41 @@ def _plane_sky_view_kernel(h_rad, cos_t, sin_t, az_rad, band_rad, n_sub, out_sky
     n, n_q, n_s = h_rad.shape
     step = 2.0 * math.pi / n_s
     dphi = step / n_sub
+    m = n_s * n_sub
     for r in numba.prange(n):
         ct = cos_t[r]
         st = sin_t[r]
         iso0 = 0.5 * (1.0 + ct)
+        # per azimuth sub-step: cos(phi - a), and the elevation e0 below which the sky lies behind the
+        # plane with its integrand terms (these depend on the plane only, not on the horizon)
+        cd = np.empty(m)
+        e0 = np.empty(m)
+        a0 = np.empty(m)
+        b0 = np.empty(m)
+        cd_sum = np.zeros(n_s)  # per sector: sum of cos(phi - a), of its positive part, largest e0
+        cd_pos = np.zeros(n_s)
+        e0_max = np.zeros(n_s)
+        band_w = 0.0
+        for k in range(n_s):
+            for j in range(n_sub):
+                i = k * n_sub + j
+                phi = k * step + (j + 0.5 - 0.5 * n_sub) * dphi  # sector k centred on k * step
+                c = math.cos(phi - az_rad[r])
+                cd[i] = c
+                lo = 0.0
+                if c < 0.0 and st > 0.0:
+                    lo = math.atan(-st * c / ct) if ct > 1e-12 else 0.5 * math.pi
+                e0[i] = lo
+                a0[i] = 0.5 * math.cos(lo) ** 2
+                b0[i] = 0.25 * math.pi - 0.5 * lo - 0.25 * math.sin(2.0 * lo)
+                cd_sum[k] += c
+                if c > 0.0:
+                    cd_pos[k] += c
+                if lo > e0_max[k]:
+                    e0_max[k] = lo
+            band_w += cd_pos[k]
         sky_acc = 0.0
         band_acc = 0.0
-        band_w = 0.0
         for q in range(n_q):
             vf = 0.0
             for k in range(n_s):
@@ -1085,27 +1113,22 @@ def _plane_sky_view_kernel(h_rad, cos_t, sin_t, az_rad, band_rad, n_sub, out_sky
                     h = 0.0
                 elif h > 0.5 * math.pi:
                     h = 0.5 * math.pi
-                for j in range(n_sub):
-                    phi = k * step + (j + 0.5 - 0.5 * n_sub) * dphi  # sector k centred on k * step
-                    cd = math.cos(phi - az_rad[r])
-                    # lower limit: the horizon, or where the sky direction passes behind the plane
-                    lo = h
-                    if cd < 0.0 and st > 0.0:
-                        e0 = math.atan(-st * cd / ct) if ct > 1e-12 else 0.5 * math.pi
-                        if e0 > lo:
-                            lo = e0
-                    # (1/pi) int_lo^{pi/2} (ct sin e + st cd cos e) cos e de
-                    a = 0.5 * math.cos(lo) ** 2
-                    b = 0.25 * math.pi - 0.5 * lo - 0.25 * math.sin(2.0 * lo)
-                    vf += (ct * a + st * cd * b) * dphi / math.pi
-                    if q == 0 and cd > 0.0:
-                        band_w += cd
-                    if cd > 0.0:
-                        open_frac = 1.0 - h / band_rad
-                        if open_frac < 0.0:
-                            open_frac = 0.0
-                        band_acc += cd * open_frac
-            sky_acc += vf / iso0
+                # (1/pi) int_lo^{pi/2} (ct sin e + st cd cos e) cos e de, lo = max(h, e0)
+                ah = 0.5 * math.cos(h) ** 2
+                bh = 0.25 * math.pi - 0.5 * h - 0.25 * math.sin(2.0 * h)
+                open_frac = 1.0 - h / band_rad
+                if open_frac > 0.0:
+                    band_acc += cd_pos[k] * open_frac
+                if e0_max[k] <= h:  # the horizon is the limit all across the sector
+                    vf += n_sub * ct * ah + st * bh * cd_sum[k]
+                else:
+                    for j in range(n_sub):
+                        i = k * n_sub + j
+                        if e0[i] > h:
+                            vf += ct * a0[i] + st * cd[i] * b0[i]
+                        else:
+                            vf += ct * ah + st * cd[i] * bh
+            sky_acc += vf * dphi / math.pi / iso0
         rel = sky_acc / n_q
         out_sky[r] = 1.0 if rel > 1.0 else (0.0 if rel < 0.0 else rel)
         out_band[r] = band_acc / (band_w * n_q) if band_w > 0.0 else 1.0

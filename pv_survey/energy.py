@@ -423,13 +423,46 @@ def diffuse_iam(tilt_deg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.interp(t, tilts, sky), np.interp(t, tilts, hor), np.interp(t, tilts, gnd)
 
 
+#: Grid of the ground view-factor table of racked rows: tilt step [deg] and GCR step [-].
+ROW_GROUND_TABLE_STEPS = (0.5, 0.005)
+
+
+@functools.lru_cache(maxsize=1)
+def _row_ground_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pvlib.bifacial.utils.vf_row_ground_2d_integ on a (GCR x tilt) grid, for bilinear interpolation."""
+    from pvlib.bifacial import utils as bu
+
+    dt, dg = ROW_GROUND_TABLE_STEPS
+    tilts = np.arange(0.0, 90.0 + dt / 2, dt)
+    gcrs = np.arange(dg, 1.0 + dg / 2, dg)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tab = np.array([np.asarray(bu.vf_row_ground_2d_integ(tilts, float(g)), dtype=float).ravel() for g in gcrs])
+    return tilts, gcrs, np.nan_to_num(tab, nan=0.0)
+
+
+def _interp2(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, tab: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of tab[len(ys), len(xs)] at (x, y), clipped to the grid."""
+    x = np.clip(x, xs[0], xs[-1])
+    y = np.clip(y, ys[0], ys[-1])
+    i = np.clip(np.searchsorted(xs, x) - 1, 0, len(xs) - 2)
+    j = np.clip(np.searchsorted(ys, y) - 1, 0, len(ys) - 2)
+    fx = (x - xs[i]) / (xs[i + 1] - xs[i])
+    fy = (y - ys[j]) / (ys[j + 1] - ys[j])
+    return ((1 - fy) * ((1 - fx) * tab[j, i] + fx * tab[j, i + 1])
+            + fy * ((1 - fx) * tab[j + 1, i] + fx * tab[j + 1, i + 1]))
+
+
 def row_view_factors(tilt_deg: np.ndarray, gcr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sky and ground seen by the front of a row among infinite equal rows, relative to an open plane.
 
-    The row-averaged 2-D view factors of pvlib's infinite-sheds model:
-    :func:`pvlib.bifacial.utils.vf_row_sky_2d_integ` over ``(1 + cos beta) / 2`` and
-    :func:`pvlib.bifacial.utils.vf_row_ground_2d_integ` over ``(1 - cos beta) / 2``
-    (Anderson, Jensen & Hansen; Mikofski et al. 2019). 1 without rows (``gcr`` NaN).
+    The row-averaged 2-D view factors of pvlib's infinite-sheds model, relative to
+    the open plane's ``(1 + cos b) / 2`` and ``(1 - cos b) / 2``. Sky: the closed
+    form of :func:`pvlib.bifacial.utils.vf_row_sky_2d_integ` over the whole row,
+    ``(1 + a - sqrt(a^2 - 2 a cos b + 1)) / 2`` with ``a = 1 / gcr`` (crossed
+    strings; equal to pvlib's to 1e-15). Ground:
+    :func:`pvlib.bifacial.utils.vf_row_ground_2d_integ` tabulated on a grid of
+    :data:`ROW_GROUND_TABLE_STEPS` and interpolated (pvlib takes one GCR per call).
+    1 without rows (``gcr`` NaN).
 
     Parameters
     ----------
@@ -443,32 +476,21 @@ def row_view_factors(tilt_deg: np.ndarray, gcr: np.ndarray) -> tuple[np.ndarray,
     (sky_frac, ground_frac) : numpy.ndarray each
         [0-1]
     """
-    from pvlib.bifacial import utils as bu
-
     tilt = np.asarray(tilt_deg, dtype=float)
     g = np.asarray(gcr, dtype=float)
     sky = np.ones_like(tilt)
     gnd = np.ones_like(tilt)
-    rows = np.isfinite(g)
+    rows = np.isfinite(g) & (tilt > 0)
     if rows.any():
         t, gg = tilt[rows], g[rows]
         c = np.cos(np.radians(t))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            vs = _vectorised_vf(bu.vf_row_sky_2d_integ, t, gg)
-            vg = _vectorised_vf(bu.vf_row_ground_2d_integ, t, gg)
-            sky[rows] = np.where(t > 0, vs / (0.5 * (1 + c)), 1.0)
-            gnd[rows] = np.where(t > 0, vg / np.where(t > 0, 0.5 * (1 - c), 1.0), 1.0)
+        a = 1.0 / gg
+        vs = 0.5 * (1.0 + a - np.sqrt(a * a - 2.0 * a * c + 1.0))
+        tilts, gcrs, tab = _row_ground_table()
+        vg = _interp2(t, gg, tilts, gcrs, tab)
+        sky[rows] = vs / (0.5 * (1 + c))
+        gnd[rows] = vg / (0.5 * (1 - c))
     return np.clip(sky, 0.0, 1.0), np.clip(gnd, 0.0, 1.0)
-
-
-def _vectorised_vf(func: Callable, tilt: np.ndarray, gcr: np.ndarray) -> np.ndarray:
-    """A pvlib row view factor over unique (tilt, gcr) pairs (pvlib takes one gcr at a time)."""
-    pairs, inv = np.unique(np.round(np.column_stack([tilt, gcr]), 9), axis=0, return_inverse=True)
-    vals = np.empty(len(pairs))
-    for g in np.unique(pairs[:, 1]):
-        m = pairs[:, 1] == g
-        vals[m] = np.atleast_1d(np.asarray(func(pairs[m, 0], float(g)), dtype=float)).ravel()
-    return vals[inv.ravel()]
 
 
 # --------------------------------------------------------------------------- engine

@@ -52,12 +52,12 @@ def simulate_chunk(
     cos_zen, sun_x, sun_y, sun_elev_deg, sector, dni, ghi, d_iso, d_circ, d_hor, t_air_c, wind_fac,
     month,
     # per roof (length n_roofs)
-    cos_tilt, sin_tilt, cos_az, sin_az, ground_fac, iso_fac, iso_fac_base, inv_gcr, mount_idx,
-    need_base, hz_max_deg, horizon_deg,
+    cos_tilt, sin_tilt, cos_az, sin_az, ground_fac, ground_fac_base, iso_fac, iso_fac_base, hor_fac,
+    hor_fac_base, iam_sky, iam_hor, iam_gnd, inv_gcr, mount_idx, need_base, hz_max_deg, horizon_deg,
     # constants
     iam_table, gamma_pdc_per_c, loss_keep_frac, dc_ac_ratio, eta_ratio, pac0_per_kwp,
     # outputs (per kWp)
-    out_month_kwh, out_poa_kwh_m2, out_base_kwh,
+    out_month_kwh, out_poa_kwh_m2, out_base_kwh, want_hourly, out_hourly_kwh,
 ):
     """Annual simulation of a chunk of roofs; see the module docstring.
 
@@ -71,9 +71,12 @@ def simulate_chunk(
 
     Parameters (roof arrays)
     ------------------------
-    ground_fac = albedo (1 - cos tilt) / 2; iso_fac = sky view x (1 - row diffuse loss);
-    iso_fac_base = 1 - row diffuse loss; inv_gcr = 1 / gcr of racked rows, 0 without rows;
-    need_base : compute the no-horizon reference too; hz_max_deg : highest horizon value of the roof;
+    ground_fac = albedo x ground view (open: (1 - cos tilt) / 2, rows: 2-D view factor, reduced by the
+    plane's sky view); ground_fac_base without the horizon; iso_fac = sky view x row sky mask;
+    iso_fac_base = row sky mask; hor_fac, hor_fac_base : open share of the Perez horizon band with and
+    without the horizon; iam_sky, iam_hor, iam_gnd : Marion's diffuse IAMs of the plane; inv_gcr = 1 / gcr of racked rows, 0 without rows;
+    need_base : compute the no-horizon reference too; want_hourly : also write each hour's AC energy per
+    kWp to out_hourly_kwh (n_roofs, n_hours), else that array is a (1, 1) placeholder; hz_max_deg : highest horizon value of the roof;
     horizon_deg : (n_roofs, n_quantiles, n_sectors) float32.
     """
     n_roofs = cos_tilt.shape[0]
@@ -87,8 +90,14 @@ def simulate_chunk(
         ca = cos_az[r]
         sa = sin_az[r]
         gfac = ground_fac[r]
+        gfac0 = ground_fac_base[r]
         ifac = iso_fac[r]
         ifac0 = iso_fac_base[r]
+        hfac = hor_fac[r]
+        hfac0 = hor_fac_base[r]
+        i_sky = iam_sky[r]
+        i_hor = iam_hor[r]
+        i_gnd = iam_gnd[r]
         igcr = inv_gcr[r]
         m_idx = mount_idx[r]
         base = need_base[r]
@@ -136,8 +145,9 @@ def simulate_chunk(
                 iso = 0.0
                 circ = 0.0
                 hor = 0.0
-            ground = ghi[h] * gfac
-            # physical IAM (pvlib.iam.physical) tabulated over cos(aoi), linear interpolation
+            ghi_h = ghi[h]
+            # physical IAM (pvlib.iam.physical) tabulated over cos(aoi), linear interpolation; it applies to
+            # beam and circumsolar light (both from the sun's direction)
             x = proj * n_tab
             i = int(x)
             if i >= n_tab:
@@ -146,23 +156,39 @@ def simulate_chunk(
             # with horizon and sky view
             keep = keep_row * keep_hz
             beam = beam0 * keep
-            sky = iso * ifac + circ * keep + hor
-            if sky < 0.0:
+            s_iso = iso * ifac
+            s_circ = circ * keep
+            s_hor = hor * hfac
+            sky = s_iso + s_circ + s_hor
+            if sky < 0.0:  # pvlib clips poa_sky_diffuse at 0
                 sky = 0.0
+                sky_eff = 0.0
+            else:
+                sky_eff = s_iso * i_sky + s_circ * iam + s_hor * i_hor
+            ground = ghi_h * gfac
             poa = beam + sky + ground
-            eff = beam * iam + sky + ground
+            eff = beam * iam + sky_eff + ground * i_gnd
             mh = month[h]
             ac = _ac_per_kwp(eff, poa, t_air_c[h], wind_fac[m_idx, h], gamma_pdc_per_c, loss_keep_frac,
                              dc_ac_ratio, eta_ratio, pac0_per_kwp)
             acc[mh] += ac
             poa_sum += poa
+            if want_hourly:
+                out_hourly_kwh[r, h] = ac
             if base:
                 beam_b = beam0 * keep_row
-                sky_b = iso * ifac0 + circ * keep_row + hor
+                b_iso = iso * ifac0
+                b_circ = circ * keep_row
+                b_hor = hor * hfac0
+                sky_b = b_iso + b_circ + b_hor
                 if sky_b < 0.0:
                     sky_b = 0.0
-                poa_b = beam_b + sky_b + ground
-                eff_b = beam_b * iam + sky_b + ground
+                    sky_eff_b = 0.0
+                else:
+                    sky_eff_b = b_iso * i_sky + b_circ * iam + b_hor * i_hor
+                ground_b = ghi_h * gfac0
+                poa_b = beam_b + sky_b + ground_b
+                eff_b = beam_b * iam + sky_eff_b + ground_b * i_gnd
                 base_sum += _ac_per_kwp(eff_b, poa_b, t_air_c[h], wind_fac[m_idx, h], gamma_pdc_per_c,
                                         loss_keep_frac, dc_ac_ratio, eta_ratio, pac0_per_kwp)
         total = 0.0

@@ -243,9 +243,11 @@ def survey_carports(parking: gpd.GeoDataFrame, dsm, weather, *, canopy_tilt_deg:
                                     np.full(len(k), -1, dtype=np.int64), n_sectors=n_sectors, radius_m=radius_m,
                                     points_per_100m2=points_per_100m2, max_points=max_points,
                                     n_quantiles=n_quantiles)
+    svf, band = shading.plane_sky_view_frac(hz, k["tilt_deg"].to_numpy(float), k["azimuth_deg"].to_numpy(float))
     res = energy.simulate_roofs(weather, k["tilt_deg"].to_numpy(float), k["azimuth_deg"].to_numpy(float),
                                 k["capacity_kwp"].to_numpy(float), mount="rack", gcr=None, horizon_deg=hz,
-                                sky_view_frac=np.clip(svf, 0.0, 1.0), progress=progress, **energy_params)
+                                sky_view_frac=svf, horizon_band_open_frac=band, progress=progress,
+                                **energy_params)
     out = arr.copy()
     out["mount"] = "rack"
     return energy.attach_results(out, kept, res, svf, hz, min_poa_kwh_m2=min_poa_kwh_m2,

@@ -1,7 +1,7 @@
-"""Per-roof annual PV yield: a pvlib-exact fused engine and the plain pvlib reference.
+"""Per-roof annual PV yield: a fused engine and the plain pvlib reference with the same physics.
 
-The physics, step by step (each as pvlib's ``ModelChain.with_pvwatts`` does it,
-plus the roof's own shading):
+The physics, step by step (as pvlib's ``ModelChain.with_pvwatts`` does it, plus
+the roof's own shading and diffuse IAM):
 
 1. Solar position: :func:`pvlib.solarposition.get_solarposition` (``nrel_numpy``,
    Reda & Andreas 2004) at the middle of each hour, pressure from the altitude
@@ -22,24 +22,38 @@ plus the roof's own shading):
      horizon quantile values above the apparent sun elevation is the shaded
      share of the roof; beam **and** circumsolar irradiance are reduced by it
      (circumsolar light comes from the sun's direction);
-   * sky view: the isotropic sky diffuse is multiplied by the roof's sky-view
-     factor;
+   * sky view: the isotropic sky diffuse is multiplied by the plane's own view
+     factor of the sky above its horizon, relative to the open plane's
+     ``(1 + cos tilt) / 2`` (:func:`pv_survey.shading.plane_sky_view_frac`, per
+     quantile profile, averaged; a given ``sky_view_frac`` overrides it). A
+     horizontal sky-view factor would count obstructions behind a tilted plane
+     that it cannot see;
+   * horizon band: Perez's horizon-brightening term is multiplied by the open
+     share of the 6.5 deg band in front of the plane (Perez et al. 1987), so a
+     horizon above it blocks it;
+   * ground-reflected light: the open plane's ``albedo GHI (1 - cos tilt) / 2``
+     times the plane's relative sky view (the street and walls that a plane in
+     a canyon sees below the horizontal are as obstructed as the plane itself;
+     a first-order model, no explicit ground shadows);
    * racked rows on flat roofs (``mount = "rack"`` with a ``gcr``): the beam and
      circumsolar share shaded by the row in front, from
      :func:`pvlib.shading.shaded_fraction1d` for equal fixed rows (Anderson &
-     Jensen 2024; linear, i.e. no extra electrical mismatch loss), and the
-     isotropic sky diffuse masked by the row in front,
-     :func:`pvlib.shading.sky_diffuse_passias` of
-     :func:`pvlib.shading.masking_angle_passias` (Passias & Kallback 1984).
-     The horizon band and the ground-reflected part are left unchanged.
-     Infinite rows are assumed (the front row's gain is ignored).
+     Jensen 2024; linear, i.e. no extra electrical mismatch loss); sky and
+     ground diffuse by the row-averaged 2-D view factors of pvlib's
+     infinite-sheds model (:func:`pvlib.bifacial.utils.vf_row_sky_2d_integ`,
+     :func:`pvlib.bifacial.utils.vf_row_ground_2d_integ`, relative to the open
+     plane's); the horizon band is hidden by the row in front. Infinite rows
+     are assumed (the front row's gain is ignored).
 
    Beam shading from horizon and rows combine as independent shares:
    ``1 - (1 - f_horizon)(1 - f_rows)``. Sky diffuse is clipped at 0 after
    shading, as pvlib clips ``poa_sky_diffuse``.
-5. Incidence-angle modifier on the beam only: :func:`pvlib.iam.physical`
-   (``aoi_model='physical'``, ``spectral_model='no_loss'`` as in
-   ``ModelChain.with_pvwatts``).
+5. Incidence-angle modifier: :func:`pvlib.iam.physical` on beam and circumsolar
+   light (``aoi_model='physical'`` as in ``ModelChain.with_pvwatts``; no
+   spectral loss); Marion's integrated IAMs of the same model
+   (:func:`pvlib.iam.marion_diffuse`, Marion 2017) on the isotropic sky, the
+   horizon band and the ground-reflected light, which also reach the module at
+   high incidence (``ModelChain`` leaves them unmodified).
 6. Cell temperature: SAPM (:func:`pvlib.temperature.sapm_cell`, King et al.
    2004) from plane-of-array global irradiance, racked rows
    (``open_rack_glass_polymer``) or flush modules (``close_mount_glass_glass``).
@@ -128,6 +142,9 @@ ETA_INV_REF = 0.9637
 IAM_TABLE_INTERVALS = 2048
 #: Default roofs per chunk: outputs and per-roof arrays of a chunk stay below ~20 MB.
 DEFAULT_CHUNK_SIZE = 65536
+#: Roofs per chunk when hourly profiles are accumulated: one chunk's (roofs x ~4,400 light hours)
+#: float64 array is about 72 MB (project choice).
+HOURLY_CHUNK_ROOFS = 2048
 #: Mount names.
 MOUNTS = ("rack", "flush")
 
@@ -153,6 +170,7 @@ class _Hours:
     wind_fac: np.ndarray  # (2, n): rack, flush
     month: np.ndarray
     month_start: np.ndarray  # (13,) first hour of each month in the arrays above
+    light: np.ndarray  # (n_all_hours,) bool: which hours of the weather year these are
 
 
 def _solar_position(weather: Weather) -> pd.DataFrame:
@@ -250,6 +268,7 @@ def _hourly_inputs(weather: Weather, temp_model_rack: str, temp_model_flush: str
         wind_fac=np.ascontiguousarray(wind_fac[:, light]),
         month=month,
         month_start=np.searchsorted(month, np.arange(13)).astype(np.int64),
+        light=light,
     )
 
 
@@ -344,10 +363,11 @@ def _validate_roofs(tilt_deg, azimuth_deg, capacity_kwp, mount, gcr, sky_view_fr
     g = np.where(rack, g, np.nan)  # gcr only drives racked rows
     _first_bad("gcr", g, np.isfinite(g) & ((g <= 0) | (g > 1)), "is outside 0 < gcr <= 1")
     if sky_view_frac is None:
-        svf = np.ones(n)
+        svf = np.full(n, np.nan)
     else:
-        svf = _as_roof_array("sky_view_frac", sky_view_frac, n)
-        _first_bad("sky_view_frac", svf, ~np.isfinite(svf) | (svf < 0) | (svf > 1), "is outside 0..1")
+        svf = np.array(_as_roof_array("sky_view_frac", sky_view_frac, n), dtype=float)  # a copy
+        # NaN = not given for that roof: taken from its horizon (or 1)
+        _first_bad("sky_view_frac", svf, np.isinf(svf) | (svf < 0) | (svf > 1), "is outside 0..1")
     return n, tilt, az % 360.0, cap, rack, g, svf
 
 
@@ -366,17 +386,111 @@ def _horizon_view(horizon_deg: Any, n: int) -> np.ndarray | None:
     return hz
 
 
-def _row_diffuse_loss_frac(tilt_deg: np.ndarray, gcr: np.ndarray) -> np.ndarray:
-    """Isotropic sky diffuse masked by the row in front (pvlib Passias functions); 0 without rows."""
-    from pvlib import shading
+#: Tilt step of the table of Marion's diffuse IAMs (interpolation error below 1e-5). [deg]
+MARION_TABLE_STEP_DEG = 0.25
 
-    out = np.zeros_like(tilt_deg)
-    rows = np.isfinite(gcr)
+
+@functools.lru_cache(maxsize=1)
+def _marion_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """pvlib.iam.marion_diffuse('physical') for sky, horizon and ground at tilts 0, 0.25, ..., 90 deg."""
+    from pvlib import iam
+
+    tilts = np.arange(0.0, 90.0 + MARION_TABLE_STEP_DEG / 2, MARION_TABLE_STEP_DEG)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = iam.marion_diffuse("physical", tilts)
+    # a horizontal plane sees no ground (its ground term is 0 anyway): NaN there -> 0
+    return tilts, *(np.nan_to_num(np.asarray(d[k], dtype=float), nan=0.0) for k in ("sky", "horizon", "ground"))
+
+
+def diffuse_iam(tilt_deg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Marion's integrated IAMs of the physical model for sky, horizon-band and ground light.
+
+    :func:`pvlib.iam.marion_diffuse` (Marion 2017, Solar Energy 147:344-348) with
+    :func:`pvlib.iam.physical`'s defaults, tabulated over tilt and interpolated.
+
+    Parameters
+    ----------
+    tilt_deg : array
+        Plane tilt. [deg]
+
+    Returns
+    -------
+    (sky, horizon, ground) : numpy.ndarray each
+        IAMs [0-1], shape of ``tilt_deg``.
+    """
+    tilts, sky, hor, gnd = _marion_table()
+    t = np.clip(np.asarray(tilt_deg, dtype=float), 0.0, 90.0)
+    return np.interp(t, tilts, sky), np.interp(t, tilts, hor), np.interp(t, tilts, gnd)
+
+
+#: Grid of the ground view-factor table of racked rows: tilt step [deg] and GCR step [-].
+ROW_GROUND_TABLE_STEPS = (0.5, 0.005)
+
+
+@functools.lru_cache(maxsize=1)
+def _row_ground_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pvlib.bifacial.utils.vf_row_ground_2d_integ on a (GCR x tilt) grid, for bilinear interpolation."""
+    from pvlib.bifacial import utils as bu
+
+    dt, dg = ROW_GROUND_TABLE_STEPS
+    tilts = np.arange(0.0, 90.0 + dt / 2, dt)
+    gcrs = np.arange(dg, 1.0 + dg / 2, dg)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tab = np.array([np.asarray(bu.vf_row_ground_2d_integ(tilts, float(g)), dtype=float).ravel() for g in gcrs])
+    return tilts, gcrs, np.nan_to_num(tab, nan=0.0)
+
+
+def _interp2(x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray, tab: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of tab[len(ys), len(xs)] at (x, y), clipped to the grid."""
+    x = np.clip(x, xs[0], xs[-1])
+    y = np.clip(y, ys[0], ys[-1])
+    i = np.clip(np.searchsorted(xs, x) - 1, 0, len(xs) - 2)
+    j = np.clip(np.searchsorted(ys, y) - 1, 0, len(ys) - 2)
+    fx = (x - xs[i]) / (xs[i + 1] - xs[i])
+    fy = (y - ys[j]) / (ys[j + 1] - ys[j])
+    return ((1 - fy) * ((1 - fx) * tab[j, i] + fx * tab[j, i + 1])
+            + fy * ((1 - fx) * tab[j + 1, i] + fx * tab[j + 1, i + 1]))
+
+
+def row_view_factors(tilt_deg: np.ndarray, gcr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sky and ground seen by the front of a row among infinite equal rows, relative to an open plane.
+
+    The row-averaged 2-D view factors of pvlib's infinite-sheds model, relative to
+    the open plane's ``(1 + cos b) / 2`` and ``(1 - cos b) / 2``. Sky: the closed
+    form of :func:`pvlib.bifacial.utils.vf_row_sky_2d_integ` over the whole row,
+    ``(1 + a - sqrt(a^2 - 2 a cos b + 1)) / 2`` with ``a = 1 / gcr`` (crossed
+    strings; equal to pvlib's to 1e-15). Ground:
+    :func:`pvlib.bifacial.utils.vf_row_ground_2d_integ` tabulated on a grid of
+    :data:`ROW_GROUND_TABLE_STEPS` and interpolated (pvlib takes one GCR per call).
+    1 without rows (``gcr`` NaN).
+
+    Parameters
+    ----------
+    tilt_deg : array (n,)
+        [deg]
+    gcr : array (n,)
+        Ground coverage ratio; NaN = no rows. [0-1]
+
+    Returns
+    -------
+    (sky_frac, ground_frac) : numpy.ndarray each
+        [0-1]
+    """
+    tilt = np.asarray(tilt_deg, dtype=float)
+    g = np.asarray(gcr, dtype=float)
+    sky = np.ones_like(tilt)
+    gnd = np.ones_like(tilt)
+    rows = np.isfinite(g) & (tilt > 0)
     if rows.any():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            psi = shading.masking_angle_passias(tilt_deg[rows], gcr[rows])
-        out[rows] = np.asarray(shading.sky_diffuse_passias(psi), dtype=float)
-    return out
+        t, gg = tilt[rows], g[rows]
+        c = np.cos(np.radians(t))
+        a = 1.0 / gg
+        vs = 0.5 * (1.0 + a - np.sqrt(a * a - 2.0 * a * c + 1.0))
+        tilts, gcrs, tab = _row_ground_table()
+        vg = _interp2(t, gg, tilts, gcrs, tab)
+        sky[rows] = vs / (0.5 * (1 + c))
+        gnd[rows] = vg / (0.5 * (1 - c))
+    return np.clip(sky, 0.0, 1.0), np.clip(gnd, 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------- engine
@@ -392,6 +506,7 @@ def simulate_roofs(
     gcr: Any = None,
     horizon_deg: Any = None,
     sky_view_frac: Any = None,
+    horizon_band_open_frac: Any = None,
     albedo: float = 0.2,
     gamma_pdc_per_c: float = -0.0035,
     dc_ac_ratio: float = 1.2,
@@ -401,7 +516,8 @@ def simulate_roofs(
     temp_model_flush: str = "close_mount_glass_glass",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
-) -> pd.DataFrame:
+    hourly_groups: Any = None,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Annual and monthly AC energy of many roofs (see the module docstring for the physics).
 
     Parameters
@@ -423,7 +539,13 @@ def simulate_roofs(
         Horizon elevation per sector (sector k centred on azimuth k * 360 / n_sectors)
         at quantiles of the roof's sample points. [deg]
     sky_view_frac : array (n_roofs,), optional
-        Isotropic sky-view factor; scales the isotropic sky diffuse. Default 1. [0-1]
+        Sky view of the plane relative to the open sky; scales the isotropic sky
+        diffuse and the ground-reflected light. Default: the plane's own view
+        factor from ``horizon_deg`` (:func:`pv_survey.shading.plane_sky_view_frac`),
+        1 without a horizon. A value given overrides it. [0-1]
+    horizon_band_open_frac : array (n_roofs,), optional
+        Open share of the Perez horizon band. Default: from ``horizon_deg``
+        (:func:`pv_survey.shading.plane_sky_view_frac`), 1 without a horizon. [0-1]
     albedo : float
         Ground / roof albedo. [0-1]
     gamma_pdc_per_c : float
@@ -440,6 +562,11 @@ def simulate_roofs(
         Roofs per chunk (memory bound).
     progress : callable(n_done, n_total), optional
         Called after each chunk.
+    hourly_groups : array of int (n_roofs,), optional
+        Group number 0..G-1 of each roof (e.g. build phase, district = all 0). When
+        given, the hourly AC energy summed per group is returned too; roofs are
+        processed in chunks of at most :data:`HOURLY_CHUNK_ROOFS`, so no
+        (roofs x hours) array larger than one chunk's is held. Negative = in no group.
 
     Returns
     -------
@@ -452,6 +579,10 @@ def simulate_roofs(
         layout and stays in both) [0-1], ``performance_ratio`` (specific yield /
         (poa_kwh_m2 / 1 kW/m2)) [-], ``kwh_01``..``kwh_12`` [kWh].
 
+    (pandas.DataFrame, pandas.DataFrame)
+        With ``hourly_groups``: the results above and the hourly AC energy per group,
+        indexed by the weather's timestamps, one column per group 0..G-1. [kWh]
+
     Raises
     ------
     InputError
@@ -463,14 +594,28 @@ def simulate_roofs(
 
     n, tilt, az, cap, rack, gcr_arr, svf = _validate_roofs(
         tilt_deg, azimuth_deg, capacity_kwp, mount, gcr, sky_view_frac)
+    band = (np.full(n, np.nan) if horizon_band_open_frac is None else
+            np.clip(np.array(_as_roof_array("horizon_band_open_frac", horizon_band_open_frac, n), dtype=float),
+                    0.0, 1.0))
     hz = _horizon_view(horizon_deg, n)
     if chunk_size < 1:
         raise InputError(f"chunk_size = {chunk_size} must be >= 1")
     hours = _hourly_inputs(weather, temp_model_rack, temp_model_flush)
+    want_hourly = hourly_groups is not None
+    if want_hourly:
+        groups = _as_roof_array("hourly_groups", hourly_groups, n, dtype=np.int64)
+        n_groups = int(groups.max()) + 1 if n and groups.max() >= 0 else 0
+        hourly_acc = np.zeros((n_groups, len(hours.cos_zen)))
+        chunk_size = min(chunk_size, HOURLY_CHUNK_ROOFS)
+    hourly_dummy = np.zeros((1, 1))
     n_sectors = hz.shape[2] if hz is not None else 1
     sector = np.ascontiguousarray(sector_index(hours.sun_az_deg, n_sectors))
     iam_tab = _iam_table()
-    row_loss = _row_diffuse_loss_frac(tilt, gcr_arr)
+    iam_sky, iam_hor, iam_gnd = diffuse_iam(tilt)
+    row_sky, row_gnd = row_view_factors(tilt, gcr_arr)
+    rows_all = np.isfinite(gcr_arr)
+    # the row in front hides the horizon band (it lies within a few degrees of the horizon)
+    row_band = np.where(rows_all, 0.0, 1.0)
     t_r = np.radians(tilt)
     a_r = np.radians(az)
     per_kwp = np.empty((n, 12))
@@ -493,28 +638,50 @@ def simulate_roofs(
                 )
             hz_max = h_chunk.reshape(m, -1).max(axis=1).astype(np.float64)
             need_base = np.ones(m, dtype=np.bool_)
+            if np.isnan(svf[sl]).any() or np.isnan(band[sl]).any():
+                from .shading import plane_sky_view_frac
+
+                svf_hz, band_hz = plane_sky_view_frac(h_chunk, tilt[sl], az[sl])
+                svf[sl] = np.where(np.isnan(svf[sl]), svf_hz, svf[sl])
+                band[sl] = np.where(np.isnan(band[sl]), band_hz, band[sl])
         else:
             h_chunk = np.full((m, 1, 1), -90.0, dtype=np.float32)  # never above the sun
             hz_max = np.full(m, -90.0)
-            need_base = svf[sl] < 1.0
+            svf[sl] = np.where(np.isnan(svf[sl]), 1.0, svf[sl])
+            band[sl] = np.where(np.isnan(band[sl]), 1.0, band[sl])
+            need_base = (svf[sl] < 1.0) | (band[sl] < 1.0)
         g_sl = gcr_arr[sl]
         rows = np.isfinite(g_sl)
+        h_out = np.zeros((m, len(hours.cos_zen))) if want_hourly else hourly_dummy
+        gnd_open = albedo * (1.0 - np.cos(t_r[sl])) * 0.5 * row_gnd[sl]
         simulate_chunk(
             hours.cos_zen, hours.sun_x, hours.sun_y, hours.sun_elev_deg, sector, hours.dni, hours.ghi,
             hours.d_iso, hours.d_circ, hours.d_hor, hours.t_air_c, hours.wind_fac, hours.month,
             np.cos(t_r[sl]), np.sin(t_r[sl]), np.cos(a_r[sl]), np.sin(a_r[sl]),
-            albedo * (1.0 - np.cos(t_r[sl])) * 0.5,
-            svf[sl] * (1.0 - row_loss[sl]), 1.0 - row_loss[sl],
+            gnd_open * svf[sl], gnd_open,
+            svf[sl] * row_sky[sl], row_sky[sl],
+            band[sl] * row_band[sl], row_band[sl],
+            iam_sky[sl], iam_hor[sl], iam_gnd[sl],
             np.where(rows, 1.0 / np.where(rows, g_sl, 1.0), 0.0),
             np.where(rack[sl], 0, 1).astype(np.int64),
             need_base, hz_max, h_chunk,
             iam_tab, float(gamma_pdc_per_c), float(loss_keep), float(dc_ac_ratio), float(eta_ratio),
             float(pac0_per_kwp),
-            per_kwp[sl], poa[sl], base[sl],
+            per_kwp[sl], poa[sl], base[sl], want_hourly, h_out,
         )
+        if want_hourly:
+            g_chunk = groups[sl]
+            inside = g_chunk >= 0
+            # per kWp -> kWh, summed per group (one chunk's roofs x hours at a time)
+            np.add.at(hourly_acc, g_chunk[inside], h_out[inside] * cap[sl][inside, None])
         if progress is not None:
             progress(sl.stop, n)
-    return _results_frame(per_kwp, poa, base, cap, _index_of(tilt_deg, n))
+    results = _results_frame(per_kwp, poa, base, cap, _index_of(tilt_deg, n))
+    if not want_hourly:
+        return results
+    full = np.zeros((len(hours.light), hourly_acc.shape[0]))
+    full[hours.light] = hourly_acc.T
+    return results, pd.DataFrame(full, index=weather.data.index, columns=pd.RangeIndex(hourly_acc.shape[0]))
 
 
 def _index_of(values: Any, n: int) -> pd.Index:
@@ -554,6 +721,7 @@ def reference_roof_energy(
     gcr: float | None = None,
     horizon_deg: Any = None,
     sky_view_frac: float | None = None,
+    horizon_band_open_frac: float | None = None,
     albedo: float = 0.2,
     gamma_pdc_per_c: float = -0.0035,
     dc_ac_ratio: float = 1.2,
@@ -582,8 +750,8 @@ def reference_roof_energy(
         Ground coverage ratio of racked rows. [0-1]
     horizon_deg : array (n_quantiles, n_sectors) or (n_sectors,), optional
         The roof's horizon. [deg]
-    sky_view_frac : float, optional
-        Isotropic sky-view factor, default 1. [0-1]
+    sky_view_frac, horizon_band_open_frac : float, optional
+        As in :func:`simulate_roofs` (default: from the horizon, 1 without one). [0-1]
     albedo, gamma_pdc_per_c, dc_ac_ratio, eta_inv_nom, losses_frac, temp_model_rack, temp_model_flush
         As in :func:`simulate_roofs`.
 
@@ -613,30 +781,52 @@ def reference_roof_energy(
     ground = irradiance.get_ground_diffuse(tilt_deg, data["ghi"], albedo=albedo)
     aoi = irradiance.aoi(tilt_deg, azimuth_deg, zen, saz)
     beam0 = np.maximum(data["dni"] * np.cos(np.radians(aoi)), 0)
-    if mount == "rack" and gcr is not None and np.isfinite(gcr):
+    rows = mount == "rack" and gcr is not None and np.isfinite(gcr)
+    if rows:
+        from pvlib.bifacial import utils as bifacial_utils
+
         f_row = shading.shaded_fraction1d(zen, saz, azimuth_deg - 90.0, tilt_deg,
                                           collector_width=1.0, pitch=1.0 / gcr)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            row_loss = float(shading.sky_diffuse_passias(shading.masking_angle_passias(tilt_deg, gcr)))
+        cos_t = math.cos(math.radians(tilt_deg))
+        # infinite-sheds 2-D view factors of the row's front, relative to the open plane's
+        row_sky = float(bifacial_utils.vf_row_sky_2d_integ(tilt_deg, gcr)) / (0.5 * (1 + cos_t)) if tilt_deg > 0 else 1.0
+        row_gnd = (float(bifacial_utils.vf_row_ground_2d_integ(tilt_deg, gcr)) / (0.5 * (1 - cos_t))
+                   if tilt_deg > 0 else 1.0)
+        row_band = 0.0  # the row in front hides the horizon band
     else:
-        f_row = 0.0
-        row_loss = 0.0
+        f_row, row_sky, row_gnd, row_band = 0.0, 1.0, 1.0, 1.0
     if horizon_deg is not None:
-        f_hz = pd.Series(horizon_shaded_frac(horizon_deg, 90.0 - zen.to_numpy(), saz.to_numpy()), index=times)
+        from .shading import plane_sky_view_frac
+
+        prof = np.atleast_2d(np.asarray(horizon_deg, dtype=float))
+        f_hz = pd.Series(horizon_shaded_frac(prof, 90.0 - zen.to_numpy(), saz.to_numpy()), index=times)
+        svf_hz, band_hz = plane_sky_view_frac(prof[None, :, :], tilt_deg, azimuth_deg)
+        svf = float(svf_hz[0]) if _not_given(sky_view_frac) else float(sky_view_frac)
+        band = float(band_hz[0]) if _not_given(horizon_band_open_frac) else float(horizon_band_open_frac)
     else:
         f_hz = 0.0
-    svf = 1.0 if sky_view_frac is None else float(sky_view_frac)
+        svf = 1.0 if _not_given(sky_view_frac) else float(sky_view_frac)
+        band = 1.0 if _not_given(horizon_band_open_frac) else float(horizon_band_open_frac)
     tparams = _sapm_params(temp_model_rack if mount == "rack" else temp_model_flush)
     pdc0_w = capacity_kwp * 1000.0
     iam_beam = iam.physical(aoi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        marion = iam.marion_diffuse("physical", tilt_deg)  # Marion 2017: sky, horizon, ground
+    iam_sky, iam_hor = float(marion["sky"]), float(marion["horizon"])
+    iam_gnd = float(np.nan_to_num(marion["ground"], nan=0.0))
 
-    def chain(keep_hz, sky_view):
+    def chain(keep_hz, sky_view, band_open):
         keep = (1.0 - f_row) * keep_hz
         poa_direct = beam0 * keep
-        poa_sky = np.maximum(comps["poa_isotropic"] * sky_view * (1.0 - row_loss)
-                             + comps["poa_circumsolar"] * keep + comps["poa_horizon"], 0)
-        poa_global = poa_direct + poa_sky + ground
-        eff = poa_direct * iam_beam + poa_sky + ground
+        iso = comps["poa_isotropic"] * sky_view * row_sky
+        circ = comps["poa_circumsolar"] * keep
+        hor = comps["poa_horizon"] * band_open * row_band
+        total_sky = iso + circ + hor
+        poa_sky = np.maximum(total_sky, 0)
+        sky_eff = (iso * iam_sky + circ * iam_beam + hor * iam_hor).where(total_sky >= 0, 0.0)
+        gnd = ground * row_gnd * sky_view
+        poa_global = poa_direct + poa_sky + gnd
+        eff = poa_direct * iam_beam + sky_eff + gnd * iam_gnd
         t_cell = temperature.sapm_cell(poa_global, data["temp_air"], data["wind_speed"], **tparams)
         if pdc0_w == 0:
             return poa_global * 0.0, poa_global
@@ -644,10 +834,10 @@ def reference_roof_energy(
         pac = inverter.pvwatts(pdc, pdc0_w / dc_ac_ratio, eta_inv_nom=eta_inv_nom, eta_inv_ref=ETA_INV_REF)
         return pac, poa_global
 
-    pac, poa_global = chain(1.0 - f_hz, svf)
+    pac, poa_global = chain(1.0 - f_hz, svf, band)
     annual_kwh = float(pac.sum()) / 1000.0
-    if horizon_deg is not None or svf < 1.0:
-        pac_base, _ = chain(1.0, 1.0)
+    if horizon_deg is not None or svf < 1.0 or band < 1.0:
+        pac_base, _ = chain(1.0, 1.0, 1.0)
         base_kwh = float(pac_base.sum()) / 1000.0
     else:
         base_kwh = annual_kwh
@@ -664,6 +854,10 @@ def reference_roof_energy(
     for m, name in enumerate(MONTH_COLUMNS, start=1):
         out[name] = float(monthly.loc[m])
     return out
+
+
+def _not_given(value: Any) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value))
 
 
 # --------------------------------------------------------------------------- roof tables
@@ -794,8 +988,8 @@ def roof_table_inputs(table: pd.DataFrame, *, flat_max_tilt_deg: float = 5.0,
     default_mount = np.where(plane_tilt > flat_max_tilt_deg, "flush", "rack")
     mount = np.where(pd.isna(mount), default_mount, mount).astype(object)
     gcr = num("gcr") if "gcr" in table.columns else np.full(len(table), np.nan)
+    # sky view: given per roof, else (NaN) the plane's own from its horizon
     svf = num("sky_view_frac") if "sky_view_frac" in table.columns else np.full(len(table), np.nan)
-    svf = np.where(np.isnan(svf), 1.0, svf)
     hz_str = _horizon_from_strings(table["horizon_deg"], where) if "horizon_deg" in table.columns else None
     hz_col = _horizon_from_columns(table, where)
     if hz_str is not None and hz_col is not None:
@@ -809,7 +1003,8 @@ def roof_table_inputs(table: pd.DataFrame, *, flat_max_tilt_deg: float = 5.0,
 
 
 def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_deg: float = 5.0,
-                        where: str = "roofs", **params: Any) -> pd.DataFrame:
+                        where: str = "roofs", hourly_labels: Any = None, hourly_total: bool = False,
+                        **params: Any) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`simulate_roofs` on a table of roofs, results joined to the table's own columns.
 
     Parameters
@@ -821,6 +1016,10 @@ def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_
         See :func:`roof_table_inputs`. [deg]
     where : str
         Name of the table's file, for messages.
+    hourly_labels : array (n_rows,), optional
+        A label per row (e.g. build phase): hourly AC profiles are summed per label.
+    hourly_total : bool
+        Sum one hourly profile over all rows (ignored when ``hourly_labels`` is given).
     **params
         Other keywords of :func:`simulate_roofs`.
 
@@ -829,15 +1028,28 @@ def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_
     DataFrame of the same type as ``table``
         Every input column (result columns already present are replaced) plus the
         :data:`ENERGY_COLUMNS`; rows without tilt, azimuth or capacity get NaN.
+        With hourly profiles, also a DataFrame of 8,760 hours: ``total_kwh`` and one
+        ``<label>_kwh`` column per label. [kWh]
     """
     ok, kwargs = roof_table_inputs(table, flat_max_tilt_deg=flat_max_tilt_deg, where=where)
-    res = simulate_roofs(weather, **kwargs, **params)
+    hourly = None
+    if hourly_labels is not None:
+        labels = np.asarray(hourly_labels, dtype=object)[ok]
+        names, codes = np.unique(labels.astype(str), return_inverse=True)
+        res, hourly = simulate_roofs(weather, **kwargs, hourly_groups=codes, **params)
+        hourly.columns = [f"{nm}_kwh" for nm in names][:hourly.shape[1]]
+        hourly.insert(0, "total_kwh", hourly.sum(axis=1))
+    elif hourly_total:
+        res, hourly = simulate_roofs(weather, **kwargs, hourly_groups=np.zeros(int(ok.sum()), np.int64), **params)
+        hourly.columns = ["total_kwh"]
+    else:
+        res = simulate_roofs(weather, **kwargs, **params)
     out = table.copy()
     for col in ENERGY_COLUMNS:
         vals = np.full(len(out), np.nan)
         vals[ok] = res[col].to_numpy()
         out[col] = vals
-    return out
+    return out if hourly is None else (out, hourly)
 
 
 # --------------------------------------------------------------------------- config

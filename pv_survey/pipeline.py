@@ -307,6 +307,9 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
             max_points=sc.max_points_per_roof, n_quantiles=sc.n_quantiles,
             progress=(lambda d, t: progress("shading", d, t)) if progress else None,
         )
+        # the module plane's own view of the sky above its horizon (issue 14), not a horizontal one
+        svf, band = shading.plane_sky_view_frac(hz, k_roofs["module_tilt_deg"].to_numpy(float),
+                                                k_roofs["module_azimuth_deg"].to_numpy(float))
 
     with timer.stage("energy"):
         mount = k_roofs["mount"].to_numpy()
@@ -314,7 +317,7 @@ def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_i
             wx, k_roofs["module_tilt_deg"].to_numpy(float), k_roofs["module_azimuth_deg"].to_numpy(float),
             k_roofs["capacity_kwp"].to_numpy(float), mount=mount,
             gcr=np.where(mount == "rack", k_roofs["gcr"].to_numpy(float), np.nan),
-            horizon_deg=hz, sky_view_frac=svf, **energy_params(cfg),
+            horizon_deg=hz, sky_view_frac=svf, horizon_band_open_frac=band, **energy_params(cfg),
             progress=(lambda d, t: progress("energy", d, t)) if progress else None,
         )
         roofs = roofs.drop(columns=["usable_geometry"])

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from _pvlib_reference import modelchain_annual_kwh as _modelchain_annual_kwh
 from pv_survey import energy as E
 from pv_survey import weather as W
 from pv_survey.errors import InputError, OutputError
@@ -25,24 +26,6 @@ EPW_GZ = SHARED / "CHN_GD_Guangzhou.592870_TMYx.2009-2023.epw"
 @pytest.fixture(scope="module")
 def wx() -> W.Weather:
     return W.default_weather()
-
-
-def _modelchain_annual_kwh(weather, tilt_deg, azimuth_deg, capacity_kwp, temp_model, albedo=0.2):
-    """pvlib's own ModelChain.with_pvwatts on the same weather (independent of pv_survey)."""
-    from pvlib.location import Location
-    from pvlib.modelchain import ModelChain
-    from pvlib.pvsystem import Array, FixedMount, PVSystem
-    from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
-
-    array = Array(FixedMount(tilt_deg, azimuth_deg), albedo=albedo,
-                  module_parameters={"pdc0": capacity_kwp * 1000.0, "gamma_pdc": -0.0035},
-                  temperature_model_parameters=TEMPERATURE_MODEL_PARAMETERS["sapm"][temp_model])
-    system = PVSystem(arrays=[array], inverter_parameters={"pdc0": capacity_kwp * 1000.0 / 1.2, "eta_inv_nom": 0.96},
-                      losses_parameters={"shading": 0})
-    loc = Location(weather.latitude_deg, weather.longitude_deg, tz="Asia/Shanghai", altitude=weather.altitude_m)
-    mc = ModelChain.with_pvwatts(system, loc)
-    mc.run_model(weather.data)
-    return float(mc.results.ac.sum()) / 1000.0
 
 
 # --------------------------------------------------------------------------- the reference is trustworthy
@@ -138,11 +121,13 @@ def test_monthly_sums_equal_annual(wx):
 
 
 def test_full_horizon_leaves_only_diffuse(wx):
-    """A 90 deg horizon all round blocks beam and circumsolar light: POA = isotropic + horizon band + ground."""
+    """A 90 deg horizon all round blocks beam, circumsolar light and the horizon band; with the sky
+    view given as 1 (overriding the horizon's), POA = isotropic sky + ground (pvlib's own components)."""
     import pvlib
 
     tilt, az = 30.0, 160.0
-    res = E.simulate_roofs(wx, [tilt], [az], [1.0], mount="flush", horizon_deg=np.full((1, 1, 36), 90.0))
+    res = E.simulate_roofs(wx, [tilt], [az], [1.0], mount="flush", horizon_deg=np.full((1, 1, 36), 90.0),
+                           sky_view_frac=[1.0])
     d = wx.data
     sp = pvlib.solarposition.get_solarposition(d.index, wx.latitude_deg, wx.longitude_deg, wx.altitude_m,
                                                pressure=pvlib.atmosphere.alt2pres(wx.altitude_m),
@@ -152,9 +137,12 @@ def test_full_horizon_leaves_only_diffuse(wx):
                                    pvlib.atmosphere.get_relative_airmass(sp["apparent_zenith"]),
                                    return_components=True).fillna(0)
     ground = pvlib.irradiance.get_ground_diffuse(tilt, d["ghi"], albedo=0.2)
-    expected = (np.maximum(comps["poa_isotropic"] + comps["poa_horizon"], 0) + ground).sum() / 1000
+    expected = (comps["poa_isotropic"] + ground).sum() / 1000
     assert res["poa_kwh_m2"].iloc[0] == pytest.approx(expected, rel=1e-6)
-    assert 0.3 < res["shading_loss_frac"].iloc[0] < 0.8
+    assert 0.3 < res["shading_loss_frac"].iloc[0] < 0.9  # beam, circumsolar and band are most of the light
+    # left to the horizon, the plane sees no sky at all: nothing arrives
+    walled = E.simulate_roofs(wx, [tilt], [az], [1.0], mount="flush", horizon_deg=np.full((1, 1, 36), 90.0))
+    assert walled["poa_kwh_m2"].iloc[0] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_dark_roof_makes_nothing(wx):
@@ -174,7 +162,9 @@ def test_sector_convention_clockwise_from_north(wx):
     centres = np.arange(n_sec) * 360.0 / n_sec
     wall = lambda c: np.where(np.abs((centres - c + 180) % 360 - 180) <= 40, 80.0, 0.0)  # noqa: E731
     hz = np.stack([np.full(n_sec, -90.0), wall(0), wall(90), wall(270)])[:, None, :]
-    res = E.simulate_roofs(wx, [20.0] * 4, [180.0, 180.0, 90.0, 90.0], [1.0] * 4, mount="flush", horizon_deg=hz)
+    # the beam rule is under test: sky view and horizon band held open (given), so only the sun's sector counts
+    res = E.simulate_roofs(wx, [20.0] * 4, [180.0, 180.0, 90.0, 90.0], [1.0] * 4, mount="flush", horizon_deg=hz,
+                           sky_view_frac=[1.0] * 4, horizon_band_open_frac=[1.0] * 4)
     assert res["annual_kwh"].iloc[1] == pytest.approx(res["annual_kwh"].iloc[0], rel=1e-12)
     assert res["shading_loss_frac"].iloc[1] == pytest.approx(0.0, abs=1e-12)
     east, west = res["shading_loss_frac"].iloc[2], res["shading_loss_frac"].iloc[3]
@@ -198,7 +188,7 @@ def test_rows_shade_only_tilted_modules(wx):
     y = res["annual_kwh"].to_numpy()
     assert y[1] == pytest.approx(y[0], rel=1e-12)  # flat modules cast no shadow on each other
     assert y[4] < y[3] < y[2]                     # denser rows, more shade
-    assert (res["shading_loss_frac"] == 0).all()  # rows belong to the layout, not to shading
+    np.testing.assert_allclose(res["shading_loss_frac"], 0.0, atol=1e-12)  # rows belong to the layout
 
 
 def test_no_horizon_equals_horizon_below_the_sun_and_2d_form(wx):
@@ -287,7 +277,7 @@ def test_cli_csv_with_profiles(tmp_path, wx):
     hz = np.full((2, 1, 8), -90.0)
     hz[0, 0] = [10, 20, 30, 20, 10, 5, 5, 5]
     expected = E.simulate_roofs(wx, [20.0, 0.0], [180.0, 180.0], [10.0, 50.0], mount=["flush", "rack"],
-                                gcr=[np.nan, 0.6], sky_view_frac=[0.9, 1.0], horizon_deg=hz)
+                                gcr=[np.nan, 0.6], sky_view_frac=[0.9, np.nan], horizon_deg=hz)
     np.testing.assert_allclose(got[E.ENERGY_COLUMNS].iloc[:2].to_numpy(), expected.to_numpy(), rtol=1e-9)
     assert got[E.ENERGY_COLUMNS].iloc[2].isna().all()
     # never overwrite silently
@@ -329,3 +319,136 @@ def test_roof_table_errors_name_the_row():
                                           "capacity_kwp": [1.0, 1.0], "horizon_deg": ["1,2", "1,2,3"]}))
     with pytest.raises(InputError, match="tilt_deg of row 0 = 'steep' is not a number"):
         E.roof_table_inputs(pd.DataFrame({"tilt_deg": ["steep"], "azimuth_deg": [2.0], "capacity_kwp": [1.0]}))
+
+
+# --------------------------------------------------------------------------- issue 14: view factors, IAM
+
+
+def test_plane_sky_view_closed_forms():
+    """Closed forms of the view factor from a plane to the sky above its horizon (relative to the
+    open plane's (1 + cos b) / 2): uniform h on a horizontal plane -> cos^2 h (Dozier & Frew 1990);
+    h = 0 on a plane of any tilt -> 1; a vertical plane facing an infinite wall seen at elevation h0
+    straight ahead (tan h = tan h0 cos(dphi)) -> the 2-D view factor (1 - sin h0) / 2 over 1/2."""
+    from pv_survey.shading import plane_sky_view_frac, sky_view_factor
+
+    n = 72
+    for h in (0.0, 10.0, 30.0, 60.0):
+        sky, _ = plane_sky_view_frac(np.full((1, n), h), 0.0, 180.0)
+        assert sky[0] == pytest.approx(np.cos(np.radians(h)) ** 2, abs=1e-9)
+        assert sky[0] == pytest.approx(sky_view_factor(np.full(n, h)), abs=1e-9)
+    for tilt in (10.0, 30.0, 60.0, 90.0):
+        sky, band = plane_sky_view_frac(np.zeros((1, n)), tilt, 123.0)
+        assert sky[0] == pytest.approx(1.0, abs=1e-4) and band[0] == pytest.approx(1.0)  # midpoint-rule error
+    phi = np.radians(np.arange(n) * 360.0 / n - 180.0)  # facing south
+    for h0 in (10.0, 30.0, 60.0):
+        wall = np.where(np.cos(phi) > 0, np.degrees(np.arctan(np.tan(np.radians(h0)) * np.cos(phi))), 0.0)
+        sky, _ = plane_sky_view_frac(wall[None], 90.0, 180.0)
+        assert 0.5 * sky[0] == pytest.approx((1 - np.sin(np.radians(h0))) / 2, abs=2e-3)
+    # an obstruction behind a tilted plane (which it cannot see) costs nothing; in front it does
+    behind = np.where(np.cos(phi) < -0.5, 40.0, 0.0)  # north wall, plane faces south at 30 deg
+    front = np.roll(behind, n // 2)
+    s_b, _ = plane_sky_view_frac(behind[None], 30.0, 180.0)
+    s_f, _ = plane_sky_view_frac(front[None], 30.0, 180.0)
+    assert s_f[0] < s_b[0] < 1.0 and s_b[0] > 0.97
+
+
+def test_horizon_band_open_share():
+    """The Perez band (6.5 deg, Perez et al. 1987) is half open behind a uniform 3.25 deg horizon,
+    closed behind 6.5 deg, and only the sectors in front of the plane count."""
+    from pv_survey.shading import HORIZON_BAND_WIDTH_DEG, plane_sky_view_frac
+
+    n = 72
+    _, half = plane_sky_view_frac(np.full((1, n), HORIZON_BAND_WIDTH_DEG / 2), 90.0, 180.0)
+    _, shut = plane_sky_view_frac(np.full((1, n), HORIZON_BAND_WIDTH_DEG), 90.0, 180.0)
+    assert half[0] == pytest.approx(0.5) and shut[0] == 0.0
+    phi = np.radians(np.arange(n) * 360.0 / n - 180.0)
+    _, back = plane_sky_view_frac(np.where(np.cos(phi) < 0, 30.0, 0.0)[None], 90.0, 180.0)
+    assert back[0] == pytest.approx(1.0)
+
+
+def test_row_sky_diffuse_matches_pvlib_infinite_sheds():
+    """Row masking of sky diffuse: the engine's factor times the open plane's (1 + cos b)/2 equals the
+    front-side sky diffuse of pvlib's infinite-sheds model per unit DHI (isotropic sky)."""
+    from pvlib.bifacial import infinite_sheds
+
+    tilt = np.array([5.0, 10.0, 15.0, 25.0, 35.0])
+    for gcr in (0.3, 0.5, 0.751, 0.9):
+        sky, gnd = E.row_view_factors(tilt, np.full(len(tilt), gcr))
+        for t, f in zip(tilt, sky):
+            out = infinite_sheds.get_irradiance_poa(t, 180.0, 60.0, 180.0, gcr, 1.0, 1.0 / gcr, ghi=100.0,
+                                                    dhi=100.0, dni=0.0, albedo=0.0, model="isotropic")
+            assert f * 0.5 * (1 + np.cos(np.radians(t))) == pytest.approx(out["poa_sky_diffuse"] / 100.0, rel=1e-9)
+        assert ((0 < gnd) & (gnd < 1)).all() and ((0 < sky) & (sky < 1)).all()
+    # 15 deg at GCR 0.751 (issue 14): about 4% of the isotropic sky masked, not Passias' 0.4%
+    s, _ = E.row_view_factors(np.array([15.0]), np.array([0.751]))
+    assert 0.02 < 1 - s[0] < 0.06
+
+
+def test_diffuse_iam_is_marions():
+    import pvlib
+
+    tilts = np.array([0.0, 7.3, 15.0, 26.0, 44.4, 90.0])
+    sky, hor, gnd = E.diffuse_iam(tilts)
+    with np.errstate(invalid="ignore"):
+        m = pvlib.iam.marion_diffuse("physical", tilts)
+    np.testing.assert_allclose(sky, m["sky"], atol=1e-5)
+    np.testing.assert_allclose(hor[1:], m["horizon"][1:], atol=1e-4)
+    np.testing.assert_allclose(gnd[1:], m["ground"][1:], atol=1e-4)
+
+
+def test_given_sky_view_scales_sky_and_ground(wx):
+    """A given sky view s (no horizon) scales the isotropic sky and the ground-reflected light:
+    POA(s) = POA(1) - (1 - s) (isotropic + ground), with pvlib's own Perez and ground terms."""
+    import pvlib
+
+    tilt, az = 90.0, 180.0
+    res = E.simulate_roofs(wx, [tilt, tilt], [az, az], [1.0, 1.0], mount="flush", sky_view_frac=[1.0, 0.4])
+    d = wx.data
+    sp = pvlib.solarposition.get_solarposition(d.index, wx.latitude_deg, wx.longitude_deg, wx.altitude_m,
+                                               pressure=pvlib.atmosphere.alt2pres(wx.altitude_m),
+                                               temperature=d["temp_air"])
+    comps = pvlib.irradiance.perez(tilt, az, d["dhi"], d["dni"], pvlib.irradiance.get_extra_radiation(d.index),
+                                   sp["apparent_zenith"], sp["azimuth"],
+                                   pvlib.atmosphere.get_relative_airmass(sp["apparent_zenith"]),
+                                   return_components=True).fillna(0)
+    ground = pvlib.irradiance.get_ground_diffuse(tilt, d["ghi"], albedo=0.2)
+    lost = 0.6 * (comps["poa_isotropic"] + ground).sum() / 1000
+    poa = res["poa_kwh_m2"].to_numpy()
+    assert poa[0] - poa[1] == pytest.approx(lost, rel=1e-3)
+
+
+def test_hourly_profiles_sum_to_annual_and_group(wx):
+    """Hourly AC per group sums to the roofs' annual energy; chunks of HOURLY_CHUNK_ROOFS change nothing."""
+    tilt, az, cap, mount, gcr, hz, svf, _ = _roof_set(40, seed=5)
+    groups = np.arange(40) % 3
+    groups[0] = -1  # in no group
+    res, hourly = E.simulate_roofs(wx, tilt, az, cap, mount=mount, gcr=gcr, horizon_deg=hz, sky_view_frac=svf,
+                                   hourly_groups=groups, chunk_size=7)
+    plain = E.simulate_roofs(wx, tilt, az, cap, mount=mount, gcr=gcr, horizon_deg=hz, sky_view_frac=svf)
+    pd.testing.assert_frame_equal(res, plain)
+    assert hourly.shape == (8760, 3) and hourly.index.equals(wx.data.index)
+    for g in range(3):
+        assert hourly[g].sum() == pytest.approx(res["annual_kwh"][groups == g].sum(), rel=1e-10)
+    # monthly sums of the hourly profile are the monthly columns
+    m = hourly.groupby(hourly.index.month).sum()
+    np.testing.assert_allclose(m[1].to_numpy(), res[E.MONTH_COLUMNS][groups == 1].sum().to_numpy(), rtol=1e-10)
+    # night hours give nothing
+    assert (hourly[wx.data["ghi"].to_numpy() + wx.data["dni"].to_numpy() + wx.data["dhi"].to_numpy() == 0] == 0).all().all()
+
+
+def test_cli_hourly_profile(tmp_path, wx):
+    src = tmp_path / "roofs.csv"
+    src.write_text("roof_id,phase,tilt_deg,azimuth_deg,capacity_kwp\n"
+                   "a,一期,20,180,10\nb,二期,30,90,5\nc,一期,0,180,8\n", encoding="utf-8-sig")
+    out, hourly = tmp_path / "out.csv", tmp_path / "hourly.csv"
+    res = CliRunner().invoke(_cli(), ["energy", str(src), "--out", str(out), "--hourly", str(hourly),
+                                      "--hourly-by", "phase"])
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out, encoding="utf-8-sig")
+    h = pd.read_csv(hourly, encoding="utf-8-sig")
+    assert len(h) == 8760 and list(h.columns) == ["time", "total_kwh", "一期_kwh", "二期_kwh"]
+    assert h["total_kwh"].sum() == pytest.approx(got["annual_kwh"].sum(), rel=1e-5)
+    assert h["一期_kwh"].sum() == pytest.approx(got["annual_kwh"][got["phase"] == "一期"].sum(), rel=1e-5)
+    bad = CliRunner().invoke(_cli(), ["energy", str(src), "--out", str(tmp_path / "o2.csv"), "--hourly",
+                                      str(tmp_path / "h2.csv"), "--hourly-by", "nope"])
+    assert bad.exit_code != 0 and isinstance(bad.exception, InputError) and "nope" in str(bad.exception)

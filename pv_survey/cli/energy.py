@@ -70,16 +70,34 @@ def _write_table(frame, path: Path, overwrite: bool) -> None:
             raise OutputError(f"{path}: unknown output format; use .gpkg, .parquet or .csv")
 
 
+def _write_hourly(hourly, path: Path) -> None:
+    """The hourly profiles, time as the first column (ISO 8601 with UTC offset), atomically."""
+    from ..outputs.atomic import atomic_path
+
+    frame = hourly.copy()
+    frame.insert(0, "time", frame.index.map(lambda t: t.isoformat()))
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".csv":
+            frame.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.6g")
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
 @cli.command("energy")
 @click.argument("roofs_path", metavar="ROOFS", type=click.Path(dir_okay=False, path_type=Path))
 @weather_opt
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Result file; the format follows the extension: .gpkg, .parquet or .csv (UTF-8 with BOM).")
+@click.option("--hourly", "hourly_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the 8,760-hour AC profile [kWh] summed over all roofs (.csv or .parquet).")
+@click.option("--hourly-by", "hourly_by", default=None, metavar="COLUMN",
+              help="With --hourly: one profile per value of this column of ROOFS (e.g. phase, category), "
+                   "plus the total.")
 @config_opt
 @layer_opt
 @overwrite_opt
 def energy(roofs_path: Path, weather: str | None, out_path: Path, config_path: str | None, layer: str | None,
-           overwrite: bool) -> None:
+           overwrite: bool, hourly_path: Path | None = None, hourly_by: str | None = None) -> None:
     """Annual and monthly PV yield of every roof in ROOFS (the energy stage alone).
 
     ROOFS is a GeoPackage, GeoParquet or CSV table with tilt_deg, azimuth_deg and
@@ -97,10 +115,17 @@ def energy(roofs_path: Path, weather: str | None, out_path: Path, config_path: s
     from .. import energy as energy_mod
     from .. import weather as weather_mod
     from ..config import load_config
+    from ..errors import InputError
 
     if out_path.suffix.lower() not in _TABLE_SUFFIXES:
         raise click.BadParameter(f"{out_path}: use a .gpkg, .parquet or .csv file", param_hint="--out")
-    resolve_out(out_path, overwrite)
+    for path in (out_path, hourly_path):
+        if path is not None:
+            resolve_out(path, overwrite)
+    if hourly_path is not None and hourly_path.suffix.lower() not in (".csv", ".parquet"):
+        raise click.BadParameter(f"{hourly_path}: use a .csv or .parquet file", param_hint="--hourly")
+    if hourly_by and hourly_path is None:
+        raise click.BadParameter("--hourly-by needs --hourly FILE", param_hint="--hourly-by")
     cfg = load_config(config_path)
     if weather is None and cfg.inputs.weather:
         weather = cfg.inputs.weather
@@ -114,10 +139,22 @@ def energy(roofs_path: Path, weather: str | None, out_path: Path, config_path: s
         log.warning("Warning: %s", warn)
     table = _read_table(roofs_path, layer)
     t0 = time.perf_counter()
-    out = energy_mod.simulate_roof_table(table, wx, flat_max_tilt_deg=cfg.roofs.flat_max_tilt_deg,
-                                         where=str(roofs_path), **energy_mod.params_from_config(cfg.energy))
+    params = energy_mod.params_from_config(cfg.energy)
+    if hourly_path is None:
+        out = energy_mod.simulate_roof_table(table, wx, flat_max_tilt_deg=cfg.roofs.flat_max_tilt_deg,
+                                             where=str(roofs_path), **params)
+    else:
+        if hourly_by and hourly_by not in table.columns:
+            raise InputError(f"{roofs_path}: --hourly-by column '{hourly_by}' not in the table "
+                             f"(columns: {', '.join(map(str, table.columns[:12]))})")
+        labels = table[hourly_by].astype(str).to_numpy() if hourly_by else None
+        out, hourly = energy_mod.simulate_roof_table(table, wx, flat_max_tilt_deg=cfg.roofs.flat_max_tilt_deg,
+                                                     where=str(roofs_path), hourly_labels=labels,
+                                                     hourly_total=True, **params)
     dt = time.perf_counter() - t0
     _write_table(out, out_path, overwrite)
+    if hourly_path is not None:
+        _write_hourly(hourly, hourly_path)
     done = out["annual_kwh"].notna()
     n_skip = int((~done).sum())
     total_mwh = float(out.loc[done, "annual_kwh"].sum()) / 1000.0

@@ -327,7 +327,7 @@ class Target:
     name: str = field(metadata={"source": "Label of the target in tables and reports (unique)."})
     year: int = field(metadata={"source": "Year by which the target must be met.", "lo": 2000, "hi": 2100})
     capacity_kwp: float = field(default=0.0, metadata={
-        "source": "Required installed PV for kind 'capacity' [kWp].", "lo": 0.0})
+        "source": "Required installed PV for kind 'capacity' [kWp], > 0."})
     kind: str = field(default="capacity", metadata={
         "source": "'capacity', 'coverage' or 'roof_share'.", "choices": ("capacity", "coverage", "roof_share")})
     share_frac: float = field(default=0.0, metadata={

@@ -795,7 +795,7 @@ def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_yea
     Returns
     -------
     pandas.DataFrame
-        ``target, kind, definition, year, due_year, passed, phase, unit, required (kWp or share),
+        ``target, kind, definition, categories, year, due_year, passed, phase, unit, required (kWp or share),
         achieved_existing, achieved_plan (by the due year), met ('yes' / 'no' / 'n/a' where the
         building set is empty), margin (achieved_plan - required), shortfall (in the unit:
         kWp, buildings, m2), n_sites (built by the due year and counting for it), status
@@ -849,7 +849,8 @@ def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_yea
                       f"{_req(b)} required, {_amount(b, short)} short; {why} / 未达标")
         cap_row = s.kind == "capacity"
         rows.append({
-            "target": s.name, "kind": s.kind, "definition": target_definition(s), "year": int(s.year),
+            "target": s.name, "kind": s.kind, "definition": target_definition(s),
+            "categories": ", ".join(s.categories), "year": int(s.year),
             "due_year": int(s.due_year), "passed": bool(s.passed), "phase": str(s.due_year), "unit": b.unit,
             "required": float(required), "achieved_existing": ach_e, "achieved_plan": ach_p, "met": met,
             "margin": margin, "shortfall": float(short), "n_sites": n, "status": status, "source": s.source,
@@ -859,7 +860,7 @@ def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_yea
             "achieved_kwp": float(amt_plan) if cap_row else np.nan,
             "margin_kwp": float(amt_plan - required) if cap_row else np.nan,
         })
-    cols = ["target", "kind", "definition", "year", "due_year", "passed", "phase", "unit", "required",
+    cols = ["target", "kind", "definition", "categories", "year", "due_year", "passed", "phase", "unit", "required",
             "achieved_existing", "achieved_plan", "met", "margin", "shortfall", "n_sites", "status", "source",
             "required_kwp", "existing_kwp", "planned_kwp", "achieved_kwp", "margin_kwp"]
     return pd.DataFrame(rows, columns=cols)

@@ -68,4 +68,4 @@ def test_python_api_runs_a_survey(tmp_path):
         inputs={"buildings": str(tmp_path / "b.gpkg")})
     res = pv_survey.run_survey(cfg, out_dir=tmp_path / "o")
     assert res.summary["buildings_in"] == 40
-    assert len(res.plan.targets) == 2 and (tmp_path / "o" / "survey.gpkg").is_file()
+    assert len(res.plan.targets) == 3 and (tmp_path / "o" / "survey.gpkg").is_file()

@@ -603,3 +603,14 @@ def test_least_cost_matches_brute_force_with_share_targets(seed):
         assert c.loc[("least-cost", "all phases"), "capex_cny"] <= c.loc[("priority", "all phases"), "capex_cny"] + 1e-6
     else:
         assert not met
+
+
+def test_capacity_target_on_a_category_set():
+    # 300 kWp on factories by 2030: only industrial sites count (f1 100 + f2 500 -> f1 is not
+    # enough, the next factory f2 brings 600); the government sites ahead in rank are not used
+    sites = _new_sites()
+    r = _plan(sites, _buildings(sites), targets=[TT("fac", 2030, 300.0, categories=("industrial",))])
+    by = dict(zip(r.plan["building_id"], r.plan["phase"]))
+    assert by["f1"] == by["f2"] == "2030" and by["g1"] == "reserve"
+    row = r.targets.iloc[0]
+    assert row["achieved_kwp"] == 600 and row["met"] == "yes" and row["categories"] == "industrial"

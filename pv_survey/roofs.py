@@ -567,6 +567,13 @@ def roof_planes_from_buildings(buildings: gpd.GeoDataFrame, planes: gpd.GeoDataF
             "height_m": known["height_m"].to_numpy(float) if "height_m" in known else own_h,
             "geometry": known.geometry.to_numpy(),
         }))
+    got = set(pd.concat([f["building_id"] for f in frames]).astype(str)) if frames else set()
+    lost = ok[~ok["building_id"].astype(str).isin(got)]
+    if len(lost):  # a modelled shape that gave no plane (a sliver footprint): keep the footprint as one plane
+        frames.append(pd.DataFrame({
+            "building_id": lost["building_id"].to_numpy(), "tilt_deg": 0.0, "azimuth_deg": 180.0,
+            "plane_source": "footprint (roof shape gave no plane)", "height_m": lost["height_m"].to_numpy(float),
+            "geometry": lost.geometry.to_numpy()}))
     out = pd.concat(frames, ignore_index=True)
     out = out.sort_values(["building_id", "azimuth_deg"], kind="stable").reset_index(drop=True)
     is_flat = out["tilt_deg"].to_numpy() < flat_max_tilt_deg

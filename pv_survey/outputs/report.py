@@ -357,7 +357,7 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         f"{escape(bilingual('图中数字为项目排名，详见上方排名表', 'numbers on the map are site ranks, as in the ranked table above'))}"
         f"</figcaption></figure>",
     ]
-    if zones is not None and len(zones):  # issue 16: reporting zones, table and choropleth
+    if zones is not None and len(zones) and "capacity_kwp" in zones:  # the zones table: table and choropleth
         from .zones_map import zones_choropleth_svg, zones_report_table
         parts += [f"<h2>{escape(bilingual('分区统计', 'Zones'))}</h2>", _table(zones_report_table(zones)),
                   f"<figure>{zones_choropleth_svg(zones)}</figure>"]

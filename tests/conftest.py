@@ -11,9 +11,9 @@ Tests create their own uniquely named tables (``tests._postgis.load_table`` help
 using it are skipped, with the reason and the apt-get line, where the Debian packages are
 not installed.
 """
-
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -66,3 +66,13 @@ def clearsky_weather():
     data = pd.DataFrame({"ghi": dni * cos_z + dhi, "dni": dni, "dhi": dhi, "temp_air": 25.0, "wind_speed": 1.0},
                         index=times)
     return Weather(data, lat, lon, alt, "synthetic clear-sky test year")
+
+
+@pytest.fixture
+def restore_root_logging():
+    """The CLI points the root logger at a captured stream; put its handlers and level back after a test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

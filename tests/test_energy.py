@@ -123,20 +123,10 @@ def test_monthly_sums_equal_annual(wx):
 def test_full_horizon_leaves_only_diffuse(wx):
     """A 90 deg horizon all round blocks beam, circumsolar light and the horizon band; with the sky
     view given as 1 (overriding the horizon's), POA = isotropic sky + ground (pvlib's own components)."""
-    import pvlib
-
     tilt, az = 30.0, 160.0
     res = E.simulate_roofs(wx, [tilt], [az], [1.0], mount="flush", horizon_deg=np.full((1, 1, 36), 90.0),
                            sky_view_frac=[1.0])
-    d = wx.data
-    sp = pvlib.solarposition.get_solarposition(d.index, wx.latitude_deg, wx.longitude_deg, wx.altitude_m,
-                                               pressure=pvlib.atmosphere.alt2pres(wx.altitude_m),
-                                               temperature=d["temp_air"])
-    comps = pvlib.irradiance.perez(tilt, az, d["dhi"], d["dni"], pvlib.irradiance.get_extra_radiation(d.index),
-                                   sp["apparent_zenith"], sp["azimuth"],
-                                   pvlib.atmosphere.get_relative_airmass(sp["apparent_zenith"]),
-                                   return_components=True).fillna(0)
-    ground = pvlib.irradiance.get_ground_diffuse(tilt, d["ghi"], albedo=0.2)
+    comps, ground = _perez_components_and_ground(wx, tilt, az)
     expected = (comps["poa_isotropic"] + ground).sum() / 1000
     assert res["poa_kwh_m2"].iloc[0] == pytest.approx(expected, rel=1e-6)
     assert 0.3 < res["shading_loss_frac"].iloc[0] < 0.9  # beam, circumsolar and band are most of the light
@@ -399,19 +389,9 @@ def test_diffuse_iam_is_marions():
 def test_given_sky_view_scales_sky_and_ground(wx):
     """A given sky view s (no horizon) scales the isotropic sky and the ground-reflected light:
     POA(s) = POA(1) - (1 - s) (isotropic + ground), with pvlib's own Perez and ground terms."""
-    import pvlib
-
     tilt, az = 90.0, 180.0
     res = E.simulate_roofs(wx, [tilt, tilt], [az, az], [1.0, 1.0], mount="flush", sky_view_frac=[1.0, 0.4])
-    d = wx.data
-    sp = pvlib.solarposition.get_solarposition(d.index, wx.latitude_deg, wx.longitude_deg, wx.altitude_m,
-                                               pressure=pvlib.atmosphere.alt2pres(wx.altitude_m),
-                                               temperature=d["temp_air"])
-    comps = pvlib.irradiance.perez(tilt, az, d["dhi"], d["dni"], pvlib.irradiance.get_extra_radiation(d.index),
-                                   sp["apparent_zenith"], sp["azimuth"],
-                                   pvlib.atmosphere.get_relative_airmass(sp["apparent_zenith"]),
-                                   return_components=True).fillna(0)
-    ground = pvlib.irradiance.get_ground_diffuse(tilt, d["ghi"], albedo=0.2)
+    comps, ground = _perez_components_and_ground(wx, tilt, az)
     lost = 0.6 * (comps["poa_isotropic"] + ground).sum() / 1000
     poa = res["poa_kwh_m2"].to_numpy()
     assert poa[0] - poa[1] == pytest.approx(lost, rel=1e-3)
@@ -452,3 +432,18 @@ def test_cli_hourly_profile(tmp_path, wx):
     bad = CliRunner().invoke(_cli(), ["energy", str(src), "--out", str(tmp_path / "o2.csv"), "--hourly",
                                       str(tmp_path / "h2.csv"), "--hourly-by", "nope"])
     assert bad.exit_code != 0 and isinstance(bad.exception, InputError) and "nope" in str(bad.exception)
+
+
+def _perez_components_and_ground(wx, tilt, az):
+    """pvlib's own Perez components and isotropic ground-reflected term (albedo 0.2) for one plane. [W/m2]"""
+    import pvlib
+
+    d = wx.data
+    sp = pvlib.solarposition.get_solarposition(d.index, wx.latitude_deg, wx.longitude_deg, wx.altitude_m,
+                                               pressure=pvlib.atmosphere.alt2pres(wx.altitude_m),
+                                               temperature=d["temp_air"])
+    comps = pvlib.irradiance.perez(tilt, az, d["dhi"], d["dni"], pvlib.irradiance.get_extra_radiation(d.index),
+                                   sp["apparent_zenith"], sp["azimuth"],
+                                   pvlib.atmosphere.get_relative_airmass(sp["apparent_zenith"]),
+                                   return_components=True).fillna(0)
+    return comps, pvlib.irradiance.get_ground_diffuse(tilt, d["ghi"], albedo=0.2)

@@ -4,7 +4,6 @@ captured, no folder left behind by a failed run."""
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 
@@ -21,13 +20,8 @@ from pv_survey.cli.run import name_from_source
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging():
+def _restore_logging(restore_root_logging):
     """The CLI points the root logger at a captured stream; put it back after each test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture(scope="module")

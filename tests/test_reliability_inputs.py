@@ -21,7 +21,6 @@ Expected counts come from how each case is built (see the builders' docstrings),
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -128,13 +127,8 @@ SUBPROCESS_SUBSET = ("gpkg_truncated", "random_shp", "config_unknown_key", "dsm_
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging():
-    """main() points the root logger at the (captured) stderr of one test; put it back after."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+def _restore_logging(restore_root_logging):
+    """The CLI points the root logger at a captured stream; put it back after each test."""
 
 
 def _run_in_process(args: list[str], capsys) -> tuple[int, str, str]:

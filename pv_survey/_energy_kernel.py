@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"nsz", "arcp", "contract", "reassoc"}, error_model="numpy", inline="always")
 def _ac_per_kwp(eff_w_m2, poa_w_m2, t_air_c, wind_fac, gamma_pdc_per_c, loss_keep_frac,
                 dc_ac_ratio, eta_ratio, pac0_per_kwp):
     """AC power per kWp [kW/kWp] from effective and plane-of-array irradiance.
@@ -36,9 +36,8 @@ def _ac_per_kwp(eff_w_m2, poa_w_m2, t_air_c, wind_fac, gamma_pdc_per_c, loss_kee
     pdc = eff_w_m2 * 0.001 * (1.0 + gamma_pdc_per_c * (t_cell - 25.0)) * loss_keep_frac
     if pdc == 0.0:
         return 0.0
-    zeta = pdc * dc_ac_ratio
-    eta = eta_ratio * (-0.0162 * zeta - 0.0059 / zeta + 0.9858)
-    pac = eta * pdc
+    # eta * pdc with zeta = pdc * dc_ac_ratio, so pdc / zeta = 1 / dc_ac_ratio: no division per hour
+    pac = eta_ratio * ((0.9858 - 0.0162 * dc_ac_ratio * pdc) * pdc - 0.0059 / dc_ac_ratio)
     if pac > pac0_per_kwp:
         pac = pac0_per_kwp
     if pac < 0.0:
@@ -46,7 +45,7 @@ def _ac_per_kwp(eff_w_m2, poa_w_m2, t_air_c, wind_fac, gamma_pdc_per_c, loss_kee
     return pac
 
 
-@njit(parallel=True, fastmath=False, cache=True, error_model="numpy")
+@njit(parallel=True, fastmath={"nsz", "arcp", "contract", "reassoc"}, cache=True, error_model="numpy")
 def simulate_chunk(
     # per hour with light (length n_hours)
     cos_zen, sun_x, sun_y, sun_elev_deg, sector, dni, ghi, d_iso, d_circ, d_hor, t_air_c, wind_fac,

@@ -1078,73 +1078,109 @@ HORIZON_BAND_WIDTH_DEG = 6.5
 _SKY_VIEW_SUBSTEPS = 4
 
 
-@numba.njit(parallel=True, cache=True)
-def _plane_sky_view_kernel(h_rad, cos_t, sin_t, az_rad, band_rad, n_sub, out_sky, out_band):  # pragma: no cover
-    n, n_q, n_s = h_rad.shape
+@numba.njit(parallel=True, cache=True, fastmath={"nsz", "arcp", "contract"})
+def _plane_sky_view_kernel(h_deg, cos_t, sin_t, cos_a, sin_a, band_deg, n_sub, out_sky, out_band):  # pragma: no cover
+    n, n_q, n_s = h_deg.shape
     step = 2.0 * math.pi / n_s
     dphi = step / n_sub
     m = n_s * n_sub
-    for r in numba.prange(n):
-        ct = cos_t[r]
-        st = sin_t[r]
-        iso0 = 0.5 * (1.0 + ct)
-        # per azimuth sub-step: cos(phi - a), and the elevation e0 below which the sky lies behind the
-        # plane with its integrand terms (these depend on the plane only, not on the horizon)
+    deg = math.pi / 180.0
+    half_pi = 0.5 * math.pi
+    # azimuth of every sub-step (sector k centred on k * step), shared by all planes
+    cos_p = np.empty(m)
+    sin_p = np.empty(m)
+    for k in range(n_s):
+        for j in range(n_sub):
+            phi = k * step + (j + 0.5 - 0.5 * n_sub) * dphi
+            cos_p[k * n_sub + j] = math.cos(phi)
+            sin_p[k * n_sub + j] = math.sin(phi)
+    # planes in blocks, so that the per-plane work arrays are allocated once per block, not per plane
+    block = 256
+    n_blocks = (n + block - 1) // block
+    for bi in numba.prange(n_blocks):
         cd = np.empty(m)
         e0 = np.empty(m)
         a0 = np.empty(m)
         b0 = np.empty(m)
-        cd_sum = np.zeros(n_s)  # per sector: sum of cos(phi - a), of its positive part, largest e0
-        cd_pos = np.zeros(n_s)
-        e0_max = np.zeros(n_s)
-        band_w = 0.0
-        for k in range(n_s):
-            for j in range(n_sub):
-                i = k * n_sub + j
-                phi = k * step + (j + 0.5 - 0.5 * n_sub) * dphi  # sector k centred on k * step
-                c = math.cos(phi - az_rad[r])
-                cd[i] = c
-                lo = 0.0
-                if c < 0.0 and st > 0.0:
-                    lo = math.atan(-st * c / ct) if ct > 1e-12 else 0.5 * math.pi
-                e0[i] = lo
-                a0[i] = 0.5 * math.cos(lo) ** 2
-                b0[i] = 0.25 * math.pi - 0.5 * lo - 0.25 * math.sin(2.0 * lo)
-                cd_sum[k] += c
-                if c > 0.0:
-                    cd_pos[k] += c
-                if lo > e0_max[k]:
-                    e0_max[k] = lo
-            band_w += cd_pos[k]
-        sky_acc = 0.0
-        band_acc = 0.0
-        for q in range(n_q):
-            vf = 0.0
+        cd_sum = np.empty(n_s)
+        cd_pos = np.empty(n_s)
+        e0_max = np.empty(n_s)
+        for r in range(bi * block, min(n, (bi + 1) * block)):
+            ct = cos_t[r]
+            st = sin_t[r]
+            ca = cos_a[r]
+            sa = sin_a[r]
+            iso0 = 0.5 * (1.0 + ct)
+            # per azimuth sub-step: cos(phi - a), and the elevation e0 below which the sky lies behind the
+            # plane with its integrand terms (these depend on the plane only, not on the horizon):
+            # tan e0 = -tan(beta) cos(phi - a); cos^2 e0 = 1 / (1 + tan^2), sin 2 e0 = 2 tan / (1 + tan^2)
+            band_w = 0.0
             for k in range(n_s):
-                h = h_rad[r, q, k]
-                if h < 0.0:
-                    h = 0.0
-                elif h > 0.5 * math.pi:
-                    h = 0.5 * math.pi
-                # (1/pi) int_lo^{pi/2} (ct sin e + st cd cos e) cos e de, lo = max(h, e0)
-                ah = 0.5 * math.cos(h) ** 2
-                bh = 0.25 * math.pi - 0.5 * h - 0.25 * math.sin(2.0 * h)
-                open_frac = 1.0 - h / band_rad
-                if open_frac > 0.0:
-                    band_acc += cd_pos[k] * open_frac
-                if e0_max[k] <= h:  # the horizon is the limit all across the sector
-                    vf += n_sub * ct * ah + st * bh * cd_sum[k]
-                else:
-                    for j in range(n_sub):
-                        i = k * n_sub + j
-                        if e0[i] > h:
-                            vf += ct * a0[i] + st * cd[i] * b0[i]
+                s_c = 0.0
+                s_p = 0.0
+                e_m = 0.0
+                for j in range(n_sub):
+                    i = k * n_sub + j
+                    c = cos_p[i] * ca + sin_p[i] * sa
+                    cd[i] = c
+                    lo = 0.0
+                    a_lo = 0.5
+                    b_lo = 0.25 * math.pi
+                    if c < 0.0 and st > 0.0:
+                        if ct > 1e-12:
+                            tn = -st * c / ct
+                            inv = 1.0 / (1.0 + tn * tn)
+                            lo = math.atan(tn)
+                            a_lo = 0.5 * inv
+                            b_lo = 0.25 * math.pi - 0.5 * lo - 0.5 * tn * inv
                         else:
-                            vf += ct * ah + st * cd[i] * bh
-            sky_acc += vf * dphi / math.pi / iso0
-        rel = sky_acc / n_q
-        out_sky[r] = 1.0 if rel > 1.0 else (0.0 if rel < 0.0 else rel)
-        out_band[r] = band_acc / (band_w * n_q) if band_w > 0.0 else 1.0
+                            lo = half_pi
+                            a_lo = 0.0
+                            b_lo = 0.0
+                    e0[i] = lo
+                    a0[i] = a_lo
+                    b0[i] = b_lo
+                    s_c += c
+                    if c > 0.0:
+                        s_p += c
+                    if lo > e_m:
+                        e_m = lo
+                cd_sum[k] = s_c
+                cd_pos[k] = s_p
+                e0_max[k] = e_m
+                band_w += s_p
+            sky_acc = 0.0
+            band_acc = 0.0
+            for q in range(n_q):
+                vf = 0.0
+                for k in range(n_s):
+                    hd = h_deg[r, q, k]
+                    if hd < 0.0:
+                        hd = 0.0
+                    elif hd > 90.0:
+                        hd = 90.0
+                    open_frac = 1.0 - hd / band_deg
+                    if open_frac > 0.0:
+                        band_acc += cd_pos[k] * open_frac
+                    h = hd * deg
+                    # (1/pi) int_lo^{pi/2} (ct sin e + st cd cos e) cos e de, lo = max(h, e0)
+                    sh = math.sin(h)
+                    ch = math.cos(h)
+                    ah = 0.5 * ch * ch
+                    bh = 0.25 * math.pi - 0.5 * h - 0.5 * sh * ch
+                    if e0_max[k] <= h:  # the horizon is the limit all across the sector
+                        vf += n_sub * ct * ah + st * bh * cd_sum[k]
+                    else:
+                        for j in range(n_sub):
+                            i = k * n_sub + j
+                            if e0[i] > h:
+                                vf += ct * a0[i] + st * cd[i] * b0[i]
+                            else:
+                                vf += ct * ah + st * cd[i] * bh
+                sky_acc += vf * dphi / math.pi / iso0
+            rel = sky_acc / n_q
+            out_sky[r] = 1.0 if rel > 1.0 else (0.0 if rel < 0.0 else rel)
+            out_band[r] = band_acc / (band_w * n_q) if band_w > 0.0 else 1.0
 
 
 def plane_sky_view_frac(horizon_deg: Any, tilt_deg: Any, azimuth_deg: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -1180,7 +1216,9 @@ def plane_sky_view_frac(horizon_deg: Any, tilt_deg: Any, azimuth_deg: Any) -> tu
     (numpy.ndarray, numpy.ndarray)
         Relative sky-view factor [0-1] and open share of the horizon band [0-1], shape (n,).
     """
-    h = np.asarray(horizon_deg, dtype=np.float64)
+    h = np.asarray(horizon_deg)
+    if h.dtype not in (np.float32, np.float64):
+        h = h.astype(np.float64)
     if h.ndim == 2:
         h = h[:, None, :]
     if h.ndim != 3:
@@ -1191,7 +1229,7 @@ def plane_sky_view_frac(horizon_deg: Any, tilt_deg: Any, azimuth_deg: Any) -> tu
     sky = np.empty(n)
     band = np.empty(n)
     if n:
-        _plane_sky_view_kernel(np.ascontiguousarray(np.radians(h)), np.ascontiguousarray(np.cos(t)),
-                               np.ascontiguousarray(np.sin(t)), np.ascontiguousarray(a),
-                               math.radians(HORIZON_BAND_WIDTH_DEG), _SKY_VIEW_SUBSTEPS, sky, band)
+        # degrees go in as given (float32 horizons are not copied to float64 radians)
+        _plane_sky_view_kernel(np.ascontiguousarray(h), np.cos(t), np.sin(t), np.cos(a), np.sin(a),
+                               float(HORIZON_BAND_WIDTH_DEG), _SKY_VIEW_SUBSTEPS, sky, band)
     return sky, band

@@ -43,6 +43,7 @@ __all__ = [
     "quantile_levels",
     "sector_azimuths_deg",
     "roof_horizons",
+    "profiles_at_points",
     "roof_horizons_tiled",
     "buildings_dsm_source",
     "iter_roof_tiles",
@@ -839,13 +840,10 @@ def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any,
                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Horizon profiles and sky-view factors of roofs, keeping the share of each roof in shade.
 
-    Each roof is sampled with :func:`sample_roof_points`; every point's horizon comes from
-    :func:`horizon_at_points` at the roof's height, ignoring the roof's own building. Per sector the
-    roof's point horizons are sorted and read at the quantile levels ``(j + 0.5) / n_quantiles``
-    (value of rank ``min(floor(q n), n - 1)`` of n points), so each of the ``n_quantiles`` values
-    stands for an equal share of the roof: at a sun elevation e in sector k, the share of the values
-    above e is the shaded share of the roof's points to within 1 / (2 n_quantiles) (exact when
-    n = n_quantiles), not just whether the worst point is shaded.
+    Each roof is sampled with :func:`sample_roof_points`; the points' horizons at the roof's
+    height, ignoring the roof's own building, become the roof's quantile profiles
+    (:func:`profiles_at_points`), so the shaded share of the roof survives, not just whether
+    the worst point is shaded.
 
     Parameters
     ----------
@@ -865,7 +863,7 @@ def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any,
     n_quantiles : int
         Profiles per roof (1 = the median point's profile).
     progress : callable, optional
-        Called as ``progress(points_done, points_total)`` after each chunk.
+        Called as ``progress(roofs_done, n_roofs)`` after each chunk of points.
 
     Returns
     -------
@@ -878,10 +876,6 @@ def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any,
     geoms, geo_crs = _geometry_array(geometry)
     _check_crs(dsm, geo_crs)
     n_roofs = len(geoms)
-    levels = quantile_levels(n_quantiles)
-    sector_azimuths_deg(n_sectors)
-    if not radius_m > 0:
-        raise InputError(f"radius_m = {radius_m!r} must be > 0 (default 300 m)")
     x, y, ri = sample_roof_points(geoms, points_per_100m2=points_per_100m2, max_points=max_points)
     if roof_height_m is None:
         z = dsm_height_at(dsm, x, y)
@@ -891,13 +885,69 @@ def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any,
             raise InputError(f"roof_horizons: {rh.shape[0]} roof heights for {n_roofs} roofs; give one per roof")
         z = rh[ri]
     if owner_index is None:
-        excl = np.full(ri.shape, -1, dtype=np.int32)
+        excl = None
     else:
         oi = np.asarray(owner_index, dtype=np.int64).reshape(-1)
         if oi.shape[0] != n_roofs:
             raise InputError(f"roof_horizons: {oi.shape[0]} owner indices for {n_roofs} roofs; give one per roof")
-        excl = oi[ri].astype(np.int32)
-    col, row, z, excl = _point_arrays(dsm, x, y, z, excl)
+        excl = oi[ri]
+    return profiles_at_points(dsm, x, y, z, ri, n_roofs, exclude_owner=excl, n_sectors=n_sectors,
+                              radius_m=radius_m, n_quantiles=n_quantiles, progress=progress)
+
+
+def profiles_at_points(dsm: Dsm, x: Any, y: Any, z_m: Any, surface_index: Any, n_surfaces: int, *,
+                       exclude_owner: Any = None, n_sectors: int, radius_m: float, n_quantiles: int,
+                       progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Horizon profiles of surfaces from the horizons of their sample points.
+
+    Every point's horizon comes from :func:`horizon_at_points`; per surface and sector the
+    points' horizons are sorted and read at the quantile levels ``(j + 0.5) / n_quantiles``
+    (value of rank ``min(floor(q n), n - 1)`` of n points), so each of the ``n_quantiles``
+    values stands for an equal share of the surface: at a sun elevation e in sector k, the
+    share of the values above e is the shaded share of the surface's points to within
+    1 / (2 n_quantiles) (exact when n = n_quantiles), not just whether the worst point is
+    shaded. One function for roofs, facades, carports and any other resource.
+
+    Parameters
+    ----------
+    dsm : Dsm
+    x, y : array-like (n_points,)
+        Sample points in the DSM's CRS. [m]
+    z_m : array-like (n_points,)
+        Observer heights in the DSM's vertical reference. [m]
+    surface_index : array-like of int (n_points,)
+        Position of each point's surface, ascending.
+    n_surfaces : int
+        Number of surfaces; a surface without points gets NaN.
+    exclude_owner : array-like of int (n_points,), optional
+        Owner value each point ignores (its own building); -1 / None = none.
+    n_sectors, radius_m
+        See :func:`horizon_at_points`. [-, m]
+    n_quantiles : int
+        Profiles per surface (1 = the median point's profile).
+    progress : callable, optional
+        Called as ``progress(surfaces_done, n_surfaces)`` after each chunk of points.
+
+    Returns
+    -------
+    horizon_deg : numpy.ndarray
+        float32 (n_surfaces, n_quantiles, n_sectors), ascending along axis 1. [deg]
+    sky_view_frac : numpy.ndarray
+        float64 (n_surfaces,): mean horizontal sky-view factor of the points
+        (:func:`sky_view_factor`; NaN without points). [0-1]
+    """
+    levels = quantile_levels(n_quantiles)
+    sector_azimuths_deg(n_sectors)
+    if not radius_m > 0:
+        raise InputError(f"radius_m = {radius_m!r} must be > 0")
+    si = np.asarray(surface_index, dtype=np.int64).reshape(-1)
+    n_surfaces = int(n_surfaces)
+    if si.size and (np.any(np.diff(si) < 0) or si[0] < 0 or si[-1] >= n_surfaces):
+        raise InputError(f"surface_index must ascend within 0..{n_surfaces - 1}")
+    excl = None if exclude_owner is None else np.asarray(exclude_owner, dtype=np.int64).reshape(-1)
+    col, row, z, excl = _point_arrays(dsm, x, y, z_m, excl)
+    if si.size != col.size:
+        raise InputError(f"{si.size} surface indices for {col.size} points; give one per point")
     pyr = _build_pyramid(dsm)
     h_pts = np.empty((col.size, int(n_sectors)), dtype=np.float32)
     for a in range(0, max(col.size, 1), _CHUNK_POINTS):
@@ -905,14 +955,14 @@ def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any,
         if b > a:
             h_pts[a:b] = _horizons(dsm, pyr, col[a:b], row[a:b], z[a:b], excl[a:b], int(n_sectors),
                                    float(radius_m))
-        if progress is not None:
-            progress(b, col.size)
+        if progress is not None:  # surfaces whose points are all done
+            progress(int(si[b - 1]) + 1 if b < col.size else n_surfaces, n_surfaces)
     svf_pts = sky_view_factor(h_pts)
-    start = np.searchsorted(ri, np.arange(n_roofs), side="left")
-    stop = np.searchsorted(ri, np.arange(n_roofs), side="right")
-    out_h = np.empty((n_roofs, levels.size, int(n_sectors)), dtype=np.float32)
-    out_svf = np.empty(n_roofs, dtype=np.float64)
-    if n_roofs:
+    start = np.searchsorted(si, np.arange(n_surfaces), side="left")
+    stop = np.searchsorted(si, np.arange(n_surfaces), side="right")
+    out_h = np.empty((n_surfaces, levels.size, int(n_sectors)), dtype=np.float32)
+    out_svf = np.empty(n_surfaces, dtype=np.float64)
+    if n_surfaces:
         _k.aggregate_roofs(h_pts, svf_pts, start.astype(np.int64), stop.astype(np.int64), levels, out_h, out_svf)
     return out_h, out_svf
 

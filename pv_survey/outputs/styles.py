@@ -345,10 +345,13 @@ def qml_for_layer(name: str, frame: pd.DataFrame) -> str:
     fields = [c for c in frame.columns if c not in ("fid", geom_col)]
     if name == "buildings":
         return buildings_qml(fields)
-    if name in ("roofs", "facades", "carports") and "specific_yield_kwh_kwp" in frame:
+    from ..resources import REGISTRY
+
+    if name in REGISTRY and "specific_yield_kwh_kwp" in frame:
+        # every resource's surfaces: coloured by specific yield, labelled by the resource's id field
         kept = frame["excluded_reason"].fillna("").astype(str) == "" if "excluded_reason" in frame else True
         sy = frame.loc[kept, "specific_yield_kwh_kwp"]
-        id_field = {"roofs": "roof_id", "facades": "facade_id", "carports": "carport_id"}[name]
+        id_field = REGISTRY[name].id_field
         return roofs_qml(fields, sy, id_field=id_field if id_field in fields else "fid",
                          geometry_type=_geometry_type_code(frame))
     if name == "plan":

@@ -21,6 +21,7 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
+from .config import ResourcesConfig
 from .errors import InputError
 
 __all__ = [
@@ -75,7 +76,7 @@ def select_surface_parking(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def carport_arrays(parking: gpd.GeoDataFrame, *, canopy_tilt_deg: float, canopy_height_m: float,
-                   coverage_frac: float, module_efficiency_frac: float, azimuth_deg: float = 180.0,
+                   coverage_frac: float, module_efficiency_frac: float, azimuth_deg: float = ResourcesConfig.carport_azimuth_deg,
                    min_area_m2: float = 0.0, buildings: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Canopy arrays over surface car parks: area, module area and capacity.
 
@@ -97,7 +98,7 @@ def carport_arrays(parking: gpd.GeoDataFrame, *, canopy_tilt_deg: float, canopy_
         Plan share of the car park under canopies. [-]
     module_efficiency_frac : float
         STC module efficiency. [-]
-    azimuth_deg : float, default 180
+    azimuth_deg : float, default ``resources.carport_azimuth_deg``
         Direction the canopy faces, clockwise from north. [deg]
     min_area_m2 : float, default 0
         Car parks with a smaller plan area (after removing buildings) get no canopy. [m2]

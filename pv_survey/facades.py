@@ -39,6 +39,7 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
+from .config import ResourcesConfig
 from .errors import InputError
 
 __all__ = [
@@ -201,7 +202,8 @@ def _sub_lines(p0, p1, seg, start_m, end_m):
 
 def facade_segments(buildings: gpd.GeoDataFrame, *, min_segment_width_m: float, exclude_ground_floors_m: float,
                     window_to_wall_frac: float, bipv_efficiency_frac: float,
-                    simplify_tolerance_m: float = 0.5, shared_wall_tolerance_m: float = 0.5) -> gpd.GeoDataFrame:
+                    simplify_tolerance_m: float = ResourcesConfig.facade_simplify_tolerance_m,
+                    shared_wall_tolerance_m: float = ResourcesConfig.facade_shared_wall_tolerance_m) -> gpd.GeoDataFrame:
     """Facade segments of every usable building, with usable area and BIPV capacity.
 
     Each footprint's outer ring (every part of a MultiPolygon; courtyard rings

@@ -133,7 +133,8 @@ def load_inputs(cfg: Config):
                                          source_crs=cfg.inputs.source_crs or None, target_crs=metric_crs)
     # issue 16: building parts become roof planes of their outline; constraints flag heritage / supertall
     from . import roofs as roofs_mod
-    planes = roofs_mod.with_part_planes(planes, buildings, getattr(report, "parts", None))
+    planes = roofs_mod.with_part_planes(planes, buildings, getattr(report, "parts", None),
+                                        default_pitch_deg=cfg.roofs.default_pitch_deg)
     protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs) if cfg.inputs.protected else None
     buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints, protected)
     if len(buildings) == 0:
@@ -371,20 +372,12 @@ def energy_params(cfg: Config) -> dict:
 
 def plan_params(cfg: Config) -> dict:
     """Keyword arguments of :func:`pv_survey.plan.build_plan` from the config."""
-    pc = cfg.plan
-    out = dict(
-        priority_classes=pc.priority_classes, targets=pc.targets, plan_year=pc.plan_year,
-        coverage_target_frac=pc.coverage_target_frac, coverage_year=pc.coverage_year,
-        new_building_from_year=pc.new_building_from_year, coverage_categories=pc.coverage_categories,
-    )
-    out.update(pc.build_plan_kwargs())
-    out["economics"] = cfg.economics
-    out["weather"] = cfg.inputs.weather  # the TOU valuation's profile ('' = embedded default year)
-    # kWp per m2 of module = STC efficiency x 1 kW/m2
-    out["module_kwp_per_m2"] = cfg.roofs.module_efficiency_frac
-    if pc.pins_file:
+    out = dict(settings=cfg.plan, economics=cfg.economics,
+               weather=cfg.inputs.weather,  # the TOU valuation's profile ('' = embedded default year)
+               module_kwp_per_m2=cfg.roofs.module_efficiency_frac)  # kWp per m2 = efficiency x 1 kW/m2
+    if cfg.plan.pins_file:
         from .plan import read_pins
-        out["pins"] = read_pins(pc.pins_file)
+        out["pins"] = read_pins(cfg.plan.pins_file)
     return out
 
 

@@ -192,7 +192,8 @@ def _roof_surfaces(cfg, t: TileData):
 
     rc = cfg.roofs
     core = t.core()
-    planes_b = roofs_mod.roof_planes_from_buildings(core, t.planes, flat_max_tilt_deg=rc.flat_max_tilt_deg)
+    planes_b = roofs_mod.roof_planes_from_buildings(core, t.planes, flat_max_tilt_deg=rc.flat_max_tilt_deg,
+                                                   default_pitch_deg=rc.default_pitch_deg)
     by_id = core.set_index("building_id")
     roofs = roofs_mod.layout_roofs(
         planes_b, latitude_deg=cfg.survey.centre_lat_deg, edge_setback_m=rc.edge_setback_m,

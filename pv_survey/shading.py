@@ -27,6 +27,7 @@ import shapely
 from affine import Affine
 
 from . import _horizon_kernel as _k
+from .config import ShadingConfig
 from .errors import CRSError, InputError, InputFileError
 
 __all__ = [
@@ -206,7 +207,7 @@ def _burn(geoms: np.ndarray, values: np.ndarray, order: np.ndarray, out: np.ndar
         rasterize(shapes, out=out, transform=transform)
 
 
-def dsm_from_buildings(geometry: Any, height_m: Any, *, resolution_m: float = 1.0,
+def dsm_from_buildings(geometry: Any, height_m: Any, *, resolution_m: float = ShadingConfig.dsm_resolution_m,
                        bounds: tuple[float, float, float, float] | None = None, pad_m: float = 0.0,
                        crs: Any = None, obstacles: Any = None, owner_ids: Any = None) -> Dsm:
     """Rasterise footprints x heights into a :class:`Dsm` (flat-topped prisms on flat ground).
@@ -559,8 +560,8 @@ def _cell_coords(dsm: Dsm, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- roof sample points
 
 
-def sample_roof_points(geometry: Any, *, points_per_100m2: float = 1.0,
-                       max_points: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_roof_points(geometry: Any, *, points_per_100m2: float = ShadingConfig.points_per_100m2,
+                       max_points: int = ShadingConfig.max_points_per_roof) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sample points inside each (usable-area) polygon; more points on larger roofs.
 
     Each polygon gets ``n = clip(round(area_m2 * points_per_100m2 / 100), 1, max_points)`` target
@@ -754,7 +755,8 @@ def _point_arrays(dsm: Dsm, x: Any, y: Any, z_m: Any, exclude_owner: Any):
 
 
 def horizon_at_points(dsm: Dsm, x: Any, y: Any, z_m: Any, *, exclude_owner: Any = None,
-                      n_sectors: int = 72, radius_m: float = 300.0) -> np.ndarray:
+                      n_sectors: int = ShadingConfig.n_sectors,
+                      radius_m: float = ShadingConfig.search_radius_m) -> np.ndarray:
     """Horizon elevation angle in each azimuth sector, seen from points above the DSM.
 
     One ray per sector, along the sector's centre azimuth, from the observer at height ``z_m``
@@ -834,9 +836,10 @@ def quantile_levels(n_quantiles: int) -> np.ndarray:
     return (np.arange(int(n_quantiles), dtype=np.float64) + 0.5) / int(n_quantiles)
 
 
-def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any, *, n_sectors: int = 72,
-                  radius_m: float = 300.0, points_per_100m2: float = 1.0, max_points: int = 16,
-                  n_quantiles: int = 3,
+def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any, *,
+                  n_sectors: int = ShadingConfig.n_sectors, radius_m: float = ShadingConfig.search_radius_m,
+                  points_per_100m2: float = ShadingConfig.points_per_100m2,
+                  max_points: int = ShadingConfig.max_points_per_roof, n_quantiles: int = ShadingConfig.n_quantiles,
                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Horizon profiles and sky-view factors of roofs, keeping the share of each roof in shade.
 
@@ -984,7 +987,7 @@ def _check_crs(dsm: Dsm, geo_crs: Any) -> None:
 # --------------------------------------------------------------------------- large areas, tile by tile
 
 
-def buildings_dsm_source(geometry: Any, height_m: Any, *, resolution_m: float = 1.0, crs: Any = None,
+def buildings_dsm_source(geometry: Any, height_m: Any, *, resolution_m: float = ShadingConfig.dsm_resolution_m, crs: Any = None,
                          obstacles: Any = None) -> Callable[[tuple[float, float, float, float]], Dsm]:
     """A function ``bounds -> Dsm`` rasterising only the buildings near ``bounds``.
 
@@ -1021,8 +1024,8 @@ def buildings_dsm_source(geometry: Any, height_m: Any, *, resolution_m: float = 
     return source
 
 
-def iter_roof_tiles(geometry: Any, *, tile_size_m: float = 3000.0,
-                    halo_m: float = 300.0) -> Iterator[tuple[np.ndarray, tuple[float, float, float, float]]]:
+def iter_roof_tiles(geometry: Any, *, tile_size_m: float = ShadingConfig.tile_size_m,
+                    halo_m: float = ShadingConfig.search_radius_m) -> Iterator[tuple[np.ndarray, tuple[float, float, float, float]]]:
     """Group roofs into square tiles: yields (roof positions, bounds the tile's DSM must cover).
 
     A roof belongs to the tile holding the centre of its bounding box; the bounds are the union of
@@ -1059,8 +1062,11 @@ def iter_roof_tiles(geometry: Any, *, tile_size_m: float = 3000.0,
 
 
 def roof_horizons_tiled(geometry: Any, roof_height_m: Any, owner_index: Any, dsm_source: Any, *,
-                        tile_size_m: float = 3000.0, n_sectors: int = 72, radius_m: float = 300.0,
-                        points_per_100m2: float = 1.0, max_points: int = 16, n_quantiles: int = 3,
+                        tile_size_m: float = ShadingConfig.tile_size_m, n_sectors: int = ShadingConfig.n_sectors,
+                        radius_m: float = ShadingConfig.search_radius_m,
+                        points_per_100m2: float = ShadingConfig.points_per_100m2,
+                        max_points: int = ShadingConfig.max_points_per_roof,
+                        n_quantiles: int = ShadingConfig.n_quantiles,
                         progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`roof_horizons` tile by tile, so memory is bounded by one tile plus its halo.
 

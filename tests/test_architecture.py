@@ -91,3 +91,86 @@ def test_the_rule_sees_lazy_imports(tmp_path):
         assert _imports(probe) == {"shading"}
     finally:
         globals()["PKG"] = saved
+
+
+# --------------------------------------------------------------------------- defaults defined once
+
+
+def _config_defaults() -> tuple[set[str], set]:
+    """Names and plain default values (numbers, non-empty strings) of every config field."""
+    import dataclasses
+
+    from pv_survey import config
+
+    names, values = set(), set()
+    for obj in vars(config).values():
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == config.__name__:
+            for f in dataclasses.fields(obj):
+                names.add(f.name)
+                v = f.default
+                if isinstance(v, (int, float, str)) and not isinstance(v, bool) and v != "":
+                    values.add(v)
+    return names, values
+
+
+def _literal(node: ast.AST):
+    """The value of a literal default (numbers, strings, tuples of numbers); None when not a literal."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        node = ast.Constant(-node.operand.value)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) and \
+            not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Tuple) and node.elts and all(_literal(e) is not None for e in node.elts):
+        return tuple(_literal(e) for e in node.elts)
+    return None
+
+
+def _signature_defaults(path: Path):
+    """(line, function, parameter, literal value) of every literal default of a public function."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+            a = node.args
+            pos = a.posonlyargs + a.args
+            pairs = list(zip(pos[len(pos) - len(a.defaults):], a.defaults))
+            pairs += [(arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+            for arg, d in pairs:
+                v = _literal(d)
+                if v is not None:
+                    yield node.lineno, node.name, arg.arg, v
+
+
+def _repeated_defaults(path: Path) -> list[str]:
+    names, values = _config_defaults()
+    bad = []
+    for line, func, param, v in _signature_defaults(path):
+        numbers = [x for x in (v if isinstance(v, tuple) else (v,)) if not isinstance(x, str)]
+        if any(x != 0 for x in numbers) or (numbers and param in names) or (isinstance(v, str) and v in values):
+            bad.append(f"{path.relative_to(PKG.parent)}:{line} {func}({param}={v!r})")
+    return bad
+
+
+def test_signatures_do_not_repeat_default_numbers():
+    """Each default is defined once: in the config's dataclasses (with its source) or a named constant.
+
+    A public function's signature may not carry a number other than 0 ('none'), a number for a
+    parameter named like a config field, or a string equal to a config default: it refers to the
+    config (``EnergyConfig.albedo``) or to a module constant instead.
+    """
+    bad = [b for p in FILES if p.name != "config.py" for b in _repeated_defaults(p)]
+    assert bad == [], "defaults written again in signatures:\n" + "\n".join(bad)
+
+
+def test_the_defaults_rule_can_fail(tmp_path):
+    probe = tmp_path / "pv_survey" / "probe.py"
+    probe.parent.mkdir()
+    probe.write_text("def f(x, *, albedo=0.2, n=0, crs='EPSG:4547', pad_m=0.0, shortlist_size=0, _y=3):\n    pass\n"
+                     "def _private(k=7):\n    pass\n", encoding="utf-8")
+    globals()["PKG"], saved = tmp_path / "pv_survey", PKG
+    try:
+        got = _repeated_defaults(probe)
+    finally:
+        globals()["PKG"] = saved
+    # albedo: a number and a config field; crs: the config's metric CRS; shortlist_size: a config field
+    # (outputs.shortlist_size), even at 0; _y=3: a number. n=0 and pad_m=0.0 pass.
+    assert [g.split(" ", 1)[1] for g in got] == ["f(albedo=0.2)", "f(crs='EPSG:4547')", "f(shortlist_size=0)",
+                                                 "f(_y=3)"]

@@ -34,7 +34,7 @@ from ..config import OutputsConfig
 from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir
 from .charts import ChartText, cjk_font
-from .csv_out import shortlist_files
+from .csv_out import shortlist_files, shortlist_frame
 from .gpkg import gpkg_timestamp, result_layers, write_gpkg
 from .manifest import manifest_json
 from .postgis import write_postgis
@@ -103,6 +103,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   category_shares: pd.DataFrame | None = None, summary: Mapping[str, Any],
                   manifest: Mapping[str, Any], crs: Any, overwrite: bool = False,
                   shortlist_size: int = OutputsConfig.shortlist_size,
+                  workbook_max_rows: int = OutputsConfig.workbook_max_rows,
                   progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
                   plan_result: Any = None, chart_font: str | None | bool = True,
                   pdf: bool = False) -> dict[str, Path]:
@@ -134,6 +135,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         Replace the outputs of an earlier run (all new files are written first).
     shortlist_size : int
         Rows of shortlist.csv; 0 = every planned site.
+    workbook_max_rows : int
+        Sites on the reserve and class sheets of shortlists.xlsx at most (0 = all).
     progress : callable(stage, done, total), optional
         Called as ``progress("outputs", i, n)`` after each file.
     extra_layers : mapping, optional
@@ -180,10 +183,12 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
     with Staging(out) as st:
         write_gpkg(st.temp("survey.gpkg"), layers, crs=crs, timestamp=stamp)
         tick()
-        for name, data in shortlist_files(layers["plan"], shortlist_size=shortlist_size).items():
+        sl = shortlist_frame(layers["plan"])  # once, for the CSV lists, the workbook and the index
+        for name, data in shortlist_files(layers["plan"], shortlist_size=shortlist_size, shortlist=sl).items():
             st.temp(name).write_bytes(data)
         st.temp("shortlists.xlsx").write_bytes(shortlists_xlsx(layers["plan"], title=str(summary.get("name", "")),
-                                                                when=_source_date()))
+                                                                when=_source_date(), max_rows=workbook_max_rows,
+                                                                shortlist=sl))
         tick()
         text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
         existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
@@ -210,7 +215,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         st.temp("summary.md").write_bytes(md.encode("utf-8"))
         tick()
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
-                           layers=list(layers), sheets=workbook_sheets(layers["plan"]))
+                           layers=list(layers), sheets=workbook_sheets(layers["plan"], shortlist=sl))
         st.temp("README.txt").write_bytes(index.encode("utf-8-sig"))
         tick()
         # the manifest is written last, so it can time the outputs stage itself

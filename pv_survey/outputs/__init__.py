@@ -35,7 +35,7 @@ from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir
 from .charts import ChartText, cjk_font
 from .csv_out import shortlist_files, shortlist_frame
-from .gpkg import gpkg_timestamp, result_layers, write_gpkg
+from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
 from .manifest import manifest_json
 from .postgis import write_postgis
 from .report import render_charts, report_html, summary_md
@@ -178,29 +178,30 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         if progress is not None:
             progress("outputs", step, n_steps)
 
-    layers = result_layers(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
-                           category_shares=category_shares, extra_layers=extra_layers, crs=crs)
+    plan_l = plan_layer(plan, buildings, crs=crs)  # the plan layer feeds every list, the report and the map
+    layers = layer_builders(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
+                            category_shares=category_shares, extra_layers=extra_layers, crs=crs, plan_frame=plan_l)
     with Staging(out) as st:
-        write_gpkg(st.temp("survey.gpkg"), layers, crs=crs, timestamp=stamp)
+        write_gpkg(st.temp("survey.gpkg"), layers, crs=crs, timestamp=stamp)  # one layer in memory at a time
         tick()
-        sl = shortlist_frame(layers["plan"])  # once, for the CSV lists, the workbook and the index
-        for name, data in shortlist_files(layers["plan"], shortlist_size=shortlist_size, shortlist=sl).items():
+        sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
+        for name, data in shortlist_files(plan_l, shortlist_size=shortlist_size, shortlist=sl).items():
             st.temp(name).write_bytes(data)
-        st.temp("shortlists.xlsx").write_bytes(shortlists_xlsx(layers["plan"], title=str(summary.get("name", "")),
+        st.temp("shortlists.xlsx").write_bytes(shortlists_xlsx(plan_l, title=str(summary.get("name", "")),
                                                                 when=_source_date(), max_rows=workbook_max_rows,
                                                                 shortlist=sl))
         tick()
         text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
         existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
                                      if "existing_pv_kwp" in buildings else 0.0))
-        charts = render_charts(plan=layers["plan"], roofs=layers["roofs"], targets=targets,
+        charts = render_charts(plan=plan_l, roofs=roofs, targets=targets,
                                existing_kwp=existing, text=text)
         st.temp("cumulative_capacity.png").write_bytes(charts["cumulative"])
         tick()
         html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
-                           plan=layers["plan"], buildings=layers["buildings"], charts=charts,
+                           plan=plan_l, buildings=buildings, charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
-                           version=_version(), zones=layers.get("zones"),
+                           version=_version(), zones=(extra_layers or {}).get("zones"),
                            boundary=_map_outlines(extra_layers).get("boundary"))
         html_tmp = st.temp("report.html")
         html_tmp.write_bytes(html.encode("utf-8"))
@@ -208,14 +209,14 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
             from .pdf import print_pdf
             print_pdf(html_tmp, st.temp("report.pdf"))
         tick()
-        if "zones" in layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
-            z = pd.DataFrame(layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
+        if extra_layers and "zones" in extra_layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
+            z = pd.DataFrame(extra_layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
             st.temp("zones.csv").write_bytes(z.to_csv(index=False).encode("utf-8-sig"))
-        md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=layers["plan"])
+        md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=plan_l)
         st.temp("summary.md").write_bytes(md.encode("utf-8"))
         tick()
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
-                           layers=list(layers), sheets=workbook_sheets(layers["plan"], shortlist=sl))
+                           layers=list(layers), sheets=workbook_sheets(plan_l, shortlist=sl))
         st.temp("README.txt").write_bytes(index.encode("utf-8-sig"))
         tick()
         # the manifest is written last, so it can time the outputs stage itself

@@ -405,9 +405,12 @@ def category_from_name(name: str) -> str:
 
 def refine_categories_by_name(category: pd.Series, name: pd.Series) -> tuple[pd.Series, int]:
     """Categories 'other' / 'public' refined by :func:`category_from_name` (a tag or field wins otherwise)."""
-    hint = pd.Series(_per_unique(name, lambda v: category_from_name(str(v)), ""), index=name.index, dtype=object)
-    change = category.isin(["other", "public"]) & (hint != "") & (hint != category)
-    return category.where(~change, hint), int(change.sum())
+    cand = category.isin(["other", "public"]).to_numpy()  # only these may change: read only their names
+    hint = np.full(len(category), "", dtype=object)
+    if cand.any():
+        hint[cand] = _per_unique(name[cand], lambda v: category_from_name(str(v)), "")
+    change = cand & (hint != "") & (hint != category.to_numpy(dtype=object))
+    return category.where(~change, pd.Series(hint, index=category.index)), int(change.sum())
 
 
 #: ``roof:shape`` values modelled as planes (``pv_survey.roofs.ROOF_SHAPES``), with source

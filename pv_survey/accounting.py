@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AccountingError
+from .keys import id_index, member
 
 log = logging.getLogger("pv_survey")
 
@@ -50,11 +51,11 @@ def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.Data
     """
     from .plan import PINNED_OUT, RESERVE
 
-    ids = buildings["building_id"].astype(str)
-    orphans = ~roofs["building_id"].astype(str).isin(ids)
+    ids = id_index(buildings["building_id"])
+    orphans = ~member(roofs["building_id"], ids)
     if orphans.any():
-        raise AccountingError(f"roof {roofs.loc[orphans, 'roof_id'].iloc[0]} belongs to no input building")
-    pid = plan["building_id"].astype(str)
+        raise AccountingError(f"roof {roofs['roof_id'].to_numpy()[orphans][0]} belongs to no input building")
+    pid = pd.Series(id_index(plan["building_id"]), dtype=object)
     if pid.duplicated().any():
         raise AccountingError(f"building {pid[pid.duplicated()].iloc[0]} appears twice in the plan")
     site_ids = ids[buildings["capacity_kwp"].to_numpy() > 0]
@@ -70,12 +71,15 @@ def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.Data
     if n_planned + n_reserve + n_excluded != n_in or (phase == "").any():
         raise AccountingError(f"buildings in {n_in} != planned {n_planned} + reserve {n_reserve} "
                               f"+ excluded {n_excluded} (or a plan row has no phase)")
-    b_phase = pd.Series(buildings["phase"].astype(str).to_numpy(), index=ids)
-    differ = b_phase.reindex(pid).to_numpy() != phase
+    b_phase = buildings["phase"].astype(str).to_numpy(dtype=object)
+    differ = b_phase[ids.get_indexer(pid)] != phase  # every plan id is a building (checked above)
     if differ.any():
         raise AccountingError(f"building {pid[differ].iloc[0]}: its phase in the buildings layer differs from the plan")
-    kept = roofs[roofs["excluded_reason"] == ""]
-    roof_cap = kept.groupby(kept["building_id"].astype(str))["capacity_kwp"].sum().reindex(pid).fillna(0.0)
+    kept = (roofs["excluded_reason"] == "").to_numpy()
+    cap_by_site = np.zeros(len(pid))
+    at = id_index(pid).get_indexer(id_index(roofs["building_id"].to_numpy()[kept]))
+    np.add.at(cap_by_site, at[at >= 0], roofs["capacity_kwp"].to_numpy(float)[kept][at >= 0])
+    roof_cap = pd.Series(cap_by_site)
     off = ~np.isclose(plan["capacity_kwp"].to_numpy(float), roof_cap.to_numpy(float), rtol=1e-9, atol=1e-6)
     if off.any():
         i = int(np.flatnonzero(off)[0])

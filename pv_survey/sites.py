@@ -10,6 +10,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .keys import positions, values_at
+
 __all__ = ["sites_from_roofs", "annotate_buildings"]
 
 
@@ -39,10 +41,11 @@ def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: p
     kept = roofs[roofs["excluded_reason"] == ""]
     cap = kept.groupby("building_id")["capacity_kwp"].sum()
     kwh = kept.groupby("building_id")["annual_kwh"].sum()
-    b["capacity_kwp"] = cap.reindex(b["building_id"]).fillna(0.0).to_numpy()
-    b["annual_kwh"] = kwh.reindex(b["building_id"]).fillna(0.0).to_numpy()
-    phase = plan.set_index("building_id")["phase"]
-    b["phase"] = phase.reindex(b["building_id"]).fillna("").to_numpy()
+    b["capacity_kwp"] = values_at(cap, b["building_id"])
+    b["annual_kwh"] = values_at(kwh, b["building_id"])
+    at = positions(plan["building_id"], b["building_id"])
+    phase = plan["phase"].to_numpy(dtype=object)
+    b["phase"] = np.where(at >= 0, phase[np.maximum(at, 0)], "") if len(phase) else ""
     # a usable building without any kept roof: the reason of its roofs (most common)
     reason = b["excluded_reason"].fillna("").to_numpy(object)
     no_site = (reason == "") & (b["capacity_kwp"].to_numpy() <= 0)

@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .config import Config, config_to_dict, load_config
+from .config import Config, check_name, config_to_dict, load_config
 from .errors import ConfigError, OutputError, PVSurveyError
 
 log = logging.getLogger("pv_survey")
@@ -185,6 +185,7 @@ def expand_matrix(path: str | Path) -> list[Scenario]:
     prefix = data.get("name", p.stem)
     if not isinstance(prefix, str) or not prefix:
         raise ConfigError(f"{p}: 'name' = {prefix!r} must be a non-empty string (the scenario-name prefix)")
+    check_name(prefix, f"{p}: 'name'")
     base_cfg = Config()
     if "base" in data:
         if not isinstance(data["base"], str) or not data["base"]:
@@ -192,6 +193,9 @@ def expand_matrix(path: str | Path) -> list[Scenario]:
         base_path = Path(data["base"])
         if not base_path.is_absolute():
             base_path = p.parent / base_path
+        if not base_path.is_file():
+            raise ConfigError(f"{p}: base = {data['base']!r}: scenario file {base_path} not found; check the path "
+                              "(relative to the matrix file's folder)")
         base_cfg = load_config(base_path)
     keys, values = [], []
     for key, vals in matrix.items():
@@ -199,7 +203,8 @@ def expand_matrix(path: str | Path) -> list[Scenario]:
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"{p}: matrix key '{key}' must be 'section.field', e.g. \"roofs.edge_setback_m\"")
         if not isinstance(vals, list) or not vals:
-            raise ConfigError(f"{p}: matrix key '{key}' = {vals!r} must be a non-empty list of values")
+            raise ConfigError(f"{p}: matrix key '{key}' = {vals!r} must be a non-empty list of values; write them in "
+                              "brackets, e.g. [0.5, 1.0]")
         keys.append(parts)
         values.append([_resolve_value(parts[0], parts[1], v, p.parent) for v in vals])
     varying = [i for i, v in enumerate(values) if len(v) > 1]
@@ -253,6 +258,7 @@ def load_scenarios(sources: Iterable[str | Path]) -> list[Scenario]:
             scenarios.append(Scenario(name=_SAFE_RE.sub("-", f.stem), config=load_config(f), source=str(f)))
     seen: dict[str, str] = {}
     for sc in scenarios:
+        check_name(sc.name, f"{sc.source}: scenario name")
         if sc.name in seen:
             raise ConfigError(f"scenario name '{sc.name}' comes from both {seen[sc.name]} and {sc.source}; "
                               "rename one of the files (names are output folder names)")
@@ -416,6 +422,15 @@ def _save_state(path: Path, state: dict) -> None:
     atomic_write_text(path, json.dumps(state, indent=1, ensure_ascii=False, default=str) + "\n")
 
 
+def _scenario_dir(root: Path, name: str) -> Path:
+    """``root / name``, refused unless it is a folder directly inside ``root`` (names never leave it)."""
+    check_name(name, "scenario name")
+    sdir = root / name
+    if sdir.resolve().parent != root.resolve():
+        raise ConfigError(f"scenario name {name!r} leads outside the batch folder {root}; rename the scenario")
+    return sdir
+
+
 def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | None = None,
               scheduler: Any = None, overwrite: bool = False,
               progress: Callable[[str, int, int], None] | None = None,
@@ -459,7 +474,7 @@ def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | 
     outcomes: list[ScenarioOutcome] = []
     with dask_client(workers, scheduler) as client:
         for k, sc in enumerate(scenarios, start=1):
-            sdir = root / sc.name
+            sdir = _scenario_dir(root, sc.name)
             sha = config_sha256(sc.config)
             t0 = time.perf_counter()
             outcome = ScenarioOutcome(name=sc.name, status="failed", out_dir=sdir)

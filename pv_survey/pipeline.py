@@ -139,7 +139,31 @@ def load_inputs(cfg: Config):
     buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints, protected)
     if len(buildings) == 0:
         raise InputError(f"{cfg.inputs.buildings}: no buildings in the input; check the file and --layer")
+    check_side_inputs(cfg)
     return buildings, planes, report
+
+
+def check_side_inputs(cfg: Config) -> None:
+    """Check the inputs read later in the run (rasters and obstacles per tile, zones and pins at the
+    plan) before any tile runs, so a bad file fails in seconds, not after the shading of a city."""
+    from . import inputs
+    from .shading import probe_raster
+
+    ins = cfg.inputs
+    if ins.dem and not ins.dsm:
+        raise InputError(f"{ins.dem}: a DEM (--dem) is subtracted from a DSM file; give --dsm too, or leave --dem out")
+    obs_raster = bool(ins.obstacles) and Path(ins.obstacles).suffix.lower() in (".tif", ".tiff", ".vrt", ".img")
+    for path, what in ((ins.dsm, "DSM"), (ins.dem, "DEM"), (ins.obstacles if obs_raster else "", "obstacle raster")):
+        if path:
+            probe_raster(path, what)
+    if ins.obstacles and not obs_raster:
+        inputs.read_obstacles(ins.obstacles, layer=ins.obstacles_layer or None, source_crs=ins.source_crs or None,
+                              target_crs=cfg.survey.metric_crs)
+    for path in ins.zones:
+        inputs.read_zones(path, field=ins.zone_field, target_crs=cfg.survey.metric_crs)
+    if cfg.plan.pins_file:
+        from .plan import read_pins
+        read_pins(cfg.plan.pins_file)
 
 
 def load_weather(cfg: Config):

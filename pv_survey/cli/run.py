@@ -126,9 +126,11 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
     file, and writes into outputs/<name>/ unless --out is given; a folder that is
     not empty is refused unless --overwrite.
     """
-    from ..config import load_config
+    from ..config import check_name, load_config
     from ..pipeline import run_survey
 
+    if name is not None:
+        check_name(name, "--name")
     cfg = load_config(config_path)
     ins = {k: v for k, v in dict(buildings=buildings, layer=layer, roofs=roofs, dsm=dsm, dem=dem, obstacles=obstacles,
                                  weather=weather, source_crs=source_crs, encoding=encoding,

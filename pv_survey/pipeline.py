@@ -410,8 +410,17 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     """
     from .partition import run_partitioned
 
-    return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler, tile_size_m=tile_size_m,
-                           overwrite=overwrite, write=write, progress=progress)
+    if not write:
+        return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler,
+                               tile_size_m=tile_size_m, overwrite=overwrite, write=False, progress=progress)
+    from .outputs.runlock import run_lock
+
+    cfg = config or Config()
+    out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
+    # one run at a time in a folder; a failed run removes the folder it created (issue 18)
+    with run_lock(out_path):
+        return run_partitioned(config, out_dir=out_path, workers=workers, scheduler=scheduler,
+                               tile_size_m=tile_size_m, overwrite=overwrite, write=True, progress=progress)
 
 
 def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_Timer"):

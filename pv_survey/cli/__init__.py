@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     _register()
     try:
         cli.main(args=argv, prog_name="pv-survey", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort:  # click's form of Ctrl-C / SIGINT inside a command
+        click.echo(_INTERRUPTED, err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -75,5 +75,10 @@ def main(argv: list[str] | None = None) -> None:
                 click.echo(f"  caused by {line}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        click.echo("Interrupted; no partial outputs were left in place.", err=True)
+        click.echo(_INTERRUPTED, err=True)
         sys.exit(130)
+
+
+#: What an interrupted command says (outputs are committed all at once, so none is half written).
+_INTERRUPTED = ("Interrupted; no partial outputs were left in place (run it again to finish: a batch skips the "
+                "scenarios already done).")

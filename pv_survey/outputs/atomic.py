@@ -129,8 +129,10 @@ def other_files(out_dir: str | Path) -> list[Path]:
     d = Path(out_dir)
     if not d.is_dir():
         return []
+    from .runlock import LOCK_NAME
+
     ours = set(existing_outputs(d))
-    return sorted(p for p in d.iterdir() if p not in ours and not _TEMP_RE.match(p.name))
+    return sorted(p for p in d.iterdir() if p not in ours and not _TEMP_RE.match(p.name) and p.name != LOCK_NAME)
 
 
 def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:

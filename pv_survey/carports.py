@@ -5,9 +5,10 @@ areas with ``parking=surface`` or no ``parking`` tag) carries mono-pitch canopie
 over its stalls; the aisles stay open. Each car park becomes one canopy array:
 a share ``coverage_frac`` of its plan area is roofed at ``canopy_height_m``,
 tilted ``canopy_tilt_deg`` towards ``azimuth_deg``, fully covered with modules.
-Shading comes from the same DSM as roofs (:func:`pv_survey.shading.roof_horizons`
-with the canopy height as observer height and no own building to ignore), and
-the yield from :func:`pv_survey.energy.simulate_roofs` as for roofs.
+Shading (sampled over the car park at the canopy height, no own building to
+ignore), yield and the exclusion rules come from the one assessment of every
+resource (:func:`pv_survey.assessment.assess_surfaces`) with the carports' entry of
+:data:`pv_survey.resources.REGISTRY`, as for roofs.
 
 Every function is vectorised over car parks; geometries must be in a metric CRS.
 Conventions: tilt from horizontal [deg]; azimuth clockwise from north [deg].
@@ -20,22 +21,19 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
-from . import energy, shading
+from .config import ResourcesConfig
 from .errors import InputError
 
 __all__ = [
     "EXCLUDED",
     "select_surface_parking",
     "carport_arrays",
-    "survey_carports",
 ]
 
 #: Exclusion reasons written to ``excluded_reason`` (stable strings, English / Chinese).
 EXCLUDED = {
     "not_polygon": "car park is not a polygon / 停车场非面要素",
     "small": "car park area below minimum / 停车场面积不足",
-    "dark": "canopy irradiation below minimum / 车棚辐照不足",
-    "shaded": "shaded: output below {pct:.0f}% of unshaded / 遮挡严重",
 }
 
 #: ``parking=*`` values of a surface car park. OSM wiki, Tag:amenity=parking: "If not further
@@ -78,7 +76,7 @@ def select_surface_parking(features: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def carport_arrays(parking: gpd.GeoDataFrame, *, canopy_tilt_deg: float, canopy_height_m: float,
-                   coverage_frac: float, module_efficiency_frac: float, azimuth_deg: float = 180.0,
+                   coverage_frac: float, module_efficiency_frac: float, azimuth_deg: float = ResourcesConfig.carport_azimuth_deg,
                    min_area_m2: float = 0.0, buildings: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Canopy arrays over surface car parks: area, module area and capacity.
 
@@ -100,7 +98,7 @@ def carport_arrays(parking: gpd.GeoDataFrame, *, canopy_tilt_deg: float, canopy_
         Plan share of the car park under canopies. [-]
     module_efficiency_frac : float
         STC module efficiency. [-]
-    azimuth_deg : float, default 180
+    azimuth_deg : float, default ``resources.carport_azimuth_deg``
         Direction the canopy faces, clockwise from north. [deg]
     min_area_m2 : float, default 0
         Car parks with a smaller plan area (after removing buildings) get no canopy. [m2]
@@ -183,73 +181,3 @@ def _cut_buildings(lots, footprints):
         sel = rank == r
         out[li[sel]] = shapely.difference(out[li[sel]], fp[fj[sel]])
     return out
-
-
-def survey_carports(parking: gpd.GeoDataFrame, dsm, weather, *, canopy_tilt_deg: float, canopy_height_m: float,
-                    coverage_frac: float, module_efficiency_frac: float, azimuth_deg: float = 180.0,
-                    min_area_m2: float = 0.0, buildings: gpd.GeoDataFrame | None = None, n_sectors: int = 72,
-                    radius_m: float = 300.0, points_per_100m2: float = 1.0, max_points: int = 16,
-                    n_quantiles: int = 3, min_poa_kwh_m2: float = 0.0, min_output_frac: float | None = None,
-                    progress=None, **energy_params) -> gpd.GeoDataFrame:
-    """Carport resource: canopy arrays over surface car parks, their shading and annual yield.
-
-    :func:`carport_arrays`, then for the usable car parks
-    :func:`pv_survey.shading.roof_horizons` (sample points on the car park at
-    the canopy height, no own building to ignore) and
-    :func:`pv_survey.energy.simulate_roofs` at the canopy's tilt and azimuth
-    with ``mount='rack'`` (open-air canopy: open-rack SAPM temperature model)
-    and no rows (a canopy is one continuous plane per stall row). Car parks
-    irradiated less than ``min_poa_kwh_m2`` per year, or producing less than
-    ``min_output_frac`` of the same canopy unshaded, get an exclusion reason;
-    as for roofs, their capacity and energy stay in the table for information,
-    so totals must sum the rows with an empty ``excluded_reason``.
-
-    Parameters
-    ----------
-    parking : GeoDataFrame
-        Car park polygons in the DSM's metric CRS (:func:`select_surface_parking`).
-    dsm : pv_survey.shading.Dsm
-        Heights above ground covering the car parks plus ``radius_m``.
-    weather : pv_survey.weather.Weather
-        Hourly weather year.
-    canopy_tilt_deg, canopy_height_m, coverage_frac, module_efficiency_frac, azimuth_deg, min_area_m2, buildings
-        See :func:`carport_arrays`. [deg, m, -, -, deg, m2]
-    n_sectors, radius_m, points_per_100m2, max_points, n_quantiles
-        See :func:`pv_survey.shading.roof_horizons`.
-    min_poa_kwh_m2 : float, default 0
-        Minimum annual plane-of-array irradiation after shading (CEA uses 800). [kWh/m2]
-    min_output_frac : float, optional
-        Minimum share of the unshaded output, as for roofs (None = no such rule). [-]
-    progress : callable(n_done, n_total), optional
-        Passed to the energy engine.
-    **energy_params
-        Other keywords of :func:`pv_survey.energy.simulate_roofs` (albedo, losses_frac,
-        temp_model_rack, ...).
-
-    Returns
-    -------
-    GeoDataFrame
-        :func:`carport_arrays` columns plus ``mount`` ('rack'), ``sky_view_frac``,
-        ``horizon_deg`` (float32 array (n_quantiles, n_sectors) per usable car park,
-        None otherwise) and the :data:`pv_survey.energy.ENERGY_COLUMNS` (NaN for car
-        parks excluded before the yield step).
-    """
-    arr = carport_arrays(parking, canopy_tilt_deg=canopy_tilt_deg, canopy_height_m=canopy_height_m,
-                         coverage_frac=coverage_frac, module_efficiency_frac=module_efficiency_frac,
-                         azimuth_deg=azimuth_deg, min_area_m2=min_area_m2, buildings=buildings)
-    kept = (arr["excluded_reason"] == "").to_numpy()
-    k = arr[kept]
-    hz, svf = shading.roof_horizons(dsm, k.geometry.to_numpy(), k["height_m"].to_numpy(float),
-                                    np.full(len(k), -1, dtype=np.int64), n_sectors=n_sectors, radius_m=radius_m,
-                                    points_per_100m2=points_per_100m2, max_points=max_points,
-                                    n_quantiles=n_quantiles)
-    svf, band = shading.plane_sky_view_frac(hz, k["tilt_deg"].to_numpy(float), k["azimuth_deg"].to_numpy(float))
-    res = energy.simulate_roofs(weather, k["tilt_deg"].to_numpy(float), k["azimuth_deg"].to_numpy(float),
-                                k["capacity_kwp"].to_numpy(float), mount="rack", gcr=None, horizon_deg=hz,
-                                sky_view_frac=svf, horizon_band_open_frac=band, progress=progress,
-                                **energy_params)
-    out = arr.copy()
-    out["mount"] = "rack"
-    return energy.attach_results(out, kept, res, svf, hz, min_poa_kwh_m2=min_poa_kwh_m2,
-                                 min_output_frac=min_output_frac, dark_reason=EXCLUDED["dark"],
-                                 shaded_reason=EXCLUDED["shaded"])

@@ -216,6 +216,10 @@ class RoofsConfig:
     flat_max_tilt_deg: float = _f(
         5.0, "A plane under 5 deg counts as flat (City Energy Analyst photovoltaic module).", lo=0, hi=30,
     )
+    default_pitch_deg: float = _f(
+        20.0, "Pitch of a pitched roof whose tags or fields give neither an angle (roof:angle) nor a height "
+        "(roof:height). Project assumption: no published Guangzhou figure was found; set it from a local roof "
+        "survey.", lo=0, hi=80)
     max_tilt_deg: float = _f(60.0, "Planes steeper than 60 deg are excluded (Gagnon et al. 2016).", lo=0, hi=90)
     exclude_north_facing: bool = _f(
         True,
@@ -464,6 +468,10 @@ class PlanConfig:
         "counting for a coverage or roof-share target exempt). Both are computed and compared.",
         choices=("priority", "least-cost"),
     )
+    milp_time_limit_s: float = _f(
+        60.0, "Time limit of each least-cost MILP (scipy milp / HiGHS); the best schedule found by then is "
+        "used and reported as such. Project choice: the demo solves in seconds, a city in about a minute.",
+        lo=1, hi=86400)
     score: str = _f(
         "yield",
         "Order within a class: 'yield' (specific yield kWh/kWp, then size), 'size' (kWp, then "
@@ -483,15 +491,6 @@ class PlanConfig:
         "../shared/REFERENCES.md). Residential here applies the rural-homes share to urban homes.",
         factory=True,
     )
-
-    def build_plan_kwargs(self) -> dict[str, Any]:
-        """Plan settings beyond the foundation's, as keyword arguments of ``plan.build_plan``.
-
-        ``pins_file`` is not included: the pipeline reads it with ``plan.read_pins``.
-        """
-        return dict(as_of_year=self.as_of_year, coverage_definition=self.coverage_definition,
-                    mode=self.mode, score=self.score, category_shares=self.category_shares,
-                    max_kwp_per_year=self.max_kwp_per_year, max_capex_cny_per_year=self.max_capex_cny_per_year)
 
 
 @dataclass(frozen=True)

@@ -1287,11 +1287,14 @@ def generate_demo_district(seed: int = DEFAULT_SEED) -> tuple[gpd.GeoDataFrame, 
 
 
 #: Categories whose sites get a surface car park in the demo (factories, hospitals, malls, campuses).
+#: Surface car parks in the demo district (a synthetic figure: about one per 40 buildings).
+DEMO_MAX_LOTS = 120
+
 _PARKING_CATEGORIES = ("industrial", "hospital", "commercial", "school", "public", "government")
 
 
 def generate_demo_parking(buildings: "gpd.GeoDataFrame", seed: int = DEFAULT_SEED,
-                          max_lots: int = 120) -> "gpd.GeoDataFrame":
+                          max_lots: int = DEMO_MAX_LOTS) -> "gpd.GeoDataFrame":
     """Surface car parks beside the larger non-residential buildings of the demo district.
 
     For each candidate building (footprint at least 1,500 m2, of a category in

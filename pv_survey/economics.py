@@ -41,6 +41,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .config import RoofsConfig
 from .errors import ConfigError, InputError
 
 __all__ = [
@@ -383,7 +384,8 @@ def economics_totals(sites: pd.DataFrame, params: EconomicsParams) -> dict[str, 
 # --------------------------------------------------------------------------- time of use, grid class
 
 
-def weather_profile(weather: Any, *, tilt_deg: float = 15.0, azimuth_deg: float = 180.0) -> pd.DataFrame:
+def weather_profile(weather: Any, *, tilt_deg: float = RoofsConfig.flat_module_tilt_deg,
+                    azimuth_deg: float = RoofsConfig.flat_module_azimuth_deg) -> pd.DataFrame:
     """Normalised hourly generation profile from a weather year (pvlib, plane of array).
 
     Plane-of-array global irradiance (``pvlib.irradiance.get_total_irradiance``, isotropic

@@ -87,6 +87,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .config import EnergyConfig, RoofsConfig
 from .errors import InputError, WeatherError
 from .weather import WEATHER_COLUMNS, Weather
 
@@ -507,13 +508,13 @@ def simulate_roofs(
     horizon_deg: Any = None,
     sky_view_frac: Any = None,
     horizon_band_open_frac: Any = None,
-    albedo: float = 0.2,
-    gamma_pdc_per_c: float = -0.0035,
-    dc_ac_ratio: float = 1.2,
-    eta_inv_nom: float = 0.96,
+    albedo: float = EnergyConfig.albedo,
+    gamma_pdc_per_c: float = EnergyConfig.gamma_pdc_per_c,
+    dc_ac_ratio: float = EnergyConfig.dc_ac_ratio,
+    eta_inv_nom: float = EnergyConfig.eta_inv_nom,
     losses_frac: float = DEFAULT_LOSSES_FRAC,
-    temp_model_rack: str = "open_rack_glass_polymer",
-    temp_model_flush: str = "close_mount_glass_glass",
+    temp_model_rack: str = EnergyConfig.temperature_model_rack,
+    temp_model_flush: str = EnergyConfig.temperature_model_flush,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
     hourly_groups: Any = None,
@@ -722,13 +723,13 @@ def reference_roof_energy(
     horizon_deg: Any = None,
     sky_view_frac: float | None = None,
     horizon_band_open_frac: float | None = None,
-    albedo: float = 0.2,
-    gamma_pdc_per_c: float = -0.0035,
-    dc_ac_ratio: float = 1.2,
-    eta_inv_nom: float = 0.96,
+    albedo: float = EnergyConfig.albedo,
+    gamma_pdc_per_c: float = EnergyConfig.gamma_pdc_per_c,
+    dc_ac_ratio: float = EnergyConfig.dc_ac_ratio,
+    eta_inv_nom: float = EnergyConfig.eta_inv_nom,
     losses_frac: float = DEFAULT_LOSSES_FRAC,
-    temp_model_rack: str = "open_rack_glass_polymer",
-    temp_model_flush: str = "close_mount_glass_glass",
+    temp_model_rack: str = EnergyConfig.temperature_model_rack,
+    temp_model_flush: str = EnergyConfig.temperature_model_flush,
 ) -> dict[str, float]:
     """One roof the plain way: explicit pvlib calls on the whole hourly series.
 
@@ -923,7 +924,7 @@ def _horizon_from_columns(table: pd.DataFrame, where: str) -> np.ndarray | None:
     return vals.astype(np.float32)[:, None, :]
 
 
-def roof_table_inputs(table: pd.DataFrame, *, flat_max_tilt_deg: float = 5.0,
+def roof_table_inputs(table: pd.DataFrame, *, flat_max_tilt_deg: float = RoofsConfig.flat_max_tilt_deg,
                       where: str = "roofs") -> tuple[np.ndarray, dict[str, Any]]:
     """Arguments of :func:`simulate_roofs` from a table of roofs.
 
@@ -1002,7 +1003,7 @@ def roof_table_inputs(table: pd.DataFrame, *, flat_max_tilt_deg: float = 5.0,
     return ok, kwargs
 
 
-def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_deg: float = 5.0,
+def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_deg: float = RoofsConfig.flat_max_tilt_deg,
                         where: str = "roofs", hourly_labels: Any = None, hourly_total: bool = False,
                         **params: Any) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`simulate_roofs` on a table of roofs, results joined to the table's own columns.
@@ -1085,55 +1086,4 @@ def params_from_config(energy: Any) -> dict[str, Any]:
     }
     if hasattr(energy, "chunk_roofs"):
         out["chunk_size"] = energy.chunk_roofs
-    return out
-
-
-def attach_results(frame: pd.DataFrame, kept: np.ndarray, results: pd.DataFrame, sky_view_frac: np.ndarray,
-                   horizon_deg: np.ndarray, *, min_poa_kwh_m2: float, min_output_frac: float | None,
-                   dark_reason: str, shaded_reason: str) -> pd.DataFrame:
-    """Put per-surface results of :func:`simulate_roofs` on a surfaces table and apply the yield rules.
-
-    Used by the facade and carport resources. Rows not in ``kept`` get NaN results;
-    kept rows receiving less than ``min_poa_kwh_m2`` in-plane irradiation get
-    ``dark_reason``, and (when ``min_output_frac`` is given) kept rows producing less
-    than that share of the same surface unshaded get ``shaded_reason`` (with ``{pct}``).
-
-    Parameters
-    ----------
-    frame : DataFrame
-        Surfaces, with an ``excluded_reason`` column.
-    kept : ndarray of bool
-        Rows that were simulated, in the order of ``results``.
-    results : DataFrame
-        :func:`simulate_roofs` output for the kept rows.
-    sky_view_frac, horizon_deg : ndarray
-        Per kept row: sky-view factor [-] and horizon profile array [deg].
-    min_poa_kwh_m2 : float
-        Minimum annual in-plane irradiation. [kWh/m2]
-    min_output_frac : float or None
-        Minimum share of the unshaded output. [-]
-
-    Returns
-    -------
-    DataFrame
-        A copy of ``frame`` with ``sky_view_frac``, ``horizon_deg``, the energy columns and
-        updated ``excluded_reason``.
-    """
-    out = frame.copy()
-    out["sky_view_frac"] = np.nan
-    out.loc[kept, "sky_view_frac"] = sky_view_frac
-    profiles = np.full(len(out), None, dtype=object)
-    profiles[np.flatnonzero(kept)] = list(horizon_deg)
-    out["horizon_deg"] = profiles
-    for col in ENERGY_COLUMNS:
-        out[col] = np.nan
-        out.loc[kept, col] = results[col].to_numpy()
-    reason = out["excluded_reason"].to_numpy(object).copy()
-    poa = out["poa_kwh_m2"].to_numpy(float)
-    reason[kept & (poa < min_poa_kwh_m2)] = dark_reason
-    if min_output_frac is not None:
-        loss = out["shading_loss_frac"].to_numpy(float)
-        reason[kept & (reason == "") & ((1.0 - loss) < min_output_frac)] = shaded_reason.format(
-            pct=100 * min_output_frac)
-    out["excluded_reason"] = reason
     return out

@@ -1,4 +1,4 @@
-"""Building facades as a PV resource: wall segments, BIPV capacity, shading and yield.
+"""Building facades as a PV resource: wall segments, BIPV capacity and shading sample points.
 
 A facade is a straight piece of a footprint's outer ring, raised to the
 building's height. Every function is vectorised over segments with shapely 2 /
@@ -15,12 +15,11 @@ Steps
    shared with another footprint cut off, usable area and BIPV capacity.
 2. :func:`facade_sample_points` -- points on each facade at several heights,
    just outside the wall.
-3. :func:`facade_horizons` -- horizons of those points from the DSM
-   (:func:`pv_survey.shading.horizon_at_points`); sectors behind the wall are
-   closed (90 deg); quantile profiles per facade and the sky-view factor of a
-   vertical surface (:func:`vertical_sky_view_frac`).
-4. :func:`survey_facades` -- all of the above plus the yield at 90 deg tilt
-   (:func:`pv_survey.energy.simulate_roofs`, close-mount temperature model).
+
+Their horizons, the wall's own view of the sky (a plane at 90 deg tilt sees nothing
+behind it), the yield and the exclusion rules come from the one assessment of every
+resource (:func:`pv_survey.assessment.assess_surfaces`), with the facades' entry of
+:data:`pv_survey.resources.REGISTRY` (BIPV close-mount temperature model).
 
 References
 ----------
@@ -40,7 +39,7 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
-from . import energy, shading
+from .config import ResourcesConfig
 from .errors import InputError
 
 __all__ = [
@@ -48,10 +47,6 @@ __all__ = [
     "outward_azimuth_deg",
     "facade_segments",
     "facade_sample_points",
-    "close_behind_wall",
-    "vertical_sky_view_frac",
-    "facade_horizons",
-    "survey_facades",
 ]
 
 #: Exclusion reasons written to ``excluded_reason`` (stable strings, English / Chinese).
@@ -59,8 +54,6 @@ EXCLUDED = {
     "shared": "wall shared with an adjacent building / 共用墙",
     "narrow": "facade segment narrower than minimum / 立面过窄",
     "low": "no wall above the excluded ground floors / 建筑过低",
-    "dark": "facade irradiation below minimum / 立面辐照不足",
-    "shaded": "shaded: output below {pct:.0f}% of unshaded / 遮挡严重",
 }
 
 #: Pieces of wall shorter than this are dropped as numerical slivers of the overlay [m]
@@ -209,7 +202,8 @@ def _sub_lines(p0, p1, seg, start_m, end_m):
 
 def facade_segments(buildings: gpd.GeoDataFrame, *, min_segment_width_m: float, exclude_ground_floors_m: float,
                     window_to_wall_frac: float, bipv_efficiency_frac: float,
-                    simplify_tolerance_m: float = 0.5, shared_wall_tolerance_m: float = 0.5) -> gpd.GeoDataFrame:
+                    simplify_tolerance_m: float = ResourcesConfig.facade_simplify_tolerance_m,
+                    shared_wall_tolerance_m: float = ResourcesConfig.facade_shared_wall_tolerance_m) -> gpd.GeoDataFrame:
     """Facade segments of every usable building, with usable area and BIPV capacity.
 
     Each footprint's outer ring (every part of a MultiPolygon; courtyard rings
@@ -370,232 +364,3 @@ def facade_sample_points(facades: gpd.GeoDataFrame, *, height_fracs, points_per_
     y = np.broadcast_to(xy[:, None, :, 1], (n, len(fr_h), len(fr_w))).ravel()
     zz = np.broadcast_to(z[:, :, None], (n, len(fr_h), len(fr_w))).ravel()
     return x.copy(), y.copy(), zz.copy()
-
-
-def _sector_offset_rad(n_sectors: int, azimuth_deg):
-    """Angle of each sector centre from the facade normal, wrapped to [-pi, pi): (..., n_sectors). [rad]"""
-    centres = np.arange(n_sectors) * (360.0 / n_sectors)
-    d = centres - np.asarray(azimuth_deg, float)[..., None]
-    return np.radians((d + 180.0) % 360.0 - 180.0)
-
-
-def close_behind_wall(horizon_deg, azimuth_deg):
-    """Set the horizon to 90 deg in the sectors behind a wall.
-
-    A point on a facade sees nothing of the sky in the half-space behind the
-    wall: every sector whose centre is more than 90 deg from the facade's
-    azimuth is closed.
-
-    Parameters
-    ----------
-    horizon_deg : array_like, shape (..., n_sectors)
-        Horizon elevation per sector, sector k centred on ``k * 360 / n_sectors``. [deg]
-    azimuth_deg : array_like, shape (...)
-        Facade azimuth (outward normal, clockwise from north). [deg]
-
-    Returns
-    -------
-    ndarray
-        A copy of ``horizon_deg`` with the sectors behind the wall at 90. [deg]
-    """
-    h = np.array(horizon_deg, dtype=float, copy=True)
-    behind = np.abs(_sector_offset_rad(h.shape[-1], azimuth_deg)) > np.pi / 2 + 1e-12
-    h[np.broadcast_to(behind, h.shape)] = 90.0
-    return h
-
-
-def vertical_sky_view_frac(horizon_deg, azimuth_deg):
-    """View factor from a vertical surface to the sky above a horizon profile.
-
-    Parameters
-    ----------
-    horizon_deg : array_like, shape (..., n_sectors)
-        Horizon elevation per sector (sector k centred on ``k * 360 / n_sectors``,
-        constant across the sector). Values below 0 count as 0. [deg]
-    azimuth_deg : array_like, shape (...)
-        Azimuth of the surface's normal, clockwise from north. [deg]
-
-    Returns
-    -------
-    ndarray, shape (...)
-        View factor to the sky, 0.5 for an unobstructed vertical surface and 0
-        when every sector in front is closed. [-]
-
-    Notes
-    -----
-    The view factor of a differential surface to a sky element is
-    ``dF = cos(theta) d(omega) / pi`` [2]_. For a vertical surface whose normal
-    points at azimuth ``gamma``, a direction of elevation ``e`` and azimuth
-    ``phi`` has ``cos(theta) = cos(e) cos(phi - gamma)`` and
-    ``d(omega) = cos(e) de dphi``, so over the front half (``|phi - gamma| < 90 deg``)
-
-    ``F = 1/pi * integral cos(psi) * integral_{h(psi)}^{pi/2} cos^2(e) de dpsi``
-    ``  = 1/pi * sum_k w_k * (pi/4 - h_k/2 - sin(2 h_k)/4)``,
-
-    with ``w_k = integral of max(cos psi, 0)`` over sector k (exact for a
-    profile constant per sector). With ``h = 0`` everywhere this is
-    ``(1/pi) * 2 * pi/4 = 0.5``, the isotropic ``(1 + cos 90 deg) / 2`` of
-    Duffie & Beckman [1]_.
-    """
-    h = np.radians(np.clip(np.asarray(horizon_deg, float), 0.0, 90.0))
-    n_sec = h.shape[-1]
-    c = _sector_offset_rad(n_sec, azimuth_deg)
-    half = np.pi / n_sec
-    lo = np.clip(c - half, -np.pi / 2, np.pi / 2)
-    hi = np.clip(c + half, -np.pi / 2, np.pi / 2)
-    w = np.sin(hi) - np.sin(lo)  # zero for sectors wholly behind the wall
-    g = np.pi / 4 - h / 2 - np.sin(2 * h) / 4
-    return np.maximum(np.sum(w * g, axis=-1) / np.pi, 0.0)
-
-
-def facade_horizons(dsm, facades: gpd.GeoDataFrame, owner_index, *, height_fracs, points_per_level: int,
-                    offset_m: float, n_sectors: int = 72, radius_m: float = 300.0, n_quantiles: int = 3):
-    """Horizon profiles and sky-view factors of facades from the DSM.
-
-    Every facade is sampled with :func:`facade_sample_points`; each point's
-    horizon comes from :func:`pv_survey.shading.horizon_at_points`, ignoring
-    the facade's own building; sectors behind the wall are closed
-    (:func:`close_behind_wall`). Per sector the facade's point horizons are
-    sorted and read at the quantile levels ``(j + 0.5) / n_quantiles`` (rank
-    ``min(floor(q n), n - 1)`` of n points), as roofs are
-    (:func:`pv_survey.shading.roof_horizons`), so the shaded share of the
-    facade survives.
-
-    Parameters
-    ----------
-    dsm : pv_survey.shading.Dsm
-        Surface heights above ground covering every point plus ``radius_m``.
-    facades : GeoDataFrame
-        Rows of :func:`facade_segments` to evaluate (usually the kept ones).
-    owner_index : array_like of int
-        Owner value of each facade's building in ``dsm.owner`` (-1 = none).
-    height_fracs, points_per_level, offset_m
-        See :func:`facade_sample_points`.
-    n_sectors : int
-        Azimuth sectors. [-]
-    radius_m : float
-        Search radius. [m]
-    n_quantiles : int
-        Profiles per facade. [-]
-
-    Returns
-    -------
-    horizon_deg : ndarray
-        float32 (n_facades, n_quantiles, n_sectors), ascending along axis 1. [deg]
-    sky_view_frac : ndarray
-        float64 (n_facades,): mean over the points of the sky view of the
-        vertical surface relative to an unobstructed vertical surface,
-        ``vertical_sky_view_frac(h) / 0.5`` (1 = open, 0 = walled in). [0-1]
-    """
-    n = len(facades)
-    n_pts = len(tuple(height_fracs)) * int(points_per_level)
-    levels = shading.quantile_levels(n_quantiles)
-    owner = np.asarray(owner_index, dtype=np.int64).reshape(-1)
-    if owner.shape[0] != n:
-        raise InputError(f"facade_horizons: {owner.shape[0]} owner indices for {n} facades; give one per facade")
-    if n == 0:
-        return np.empty((0, levels.size, int(n_sectors)), np.float32), np.empty(0)
-    x, y, z = facade_sample_points(facades, height_fracs=height_fracs, points_per_level=points_per_level,
-                                   offset_m=offset_m)
-    h = shading.horizon_at_points(dsm, x, y, z, exclude_owner=np.repeat(owner, n_pts), n_sectors=int(n_sectors),
-                                  radius_m=float(radius_m))
-    az = np.repeat(facades["azimuth_deg"].to_numpy(float), n_pts)
-    h = close_behind_wall(h, az)
-    svf = vertical_sky_view_frac(h, az) / 0.5
-    h = np.sort(h.reshape(n, n_pts, int(n_sectors)), axis=1)
-    ranks = np.minimum(np.floor(levels * n_pts).astype(np.int64), n_pts - 1)
-    return h[:, ranks, :].astype(np.float32), svf.reshape(n, n_pts).mean(axis=1)
-
-
-def _owner_codes(owner_index, building_id, usable_ids):
-    """Owner value in the DSM of each facade's building."""
-    if owner_index is None:
-        # default: position among the usable buildings, as dsm_from_buildings(usable geometry) numbers them
-        owner_index = pd.Series(np.arange(len(usable_ids)), index=pd.Index(usable_ids))
-    if not isinstance(owner_index, pd.Series):
-        raise InputError("owner_index must be a pandas Series mapping building_id -> owner value in the DSM "
-                         f"(got {type(owner_index).__name__}); or pass None for positions among usable buildings")
-    codes = owner_index.reindex(pd.Index(building_id))
-    return codes.fillna(-1).to_numpy(np.int64)
-
-
-def survey_facades(buildings: gpd.GeoDataFrame, dsm, weather, *, min_segment_width_m: float,
-                   exclude_ground_floors_m: float, window_to_wall_frac: float, bipv_efficiency_frac: float,
-                   simplify_tolerance_m: float = 0.5, shared_wall_tolerance_m: float = 0.5,
-                   height_fracs=(0.25, 0.5, 0.75), points_per_level: int = 3, offset_m: float = 0.5,
-                   n_sectors: int = 72, radius_m: float = 300.0, n_quantiles: int = 3,
-                   min_poa_kwh_m2: float = 0.0, min_output_frac: float | None = None,
-                   temp_model_facade: str = "close_mount_glass_glass", owner_index: pd.Series | None = None,
-                   core_ids=None, progress=None, **energy_params) -> gpd.GeoDataFrame:
-    """Facade resource of a district: segments, BIPV capacity, shading and annual yield.
-
-    :func:`facade_segments`, then for the usable facades
-    :func:`facade_horizons` and :func:`pv_survey.energy.simulate_roofs` at tilt
-    90 deg facing the facade's azimuth, ``mount='flush'`` with the
-    ``temp_model_facade`` SAPM parameters (BIPV modules sit close to the wall),
-    no rows, the facade's horizon profiles and its vertical sky-view factor.
-    Facades irradiated less than ``min_poa_kwh_m2`` per year (or, if given,
-    producing less than ``min_output_frac`` of the same facade unshaded) get
-    an exclusion reason; as for roofs, their capacity and energy stay in the
-    table for information, so totals must sum the rows with an empty
-    ``excluded_reason``.
-
-    Parameters
-    ----------
-    buildings : GeoDataFrame
-        Canonical buildings (metric CRS); see :func:`facade_segments`.
-    dsm : pv_survey.shading.Dsm
-        Heights above ground covering the buildings plus ``radius_m``.
-    weather : pv_survey.weather.Weather
-        Hourly weather year.
-    min_segment_width_m, exclude_ground_floors_m, window_to_wall_frac, bipv_efficiency_frac,
-    simplify_tolerance_m, shared_wall_tolerance_m
-        See :func:`facade_segments`. [m, m, -, -, m, m]
-    height_fracs, points_per_level, offset_m, n_sectors, radius_m, n_quantiles
-        See :func:`facade_horizons`.
-    min_poa_kwh_m2 : float, default 0
-        Minimum annual plane-of-array irradiation after shading (CEA uses 800). [kWh/m2]
-    min_output_frac : float, optional
-        Minimum share of the unshaded output (None = no such rule). [-]
-    temp_model_facade : str, default 'close_mount_glass_glass'
-        pvlib SAPM temperature parameter set of the BIPV modules.
-    owner_index : Series, optional
-        building_id -> owner value in ``dsm.owner``; default the position among the
-        usable buildings (``dsm_from_buildings`` of the usable footprints in order).
-    core_ids : array_like, optional
-        Only these buildings get facades (a tile's core); the other buildings still
-        share walls and cast shade. Default: every building.
-    progress : callable(n_done, n_total), optional
-        Passed to the energy engine.
-    **energy_params
-        Other keywords of :func:`pv_survey.energy.simulate_roofs` (albedo,
-        gamma_pdc_per_c, dc_ac_ratio, eta_inv_nom, losses_frac, ...).
-
-    Returns
-    -------
-    GeoDataFrame
-        :func:`facade_segments` columns plus ``sky_view_frac`` (relative to an open
-        vertical wall), ``horizon_deg`` (float32 array (n_quantiles, n_sectors) per
-        usable facade, None otherwise) and the :data:`pv_survey.energy.ENERGY_COLUMNS`
-        (NaN for facades excluded before the yield step).
-    """
-    fac = facade_segments(buildings, min_segment_width_m=min_segment_width_m,
-                          exclude_ground_floors_m=exclude_ground_floors_m, window_to_wall_frac=window_to_wall_frac,
-                          bipv_efficiency_frac=bipv_efficiency_frac, simplify_tolerance_m=simplify_tolerance_m,
-                          shared_wall_tolerance_m=shared_wall_tolerance_m)
-    if core_ids is not None:
-        fac = fac[fac["building_id"].isin(pd.Index(core_ids))].reset_index(drop=True)
-    kept = (fac["excluded_reason"] == "").to_numpy()
-    k = fac[kept]
-    usable_ids = _usable(buildings)["building_id"].to_numpy()
-    owner = _owner_codes(owner_index, k["building_id"].to_numpy(), usable_ids)
-    hz, svf = facade_horizons(dsm, k, owner, height_fracs=height_fracs, points_per_level=points_per_level,
-                              offset_m=offset_m, n_sectors=n_sectors, radius_m=radius_m, n_quantiles=n_quantiles)
-    params = dict(energy_params)
-    params["temp_model_flush"] = temp_model_facade
-    res = energy.simulate_roofs(weather, np.full(len(k), 90.0), k["azimuth_deg"].to_numpy(float),
-                                k["capacity_kwp"].to_numpy(float), mount="flush", gcr=None, horizon_deg=hz,
-                                sky_view_frac=np.clip(svf, 0.0, 1.0), progress=progress, **params)
-    return energy.attach_results(fac, kept, res, svf, hz, min_poa_kwh_m2=min_poa_kwh_m2,
-                                 min_output_frac=min_output_frac, dark_reason=EXCLUDED["dark"],
-                                 shaded_reason=EXCLUDED["shaded"])

@@ -1,12 +1,12 @@
 """Partitioned survey: square tiles with a shading halo, run as dask.distributed tasks.
 
 A large area is cut into square tiles by building centroid (:func:`plan_tiles`). Each tile's
-roofs, shading and energy come from :func:`pv_survey.pipeline.assess_roofs` on the tile's
-*core* buildings plus a *halo*: every usable building whose bounding box comes within
+resources (roofs, and the facades and carports a scenario asks for) come from
+:func:`pv_survey.assessment.assess` on the tile's *core* buildings and car parks plus a *halo*: every usable building whose bounding box comes within
 ``shading.search_radius_m`` plus a margin of the core's bounding box. The halo buildings cast
 shade but get no roofs, so each tile's DSM covers every cell the core's horizon rays can reach,
-and each roof is computed exactly once. The roof tables of the tiles are concatenated and put in
-the single-process order (building_id, then the order of the roofs stage), and the plan, the
+and each surface is computed exactly once. The tables of the tiles are concatenated and put in
+the single-process order (each resource's ``merge_by``), and the plan, the
 accounting and the outputs run once on the whole table (:func:`pv_survey.pipeline.finish_survey`).
 Memory of a worker is bounded by one tile plus its halo; the driver holds the whole building and
 roof tables (the plan is global).
@@ -197,11 +197,16 @@ class TileResult:
     dsm_filled_cells: int = 0
 
 
-def _area_bounds(core: gpd.GeoDataFrame, parking: gpd.GeoDataFrame | None) -> tuple:
-    """Bounds of the tile's core buildings and car parks: the area its DSM must cover plus the radius."""
+def _area_bounds(core: gpd.GeoDataFrame, parking: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame) -> tuple:
+    """Bounds of the tile's core buildings and car parks: the area its DSM must cover plus the radius.
+
+    A tile without either (a run where no building is usable) covers all its buildings.
+    """
     parts = [core.total_bounds] if len(core) else []
     if parking is not None and len(parking):
         parts.append(parking.total_bounds)
+    if not parts:
+        parts.append(buildings.total_bounds)
     b = np.array(parts, dtype=float)
     return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
 
@@ -212,12 +217,12 @@ def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFra
     """One task: every resource of a tile's core, the halo casting shade.
 
     One DSM over the core buildings and car parks plus the search radius
-    (:func:`pv_survey.pipeline.build_dsm`, snapped to the run's global grid) serves
-    :func:`pv_survey.pipeline.assess_roofs` and
-    :func:`pv_survey.pipeline.assess_resources`. A
+    (:func:`pv_survey.pipeline.build_dsm`, snapped to the run's global grid) serves every
+    resource the scenario asks for (:func:`pv_survey.assessment.assess`: roofs always). A
     :class:`~pv_survey.errors.PVSurveyError` is re-raised with the tile's key in its message.
     """
-    from . import pipeline
+    from . import assessment, pipeline
+    from .resources import TileData
 
     _set_worker_threads()
     own_timer = timer is None
@@ -225,21 +230,22 @@ def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFra
     try:
         core = buildings[buildings["building_id"].isin(core_ids)]
         with timer.stage("shading"):
-            dsm = pipeline.build_dsm(cfg, buildings, _area_bounds(core, parking), planes)
-        roofs = None
-        if len(core_ids):
-            roofs = pipeline.assess_roofs(cfg, buildings, planes, wx, core_ids=core_ids, timer=timer, dsm=dsm,
-                                          progress=progress)
-        layers = pipeline.assess_resources(cfg, buildings, parking, wx, dsm, core_ids=core_ids,
-                                           progress=progress, timer=timer)
+            dsm, owner_of, absolute = pipeline.build_dsm(cfg, buildings, _area_bounds(core, parking, buildings),
+                                                         planes)
+        tile = TileData(buildings=buildings, core_ids=core_ids, weather=wx, dsm=dsm, owner_of=owner_of,
+                        absolute=absolute, energy_params=pipeline.energy_params(cfg), planes=planes,
+                        parking=parking)
+        assessed = assessment.assess(cfg, tile, timer=timer, progress=progress)
     except PVSurveyError as exc:
         try:
             wrapped = type(exc)(f"tile {key} ({len(core_ids)} buildings): {exc}")
         except Exception:  # an error class with another signature: keep the original
             raise exc from None
         raise wrapped from exc
+    layers = {name: a.frame for name, a in assessed.items()}
+    roofs = layers.pop("roofs")
     return TileResult(roofs=roofs, layers=layers, timings_s=dict(timer.timings_s) if own_timer else {},
-                      dsm_filled_cells=int(getattr(dsm[0], "filled_cells", 0) or 0))
+                      dsm_filled_cells=int(getattr(dsm, "filled_cells", 0) or 0))
 
 
 @contextmanager
@@ -415,38 +421,41 @@ def _cluster_error(tile: Tile, exc: BaseException) -> BaseException:
     return exc
 
 
-def _concat_roofs(frames: list[gpd.GeoDataFrame], crs: Any) -> gpd.GeoDataFrame:
-    """Concatenate tile roofs in the single-piece order: building_id, then the roofs stage's order."""
-    parts = [f for f in frames if len(f)] or frames[:1]
-    roofs = pd.concat(parts, ignore_index=True)
-    roofs = roofs.sort_values("building_id", kind="stable").reset_index(drop=True)
-    return gpd.GeoDataFrame(roofs, geometry="geometry", crs=crs)
-
-
-def _concat_layer(frames: list[gpd.GeoDataFrame], position: np.ndarray) -> gpd.GeoDataFrame:
-    """Concatenate one resource's tile frames in the single-piece order given by ``position``."""
+def _concat_layer(frames: list[gpd.GeoDataFrame], key: list[np.ndarray], crs: Any) -> gpd.GeoDataFrame:
+    """Concatenate one resource's tile frames in the single-piece order given by the sort ``key``."""
     parts = [f for f in frames if len(f)] or frames[:1]
     out = pd.concat(parts)
-    pos = np.concatenate([p for f, p in zip(frames, position) if len(f)] or [np.empty(0, np.int64)])
-    out = out.iloc[np.argsort(pos, kind="stable")]
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=parts[0].crs)
+    k = np.concatenate([p for f, p in zip(frames, key) if len(f)] or [np.empty(0, np.int64)])
+    out = out.iloc[np.argsort(k, kind="stable")]
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
 
 
-def _merge_layers(results: list[TileResult], buildings: gpd.GeoDataFrame, parking) -> dict:
-    """Facade and carport frames of all tiles, in the order a single piece gives them."""
+def _merge(name: str, frames: list[gpd.GeoDataFrame], buildings: gpd.GeoDataFrame, parking) -> gpd.GeoDataFrame:
+    """One resource's frames of all tiles, in the order a single piece gives them.
+
+    By the resource's ``merge_by``: sorted building ids (roofs: the roofs stage's order), the
+    owner building's input position (a building's facades stay together in its tile), or the
+    car park's input position (one row per input car park, by the frame's index).
+    """
+    from .resources import REGISTRY
+
+    how = REGISTRY[name].merge_by
+    if how == "parking":
+        return _concat_layer(frames, [parking.index.get_indexer(f.index) for f in frames], frames[0].crs)
+    ids = [f["building_id"].to_numpy() for f in frames]
+    if how == "building_id":
+        order = pd.Index(np.unique(np.concatenate(ids))) if frames else pd.Index([])
+    else:
+        order = pd.Index(buildings["building_id"].to_numpy())
+    out = _concat_layer(frames, [order.get_indexer(i) for i in ids], buildings.crs)
+    return out.reset_index(drop=True)
+
+
+def _merge_layers(results: list[TileResult], buildings: gpd.GeoDataFrame, parking) -> tuple:
+    """Roofs and the other resources' frames of all tiles, in the order a single piece gives them."""
+    roofs = _merge("roofs", [r.roofs for r in results], buildings, parking)
     names = list(dict.fromkeys(n for r in results for n in r.layers))
-    out = {}
-    b_pos = pd.Series(np.arange(len(buildings)), index=buildings["building_id"].to_numpy())
-    for name in names:
-        frames = [r.layers[name] for r in results if name in r.layers]
-        if "facade_id" in frames[0]:
-            # a building's facades stay together in its tile; buildings in input order
-            pos = [b_pos.reindex(f["building_id"].to_numpy()).to_numpy() for f in frames]
-            out[name] = _concat_layer(frames, pos).reset_index(drop=True)
-        else:  # one row per input car park: the car parks' order
-            pos = [parking.index.get_indexer(f.index) for f in frames]
-            out[name] = _concat_layer(frames, pos)
-    return out
+    return roofs, {n: _merge(n, [r.layers[n] for r in results if n in r.layers], buildings, parking) for n in names}
 
 
 def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None = None,
@@ -517,21 +526,17 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
                                parking=None if parking is None else parking.geometry)
             where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
             log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
-            extra = {}
-            if tiles:
-                out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer)
-                roofs = _concat_roofs([r.roofs for r in out if r.roofs is not None], buildings.crs) \
-                    if any(r.roofs is not None for r in out) else None
-                extra = _merge_layers(out, buildings, parking)
-                filled = sum(r.dsm_filled_cells for r in out)
-                del out  # the tile frames are freed as soon as they are concatenated
-                if filled and cfg.inputs.dsm:
-                    fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
-                    counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
-                    notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
-            if not tiles or roofs is None:  # no usable building: the roofs stage says what is wrong
-                from .pipeline import assess_roofs
-                roofs = assess_roofs(cfg, buildings, planes, wx, timer=timer)
+            if not tiles:  # no usable building nor car park: one empty tile says what is left
+                tiles = [Tile(key=(0, 0), core=np.empty(0, np.int64), halo=np.arange(len(buildings)),
+                              bounds=tuple(buildings.total_bounds))]
+            out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer)
+            roofs, extra = _merge_layers(out, buildings, parking)
+            filled = sum(r.dsm_filled_cells for r in out)
+            del out  # the tile frames are freed as soon as they are concatenated
+            if filled and cfg.inputs.dsm:
+                fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
+                counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
+                notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
         if len(tiles) > 1 or client is not None:
             n_halo = sum(t.halo.size for t in tiles)
             notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "

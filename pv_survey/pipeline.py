@@ -26,7 +26,6 @@ from . import __version__
 from .config import Config, config_to_dict
 from .data_files import data_dir
 from .accounting import check_accounting
-from .resources import SHADED_REASON, profile_strings, shaded_out
 from .sites import annotate_buildings, sites_from_roofs
 from .errors import InputError
 
@@ -134,7 +133,8 @@ def load_inputs(cfg: Config):
                                          source_crs=cfg.inputs.source_crs or None, target_crs=metric_crs)
     # issue 16: building parts become roof planes of their outline; constraints flag heritage / supertall
     from . import roofs as roofs_mod
-    planes = roofs_mod.with_part_planes(planes, buildings, getattr(report, "parts", None))
+    planes = roofs_mod.with_part_planes(planes, buildings, getattr(report, "parts", None),
+                                        default_pitch_deg=cfg.roofs.default_pitch_deg)
     protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs) if cfg.inputs.protected else None
     buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints, protected)
     if len(buildings) == 0:
@@ -258,106 +258,6 @@ def load_parking(cfg: Config):
     parking = inputs.read_parking(src, layer=cfg.inputs.parking_layer or None,
                                   source_crs=cfg.inputs.source_crs or None, target_crs=cfg.survey.metric_crs)
     return select_surface_parking(parking)
-
-
-def assess_resources(cfg: Config, buildings: gpd.GeoDataFrame, parking, wx, dsm: tuple, *, core_ids=None,
-                     progress: Progress | None = None, timer: "_Timer | None" = None) -> dict:
-    """The other resources asked for in ``cfg.resources.kinds``: ``{layer name: frame}``.
-
-    ``buildings`` may hold more buildings than ``core_ids`` (a tile's halo): they
-    cast shade and share walls, but only the core buildings get facades. Each
-    resource is an entry of :data:`pv_survey.resources.REGISTRY`.
-    """
-    from . import resources
-
-    dsm_obj, owner_of, absolute = dsm
-    usable_b = buildings[buildings["excluded_reason"].fillna("") == ""]
-    tile = resources.TileData(buildings=usable_b, core_ids=core_ids, parking=parking, weather=wx, dsm=dsm_obj,
-                              owner_of=owner_of, absolute=absolute, energy_params=energy_params(cfg),
-                              progress=None)
-    out = {}
-    for name in (n for n in resources.REGISTRY if n in cfg.resources.kinds):
-        t = tile if progress is None else dataclasses.replace(tile, progress=lambda d, n, _s=name: progress(_s, d, n))
-        out.update(resources.assess(cfg, (name,), t, timer=timer or _Timer()))
-    return out
-
-
-def assess_roofs(cfg: Config, buildings: gpd.GeoDataFrame, planes, wx, *, core_ids=None,
-                 progress: Progress | None = None, timer: "_Timer | None" = None,
-                 dsm: tuple | None = None, notes: list | None = None) -> gpd.GeoDataFrame:
-    """Roofs, shading and energy for the buildings of ``core_ids`` (default: all).
-
-    ``buildings`` may hold more buildings than the core (a halo around a tile):
-    they cast shade but get no roofs. ``dsm`` is an optional ``build_dsm`` result
-    covering the roofs plus the search radius (built here when not given).
-    Returns the roofs frame with energy columns and ``excluded_reason``; the
-    ``usable_geometry`` helper column is dropped.
-    """
-    from . import roofs as roofs_mod, shading, energy
-
-    timer = timer or _Timer()
-    rc, sc = cfg.roofs, cfg.shading
-    core = buildings if core_ids is None else buildings[buildings["building_id"].isin(core_ids)]
-    with timer.stage("roofs"):
-        planes_b = roofs_mod.roof_planes_from_buildings(core, planes, flat_max_tilt_deg=rc.flat_max_tilt_deg)
-        existing = core.set_index("building_id")["existing_pv_kwp"].astype(float)
-        roofs = roofs_mod.layout_roofs(
-            planes_b, latitude_deg=cfg.survey.centre_lat_deg, edge_setback_m=rc.edge_setback_m,
-            obstacle_free_frac=rc.obstacle_free_frac, min_usable_area_m2=rc.min_usable_area_m2,
-            max_tilt_deg=rc.max_tilt_deg, exclude_north_facing=rc.exclude_north_facing,
-            north_sector_half_width_deg=rc.north_sector_half_width_deg, flat_layout=rc.flat_layout,
-            flat_module_tilt_deg=rc.flat_module_tilt_deg, flat_module_azimuth_deg=rc.flat_module_azimuth_deg,
-            east_west_tilt_deg=rc.east_west_tilt_deg, row_spacing=rc.row_spacing, flat_gcr=rc.flat_gcr,
-            east_west_gcr=rc.east_west_gcr, pitched_gcr=rc.pitched_gcr,
-            module_efficiency_frac=rc.module_efficiency_frac, existing_pv_kwp=existing,
-            category=core.set_index("building_id")["category"], category_rules=rc.category_rules,
-        )
-    kept = roofs["excluded_reason"].to_numpy() == ""
-    k_roofs = roofs[kept]
-
-    with timer.stage("shading"):
-        if dsm is None:
-            area = roofs.total_bounds if len(roofs) else buildings.total_bounds
-            dsm, owner_of, absolute = build_dsm(cfg, buildings, area, planes)
-            if notes is not None:
-                notes.extend(dsm_notes(cfg, dsm))
-        else:
-            dsm, owner_of, absolute = dsm
-        roof_z = None if absolute else k_roofs["height_m"].to_numpy(float)
-        hz, svf = shading.roof_horizons(
-            dsm, k_roofs["usable_geometry"].to_numpy(), roof_z,
-            owner_of.reindex(k_roofs["building_id"]).to_numpy(np.int64),
-            n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, points_per_100m2=sc.points_per_100m2,
-            max_points=sc.max_points_per_roof, n_quantiles=sc.n_quantiles,
-            progress=(lambda d, t: progress("shading", d, t)) if progress else None,
-        )
-        # the module plane's own view of the sky above its horizon (issue 14), not a horizontal one
-        svf, band = shading.plane_sky_view_frac(hz, k_roofs["module_tilt_deg"].to_numpy(float),
-                                                k_roofs["module_azimuth_deg"].to_numpy(float))
-
-    with timer.stage("energy"):
-        mount = k_roofs["mount"].to_numpy()
-        res = energy.simulate_roofs(
-            wx, k_roofs["module_tilt_deg"].to_numpy(float), k_roofs["module_azimuth_deg"].to_numpy(float),
-            k_roofs["capacity_kwp"].to_numpy(float), mount=mount,
-            gcr=np.where(mount == "rack", k_roofs["gcr"].to_numpy(float), np.nan),
-            horizon_deg=hz, sky_view_frac=svf, horizon_band_open_frac=band, **energy_params(cfg),
-            progress=(lambda d, t: progress("energy", d, t)) if progress else None,
-        )
-        roofs = roofs.drop(columns=["usable_geometry"])
-        for col in res.columns:
-            values = np.full(len(roofs), np.nan)
-            values[kept] = res[col].to_numpy()
-            roofs[col] = values
-        values = np.full(len(roofs), np.nan)
-        values[kept] = svf
-        roofs["sky_view_frac"] = values
-        prof = np.full(len(roofs), "", dtype=object)
-        prof[kept] = profile_strings(hz)
-        roofs["horizon_deg"] = prof
-        shaded = shaded_out(kept, roofs["shading_loss_frac"].to_numpy(float), sc.min_output_frac)
-        roofs.loc[shaded, "excluded_reason"] = SHADED_REASON.format(pct=100 * sc.min_output_frac)
-    return roofs
 
 
 def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame, *,
@@ -505,20 +405,12 @@ def energy_params(cfg: Config) -> dict:
 
 def plan_params(cfg: Config) -> dict:
     """Keyword arguments of :func:`pv_survey.plan.build_plan` from the config."""
-    pc = cfg.plan
-    out = dict(
-        priority_classes=pc.priority_classes, targets=pc.targets, plan_year=pc.plan_year,
-        coverage_target_frac=pc.coverage_target_frac, coverage_year=pc.coverage_year,
-        new_building_from_year=pc.new_building_from_year, coverage_categories=pc.coverage_categories,
-    )
-    out.update(pc.build_plan_kwargs())
-    out["economics"] = cfg.economics
-    out["weather"] = cfg.inputs.weather  # the TOU valuation's profile ('' = embedded default year)
-    # kWp per m2 of module = STC efficiency x 1 kW/m2
-    out["module_kwp_per_m2"] = cfg.roofs.module_efficiency_frac
-    if pc.pins_file:
+    out = dict(settings=cfg.plan, economics=cfg.economics,
+               weather=cfg.inputs.weather,  # the TOU valuation's profile ('' = embedded default year)
+               module_kwp_per_m2=cfg.roofs.module_efficiency_frac)  # kWp per m2 = efficiency x 1 kW/m2
+    if cfg.plan.pins_file:
         from .plan import read_pins
-        out["pins"] = read_pins(pc.pins_file)
+        out["pins"] = read_pins(cfg.plan.pins_file)
     return out
 
 

@@ -69,6 +69,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .config import PlanConfig, RoofsConfig
 from .economics import ECONOMICS_COLUMNS, EconomicsParams, economics_totals, site_economics
 from .errors import InputError, InputFileError
 
@@ -112,6 +113,9 @@ _BUILDING_REQUIRED = ("building_id", "category", "year_built", "existing_pv_kwp"
 RESERVE = "reserve"
 PINNED_OUT = "pinned out"
 _TOL_KWP = 1e-6  # capacity comparisons tolerate float round-off [kWp]
+#: Relative MIP gap at which HiGHS stops: 1e-6 of the CAPEX, far below the cost figures' precision
+#: (project choice; HiGHS' own default is 1e-4).
+MIP_REL_GAP = 1e-6
 
 
 @dataclass(frozen=True)
@@ -481,7 +485,8 @@ def _why(row: Any, b: TargetBasis) -> str:
 
 
 def priority_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], years: Sequence[int], *,
-                      max_kwp_per_year: float = 0.0, max_capex_cny_per_year: float = 0.0,
+                       max_kwp_per_year: float = PlanConfig.max_kwp_per_year,
+                      max_capex_cny_per_year: float = PlanConfig.max_capex_cny_per_year,
                       cost_col: str = "capex_cny") -> tuple[np.ndarray, list[str], list[str], list[str]]:
     """Priority mode: sites in rank order, year by year, until every target due is met.
 
@@ -570,9 +575,10 @@ def priority_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], years:
 
 
 def least_cost_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], years: Sequence[int], *,
-                        max_kwp_per_year: float = 0.0, max_capex_cny_per_year: float = 0.0,
-                        cost_col: str = "capex_cny", time_limit_s: float = 60.0,
-                        mip_rel_gap: float = 1e-6) -> tuple[np.ndarray | None, str]:
+                        max_kwp_per_year: float = PlanConfig.max_kwp_per_year,
+                        max_capex_cny_per_year: float = PlanConfig.max_capex_cny_per_year,
+                        cost_col: str = "capex_cny", time_limit_s: float = PlanConfig.milp_time_limit_s,
+                        mip_rel_gap: float = MIP_REL_GAP) -> tuple[np.ndarray | None, str]:
     """Least-cost mode: the schedule of least total cost meeting every target by its year.
 
     A binary MILP (``scipy.optimize.milp``, HiGHS). Variables ``x[i, y]`` = site ``i`` built
@@ -779,7 +785,8 @@ def _req(b: TargetBasis) -> str:
 
 
 def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_year: int,
-                  max_kwp_per_year: float = 0.0, max_capex_cny_per_year: float = 0.0) -> pd.DataFrame:
+                  max_kwp_per_year: float = PlanConfig.max_kwp_per_year,
+                  max_capex_cny_per_year: float = PlanConfig.max_capex_cny_per_year) -> pd.DataFrame:
     """One row per target: required, achieved by existing PV and with the plan, met, margin, status.
 
     Parameters
@@ -882,7 +889,7 @@ def _score_keys(df: pd.DataFrame, score: str) -> tuple[pd.Series, list[str], lis
     raise InputError(f"plan: score = {score!r} is not one of 'yield', 'size', 'cost'")
 
 
-def rank_sites(sites: pd.DataFrame, *, priority_classes: Sequence[str], score: str = "yield",
+def rank_sites(sites: pd.DataFrame, *, priority_classes: Sequence[str], score: str = PlanConfig.score,
                pins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Order sites: pinned-in first, then class order, then score; pinned-out last.
 
@@ -1154,30 +1161,13 @@ def build_plan(
     sites: pd.DataFrame,
     buildings: pd.DataFrame | None = None,
     *,
-    priority_classes: Sequence[str] | None = None,
-    targets: Sequence[Any] | None = None,
-    plan_year: int | None = None,
-    as_of_year: int | None = None,
-    coverage_target_frac: float | None = None,
-    coverage_year: int | None = None,
-    new_building_from_year: int | None = None,
-    coverage_categories: Sequence[str] | None = None,
-    coverage_definition: str | None = None,
-    category_shares: Sequence[Any] | None = None,
-    mode: str | None = None,
-    score: str | None = None,
-    pins: pd.DataFrame | None = None,
+    settings: Any = None,
     economics: Any = None,
-    module_kwp_per_m2: float = 0.21,
-    time_limit_s: float = 60.0,
-    max_kwp_per_year: float | None = None,
-    max_capex_cny_per_year: float | None = None,
+    module_kwp_per_m2: float = RoofsConfig.module_efficiency_frac,
+    pins: pd.DataFrame | None = None,
     weather: Any = None,
 ) -> PlanResult:
     """Build the installation plan.
-
-    Every argument left as None takes the documented default of
-    :class:`pv_survey.config.PlanConfig` / :class:`~pv_survey.config.EconomicsConfig`.
 
     Parameters
     ----------
@@ -1187,33 +1177,20 @@ def build_plan(
         Every input building (``building_id, category, year_built, existing_pv_kwp,
         roof_area_m2``); it gives the existing PV total, coverage and category shares. Without
         it the existing PV is taken from ``sites`` and those two tables are empty.
-    priority_classes : sequence of str
-        Categories in priority order.
-    targets : sequence of objects with ``name``, ``year``, ``capacity_kwp``
-        Capacity targets, in year order. [-, yr, kWp]
-    plan_year : int
-        Year the district plan was issued (reported). [yr]
-    as_of_year : int
-        Targets with an earlier year are reported as passed. [yr]
-    coverage_target_frac, coverage_year, new_building_from_year, coverage_categories, coverage_definition
-        See :func:`coverage_table`.
-    category_shares : sequence of objects with ``name``, ``categories``, ``min_share_frac``
-        See :func:`category_shares_table`.
-    mode : {'priority', 'least-cost'}
-        Which selection becomes the plan; both are computed for ``comparison``.
-    score : {'yield', 'size', 'cost'}
-        Order within a class.
-    pins : pandas.DataFrame, optional
-        ``building_id``, ``pin`` ('in' / 'out'), e.g. from :func:`read_pins`.
+    settings : pv_survey.config.PlanConfig, optional
+        The plan section: priority classes, targets, plan and as-of years, the detailed
+        coverage table's settings (:func:`coverage_table`), category shares
+        (:func:`category_shares_table`), mode (``'priority'`` / ``'least-cost'``; both are
+        computed for ``comparison``), score, per-year limits and the MILP time limit. None =
+        its documented defaults.
     economics : EconomicsParams or pv_survey.config.EconomicsConfig, optional
-        Economic parameters (a config section is unpacked with :meth:`EconomicsParams.from_config`).
+        Economic parameters (a config section is unpacked with :meth:`EconomicsParams.from_config`);
+        None = the documented defaults of the economics section.
     module_kwp_per_m2 : float
         Module power density, to express existing PV as area (= module efficiency x
         1 kW/m2). [kWp/m2]
-    time_limit_s : float
-        Least-cost solver time limit (each of at most three MILPs). [s]
-    max_kwp_per_year, max_capex_cny_per_year : float
-        Per-year limits of new capacity [kWp] and CAPEX [CNY]; 0 = none.
+    pins : pandas.DataFrame, optional
+        ``building_id``, ``pin`` ('in' / 'out'), e.g. from :func:`read_pins`.
     weather : pv_survey.weather.Weather or str or Path, optional
         Weather year (or its file) for the time-of-use valuation when ``economics`` is a
         config section without ``hourly_profile_file``; None = the embedded default year.
@@ -1230,21 +1207,14 @@ def build_plan(
     """
     from .config import EconomicsConfig, PlanConfig
 
-    d = PlanConfig()
-    priority_classes = tuple(d.priority_classes if priority_classes is None else priority_classes)
-    targets = tuple(d.targets if targets is None else targets)
-    plan_year = d.plan_year if plan_year is None else plan_year
-    as_of_year = d.as_of_year if as_of_year is None else as_of_year
-    coverage_target_frac = d.coverage_target_frac if coverage_target_frac is None else coverage_target_frac
-    coverage_year = d.coverage_year if coverage_year is None else coverage_year
-    new_building_from_year = d.new_building_from_year if new_building_from_year is None else new_building_from_year
-    coverage_categories = tuple(d.coverage_categories if coverage_categories is None else coverage_categories)
-    coverage_definition = d.coverage_definition if coverage_definition is None else coverage_definition
-    category_shares = tuple(d.category_shares if category_shares is None else category_shares)
-    mode = d.mode if mode is None else mode
-    score = d.score if score is None else score
-    max_kwp_per_year = d.max_kwp_per_year if max_kwp_per_year is None else max_kwp_per_year
-    max_capex_cny_per_year = d.max_capex_cny_per_year if max_capex_cny_per_year is None else max_capex_cny_per_year
+    d = PlanConfig() if settings is None else settings
+    priority_classes, targets = tuple(d.priority_classes), tuple(d.targets)
+    plan_year, as_of_year = d.plan_year, d.as_of_year
+    coverage_target_frac, coverage_year = d.coverage_target_frac, d.coverage_year
+    new_building_from_year, coverage_categories = d.new_building_from_year, tuple(d.coverage_categories)
+    coverage_definition, category_shares = d.coverage_definition, tuple(d.category_shares)
+    mode, score, time_limit_s = d.mode, d.score, d.milp_time_limit_s
+    max_kwp_per_year, max_capex_cny_per_year = d.max_kwp_per_year, d.max_capex_cny_per_year
     if isinstance(weather, (str, Path)):
         from .weather import read_weather
         weather = read_weather(weather) if str(weather) else None

@@ -27,6 +27,7 @@ import shapely
 from affine import Affine
 
 from . import _horizon_kernel as _k
+from .config import ShadingConfig
 from .errors import CRSError, InputError, InputFileError
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "quantile_levels",
     "sector_azimuths_deg",
     "roof_horizons",
+    "profiles_at_points",
     "roof_horizons_tiled",
     "buildings_dsm_source",
     "iter_roof_tiles",
@@ -207,7 +209,7 @@ def _burn(geoms: np.ndarray, values: np.ndarray, order: np.ndarray, out: np.ndar
         rasterize(shapes, out=out, transform=transform)
 
 
-def dsm_from_buildings(geometry: Any, height_m: Any, *, resolution_m: float = 1.0,
+def dsm_from_buildings(geometry: Any, height_m: Any, *, resolution_m: float = ShadingConfig.dsm_resolution_m,
                        bounds: tuple[float, float, float, float] | None = None, pad_m: float = 0.0,
                        crs: Any = None, obstacles: Any = None, owner_ids: Any = None) -> Dsm:
     """Rasterise footprints x heights into a :class:`Dsm` (flat-topped prisms on flat ground).
@@ -656,8 +658,8 @@ def _cell_coords(dsm: Dsm, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- roof sample points
 
 
-def sample_roof_points(geometry: Any, *, points_per_100m2: float = 1.0,
-                       max_points: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_roof_points(geometry: Any, *, points_per_100m2: float = ShadingConfig.points_per_100m2,
+                       max_points: int = ShadingConfig.max_points_per_roof) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sample points inside each (usable-area) polygon; more points on larger roofs.
 
     Each polygon gets ``n = clip(round(area_m2 * points_per_100m2 / 100), 1, max_points)`` target
@@ -851,7 +853,8 @@ def _point_arrays(dsm: Dsm, x: Any, y: Any, z_m: Any, exclude_owner: Any):
 
 
 def horizon_at_points(dsm: Dsm, x: Any, y: Any, z_m: Any, *, exclude_owner: Any = None,
-                      n_sectors: int = 72, radius_m: float = 300.0) -> np.ndarray:
+                      n_sectors: int = ShadingConfig.n_sectors,
+                      radius_m: float = ShadingConfig.search_radius_m) -> np.ndarray:
     """Horizon elevation angle in each azimuth sector, seen from points above the DSM.
 
     One ray per sector, along the sector's centre azimuth, from the observer at height ``z_m``
@@ -931,19 +934,17 @@ def quantile_levels(n_quantiles: int) -> np.ndarray:
     return (np.arange(int(n_quantiles), dtype=np.float64) + 0.5) / int(n_quantiles)
 
 
-def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any, *, n_sectors: int = 72,
-                  radius_m: float = 300.0, points_per_100m2: float = 1.0, max_points: int = 16,
-                  n_quantiles: int = 3,
+def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any, *,
+                  n_sectors: int = ShadingConfig.n_sectors, radius_m: float = ShadingConfig.search_radius_m,
+                  points_per_100m2: float = ShadingConfig.points_per_100m2,
+                  max_points: int = ShadingConfig.max_points_per_roof, n_quantiles: int = ShadingConfig.n_quantiles,
                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Horizon profiles and sky-view factors of roofs, keeping the share of each roof in shade.
 
-    Each roof is sampled with :func:`sample_roof_points`; every point's horizon comes from
-    :func:`horizon_at_points` at the roof's height, ignoring the roof's own building. Per sector the
-    roof's point horizons are sorted and read at the quantile levels ``(j + 0.5) / n_quantiles``
-    (value of rank ``min(floor(q n), n - 1)`` of n points), so each of the ``n_quantiles`` values
-    stands for an equal share of the roof: at a sun elevation e in sector k, the share of the values
-    above e is the shaded share of the roof's points to within 1 / (2 n_quantiles) (exact when
-    n = n_quantiles), not just whether the worst point is shaded.
+    Each roof is sampled with :func:`sample_roof_points`; the points' horizons at the roof's
+    height, ignoring the roof's own building, become the roof's quantile profiles
+    (:func:`profiles_at_points`), so the shaded share of the roof survives, not just whether
+    the worst point is shaded.
 
     Parameters
     ----------
@@ -963,7 +964,7 @@ def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any,
     n_quantiles : int
         Profiles per roof (1 = the median point's profile).
     progress : callable, optional
-        Called as ``progress(points_done, points_total)`` after each chunk.
+        Called as ``progress(roofs_done, n_roofs)`` after each chunk of points.
 
     Returns
     -------
@@ -976,10 +977,6 @@ def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any,
     geoms, geo_crs = _geometry_array(geometry)
     _check_crs(dsm, geo_crs)
     n_roofs = len(geoms)
-    levels = quantile_levels(n_quantiles)
-    sector_azimuths_deg(n_sectors)
-    if not radius_m > 0:
-        raise InputError(f"radius_m = {radius_m!r} must be > 0 (default 300 m)")
     x, y, ri = sample_roof_points(geoms, points_per_100m2=points_per_100m2, max_points=max_points)
     if roof_height_m is None:
         z = dsm_height_at(dsm, x, y)
@@ -989,13 +986,69 @@ def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any,
             raise InputError(f"roof_horizons: {rh.shape[0]} roof heights for {n_roofs} roofs; give one per roof")
         z = rh[ri]
     if owner_index is None:
-        excl = np.full(ri.shape, -1, dtype=np.int32)
+        excl = None
     else:
         oi = np.asarray(owner_index, dtype=np.int64).reshape(-1)
         if oi.shape[0] != n_roofs:
             raise InputError(f"roof_horizons: {oi.shape[0]} owner indices for {n_roofs} roofs; give one per roof")
-        excl = oi[ri].astype(np.int32)
-    col, row, z, excl = _point_arrays(dsm, x, y, z, excl)
+        excl = oi[ri]
+    return profiles_at_points(dsm, x, y, z, ri, n_roofs, exclude_owner=excl, n_sectors=n_sectors,
+                              radius_m=radius_m, n_quantiles=n_quantiles, progress=progress)
+
+
+def profiles_at_points(dsm: Dsm, x: Any, y: Any, z_m: Any, surface_index: Any, n_surfaces: int, *,
+                       exclude_owner: Any = None, n_sectors: int, radius_m: float, n_quantiles: int,
+                       progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Horizon profiles of surfaces from the horizons of their sample points.
+
+    Every point's horizon comes from :func:`horizon_at_points`; per surface and sector the
+    points' horizons are sorted and read at the quantile levels ``(j + 0.5) / n_quantiles``
+    (value of rank ``min(floor(q n), n - 1)`` of n points), so each of the ``n_quantiles``
+    values stands for an equal share of the surface: at a sun elevation e in sector k, the
+    share of the values above e is the shaded share of the surface's points to within
+    1 / (2 n_quantiles) (exact when n = n_quantiles), not just whether the worst point is
+    shaded. One function for roofs, facades, carports and any other resource.
+
+    Parameters
+    ----------
+    dsm : Dsm
+    x, y : array-like (n_points,)
+        Sample points in the DSM's CRS. [m]
+    z_m : array-like (n_points,)
+        Observer heights in the DSM's vertical reference. [m]
+    surface_index : array-like of int (n_points,)
+        Position of each point's surface, ascending.
+    n_surfaces : int
+        Number of surfaces; a surface without points gets NaN.
+    exclude_owner : array-like of int (n_points,), optional
+        Owner value each point ignores (its own building); -1 / None = none.
+    n_sectors, radius_m
+        See :func:`horizon_at_points`. [-, m]
+    n_quantiles : int
+        Profiles per surface (1 = the median point's profile).
+    progress : callable, optional
+        Called as ``progress(surfaces_done, n_surfaces)`` after each chunk of points.
+
+    Returns
+    -------
+    horizon_deg : numpy.ndarray
+        float32 (n_surfaces, n_quantiles, n_sectors), ascending along axis 1. [deg]
+    sky_view_frac : numpy.ndarray
+        float64 (n_surfaces,): mean horizontal sky-view factor of the points
+        (:func:`sky_view_factor`; NaN without points). [0-1]
+    """
+    levels = quantile_levels(n_quantiles)
+    sector_azimuths_deg(n_sectors)
+    if not radius_m > 0:
+        raise InputError(f"radius_m = {radius_m!r} must be > 0")
+    si = np.asarray(surface_index, dtype=np.int64).reshape(-1)
+    n_surfaces = int(n_surfaces)
+    if si.size and (np.any(np.diff(si) < 0) or si[0] < 0 or si[-1] >= n_surfaces):
+        raise InputError(f"surface_index must ascend within 0..{n_surfaces - 1}")
+    excl = None if exclude_owner is None else np.asarray(exclude_owner, dtype=np.int64).reshape(-1)
+    col, row, z, excl = _point_arrays(dsm, x, y, z_m, excl)
+    if si.size != col.size:
+        raise InputError(f"{si.size} surface indices for {col.size} points; give one per point")
     pyr = _build_pyramid(dsm)
     h_pts = np.empty((col.size, int(n_sectors)), dtype=np.float32)
     for a in range(0, max(col.size, 1), _CHUNK_POINTS):
@@ -1003,14 +1056,14 @@ def roof_horizons(dsm: Dsm, geometry: Any, roof_height_m: Any, owner_index: Any,
         if b > a:
             h_pts[a:b] = _horizons(dsm, pyr, col[a:b], row[a:b], z[a:b], excl[a:b], int(n_sectors),
                                    float(radius_m))
-        if progress is not None:
-            progress(b, col.size)
+        if progress is not None:  # surfaces whose points are all done
+            progress(int(si[b - 1]) + 1 if b < col.size else n_surfaces, n_surfaces)
     svf_pts = sky_view_factor(h_pts)
-    start = np.searchsorted(ri, np.arange(n_roofs), side="left")
-    stop = np.searchsorted(ri, np.arange(n_roofs), side="right")
-    out_h = np.empty((n_roofs, levels.size, int(n_sectors)), dtype=np.float32)
-    out_svf = np.empty(n_roofs, dtype=np.float64)
-    if n_roofs:
+    start = np.searchsorted(si, np.arange(n_surfaces), side="left")
+    stop = np.searchsorted(si, np.arange(n_surfaces), side="right")
+    out_h = np.empty((n_surfaces, levels.size, int(n_sectors)), dtype=np.float32)
+    out_svf = np.empty(n_surfaces, dtype=np.float64)
+    if n_surfaces:
         _k.aggregate_roofs(h_pts, svf_pts, start.astype(np.int64), stop.astype(np.int64), levels, out_h, out_svf)
     return out_h, out_svf
 
@@ -1032,7 +1085,7 @@ def _check_crs(dsm: Dsm, geo_crs: Any) -> None:
 # --------------------------------------------------------------------------- large areas, tile by tile
 
 
-def buildings_dsm_source(geometry: Any, height_m: Any, *, resolution_m: float = 1.0, crs: Any = None,
+def buildings_dsm_source(geometry: Any, height_m: Any, *, resolution_m: float = ShadingConfig.dsm_resolution_m, crs: Any = None,
                          obstacles: Any = None) -> Callable[[tuple[float, float, float, float]], Dsm]:
     """A function ``bounds -> Dsm`` rasterising only the buildings near ``bounds``.
 
@@ -1069,8 +1122,8 @@ def buildings_dsm_source(geometry: Any, height_m: Any, *, resolution_m: float = 
     return source
 
 
-def iter_roof_tiles(geometry: Any, *, tile_size_m: float = 3000.0,
-                    halo_m: float = 300.0) -> Iterator[tuple[np.ndarray, tuple[float, float, float, float]]]:
+def iter_roof_tiles(geometry: Any, *, tile_size_m: float = ShadingConfig.tile_size_m,
+                    halo_m: float = ShadingConfig.search_radius_m) -> Iterator[tuple[np.ndarray, tuple[float, float, float, float]]]:
     """Group roofs into square tiles: yields (roof positions, bounds the tile's DSM must cover).
 
     A roof belongs to the tile holding the centre of its bounding box; the bounds are the union of
@@ -1107,8 +1160,11 @@ def iter_roof_tiles(geometry: Any, *, tile_size_m: float = 3000.0,
 
 
 def roof_horizons_tiled(geometry: Any, roof_height_m: Any, owner_index: Any, dsm_source: Any, *,
-                        tile_size_m: float = 3000.0, n_sectors: int = 72, radius_m: float = 300.0,
-                        points_per_100m2: float = 1.0, max_points: int = 16, n_quantiles: int = 3,
+                        tile_size_m: float = ShadingConfig.tile_size_m, n_sectors: int = ShadingConfig.n_sectors,
+                        radius_m: float = ShadingConfig.search_radius_m,
+                        points_per_100m2: float = ShadingConfig.points_per_100m2,
+                        max_points: int = ShadingConfig.max_points_per_roof,
+                        n_quantiles: int = ShadingConfig.n_quantiles,
                         progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`roof_horizons` tile by tile, so memory is bounded by one tile plus its halo.
 

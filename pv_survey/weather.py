@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .config import EnergyConfig
 from .data_files import data_path
 from .errors import WeatherError
 
@@ -157,7 +158,7 @@ class Weather:
 # --------------------------------------------------------------------------- public
 
 
-def read_weather(path: str | Path, time_alignment: str | float = "auto") -> Weather:
+def read_weather(path: str | Path, time_alignment: str | float = EnergyConfig.time_alignment) -> Weather:
     """Read any supported weather file into the internal form.
 
     The format is detected from the content: EPW, TMY3, PVGIS TMY (CSV or
@@ -237,7 +238,7 @@ def _read_weather_file(p: Path, alignment: str | float) -> Weather:
     return _finish(parsed, p, alignment)
 
 
-def default_weather(time_alignment: str | float = "auto") -> Weather:
+def default_weather(time_alignment: str | float = EnergyConfig.time_alignment) -> Weather:
     """The embedded default Guangzhou weather year (``data/guangzhou_default_year.csv``).
 
     Parameters
@@ -424,7 +425,7 @@ def distance_km(weather: Weather, lon_deg: float, lat_deg: float) -> float:
 
 
 def location_warning(weather: Weather, lon_deg: float, lat_deg: float, *,
-                           max_distance_km: float = 50.0) -> str | None:
+                           max_distance_km: float = EnergyConfig.weather_max_distance_km) -> str | None:
     """A warning when the weather data is far from the survey area.
 
     Parameters

@@ -22,6 +22,9 @@ import shapely
 __all__ = ["assign_zones", "zone_table", "zone_layer_name", "ZONE_COLUMNS"]
 
 #: Columns of :func:`zone_table` (plus one ``kwp_<phase>`` column per plan phase, and geometry).
+#: Zones named in the summary line of each zone layer, by capacity (project choice).
+TOP_ZONES = 3
+
 ZONE_COLUMNS = ("zone_layer", "zone", "n_buildings", "n_sites", "n_excluded", "capacity_kwp", "annual_mwh",
                 "footprint_m2")
 
@@ -115,7 +118,7 @@ def zone_table(buildings: pd.DataFrame, zones: gpd.GeoDataFrame, zone_of: np.nda
     return gpd.GeoDataFrame(agg.reset_index(drop=True), geometry=geom, crs=zones.crs)
 
 
-def zone_summary_lines(table: gpd.GeoDataFrame | None, *, top: int = 3) -> list[str]:
+def zone_summary_lines(table: gpd.GeoDataFrame | None, *, top: int = TOP_ZONES) -> list[str]:
     """One plain sentence per zone layer: zones, and those with the most capacity."""
     if table is None or len(table) == 0:
         return []

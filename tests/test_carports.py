@@ -8,6 +8,8 @@ from shapely.geometry import LineString, Point, box
 
 from pv_survey import carports as C
 from pv_survey import shading
+from pv_survey.assessment import assess_resource
+from pv_survey.config import Config
 from pv_survey.errors import InputError
 
 CRS = "EPSG:4547"
@@ -88,6 +90,15 @@ def test_select_surface_parking_from_osm_tags():
     assert list(C.select_surface_parking(plain).index) == [0]
 
 
+def _survey(lots, dsm, weather, **resources):
+    """The canopies over ``lots`` through the one assessment, with the canopy settings of CANOPY."""
+    canopy = {f"carport_{k}": v for k, v in CANOPY.items()}
+    cfg = Config().replace(resources={"kinds": ["roofs", "carports"], "carport_min_area_m2": 0.0, **canopy,
+                                      **resources})
+    none = gpd.GeoDataFrame({"building_id": [], "height_m": [], "excluded_reason": []}, geometry=[], crs=CRS)
+    return assess_resource("carports", cfg, none, dsm, weather, parking=lots)
+
+
 def _dsm(geoms, heights, bounds):
     return shading.dsm_from_buildings(list(geoms), heights, resolution_m=1.0, bounds=bounds, pad_m=310.0, crs=CRS)
 
@@ -97,7 +108,7 @@ def test_open_canopy_matches_pvlib_modelchain(weather):
 
     lot = box(X0, Y0, X0 + 50, Y0 + 40)
     dsm = _dsm([], np.zeros(0), lot.bounds)  # open ground
-    out = C.survey_carports(_lots([lot]), dsm, weather, **CANOPY, albedo=0.2)
+    out = _survey(_lots([lot]), dsm, weather)
     row = out.iloc[0]
     assert row["sky_view_frac"] == pytest.approx(1.0) and row["shading_loss_frac"] == pytest.approx(0.0, abs=1e-9)
     # pvlib's own ModelChain for one plane at 5 deg facing south, open-rack glass/polymer (an open canopy),
@@ -115,8 +126,7 @@ def test_canopy_in_a_courtyard_is_shaded_and_excluded(weather):
               box(X0 - 25, Y0 - 5, X0 - 5, Y0 + 25), box(X0 + 25, Y0 - 5, X0 + 45, Y0 + 25)]
     # a second, open car park 455 m from the nearest tower (beyond the 300 m search radius)
     dsm = _dsm(towers, np.full(4, 60.0), (X0, Y0, X0 + 520, Y0 + 20))
-    out = C.survey_carports(_lots([lot, box(X0 + 500, Y0, X0 + 520, Y0 + 20)]), dsm, weather, **CANOPY,
-                            min_output_frac=0.7, min_poa_kwh_m2=800.0)
+    out = _survey(_lots([lot, box(X0 + 500, Y0, X0 + 520, Y0 + 20)]), dsm, weather, min_poa_kwh_m2=800.0)
     walled, open_ = out.iloc[0], out.iloc[1]
     assert walled["shading_loss_frac"] > 0.3
     assert walled["excluded_reason"] != ""

@@ -1,4 +1,4 @@
-"""Facade segments, BIPV capacity, vertical sky view, horizons and yield on hand-made scenes."""
+"""Facade segments, BIPV capacity, the wall's sky view, horizons and yield on hand-made scenes."""
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,8 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from pv_survey import facades as F
 from pv_survey import shading
+from pv_survey.assessment import DARK_REASON, assess_resource
+from pv_survey.config import Config
 from pv_survey.errors import InputError
 
 CRS = "EPSG:4547"
@@ -173,28 +175,12 @@ def test_sample_points_on_south_wall():
 # --------------------------------------------------------------------------- sky view and horizons
 
 
-def test_close_behind_wall():
-    # 8 sectors centred on 0, 45, ..., 315 deg; a south wall sees 90..270, a north wall 270..90
-    h = F.close_behind_wall(np.zeros((2, 8)), np.array([180.0, 0.0]))
-    np.testing.assert_array_equal(h[0], [90, 90, 0, 0, 0, 0, 0, 90])
-    np.testing.assert_array_equal(h[1], [0, 0, 0, 90, 90, 90, 0, 0])
-
-
-@pytest.mark.parametrize("azimuth_deg", [180.0, 37.3, 271.0])
-def test_vertical_sky_view_open_and_closed(azimuth_deg):
-    # open: (1 + cos 90 deg) / 2 = 0.5 (Duffie & Beckman 2013, eq. 2.15.1); all closed: 0
-    assert F.vertical_sky_view_frac(np.zeros(72), azimuth_deg) == pytest.approx(0.5, abs=1e-12)
-    assert F.vertical_sky_view_frac(np.full(72, 90.0), azimuth_deg) == pytest.approx(0.0, abs=1e-12)
-    # closing the sectors behind the wall changes almost nothing: a sector straddling the wall plane
-    # is closed whole when its centre is behind it, at most 1 - cos(2.5 deg) ~ 0.1% of the view
-    assert F.vertical_sky_view_frac(F.close_behind_wall(np.zeros(72), azimuth_deg), azimuth_deg) == \
-        pytest.approx(0.5, rel=1e-3)
-
-
-def test_vertical_sky_view_of_street_canyon():
+def test_wall_view_factor_of_street_canyon():
     # a wall facing an infinitely long parallel wall of angular height a (seen normal to it):
     # the view factor of the vertical strip to the sky above the opposite wall, by numerical
-    # quadrature of dF = cos(theta) d(omega) / pi with h(psi) = atan(tan(a) cos(psi)).
+    # quadrature of dF = cos(theta) d(omega) / pi (Modest 2013, ch. 4) with h(psi) = atan(tan(a) cos(psi)),
+    # against the plane view factor the assessment gives every facade (a plane at 90 deg tilt
+    # sees nothing behind it, so the sectors behind the wall need no closing)
     a = np.radians(40.0)
 
     def integrand(e, psi):
@@ -203,13 +189,19 @@ def test_vertical_sky_view_of_street_canyon():
     ref, _ = integrate.dblquad(integrand, -np.pi / 2, np.pi / 2, lambda p: np.arctan(np.tan(a) * np.cos(p)),
                                lambda p: np.pi / 2)
     sec = np.radians(np.arange(720) * 0.5)
-    psi = (sec - np.pi + np.pi) % (2 * np.pi) - np.pi  # wall faces south: psi = azimuth - 180 deg
-    h = np.degrees(np.arctan(np.tan(a) * np.cos(sec - np.pi)))
-    got = F.vertical_sky_view_frac(np.where(np.abs(psi) <= np.pi / 2, h, 90.0), 180.0)
-    assert got == pytest.approx(ref, rel=1e-3)
+    h = np.degrees(np.arctan(np.tan(a) * np.maximum(np.cos(sec - np.pi), 0.0)))
+    got, _ = shading.plane_sky_view_frac(h[None, :], [90.0], [180.0])
+    assert got[0] * 0.5 == pytest.approx(ref, rel=1e-3)  # relative to the open wall's (1 + cos 90)/2 = 0.5
 
 
 # --------------------------------------------------------------------------- yield
+
+
+def _survey(buildings, dsm, weather, **resources):
+    """The facades of ``buildings`` through the one assessment, with the segment settings of SEG."""
+    seg = {f"facade_{k}": v for k, v in SEG.items()}
+    cfg = Config().replace(resources={"kinds": ["roofs", "facades"], **seg, **resources})
+    return assess_resource("facades", cfg, buildings, dsm, weather)
 
 
 def _scene(buildings):
@@ -220,7 +212,7 @@ def _scene(buildings):
 def test_south_wall_unobstructed_matches_pvlib_modelchain(weather):
 
     b = _buildings([box(X0, Y0, X0 + 20, Y0 + 20)], [30.0])
-    out = F.survey_facades(b, _scene(b), weather, **SEG, albedo=0.2)
+    out = _survey(b, _scene(b), weather)
     south = out[out["azimuth_deg"] == 180.0].iloc[0]
     assert south["sky_view_frac"] == pytest.approx(1.0)  # nothing in front of the wall
     assert south["shading_loss_frac"] == pytest.approx(0.0, abs=1e-9)
@@ -242,18 +234,15 @@ def test_facade_behind_taller_neighbour_gets_diffuse_only(weather):
     dsm = _scene(b)
     fac = F.facade_segments(b, **SEG)
     south = fac[(fac["building_id"] == "B0") & (fac["azimuth_deg"] == 180.0)]
-    hz, svf = F.facade_horizons(dsm, south, [0], height_fracs=(0.25, 0.5, 0.75), points_per_level=3,
-                                offset_m=off, n_quantiles=3)
-    # horizon due south of the middle points (z = 6 + 0.5 x 24 = 18 m, 9.5 m from B's face):
-    # atan((100 - 18) / 9.5) = 83.39 deg; the other quantiles come from z = 12 and 24 m
+    out = _survey(b, dsm, weather, facade_offset_m=off, facade_height_fracs=[0.25, 0.5, 0.75],
+                  facade_points_per_level=3)
+    row = out[out["facade_id"] == south["facade_id"].iloc[0]].iloc[0]
+    # median profile due south (sector 36 = 180 deg) of the middle points (z = 6 + 0.5 x 24 = 18 m,
+    # 9.5 m from B's face): atan((100 - 18) / 9.5) = 83.39 deg
     d = gap - off
     zs = 6.0 + np.array([0.25, 0.5, 0.75]) * 24.0
-    np.testing.assert_allclose(hz[0, :, 36], np.degrees(np.arctan((h2 - zs[::-1]) / d)), atol=0.05)
-    # the sectors behind the wall are closed
-    assert (hz[0, :, :18] == 90).all() and (hz[0, :, 55:] == 90).all()
-
-    out = F.survey_facades(b, dsm, weather, **SEG, albedo=0.2)
-    row = out[out["facade_id"] == south["facade_id"].iloc[0]].iloc[0]
+    median = np.array(row["horizon_deg"].split(","), dtype=float)
+    assert median[36] == pytest.approx(np.degrees(np.arctan((h2 - zs[1]) / d)), abs=0.06)
 
     # independent expectation with explicit pvlib calls: the infinite wall hides the sky up to
     # h(psi, z) = atan((H2 - z) cos(psi) / d) in front of each point
@@ -267,7 +256,7 @@ def test_facade_behind_taller_neighbour_gets_diffuse_only(weather):
     beam = np.maximum(data["dni"] * np.cos(np.radians(pvlib.irradiance.aoi(90, 180, sp["apparent_zenith"],
                                                                           sp["azimuth"]))), 0.0)
 
-    def rel_svf(z):  # vertical_sky_view_frac's integral done by quadrature, relative to the open 0.5
+    def rel_svf(z):  # the wall's view factor to the sky, by quadrature, relative to the open 0.5
         k = (h2 - z) / d
         f = lambda p: np.cos(p) * (np.pi / 4 - np.arctan(k * np.cos(p)) / 2 - np.sin(2 * np.arctan(k * np.cos(p))) / 4)
         return integrate.quad(f, -np.pi / 2, np.pi / 2)[0] / np.pi / 0.5
@@ -303,11 +292,11 @@ def test_dark_facades_excluded_by_irradiation(weather):
     # CEA rule: a surface below 800 kWh/m2/yr carries no PV. In this year a north wall in the open
     # receives far less than a south wall (sun mostly in the southern sky at 23 N)
     b = _buildings([box(X0, Y0, X0 + 20, Y0 + 20)], [30.0])
-    out = F.survey_facades(b, _scene(b), weather, **SEG, min_poa_kwh_m2=800.0)
+    out = _survey(b, _scene(b), weather, min_poa_kwh_m2=800.0)
     north = out[out["azimuth_deg"] == 0.0].iloc[0]
     south = out[out["azimuth_deg"] == 180.0].iloc[0]
     assert north["poa_kwh_m2"] < 800.0 < south["poa_kwh_m2"]
-    assert north["excluded_reason"] == F.EXCLUDED["dark"]
+    assert north["excluded_reason"] == DARK_REASON.format(kwh=800.0)
     assert south["excluded_reason"] == ""
 
 

@@ -124,11 +124,11 @@ def one_piece(all_kinds):
     wx, _ = pipeline.load_weather(cfg)
     parking = pipeline.load_parking(cfg)
     assert len(parking) >= 3
-    x0, y0, x1, y1 = b.total_bounds
-    px0, py0, px1, py1 = parking.total_bounds
-    dsm = pipeline.build_dsm(cfg, b, (min(x0, px0), min(y0, py0), max(x1, px1), max(y1, py1)))
-    roofs = pipeline.assess_roofs(cfg, b, planes, wx, dsm=dsm)
-    return roofs, pipeline.assess_resources(cfg, b, parking, wx, dsm)
+    parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
+    # every usable building and car park in one task: one DSM over the whole area
+    usable = b.loc[b["excluded_reason"] == "", "building_id"].to_numpy()
+    res = assess_tile(cfg, b, planes, wx, usable, (0, 0), parking=parking)
+    return res.roofs, res.layers
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def single(subset):
     cfg = pipeline.resolve_inputs(subset)
     b, planes, _ = pipeline.load_inputs(cfg)
     wx, _ = pipeline.load_weather(cfg)
-    return pipeline.assess_roofs(cfg, b, planes, wx)
+    return assess_tile(cfg, b, planes, wx, b.loc[b["excluded_reason"] == "", "building_id"].to_numpy(), (0, 0)).roofs
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pv_survey.config import PlanConfig
 from pv_survey.economics import EconomicsParams
 from pv_survey.errors import InputError, InputFileError
 from pv_survey.plan import (
@@ -82,10 +84,13 @@ def _buildings(sites, extra=()):
 
 
 def _plan(sites, buildings=None, **kw):
+    """build_plan with the plan section's settings in ``kw`` (others: economics, pins, module_kwp_per_m2)."""
+    own = {k: kw.pop(k) for k in ("economics", "pins", "module_kwp_per_m2", "weather") if k in kw}
+    own.setdefault("economics", ECON)
     kw.setdefault("priority_classes", CLASSES)
-    kw.setdefault("economics", ECON)
     kw.setdefault("as_of_year", 2026)
-    return build_plan(sites, buildings, **kw)
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
+    return build_plan(sites, buildings, settings=dataclasses.replace(PlanConfig(), **kw), **own)
 
 
 # --------------------------------------------------------------------------- phases

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from pv_survey import pipeline, resources
+from pv_survey import assessment, pipeline, resources
 from pv_survey.carports import EXCLUDED as CARPORT_EXCLUDED
 from pv_survey.config import Config
 
@@ -28,12 +28,12 @@ def scene(clearsky_weather):
 def test_carport_min_area_is_the_config_setting(scene):
     b, lots, wx = scene
     cfg = Config().replace(resources={"kinds": ["roofs", "carports"], "carport_min_area_m2": 100.0})
-    dsm = pipeline.build_dsm(cfg, b, (0.0, 0.0, 120.0, 70.0))
-    out = pipeline.assess_resources(cfg, b, lots, wx, dsm)["carports"]
+    dsm, owner_of, _ = pipeline.build_dsm(cfg, b, (0.0, 0.0, 120.0, 70.0))
+    out = assessment.assess_resource("carports", cfg, b, dsm, wx, parking=lots, owner_of=owner_of)
     # 5 m x 10 m = 50 m2 < 100 m2: no canopy; 20 m x 20 m = 400 m2 >= 100 m2: a canopy
     assert out["excluded_reason"].tolist() == [CARPORT_EXCLUDED["small"], ""]
     cfg0 = cfg.replace(resources={"carport_min_area_m2": 10.0})
-    out0 = pipeline.assess_resources(cfg0, b, lots, wx, dsm)["carports"]
+    out0 = assessment.assess_resource("carports", cfg0, b, dsm, wx, parking=lots, owner_of=owner_of)
     assert out0["excluded_reason"].tolist() == ["", ""]
 
 
@@ -53,11 +53,11 @@ def test_totals_cost_is_kept_capacity_times_capex():
 
 
 def test_registry_names_are_the_config_kinds():
-    # every resource besides roofs that resources.kinds accepts has a registry entry, and no other
-    cfg = Config().replace(resources={"kinds": ["roofs", *resources.REGISTRY]})
-    assert set(cfg.resources.kinds) - {"roofs"} == set(resources.REGISTRY)
+    # every resource that resources.kinds accepts has a registry entry, and no other
+    cfg = Config().replace(resources={"kinds": list(resources.REGISTRY)})
+    assert set(cfg.resources.kinds) == set(resources.REGISTRY)
     for r in resources.REGISTRY.values():
-        assert hasattr(cfg.resources, r.capex_field)
+        assert r.capex_field is None or hasattr(cfg.resources, r.capex_field)
 
 
 def test_verbose_error_shows_the_gdal_cause(tmp_path):

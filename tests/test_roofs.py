@@ -284,7 +284,7 @@ def test_constraints_and_category_rules_from_toml(tmp_path):
 
 def test_plan_holds_constrained_sites_in_reserve():
     """A site with a constraint_reason (roofs.apply_constraints) is reserve, and adds nothing to the phases."""
-    from pv_survey.config import Target
+    from pv_survey.config import PlanConfig, Target
     from pv_survey.plan import RESERVE, build_plan
 
     recs = []
@@ -295,8 +295,9 @@ def test_plan_holds_constrained_sites_in_reserve():
                      "module_area_m2": cap * 5, "roof_area_m2": cap * 10, "constraint_reason": reason})
     sites = pd.DataFrame(recs)
     sites["year_built"] = pd.array([2000] * 3, dtype="Int64")
-    res = build_plan(sites, priority_classes=["government"], targets=[Target("3 MW", 2030, 3000.0)],
-                     plan_year=2024, as_of_year=2024)
+    res = build_plan(sites, settings=PlanConfig(priority_classes=("government",),
+                                                targets=(Target("3 MW", 2030, 3000.0),), plan_year=2024,
+                                                as_of_year=2024))
     p = res.plan.set_index("building_id")
     # T has the best yield and would rank first; held, it is reserve and the 3 MW target takes A then C
     # (2,000 + 2,000 kWp: C is the site that crosses 3,000 kWp)

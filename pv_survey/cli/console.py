@@ -23,16 +23,16 @@ log = logging.getLogger("pv_survey")
 STAGE_UNITS: dict[str, str] = {
     "shading": "roofs",
     "energy": "roofs",
-    "facades": "facades",
-    "carports": "car parks",
     "tiles": "tiles",
     "outputs": "files",
 }
 
 
 def stage_unit(stage: str) -> str:
-    """Unit of a progress step of ``stage`` ('items' for a stage not listed)."""
-    return STAGE_UNITS.get(stage, "items")
+    """Unit of a progress step of ``stage``: listed, a resource's (``"facades shading"``), else 'items'."""
+    from ..resources import stage_unit as resource_unit
+
+    return STAGE_UNITS.get(stage) or resource_unit(stage) or "items"
 
 
 def quiet() -> bool:

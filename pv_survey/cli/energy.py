@@ -10,77 +10,20 @@ import click
 
 from . import cli
 from .options import config_opt, layer_opt, overwrite_opt, resolve_out, weather_opt
+from .tables import check_format, read_table, write_table
 
 log = logging.getLogger("pv_survey")
 
+#: Formats of the results table and of the hourly profiles (pv_survey.cli.tables).
 _TABLE_SUFFIXES = (".gpkg", ".parquet", ".geoparquet", ".csv")
+_HOURLY_SUFFIXES = (".csv", ".parquet")
 
 
-def _read_table(path: Path, layer: str | None):
-    """GeoPackage / other OGR source, (Geo)Parquet or CSV -> (Geo)DataFrame."""
-    import pandas as pd
-
-    from ..errors import InputFileError
-
-    if not path.exists():
-        raise InputFileError(f"{path}: roofs file not found; pass a .gpkg, .parquet or .csv file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path, encoding="utf-8-sig")
-        if suffix in (".parquet", ".geoparquet"):
-            import pyarrow.parquet as pq
-
-            if b"geo" in (pq.read_schema(path).metadata or {}):
-                import geopandas as gpd
-
-                return gpd.read_parquet(path)
-            return pd.read_parquet(path)
-        import geopandas as gpd
-
-        return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-    except (OSError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputFileError(f"{path}: cannot be read as a roofs table ({first}); check the file and --layer") from exc
-
-
-def _write_table(frame, path: Path, overwrite: bool) -> None:
-    """Write by extension, atomically; never overwrite silently."""
-    import geopandas as gpd
-
-    from ..errors import OutputError
-    from ..outputs.atomic import atomic_path
-
-    resolve_out(path, overwrite)
-    suffix = path.suffix.lower()
-    is_geo = isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns
-    with atomic_path(path) as tmp:
-        if suffix == ".csv":
-            out = frame.drop(columns=frame.geometry.name).copy() if is_geo else frame
-            if is_geo:
-                out["geometry_wkt"] = frame.geometry.to_wkt()
-            out.to_csv(tmp, index=False, encoding="utf-8-sig")  # BOM so Excel shows Chinese
-        elif suffix in (".parquet", ".geoparquet"):
-            frame.to_parquet(tmp, index=False)
-        elif suffix == ".gpkg":
-            if not is_geo:
-                raise OutputError(f"{path}: the roofs table has no geometry; write .csv or .parquet instead")
-            frame.to_file(tmp, layer="roofs_energy", driver="GPKG")
-        else:  # checked before the run; kept for library callers
-            raise OutputError(f"{path}: unknown output format; use .gpkg, .parquet or .csv")
-
-
-def _write_hourly(hourly, path: Path) -> None:
-    """The hourly profiles, time as the first column (ISO 8601 with UTC offset), atomically."""
-    from ..outputs.atomic import atomic_path
-
+def _hourly_table(hourly):
+    """The hourly profiles with the time as the first column (ISO 8601 with UTC offset)."""
     frame = hourly.copy()
     frame.insert(0, "time", frame.index.map(lambda t: t.isoformat()))
-    with atomic_path(path) as tmp:
-        if path.suffix.lower() == ".csv":
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.6g")
-        else:
-            frame.to_parquet(tmp, index=False)
+    return frame
 
 
 @cli.command("energy")
@@ -117,12 +60,11 @@ def energy(roofs_path: Path, weather: str | None, out_path: Path, config_path: s
     from ..config import load_config
     from ..errors import InputError
 
-    if out_path.suffix.lower() not in _TABLE_SUFFIXES:
-        raise click.BadParameter(f"{out_path}: use a .gpkg, .parquet or .csv file", param_hint="--out")
+    check_format(out_path, _TABLE_SUFFIXES)
     for path in (out_path, hourly_path):
         if path is not None:
             resolve_out(path, overwrite)
-    if hourly_path is not None and hourly_path.suffix.lower() not in (".csv", ".parquet"):
+    if hourly_path is not None and hourly_path.suffix.lower() not in _HOURLY_SUFFIXES:
         raise click.BadParameter(f"{hourly_path}: use a .csv or .parquet file", param_hint="--hourly")
     if hourly_by and hourly_path is None:
         raise click.BadParameter("--hourly-by needs --hourly FILE", param_hint="--hourly-by")
@@ -137,7 +79,7 @@ def energy(roofs_path: Path, weather: str | None, out_path: Path, config_path: s
                                         max_distance_km=cfg.energy.weather_max_distance_km)
     if warn:
         log.warning("Warning: %s", warn)
-    table = _read_table(roofs_path, layer)
+    table = read_table(roofs_path, layer=layer, what="roofs table")
     t0 = time.perf_counter()
     params = energy_mod.params_from_config(cfg.energy)
     if hourly_path is None:
@@ -152,9 +94,9 @@ def energy(roofs_path: Path, weather: str | None, out_path: Path, config_path: s
                                                      where=str(roofs_path), hourly_labels=labels,
                                                      hourly_total=True, **params)
     dt = time.perf_counter() - t0
-    _write_table(out, out_path, overwrite)
+    write_table(out, out_path, overwrite=overwrite, layer="roofs_energy")
     if hourly_path is not None:
-        _write_hourly(hourly, hourly_path)
+        write_table(_hourly_table(hourly), hourly_path, overwrite=overwrite)
     done = out["annual_kwh"].notna()
     n_skip = int((~done).sum())
     total_mwh = float(out.loc[done, "annual_kwh"].sum()) / 1000.0

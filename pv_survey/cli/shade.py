@@ -9,41 +9,29 @@ import click
 from ..config import ShadingConfig
 from . import cli
 from .options import layer_opt, overwrite_opt, resolve_out
+from .tables import check_format, read_table, write_table
 
 _FORMATS = (".csv", ".gpkg", ".parquet")
-_DEFAULTS = ShadingConfig()  # one source for defaults: the documented [shading] settings
 
 
 def _read_points(path: Path):
-    """(DataFrame of attributes, x, y, crs or None) from a CSV with x, y or a point vector file."""
+    """(DataFrame of attributes, x, y, crs or None) from a table with x, y or a point vector file."""
     import numpy as np
     import pandas as pd
 
-    from ..errors import InputError, InputFileError
+    from ..errors import InputError
 
-    if path.suffix.lower() in (".csv", ".txt"):
-        try:
-            frame = pd.read_csv(path, encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise InputFileError(f"{path}: cannot read the points CSV ({exc}); save it as UTF-8 CSV") from exc
-        missing = [c for c in ("x", "y") if c not in frame.columns]
-        if missing:
-            raise InputError(f"{path}: no column {' or '.join(missing)}; the points CSV needs x and y in the "
+    frame = read_table(path, what="points")
+    crs = getattr(frame, "crs", None)
+    if "x" not in frame.columns or "y" not in frame.columns:
+        if crs is None and "geometry" not in frame.columns:
+            missing = [c for c in ("x", "y") if c not in frame.columns]
+            raise InputError(f"{path}: no column {' or '.join(missing)}; the points table needs x and y in the "
                              f"DSM's CRS (columns seen: {', '.join(map(str, frame.columns))})")
-        crs = None
-    else:
-        import geopandas as gpd
-
-        try:
-            frame = gpd.read_file(path, engine="pyogrio")
-        except Exception as exc:  # pyogrio raises DataSourceError & co.
-            raise InputFileError(f"{path}: cannot read the points ({exc}); give a CSV or a point vector file") from exc
-        crs = frame.crs
-        if "x" not in frame.columns or "y" not in frame.columns:
-            types = set(frame.geom_type.dropna())
-            if types - {"Point"}:
-                raise InputError(f"{path}: geometries are {', '.join(sorted(types))}; give points or x, y columns")
-            frame["x"], frame["y"] = frame.geometry.x, frame.geometry.y
+        types = set(frame.geom_type.dropna())
+        if types - {"Point"}:
+            raise InputError(f"{path}: geometries are {', '.join(sorted(types))}; give points or x, y columns")
+        frame["x"], frame["y"] = frame.geometry.x, frame.geometry.y
     for c in ("x", "y"):
         vals = pd.to_numeric(frame[c], errors="coerce")
         bad = np.flatnonzero(~np.isfinite(vals.to_numpy(float)))
@@ -67,11 +55,11 @@ def _read_points(path: Path):
               help="Output table: .csv (UTF-8 with BOM), .gpkg or .parquet.")
 @click.option("--height-field", default="height_m", show_default=True, help="Height field of --buildings [m].")
 @click.option("--resolution", "resolution_m", type=float, default=None,
-              help=f"DSM cell size [m]; default {_DEFAULTS.dsm_resolution_m:g} m for --buildings, the file's "
+              help=f"DSM cell size [m]; default {ShadingConfig.dsm_resolution_m:g} m for --buildings, the file's "
                    "own for --dsm.")
-@click.option("--sectors", "n_sectors", type=click.IntRange(4, 720), default=_DEFAULTS.n_sectors, show_default=True,
+@click.option("--sectors", "n_sectors", type=click.IntRange(4, 720), default=ShadingConfig.n_sectors, show_default=True,
               help="Azimuth sectors (72 = 5 deg).")
-@click.option("--radius", "radius_m", type=click.FloatRange(1.0, 5000.0), default=_DEFAULTS.search_radius_m,
+@click.option("--radius", "radius_m", type=click.FloatRange(1.0, 5000.0), default=ShadingConfig.search_radius_m,
               show_default=True, help="Search radius [m].")
 @overwrite_opt
 def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildings_path: str | None,
@@ -90,14 +78,12 @@ def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildin
 
     from .. import shading
     from ..errors import CRSError, InputError
-    from ..outputs.atomic import atomic_path
 
     if (dsm_path is None) == (buildings_path is None):
         raise click.UsageError("give exactly one of --dsm and --buildings")
     if dem_path and not dsm_path:
         raise click.UsageError("--dem needs --dsm")
-    if out_path.suffix.lower() not in _FORMATS:
-        raise click.BadParameter(f"{out_path}: use a .csv, .gpkg or .parquet file", param_hint="--out")
+    check_format(out_path, _FORMATS)
     resolve_out(out_path, overwrite)
 
     frame, pts_crs = _read_points(points_path)
@@ -134,7 +120,7 @@ def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildin
             bounds = (x.min(), y.min(), x.max(), y.max())
         bld = bld[bld.geometry.notna() & ~bld.geometry.is_empty]
         dsm = shading.dsm_from_buildings(bld.geometry, pd.to_numeric(bld[height_field], errors="coerce").to_numpy(float),
-                                         resolution_m=resolution_m or _DEFAULTS.dsm_resolution_m, bounds=bounds, pad_m=radius_m,
+                                         resolution_m=resolution_m or ShadingConfig.dsm_resolution_m, bounds=bounds, pad_m=radius_m,
                                          crs=bld.crs)
     z = shading.dsm_height_at(dsm, x, y) + offset
     hz = shading.horizon_at_points(dsm, x, y, z, n_sectors=n_sectors, radius_m=radius_m)
@@ -143,16 +129,8 @@ def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildin
     result = pd.DataFrame(np.round(hz.astype(float), 3), columns=names, index=frame.index)
     result["sky_view_frac"] = np.round(shading.sky_view_factor(hz), 5)
     table = pd.concat([pd.DataFrame(frame.drop(columns="geometry", errors="ignore")), result], axis=1)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_path) as tmp:
-        suffix = out_path.suffix.lower()
-        if suffix == ".csv":
-            table.to_csv(tmp, index=False, encoding="utf-8-sig")  # BOM so Excel shows Chinese names
-        else:
-            geo = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(x, y), crs=dsm.crs)
-            if suffix == ".gpkg":
-                geo.to_file(tmp, driver="GPKG", layer="horizons", engine="pyogrio")
-            else:
-                geo.to_parquet(tmp, index=False)
+    if out_path.suffix.lower() != ".csv":
+        table = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(x, y), crs=dsm.crs)
+    write_table(table, out_path, overwrite=overwrite, layer="horizons")
     click.echo(f"{out_path}: {len(table)} points, {n_sectors} sectors, mean sky view "
                f"{float(result['sky_view_frac'].mean()):.3f}", err=True)

@@ -7,30 +7,14 @@ from pathlib import Path
 import click
 
 from . import cli
-from .options import config_opt, encoding_opt, layer_opt, overwrite_opt, resolve_out, source_crs_opt
+from .options import config_opt, encoding_opt, layer_opt, overwrite_opt, source_crs_opt
+from .tables import check_format, write_table
 
 
 class NotUsable(click.ClickException):
     """The input cannot be surveyed as it is: exit code 2."""
 
     exit_code = 2
-
-
-def _write_table(frame, out: Path, overwrite: bool) -> None:
-    resolve_out(out, overwrite)
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(out, index=False, encoding="utf-8-sig")  # BOM so Excel shows Chinese
-    elif suffix == ".json":
-        frame.to_json(out, orient="records", force_ascii=False, indent=1)
-    elif suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    elif suffix in (".md", ".txt"):
-        lines = ["| check | value |", "|---|---|"]
-        lines += [f"| {c} | {str(v).replace('|', '/')} |" for c, v in zip(frame.iloc[:, 0], frame.iloc[:, 1])]
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    else:
-        raise click.BadParameter(f"{out}: use a .csv, .json, .parquet or .md file", param_hint="--out")
 
 
 @cli.command("validate")
@@ -58,6 +42,8 @@ def validate(input_path: str, layer: str | None, source_crs: str | None, encodin
     from ..config import load_config
     from ..inputs import validate_buildings
 
+    if out_path is not None:
+        check_format(out_path, (".csv", ".json", ".parquet", ".md"))
     cfg = load_config(config_path)
     ins = cfg.inputs
     report = validate_buildings(
@@ -70,7 +56,7 @@ def validate(input_path: str, layer: str | None, source_crs: str | None, encodin
     for check, value in zip(frame["check"], frame["value"]):
         click.echo(f"{check:<{width}}  {value}")
     if out_path is not None:
-        _write_table(frame, out_path, overwrite)
+        write_table(frame, out_path, overwrite=overwrite)
         click.echo(f"report written to {out_path}", err=True)
     if not report.usable:
         raise NotUsable(f"{report.source} is not usable: {'; '.join(report.problems)}")

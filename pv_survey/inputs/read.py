@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..config import InputsConfig, SurveyConfig
 from ..errors import CRSError, InputError
 from .crs import WEB_MAP_TO_WGS84, crs_label, parse_crs, resolve_source_crs
 from .osm import is_osm_frame, osm_attributes, resolve_building_parts
@@ -164,7 +165,7 @@ def _none_if_blank(v):
 
 def read_buildings(source, *, layer: str | None = None, source_crs: str | None = None,
                    encoding: str | None = None, field_map: Mapping[str, str] | None = None,
-                   value_map: Mapping[str, str] | None = None, target_crs="EPSG:4547",
+                   value_map: Mapping[str, str] | None = None, target_crs=SurveyConfig.metric_crs,
                    extent_lon_lat: Sequence[float] | None = None,
                    storey_height_m: Mapping[str, float] | None = None,
                    default_height_m: Mapping[str, float] | None = None,
@@ -402,7 +403,7 @@ _PLANE_FIELDS = {
 
 
 def read_roof_planes(source, *, layer: str | None = None, source_crs: str | None = None,
-                     target_crs="EPSG:4547") -> gpd.GeoDataFrame:
+                     target_crs=SurveyConfig.metric_crs) -> gpd.GeoDataFrame:
     """Read a roof-planes layer (one polygon per roof plane, plan view).
 
     Fields are found by name (``building_id``; ``plane_id`` or ``roof_id``; ``tilt_deg`` /
@@ -491,7 +492,7 @@ def read_roof_planes(source, *, layer: str | None = None, source_crs: str | None
 
 
 def read_obstacles(source, *, layer: str | None = None, source_crs: str | None = None,
-                   target_crs="EPSG:4547") -> gpd.GeoDataFrame:
+                   target_crs=SurveyConfig.metric_crs) -> gpd.GeoDataFrame:
     """Read obstacle polygons (trees, hoardings, plant) with a ``height_m`` field for the DSM.
 
     Parameters
@@ -526,7 +527,7 @@ def read_obstacles(source, *, layer: str | None = None, source_crs: str | None =
 
 
 def read_parking(source, *, layer: str | None = None, source_crs: str | None = None,
-                 target_crs="EPSG:4547") -> gpd.GeoDataFrame:
+                 target_crs=SurveyConfig.metric_crs) -> gpd.GeoDataFrame:
     """Read car-park polygons (a parking layer or OSM features) for the carport survey.
 
     Every attribute is carried through (``amenity`` / ``parking`` OSM tags let
@@ -585,8 +586,8 @@ def read_parking(source, *, layer: str | None = None, source_crs: str | None = N
     return gpd.GeoDataFrame(attrs, geometry=gs.values, crs=tcrs)
 
 
-def read_zones(source, *, field: str = "name", layer: str | None = None, source_crs: str | None = None,
-               target_crs="EPSG:4547") -> gpd.GeoDataFrame:
+def read_zones(source, *, field: str = InputsConfig.zone_field, layer: str | None = None, source_crs: str | None = None,
+               target_crs=SurveyConfig.metric_crs) -> gpd.GeoDataFrame:
     """Read reporting zones (街道 sub-districts, communities, industrial parks): polygons with a name.
 
     Parameters

@@ -31,6 +31,7 @@ from typing import Any, Callable, Mapping
 import geopandas as gpd
 import pandas as pd
 
+from ..config import OutputsConfig
 from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
 from .charts import ChartText, cjk_font
@@ -101,7 +102,8 @@ def _map_outlines(extra_layers: Mapping[str, pd.DataFrame] | None) -> dict[str, 
 def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame,
                   plan: pd.DataFrame, targets: pd.DataFrame, coverage: pd.DataFrame | None = None,
                   category_shares: pd.DataFrame | None = None, summary: Mapping[str, Any],
-                  manifest: Mapping[str, Any], crs: Any, overwrite: bool = False, shortlist_size: int = 0,
+                  manifest: Mapping[str, Any], crs: Any, overwrite: bool = False,
+                  shortlist_size: int = OutputsConfig.shortlist_size,
                   progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
                   plan_result: Any = None, chart_font: str | None | bool = True,
                   pdf: bool = False) -> dict[str, Path]:

@@ -65,6 +65,11 @@ CJK_FONTS: tuple[str, ...] = (
     "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Noto Sans CJK JP",
     "Droid Sans Fallback", "AR PL UMing CN",
 )
+#: Width of the report's print map (fits the 1,280 px layout and an A4 page at 96 dpi). [px]
+MAP_WIDTH_PX = 960
+#: Rank labels drawn on the print map at most: more overlap at A4 (project choice).
+MAP_MAX_LABELS = 60
+
 _DPI = 110  # screen resolution of the embedded PNGs [dots per inch]
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -474,8 +479,8 @@ def _outline_path(geoms, x0: float, y1: float, s: float) -> str:
     return "".join(parts)
 
 
-def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_px: int = 960,
-                 max_labels: int = 60, boundary: gpd.GeoSeries | None = None,
+def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_px: int = MAP_WIDTH_PX,
+                 max_labels: int = MAP_MAX_LABELS, boundary: gpd.GeoSeries | None = None,
                  zones: gpd.GeoSeries | None = None) -> str:
     """Inline SVG map drawn for print: every footprint grey (excluded darker), build-year sites
     in full colour with a dark outline and labelled by rank, reserve sites light.

@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..config import OutputsConfig
 from ..inputs.crs import wgs84_to_gcj02
 from .labels import category_label, field_alias
 from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
@@ -185,7 +186,7 @@ def _unique_name(base: str, used: set[str]) -> str:
     return name
 
 
-def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = 0) -> dict[str, bytes]:
+def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfig.shortlist_size) -> dict[str, bytes]:
     """Every shortlist: ``shortlist.csv`` (the sites of every build phase, or the first
     ``shortlist_size``), ``shortlist_<phase>.csv`` per build phase and for the reserve, and
     ``shortlist_class_<class>.csv`` per priority class (build phases and reserve, in rank order).

@@ -27,6 +27,11 @@ from .styles import qml_for_layer
 
 __all__ = ["write_postgis", "postgres_type"]
 
+#: Seconds to wait for the database server before giving up with a clear error (project choice;
+#: libpq waits forever by default).
+CONNECT_TIMEOUT_S = 15
+
+
 _QGIS_LAYER_STYLES_DDL = """
 CREATE TABLE IF NOT EXISTS public.layer_styles (
   id serial PRIMARY KEY,
@@ -89,7 +94,8 @@ def _ewkb_hex(geoms: np.ndarray, srid: int, multi: bool) -> list[str | None]:
 
 
 def write_postgis(url: str, schema: str, layers: Mapping[str, pd.DataFrame], crs, *,
-                  overwrite: bool = False, styles: bool = True, connect_timeout_s: int = 15) -> list[str]:
+                  overwrite: bool = False, styles: bool = True,
+                  connect_timeout_s: int = CONNECT_TIMEOUT_S) -> list[str]:
     """Write ``layers`` into ``schema`` of the PostGIS database at ``url``.
 
     Parameters

@@ -217,6 +217,9 @@ def site_table(plan: pd.DataFrame) -> pd.DataFrame:
 
 
 #: Rows of the report's ranked table; the full lists are in shortlists.xlsx and the CSVs.
+#: Sites named, with why, in the report's plain-words opening (project choice: what a reader takes in).
+FIRST_SITES = 3
+
 REPORT_SITE_ROWS = 200
 
 
@@ -231,7 +234,7 @@ def _ranked(sites: pd.DataFrame) -> str:
 
 
 def plain_words(summary: Mapping[str, Any], targets: pd.DataFrame | None, plan: pd.DataFrame, *,
-                n_first: int = 3) -> str:
+                n_first: int = FIRST_SITES) -> str:
     """The report's opening, HTML: what to build each year, the first sites and why, cost,
     generation, CO2, and each target met or not, in sentences (Chinese first, then English)."""
     sites = site_table(plan)

@@ -59,6 +59,14 @@ EDGE_COLOUR = "#7f7f7f"
 
 #: Phase names with a fixed meaning: the same strings as pv_survey.plan.RESERVE and
 #: pv_survey.plan.PINNED_OUT (tests/test_outputs.py checks they agree); '' = no site.
+#: Classes of the specific-yield ramp, and the rounding of their edges [kWh/kWp] (project choice:
+#: five classes read at a glance, edges on round numbers).
+YIELD_CLASSES = 5
+YIELD_STEP = 5.0
+#: QGIS ``QgsWkbTypes.GeometryType`` codes (QGIS API: 0 point, 1 line, 2 polygon, 4 no geometry).
+QGIS_POLYGON = 2
+QGIS_NO_GEOMETRY = 4
+
 RESERVE = "reserve"
 PINNED_OUT = "pinned out"
 NOT_BUILT_PHASES: frozenset[str] = frozenset({"", RESERVE, PINNED_OUT})
@@ -169,7 +177,7 @@ def phase_label(phase: str, *, english_only: bool = False) -> str:
     return en if english_only else bilingual(zh, en)
 
 
-def yield_breaks(values, n_classes: int = 5, *, step: float = 5.0) -> list[float]:
+def yield_breaks(values, n_classes: int = YIELD_CLASSES, *, step: float = YIELD_STEP) -> list[float]:
     """Class edges of specific yield at quantiles, rounded to ``step`` [kWh/kWp].
 
     Parameters
@@ -257,7 +265,7 @@ def _line_symbol(name: str, line: str, width_mm: float) -> str:
 
 
 def roofs_qml(fields: list[str], specific_yield_kwh_kwp, *, id_field: str = "roof_id",
-              geometry_type: int = 2) -> str:
+              geometry_type: int = QGIS_POLYGON) -> str:
     """Default style of ``roofs`` (and of the ``facades`` / ``carports`` resource layers).
 
     Graduated colour by specific yield (quantile classes of the data); ``geometry_type``
@@ -315,7 +323,7 @@ def plan_qml(fields: list[str], phases) -> str:
                          SYMBOLS="\n      ".join(symbols), ALIASES=aliases_xml(fields), MAPTIP=tip)
 
 
-def table_qml(fields: list[str], *, geometry_type: int = 4) -> str:
+def table_qml(fields: list[str], *, geometry_type: int = QGIS_NO_GEOMETRY) -> str:
     """Default style of a layer without symbology of its own: field aliases only.
 
     ``geometry_type`` is QGIS's ``QgsWkbTypes.GeometryType`` (0 point, 1 line, 2 polygon, 4 none).
@@ -345,10 +353,13 @@ def qml_for_layer(name: str, frame: pd.DataFrame) -> str:
     fields = [c for c in frame.columns if c not in ("fid", geom_col)]
     if name == "buildings":
         return buildings_qml(fields)
-    if name in ("roofs", "facades", "carports") and "specific_yield_kwh_kwp" in frame:
+    from ..resources import REGISTRY
+
+    if name in REGISTRY and "specific_yield_kwh_kwp" in frame:
+        # every resource's surfaces: coloured by specific yield, labelled by the resource's id field
         kept = frame["excluded_reason"].fillna("").astype(str) == "" if "excluded_reason" in frame else True
         sy = frame.loc[kept, "specific_yield_kwh_kwp"]
-        id_field = {"roofs": "roof_id", "facades": "facade_id", "carports": "carport_id"}[name]
+        id_field = REGISTRY[name].id_field
         return roofs_qml(fields, sy, id_field=id_field if id_field in fields else "fid",
                          geometry_type=_geometry_type_code(frame))
     if name == "plan":

@@ -11,6 +11,9 @@ import shapely
 __all__ = ["zones_choropleth_svg", "zones_report_table"]
 
 #: Light to dark green, the sequential ramp used for capacity (ColorBrewer "Greens", 5 classes).
+#: Width of the zones choropleth in the report (half the 1,280 px the report is laid out for). [px]
+CHOROPLETH_WIDTH_PX = 640
+
 GREENS = ("#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c")
 
 
@@ -22,7 +25,7 @@ def zones_report_table(zones: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
-def zones_choropleth_svg(zones, *, width_px: int = 640) -> str:
+def zones_choropleth_svg(zones, *, width_px: int = CHOROPLETH_WIDTH_PX) -> str:
     """An inline SVG of the zone polygons shaded by capacity (5 equal classes up to the largest).
 
     Parameters

@@ -138,7 +138,7 @@ def load_inputs(cfg: Config):
     protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs) if cfg.inputs.protected else None
     buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints, protected)
     if len(buildings) == 0:
-        raise InputError(f"{cfg.inputs.buildings}: no buildings in the input; check the file and --layer")
+        raise InputError(f"{report.source}: no buildings in the input; check the file and --layer")
     check_side_inputs(cfg)
     return buildings, planes, report
 
@@ -334,7 +334,7 @@ def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_T
     with timer.stage("inputs"):
         buildings, planes, report = load_inputs(cfg)
     notes = list(getattr(report, "warnings", []) or [])
-    log.info("%d buildings read from %s", len(buildings), cfg.inputs.buildings)
+    log.info("%d buildings read from %s", len(buildings), report.source)  # passwords hidden
     with timer.stage("weather"):
         wx, wx_notes = load_weather(cfg)
     return buildings, planes, wx, notes + wx_notes

@@ -488,11 +488,12 @@ def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | 
 
         def attempt(k: int, sc: Scenario, wait: bool) -> ScenarioOutcome | None:
             """Claim the scenario's folder and run (or skip) it; None when another process holds it."""
-            sdir = _scenario_dir(root, sc.name)
+            sdir = root / sc.name
             t0 = time.perf_counter()
             outcome = ScenarioOutcome(name=sc.name, status="failed", out_dir=sdir)
             claimed = False
             try:
+                _scenario_dir(root, sc.name)  # the name must not lead outside the batch folder
                 with ExitStack() as stack:
                     # one process per scenario: another batch (or run) on this folder holds the lock
                     stack.enter_context(run_lock(sdir, wait=wait, command="batch", remove_if_created=False))

@@ -727,6 +727,11 @@ def _attr_frame(corruption: str) -> gpd.GeoDataFrame:
         geoms[6] = geoms[6].boundary
         geoms[7] = shapely.MultiPoint([(X0_M + 500, Y0_M), (X0_M + 510, Y0_M)])
         f = f.set_geometry(gpd.GeoSeries(geoms, crs="EPSG:4547"))
+    elif corruption == "control-characters":
+        # bytes of a damaged or mis-decoded file in two names (BEL, ESC) and one owner (NUL is not
+        # storable in every format, so not used)
+        f["name"] = ["天河区政府\x07", "第一小学", "人民\x1b[0m医院", "商务大厦", "华景新城", "电子厂房", "A", "B"]
+        f["owner"] = ["", "", "", "", "", "", "", "own\x02er"]
     elif corruption == "giant-footprint":
         geoms = list(f.geometry)
         # a 3 x 3 km square (9 km2, a district's size) beside the boxes
@@ -744,6 +749,9 @@ ATTR_REPAIRS = {
     "duplicate-ids": ("3 building ids are repeated", ("attribute_flags", "repeated; renamed", 3)),
     "mixed-geometry": ("3 features are points or lines, not footprints; excluded",
                        ("excluded_reason", "not a polygon", 3)),
+    # rows 1 and 3 (name), row 8 (owner): 3 values, 3 rows
+    "control-characters": ("3 text values held control characters", ("attribute_flags", "control characters removed",
+                                                                      3)),
     "giant-footprint": ("1 footprints over 200,000 m2 are not buildings; excluded",
                         ("excluded_reason", "footprint far larger than any building", 1)),
 }

@@ -47,6 +47,7 @@ __all__ = [
     "normalise_category",
     "fill_heights",
     "id_flags",
+    "strip_control",
     "unique_ids",
     "parse_number",
     "parse_year",
@@ -303,6 +304,21 @@ def _text(values: pd.Series) -> pd.Series:
             return str(int(v))
         return str(v).strip()
     return pd.Series([one(v) for v in values.tolist()], index=values.index, dtype="object")
+
+
+#: Control characters (C0 except tab, line feed and carriage return, and DEL): no name holds them,
+#: XML 1.0 forbids them (QML, xlsx, SVG), and they come from damaged or mis-decoded files.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_control(values: pd.Series, field: str) -> tuple[pd.Series, np.ndarray]:
+    """Text with control characters removed, and per row a flag (``"name: 2 control characters
+    removed"``) where any were."""
+    text = values.astype(object).tolist()
+    counts = np.array([len(_CONTROL_RE.findall(v)) if isinstance(v, str) else 0 for v in text], dtype=int)
+    clean = [(_CONTROL_RE.sub("", v) if n else v) for v, n in zip(text, counts)]
+    flags = np.array([f"{field}: {n} control characters removed" if n else "" for n in counts], dtype=object)
+    return pd.Series(clean, index=values.index, dtype="object"), flags
 
 
 def _norm(label: str) -> str:
@@ -615,6 +631,14 @@ def map_attributes(df: pd.DataFrame, *, field_map: Mapping[str, str] | None = No
         flags.append(not_number_flags(col("existing_pv_kwp"), pv, "existing_pv_kwp"))
         flags.append(np.array([f"existing_pv_kwp {v:g} negative or infinite; taken as 0" if b else ""
                                for v, b in zip(pv, bad_pv)], dtype=object))
+    n_ctl = 0
+    for key in ("building_id", "name", "owner", "address"):
+        out[key], ctl = strip_control(out[key], key)
+        flags.append(ctl)
+        n_ctl += int((ctl != "").sum())
+    if n_ctl:
+        stats.warnings.append(f"{where}: {n_ctl} text values held control characters (a damaged or mis-decoded "
+                              "file); removed (attribute_flags says where)")
     out["attribute_flags"] = join_flags(*flags) if flags else np.full(n, "", dtype=object)
     return out, stats
 

@@ -139,6 +139,8 @@ def _widths(ws, texts_by_col: list[list[str]]) -> None:
 
 
 def _site_sheet(ws, frame: pd.DataFrame) -> None:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     heads = [field_alias(h) or h for _c, h, _k in WORKBOOK_COLUMNS]
     ws.append(heads)
     texts = [[h] for h in heads]
@@ -146,6 +148,8 @@ def _site_sheet(ws, frame: pd.DataFrame) -> None:
             for c, _h, k in WORKBOOK_COLUMNS]
     for i in range(len(frame)):
         row = [_value(col[i], kind) for col, kind in cols]
+        # characters XML 1.0 forbids (control characters) would make openpyxl refuse the row
+        row = [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row]
         ws.append(row)
         for j, v in enumerate(row, start=1):
             if isinstance(v, str) and v.startswith("="):

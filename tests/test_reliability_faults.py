@@ -3,9 +3,9 @@
 For every output file of a run and each step of putting it on disk -- *write* (the bytes go to
 the file's temporary name), *flush* (fsync before the commit) and *rename* (the temporary name
 replaces the final one) -- an OSError is injected by monkeypatching that one step for that one
-file: ENOSPC ("No space left on device") and EACCES ("Permission denied") at write, ENOSPC and
-EIO at flush (fsync reports no EACCES), EACCES and ENOSPC at rename. A write fails half way:
-half of the bytes reach the temporary file first, as on a disk that fills up.
+file: ENOSPC ("No space left on device") and EACCES ("Permission denied") at write, ENOSPC at
+flush (fsync reports no EACCES; EIO in a fresh folder), EACCES and ENOSPC at rename. A write
+fails half way: half of the bytes reach the temporary file first, as on a disk that fills up.
 
 Every case must end in one OutputError line naming the file, the reason and what to do, with
 the folder exactly as before: the previous run's outputs byte for byte, no new output, no
@@ -34,8 +34,8 @@ from pv_survey.outputs import atomic, gpkg as gpkg_mod
 from pv_survey.pipeline import run_survey
 
 #: (step, errno) pairs injected for every output file (see the module docstring).
-FAULTS = (("write", errno.ENOSPC), ("write", errno.EACCES), ("flush", errno.ENOSPC), ("flush", errno.EIO),
-          ("rename", errno.EACCES), ("rename", errno.ENOSPC))
+FAULTS = (("write", errno.ENOSPC), ("write", errno.EACCES), ("flush", errno.ENOSPC), ("rename", errno.EACCES),
+          ("rename", errno.ENOSPC))
 #: Words of the advice expected for each errno (atomic.write_failure).
 ADVICE = {errno.ENOSPC: "free disk space", errno.EACCES: "check the folder's permissions",
           errno.EIO: "check free space and permissions"}

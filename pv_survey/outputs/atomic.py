@@ -5,6 +5,11 @@ with :func:`os.replace` (atomic on POSIX and Windows within one file system), so
 reader never sees half a file. A run stages all its files first and replaces the old
 ones only when every new file is complete (:class:`Staging`); an interrupted run leaves
 the previous outputs as they were.
+
+A write, flush or rename that fails (disk full, permission denied, I/O error) is one
+:class:`~pv_survey.errors.OutputError` naming the file and what to do
+(:func:`write_failure`). The files a commit replaces are kept as hard links until every new
+file is in place, so a rename failing half way puts the earlier outputs back.
 """
 
 from __future__ import annotations
@@ -323,22 +328,23 @@ class Staging:
                 backups[old] = b
         done: dict[str, Path] = {}
         gone: list[Path] = []
-        name = ""
+        where, action = self.out_dir, "removing an earlier file"
         try:
             for old in (*seal, *remove):
                 try:
+                    where = old
                     old.unlink()
                     gone.append(old)
                 except FileNotFoundError:
                     pass
+            action = "renaming into place"
             for name, tmp in self._staged.items():
-                final = self.out_dir / name
+                where = final = self.out_dir / name
                 os.replace(tmp, final)
                 done[name] = final
         except OSError as exc:
             restored = self._roll_back(list(done.values()), gone, backups)
-            raise OutputError(write_failure(self.out_dir / name if name else self.out_dir,
-                                            "renaming into place", exc, restored=restored)) from exc
+            raise OutputError(write_failure(where, action, exc, restored=restored)) from exc
         self._drop(backups)
         self._staged.clear()
         return done

@@ -769,6 +769,12 @@ class OutputsConfig:
         0, "Rows of shortlist.csv (sites of the build phases, by rank); 0 = all. The per-phase and "
         "per-class shortlists are always complete.", lo=0,
     )
+    workbook_max_rows: int = _f(
+        5000, "Sites on the reserve and per-class sheets of shortlists.xlsx at most, the best-ranked first; the "
+        "full lists are in the CSV shortlists and survey.gpkg (a city's reserve runs to hundreds of thousands of "
+        "sites, Excel stops at 1,048,576 rows). Build-year sheets are never cut. 0 = no cut. Project choice.",
+        lo=0, hi=1_048_575,
+    )
     report_pdf: bool = _f(
         False, "Also print report.html to report.pdf (A4) with a headless Chromium or Chrome found on PATH "
         "(as --pdf); off by default because a PDF carries its creation time and needs a browser.",

@@ -212,7 +212,36 @@ def _sapm_params(name: str) -> dict[str, float]:
         raise InputError(f"temperature model '{name}' unknown; use one of {known}") from None
 
 
+#: The last few hourly inputs, by the weather year's content and the temperature models: every tile
+#: of a run (and each resource of a tile) shares one weather year, whose sun positions and Perez
+#: coefficients are the same for all (a digest of the table, so an edited table is never mistaken
+#: for the one cached).
+_HOURS_CACHE: dict[tuple, _Hours] = {}
+_HOURS_CACHE_SIZE = 4
+
+
 def _hourly_inputs(weather: Weather, temp_model_rack: str, temp_model_flush: str) -> _Hours:
+    """:func:`_compute_hourly_inputs`, computed once per weather year and temperature models."""
+    import hashlib
+
+    data = weather.data
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(data.index.asi8).tobytes())
+    for col in WEATHER_COLUMNS:
+        if col in data:
+            digest.update(np.ascontiguousarray(data[col].to_numpy(dtype=float)).tobytes())
+    key = (digest.hexdigest(), str(data.index.tz), weather.latitude_deg, weather.longitude_deg, weather.altitude_m,
+           temp_model_rack, temp_model_flush)
+    hours = _HOURS_CACHE.get(key)
+    if hours is None:
+        hours = _compute_hourly_inputs(weather, temp_model_rack, temp_model_flush)
+        if len(_HOURS_CACHE) >= _HOURS_CACHE_SIZE:
+            _HOURS_CACHE.pop(next(iter(_HOURS_CACHE)))
+        _HOURS_CACHE[key] = hours
+    return hours
+
+
+def _compute_hourly_inputs(weather: Weather, temp_model_rack: str, temp_model_flush: str) -> _Hours:
     from pvlib import atmosphere, irradiance
 
     _check_weather(weather)
@@ -389,18 +418,48 @@ def _horizon_view(horizon_deg: Any, n: int) -> np.ndarray | None:
 
 #: Tilt step of the table of Marion's diffuse IAMs (interpolation error below 1e-5). [deg]
 MARION_TABLE_STEP_DEG = 0.25
+#: The table, shipped with the package: computing it takes pvlib 7-20 s (three numerical
+#: integrals over the sphere per tilt), which every run would pay. ``tests/test_energy.py``
+#: checks it against pvlib at sample tilts; :func:`write_marion_table` regenerates it.
+MARION_TABLE_FILE = "marion_iam_physical.csv"
+
+
+def marion_table_rows(tilts_deg: Any) -> pd.DataFrame:
+    """pvlib.iam.marion_diffuse('physical') for sky, horizon and ground light at ``tilts_deg``.
+
+    A horizontal plane sees no ground (its ground term is 0 anyway): pvlib's NaN there becomes 0.
+    """
+    from pvlib import iam
+
+    tilts = np.asarray(tilts_deg, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = iam.marion_diffuse("physical", tilts)
+    cols = {k: np.nan_to_num(np.asarray(d[k], dtype=float), nan=0.0) for k in ("sky", "horizon", "ground")}
+    return pd.DataFrame({"tilt_deg": tilts, **cols})
+
+
+def write_marion_table(path: Any) -> None:
+    """Regenerate the shipped table (tilts 0, 0.25, ..., 90 deg) with the installed pvlib."""
+    from importlib import metadata
+
+    tilts = np.arange(0.0, 90.0 + MARION_TABLE_STEP_DEG / 2, MARION_TABLE_STEP_DEG)
+    rows = marion_table_rows(tilts)
+    head = (f"# pvlib.iam.marion_diffuse('physical', tilts) at tilts 0..90 deg every {MARION_TABLE_STEP_DEG} deg; "
+            f"pvlib {metadata.version('pvlib')}; written by pv_survey.energy.write_marion_table\n")
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(head)
+        rows.to_csv(fh, index=False, float_format="%.17g", lineterminator="\n")
 
 
 @functools.lru_cache(maxsize=1)
 def _marion_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """pvlib.iam.marion_diffuse('physical') for sky, horizon and ground at tilts 0, 0.25, ..., 90 deg."""
-    from pvlib import iam
+    """The shipped table of Marion's physical diffuse IAMs for sky, horizon and ground light."""
+    from importlib import resources
 
-    tilts = np.arange(0.0, 90.0 + MARION_TABLE_STEP_DEG / 2, MARION_TABLE_STEP_DEG)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d = iam.marion_diffuse("physical", tilts)
-    # a horizontal plane sees no ground (its ground term is 0 anyway): NaN there -> 0
-    return tilts, *(np.nan_to_num(np.asarray(d[k], dtype=float), nan=0.0) for k in ("sky", "horizon", "ground"))
+    with resources.files("pv_survey.presets").joinpath(MARION_TABLE_FILE).open("r", encoding="utf-8") as fh:
+        t = pd.read_csv(fh, comment="#")
+    return (t["tilt_deg"].to_numpy(float), t["sky"].to_numpy(float), t["horizon"].to_numpy(float),
+            t["ground"].to_numpy(float))
 
 
 def diffuse_iam(tilt_deg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -261,8 +261,12 @@ def load_parking(cfg: Config):
 
 
 def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame, *,
-                     n_in: int, timer: "_Timer | None" = None):
-    """Sites, plan, building annotation and the end-of-run accounting: ``(buildings, planres)``."""
+                     n_in: int, timer: "_Timer | None" = None, weather: Any = None):
+    """Sites, plan, building annotation and the end-of-run accounting: ``(buildings, planres)``.
+
+    ``weather`` is the run's weather year (for the time-of-use valuation); None = read it from
+    the config.
+    """
     from . import plan as plan_mod
 
     timer = timer or _Timer()
@@ -272,7 +276,10 @@ def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDat
         b_tab = pd.DataFrame(buildings[["building_id", "category", "year_built", "existing_pv_kwp",
                                         "excluded_reason"]]).copy()
         b_tab["roof_area_m2"] = buildings.geometry.area.to_numpy()
-        planres = plan_mod.build_plan(sites, b_tab, **plan_params(cfg))
+        params = plan_params(cfg)
+        if weather is not None:  # the year the run read (and aligned), not a second read of the file
+            params["weather"] = weather
+        planres = plan_mod.build_plan(sites, b_tab, **params)
     buildings = annotate_buildings(buildings, roofs, planres.plan)
     check_accounting(buildings, roofs, planres, n_in)
     return buildings, planres
@@ -343,7 +350,7 @@ def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_T
 def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, started, out_path, overwrite,
                   extra_layers: dict | None = None, progress: Progress | None = None):
     """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs."""
-    buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer)
+    buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer, weather=wx)
     buildings, zone_layers = survey_zones(cfg, buildings)  # issue 16: reporting zones
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
     if extra_layers:
@@ -365,7 +372,8 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 out_path, buildings=buildings, roofs=roofs, plan=planres.plan,
                 targets=planres.targets, coverage=planres.coverage, category_shares=planres.category_shares,
                 summary=summary, manifest=manifest, crs=cfg.survey.metric_crs, overwrite=overwrite,
-                shortlist_size=cfg.outputs.shortlist_size, extra_layers=extra_layers or None,
+                shortlist_size=cfg.outputs.shortlist_size, workbook_max_rows=cfg.outputs.workbook_max_rows,
+                extra_layers=extra_layers or None,
                 progress=progress, pdf=cfg.outputs.report_pdf,
             )
     if cfg.outputs.postgis_url:

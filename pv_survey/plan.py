@@ -611,71 +611,81 @@ def least_cost_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], year
 
     ids = ranked["building_id"].astype(str)
     pin = ranked["pinned"].astype(str).to_numpy()
-    cand = np.flatnonzero(pin != "out")
-    nc, ny = len(cand), len(years)
     n = len(ranked)
-    if nc == 0:
+    cand = np.flatnonzero(pin != "out")
+    if len(cand) == 0:
         return np.zeros(n, dtype=int), "no sites"
+    cls_all = ranked["class_rank"].to_numpy(int)
+    contrib_all = [b.contrib.reindex(ids).fillna(0.0).to_numpy(float) for b in bases]
+    active = [k for k, b in enumerate(bases) if not b.not_applicable and b.need - b.existing > _tol(b)]
+    exempt_all = pin == "in"
+    for k, b in enumerate(bases):
+        if b.spec.kind != "capacity":
+            exempt_all |= contrib_all[k] > 0
+    limited = bool((max_kwp_per_year and max_kwp_per_year > 0) or (max_capex_cny_per_year and max_capex_cny_per_year > 0))
+    if not limited:
+        cand, years = _least_cost_candidates(cand, cls_all, exempt_all, pin == "in", contrib_all, bases, active,
+                                             years)
+    years = list(years)
+    nc, ny = len(cand), len(years)
     cap = ranked["capacity_kwp"].to_numpy(float)[cand]
     cost = ranked[cost_col].to_numpy(float)[cand]
     if (cost < 0).any():
         raise InputError(f"plan: least-cost mode needs costs >= 0, got {cost.min()}")
-    cls = ranked["class_rank"].to_numpy(int)[cand]
-    contrib = [b.contrib.reindex(ids).fillna(0.0).to_numpy(float)[cand] for b in bases]
-    active = [k for k, b in enumerate(bases) if not b.not_applicable and b.need - b.existing > _tol(b)]
-    exempt = pin[cand] == "in"
-    for k, b in enumerate(bases):
-        if b.spec.kind != "capacity":
-            exempt |= contrib[k] > 0
+    cls = cls_all[cand]
+    contrib = [c[cand] for c in contrib_all]
+    exempt = exempt_all[cand]
     present = np.unique(cls)
     nu = max(len(present) - 1, 0)
     nx = nc * ny
     ns = len(active)
     nv = nx + nu + ns
+    x_of = np.arange(nx).reshape(nc, ny)  # variable of site i built in year j
+    blocks = []  # (rows, cols, vals, lo, hi) of each group of constraints, rows numbered within the group
 
-    def xi(i: int, j: int) -> int:
-        return i * ny + j
-
-    rows, cols, vals, lo, hi = [], [], [], [], []
-    r = 0
-
-    def row(cs, vs, lb, ub):
-        nonlocal r
-        rows.extend([r] * len(cs))
-        cols.extend(cs)
-        vals.extend(vs)
-        lo.append(lb)
-        hi.append(ub)
-        r += 1
-
-    for i in range(nc):  # once at most (exactly once for pins)
-        row([xi(i, j) for j in range(ny)], [1.0] * ny, 1.0 if pin[cand[i]] == "in" else -np.inf, 1.0)
+    # each site at most once (pinned-in sites exactly once)
+    blocks.append((np.repeat(np.arange(nc), ny), x_of.ravel(), np.ones(nx),
+                   np.where(pin[cand] == "in", 1.0, -np.inf), np.ones(nc)))
+    # each active target by its due year; slack s in [0, 1] = relative shortfall
     for s_idx, k in enumerate(active):
         b = bases[k]
-        d = b.spec.due_year
-        cs, vs = [], []
-        for i in np.flatnonzero(contrib[k] > 0):
-            for j, y in enumerate(years):
-                if y <= d:
-                    cs.append(xi(i, j))
-                    vs.append(contrib[k][i])
-        cs.append(nx + nu + s_idx)
-        vs.append(b.need - b.existing)  # slack s in [0, 1] = relative shortfall
-        row(cs, vs, b.need - b.existing - _tol(b) / 2, np.inf)
+        sites = np.flatnonzero(contrib[k] > 0)
+        due = np.flatnonzero(np.asarray(years) <= b.spec.due_year)
+        cols = np.r_[x_of[np.ix_(sites, due)].ravel(), nx + nu + s_idx]
+        vals = np.r_[np.repeat(contrib[k][sites], len(due)), b.need - b.existing]
+        blocks.append((np.zeros(len(cols), dtype=np.int64), cols, vals,
+                       np.array([b.need - b.existing - _tol(b) / 2]), np.array([np.inf])))
+    # per-year limits of capacity and CAPEX
     for lim, w in ((max_kwp_per_year, cap), (max_capex_cny_per_year, cost)):
         if lim and lim > 0:
-            for j in range(ny):
-                row([xi(i, j) for i in range(nc)], list(w), -np.inf, float(lim) * (1 + 1e-9))
+            blocks.append((np.tile(np.arange(ny), nc), x_of.ravel(), np.repeat(w, ny),
+                           np.full(ny, -np.inf), np.full(ny, float(lim) * (1 + 1e-9))))
+    # class priority: z_i <= u_m (i of class m, not exempt); u_m <= z_j (every j of class m-1); u_m <= u_(m-1)
     for m in range(1, len(present)):
         u = nx + m - 1
-        for i in np.flatnonzero((cls == present[m]) & ~exempt):
-            row([xi(i, j) for j in range(ny)] + [u], [1.0] * ny + [-1.0], -np.inf, 0.0)
-        for jj in np.flatnonzero(cls == present[m - 1]):
-            row([u] + [xi(jj, j) for j in range(ny)], [1.0] + [-1.0] * ny, -np.inf, 0.0)
+        own = np.flatnonzero((cls == present[m]) & ~exempt)
+        blocks.append((np.r_[np.repeat(np.arange(len(own)), ny), np.arange(len(own))],
+                       np.r_[x_of[own].ravel(), np.full(len(own), u)],
+                       np.r_[np.ones(len(own) * ny), -np.ones(len(own))],
+                       np.full(len(own), -np.inf), np.zeros(len(own))))
+        prev = np.flatnonzero(cls == present[m - 1])
+        blocks.append((np.r_[np.arange(len(prev)), np.repeat(np.arange(len(prev)), ny)],
+                       np.r_[np.full(len(prev), u), x_of[prev].ravel()],
+                       np.r_[np.ones(len(prev)), -np.ones(len(prev) * ny)],
+                       np.full(len(prev), -np.inf), np.zeros(len(prev))))
         if m > 1:
-            row([u, u - 1], [1.0, -1.0], -np.inf, 0.0)
-    a = sparse.csr_array((np.asarray(vals, float), (np.asarray(rows), np.asarray(cols))), shape=(r, nv))
-    cons = LinearConstraint(a, np.asarray(lo), np.asarray(hi))
+            blocks.append((np.zeros(2, dtype=np.int64), np.array([u, u - 1]), np.array([1.0, -1.0]),
+                           np.array([-np.inf]), np.array([0.0])))
+    rows, cols, vals, lo, hi, r0 = [], [], [], [], [], 0
+    for br, bc, bv, bl, bh in blocks:
+        rows.append(br + r0)
+        cols.append(bc)
+        vals.append(bv)
+        lo.append(bl)
+        hi.append(bh)
+        r0 += len(bl)
+    a = sparse.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, nv))
+    cons = LinearConstraint(a, np.concatenate(lo), np.concatenate(hi))
     scale = max(float(cost.max()) if nc else 1.0, 1.0)
     c_x = np.repeat(cost / scale, ny) * np.tile(1.0 - 1e-6 * np.arange(ny), nc)
     integrality = np.r_[np.ones(nx + nu), np.zeros(ns)]
@@ -700,11 +710,33 @@ def least_cost_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], year
         status = f"best found ({res.message})"
     x = res.x[:nx].reshape(nc, ny) > 0.5
     build = np.zeros(n, dtype=int)
-    for i in range(nc):
-        js = np.flatnonzero(x[i])
-        if len(js):
-            build[cand[i]] = years[int(js[0])]
+    chosen = x.any(axis=1)
+    build[cand[chosen]] = np.asarray(years)[x[chosen].argmax(axis=1)]
     return build, status
+
+
+def _least_cost_candidates(cand, cls, exempt, pinned_in, contrib, bases, active, years):
+    """Sites and years the least-cost MILP needs, without per-year limits (an exact reduction).
+
+    Class priority lets a site of class m in only when every site of the classes before it
+    is in. So once all the sites of the classes up to some m* (with the exempt sites: pins,
+    sites counting for a share target) would meet every target, no site of a later class can
+    be part of the cheapest schedule: taking it would mean taking all of classes <= m* as well,
+    which already meet the targets at lower cost. Those sites are left out. Without per-year
+    limits a site's year only decides which due years it counts for, and the cost tie-break
+    builds it as late as allowed, so the years are cut to the targets' due years (and the last
+    year). The MILP shrinks from every site x every year to what can matter.
+    """
+    yrs = np.asarray(list(years))
+    keep_years = sorted({int(y) for y in yrs if y in {bases[k].spec.due_year for k in active}} | {int(yrs.max())})
+    if not active:  # nothing to meet: only the pinned-in sites are built
+        return cand[pinned_in[cand]], keep_years
+    present = np.unique(cls[cand])
+    for m in present:
+        take = cand[(cls[cand] <= m) | exempt[cand]]
+        if all(bases[k].existing + contrib[k][take].sum() >= bases[k].need - _tol(bases[k]) for k in active):
+            return take, keep_years
+    return cand, keep_years
 
 
 def _serves_why(ranked: pd.DataFrame, build: np.ndarray, bases: Sequence[TargetBasis],

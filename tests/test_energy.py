@@ -386,6 +386,18 @@ def test_diffuse_iam_is_marions():
     np.testing.assert_allclose(gnd[1:], m["ground"][1:], atol=1e-4)
 
 
+def test_shipped_marion_table_is_pvlibs():
+    # the table shipped in pv_survey/presets (computing it costs pvlib seconds every run) holds
+    # pvlib.iam.marion_diffuse('physical') itself at its grid tilts
+    tilts, sky, hor, gnd = E._marion_table()
+    assert tilts[0] == 0.0 and tilts[-1] == 90.0 and np.allclose(np.diff(tilts), E.MARION_TABLE_STEP_DEG)
+    rows = [1, 60, 104, 181, 359, 360]  # 0.25, 15, 26, 45.25, 89.75, 90 deg
+    live = E.marion_table_rows(tilts[rows])
+    np.testing.assert_allclose(sky[rows], live["sky"], rtol=1e-12)
+    np.testing.assert_allclose(hor[rows], live["horizon"], rtol=1e-12)
+    np.testing.assert_allclose(gnd[rows], live["ground"], rtol=1e-12)
+
+
 def test_given_sky_view_scales_sky_and_ground(wx):
     """A given sky view s (no horizon) scales the isotropic sky and the ground-reflected light:
     POA(s) = POA(1) - (1 - s) (isotropic + ground), with pvlib's own Perez and ground terms."""

@@ -218,6 +218,27 @@ def test_gpkg_fids_are_stable_and_readable(written, tmp_path):
     assert again["survey.gpkg"].read_bytes() == gpkg.read_bytes()
 
 
+def test_gpkg_written_in_chunks_holds_every_feature(written, tmp_path, monkeypatch):
+    """A layer larger than one GDAL write is appended chunk by chunk: every feature, its fid and
+    attributes as in one write, the spatial index and the feature count complete."""
+    from pv_survey.outputs import gpkg as G
+
+    out, _ = written
+    whole = {name: pyogrio.read_dataframe(out / "survey.gpkg", layer=name, fid_as_index=True)
+             for name in ("buildings", "roofs", "plan")}
+    monkeypatch.setattr(G, "WRITE_CHUNK_FEATURES", 3)  # make_district: 8 buildings -> chunks of 3, 3, 2
+    again = write_outputs(tmp_path / "chunked", **make_district(), chart_font=None)
+    for name, frame in whole.items():
+        got = pyogrio.read_dataframe(again["survey.gpkg"], layer=name, fid_as_index=True)
+        pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                      pd.DataFrame(frame.drop(columns="geometry")))
+        assert list(got.geometry.to_wkb()) == list(frame.geometry.to_wkb())
+    with sqlite3.connect(again["survey.gpkg"]) as con:
+        n = con.execute("SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = 'buildings'").fetchone()[0]
+        idx = con.execute("SELECT count(*) FROM rtree_buildings_geom").fetchone()[0]
+    assert n == idx == 8
+
+
 def _styles(gpkg: Path) -> dict[str, dict]:
     with sqlite3.connect(gpkg) as con:
         con.row_factory = sqlite3.Row

@@ -109,3 +109,24 @@ def test_same_plan_same_bytes(book, tmp_path):
     paths, _ = book
     again = write_outputs(tmp_path / "again", **make_district(), chart_font=None)
     assert again["shortlists.xlsx"].read_bytes() == paths["shortlists.xlsx"].read_bytes()
+
+
+def test_reserve_and_class_sheets_cut_build_years_never(tmp_path):
+    # three reserve sites (B003, B004 moved to the reserve) and a cut at 2 rows: the reserve sheet
+    # holds the best-ranked two and says where the rest is; the build-year sheet is never cut
+    d = make_district()
+    d["plan"].loc[d["plan"]["building_id"].isin(["B003", "B004"]), "phase"] = "reserve"
+    paths = write_outputs(tmp_path / "o", **d, chart_font=None, workbook_max_rows=1)
+    wb = openpyxl.load_workbook(paths["shortlists.xlsx"])
+    _, r25 = _rows(wb["2025"])
+    assert [r["建筑编号 / Building ID"] for r in r25 if r["建筑编号 / Building ID"]] == ["B001", "B002"]
+    values = [row for row in wb["储备 Reserve"].iter_rows(values_only=True)]
+    ids = [r[1] for r in values[1:] if r[1]]
+    assert len(ids) == 1  # the cut: 1 of 3
+    assert any(r[0] and "2 more sites" in str(r[0]) and "另有 2 个项目" in str(r[0]) for r in values)
+    _, summary = _rows(wb["汇总 Summary"])
+    res = next(r for r in summary if r["工作表 / Sheet"] == "储备 Reserve")
+    assert res["项目数 / Sites"] == 3 and "first 1 of 3" in res["内容 / Contents"]
+    # the CSV keeps every reserve site
+    csv = paths["shortlist_reserve.csv"].read_text(encoding="utf-8-sig")
+    assert all(f",{b}," in csv for b in ("B003", "B004", "B005"))

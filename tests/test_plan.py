@@ -396,6 +396,16 @@ def test_least_cost_mode_with_pins():
     np.testing.assert_allclose(r2.plan["cumulative_kwp"][:3], [600, 900, 1300])
 
 
+def test_least_cost_builds_pins_when_every_target_is_met():
+    # existing PV 2,000 kWp (a building without a kept roof) already meets the 1,000 kWp target:
+    # nothing needs building, but the pinned-in site c1 is built all the same (a planner's pin)
+    sites = _sites([("g1", "government", 500, 1000), ("c1", "commercial", 600, 1000)])
+    b = _buildings(sites, extra=[("old", "public", 2000, 2000.0, 3000.0)])
+    pins = pd.DataFrame({"building_id": ["c1"], "pin": ["in"]})
+    r = _plan(sites, b, targets=[T("t", 2030, 1000.0)], mode="least-cost", pins=pins)
+    assert dict(zip(r.plan["building_id"], r.plan["phase"])) == {"c1": "2030", "g1": "reserve"}
+
+
 def test_no_sites_reports_targets_unmet():
     # no kept roofs at all: 5 kWp existing against 3,000 kWp
     sites = _sites([("a", "school", 1, 1000)]).iloc[:0]
@@ -578,11 +588,14 @@ def _brute_schedule(sites, bld, targets, years, *, lim_kwp=0.0, classes=CLASSES)
     return best, arg
 
 
+@pytest.mark.parametrize("lim_kwp", [900.0, 0.0])
 @pytest.mark.parametrize("seed", range(4))
-def test_least_cost_matches_brute_force_with_share_targets(seed):
+def test_least_cost_matches_brute_force_with_share_targets(seed, lim_kwp):
     # six random sites over three classes, two build years (as of 2026 -> 2027, 2028), a
     # capacity target by 2028, a coverage (count) target of new industrial buildings by 2027
-    # and a roof-share target of government roofs by 2028, a 900 kWp per-year limit
+    # and a roof-share target of government roofs by 2028, a 900 kWp per-year limit or none
+    # (without limits the MILP leaves out the classes and years that cannot matter: the
+    # brute force, which knows nothing of that, checks the reduction is exact)
     rng = np.random.default_rng(seed)
     cats = ["government", "school", "industrial"]
     rows = [(f"s{i}", cats[i % 3], float(c), float(rng.uniform(950, 1150)))
@@ -594,10 +607,10 @@ def test_least_cost_matches_brute_force_with_share_targets(seed):
     targets = [TT("cap", 2028, float(np.round(0.45 * total))),
                TT("cov", 2025, kind="coverage", share_frac=0.5, categories=("industrial",), buildings="new"),
                TT("roof", 2028, kind="roof_share", share_frac=0.2, categories=("government",))]
-    r = _plan(sites, b, targets=targets, mode="least-cost", max_kwp_per_year=900.0)
+    r = _plan(sites, b, targets=targets, mode="least-cost", max_kwp_per_year=lim_kwp)
     p = r.plan
     brute_sites = p.sort_values("building_id").reset_index(drop=True)
-    best, _ = _brute_schedule(brute_sites, b, targets, [2027, 2028], lim_kwp=900.0)
+    best, _ = _brute_schedule(brute_sites, b, targets, [2027, 2028], lim_kwp=lim_kwp)
     met = (r.targets["met"] != "no").all()
     if np.isfinite(best):
         assert met

@@ -26,6 +26,7 @@ import dataclasses
 import re
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -260,6 +261,25 @@ def parse_number(values: pd.Series) -> np.ndarray:
     return out
 
 
+def _per_unique(values: pd.Series, func, missing: Any) -> np.ndarray:
+    """``func`` of every value as an object array, called once per distinct value (``missing`` for NA).
+
+    Source tables repeat their labels (categories, roof types, years) over many rows; a city
+    of a million buildings has a few hundred distinct values where it has a million rows.
+    """
+    try:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists from JSON properties): one call per row
+        out = np.empty(len(values), dtype=object)
+        out[:] = [missing if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else func(v)
+                  for v in list(values)]
+        return out
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = [func(v) for v in uniques]
+    table[-1] = missing
+    return table[codes]
+
+
 def parse_year(values: pd.Series) -> tuple[pd.Series, int]:
     """Year of each value (``2010``, ``"2005-12-26"``, ``"2010年"``, a date) as ``Int64``.
 
@@ -270,29 +290,22 @@ def parse_year(values: pd.Series) -> tuple[pd.Series, int]:
     n_unparsed : int
         Non-empty values from which no year could be read.
     """
-    out = pd.array([pd.NA] * len(values), dtype="Int64")
-    n_bad = 0
-    for i, v in enumerate(values.tolist()):
+    def one(v):  # (year or None, unparsed?)
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            continue
+            return None, False
         if hasattr(v, "year") and not isinstance(v, str):
-            out[i] = int(v.year)
-            continue
+            return int(v.year), False
         if isinstance(v, (int, np.integer, float, np.floating)) and not isinstance(v, bool):
-            if 1600 <= float(v) <= 2100:
-                out[i] = int(v)
-            else:
-                n_bad += 1
-            continue
+            return (int(v), False) if 1600 <= float(v) <= 2100 else (None, True)
         text = str(v).strip()
         if not text:
-            continue
+            return None, False
         m = _YEAR_RE.search(text)
-        if m is None:
-            n_bad += 1
-        else:
-            out[i] = int(m.group(1))
-    return pd.Series(out, index=values.index), n_bad
+        return (None, True) if m is None else (int(m.group(1)), False)
+
+    parsed = _per_unique(values, one, (None, False))
+    years = pd.array([p[0] for p in parsed], dtype="Int64")
+    return pd.Series(years, index=values.index), int(sum(p[1] for p in parsed))
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -303,7 +316,7 @@ def _text(values: pd.Series) -> pd.Series:
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
             return str(int(v))
         return str(v).strip()
-    return pd.Series([one(v) for v in values.tolist()], index=values.index, dtype="object")
+    return pd.Series(_per_unique(values, one, ""), index=values.index, dtype="object")
 
 
 #: Control characters (C0 except tab, line feed and carriage return, and DEL): no name holds them,
@@ -362,17 +375,10 @@ def normalise_category(values: pd.Series, value_map: Mapping[str, str] | None = 
             )
         table[_norm(key)] = target
     labels = _text(values)
-    cats = []
-    unmapped: Counter = Counter()
-    for lab in labels.tolist():
-        if not lab:
-            cats.append("other")
-            continue
-        cat = table.get(_norm(lab))
-        if cat is None:
-            unmapped[lab] += 1
-            cat = "other"
-        cats.append(cat)
+    found = _per_unique(labels, lambda lab: table.get(_norm(lab)) if lab else "other", "other")
+    unknown = pd.isna(pd.Series(found, dtype=object)).to_numpy()
+    unmapped: Counter = Counter(labels[unknown].tolist())
+    cats = np.where(unknown, "other", found)
     return pd.Series(cats, index=values.index, dtype="object"), dict(unmapped.most_common())
 
 
@@ -381,18 +387,12 @@ def _roof_types(values: pd.Series | None, n: int, index) -> tuple[pd.Series, int
     if values is None:
         return pd.Series([DEFAULT_ROOF_TYPE] * n, index=index, dtype="object"), n, 0
     table = {_norm(k): v for k, v in ROOF_LABELS.items()}
-    out, n_default, n_unmapped = [], 0, 0
-    for lab in _text(values).tolist():
-        if not lab:
-            out.append(DEFAULT_ROOF_TYPE)
-            n_default += 1
-            continue
-        rt = table.get(_norm(lab))
-        if rt is None:
-            rt = DEFAULT_ROOF_TYPE
-            n_unmapped += 1
-        out.append(rt)
-    return pd.Series(out, index=index, dtype="object"), n_default, n_unmapped
+    labels = _text(values).to_numpy(dtype=object)
+    found = _per_unique(pd.Series(labels), lambda lab: table.get(_norm(lab)) if lab else None, None)
+    blank = labels == ""
+    unknown = pd.isna(pd.Series(found, dtype=object)).to_numpy() & ~blank
+    out = np.where(blank | unknown, DEFAULT_ROOF_TYPE, found)
+    return pd.Series(out, index=index, dtype="object"), int(blank.sum()), int(unknown.sum())
 
 
 # --------------------------------------------------------------------------- names, roof shapes, flags
@@ -422,9 +422,12 @@ def category_from_name(name: str) -> str:
 
 def refine_categories_by_name(category: pd.Series, name: pd.Series) -> tuple[pd.Series, int]:
     """Categories 'other' / 'public' refined by :func:`category_from_name` (a tag or field wins otherwise)."""
-    hint = name.fillna("").astype(str).map(category_from_name)
-    change = category.isin(["other", "public"]) & (hint != "") & (hint != category)
-    return category.where(~change, hint), int(change.sum())
+    cand = category.isin(["other", "public"]).to_numpy()  # only these may change: read only their names
+    hint = np.full(len(category), "", dtype=object)
+    if cand.any():
+        hint[cand] = _per_unique(name[cand], lambda v: category_from_name(str(v)), "")
+    change = cand & (hint != "") & (hint != category.to_numpy(dtype=object))
+    return category.where(~change, pd.Series(hint, index=category.index)), int(change.sum())
 
 
 #: ``roof:shape`` values modelled as planes (``pv_survey.roofs.ROOF_SHAPES``), with source
@@ -445,7 +448,9 @@ def roof_shapes(values: pd.Series | None, n: int, index) -> pd.Series:
     if values is None:
         return pd.Series([""] * n, index=index, dtype="object")
     text = _text(values)
-    return text.map(lambda v: ROOF_SHAPE_LABELS.get(v.strip().lower(), ROOF_SHAPE_LABELS.get(v.strip(), v.lower())))
+    shape = _per_unique(text, lambda v: ROOF_SHAPE_LABELS.get(v.strip().lower(), ROOF_SHAPE_LABELS.get(v.strip(), v.lower())),
+                        "")
+    return pd.Series(shape, index=text.index, dtype=object)
 
 
 def parse_direction_deg(values: pd.Series) -> np.ndarray:

@@ -35,8 +35,8 @@ from ..config import OutputsConfig
 from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
 from .charts import ChartText, cjk_font
-from .csv_out import shortlist_files
-from .gpkg import gpkg_timestamp, result_layers, write_gpkg
+from .csv_out import shortlist_files, shortlist_frame
+from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
 from .manifest import manifest_json
 from .postgis import write_postgis
 from .report import render_charts, report_html, summary_md
@@ -104,6 +104,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   category_shares: pd.DataFrame | None = None, summary: Mapping[str, Any],
                   manifest: Mapping[str, Any], crs: Any, overwrite: bool = False,
                   shortlist_size: int = OutputsConfig.shortlist_size,
+                  workbook_max_rows: int = OutputsConfig.workbook_max_rows,
                   progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
                   plan_result: Any = None, chart_font: str | None | bool = True,
                   pdf: bool = False) -> dict[str, Path]:
@@ -135,6 +136,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         Replace the outputs of an earlier run (all new files are written first).
     shortlist_size : int
         Rows of shortlist.csv; 0 = every planned site.
+    workbook_max_rows : int
+        Sites on the reserve and class sheets of shortlists.xlsx at most (0 = all).
     progress : callable(stage, done, total), optional
         Called as ``progress("outputs", i, n)`` after each file.
     extra_layers : mapping, optional
@@ -176,8 +179,9 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         if progress is not None:
             progress("outputs", step, n_steps)
 
-    layers = result_layers(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
-                           category_shares=category_shares, extra_layers=extra_layers, crs=crs)
+    plan_l = plan_layer(plan, buildings, crs=crs)  # the plan layer feeds every list, the report and the map
+    layers = layer_builders(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
+                            category_shares=category_shares, extra_layers=extra_layers, crs=crs, plan_frame=plan_l)
     with Staging(out) as st:
 
         def put(name: str, data: bytes) -> Path:
@@ -190,40 +194,41 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
             return tmp
 
         try:
-            write_gpkg(st.temp("survey.gpkg"), layers, crs=crs, timestamp=stamp)
+            write_gpkg(st.temp("survey.gpkg"), layers, crs=crs, timestamp=stamp)  # one layer in memory at a time
         except (OSError, sqlite3.Error) as exc:  # OutputError is an OSError: GDAL's and SQLite's failures
             raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
         tick()
-        for name, data in shortlist_files(layers["plan"], shortlist_size=shortlist_size).items():
+        sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
+        for name, data in shortlist_files(plan_l, shortlist_size=shortlist_size, shortlist=sl).items():
             put(name, data)
-        put("shortlists.xlsx", shortlists_xlsx(layers["plan"], title=str(summary.get("name", "")),
-                                               when=_source_date()))
+        put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
+                                               max_rows=workbook_max_rows, shortlist=sl))
         tick()
         text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
         existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
                                      if "existing_pv_kwp" in buildings else 0.0))
-        charts = render_charts(plan=layers["plan"], roofs=layers["roofs"], targets=targets,
+        charts = render_charts(plan=plan_l, roofs=roofs, targets=targets,
                                existing_kwp=existing, text=text)
         put("cumulative_capacity.png", charts["cumulative"])
         tick()
         html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
-                           plan=layers["plan"], buildings=layers["buildings"], charts=charts,
+                           plan=plan_l, buildings=buildings, charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
-                           version=_version(), zones=layers.get("zones"),
+                           version=_version(), zones=(extra_layers or {}).get("zones"),
                            boundary=_map_outlines(extra_layers).get("boundary"))
         html_tmp = put("report.html", html.encode("utf-8"))
         if pdf:
             from .pdf import print_pdf
             print_pdf(html_tmp, st.temp("report.pdf"))
         tick()
-        if "zones" in layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
-            z = pd.DataFrame(layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
+        if extra_layers and "zones" in extra_layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
+            z = pd.DataFrame(extra_layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
             put("zones.csv", z.to_csv(index=False).encode("utf-8-sig"))
-        md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=layers["plan"])
+        md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=plan_l)
         put("summary.md", md.encode("utf-8"))
         tick()
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
-                           layers=list(layers), sheets=workbook_sheets(layers["plan"]))
+                           layers=list(layers), sheets=workbook_sheets(plan_l, shortlist=sl))
         put("README.txt", index.encode("utf-8-sig"))
         tick()
         # the manifest is written last, so it can time the outputs stage itself

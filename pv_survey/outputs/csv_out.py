@@ -10,7 +10,6 @@ injection" guidance).
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
@@ -165,15 +164,39 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
     return out[[c for c, _ in SHORTLIST_COLUMNS] + extra].reset_index(drop=True)
 
 
+def _cells(values: pd.Series, kind: str) -> pd.Series:
+    """One column as CSV text (vectorised :func:`_cell`): '' when missing, numbers to a fixed precision."""
+    missing = values.isna().to_numpy()
+    out = pd.Series("", index=values.index, dtype=object)
+    if kind in ("int", "dec1", "dec2", "dec6"):
+        digits = {"int": 0, "dec1": 1, "dec2": 2, "dec6": 6}[kind]
+        x = pd.to_numeric(values, errors="coerce").to_numpy(float)
+        num = np.isfinite(x)
+        # Python's round (correctly rounded: 5.55 is binary 5.5499... -> 5.5); "or 0.0" turns -0.0 into 0.0
+        out[num] = [f"{(round(v, digits) or 0.0):.{digits}f}" for v in x[num].tolist()]
+        text = ~missing & np.isnan(x)  # present but not a number: written as text (inf: left empty)
+        if text.any():
+            out[text] = [_text(v) for v in values[text]]
+        return out
+    keep = ~missing
+    if not keep.any():
+        return out
+    s = values[keep].astype(str)
+    if kind == "category":
+        s = s.map({u: _text(category_label(u)) for u in pd.unique(s)})
+    elif kind == "phase":
+        s = s.map({u: (u if re.fullmatch(r"\d{4}", u) else _text(phase_label(u))) for u in pd.unique(s)})
+    else:
+        s = s.where(~s.str.startswith(_FORMULA_START), "'" + s)
+    out[keep] = s.to_numpy(object)
+    return out
+
+
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """The shortlist as CSV bytes: UTF-8 BOM, bilingual header row, CRLF line ends (RFC 4180)."""
+    text = pd.DataFrame({c: _cells(frame[c].reset_index(drop=True), kind) for c, kind in SHORTLIST_COLUMNS})
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([field_alias(c) or c for c, _ in SHORTLIST_COLUMNS])
-    kinds = [k for _, k in SHORTLIST_COLUMNS]
-    cols = [frame[c].to_numpy(dtype=object) for c, _ in SHORTLIST_COLUMNS]
-    for i in range(len(frame)):
-        w.writerow([_cell(col[i], kind) for col, kind in zip(cols, kinds)])
+    text.to_csv(buf, index=False, header=[field_alias(c) or c for c, _ in SHORTLIST_COLUMNS], lineterminator="\r\n")
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -186,7 +209,8 @@ def _unique_name(base: str, used: set[str]) -> str:
     return name
 
 
-def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfig.shortlist_size) -> dict[str, bytes]:
+def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfig.shortlist_size,
+                    shortlist: pd.DataFrame | None = None) -> dict[str, bytes]:
     """Every shortlist: ``shortlist.csv`` (the sites of every build phase, or the first
     ``shortlist_size``), ``shortlist_<phase>.csv`` per build phase and for the reserve, and
     ``shortlist_class_<class>.csv`` per priority class (build phases and reserve, in rank order).
@@ -200,13 +224,15 @@ def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConf
     shortlist_size : int
         Rows of ``shortlist.csv``; 0 = every planned site. Per-phase and per-class lists
         are always complete (they are the procurement lots). Pinned-out sites are in none.
+    shortlist : DataFrame, optional
+        :func:`shortlist_frame` of ``plan`` when already computed.
 
     Returns
     -------
     dict
         File name -> bytes, in a fixed order.
     """
-    sl = shortlist_frame(plan)
+    sl = shortlist_frame(plan) if shortlist is None else shortlist
     phase = sl["phase"].fillna("").astype(str)
     built = sl[np.array([is_built_phase(x) for x in phase], dtype=bool)]
     used: set[str] = set()

@@ -18,7 +18,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -39,6 +39,7 @@ __all__ = [
     "plan_layer",
     "table_layer",
     "result_layers",
+    "layer_builders",
     "write_gpkg",
     "write_layer_styles",
     "gpkg_timestamp",
@@ -188,32 +189,43 @@ def table_layer(table: pd.DataFrame) -> pd.DataFrame:
     return _with_fid(t, np.arange(1, len(t) + 1), _ordered(t, (), geom), geom, t.crs if is_geo else None)
 
 
-def result_layers(*, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame, plan: pd.DataFrame,
-                  targets: pd.DataFrame, coverage: pd.DataFrame | None = None,
-                  category_shares: pd.DataFrame | None = None,
-                  extra_layers: Mapping[str, pd.DataFrame] | None = None, crs=None) -> dict[str, pd.DataFrame]:
-    """The frames of every output layer, in layer order, each with a stable ``fid`` column.
+def layer_builders(*, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame, plan: pd.DataFrame,
+                   targets: pd.DataFrame, coverage: pd.DataFrame | None = None,
+                   category_shares: pd.DataFrame | None = None,
+                   extra_layers: Mapping[str, pd.DataFrame] | None = None, crs=None,
+                   plan_frame: pd.DataFrame | None = None) -> dict[str, Callable[[], pd.DataFrame]]:
+    """Every output layer as a function that builds its frame, in layer order.
 
-    The same dict feeds :func:`write_gpkg` and :func:`pv_survey.outputs.postgis.write_postgis`.
+    :func:`write_gpkg` builds, writes and drops one layer at a time, so a city's outputs never
+    hold a copy of every layer at once. ``plan_frame`` is the plan layer when already built.
     """
-    layers: dict[str, pd.DataFrame] = {
-        "buildings": buildings_layer(buildings, crs=crs),
-        "roofs": roofs_layer(roofs, crs=crs),
-        "plan": plan_layer(plan, buildings, crs=crs),
-        "targets": table_layer(targets),
+    builders: dict[str, Callable[[], pd.DataFrame]] = {
+        "buildings": lambda: buildings_layer(buildings, crs=crs),
+        "roofs": lambda: roofs_layer(roofs, crs=crs),
+        "plan": (lambda: plan_frame) if plan_frame is not None else (lambda: plan_layer(plan, buildings, crs=crs)),
+        "targets": lambda: table_layer(targets),
     }
     if coverage is not None:
-        layers["coverage"] = table_layer(coverage)
+        builders["coverage"] = lambda: table_layer(coverage)
     if category_shares is not None:
-        layers["category_shares"] = table_layer(category_shares)
+        builders["category_shares"] = lambda: table_layer(category_shares)
     for name, frame in (extra_layers or {}).items():
-        if name in layers or name == "layer_styles":
+        if name in builders or name == "layer_styles":
             raise OutputError(f"extra layer '{name}': name already used by pv-survey; rename the layer")
         if isinstance(frame, gpd.GeoDataFrame):
-            layers[name] = table_layer(frame if crs is None or frame.crs is None else frame.to_crs(crs))
+            builders[name] = (lambda f=frame: table_layer(f if crs is None or f.crs is None else f.to_crs(crs)))
         else:
-            layers[name] = table_layer(frame)
-    return layers
+            builders[name] = (lambda f=frame: table_layer(f))
+    return builders
+
+
+def result_layers(**kwargs) -> dict[str, pd.DataFrame]:
+    """The frames of every output layer, in layer order, each with a stable ``fid`` column.
+
+    Arguments as :func:`layer_builders`. Feeds :func:`pv_survey.outputs.postgis.write_postgis`
+    (and :func:`write_gpkg`, which also takes the builders themselves).
+    """
+    return {name: build() for name, build in layer_builders(**kwargs).items()}
 
 
 # --------------------------------------------------------------------------- writing
@@ -258,7 +270,8 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
         rename, see :mod:`pv_survey.outputs.atomic`).
     layers : mapping
         Layer name -> GeoDataFrame (a feature layer, polygons promoted to multipolygons)
-        or DataFrame (an attribute table). ``fid`` becomes the feature id.
+        or DataFrame (an attribute table), or a function building one (:func:`layer_builders`:
+        each layer is then built, written and dropped in turn). ``fid`` becomes the feature id.
     crs : CRS-like, optional
         CRS of frames that carry none.
     timestamp : str, optional
@@ -277,16 +290,23 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
     if not layers:
         raise OutputError(f"{p}: no layers to write")
     stamp = timestamp or gpkg_timestamp()
+    rows = []
     with _gdal_config(OGR_CURRENT_DATE=stamp):
-        for i, (name, frame) in enumerate(layers.items()):
+        for i, (name, layer) in enumerate(layers.items()):
+            frame = layer() if callable(layer) else layer  # built now, dropped after writing
             _write_layer(p, name, frame, crs=crs, create=(i == 0))
+            if styles:
+                geom_col = GEOMETRY_COLUMN if isinstance(frame, gpd.GeoDataFrame) else ""
+                rows.append((name, geom_col, qml_for_layer(name, frame), f"pv-survey default style of '{name}'"))
+            del frame
     if styles:
-        rows = []
-        for name, frame in layers.items():
-            geom_col = GEOMETRY_COLUMN if isinstance(frame, gpd.GeoDataFrame) else ""
-            rows.append((name, geom_col, qml_for_layer(name, frame), f"pv-survey default style of '{name}'"))
         write_layer_styles(p, rows, timestamp=stamp)
     return p
+
+
+#: Features written per call to GDAL: bounds the memory of the conversion to GDAL's types, whatever
+#: the number of buildings (project choice: 200,000 features, ~60 MB of geometry).
+WRITE_CHUNK_FEATURES = 200_000
 
 
 def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool) -> None:
@@ -308,7 +328,17 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: boo
             kwargs["promote_to_multi"] = True
             kwargs["geometry_type"] = "MultiPolygon"
     try:
-        pyogrio.write_dataframe(frame, path, **kwargs)
+        # the first chunk creates the layer; later ones append to it. Appended rows take SQLite's next
+        # ids, so a layer is chunked only when its fids run 1..n in row order (every layer of
+        # result_layers does); any other layer is written in one piece.
+        step = WRITE_CHUNK_FEATURES if np.array_equal(fid, np.arange(1, len(fid) + 1)) else max(len(frame), 1)
+        rest = {k: v for k, v in kwargs.items() if k not in ("dataset_options", "layer_options")}
+        for start in range(0, max(len(frame), 1), step):
+            part = frame.iloc[start:start + step]
+            if start:
+                pyogrio.write_dataframe(part.drop(columns="fid"), path, append=True, **rest)
+            else:
+                pyogrio.write_dataframe(part, path, **kwargs)
     except Exception as exc:  # GDAL errors come in several classes; name the layer and file
         raise OutputError(f"{path}: writing layer '{name}' failed ({exc}); check free space and permissions") \
             from exc

@@ -1,4 +1,5 @@
-"""Builders of the bad-input corpus (issue 9): every file is made here, in a test's tmp_path.
+"""Builders of the bad-input corpus (issue 9) and the generated matrix of input kinds x corruptions
+(issue 18, :func:`matrix_cases`): every file is made here, in a test's tmp_path.
 
 Nothing binary is committed: each builder writes its files into a folder and returns the
 command-line arguments of ``pv-survey run`` that feed them in (without ``--out``). The
@@ -649,13 +650,12 @@ def write_vector(frame: gpd.GeoDataFrame, folder: Path, stem: str, fmt: str, *, 
     if fmt == "zip":
         sub = folder / f"_{stem}_parts"
         sub.mkdir(exist_ok=True)
-        shp = _shapefile(sub, stem, frame, **({"encoding": encoding} if encoding else {}))
+        _shapefile(sub, stem, frame, **({"encoding": encoding} if encoding else {}))
         z = folder / f"{stem}.zip"
         with _zipfile.ZipFile(z, "w", _zipfile.ZIP_DEFLATED) as zf:
             for part in sorted(sub.iterdir()):
                 zf.write(part, part.name)
         shutil.rmtree(sub)
-        del shp
         return z
     if fmt == "geojson":
         p = folder / f"{stem}.geojson"
@@ -1027,15 +1027,13 @@ def write_weather(fmt: str, path: Path, *, text_at: int | None = None, bad_at: i
         ghi[bad_at] = "-50"
         temp[bad_at + 1] = "99"
     dni, dhi, wind = ([f"{v:g}" for v in y[c]] for c in ("dni", "dhi", "wind"))
-    # hour-ending local stamps for EPW / TMY3: mid-hour 00:30 is hour 1
-    end = y.index + pd.Timedelta(minutes=30)
-    if fmt == "epw":
+    if fmt == "epw":  # hour h (1-24) ends at h: the hour of mid-hour 00:30 is 1
         lines = [f"LOCATION,Guangzhou,GD,CHN,corpus,592870,{lat},113.36,8.0,15.0",
                  "DESIGN CONDITIONS,0", "TYPICAL/EXTREME PERIODS,0", "GROUND TEMPERATURES,0",
                  "HOLIDAYS/DAYLIGHT SAVINGS,No,0,0,0", "COMMENTS 1,pv-survey corpus", "COMMENTS 2,",
                  "DATA PERIODS,1,1,Data,Sunday, 1/ 1,12/31"]
         for i, t in enumerate(y.index):
-            hour = int((t.hour + 1))
+            hour = t.hour + 1
             fields = [2023, t.month, t.day, hour, 60, "?9?9?9?9E0?9?9?9?9?9?9?9?9?9?9?9*9?9*9*9?9*9",
                       temp[i], 20.0, 80, 101000, 0, 0, 400, ghi[i], dni[i], dhi[i], 0, 0, 0, 0,
                       180, wind[i], 5, 5, 20.0, 77777, 9, 999999999, 20, 0.1, 0, 88, 0.2, 0.0, 1.0]
@@ -1084,7 +1082,6 @@ def write_weather(fmt: str, path: Path, *, text_at: int | None = None, bad_at: i
         path.write_text("\n".join(head + body) + "\n", encoding="utf-8")
     else:
         raise ValueError(fmt)
-    del end
     return path
 
 
@@ -1223,9 +1220,8 @@ def _toml_case(kind: str, corruption: str) -> Case:
         elif corruption == "missing-base":
             t = 'base = "no_such_base.toml"\n' + t
         p = d / name
-        if corruption == "wrong-encoding":
-            p.write_bytes((t + '# 天河区\n[survey2]\n').encode("gbk") if False else
-                          t.replace("corpus", "天河").encode("gbk"))
+        if corruption == "wrong-encoding":  # saved in GBK by a Chinese editor (TOML is UTF-8)
+            p.write_bytes(t.replace("corpus", "天河").encode("gbk"))
         elif corruption == "random-bytes":
             _noise(p)
         elif corruption == "empty":

@@ -280,7 +280,7 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
         bnd |= (_text(attrs_df["boundary"]).str.lower() == "administrative").to_numpy()
     bnd &= reason == ""
     reason = np.where(bnd, REASON_BOUNDARY, reason)
-    areas = np.array([shapely.area(g) if g is not None else 0.0 for g in geoms], dtype=float)
+    areas = np.nan_to_num(shapely.area(np.asarray(geoms, dtype=object)), nan=0.0)  # missing geometry: 0
     big = (reason == "") & (areas > max_footprint_m2)
     reason = np.where(big, REASON_TOO_LARGE, reason)
     if bnd.any() or big.any():

@@ -37,6 +37,7 @@ import logging
 import re
 import time
 import tomllib
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -44,8 +45,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .config import Config, config_to_dict, load_config
-from .errors import ConfigError, OutputError, PVSurveyError
+from .config import Config, check_name, config_to_dict, load_config
+from .errors import ConfigError, OutputError, PVSurveyError, RunLockedError
 
 log = logging.getLogger("pv_survey")
 
@@ -185,6 +186,7 @@ def expand_matrix(path: str | Path) -> list[Scenario]:
     prefix = data.get("name", p.stem)
     if not isinstance(prefix, str) or not prefix:
         raise ConfigError(f"{p}: 'name' = {prefix!r} must be a non-empty string (the scenario-name prefix)")
+    check_name(prefix, f"{p}: 'name'")
     base_cfg = Config()
     if "base" in data:
         if not isinstance(data["base"], str) or not data["base"]:
@@ -192,6 +194,9 @@ def expand_matrix(path: str | Path) -> list[Scenario]:
         base_path = Path(data["base"])
         if not base_path.is_absolute():
             base_path = p.parent / base_path
+        if not base_path.is_file():
+            raise ConfigError(f"{p}: base = {data['base']!r}: scenario file {base_path} not found; check the path "
+                              "(relative to the matrix file's folder)")
         base_cfg = load_config(base_path)
     keys, values = [], []
     for key, vals in matrix.items():
@@ -199,7 +204,8 @@ def expand_matrix(path: str | Path) -> list[Scenario]:
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"{p}: matrix key '{key}' must be 'section.field', e.g. \"roofs.edge_setback_m\"")
         if not isinstance(vals, list) or not vals:
-            raise ConfigError(f"{p}: matrix key '{key}' = {vals!r} must be a non-empty list of values")
+            raise ConfigError(f"{p}: matrix key '{key}' = {vals!r} must be a non-empty list of values; write them in "
+                              "brackets, e.g. [0.5, 1.0]")
         keys.append(parts)
         values.append([_resolve_value(parts[0], parts[1], v, p.parent) for v in vals])
     varying = [i for i, v in enumerate(values) if len(v) > 1]
@@ -253,6 +259,7 @@ def load_scenarios(sources: Iterable[str | Path]) -> list[Scenario]:
             scenarios.append(Scenario(name=_SAFE_RE.sub("-", f.stem), config=load_config(f), source=str(f)))
     seen: dict[str, str] = {}
     for sc in scenarios:
+        check_name(sc.name, f"{sc.source}: scenario name")
         if sc.name in seen:
             raise ConfigError(f"scenario name '{sc.name}' comes from both {seen[sc.name]} and {sc.source}; "
                               "rename one of the files (names are output folder names)")
@@ -416,6 +423,26 @@ def _save_state(path: Path, state: dict) -> None:
     atomic_write_text(path, json.dumps(state, indent=1, ensure_ascii=False, default=str) + "\n")
 
 
+def _record_state(path: Path, name: str, entry: dict) -> None:
+    """Store one scenario's entry in the batch state file, read again under a lock so the entries
+    other batch processes wrote in the meantime are kept."""
+    from .outputs.runlock import file_lock
+
+    with file_lock(path.with_name("." + path.name + ".lock")):
+        state = _load_state(path)
+        state["scenarios"][name] = entry
+        _save_state(path, state)
+
+
+def _scenario_dir(root: Path, name: str) -> Path:
+    """``root / name``, refused unless it is a folder directly inside ``root`` (names never leave it)."""
+    check_name(name, "scenario name")
+    sdir = root / name
+    if sdir.resolve().parent != root.resolve():
+        raise ConfigError(f"scenario name {name!r} leads outside the batch folder {root}; rename the scenario")
+    return sdir
+
+
 def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | None = None,
               scheduler: Any = None, overwrite: bool = False,
               progress: Callable[[str, int, int], None] | None = None,
@@ -446,6 +473,7 @@ def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | 
         ``comparison.csv`` (UTF-8 with BOM) and ``comparison.md`` are in ``paths``.
     """
     from .outputs.atomic import atomic_write_bytes, atomic_write_text
+    from .outputs.runlock import run_lock
     from .partition import dask_client
     from .pipeline import run_survey
 
@@ -455,31 +483,43 @@ def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | 
     except OSError as exc:
         raise OutputError(f"{root}: cannot create the batch folder ({exc.strerror}); choose another --out") from exc
     state_path = root / STATE_FILE
-    state = _load_state(state_path)
-    outcomes: list[ScenarioOutcome] = []
+    outcomes: dict[int, ScenarioOutcome] = {}
     with dask_client(workers, scheduler) as client:
-        for k, sc in enumerate(scenarios, start=1):
+
+        def attempt(k: int, sc: Scenario, wait: bool) -> ScenarioOutcome | None:
+            """Claim the scenario's folder and run (or skip) it; None when another process holds it."""
             sdir = root / sc.name
-            sha = config_sha256(sc.config)
             t0 = time.perf_counter()
             outcome = ScenarioOutcome(name=sc.name, status="failed", out_dir=sdir)
+            claimed = False
             try:
-                done, why = is_finished(sdir, sc.config)
-                stored = state["scenarios"].get(sc.name, {})
-                if done and stored.get("config_sha256") == sha and isinstance(stored.get("row"), dict):
-                    outcome.status, outcome.row = "skipped", stored["row"]
-                else:
-                    has_manifest = (sdir / "manifest.json").is_file()
-                    if has_manifest and not done and not overwrite:
-                        raise OutputError(f"{sdir}: holds outputs {why}; pass --overwrite to replace them")
-                    # a folder without manifest holds an interrupted run (outputs are written all or
-                    # nothing); a finished one without a stored comparison row is re-run in place
-                    replace = sdir.exists()
-                    # every run is tiled; client None = the tiles in this process
-                    res = run_survey(sc.config, out_dir=sdir, overwrite=replace, progress=progress, scheduler=client)
-                    outcome.status, outcome.row = "done", comparison_row(res.summary)
-                    state["scenarios"][sc.name] = {"config_sha256": sha, "row": outcome.row}
-                    _save_state(state_path, state)
+                _scenario_dir(root, sc.name)  # the name must not lead outside the batch folder
+                with ExitStack() as stack:
+                    # one process per scenario: another batch (or run) on this folder holds the lock
+                    stack.enter_context(run_lock(sdir, wait=wait, command="batch", remove_if_created=False))
+                    claimed = True
+                    sha = config_sha256(sc.config)
+                    done, why = is_finished(sdir, sc.config)
+                    # read now, not at the start: another batch process may have finished it meanwhile
+                    stored = _load_state(state_path)["scenarios"].get(sc.name, {})
+                    if done and stored.get("config_sha256") == sha and isinstance(stored.get("row"), dict):
+                        outcome.status, outcome.row = "skipped", stored["row"]
+                    else:
+                        has_manifest = (sdir / "manifest.json").is_file()
+                        if has_manifest and not done and not overwrite:
+                            raise OutputError(f"{sdir}: holds outputs {why}; pass --overwrite to replace them")
+                        # a folder without manifest holds an interrupted run (outputs are written all or
+                        # nothing); a finished one without a stored comparison row is re-run in place
+                        replace = True  # the claimed folder exists; outputs are replaced, never other files
+                        # every run is tiled; client None = the tiles in this process
+                        res = run_survey(sc.config, out_dir=sdir, overwrite=replace, progress=progress,
+                                         scheduler=client)
+                        outcome.status, outcome.row = "done", comparison_row(res.summary)
+                        _record_state(state_path, sc.name, {"config_sha256": sha, "row": outcome.row})
+            except RunLockedError:
+                if not claimed and not wait:
+                    return None
+                raise
             except PVSurveyError as exc:
                 outcome.error = str(exc)
             except Exception as exc:  # noqa: BLE001 - one scenario's bug must not stop the batch
@@ -488,9 +528,21 @@ def run_batch(scenarios: list[Scenario], *, out_dir: str | Path, workers: int | 
             outcome.seconds = round(time.perf_counter() - t0, 3)
             if outcome.status == "failed":
                 log.info("scenario %s failed: %s", sc.name, outcome.error)
-            outcomes.append(outcome)
             if on_scenario is not None:
                 on_scenario(outcome, k, len(scenarios))
+            return outcome
+
+        deferred = []
+        for k, sc in enumerate(scenarios, start=1):
+            got = attempt(k, sc, wait=False)
+            if got is None:
+                deferred.append((k, sc))
+            else:
+                outcomes[k] = got
+        for k, sc in deferred:  # held by another process: wait for it, then take its result (or run it)
+            log.info("scenario %s is being run by another process; waiting for it", sc.name)
+            outcomes[k] = attempt(k, sc, wait=True)
+    outcomes = [outcomes[k] for k in sorted(outcomes)]
     table = comparison_table(outcomes, scenarios)
     csv_text = table.to_csv(index=False, lineterminator="\r\n")
     paths = {

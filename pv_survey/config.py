@@ -12,6 +12,7 @@ take plain arguments.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -41,6 +42,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "describe_defaults",
+    "check_name",
 ]
 
 
@@ -51,6 +53,37 @@ def _f(default: Any, source: str, *, lo: float | None = None, hi: float | None =
     if factory:
         return field(default_factory=default, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def check_name(value: str, what: str) -> str:
+    """``value`` when it can name one folder inside an output folder, else :class:`ConfigError`.
+
+    Run and scenario names become folder names (``outputs/<name>``, ``<batch>/<scenario>``);
+    a name must never reach outside: no path separator (``/``, ``\\``), drive colon, NUL or
+    other control character, not ``.`` or ``..``, not empty, at most 200 characters.
+
+    Parameters
+    ----------
+    value : str
+        The name.
+    what : str
+        Where it came from, for the message (e.g. ``"'survey.name'"``, ``"--name"``).
+    """
+    bad = None
+    if not isinstance(value, str) or not value.strip():
+        bad = "is empty"
+    elif value.strip() in (".", ".."):
+        bad = "is a relative folder reference"
+    elif any(c in value for c in "/\\:"):
+        bad = "holds a path separator or colon"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in value):
+        bad = "holds a NUL or control character"
+    elif len(value) > 200:
+        bad = f"is {len(value)} characters long (at most 200)"
+    if bad:
+        raise ConfigError(f"{what} = {value!r} {bad}; a name becomes a folder name inside the output folder: "
+                          "use letters, digits, Chinese characters, spaces, '-', '_' or '.'")
+    return value
 
 
 # --------------------------------------------------------------------------- sections
@@ -796,7 +829,7 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: '{key}' must be a table, got {value!r}")
+            raise ConfigError(f"{where}: '{key}' must be a table, got {value!r}; write it as [{key}] with key = value lines")
         return _build(tp, value, key, where)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -811,27 +844,30 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
     if origin is tuple:
         (item_tp, *_rest) = typing.get_args(tp)
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}")
+            raise ConfigError(f"{where}: '{key}' must be a list, got {value!r}; write it in brackets, e.g. [1, 2]")
         return tuple(_coerce(v, item_tp, f"{key}[{i}]", where) for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: '{key}' must be a table, got {value!r}")
+            raise ConfigError(f"{where}: '{key}' must be a table, got {value!r}; write it as {{ name = \"value\" }}")
         return {str(k): _coerce(v, str, f"{key}.{k}", where) for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
+            raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}; write true or false without quotes")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: '{key}' must be a whole number, got {value!r}")
+            raise ConfigError(f"{where}: '{key}' must be a whole number, got {value!r}; write it without quotes or decimals")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}")
+            raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}; write a number without quotes, e.g. 1.0")
+        if not math.isfinite(value):  # TOML allows nan and inf; no setting means either
+            raise ConfigError(f"{where}: '{key}' = {value!r} must be a finite number; give a value such as "
+                              "the default in scenarios/tianhe-default.toml")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}")
+            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}; write the text in quotes")
         return value
     raise ConfigError(f"{where}: '{key}' has unsupported type {_type_name(tp)}")  # pragma: no cover
 
@@ -839,14 +875,16 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
 def _check_range(value: Any, meta: dict, key: str, where: str) -> None:
     choices = meta.get("choices")
     if choices is not None and not isinstance(value, (int, float)) and value not in choices:
-        raise ConfigError(f"{where}: '{key}' = {value!r} is not one of {', '.join(map(repr, choices))}")
+        raise ConfigError(f"{where}: '{key}' = {value!r} is not one of {', '.join(map(repr, choices))}; use one of them")
     lo, hi = meta.get("lo"), meta.get("hi")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if lo is not None and (value < lo or (meta.get("lo_open") and value == lo)):
             op = ">" if meta.get("lo_open") else ">="
-            raise ConfigError(f"{where}: '{key}' = {value!r} must be {op} {lo}")
+            raise ConfigError(f"{where}: '{key}' = {value!r} must be {op} {lo}; give a value in range "
+                              "(the default is in scenarios/tianhe-default.toml)")
         if hi is not None and value > hi:
-            raise ConfigError(f"{where}: '{key}' = {value!r} must be <= {hi}")
+            raise ConfigError(f"{where}: '{key}' = {value!r} must be <= {hi}; give a value in range "
+                              "(the default is in scenarios/tianhe-default.toml)")
 
 
 def _build(cls: type, data: dict, prefix: str, where: str) -> Any:
@@ -856,7 +894,7 @@ def _build(cls: type, data: dict, prefix: str, where: str) -> Any:
     if unknown:
         key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
         raise ConfigError(
-            f"{where}: unknown key '{key}'; known keys{' in [' + prefix + ']' if prefix else ''}: "
+            f"{where}: unknown key '{key}'; check its spelling, known keys{' in [' + prefix + ']' if prefix else ''}: "
             f"{', '.join(fields)}"
         )
     kwargs = {}
@@ -880,7 +918,8 @@ def _validate_cross(obj: Any, prefix: str, where: str) -> None:
     """Checks that involve more than one field."""
     if isinstance(obj, Target):
         if obj.kind == "capacity" and obj.capacity_kwp <= 0:
-            raise ConfigError(f"{where}: '{prefix}.capacity_kwp' = {obj.capacity_kwp} must be > 0")
+            raise ConfigError(f"{where}: '{prefix}.capacity_kwp' = {obj.capacity_kwp} must be > 0; give the "
+                              "target's capacity in kWp")
         if obj.kind != "capacity" and not 0 < obj.share_frac <= 1:
             raise ConfigError(f"{where}: '{prefix}.share_frac' = {obj.share_frac}: a {obj.kind} target "
                               "needs a share in (0, 1]")
@@ -918,6 +957,7 @@ def _validate_cross(obj: Any, prefix: str, where: str) -> None:
             raise ConfigError(f"{where}: 'resources.facade_height_fracs' = {list(obj.facade_height_fracs)!r}: "
                               "give one or more fractions between 0 and 1")
     if isinstance(obj, SurveyConfig):
+        check_name(obj.name, f"{where}: 'survey.name'")
         ext = obj.extent_lon_lat
         if len(ext) != 4 or not (-180 <= ext[0] < ext[2] <= 180 and -90 <= ext[1] < ext[3] <= 90):
             raise ConfigError(f"{where}: 'survey.extent_lon_lat' = {list(ext)}: give [min lon, min lat, max lon, "

@@ -41,5 +41,13 @@ class OutputError(PVSurveyError, OSError):
     """An output cannot be written (exists without --overwrite, not writable)."""
 
 
+class RunLockedError(OutputError):
+    """Another run is writing to the same output folder (its lock is held)."""
+
+
+class ClusterError(PVSurveyError, RuntimeError):
+    """The dask cluster lost a task's worker too often, or went away, so the run cannot finish."""
+
+
 class AccountingError(PVSurveyError, RuntimeError):
     """End-of-run accounting does not balance (buildings lost, totals disagree)."""

@@ -43,7 +43,7 @@ import geopandas as gpd
 import shapely
 
 from .config import Config
-from .errors import ConfigError, PVSurveyError
+from .errors import ClusterError, ConfigError, PVSurveyError
 
 log = logging.getLogger("pv_survey")
 
@@ -325,15 +325,31 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
 
     threads = max(1, sum(client.nthreads().values()))
     limit = IN_FLIGHT_PER_THREAD * threads
-    [wx_f] = client.scatter([wx], broadcast=True, hash=False)
+    wx_box = client.scatter([wx], broadcast=True, hash=False)
     pending = iter(dispatch)
-    index_of = {}
+    index_of: dict = {}
+    tries: dict[int, int] = {}
 
     def submit(i):
+        # a worker that dies takes the data scattered to it along: a tile whose inputs or task were
+        # lost is sent again from here (the driver holds every tile's rows), TILE_TRIES times at most
+        tries[i] = tries.get(i, 0) + 1
         tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i])
-        tb_f, tp_f, tl_f = client.scatter([tb, tp, tl], hash=False)
-        fut = client.submit(assess_tile, cfg, tb_f, tp_f, wx_f, core_ids, tiles[i].key, parking=tl_f, pure=False,
-                            key=f"pv-survey-tile-{tiles[i].key[0]}_{tiles[i].key[1]}-{time.time_ns()}")
+        try:
+            if wx_box[0].status != "finished":  # every copy of the weather went with its workers
+                wx_box[:] = client.scatter([wx], broadcast=True, hash=False)
+            tb_f, tp_f, tl_f = client.scatter([tb, tp, tl], hash=False)
+            fut = client.submit(assess_tile, cfg, tb_f, tp_f, wx_box[0], core_ids, tiles[i].key, parking=tl_f,
+                                pure=False, key=f"pv-survey-tile-{tiles[i].key[0]}_{tiles[i].key[1]}-{time.time_ns()}")
+        except Exception as exc:  # noqa: BLE001 - sending our own frames fails only on the cluster's side
+            if tries[i] >= TILE_TRIES:
+                raise ClusterError(f"tile {tiles[i].key}: the dask cluster could not take it {TILE_TRIES} times "
+                                   f"({type(exc).__name__}: {exc}); the run stopped before the plan and wrote "
+                                   "nothing: check the scheduler and workers and run again") from exc
+            log.warning("tile %s: a dask worker went away while the tile was sent (%s); sending it again",
+                        tiles[i].key, type(exc).__name__)
+            time.sleep(0.5)
+            return submit(i)
         index_of[fut.key] = i
         return fut
 
@@ -342,8 +358,19 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
     done = 0
     try:
         for fut in ac:
-            res = fut.result()
-            results[index_of[fut.key]] = res
+            i = index_of.pop(fut.key)
+            try:
+                res = fut.result()
+            except PVSurveyError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - sorted by _lost_worker
+                if not _lost_worker(exc) or tries[i] >= TILE_TRIES:
+                    raise _cluster_error(tiles[i], exc) from exc
+                log.warning("tile %s: its dask worker went away (%s); running the tile again", tiles[i].key,
+                            type(exc).__name__)
+                ac.add(submit(i))
+                continue
+            results[i] = res
             fut.release()
             for stage, sec in res.timings_s.items():  # summed over the tiles (worker time, not wall time)
                 timer.timings_s[stage] = round(timer.timings_s.get(stage, 0.0) + sec, 3)
@@ -354,10 +381,44 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
             if nxt is not None:
                 ac.add(submit(nxt))
     except BaseException:
-        for f in ac.futures:
+        with ac.lock:  # the client's thread updates the set while results arrive
+            in_flight = list(ac.futures)
+        for f in in_flight:
             f.cancel()
         raise
+    missing = [tiles[i].key for i, r in enumerate(results) if r is None]
+    if missing:  # never a plan over part of the area
+        raise ClusterError(f"tiles {missing[:5]} came back from no worker; the run stopped before the plan and "
+                           "wrote nothing: run it again (without --workers / --scheduler to stay in this process)")
     return results
+
+
+#: Times a tile is sent to the cluster when its worker goes away with its data (project choice;
+#: dask itself re-runs a task whose worker died ``distributed.scheduler.allowed-failures`` times).
+TILE_TRIES = 3
+
+
+def _lost_worker(exc: BaseException) -> bool:
+    """A worker (and the data on it) went away: the tile can be sent again. A task that killed its
+    workers again and again (KilledWorker) is not retried here."""
+    return isinstance(exc, TimeoutError) or type(exc).__name__ in ("CommClosedError", "FutureCancelledError",
+                                                                   "CancelledError", "StreamClosedError")
+
+
+def _cluster_error(tile: Tile, exc: BaseException) -> BaseException:
+    """The one-line error of a tile the cluster could not run (other exceptions pass through)."""
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return ClusterError(
+            f"tile {tile.key} ({tile.core.size} buildings): its dask worker died each time it ran the tile (out of "
+            "memory or killed); the run stopped before the plan and wrote nothing: give the workers more memory, "
+            "use a smaller shading.tile_size_m, or run without --workers")
+    if _lost_worker(exc):
+        return ClusterError(
+            f"tile {tile.key}: the dask cluster lost it {TILE_TRIES} times ({type(exc).__name__}); the run stopped "
+            "before the plan and wrote nothing: check the scheduler and workers and run again")
+    return exc
 
 
 def _concat_layer(frames: list[gpd.GeoDataFrame], key: list[np.ndarray], crs: Any) -> gpd.GeoDataFrame:

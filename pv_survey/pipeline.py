@@ -138,8 +138,32 @@ def load_inputs(cfg: Config):
     protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs) if cfg.inputs.protected else None
     buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints, protected)
     if len(buildings) == 0:
-        raise InputError(f"{cfg.inputs.buildings}: no buildings in the input; check the file and --layer")
+        raise InputError(f"{report.source}: no buildings in the input; check the file and --layer")
+    check_side_inputs(cfg)
     return buildings, planes, report
+
+
+def check_side_inputs(cfg: Config) -> None:
+    """Check the inputs read later in the run (rasters and obstacles per tile, zones and pins at the
+    plan) before any tile runs, so a bad file fails in seconds, not after the shading of a city."""
+    from . import inputs
+    from .shading import probe_raster
+
+    ins = cfg.inputs
+    if ins.dem and not ins.dsm:
+        raise InputError(f"{ins.dem}: a DEM (--dem) is subtracted from a DSM file; give --dsm too, or leave --dem out")
+    obs_raster = bool(ins.obstacles) and Path(ins.obstacles).suffix.lower() in (".tif", ".tiff", ".vrt", ".img")
+    for path, what in ((ins.dsm, "DSM"), (ins.dem, "DEM"), (ins.obstacles if obs_raster else "", "obstacle raster")):
+        if path:
+            probe_raster(path, what)
+    if ins.obstacles and not obs_raster:
+        inputs.read_obstacles(ins.obstacles, layer=ins.obstacles_layer or None, source_crs=ins.source_crs or None,
+                              target_crs=cfg.survey.metric_crs)
+    for path in ins.zones:
+        inputs.read_zones(path, field=ins.zone_field, target_crs=cfg.survey.metric_crs)
+    if cfg.plan.pins_file:
+        from .plan import read_pins
+        read_pins(cfg.plan.pins_file)
 
 
 def load_weather(cfg: Config):
@@ -293,8 +317,17 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     """
     from .partition import run_partitioned
 
-    return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler, tile_size_m=tile_size_m,
-                           overwrite=overwrite, write=write, progress=progress)
+    if not write:
+        return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler,
+                               tile_size_m=tile_size_m, overwrite=overwrite, write=False, progress=progress)
+    from .outputs.runlock import run_lock
+
+    cfg = config or Config()
+    out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
+    # one run at a time in a folder; a failed run removes the folder it created (issue 18)
+    with run_lock(out_path):
+        return run_partitioned(config, out_dir=out_path, workers=workers, scheduler=scheduler,
+                               tile_size_m=tile_size_m, overwrite=overwrite, write=True, progress=progress)
 
 
 def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_Timer"):
@@ -308,7 +341,7 @@ def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_T
     with timer.stage("inputs"):
         buildings, planes, report = load_inputs(cfg)
     notes = list(getattr(report, "warnings", []) or [])
-    log.info("%d buildings read from %s", len(buildings), cfg.inputs.buildings)
+    log.info("%d buildings read from %s", len(buildings), report.source)  # passwords hidden
     with timer.stage("weather"):
         wx, wx_notes = load_weather(cfg)
     return buildings, planes, wx, notes + wx_notes

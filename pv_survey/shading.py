@@ -35,6 +35,8 @@ __all__ = [
     "snapped_bounds",
     "dsm_from_buildings",
     "read_dsm",
+    "probe_raster",
+    "RASTER_PLAUSIBLE_M",
     "assign_owners",
     "crop_dsm",
     "dsm_height_at",
@@ -377,6 +379,86 @@ def _metric_crs(crs: Any, what: str):
     return out
 
 
+#: Plausible surface and terrain heights: below the Dead Sea shore (-430 m) or above Everest
+#: (8,849 m) no point of the Earth's surface lies, so a cell outside [-500, 9000] m is a
+#: missing-value code (an undeclared nodata such as -3.4e38 or 1e6) and is treated as no data.
+RASTER_PLAUSIBLE_M = (-500.0, 9000.0)
+
+
+def _gdal_reason(exc: BaseException, path: str = "") -> str:
+    """GDAL's own words of a rasterio error (the chained CPLE error when rasterio only says 'Read failed'),
+    the file's own path replaced by 'the file' (the message names it already)."""
+    msgs = []
+    e: BaseException | None = exc
+    while e is not None and len(msgs) < 4:
+        text = " ".join(str(e).split())
+        if path:
+            text = text.replace(f"'{path}'", "the file").replace(str(path), "the file")
+        if text and "See previous exception" not in text:
+            msgs.append(text)
+        e = e.__cause__ or e.__context__
+    return "; ".join(msgs) or type(exc).__name__
+
+
+def probe_raster(path: str, what: str = "raster") -> None:
+    """Check that band 1 of a raster file can be read at both ends of its data.
+
+    Opening a GeoTIFF reads only its header, so a file cut off after the header (an interrupted
+    copy or download) opens fine and fails at the first window that reaches the missing part,
+    possibly late in a run. Reading the first and the last block row of band 1 catches that
+    at once.
+
+    Parameters
+    ----------
+    path : str
+        Raster file (any GDAL format).
+    what : str
+        What the raster is, for messages ("DSM", "DEM", "obstacle raster").
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be opened or its first or last block cannot be read (the message
+        names the file and says to copy it again; the GDAL error is chained).
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    gdal_log = logging.getLogger("rasterio._env")  # GDAL's warnings while probing formats say nothing new
+    level = gdal_log.level
+    gdal_log.setLevel(logging.ERROR)
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputFileError(f"{path}: cannot open the {what} ({_gdal_reason(exc, path)}); check the path and that "
+                             "it is a raster (GeoTIFF)") from exc
+    finally:
+        gdal_log.setLevel(level)
+    with src:
+        if src.count < 1 or src.width < 1 or src.height < 1:
+            raise InputFileError(f"{path}: the {what} holds no raster band; export it again as a GeoTIFF")
+        bh = max(1, min(int(src.block_shapes[0][0]), src.height))
+        for row0 in (0, src.height - bh):
+            try:
+                src.read(1, window=Window(0, row0, src.width, bh))
+            except rasterio.errors.RasterioError as exc:
+                raise InputFileError(
+                    f"{path}: the {what} is truncated or corrupt (rows {row0}-{row0 + bh - 1} of {src.height} "
+                    f"cannot be read: {_gdal_reason(exc, path)}); copy or export the file again"
+                ) from exc
+
+
+def _implausible_to_nan(data: np.ndarray) -> int:
+    """Set cells outside :data:`RASTER_PLAUSIBLE_M` (and infinities) to NaN in place; their count."""
+    lo, hi = RASTER_PLAUSIBLE_M
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(data) | (data < lo) | (data > hi)
+    n = int(bad.sum())
+    if n:
+        data[bad] = np.nan
+    return n
+
+
 def _read_on_grid(path: str, what: str, dst_crs: Any, transform: Affine, width: int, height: int,
                   resampling: Any) -> np.ndarray:
     """Read band 1 of ``path`` warped onto a given grid; no-data -> NaN (float32)."""
@@ -390,8 +472,9 @@ def _read_on_grid(path: str, what: str, dst_crs: Any, transform: Affine, width: 
             with WarpedVRT(src, crs=dst_crs, transform=transform, width=width, height=height,
                            resampling=resampling, nodata=np.nan, dtype="float32") as vrt:
                 data = vrt.read(1, masked=True)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InputFileError(f"{path}: cannot read the {what} ({exc}); check the path and format") from exc
+    except rasterio.errors.RasterioError as exc:
+        raise InputFileError(f"{path}: cannot read the {what} ({_gdal_reason(exc, path)}); the file looks truncated or "
+                             "corrupt: check the path, or copy or export it again") from exc
     return np.ma.filled(data.astype(np.float32), np.nan)
 
 
@@ -455,10 +538,8 @@ def read_dsm(path: str, *, bounds: tuple[float, float, float, float], crs: Any =
                          "give (min x, min y, max x, max y) or a margin pad_m > 0")
     if resolution_m is not None and not resolution_m > 0:
         raise InputError(f"read_dsm: resolution_m = {resolution_m!r} must be > 0")
-    try:
-        src = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InputFileError(f"{path}: cannot open the DSM ({exc}); check the path and that it is a raster") from exc
+    probe_raster(path, "DSM")
+    src = rasterio.open(path)
     with src:
         if src.crs is None:
             raise CRSError(f"{path}: the DSM declares no CRS; assign one (gdal_edit.py -a_srs EPSG:4547)")
@@ -482,7 +563,12 @@ def read_dsm(path: str, *, bounds: tuple[float, float, float, float], crs: Any =
             if win.width * win.height > _MAX_CELLS:
                 raise InputError(f"{path}: the window needs {win.height} x {win.width} cells; read tile by tile "
                                  "(roof_horizons_tiled) or pass a coarser resolution_m")
-            data = np.ma.filled(src.read(1, window=win, masked=True).astype(np.float32), np.nan)
+            try:
+                data = np.ma.filled(src.read(1, window=win, masked=True).astype(np.float32), np.nan)
+            except rasterio.errors.RasterioError as exc:
+                raise InputFileError(f"{path}: cannot read the DSM window {win.height} x {win.width} cells at "
+                                     f"row {win.row_off} ({_gdal_reason(exc, path)}); the file looks corrupt: copy or "
+                                     "export it again") from exc
             transform = src.window_transform(win)
         else:
             if resolution_m is None:
@@ -502,14 +588,26 @@ def read_dsm(path: str, *, bounds: tuple[float, float, float, float], crs: Any =
             resampling = Resampling.max if coarsen else Resampling.nearest
             data = _read_on_grid(path, "DSM", dst_crs, transform, cols, rows, resampling)
     rows, cols = data.shape
+    implausible = {"DSM": _implausible_to_nan(data)}
     if not np.isfinite(data).any():
         raise InputError(f"{path}: the DSM has no valid cell in {tuple(round(v, 1) for v in want)}; "
                          "check its nodata value and coverage")
     if dem_path is not None:
+        probe_raster(dem_path, "DEM")
         dem = _read_on_grid(dem_path, "DEM", dst_crs, transform, cols, rows, Resampling.bilinear)
+        implausible[dem_path] = _implausible_to_nan(dem)
+        if not np.isfinite(dem).any():
+            raise InputError(f"{dem_path}: the DEM has no valid cell in {tuple(round(v, 1) for v in want)}; "
+                             "check its nodata value, coverage and CRS")
         data = data - dem
     if obstacles_path is not None:
+        probe_raster(obstacles_path, "obstacle raster")
         obs = _read_on_grid(obstacles_path, "obstacle raster", dst_crs, transform, cols, rows, Resampling.max)
+        implausible[obstacles_path] = _implausible_to_nan(obs)
+    for name, n in implausible.items():
+        if n:
+            log.info("%s: %d cells outside %s m treated as no data", path if name == "DSM" else name, n,
+                     RASTER_PLAUSIBLE_M)
     missing = ~np.isfinite(data)
     filled = int(missing.sum())
     if filled:

@@ -50,10 +50,12 @@ Conventions applied where the data enters (each recorded in ``Weather.notes``):
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,6 +189,31 @@ def read_weather(path: str | Path, time_alignment: str | float = EnergyConfig.ti
     alignment = parse_time_alignment(time_alignment)
     if not p.is_file():
         raise WeatherError(f"{p}: weather file not found; pass an EPW, TMY3 or PVGIS file")
+    st = p.stat()
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size, alignment)
+    if key in _READ_CACHE:
+        _READ_CACHE.move_to_end(key)
+        return _copy_weather(_READ_CACHE[key])
+    wx = _read_weather_file(p, alignment)
+    _READ_CACHE[key] = wx
+    while len(_READ_CACHE) > _READ_CACHE_SIZE:
+        _READ_CACHE.popitem(last=False)
+    return _copy_weather(wx)
+
+
+#: Weather years read in this process, by (path, mtime, size, alignment): a run reads its year for
+#: the energy stage and again for the tariff valuation of the plan, a batch once per scenario.
+_READ_CACHE: "OrderedDict[tuple, Weather]" = OrderedDict()
+_READ_CACHE_SIZE = 4
+
+
+def _copy_weather(wx: Weather) -> Weather:
+    """A copy the caller may change without touching the cached year."""
+    return dataclasses.replace(wx, data=wx.data.copy(), notes=list(wx.notes))
+
+
+def _read_weather_file(p: Path, alignment: str | float) -> Weather:
+    """:func:`read_weather` without the cache."""
     raw = p.read_bytes()
     fmt = _detect_format(p, raw)
     readers = {
@@ -452,8 +479,9 @@ def _detect_format(p: Path, raw: bytes) -> str:
     if stripped.startswith("{"):
         try:
             src = json.loads(_decode(raw))
-        except json.JSONDecodeError:
-            src = None
+        except json.JSONDecodeError as exc:
+            raise WeatherError(f"{p}: starts like a PVGIS JSON file but is not valid JSON ({exc.msg} at line "
+                               f"{exc.lineno}); the file looks truncated: download or export it again") from exc
         outputs = src.get("outputs", {}) if isinstance(src, dict) else {}
         if isinstance(outputs, dict) and "tmy_hourly" in outputs:
             return "pvgis_tmy_json"
@@ -471,8 +499,9 @@ def _detect_format(p: Path, raw: bytes) -> str:
         lines = stripped.splitlines()
         if len(lines) > 1 and lines[1].startswith("Date (MM/DD/YYYY)"):
             return "tmy3"
+    shown = repr(first[:60]) if first[:60].isprintable() else "binary data, not text"
     raise WeatherError(
-        f"{p}: unknown weather format (first line {first[:60]!r}); "
+        f"{p}: unknown weather format (first line {shown}); "
         "pass an EPW, TMY3, PVGIS TMY (CSV/JSON) or PVGIS hourly (CSV/JSON) file"
     )
 

@@ -59,15 +59,29 @@ def _free_port() -> int:
 
 
 class PostgisServer:
-    """Start with :meth:`start`, stop with :meth:`stop`; ``url`` names the test database."""
+    """Start with :meth:`start`, stop with :meth:`stop`; ``url`` names the test database.
 
-    def __init__(self, bindir: Path):
+    With ``password`` the server asks every client for it (scram-sha-256, also on the loopback);
+    ``url`` then holds no password: tests give it through PGPASSWORD, a pgpass or service file,
+    or a percent-encoded URL. :meth:`halt` stops the server at once, as a crash or a power cut
+    would (``pg_ctl stop -m immediate``: no transaction is finished), keeping its data for
+    :meth:`restart`.
+    """
+
+    def __init__(self, bindir: Path, password: str | None = None):
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="pvsurvey-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
         self.as_root = os.geteuid() == 0
+        self.password = password
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/pvsurvey"
+
+    def _connect(self, dbname: str = "pvsurvey", **kw):
+        import psycopg
+
+        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname,
+                               password=self.password, **kw)
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         cmd = [str(self.bindir / args[0]), *args[1:]]
@@ -80,27 +94,46 @@ class PostgisServer:
         if self.as_root:
             os.chmod(self.root, 0o755)
             shutil.chown(self.root, "postgres")
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+        auth = ["-A", "trust"]
+        if self.password is not None:
+            pwfile = self.root / "pw"
+            pwfile.write_text(self.password + "\n", encoding="utf-8")
+            if self.as_root:
+                shutil.chown(pwfile, "postgres")
+            auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
+        self._run("initdb", "-D", str(self.data), *auth, "-U", "postgres", "-E", "UTF8",
                   "--no-locale", "--no-sync")
-        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "server.log"),
-                  "-w", "-t", str(_START_TIMEOUT_S), "start")
+        if self.password is not None:
+            (self.root / "pw").unlink()
+        self._pg_start()
         import psycopg
 
         deadline = time.monotonic() + _START_TIMEOUT_S
         while True:
             try:
-                with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
-                                     autocommit=True, connect_timeout=5) as conn:
+                with self._connect("postgres", autocommit=True, connect_timeout=5) as conn:
                     conn.execute("CREATE DATABASE pvsurvey")
                 break
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with self._connect(autocommit=True) as conn:
             conn.execute("CREATE EXTENSION postgis")
         return self.url
+
+    def _pg_start(self) -> None:
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "server.log"),
+                  "-w", "-t", str(_START_TIMEOUT_S), "start")
+
+    def halt(self) -> None:
+        """Stop at once, as a crash would: open transactions are lost, the data stays."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def restart(self) -> None:
+        """Start again after :meth:`halt` (crash recovery replays the committed work only)."""
+        self._pg_start()
 
     def stop(self) -> None:
         try:
@@ -109,7 +142,8 @@ class PostgisServer:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def load_table(url: str, table: str, frame, *, srid: int | None = None, geometry_column: str = "geom") -> None:
+def load_table(url: str, table: str, frame, *, srid: int | None = None, geometry_column: str = "geom",
+               password: str | None = None) -> None:
     """Create ``table`` (``schema.name`` or ``name``) from a GeoDataFrame through psycopg.
 
     Text columns become ``text``, integers ``bigint``, floats ``double precision``; the
@@ -136,7 +170,7 @@ def load_table(url: str, table: str, frame, *, srid: int | None = None, geometry
         [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(pg_type(frame[c].dtype))) for c in cols]
         + [sql.SQL("{} geometry(Geometry, {})").format(sql.Identifier(geometry_column), sql.Literal(srid))]
     )
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True, password=password) as conn:
         if schema:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))

@@ -9,6 +9,7 @@ else the category default (DEFAULT_HEIGHT_M), flagged.
 from __future__ import annotations
 
 import os
+import shutil
 import zipfile
 
 import geopandas as gpd
@@ -181,6 +182,42 @@ def test_zipped_gbk_shapefile_without_cpg(tmp_path):
     b, rep = read_buildings(z, extent_lon_lat=TIANHE_EXTENT)
     _check_standard(b)
     assert rep.encoding == "GB18030"
+
+
+def test_zipped_shapefile_is_read_in_place(tmp_path, monkeypatch):
+    """A zipped shapefile is read through GDAL's /vsizip/ from inside the archive (issue 18): nothing is
+    extracted -- no file appears anywhere, zipfile extracts nothing -- even with no usable temp folder."""
+    import tempfile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    z = _write("zip", _frame(), src)
+    for part in list(src.iterdir()):
+        if part != z:
+            shutil.rmtree(part) if part.is_dir() else part.unlink()
+    seen = []
+    real_read = pyogrio.read_dataframe
+
+    def spy(path, *a, **kw):
+        seen.append(str(path))
+        return real_read(path, *a, **kw)
+
+    def no_extract(*_a, **_k):
+        raise AssertionError("the zip was extracted")
+
+    monkeypatch.setattr(pyogrio, "read_dataframe", spy)
+    monkeypatch.setattr(zipfile.ZipFile, "extract", no_extract)
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", no_extract)
+    missing_tmp = tmp_path / "no-such-temp-folder"
+    monkeypatch.setenv("TMPDIR", str(missing_tmp))
+    monkeypatch.setenv("CPL_TMPDIR", str(missing_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(missing_tmp))
+    before = sorted(p for p in tmp_path.rglob("*"))
+    b, rep = read_buildings(z, extent_lon_lat=TIANHE_EXTENT)
+    _check_standard(b)
+    assert seen and all(s.startswith(f"/vsizip/{z.resolve()}/folder/b.shp") for s in seen)
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written beside it or anywhere under it
+    assert not missing_tmp.exists()
 
 
 def test_utf8_shapefile_without_cpg(tmp_path):

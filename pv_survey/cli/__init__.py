@@ -30,6 +30,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     _VERBOSE = verbose
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    for handler in logging.getLogger().handlers:  # no password of a connection URL ever reaches the console
+        handler.addFilter(_redact_record)
     for noisy in ("numba", "fiona", "rasterio", "pyogrio", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.ensure_object(dict)
@@ -37,6 +39,22 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 #: ``-v`` count of the current invocation (the error report shows the causes when > 0).
 _VERBOSE = 0
+
+
+def _redact(text: str) -> str:
+    """``text`` with the password of any ``scheme://user:password@`` or ``password=...`` replaced by ``***``."""
+    from ..outputs.manifest import redact_url
+
+    return redact_url(text)
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """Logging filter: the record's message with connection passwords hidden (always passes)."""
+    msg = record.getMessage()
+    clean = _redact(msg)
+    if clean != msg:
+        record.msg, record.args = clean, ()
+    return True
 
 
 def error_causes(exc: BaseException) -> list[str]:
@@ -62,18 +80,24 @@ def main(argv: list[str] | None = None) -> None:
     _register()
     try:
         cli.main(args=argv, prog_name="pv-survey", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort:  # click's form of Ctrl-C / SIGINT inside a command
+        click.echo(_INTERRUPTED, err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = _redact(exc.message)
         exc.show()
         sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
     except PVSurveyError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {_redact(str(exc))}", err=True)
         if _VERBOSE:  # --verbose: the underlying GDAL / pandas / ... cause, for a bug report
             for line in error_causes(exc):
-                click.echo(f"  caused by {line}", err=True)
+                click.echo(f"  caused by {_redact(line)}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        click.echo("Interrupted; no partial outputs were left in place.", err=True)
+        click.echo(_INTERRUPTED, err=True)
         sys.exit(130)
+
+
+#: What an interrupted command says (outputs are committed all at once, so none is half written).
+_INTERRUPTED = ("Interrupted; no partial outputs were left in place (run it again to finish: a batch skips the "
+                "scenarios already done).")

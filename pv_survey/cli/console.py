@@ -1,5 +1,5 @@
 """What the command line shows while a run works: progress with units and a rate, quiet mode,
-solver text captured, and the clean-up of an output folder a failed run created.
+solver text captured.
 
 Only the CLI talks to the user (see :mod:`pv_survey.cli`); the library calls
 ``progress(stage, done, total)`` and logs, and this module decides how that looks.
@@ -10,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Iterator
 
 import click
@@ -129,19 +127,3 @@ def captured_native_output() -> Iterator[None]:
             text = sink.read().decode("utf-8", "replace").strip()
             if text:
                 log.debug("native solver output:\n%s", text)
-
-
-@contextlib.contextmanager
-def removed_on_failure(out_dir: Path) -> Iterator[None]:
-    """Remove ``out_dir`` again when the block fails and the folder did not exist before.
-
-    Only a folder this run created is removed, and only when it holds nothing but what the
-    run left (pv-survey writes nothing in place before a run succeeds).
-    """
-    existed = out_dir.exists()
-    try:
-        yield
-    except BaseException:
-        if not existed and out_dir.is_dir():
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import cli
-from .console import Progress, captured_native_output, quiet, removed_on_failure
+from .console import Progress, captured_native_output, quiet
 from .options import (config_opt, encoding_opt, layer_opt, overwrite_opt, scheduler_opt, source_crs_opt,
                       weather_opt, workers_opt)
 
@@ -126,9 +126,11 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
     file, and writes into outputs/<name>/ unless --out is given; a folder that is
     not empty is refused unless --overwrite.
     """
-    from ..config import load_config
+    from ..config import check_name, load_config
     from ..pipeline import run_survey
 
+    if name is not None:
+        check_name(name, "--name")
     cfg = load_config(config_path)
     ins = {k: v for k, v in dict(buildings=buildings, layer=layer, roofs=roofs, dsm=dsm, dem=dem, obstacles=obstacles,
                                  weather=weather, source_crs=source_crs, encoding=encoding,
@@ -151,7 +153,8 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
     out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / run_name)
     progress = Progress()
     try:
-        with removed_on_failure(out_path), captured_native_output():
+        # the run holds the folder's lock and removes the folder again if it created it and fails
+        with captured_native_output():
             result = run_survey(cfg, out_dir=out_path, overwrite=overwrite, progress=progress, workers=workers,
                                 scheduler=scheduler)
     finally:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -109,11 +109,14 @@ def parse_postgis_source(source: str, layer: str | None = None) -> PostgisSource
             else:
                 rest.append((key, val))
         netloc = parts.netloc
-        conninfo = urlunsplit((parts.scheme, netloc, parts.path, urlencode(rest), ""))
+        # built by hand: urlunsplit drops the '//' of a URL without host (postgresql:///?service=name),
+        # which libpq needs
+        conninfo = f"{parts.scheme}://{netloc}{parts.path}" + (f"?{urlencode(rest)}" if rest else "")
         if parts.fragment and table_spec is None:
             table_spec = parts.fragment
         shown_netloc = re.sub(r":[^@/]*@", ":***@", netloc)
-        shown = urlunsplit((parts.scheme, shown_netloc, parts.path, parts.query, parts.fragment))
+        shown = (f"{parts.scheme}://{shown_netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+                 + (f"#{parts.fragment}" if parts.fragment else ""))
     if layer:
         table_spec = layer if table_spec is None else table_spec
     if not table_spec:
@@ -171,10 +174,44 @@ def read_postgis(src: PostgisSource):
     try:
         conn = psycopg.connect(src.conninfo, connect_timeout=_CONNECT_TIMEOUT_S)
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputFileError(
-            f"{src.display}: cannot connect ({first}); check host, port, database, user and password"
+            f"{src.display}: cannot connect ({server_says(exc, src.conninfo)}); check host, port, database, user "
+            "and password (or PGPASSWORD, ~/.pgpass, the service file)"
         ) from exc
+    try:
+        return _read_table(conn, src, sql, gpd)
+    except psycopg.Error as exc:  # the server went away, or refused a statement, in the middle of the read
+        raise InputFileError(f"{src.display}: reading table {src.table} failed ({server_says(exc, src.conninfo)}); "
+                             "check the server and run again") from exc
+    finally:
+        conn.close()
+
+
+def server_says(exc: BaseException, conninfo: str = "") -> str:
+    """The first line of a psycopg error, with the connection's password (if any) replaced by '***'.
+
+    libpq's messages do not quote passwords, but a malformed connection string is echoed back;
+    this keeps a password out of every message whatever libpq says.
+    """
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    secret = _password_of(conninfo)
+    return first.replace(secret, "***") if secret else first
+
+
+def _password_of(conninfo: str) -> str:
+    if not conninfo:
+        return ""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        return str(conninfo_to_dict(conninfo).get("password") or "")
+    except Exception:  # noqa: BLE001 - a string libpq cannot parse has no password to hide here
+        return ""
+
+
+def _read_table(conn, src: PostgisSource, sql, gpd):
+    """The body of :func:`read_postgis` on an open connection."""
     with conn:
         has = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone()
         if has is None:

@@ -24,6 +24,7 @@ Every row read is in the result; ``excluded_reason`` is '' for the usable ones.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -36,10 +37,13 @@ from ..config import InputsConfig, SurveyConfig
 from ..errors import CRSError, InputError
 from .crs import WEB_MAP_TO_WGS84, crs_label, parse_crs, resolve_source_crs
 from .osm import is_osm_frame, osm_attributes, resolve_building_parts
-from .schema import SCHEMA_COLUMNS, category_from_name, fill_heights, map_attributes, parse_number, unique_ids, _text
+from .schema import (SCHEMA_COLUMNS, category_from_name, fill_heights, id_flags, join_flags, map_attributes,
+                     parse_number, unique_ids, _text)
 from .sources import read_source
 from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_INVALID, REASON_NOT_POLYGON, ValidationReport,
-                       check_frame, check_geometries, duplicate_geometries, validate_frame)
+                       check_coordinates, check_frame, check_geometries, duplicate_geometries, validate_frame)
+
+log = logging.getLogger("pv_survey")
 
 __all__ = ["InputReport", "read_buildings", "read_roof_planes", "ROOF_PLANE_COLUMNS", "REASON_TOO_LARGE",
            "REASON_BOUNDARY", "PART_COLUMNS", "DEFAULT_MAX_FOOTPRINT_M2", "read_zones"]
@@ -150,6 +154,11 @@ def _target(target_crs):
     return crs
 
 
+def _plain(v):
+    """A numpy scalar as the Python value (so messages show -5.0, not np.float64(-5.0))."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def _none_if_blank(v):
     return v if v not in ("", None) else None
 
@@ -252,6 +261,8 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
     attrs = fill_heights(attrs, stats, storey_height_m=storey_height_m, default_height_m=default_height_m,
                          where=where)
     ids = unique_ids(attrs["building_id"], stats, where=where)
+    attrs["attribute_flags"] = join_flags(attrs["attribute_flags"].to_numpy(dtype=object),
+                                          id_flags(attrs["building_id"], ids)) if len(attrs) else attrs["attribute_flags"]
     validation = validate_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, field_map=field_map,
                                 value_map=value_map, check=chk, mapped=(attrs, dataclasses.replace(
                                     stats, warnings=list(stats.warnings))))
@@ -438,7 +449,8 @@ def read_roof_planes(source, *, layer: str | None = None, source_crs: str | None
     for key in ("building_id", "tilt_deg", "azimuth_deg"):
         if key not in fields:
             raise InputError(f"{where}: roof planes need a '{key}' field (looked for "
-                             f"{', '.join(_PLANE_FIELDS[key])}); fields: {', '.join(map(str, lower.values()))}")
+                             f"{', '.join(_PLANE_FIELDS[key])}); fields: {', '.join(map(str, lower.values()))}; "
+                             f"name the field {key}")
     crs, web, _w = resolve_source_crs(raw.crs, source_crs, where=where)
     gchk = check_geometries(frame.geometry.values)
     bad = np.flatnonzero(gchk.reason != "")
@@ -457,8 +469,9 @@ def read_roof_planes(source, *, layer: str | None = None, source_crs: str | None
         if badv.any():
             row = int(np.flatnonzero(badv)[0])
             raise InputError(f"{where}: {int(badv.sum())} roof planes have {fields[name]} missing or outside "
-                             f"[{lo:g}, {hi:g}] (first: row {row + 1}, value {frame[fields[name]].iloc[row]!r}); "
-                             f"{name} is degrees{' clockwise from north' if name == 'azimuth_deg' else ''}")
+                             f"[{lo:g}, {hi:g}] (first: row {row + 1}, value {_plain(frame[fields[name]].iloc[row])!r}); "
+                             f"fix or remove them ({name} is degrees"
+                             f"{' clockwise from north' if name == 'azimuth_deg' else ''})")
     if "plane_id" in fields:
         pid = _text(frame[fields["plane_id"]])
     else:
@@ -509,7 +522,7 @@ def read_obstacles(source, *, layer: str | None = None, source_crs: str | None =
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(f"{source}: {int(bad.sum())} obstacles have height_m missing or outside (0, 1000) m "
-                         f"(first: row {row + 1}, value {feats['height_m'].iloc[row]!r}); fix or remove them")
+                         f"(first: row {row + 1}, value {_plain(feats['height_m'].iloc[row])!r}); fix or remove them")
     return gpd.GeoDataFrame({"height_m": h}, geometry=feats.geometry.values, crs=feats.crs)
 
 
@@ -542,9 +555,26 @@ def read_parking(source, *, layer: str | None = None, source_crs: str | None = N
     tcrs = _target(target_crs)
     raw = read_source(source, layer=_none_if_blank(layer))
     frame = raw.frame
-    crs, web, _w = resolve_source_crs(raw.crs, source_crs, where=raw.display)
+    where = raw.display
+    crs, web, _w = resolve_source_crs(raw.crs, source_crs, where=where)
     gchk = check_geometries(frame.geometry.values)
     ok = gchk.reason == ""
+    if len(frame) and not ok.any():
+        counts = ", ".join(f"{k}: {v}" for k, v in Counter(gchk.reason.tolist()).items())
+        raise InputError(f"{where}: none of the {len(frame)} features is a usable polygon ({counts}); give the "
+                         "polygon layer (--layer) or export the areas as polygons")
+    # every geometry must be a place on Earth in the declared CRS (metres labelled as degrees are not)
+    cchk = check_coordinates(gchk.geometry[ok], crs, None)
+    if cchk.far.all():
+        hint = (f"the coordinates look projected (metres) although the CRS is {crs_label(crs)}: pass the right "
+                "--source-crs, e.g. EPSG:4547" if cchk.looks_projected else "check --source-crs and the file's CRS")
+        raise CRSError(f"{where}: none of the {int(ok.sum())} features has valid coordinates in {crs_label(crs)}; "
+                       f"{hint}")
+    n_dropped = int((~ok).sum()) + int(cchk.far.sum())
+    if n_dropped:
+        log.warning("%s: %d of %d features have no usable polygon or impossible coordinates; left out",
+                    where, n_dropped, len(frame))
+    ok[np.flatnonzero(ok)[cchk.far]] = False
     geoms = gchk.geometry[ok]
     if web:
         geoms = _convert_web_map(geoms, web)

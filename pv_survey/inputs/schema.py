@@ -47,6 +47,8 @@ __all__ = [
     "map_attributes",
     "normalise_category",
     "fill_heights",
+    "id_flags",
+    "strip_control",
     "unique_ids",
     "parse_number",
     "parse_year",
@@ -315,6 +317,21 @@ def _text(values: pd.Series) -> pd.Series:
             return str(int(v))
         return str(v).strip()
     return pd.Series(_per_unique(values, one, ""), index=values.index, dtype="object")
+
+
+#: Control characters (C0 except tab, line feed and carriage return, and DEL): no name holds them,
+#: XML 1.0 forbids them (QML, xlsx, SVG), and they come from damaged or mis-decoded files.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_control(values: pd.Series, field: str) -> tuple[pd.Series, np.ndarray]:
+    """Text with control characters removed, and per row a flag (``"name: 2 control characters
+    removed"``) where any were."""
+    text = values.astype(object).tolist()
+    counts = np.array([len(_CONTROL_RE.findall(v)) if isinstance(v, str) else 0 for v in text], dtype=int)
+    clean = [(_CONTROL_RE.sub("", v) if n else v) for v, n in zip(text, counts)]
+    flags = np.array([f"{field}: {n} control characters removed" if n else "" for n in counts], dtype=object)
+    return pd.Series(clean, index=values.index, dtype="object"), flags
 
 
 def _norm(label: str) -> str:
@@ -611,8 +628,22 @@ def map_attributes(df: pd.DataFrame, *, field_map: Mapping[str, str] | None = No
     out["part_of"] = _text(col("part_of")) if "part_of" in fields else pd.Series([""] * n, index=idx, dtype="object")
     flags = [not_number_flags(col(k), out[d].to_numpy(float) if d != "year_built" else
                               out[d].astype("Float64").to_numpy(dtype=float, na_value=np.nan), k)
-             for k, d in (("height_m", "height_attr_m"), ("floors", "floors"), ("year_built", "year_built"))
-             if k in fields]
+             for k, d in (("height_m", "height_attr_m"), ("floors", "floors"), ("year_built", "year_built"),
+                          ("existing_pv_kwp", None), ("roof_angle", "roof_angle_deg"),
+                          ("roof_height", "roof_height_m"))
+             if k in fields and d is not None]
+    if "existing_pv_kwp" in fields:
+        flags.append(not_number_flags(col("existing_pv_kwp"), pv, "existing_pv_kwp"))
+        flags.append(np.array([f"existing_pv_kwp {v:g} negative or infinite; taken as 0" if b else ""
+                               for v, b in zip(pv, bad_pv)], dtype=object))
+    n_ctl = 0
+    for key in ("building_id", "name", "owner", "address"):
+        out[key], ctl = strip_control(out[key], key)
+        flags.append(ctl)
+        n_ctl += int((ctl != "").sum())
+    if n_ctl:
+        stats.warnings.append(f"{where}: {n_ctl} text values held control characters (a damaged or mis-decoded "
+                              "file); removed (attribute_flags says where)")
     out["attribute_flags"] = join_flags(*flags) if flags else np.full(n, "", dtype=object)
     return out, stats
 
@@ -686,7 +717,25 @@ def fill_heights(attrs: pd.DataFrame, stats: MappingStats | None = None, *,
     out = attrs.copy()
     out["height_m"] = height
     out["height_source"] = pd.Series(source, index=attrs.index, dtype="object")
+    range_flags = [
+        np.array([f"height {v:g} m outside (0, {MAX_HEIGHT_M:g}] m" if b else "" for v, b in zip(h, h_bad)],
+                 dtype=object),
+        np.array([f"storeys {v:g} outside (0, {MAX_FLOORS}]" if b else "" for v, b in zip(fl, fl_bad)], dtype=object),
+    ]
+    old_flags = out["attribute_flags"].to_numpy(dtype=object) if "attribute_flags" in out \
+        else np.full(len(out), "", dtype=object)
+    out["attribute_flags"] = join_flags(old_flags, *range_flags) if len(out) else old_flags
     return out
+
+
+def id_flags(original: pd.Series, unique: pd.Series) -> np.ndarray:
+    """Per row: why :func:`unique_ids` changed the id (``"no building_id; given 'row-5'"``,
+    ``"building_id 'B01' repeated; renamed 'B01_2'"``), '' where it was kept."""
+    o = [str(v) for v in original.tolist()]
+    u = [str(v) for v in unique.tolist()]
+    return np.array([f"no building_id; given {b!r}" if not a else
+                     (f"building_id {a!r} repeated; renamed {b!r}" if a != b else "") for a, b in zip(o, u)],
+                    dtype=object)
 
 
 def unique_ids(ids: pd.Series, stats: MappingStats | None = None, *, where: str = "input") -> pd.Series:

@@ -175,9 +175,43 @@ def _shapefile_truncated(shp: Path) -> str | None:
     return None
 
 
+def _sqlite_truncated(path: Path) -> str | None:
+    """Why a SQLite file (GeoPackage, SpatiaLite) is shorter than its header says, else None.
+
+    SQLite file format (sqlite.org/fileformat2.html, "The Database Header"): bytes 0-15 are
+    "SQLite format 3\\0", bytes 16-17 the page size (1 = 65536), bytes 28-31 the database size
+    in pages, valid when the change counter (bytes 24-27) equals the version-valid-for number
+    (bytes 92-95). A copy cut off part way is shorter than page size x pages; SQLite reads
+    it without complaint until a query reaches a missing page, and the features there vanish.
+    A file beside its write-ahead log (``-wal``) is skipped: its pages may live in the log.
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(100)
+    except OSError:
+        return None
+    if head[:16] != b"SQLite format 3\x00" or path.with_name(path.name + "-wal").exists():
+        return None
+    if len(head) < 100:
+        return f"only {len(head)} bytes, shorter than the 100-byte SQLite header"
+    (page,) = struct.unpack(">H", head[16:18])
+    page = 65536 if page == 1 else page
+    (pages,) = struct.unpack(">I", head[28:32])
+    valid = head[24:28] == head[92:96] and pages > 0
+    size = path.stat().st_size
+    if valid and size < page * pages:
+        return f"{size:,} bytes of the {page * pages:,} its header declares"
+    if size % page:
+        return f"{size:,} bytes, not a whole number of its {page}-byte pages"
+    return None
+
+
 def _read_ogr(path: str, layer: str | None, encoding: str | None, where: str) -> gpd.GeoDataFrame:
     try:
         return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, on_invalid="ignore")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{where}: attribute text is not {encoding or 'UTF-8'} (byte {exc.object[exc.start]:#04x}"
+                             f" cannot be decoded); save the file as UTF-8, or pass --encoding (e.g. gbk)") from exc
     except (DataSourceError, DataLayerError) as exc:
         reason = " ".join(str(exc).split())
         raise InputFileError(f"{where}: GDAL cannot read it ({reason}); the file looks truncated or corrupt: "
@@ -244,7 +278,9 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
         try:
             frame = gpd.read_parquet(path)
         except (ValueError, OSError) as exc:
-            raise InputFileError(f"{where}: not a readable GeoParquet file ({exc})") from exc
+            reason = " ".join(str(exc).replace(str(path), "the file").split())
+            raise InputFileError(f"{where}: not a readable GeoParquet file ({reason}); the file looks truncated or "
+                                 "corrupt: copy or export it again") from exc
         return RawSource(frame, where, "GeoParquet (pyarrow)", None, frame.crs, "UTF-8")
 
     if path.is_file() and path.stat().st_size == 0:
@@ -257,8 +293,9 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
         try:
             with zipfile.ZipFile(path) as zf:
                 shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
-        except zipfile.BadZipFile:
-            raise InputFileError(f"{where}: not a valid zip file") from None
+        except zipfile.BadZipFile as exc:
+            raise InputFileError(f"{where}: not a valid zip file ({exc}); the archive looks truncated or corrupt: "
+                                 "copy or download it again") from exc
         if shps:
             if layer:
                 match = [n for n in shps if Path(n).stem == layer or n == layer]
@@ -284,6 +321,11 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
         enc_pass, enc_used, w = _shapefile_encoding(shp, zip_member, encoding, where)
         notes.extend(w)
         encoding = enc_pass
+    if zip_member is None and path.is_file():
+        cut = _sqlite_truncated(path)
+        if cut:
+            raise InputFileError(f"{where}: the GeoPackage / SQLite file is truncated or corrupt ({cut}); features "
+                                 "would be lost: copy or export it again")
     try:
         with _gdal_warnings(where, notes):
             layers = pyogrio.list_layers(ogr_path)

@@ -20,6 +20,7 @@ Every file is staged under a temporary name and put in place only when all are w
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 
 from datetime import datetime, timezone
@@ -32,7 +33,7 @@ import pandas as pd
 
 from ..config import OutputsConfig
 from ..errors import OutputError
-from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir
+from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
 from .charts import ChartText, cjk_font
 from .csv_out import shortlist_files, shortlist_frame
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
@@ -182,48 +183,59 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
     layers = layer_builders(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
                             category_shares=category_shares, extra_layers=extra_layers, crs=crs, plan_frame=plan_l)
     with Staging(out) as st:
-        write_gpkg(st.temp("survey.gpkg"), layers, crs=crs, timestamp=stamp)  # one layer in memory at a time
+
+        def put(name: str, data: bytes) -> Path:
+            """Stage ``data`` as the output ``name``; a failed write is one OutputError naming the file."""
+            tmp = st.temp(name)
+            try:
+                tmp.write_bytes(data)
+            except OSError as exc:
+                raise OutputError(write_failure(out / name, "writing", exc)) from exc
+            return tmp
+
+        try:
+            write_gpkg(st.temp("survey.gpkg"), layers, crs=crs, timestamp=stamp)  # one layer in memory at a time
+        except (OSError, sqlite3.Error) as exc:  # OutputError is an OSError: GDAL's and SQLite's failures
+            raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
         tick()
         sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
         for name, data in shortlist_files(plan_l, shortlist_size=shortlist_size, shortlist=sl).items():
-            st.temp(name).write_bytes(data)
-        st.temp("shortlists.xlsx").write_bytes(shortlists_xlsx(plan_l, title=str(summary.get("name", "")),
-                                                                when=_source_date(), max_rows=workbook_max_rows,
-                                                                shortlist=sl))
+            put(name, data)
+        put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
+                                               max_rows=workbook_max_rows, shortlist=sl))
         tick()
         text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
         existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
                                      if "existing_pv_kwp" in buildings else 0.0))
         charts = render_charts(plan=plan_l, roofs=roofs, targets=targets,
                                existing_kwp=existing, text=text)
-        st.temp("cumulative_capacity.png").write_bytes(charts["cumulative"])
+        put("cumulative_capacity.png", charts["cumulative"])
         tick()
         html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
                            plan=plan_l, buildings=buildings, charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
                            version=_version(), zones=(extra_layers or {}).get("zones"),
                            boundary=_map_outlines(extra_layers).get("boundary"))
-        html_tmp = st.temp("report.html")
-        html_tmp.write_bytes(html.encode("utf-8"))
+        html_tmp = put("report.html", html.encode("utf-8"))
         if pdf:
             from .pdf import print_pdf
             print_pdf(html_tmp, st.temp("report.pdf"))
         tick()
         if extra_layers and "zones" in extra_layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
             z = pd.DataFrame(extra_layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
-            st.temp("zones.csv").write_bytes(z.to_csv(index=False).encode("utf-8-sig"))
+            put("zones.csv", z.to_csv(index=False).encode("utf-8-sig"))
         md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=plan_l)
-        st.temp("summary.md").write_bytes(md.encode("utf-8"))
+        put("summary.md", md.encode("utf-8"))
         tick()
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
                            layers=list(layers), sheets=workbook_sheets(plan_l, shortlist=sl))
-        st.temp("README.txt").write_bytes(index.encode("utf-8-sig"))
+        put("README.txt", index.encode("utf-8-sig"))
         tick()
         # the manifest is written last, so it can time the outputs stage itself
         timings = {**dict(manifest.get("timings_s", {})), "outputs": round(time.perf_counter() - t0, 3)}
         manifest = {**manifest, "timings_s": timings}
         manifest_text = manifest_json(manifest, outputs=st.staged)  # hashes of every other file
-        st.temp("manifest.json").write_bytes(manifest_text.encode("utf-8"))
+        put("manifest.json", manifest_text.encode("utf-8"))
         tick()
         # shortlists of an earlier run that this run does not write would mislead: removed in the commit
         stale = [old for old in existing_outputs(out) if old.name not in st.staged] if overwrite else []

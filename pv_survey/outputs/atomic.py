@@ -5,10 +5,16 @@ with :func:`os.replace` (atomic on POSIX and Windows within one file system), so
 reader never sees half a file. A run stages all its files first and replaces the old
 ones only when every new file is complete (:class:`Staging`); an interrupted run leaves
 the previous outputs as they were.
+
+A write, flush or rename that fails (disk full, permission denied, I/O error) is one
+:class:`~pv_survey.errors.OutputError` naming the file and what to do
+(:func:`write_failure`). The files a commit replaces are kept as hard links until every new
+file is in place, so a rename failing half way puts the earlier outputs back.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -29,6 +35,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "Staging",
+    "write_failure",
 ]
 
 #: Files a run writes into its output folder (checked before anything is computed).
@@ -38,6 +45,46 @@ OUTPUT_NAMES: tuple[str, ...] = (
 )
 #: Name patterns of the per-phase and per-class shortlists.
 OUTPUT_PATTERNS: tuple[str, ...] = ("shortlist_*.csv",)
+
+
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
+_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """The first OSError with an errno in ``exc`` and its causes (GDAL and sqlite errors wrap them)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno is not None:
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def write_failure(path: str | Path, action: str, exc: BaseException, *, restored: bool = False) -> str:
+    """One line saying that ``action`` (writing, flushing, replacing) ``path`` failed, why, and what to do.
+
+    Disk full (ENOSPC, EDQUOT, EFBIG, or a GDAL / SQLite "disk is full") and permission
+    denied (EACCES, EPERM, EROFS) get their own advice. The line ends by saying that the
+    earlier outputs are as they were (``restored``: put back after a partial commit).
+    """
+    os_err = _os_error_in(exc)
+    text = " ".join(str(exc).split())
+    if os_err is not None:
+        reason = os_err.strerror or errno.errorcode.get(os_err.errno, str(os_err.errno))
+        code = os_err.errno
+    else:
+        reason, code = text or type(exc).__name__, None
+    if code in _FULL or "disk is full" in text or "No space left" in text:
+        advice = "free disk space or choose another --out"
+    elif code in _DENIED or "ermission denied" in text or "read-only" in text.lower():
+        advice = "check the folder's permissions or choose another --out"
+    else:
+        advice = "check free space and permissions or choose another --out"
+    state = "were restored" if restored else "are as they were"
+    return f"{path}: {action} failed ({reason}); {advice}; the earlier outputs in this folder {state}"
 
 
 def _temp_name(path: Path) -> Path:
@@ -87,8 +134,10 @@ def other_files(out_dir: str | Path) -> list[Path]:
     d = Path(out_dir)
     if not d.is_dir():
         return []
+    from .runlock import LOCK_NAME
+
     ours = set(existing_outputs(d))
-    return sorted(p for p in d.iterdir() if p not in ours and not _TEMP_RE.match(p.name))
+    return sorted(p for p in d.iterdir() if p not in ours and not _TEMP_RE.match(p.name) and p.name != LOCK_NAME)
 
 
 def prepare_out_dir(out_dir: str | Path, *, overwrite: bool = False) -> Path:
@@ -167,12 +216,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     final = Path(path)
     tmp = _temp_name(final)
+    action = "writing"
     try:
         yield tmp
         if not tmp.exists():
             raise OutputError(f"{final}: nothing was written to the temporary file {tmp.name}")
+        action = "flushing to disk"
         _fsync_file(tmp)
+        action = "renaming into place"
         os.replace(tmp, final)
+    except OSError as exc:
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(write_failure(final, action, exc)) from exc
     finally:
         _remove_quietly(tmp)
 
@@ -248,21 +304,75 @@ class Staging:
         missing = [n for n, t in self._staged.items() if not t.is_file()]
         if missing:
             raise OutputError(f"{self.out_dir / missing[0]}: was staged but never written; nothing was replaced")
-        for tmp in self._staged.values():
-            _fsync_file(tmp)
-        seal = [self.out_dir / next(reversed(self._staged))] if self._staged else []
-        for old in (*seal, *remove):
-            try:
-                old.unlink()
-            except FileNotFoundError:
-                pass
-        done: dict[str, Path] = {}
         for name, tmp in self._staged.items():
-            final = self.out_dir / name
-            os.replace(tmp, final)
-            done[name] = final
+            try:
+                _fsync_file(tmp)
+            except OSError as exc:
+                raise OutputError(write_failure(self.out_dir / name, "flushing to disk", exc)) from exc
+        seal = [self.out_dir / next(reversed(self._staged))] if self._staged else []
+        finals = [self.out_dir / n for n in self._staged]
+        # the files this commit replaces or removes are kept (hard links, no copy) until every new
+        # file is in place, so a failed rename puts the earlier outputs back as they were
+        backups: dict[Path, Path] = {}
+        for old in dict.fromkeys([*finals, *remove]):
+            if old.is_file():
+                b = _temp_name(old)
+                try:
+                    os.link(old, b)
+                except OSError as exc:
+                    self._drop(backups)
+                    backups = {}
+                    if exc.errno in _FULL or exc.errno in (errno.EACCES, errno.EROFS):
+                        raise OutputError(write_failure(old, "keeping the earlier file", exc)) from exc
+                    break  # a file system without hard links (EPERM, EXDEV...): replace without a way back
+                backups[old] = b
+        done: dict[str, Path] = {}
+        gone: list[Path] = []
+        where, action = self.out_dir, "removing an earlier file"
+        try:
+            for old in (*seal, *remove):
+                try:
+                    where = old
+                    old.unlink()
+                    gone.append(old)
+                except FileNotFoundError:
+                    pass
+            action = "renaming into place"
+            for name, tmp in self._staged.items():
+                where = final = self.out_dir / name
+                os.replace(tmp, final)
+                done[name] = final
+        except OSError as exc:
+            restored = self._roll_back(list(done.values()), gone, backups)
+            raise OutputError(write_failure(where, action, exc, restored=restored)) from exc
+        self._drop(backups)
         self._staged.clear()
         return done
+
+    @staticmethod
+    def _drop(backups: dict[Path, Path]) -> None:
+        for b in backups.values():
+            _remove_quietly(b)
+
+    @staticmethod
+    def _roll_back(placed: list[Path], gone: list[Path], backups: dict[Path, Path]) -> bool:
+        """Put the earlier files back after a failed commit; True when every one was restored."""
+        ok = True
+        for final in placed:
+            try:
+                if final in backups:
+                    os.replace(backups.pop(final), final)
+                else:
+                    final.unlink()  # a new file where there was none before
+            except OSError:
+                ok = False
+        for final in gone:
+            try:
+                os.replace(backups.pop(final), final)
+            except (KeyError, OSError):
+                ok = False
+        Staging._drop(backups)
+        return ok
 
     def discard(self) -> None:
         """Remove every staged temporary file."""

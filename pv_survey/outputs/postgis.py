@@ -22,6 +22,7 @@ import shapely
 from pyproj import CRS
 
 from ..errors import OutputError
+from ..inputs.postgis import server_says
 from .manifest import redact_url
 from .styles import qml_for_layer
 
@@ -142,8 +143,8 @@ def write_postgis(url: str, schema: str, layers: Mapping[str, pd.DataFrame], crs
     try:
         conn = psycopg.connect(url, connect_timeout=connect_timeout_s)
     except psycopg.Error as exc:
-        raise OutputError(f"{where}: cannot connect to PostgreSQL ({str(exc).strip()}); "
-                          f"check host, port, database, user and password") from None
+        raise OutputError(f"{where}: cannot connect to PostgreSQL ({server_says(exc, url)}); check host, port, "
+                          "database, user and password (or PGPASSWORD, ~/.pgpass, the service file)") from exc
     written: list[str] = []
     try:
         with conn.transaction():
@@ -165,9 +166,9 @@ def write_postgis(url: str, schema: str, layers: Mapping[str, pd.DataFrame], crs
                 _write_styles(cur, schema, layers)
     except OutputError:
         raise
-    except psycopg.Error as exc:
-        raise OutputError(f"{where}: writing to schema {schema} failed ({str(exc).strip()}); "
-                          f"nothing was changed") from None
+    except psycopg.Error as exc:  # the transaction rolled back (or died with the connection): no partial tables
+        raise OutputError(f"{where}: writing to schema {schema} failed ({server_says(exc, url)}); nothing was "
+                          "changed in the database: check the server and run again") from exc
     finally:
         conn.close()
     return written

@@ -343,6 +343,17 @@ def test_csv_shortlists_files_encoding_headers_totals(written):
     assert rres[0]["分期 / Phase"] == "储备 / Reserve"
 
 
+def test_csv_written_in_chunks_is_the_same_bytes(tmp_path, monkeypatch):
+    from pv_survey.outputs import csv_out
+
+    sl = shortlist_frame(make_district()["plan"])
+    whole = csv_bytes(sl)
+    monkeypatch.setattr(csv_out, "CSV_CHUNK_ROWS", 2)  # 5 listed sites -> chunks of 2, 2, 1
+    csv_out.write_csv(sl, tmp_path / "list.csv")
+    assert (tmp_path / "list.csv").read_bytes() == whole
+    assert whole.count(b"\r\n") == len(sl) + 1  # header and one line per site
+
+
 def test_shortlist_size_limits_only_the_main_list(tmp_path):
     paths = write_outputs(tmp_path / "o", **make_district(), shortlist_size=1, chart_font=None)
     _, _, rows = _read_csv(paths["shortlist.csv"])

@@ -35,7 +35,7 @@ from ..config import OutputsConfig
 from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
 from .charts import ChartText, cjk_font
-from .csv_out import shortlist_files, shortlist_frame
+from .csv_out import shortlist_frame, shortlist_lists, write_csv
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
 from .manifest import manifest_json
 from .postgis import write_postgis
@@ -199,8 +199,11 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
             raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
         tick()
         sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
-        for name, data in shortlist_files(plan_l, shortlist_size=shortlist_size, shortlist=sl).items():
-            put(name, data)
+        for name, rows in shortlist_lists(plan_l, shortlist_size=shortlist_size, shortlist=sl).items():
+            try:  # chunk by chunk: a city's reserve list runs to hundreds of MB
+                write_csv(rows, st.temp(name))
+            except OSError as exc:
+                raise OutputError(write_failure(out / name, "writing", exc)) from exc
         put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
                                                max_rows=workbook_max_rows, shortlist=sl))
         tick()

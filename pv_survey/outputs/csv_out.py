@@ -23,7 +23,8 @@ from ..inputs.crs import wgs84_to_gcj02
 from .labels import category_label, field_alias
 from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
 
-__all__ = ["SHORTLIST_COLUMNS", "EXTRA_COLUMNS", "LONLAT_CRS", "shortlist_frame", "csv_bytes", "shortlist_files", "slug"]
+__all__ = ["SHORTLIST_COLUMNS", "EXTRA_COLUMNS", "LONLAT_CRS", "shortlist_frame", "csv_bytes", "write_csv",
+           "shortlist_lists", "shortlist_files", "slug"]
 
 #: Geographic CRS of the coordinates: CGCS2000 (EPSG:4490), the national datum.
 LONLAT_CRS = "EPSG:4490"
@@ -192,12 +193,29 @@ def _cells(values: pd.Series, kind: str) -> pd.Series:
     return out
 
 
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """The shortlist as CSV bytes: UTF-8 BOM, bilingual header row, CRLF line ends (RFC 4180)."""
+def csv_bytes(frame: pd.DataFrame, *, header: bool = True) -> bytes:
+    """The shortlist as CSV bytes: UTF-8 BOM, bilingual header row, CRLF line ends (RFC 4180).
+
+    ``header=False`` gives the rows alone (no BOM), to append a further chunk of a list.
+    """
     text = pd.DataFrame({c: _cells(frame[c].reset_index(drop=True), kind) for c, kind in SHORTLIST_COLUMNS})
     buf = io.StringIO()
-    text.to_csv(buf, index=False, header=[field_alias(c) or c for c, _ in SHORTLIST_COLUMNS], lineterminator="\r\n")
-    return buf.getvalue().encode("utf-8-sig")
+    text.to_csv(buf, index=False, header=[field_alias(c) or c for c, _ in SHORTLIST_COLUMNS] if header else False,
+                lineterminator="\r\n")
+    return buf.getvalue().encode("utf-8-sig" if header else "utf-8")
+
+
+#: Rows formatted at a time when a list is written to a file (bounds the memory of a city's
+#: reserve list; project choice).
+CSV_CHUNK_ROWS = 100_000
+
+
+def write_csv(frame: pd.DataFrame, path) -> None:
+    """Write :func:`csv_bytes` of ``frame`` to ``path`` chunk by chunk (the same bytes)."""
+    with open(path, "wb") as fh:
+        fh.write(csv_bytes(frame.iloc[:CSV_CHUNK_ROWS]))
+        for start in range(CSV_CHUNK_ROWS, len(frame), CSV_CHUNK_ROWS):
+            fh.write(csv_bytes(frame.iloc[start:start + CSV_CHUNK_ROWS], header=False))
 
 
 def _unique_name(base: str, used: set[str]) -> str:
@@ -209,13 +227,13 @@ def _unique_name(base: str, used: set[str]) -> str:
     return name
 
 
-def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfig.shortlist_size,
-                    shortlist: pd.DataFrame | None = None) -> dict[str, bytes]:
-    """Every shortlist: ``shortlist.csv`` (the sites of every build phase, or the first
-    ``shortlist_size``), ``shortlist_<phase>.csv`` per build phase and for the reserve, and
-    ``shortlist_class_<class>.csv`` per priority class (build phases and reserve, in rank order).
-    A list byte-identical to one already written (one build year only: its list is
-    ``shortlist.csv``) is not written twice.
+def shortlist_lists(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfig.shortlist_size,
+                    shortlist: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Every shortlist as a frame, by file name: ``shortlist.csv`` (the sites of every build
+    phase, or the first ``shortlist_size``), ``shortlist_<phase>.csv`` per build phase and for
+    the reserve, and ``shortlist_class_<class>.csv`` per priority class (build phases and
+    reserve, in rank order). A list holding the same rows as one before it (one build year
+    only: its list is ``shortlist.csv``) is left out: its file would be byte-identical.
 
     Parameters
     ----------
@@ -230,29 +248,37 @@ def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConf
     Returns
     -------
     dict
-        File name -> bytes, in a fixed order.
+        File name -> rows of :func:`shortlist_frame`, in a fixed order.
     """
     sl = shortlist_frame(plan) if shortlist is None else shortlist
-    phase = sl["phase"].fillna("").astype(str)
-    built = sl[np.array([is_built_phase(x) for x in phase], dtype=bool)]
+    phase = sl["phase"].fillna("").astype(str).to_numpy(dtype=object)
+    built = np.flatnonzero(np.array([is_built_phase(x) for x in phase], dtype=bool))
     used: set[str] = set()
-    files: dict[str, bytes] = {}
-    top = built.head(shortlist_size) if shortlist_size and shortlist_size > 0 else built
-    files[_unique_name("shortlist.csv", used)] = csv_bytes(top)
-    for i, ph in enumerate(p for p in phase_order(phase) if p not in ("", PINNED_OUT)):
-        data = csv_bytes(sl[phase.to_numpy() == ph])
-        if data in files.values():  # e.g. one build year: its list is shortlist.csv, not a copy of it
-            continue
-        name = _unique_name(f"shortlist_{slug(ph) or f'phase{i + 1}'}.csv", used)
-        files[name] = data
+    seen: set[tuple] = set()
+    lists: dict[str, pd.DataFrame] = {}
+
+    def add(base: str, rows: np.ndarray) -> None:
+        key = tuple(rows.tolist())  # same rows in the same order <=> the same bytes
+        if key in seen:
+            return
+        seen.add(key)
+        lists[_unique_name(base, used)] = sl.iloc[rows]
+
+    add("shortlist.csv", built[:shortlist_size] if shortlist_size and shortlist_size > 0 else built)
+    for i, ph in enumerate(p for p in phase_order(pd.Series(phase)) if p not in ("", PINNED_OUT)):
+        add(f"shortlist_{slug(ph) or f'phase{i + 1}'}.csv", np.flatnonzero(phase == ph))
     # per class: every site of the class in rank order, build phases and reserve alike (the phase
     # column says which), so each class's procurement officer sees the whole pipeline of sites
-    listed = sl[phase.to_numpy() != PINNED_OUT]
-    classes = [c for c in pd.unique(listed["priority_class"].dropna().astype(str)) if c != ""]
+    listed = phase != PINNED_OUT
+    cls = sl["priority_class"].astype(str).to_numpy(dtype=object)
+    classes = [c for c in pd.unique(sl.loc[listed, "priority_class"].dropna().astype(str)) if c != ""]
     for i, cl in enumerate(classes, start=1):
-        data = csv_bytes(listed[listed["priority_class"].astype(str) == cl])
-        if data in files.values():  # byte-identical to a list already written
-            continue
-        name = _unique_name(f"shortlist_class_{slug(cl) or f'{i}'}.csv", used)
-        files[name] = data
-    return files
+        add(f"shortlist_class_{slug(cl) or f'{i}'}.csv", np.flatnonzero(listed & (cls == cl)))
+    return lists
+
+
+def shortlist_files(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfig.shortlist_size,
+                    shortlist: pd.DataFrame | None = None) -> dict[str, bytes]:
+    """:func:`shortlist_lists` as CSV bytes (:func:`csv_bytes`), by file name."""
+    return {name: csv_bytes(rows) for name, rows in
+            shortlist_lists(plan, shortlist_size=shortlist_size, shortlist=shortlist).items()}

@@ -1,0 +1,40 @@
+"""The map background of a city: footprints rasterised by class (hand-made squares)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from PIL import Image
+from shapely.geometry import box
+
+from pv_survey.outputs.rastermap import SUPERSAMPLE, footprints_png
+
+
+def _decode(uri: str) -> np.ndarray:
+    assert uri.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGBA"))
+
+
+def test_classes_land_where_the_footprints_are():
+    # a 100 x 50 m map at 1 px/m: grey square at x 10-20, y 30-40; excluded square at x 60-70, y 10-20;
+    # a third footprint not drawn (class -1); the overlap of a reserve square wins (drawn last)
+    geoms = [box(10, 30, 20, 40), box(60, 10, 70, 20), box(40, 0, 50, 10), box(15, 35, 25, 45)]
+    palette = [("#e3e3e3", 1.0), ("#9e9e9e", 0.6), ("#c2a5cf", 0.45)]
+    img = _decode(footprints_png(geoms, np.array([0, 1, -1, 2]), palette, x0=0.0, y1=50.0, scale=1.0,
+                                 width_px=100, height_px=50))
+    assert img.shape == (50 * SUPERSAMPLE, 100 * SUPERSAMPLE, 4)
+    px = lambda x, y: tuple(img[int((50 - y) * SUPERSAMPLE), int(x * SUPERSAMPLE)])  # noqa: E731 (map m -> cell)
+    assert px(12, 32) == (0xE3, 0xE3, 0xE3, 255)
+    assert px(65, 15) == (0x9E, 0x9E, 0x9E, round(0.6 * 255))
+    assert px(45, 5)[3] == 0  # not drawn: transparent
+    assert px(18, 38) == (0xC2, 0xA5, 0xCF, round(0.45 * 255))  # the overlap: the later class on top
+    assert px(90, 45)[3] == 0  # open ground
+
+
+def test_a_building_smaller_than_a_pixel_still_shows():
+    # 5 m x 5 m at 0.05 px/m (20 m a pixel, 10 m a raster cell): every touched cell is drawn
+    img = _decode(footprints_png([box(101, 101, 106, 106)], np.array([0]), [("#000000", 1.0)], x0=0.0, y1=400.0,
+                                 scale=0.05, width_px=20, height_px=20))
+    assert (img[..., 3] > 0).sum() >= 1

@@ -137,6 +137,7 @@ def load_inputs(cfg: Config):
                                         default_pitch_deg=cfg.roofs.default_pitch_deg)
     protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs) if cfg.inputs.protected else None
     buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints, protected)
+    buildings = inputs.schema.compact_columns(buildings)  # a city's label columns as categoricals
     if len(buildings) == 0:
         raise InputError(f"{report.source}: no buildings in the input; check the file and --layer")
     check_side_inputs(cfg)

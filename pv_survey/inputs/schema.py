@@ -788,3 +788,19 @@ def unique_ids(ids: pd.Series, stats: MappingStats | None = None, *, where: str 
             f"{where}: {n_dup} building ids are repeated; later copies renamed '<id>_2', '<id>_3', ..."
         )
     return pd.Series(out, index=ids.index, dtype="object")
+
+
+#: Text columns of the buildings table that hold few distinct values (labels, flags, reasons of a
+#: kind): stored as pandas categoricals once the inputs are read (one byte a row instead of a
+#: Python string: about 400 MB less for a million buildings).
+CATEGORICAL_COLUMNS = ("category", "height_source", "roof_type", "roof_shape", "roof_orientation", "heritage",
+                       "attribute_flags")
+
+
+def compact_columns(frame: pd.DataFrame, columns=CATEGORICAL_COLUMNS) -> pd.DataFrame:
+    """``frame`` with the listed text columns as categoricals (values unchanged; a copy)."""
+    out = frame.copy()
+    for col in columns:
+        if col in out and (out[col].dtype == object or str(out[col].dtype) in ("str", "string")):
+            out[col] = out[col].astype("category")
+    return out

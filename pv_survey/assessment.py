@@ -28,7 +28,7 @@ import pandas as pd
 from .errors import InputError
 from .resources import REGISTRY, AreaSampling, PointSampling, Resource, TileData, YieldRules
 
-__all__ = ["Assessed", "assess", "assess_surfaces", "assess_resource", "apply_yield_rules", "profile_strings",
+__all__ = ["Assessed", "assess", "assess_surfaces", "assess_units", "assess_resource", "apply_yield_rules", "profile_strings",
            "SHADED_REASON", "DARK_REASON"]
 
 #: Reason of a surface producing less than ``min_output_frac`` of the same surface unshaded
@@ -52,11 +52,18 @@ class Assessed:
         float32 (n_simulated, n_quantiles, n_sectors), rows in the order of ``frame``. [deg]
     simulated : numpy.ndarray of bool
         Rows of ``frame`` whose yield was computed.
+    units : GeoDataFrame or None
+        The module layout's row segments on the kept surfaces, each with its own yield
+        (:func:`assess_units`); None for a resource without a module layout.
+    modules : GeoDataFrame or None
+        One polygon per module on the kept surfaces, when the layout made them.
     """
 
     frame: Any
     horizon_deg: np.ndarray
     simulated: np.ndarray
+    units: Any = None
+    modules: Any = None
 
 
 def profile_strings(horizon_deg: np.ndarray) -> np.ndarray:
@@ -225,9 +232,98 @@ def assess(cfg, tile: TileData, *, kinds=None, timer=None,
         res = REGISTRY[name]
         with timer.stage(name) if timer is not None else nullcontext():
             surf = res.surfaces(cfg, tile)
-        if surf is not None:
-            out[name] = assess_surfaces(surf, res, cfg, tile, timer=timer, progress=progress)
+        if surf is None:
+            continue
+        placed = None
+        if res.layout is not None:  # modules one by one: the surfaces' capacity from the modules placed
+            with timer.stage("layout") if timer is not None else nullcontext():
+                placed = res.layout(cfg, tile, surf)
+            surf = placed.roofs
+        out[name] = assess_surfaces(surf, res, cfg, tile, timer=timer, progress=progress)
+        if placed is not None:
+            with timer.stage("modules") if timer is not None else nullcontext():
+                out[name].units, out[name].modules = assess_units(placed, out[name].frame, res, cfg, tile)
     return out
+
+
+def assess_units(placed, surfaces, resource: Resource, cfg, tile: TileData):
+    """Yield of every row segment of a module layout, each from the horizon at its own centre.
+
+    The segments of the surfaces still kept after the yield rules are assessed like a surface
+    with one sample point: the horizon from the segment's centre at the surface's height
+    (:func:`pv_survey.shading.profiles_at_points`, one profile), the plane's view of the sky above
+    it, and the annual yield of the engine (:func:`pv_survey.energy.simulate_roofs`, without
+    hourly output) at the surface's module tilt, azimuth, mount and row spacing.
+
+    Parameters
+    ----------
+    placed : pv_survey.layout.Layout
+        The layout of the surfaces (its ``segments`` and ``modules``).
+    surfaces : GeoDataFrame
+        The assessed surfaces (:func:`assess_surfaces`), with the final ``excluded_reason``.
+    resource, cfg, tile
+        As :func:`assess_surfaces`.
+
+    Returns
+    -------
+    units : GeoDataFrame
+        The segments of kept surfaces with ``annual_kwh``, ``specific_yield_kwh_kwp``,
+        ``poa_kwh_m2``, ``shading_loss_frac``, ``sky_view_frac``.
+    modules : GeoDataFrame or None
+        The modules of kept surfaces with their segment's specific yield and their share of its
+        energy (None when the layout has none).
+    """
+    from . import energy, shading
+    from .shading import dsm_height_at
+
+    sc = cfg.shading
+    id_field = resource.id_field
+    kept_ids = pd.Index(surfaces.loc[surfaces["excluded_reason"].fillna("") == "", id_field])
+    seg = placed.segments
+    seg = seg[seg[id_field].isin(kept_ids)].reset_index(drop=True)
+    n = len(seg)
+    info = surfaces.set_index(id_field)
+    at = info.index.get_indexer(seg[id_field])
+    x = seg["x_m"].to_numpy(float)
+    y = seg["y_m"].to_numpy(float)
+    z = dsm_height_at(tile.dsm, x, y) if tile.absolute else info["height_m"].to_numpy(float)[at]
+    owner = tile.owner_of.reindex(pd.Index(seg["building_id"])).fillna(-1).to_numpy(np.int64) \
+        if "building_id" in seg else np.full(n, -1, dtype=np.int64)
+    hz, _ = shading.profiles_at_points(tile.dsm, x, y, z, np.arange(n), n, exclude_owner=owner,
+                                       n_sectors=sc.n_sectors, radius_m=sc.search_radius_m, n_quantiles=1)
+    tilt = _column(info, "module_tilt_deg", "tilt_deg")[at]
+    az = _column(info, "module_azimuth_deg", "azimuth_deg")[at]
+    svf, band = shading.plane_sky_view_frac(hz, tilt, az)
+    mount = info["mount"].to_numpy(object)[at]
+    gcr = info["gcr"].to_numpy(float)[at] if "gcr" in info else np.full(n, np.nan)
+    rules = resource.rules(cfg)
+    params = {**tile.energy_params, **rules.energy_overrides}
+    gcr = np.where(mount == "rack", gcr, np.nan)
+    # the engine's fast path (no unshaded twin per segment); the unshaded reference is the same for
+    # every segment of one orientation, so it is simulated once per orientation
+    res = energy.simulate_roofs(tile.weather, tilt, az, seg["capacity_kwp"].to_numpy(float), mount=mount,
+                                gcr=gcr, horizon_deg=hz, sky_view_frac=svf, horizon_band_open_frac=band,
+                                reference=False, **params)
+    key = pd.DataFrame({"t": tilt, "a": az, "m": mount, "g": np.nan_to_num(gcr, nan=-1.0)})
+    orient = key.groupby(["t", "a", "m", "g"], sort=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(n)).groupby(orient).first().to_numpy() if n else np.empty(0, np.int64)
+    ref = energy.simulate_roofs(tile.weather, tilt[first], az[first], np.ones(first.size), mount=mount[first],
+                                gcr=gcr[first], **params)["specific_yield_kwh_kwp"].to_numpy()[orient] \
+        if n else np.empty(0)
+    for col in ("annual_kwh", "specific_yield_kwh_kwp", "poa_kwh_m2"):
+        seg[col] = res[col].to_numpy()
+    sy = seg["specific_yield_kwh_kwp"].to_numpy(float)
+    seg["shading_loss_frac"] = np.clip(1.0 - np.divide(sy, ref, out=np.ones(n), where=ref > 0), 0.0, 1.0)
+    seg["sky_view_frac"] = svf
+    modules = placed.modules
+    if modules is not None:
+        modules = modules[modules[id_field].isin(kept_ids)].reset_index(drop=True)
+        s_at = pd.Index(seg["segment_id"]).get_indexer(modules["segment_id"])
+        share = 1.0 / seg["n_modules"].to_numpy(float)[s_at]
+        modules["capacity_kwp"] = seg["capacity_kwp"].to_numpy(float)[s_at] * share
+        modules["annual_kwh"] = seg["annual_kwh"].to_numpy(float)[s_at] * share
+        modules["specific_yield_kwh_kwp"] = seg["specific_yield_kwh_kwp"].to_numpy(float)[s_at]
+    return seg, modules
 
 
 def assess_resource(name: str, cfg, buildings, dsm, weather, *, parking=None, planes=None, owner_of=None,
@@ -273,4 +369,6 @@ def assess_resource(name: str, cfg, buildings, dsm, weather, *, parking=None, pl
                     absolute=absolute, energy_params=params_from_config(cfg.energy), planes=planes, parking=parking)
     res = REGISTRY[name]
     surf = res.surfaces(cfg, tile)
+    if surf is not None and res.layout is not None:
+        surf = res.layout(cfg, tile, surf).roofs
     return None if surf is None else assess_surfaces(surf, res, cfg, tile).frame

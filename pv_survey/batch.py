@@ -9,11 +9,11 @@ values; the batch is the cartesian product, on top of an optional ``base`` scena
     base = "tianhe-default.toml"        # optional, relative to this file (default: the defaults)
 
     [matrix]
-    "roofs.module_efficiency_frac" = [0.19, 0.21]
+    "roofs.module" = ["jinko-tiger-neo-54hl4r-bdv-440", "ja-deepblue4-jam66d45-620"]
     "roofs.edge_setback_m" = [0.5, 1.0]
     "shading.min_output_frac" = [0.6, 0.7]
 
-gives 8 scenarios named like ``sens__module_efficiency_frac-0.19__edge_setback_m-0.5__min_output_frac-0.6``
+gives 8 scenarios named like ``sens__module-jinko-tiger-neo-54hl4r-bdv-440__edge_setback_m-0.5__min_output_frac-0.6``
 (keys with a single value apply to every scenario and stay out of the names; the field name
 alone is used unless two keys share it). A matrix scenario's ``survey.name`` is its name.
 Relative input paths among the values (``inputs.buildings`` ...) are resolved against the

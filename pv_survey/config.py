@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .presets import DEFAULT_MODULE, module_names
 
 __all__ = [
     "Config",
@@ -251,13 +252,43 @@ class RoofsConfig:
                          lo=0, hi=1, lo_open=True)
     east_west_gcr: float = _f(0.9, "Ground coverage ratio of east-west rows (CEA maximum roof coverage 0.9).",
                               lo=0, hi=1, lo_open=True)
-    pitched_gcr: float = _f(0.98, "Module share of a pitched plane, flush mounted (Gagnon et al. 2016: 0.98).",
+    pitched_gcr: float = _f(0.98, "Coverage of flush module grids across their rows (module depth / row pitch; pitched "
+                            "planes and flush category rules): Gagnon et al. 2016 cover 0.98 of a pitched plane.",
                             lo=0, hi=1, lo_open=True)
-    module_efficiency_frac: float = _f(
-        0.21,
-        "STC efficiency of mainstream 2024 mono-Si modules (datasheets 21-22%, secondary); "
-        "Gagnon et al. 2016 used 16% for 2015 modules. 1 m2 of module = 0.21 kWp.",
-        lo=0.05, hi=0.5,
+    module: str = _f(
+        DEFAULT_MODULE,
+        "Module placed on roofs, a preset of pv_survey/presets/modules.toml (size, Wp, efficiency, datasheet). "
+        "Default a 54-cell N-type TOPCon module of 1722 x 1134 mm, 440 Wp: the mainstream C&I rooftop format "
+        "sold in China in 2024-2025 (JinkoSolar Tiger Neo 54HL4R-BDV datasheet). Capacity = modules placed x Wp.",
+        choices=module_names(),
+    )
+    module_gap_m: float = _f(
+        0.02,
+        "Gap between neighbouring modules along a row: the width of a mid clamp (20 mm is the usual aluminium "
+        "mid-clamp gap of rooftop mounting systems; project assumption, no standard found).", lo=0, hi=1,
+    )
+    obstacle_height_m: float = _f(
+        0.5,
+        "With a DSM file (--dsm), cells standing more than this above their roof plane (fitted as the median "
+        "of the plane's cells) are obstacles: plant rooms, water tanks, parapets. Project assumption: about the "
+        "height of a low rack, above DSM noise of photogrammetric/LiDAR roofs (0.1-0.3 m).", lo=0, hi=20,
+    )
+    obstacle_clearance_m: float = _f(
+        0.6,
+        "Clear strip kept around every DSM obstacle (access, maintenance, its own shadow at noon). "
+        "Project assumption, in the 0.6-0.9 m range of maintenance walkways.", lo=0, hi=20,
+    )
+    modules_layer: str = _f(
+        "rows",
+        "The 'modules' GeoPackage layer: 'modules' (one polygon per module; large: the demo district holds "
+        "~0.6 M modules), 'rows' (one polygon per row segment with its module count) or 'none'.",
+        choices=("modules", "rows", "none"),
+    )
+    segment_max_modules: int = _f(
+        12,
+        "Modules per row segment, the unit of the per-module yield (its own horizon from its centre) and of "
+        "the best-first curves; 1 = every module on its own. 12 modules of 1.134 m = a 13.8 m segment; "
+        "project choice for speed (issue 19 item 5: within 2x the roofs-only run).", lo=1, hi=1000,
     )
     constraints: RoofConstraints = _f(RoofConstraints, "Heritage and supertall roofs kept out of the build years "
                                       "([roofs.constraints]).", factory=True)
@@ -468,6 +499,16 @@ class PlanConfig:
         "counting for a coverage or roof-share target exempt). Both are computed and compared.",
         choices=("priority", "least-cost"),
     )
+    site_fill: str = _f(
+        "all",
+        "'all' builds every module placed on a site's kept roofs; 'best' only the modules (row segments) whose "
+        "own yield reaches min_module_yield_kwh_kwp (the site's capacity, yield and cost shrink to them; "
+        "issue 19 item 3). Project setting.", choices=("all", "best"))
+    min_module_yield_kwh_kwp: float = _f(
+        850.0,
+        "Yield threshold of site_fill = 'best' [kWh/kWp/yr]: about 75-80% of an open, south-facing module's "
+        "yield in Guangzhou with the embedded weather year (~1,100 kWh/kWp), in line with the NREL rule of "
+        "70% of unshaded output (Gagnon et al. 2016). Project choice.", lo=0, hi=5000)
     milp_time_limit_s: float = _f(
         60.0, "Time limit of each least-cost MILP (scipy milp / HiGHS); the best schedule found by then is "
         "used and reported as such. Project choice: the demo solves in seconds, a city in about a minute.",
@@ -696,7 +737,7 @@ class ResourcesConfig:
     facade_bipv_efficiency_frac: float = _f(
         0.17,
         "STC efficiency of opaque glass-glass BIPV facade modules, below plain rooftop modules "
-        "(roofs.module_efficiency_frac 0.21) for coloured / laminated glass. Project assumption.",
+        "(roofs.module, about 22.5%) for coloured / laminated glass. Project assumption.",
         lo=0.02, hi=0.5,
     )
     facade_points_per_level: int = _f(
@@ -746,7 +787,7 @@ class ResourcesConfig:
         lo=0, hi=1, lo_open=True,
     )
     carport_module_efficiency_frac: float = _f(
-        0.21, "Same mainstream mono-Si modules as on roofs (roofs.module_efficiency_frac, datasheets 21-22%, secondary).",
+        0.21, "Same mainstream mono-Si modules as on roofs (roofs.module presets: 22-23%; 0.21 allows for older stock, secondary).",
         lo=0.05, hi=0.5,
     )
     carport_min_area_m2: float = _f(

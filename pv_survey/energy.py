@@ -577,6 +577,7 @@ def simulate_roofs(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
     hourly_groups: Any = None,
+    reference: bool = True,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Annual and monthly AC energy of many roofs (see the module docstring for the physics).
 
@@ -627,6 +628,11 @@ def simulate_roofs(
         given, the hourly AC energy summed per group is returned too; roofs are
         processed in chunks of at most :data:`HOURLY_CHUNK_ROOFS`, so no
         (roofs x hours) array larger than one chunk's is held. Negative = in no group.
+    reference : bool
+        Also compute each roof without horizon and with sky view 1 (``shading_loss_frac``). False
+        is the fast path of many surfaces sharing a few orientations (module segments): it skips
+        that second model chain per hour and leaves ``shading_loss_frac`` NaN (the caller takes the
+        reference once per orientation instead).
 
     Returns
     -------
@@ -697,7 +703,7 @@ def simulate_roofs(
                     f"{start}..{sl.stop - 1}); use 0 for an open horizon"
                 )
             hz_max = h_chunk.reshape(m, -1).max(axis=1).astype(np.float64)
-            need_base = np.ones(m, dtype=np.bool_)
+            need_base = np.full(m, bool(reference), dtype=np.bool_)
             if np.isnan(svf[sl]).any() or np.isnan(band[sl]).any():
                 from .shading import plane_sky_view_frac
 
@@ -709,7 +715,7 @@ def simulate_roofs(
             hz_max = np.full(m, -90.0)
             svf[sl] = np.where(np.isnan(svf[sl]), 1.0, svf[sl])
             band[sl] = np.where(np.isnan(band[sl]), 1.0, band[sl])
-            need_base = (svf[sl] < 1.0) | (band[sl] < 1.0)
+            need_base = ((svf[sl] < 1.0) | (band[sl] < 1.0)) & bool(reference)
         g_sl = gcr_arr[sl]
         rows = np.isfinite(g_sl)
         h_out = np.zeros((m, len(hours.cos_zen))) if want_hourly else hourly_dummy
@@ -737,6 +743,8 @@ def simulate_roofs(
         if progress is not None:
             progress(sl.stop, n)
     results = _results_frame(per_kwp, poa, base, cap, _index_of(tilt_deg, n))
+    if not reference:
+        results["shading_loss_frac"] = np.nan
     if not want_hourly:
         return results
     full = np.zeros((len(hours.light), hourly_acc.shape[0]))

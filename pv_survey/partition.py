@@ -189,12 +189,16 @@ class TileResult:
         Stage timings of the tile. [s]
     dsm_filled_cells : int
         DSM cells without data filled in the tile's DSM (halos overlap, so tiles count some twice).
+    units, modules : GeoDataFrame or None
+        The roofs' module layout: row segments with their own yield, and the modules when asked for.
     """
 
     roofs: Any
     layers: dict
     timings_s: dict
     dsm_filled_cells: int = 0
+    units: Any = None
+    modules: Any = None
 
 
 def _area_bounds(core: gpd.GeoDataFrame, parking: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame) -> tuple:
@@ -245,7 +249,8 @@ def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFra
     layers = {name: a.frame for name, a in assessed.items()}
     roofs = layers.pop("roofs")
     return TileResult(roofs=roofs, layers=layers, timings_s=dict(timer.timings_s) if own_timer else {},
-                      dsm_filled_cells=int(getattr(dsm, "filled_cells", 0) or 0))
+                      dsm_filled_cells=int(getattr(dsm, "filled_cells", 0) or 0),
+                      units=assessed["roofs"].units, modules=assessed["roofs"].modules)
 
 
 @contextmanager
@@ -458,6 +463,16 @@ def _merge_layers(results: list[TileResult], buildings: gpd.GeoDataFrame, parkin
     return roofs, {n: _merge(n, [r.layers[n] for r in results if n in r.layers], buildings, parking) for n in names}
 
 
+def _merge_layout(results: list[TileResult], key: str):
+    """The roofs' row segments (``key = "units"``) or modules of all tiles, by building id as the roofs."""
+    frames = [getattr(r, key) for r in results if getattr(r, key) is not None]
+    if not frames:
+        return None
+    out = pd.concat(frames, ignore_index=True)
+    order = np.argsort(out["building_id"].astype(str).to_numpy(), kind="stable")
+    return gpd.GeoDataFrame(out.iloc[order].reset_index(drop=True), geometry="geometry", crs=frames[0].crs)
+
+
 def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None = None,
                     workers: int | None = None, scheduler: Any = None,
                     tile_size_m: float | None = None, overwrite: bool = False, write: bool = True,
@@ -531,6 +546,7 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
                               bounds=tuple(buildings.total_bounds))]
             out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer)
             roofs, extra = _merge_layers(out, buildings, parking)
+            units, modules = _merge_layout(out, "units"), _merge_layout(out, "modules")
             filled = sum(r.dsm_filled_cells for r in out)
             del out  # the tile frames are freed as soon as they are concatenated
             if filled and cfg.inputs.dsm:
@@ -546,4 +562,4 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
         notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
     return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
                          started=started, out_path=out_path if write else None, overwrite=overwrite,
-                         extra_layers=extra, progress=progress)
+                         extra_layers=extra, progress=progress, units=units, modules=modules)

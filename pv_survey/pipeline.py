@@ -349,8 +349,20 @@ def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_T
 
 
 def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, started, out_path, overwrite,
-                  extra_layers: dict | None = None, progress: Progress | None = None):
-    """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs."""
+                  extra_layers: dict | None = None, progress: Progress | None = None, units=None, modules=None):
+    """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs.
+
+    ``units`` / ``modules``: the roofs' module layout (row segments with their own yield, and the
+    modules when ``roofs.modules_layer = 'modules'``); ``plan.site_fill`` picks the modules built,
+    and they become the ``modules`` and ``site_curves`` layers.
+    """
+    layout_layers = {}
+    if units is not None:
+        from .sites import capacity_yield_curves, fill_sites
+        roofs, units = fill_sites(roofs, units, site_fill=cfg.plan.site_fill,
+                                  min_module_yield_kwh_kwp=cfg.plan.min_module_yield_kwh_kwp)
+        layout_layers = layout_output_layers(cfg, units, modules)
+        layout_layers["site_curves"] = capacity_yield_curves(units[units["built"]])
     buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer, weather=wx)
     buildings, zone_layers = survey_zones(cfg, buildings)  # issue 16: reporting zones
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
@@ -363,6 +375,8 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     summary["plan_lines"] += constraint_summary_lines(buildings) + zone_summary_lines(zone_layers)
     if zone_layers is not None:
         extra_layers = {**(extra_layers or {}), "zones": zone_layers}
+    if layout_layers:
+        extra_layers = {**(extra_layers or {}), **layout_layers}
     manifest = make_manifest(cfg, started, timer, summary)
     result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest,
                           layers=dict(extra_layers or {}))
@@ -390,6 +404,16 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     return result
 
 
+def layout_output_layers(cfg: Config, units, modules) -> dict:
+    """The ``modules`` layer as ``roofs.modules_layer`` asks: one polygon per module, per row segment, or none."""
+    if cfg.roofs.modules_layer == "none":
+        return {}
+    if cfg.roofs.modules_layer == "modules" and modules is not None:
+        built = units.set_index("segment_id")["built"]
+        return {"modules": modules.assign(built=built.reindex(modules["segment_id"]).fillna(False).to_numpy(bool))}
+    return {"modules": units.drop(columns=["x_m", "y_m"])}
+
+
 def survey_zones(cfg: Config, buildings: gpd.GeoDataFrame):
     """Each building's zone (``zone_<layer>`` columns) and the zones table, for every ``inputs.zones`` file."""
     if not cfg.inputs.zones:
@@ -414,9 +438,11 @@ def energy_params(cfg: Config) -> dict:
 
 def plan_params(cfg: Config) -> dict:
     """Keyword arguments of :func:`pv_survey.plan.build_plan` from the config."""
+    from .presets import module_preset
+
     out = dict(settings=cfg.plan, economics=cfg.economics,
                weather=cfg.inputs.weather,  # the TOU valuation's profile ('' = embedded default year)
-               module_kwp_per_m2=cfg.roofs.module_efficiency_frac)  # kWp per m2 = efficiency x 1 kW/m2
+               module_kwp_per_m2=module_preset(cfg.roofs.module).kwp_per_m2)  # kWp per m2 of the roofs' module
     if cfg.plan.pins_file:
         from .plan import read_pins
         out["pins"] = read_pins(cfg.plan.pins_file)

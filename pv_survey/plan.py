@@ -70,6 +70,7 @@ import numpy as np
 import pandas as pd
 
 from .config import PlanConfig, RoofsConfig
+from .presets import module_preset
 from .economics import ECONOMICS_COLUMNS, EconomicsParams, economics_totals, site_economics
 from .keys import id_index, positions, values_at
 from .errors import InputError, InputFileError
@@ -1214,7 +1215,7 @@ def build_plan(
     *,
     settings: Any = None,
     economics: Any = None,
-    module_kwp_per_m2: float = RoofsConfig.module_efficiency_frac,
+    module_kwp_per_m2: float = module_preset(RoofsConfig.module).kwp_per_m2,
     pins: pd.DataFrame | None = None,
     weather: Any = None,
 ) -> PlanResult:

@@ -127,6 +127,10 @@ class Resource:
         Order of the surfaces when tiles are put together: ``"building_id"`` (sorted ids),
         ``"building"`` (input order of the owner building) or ``"parking"`` (input order of
         the car park, by the frame's index).
+    layout : callable(cfg, TileData, surfaces) -> pv_survey.layout.Layout, optional
+        Places modules one by one on the kept surfaces (roofs): the layout's ``roofs`` replace
+        the surfaces (capacity from the modules placed) and its row segments each get a yield
+        of their own (:func:`pv_survey.assessment.assess_units`). None = capacity from the area.
     """
 
     name: str
@@ -138,6 +142,7 @@ class Resource:
     sample: Callable
     rules: Callable
     merge_by: str
+    layout: Callable | None = None
 
 
 # --------------------------------------------------------------------------- sampling
@@ -189,6 +194,7 @@ class PointSampling:
 
 def _roof_surfaces(cfg, t: TileData):
     from . import roofs as roofs_mod
+    from .presets import module_preset
 
     rc = cfg.roofs
     core = t.core()
@@ -203,11 +209,28 @@ def _roof_surfaces(cfg, t: TileData):
         flat_module_tilt_deg=rc.flat_module_tilt_deg, flat_module_azimuth_deg=rc.flat_module_azimuth_deg,
         east_west_tilt_deg=rc.east_west_tilt_deg, row_spacing=rc.row_spacing, flat_gcr=rc.flat_gcr,
         east_west_gcr=rc.east_west_gcr, pitched_gcr=rc.pitched_gcr,
-        module_efficiency_frac=rc.module_efficiency_frac, existing_pv_kwp=by_id["existing_pv_kwp"].astype(float),
-        category=by_id["category"], category_rules=rc.category_rules,
+        module_efficiency_frac=module_preset(rc.module).efficiency_frac, category=by_id["category"], category_rules=rc.category_rules,
     )
     # the usable area (after setback) is where the roof is sampled; the assessment drops '_' columns
     return roofs.rename(columns={"usable_geometry": "_sample_geometry"})
+
+
+def _roof_layout(cfg, t: TileData, roofs):
+    from . import layout as layout_mod
+    from .presets import module_preset
+
+    rc = cfg.roofs
+    by_id = t.core().set_index("building_id")
+    # modules one by one: the capacity is the modules placed x their Wp; a DSM read from a file has
+    # the roof-top obstacles to cut out, without one the obstacle-free share thins the grid
+    placed = layout_mod.place_modules(
+        roofs.rename(columns={"_sample_geometry": "usable_geometry"}), module_preset(rc.module),
+        gap_m=rc.module_gap_m, obstacle_free_frac=rc.obstacle_free_frac,
+        dsm=t.dsm if cfg.inputs.dsm else None, obstacle_height_m=rc.obstacle_height_m,
+        obstacle_clearance_m=rc.obstacle_clearance_m, existing_pv_kwp=by_id["existing_pv_kwp"].astype(float),
+        segment_max_modules=rc.segment_max_modules, with_modules=rc.modules_layer == "modules")
+    placed.roofs = placed.roofs.rename(columns={"usable_geometry": "_sample_geometry"})
+    return placed
 
 
 def _roof_sampling(cfg, k) -> AreaSampling:
@@ -277,7 +300,7 @@ def _carport_rules(cfg) -> YieldRules:
 #: first and are always assessed: the plan and its targets are rooftop-led.
 REGISTRY: dict[str, Resource] = {
     "roofs": Resource("roofs", "Roofs / 屋顶光伏", "roofs", "roof_id", None,
-                      _roof_surfaces, _roof_sampling, _roof_rules, "building_id"),
+                      _roof_surfaces, _roof_sampling, _roof_rules, "building_id", _roof_layout),
     "facades": Resource("facades", "Facades (BIPV) / 立面光伏", "facades", "facade_id", "facade_capex_cny_per_w",
                         _facade_surfaces, _facade_sampling, _facade_rules, "building"),
     "carports": Resource("carports", "Carport canopies / 车棚光伏", "car parks", "carport_id",

@@ -656,6 +656,7 @@ def layout_roofs(planes: gpd.GeoDataFrame, *, latitude_deg: float, edge_setback_
     df["usable_area_m2"] = usable
     df["usable_geometry"] = inner
     df["mount"] = np.where(is_flat, "rack", "flush")
+    df["_pair"] = ""  # 'E' / 'W': the half of an east-west pair of rows (pv_survey.layout places both)
     df["module_tilt_deg"] = np.where(is_flat, flat_module_tilt_deg, tilt)
     df["module_azimuth_deg"] = np.where(is_flat, flat_module_azimuth_deg, az)
     df["gcr"] = np.where(is_flat, gcr_south, pitched_gcr)
@@ -682,6 +683,7 @@ def layout_roofs(planes: gpd.GeoDataFrame, *, latitude_deg: float, edge_setback_
         west = flat_rows.copy()
         for part, azim, suffix in ((east, 90.0, "-E"), (west, 270.0, "-W")):
             part["roof_id"] = part["roof_id"] + suffix
+            part["_pair"] = suffix[1]
             part["module_tilt_deg"] = east_west_tilt_deg
             part["module_azimuth_deg"] = azim
             part["gcr"] = east_west_gcr

@@ -773,6 +773,18 @@ class _Pyramid:
 
 
 def _build_pyramid(dsm: Dsm) -> _Pyramid:
+    """The DSM's max-pyramid, built once per pair of height / owner arrays (a roof's sample points
+    and its module segments are ray-marched on the same tile DSM; the arrays are never changed in
+    place: every function deriving a DSM returns a new one)."""
+    cached = getattr(dsm, "_pyramid_cache", None)
+    if cached is not None and cached[0] is dsm.height_m and cached[1] is dsm.owner:
+        return cached[2]
+    pyr = _make_pyramid(dsm)
+    dsm._pyramid_cache = (dsm.height_m, dsm.owner, pyr)
+    return pyr
+
+
+def _make_pyramid(dsm: Dsm) -> _Pyramid:
     h0 = dsm.height_m
     if np.isnan(h0.max(initial=0.0)):  # NaN never obstructs: treat as -inf (read_dsm fills no-data anyway)
         h0 = np.where(np.isnan(h0), np.float32(-np.inf), h0).astype(np.float32)

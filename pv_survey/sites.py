@@ -10,9 +10,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .config import PlanConfig
 from .keys import positions, values_at
 
-__all__ = ["sites_from_roofs", "annotate_buildings"]
+__all__ = ["sites_from_roofs", "annotate_buildings", "fill_sites", "capacity_yield_curves",
+           "BELOW_THRESHOLD_REASON", "CURVE_POINTS"]
 
 
 def sites_from_roofs(roofs: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFrame:
@@ -60,3 +62,119 @@ def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: p
         reason = np.where(no_site, fill, reason)
     b["excluded_reason"] = reason
     return b
+
+
+#: Reason of a kept roof none of whose modules reaches the yield threshold of ``plan.site_fill = 'best'``.
+BELOW_THRESHOLD_REASON = "no module above the yield threshold (site_fill = best) / 组件发电量均低于阈值"
+#: Points kept per site on its capacity-yield curve (project choice: enough to draw it, a few
+#: rows per site: the curve is stored at the segments nearest k / 20 of the site's modules).
+CURVE_POINTS = 20
+
+
+def fill_sites(roofs: pd.DataFrame, units: pd.DataFrame, *, site_fill: str = PlanConfig.site_fill,
+               min_module_yield_kwh_kwp: float = PlanConfig.min_module_yield_kwh_kwp):
+    """The modules a site builds: every one (``'all'``) or those whose own yield reaches the threshold.
+
+    Parameters
+    ----------
+    roofs : DataFrame
+        Assessed roofs (``roof_id``, ``capacity_kwp``, ``annual_kwh``, ``module_area_m2``,
+        ``n_modules``, ``kwh_01..12``, ``excluded_reason``).
+    units : DataFrame
+        Row segments of the kept roofs with their own yield (``roof_id``, ``n_modules``,
+        ``capacity_kwp``, ``annual_kwh``, ``specific_yield_kwh_kwp``).
+    site_fill : str
+        ``'all'`` or ``'best'``.
+    min_module_yield_kwh_kwp : float
+        Threshold of ``'best'``. [kWh/kWp]
+
+    Returns
+    -------
+    roofs : DataFrame
+        With ``'best'``: each roof's capacity, module count and area are those of its segments at
+        or above the threshold; its energy the sum of theirs (monthly columns scaled alike);
+        a roof left without any gets :data:`BELOW_THRESHOLD_REASON`. With ``'all'`` unchanged.
+    units : DataFrame
+        With ``built`` (bool): the segment is built.
+    """
+    units = units.copy()
+    if site_fill == "all" or len(units) == 0:
+        units["built"] = True
+        return roofs, units
+    built = units["specific_yield_kwh_kwp"].to_numpy(float) >= float(min_module_yield_kwh_kwp)
+    units["built"] = built
+    g = units[built].groupby("roof_id")
+    cap = g["capacity_kwp"].sum()
+    kwh = g["annual_kwh"].sum()
+    n_mod = g["n_modules"].sum()
+    r = roofs.copy()
+    kept = r["excluded_reason"].fillna("").to_numpy(object) == ""
+    has_units = r["roof_id"].isin(units["roof_id"]).to_numpy() & kept
+    rid = r["roof_id"]
+    old_cap = r["capacity_kwp"].to_numpy(float)
+    old_kwh = r["annual_kwh"].to_numpy(float)
+    new_cap = np.where(has_units, cap.reindex(rid).fillna(0.0).to_numpy(), old_cap)
+    new_kwh = np.where(has_units, kwh.reindex(rid).fillna(0.0).to_numpy(), old_kwh)
+    frac = np.divide(new_cap, old_cap, out=np.zeros(len(r)), where=old_cap > 0)
+    e_frac = np.divide(new_kwh, old_kwh, out=np.zeros(len(r)), where=old_kwh > 0)
+    r["capacity_kwp"] = new_cap
+    r["annual_kwh"] = new_kwh
+    if "n_modules" in r:
+        r["n_modules"] = np.where(has_units, n_mod.reindex(rid).fillna(0).to_numpy(), r["n_modules"].to_numpy())
+    r["module_area_m2"] = np.where(has_units, r["module_area_m2"].to_numpy(float) * frac, r["module_area_m2"])
+    for m in range(1, 13):
+        col = f"kwh_{m:02d}"
+        if col in r:
+            r[col] = np.where(has_units, r[col].to_numpy(float) * e_frac, r[col].to_numpy(float))
+    r["specific_yield_kwh_kwp"] = np.where(has_units, np.divide(new_kwh, new_cap, out=np.zeros(len(r)),
+                                                                 where=new_cap > 0), r["specific_yield_kwh_kwp"])
+    reason = r["excluded_reason"].fillna("").to_numpy(object).copy()
+    reason[has_units & (new_cap <= 0)] = BELOW_THRESHOLD_REASON
+    r["excluded_reason"] = reason
+    return r, units
+
+
+def capacity_yield_curves(units: pd.DataFrame, *, n_points: int = CURVE_POINTS) -> pd.DataFrame:
+    """Each site's best-first curve: its row segments sorted by their own specific yield.
+
+    Parameters
+    ----------
+    units : DataFrame
+        Row segments (``building_id``, ``n_modules``, ``capacity_kwp``, ``annual_kwh``,
+        ``specific_yield_kwh_kwp``).
+    n_points : int
+        Points kept per site: the segments at which the cumulative module count first reaches
+        k / n_points of the site's modules (k = 1..n_points; fewer when the site has fewer segments).
+
+    Returns
+    -------
+    DataFrame
+        ``building_id``, ``n_modules`` (the best N modules), ``cum_kwp`` [kWp], ``cum_kwh`` [kWh/yr],
+        ``cum_kwh_kwp`` (their specific yield) [kWh/kWp], ``last_kwh_kwp`` (yield of the worst
+        segment among them) [kWh/kWp]; rows by building, then N ascending.
+    """
+    cols = ["building_id", "n_modules", "cum_kwp", "cum_kwh", "cum_kwh_kwp", "last_kwh_kwp"]
+    if len(units) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "building_id" else float) for c in cols})
+    u = pd.DataFrame({"building_id": units["building_id"].astype(str).to_numpy(),
+                      "n": units["n_modules"].to_numpy(np.int64), "kwp": units["capacity_kwp"].to_numpy(float),
+                      "kwh": units["annual_kwh"].to_numpy(float),
+                      "sy": units["specific_yield_kwh_kwp"].to_numpy(float)})
+    u = u.sort_values(["building_id", "sy"], ascending=[True, False], kind="stable").reset_index(drop=True)
+    g = u.groupby("building_id", sort=False)
+    cum_n = g["n"].cumsum().to_numpy()
+    total = g["n"].transform("sum").to_numpy()
+    # the point k at which each segment's cumulative count lands: keep the first segment reaching each k
+    k = np.ceil(cum_n * n_points / total - 1e-9).astype(np.int64)
+    prev = np.r_[0, k[:-1]]
+    first_of_site = np.r_[True, u["building_id"].to_numpy()[1:] != u["building_id"].to_numpy()[:-1]]
+    prev[first_of_site] = 0
+    keep = k > prev
+    cum_kwp = g["kwp"].cumsum().to_numpy()
+    cum_kwh = g["kwh"].cumsum().to_numpy()
+    out = pd.DataFrame({"building_id": u["building_id"].to_numpy()[keep], "n_modules": cum_n[keep],
+                        "cum_kwp": cum_kwp[keep], "cum_kwh": cum_kwh[keep],
+                        "cum_kwh_kwp": np.divide(cum_kwh[keep], cum_kwp[keep], out=np.zeros(int(keep.sum())),
+                                                 where=cum_kwp[keep] > 0),
+                        "last_kwh_kwp": u["sy"].to_numpy()[keep]})
+    return out.reset_index(drop=True)

@@ -1,0 +1,471 @@
+"""Module layout: modules placed one by one on every kept roof plane.
+
+Stage 2 (resources/roofs), after :func:`pv_survey.roofs.layout_roofs` has found each plane's
+usable polygon (the plane minus its edge setback), its mount, module tilt and azimuth and its
+ground coverage ratio. Vectorised over all planes with shapely 2 and numpy; no Python loop per
+roof or per module.
+
+Rules (docs: README "Module layout"):
+
+* Each plane gets a grid in its own frame: ``v`` along the direction the modules face (plan
+  view: the plane's downhill azimuth for flush modules, ``module_azimuth_deg`` for racks), ``u``
+  along the rows. A grid cell is one module (``pair``: two back-to-back modules of an east-west
+  row). Along a row the pitch is the module side plus ``gap_m``; across rows:
+
+  - flush modules (pitched planes, flush category rules): plan depth ``L cos(tilt)``, row pitch
+    ``depth / gcr`` (``roofs.pitched_gcr`` or the rule's coverage);
+  - racked rows: plan depth ``L cos(module tilt)``, row pitch ``L / gcr`` (the solstice GCR of
+    :func:`pv_survey.roofs.solstice_row_gcr`, or ``flat_gcr`` / the rule's coverage);
+  - east-west rows: a pair of modules back to back (plan depth ``2 L cos(tilt)``) at pitch
+    ``2 L / east_west_gcr``; the east halves belong to the plane's ``-E`` entry, the west ones to ``-W``.
+
+  ``L`` is the module side across the row: the long side in portrait, the short one in landscape;
+  each plane takes the orientation that fits more modules (portrait on a tie). The grid starts at
+  the corner of the usable polygon's bounding box in that frame; a cell is kept when it lies
+  inside the usable polygon.
+* Obstacles: with a DSM file, cells standing more than ``obstacle_height_m`` above the plane
+  (its median level, slope removed) are obstacles; every module touching an obstacle cell grown
+  by ``clearance_m`` is removed (:func:`dsm_obstacle_cells`, :func:`remove_obstacle_modules`).
+  Without a DSM file the obstacle-free share thins each plane's modules evenly and
+  deterministically (:func:`thin_evenly`).
+* Existing PV: a building's existing kWp is spread over its planes in proportion to their modules
+  and that many modules (rounded) are taken off each plane's last rows.
+* Segments: consecutive modules of one row, at most ``segment_max_modules``, form the unit of the
+  per-module yield (the assessment ray-marches a horizon from each segment's centre).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .config import RoofsConfig
+from .presets import ModulePreset
+from .roofs import EXCLUDED
+
+__all__ = ["NO_FIT", "Layout", "grid_cells", "thin_evenly", "dsm_obstacle_cells", "remove_obstacle_modules",
+           "row_segments", "place_modules"]
+
+#: Reason of a kept plane on which no module fits (its usable polygon narrower than a module).
+NO_FIT = "no module fits the usable area / 无法布置组件"
+#: Missing modules a row segment bridges (the gaps :func:`thin_evenly` leaves are one module wide;
+#: an obstacle with its clearance takes two or more and splits the segment). Project choice.
+MAX_BRIDGED_COLS = 1
+#: Numerical margin of the inside test: a cell may touch the usable polygon's edge. [m]
+EPS_M = 1e-6
+
+
+def _axes(azimuth_deg):
+    """Unit vectors (plan view) of the facing direction f and the row direction r, per roof."""
+    a = np.radians(np.asarray(azimuth_deg, dtype=float))
+    f = np.stack([np.sin(a), np.cos(a)], axis=-1)
+    r = np.stack([np.cos(a), -np.sin(a)], axis=-1)
+    return f, r
+
+
+def _to_local(geoms, origin, f, r):
+    """Polygons expressed in each roof's (u along the row, v along the facing) frame."""
+    coords, idx = shapely.get_coordinates(geoms, return_index=True)
+    d = coords - origin[idx]
+    local = np.stack([(d * r[idx]).sum(axis=1), (d * f[idx]).sum(axis=1)], axis=1)
+    return shapely.set_coordinates(np.array(geoms, dtype=object, copy=True), local)
+
+
+def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, *, length_m: float,
+               width_m: float, gap_m: float = RoofsConfig.module_gap_m, pair=None) -> dict[str, np.ndarray]:
+    """Module cells that fit each usable polygon, portrait or landscape, whichever fits more.
+
+    Parameters
+    ----------
+    usable_geometry : array of Polygon / MultiPolygon (n,)
+        Usable plan area of each plane (metric CRS). [m]
+    facing_azimuth_deg : array (n,)
+        Plan direction the modules face (a row's normal), clockwise from north. [deg]
+    module_tilt_deg : array (n,)
+        Module tilt from horizontal. [deg]
+    rack : array of bool (n,)
+        Racked rows (row pitch ``L / gcr``) rather than flush modules (pitch ``L cos(tilt) / gcr``).
+    gcr : array (n,)
+        Ground coverage ratio across the rows. [-]
+    length_m, width_m : float
+        Module sides (long, short). [m]
+    gap_m : float
+        Gap between modules along a row. [m]
+    pair : array of bool (n,), optional
+        Cells are back-to-back pairs of modules (east-west rows).
+
+    Returns
+    -------
+    dict of arrays, one entry per placed cell, ordered by roof, row, column:
+        ``roof`` (position in the input), ``row``, ``col``, ``u0``, ``v0`` (cell corner in the
+        roof frame) [m]; and per roof: ``portrait`` (bool), ``along_m`` (module side along the row),
+        ``depth_m`` (plan depth of a cell), ``origin`` (n, 2) and the axes ``f``, ``r`` (n, 2).
+    """
+    geoms = np.asarray(usable_geometry, dtype=object)
+    n = len(geoms)
+    tilt = np.radians(np.asarray(module_tilt_deg, dtype=float))
+    rack = np.asarray(rack, dtype=bool)
+    gcr = np.asarray(gcr, dtype=float)
+    k = np.where(np.asarray(pair, dtype=bool), 2.0, 1.0) if pair is not None else np.ones(n)
+    f, r = _axes(facing_azimuth_deg)
+    valid = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool) if n else np.zeros(0, bool)
+    origin = np.zeros((n, 2))
+    if valid.any():
+        b = shapely.bounds(geoms[valid])
+        origin[valid] = b[:, :2]
+    local = np.empty(n, dtype=object)
+    local[valid] = _to_local(geoms[valid], origin[valid], f[valid], r[valid])
+    lb = np.full((n, 4), np.nan)
+    if valid.any():
+        lb[valid] = shapely.bounds(local[valid])
+        shapely.prepare(local[valid])
+    convex = np.zeros(n, dtype=bool)
+    if valid.any():
+        area = shapely.area(local[valid])
+        convex[valid] = shapely.area(shapely.convex_hull(local[valid])) - area <= 1e-9 * np.maximum(area, 1.0)
+    span_u = np.where(valid, lb[:, 2] - lb[:, 0], 0.0)
+    span_v = np.where(valid, lb[:, 3] - lb[:, 1], 0.0)
+    cands = []
+    for portrait in (True, False):
+        along = width_m if portrait else length_m
+        slant = (length_m if portrait else width_m) * k
+        depth = slant * np.cos(tilt)
+        g_ok = np.where(gcr > 0, gcr, 1.0)
+        pitch_v = np.where(rack, slant / g_ok, depth / g_ok)
+        pitch_u = along + gap_m
+        nu = np.where(valid, np.floor((span_u + gap_m) / pitch_u + 1e-9), 0).astype(np.int64)
+        nv = np.where(valid & (span_v >= depth - 1e-9),
+                      np.floor((span_v - depth) / pitch_v + 1e-9) + 1, 0).astype(np.int64)
+        nu, nv = np.maximum(nu, 0), np.maximum(nv, 0)
+        total = nu * nv
+        roof = np.repeat(np.arange(n), total)
+        start = np.concatenate([[0], np.cumsum(total)[:-1]]) if n else np.zeros(0, np.int64)
+        kk = np.arange(total.sum()) - np.repeat(start, total)
+        col = kk % np.maximum(nu[roof], 1)
+        row = kk // np.maximum(nu[roof], 1)
+        u0 = lb[roof, 0] + col * pitch_u
+        v0 = lb[roof, 1] + row * pitch_v[roof]
+        inside = _cells_inside(local, convex, roof, u0 + EPS_M, v0 + EPS_M, u0 + along - EPS_M,
+                               v0 + depth[roof] - EPS_M)
+        count = np.bincount(roof[inside], minlength=n)
+        cands.append(dict(roof=roof[inside], row=row[inside], col=col[inside], u0=u0[inside], v0=v0[inside],
+                          count=count, along=along, depth=depth))
+    p, land = cands
+    portrait = p["count"] >= land["count"]
+    keep_p = portrait[p["roof"]]
+    keep_l = ~portrait[land["roof"]]
+    out = {key: np.concatenate([p[key][keep_p], land[key][keep_l]]) for key in ("roof", "row", "col", "u0", "v0")}
+    order = np.lexsort((out["col"], out["row"], out["roof"]))
+    out = {key: v[order] for key, v in out.items()}
+    out["portrait"] = portrait
+    out["along_m"] = np.where(portrait, p["along"], land["along"])
+    out["depth_m"] = np.where(portrait, p["depth"], land["depth"])
+    out["origin"], out["f"], out["r"] = origin, f, r
+    return out
+
+
+def _cells_inside(local, convex, roof, u0, v0, u1, v1) -> np.ndarray:
+    """Whether each cell (u0..u1 x v0..v1 in its roof's frame) lies inside its roof's polygon.
+
+    Its four corners inside decide it on a convex polygon; on any other the exact shapely test
+    runs on the cells whose corners are all inside (a notch of the polygon may enter a cell).
+    """
+    if roof.size == 0:
+        return np.zeros(0, dtype=bool)
+    g = local[roof]
+    inside = shapely.contains_xy(g, u0, v0)
+    for uu, vv in ((u1, v0), (u1, v1), (u0, v1)):
+        sel = np.flatnonzero(inside)
+        inside[sel] = shapely.contains_xy(g[sel], uu[sel], vv[sel])
+    exact = np.flatnonzero(inside & ~convex[roof])
+    if exact.size:
+        inside[exact] = shapely.contains(g[exact], shapely.box(u0[exact], v0[exact], u1[exact], v1[exact]))
+    return inside
+
+
+def _world_boxes(u0, u1, v0, v1, origin, f, r):
+    """Rectangles given in roof frames (u0..u1 x v0..v1) as plan-view polygons."""
+    us = np.stack([u0, u1, u1, u0, u0], axis=1)
+    vs = np.stack([v0, v0, v1, v1, v0], axis=1)
+    x = origin[:, None, 0] + us * r[:, None, 0] + vs * f[:, None, 0]
+    y = origin[:, None, 1] + us * r[:, None, 1] + vs * f[:, None, 1]
+    return shapely.polygons(np.stack([x, y], axis=-1))
+
+
+def thin_evenly(rank, keep_frac: float = RoofsConfig.obstacle_free_frac) -> np.ndarray:
+    """Keep ``keep_frac`` of a plane's modules, spread evenly: module ``k`` stays when
+    ``floor((k + 1) f) > floor(k f)`` (exactly ``floor(n f)`` of ``n`` stay).
+
+    Parameters
+    ----------
+    rank : array of int
+        Position of each module among its plane's modules (0, 1, ...).
+    keep_frac : float
+        Share kept. [-]
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    k = np.asarray(rank, dtype=float)
+    f = float(keep_frac)
+    return np.floor((k + 1.0) * f + 1e-9) > np.floor(k * f + 1e-9)
+
+
+def dsm_obstacle_cells(dsm: Any, plane_geometry, tilt_deg, azimuth_deg, *,
+                       height_m: float = RoofsConfig.obstacle_height_m) -> tuple[np.ndarray, np.ndarray]:
+    """DSM cells standing above their roof plane: plant rooms, water tanks, parapets.
+
+    Each plane's cells (cell centres inside the plane polygon) are levelled by the plane's slope
+    (``z + tan(tilt) * (p . d)``, d the downhill direction); the plane's level is the median of
+    these values, and a cell more than ``height_m`` above it is an obstacle.
+
+    Parameters
+    ----------
+    dsm : pv_survey.shading.Dsm
+        Surface heights (``height_m``, ``transform``) covering the planes.
+    plane_geometry : array of polygons (n,)
+        Roof planes (plan view).
+    tilt_deg, azimuth_deg : array (n,)
+        Plane tilt and downhill azimuth. [deg]
+    height_m : float
+        Height above the plane from which a cell is an obstacle. [m]
+
+    Returns
+    -------
+    roof : numpy.ndarray of int
+        Plane of each obstacle cell (position in the input).
+    cell : numpy.ndarray of polygons
+        The obstacle cells' squares.
+    """
+    from rasterio import features
+
+    geoms = np.asarray(plane_geometry, dtype=object)
+    ok = np.flatnonzero([g is not None and not g.is_empty for g in geoms])
+    if ok.size == 0:
+        return np.empty(0, np.int64), np.empty(0, object)
+    z = np.asarray(dsm.height_m)
+    t = dsm.transform
+    ids = features.rasterize(((geoms[i], int(i) + 1) for i in ok), out_shape=z.shape, transform=t, fill=0,
+                             dtype="int32")
+    rr, cc = np.nonzero(ids)
+    roof = ids[rr, cc].astype(np.int64) - 1
+    x = t.c + (cc + 0.5) * t.a
+    y = t.f + (rr + 0.5) * t.e
+    h = z[rr, cc].astype(float)
+    fin = np.isfinite(h)
+    roof, x, y, h, rr, cc = roof[fin], x[fin], y[fin], h[fin], rr[fin], cc[fin]
+    a = np.radians(np.asarray(azimuth_deg, float))[roof]
+    slope = np.tan(np.radians(np.asarray(tilt_deg, float)))[roof]
+    b = shapely.bounds(geoms[ok])
+    ox = np.zeros(len(geoms))
+    oy = np.zeros(len(geoms))
+    ox[ok], oy[ok] = b[:, 0], b[:, 1]
+    level = h + slope * ((x - ox[roof]) * np.sin(a) + (y - oy[roof]) * np.cos(a))
+    med = pd.Series(level).groupby(roof).transform("median").to_numpy()
+    hit = level - med > float(height_m)
+    x0 = t.c + cc[hit] * t.a
+    y0 = t.f + rr[hit] * t.e
+    cell = shapely.box(x0, np.minimum(y0, y0 + t.e), x0 + t.a, np.maximum(y0, y0 + t.e))
+    return roof[hit], cell
+
+
+def remove_obstacle_modules(module_geometry, module_roof, obstacle_roof, obstacle_cell, *,
+                            clearance_m: float = RoofsConfig.obstacle_clearance_m) -> np.ndarray:
+    """Modules clear of the obstacles of their own plane grown by ``clearance_m``.
+
+    An obstacle cell is grown by ``clearance_m`` on every side (a square clearance); a module
+    whose polygon overlaps it (more than touching) is removed.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True for the modules kept.
+    """
+    keep = np.ones(len(module_geometry), dtype=bool)
+    if len(obstacle_cell) == 0 or len(module_geometry) == 0:
+        return keep
+    grown = shapely.buffer(np.asarray(obstacle_cell, dtype=object), float(clearance_m) - EPS_M,
+                           join_style="mitre", cap_style="square")
+    tree = shapely.STRtree(grown)
+    mi, oi = tree.query(np.asarray(module_geometry, dtype=object), predicate="intersects")
+    same = np.asarray(module_roof)[mi] == np.asarray(obstacle_roof)[oi]
+    keep[mi[same]] = False
+    return keep
+
+
+def row_segments(roof, row, col, *, max_modules: int = RoofsConfig.segment_max_modules) -> np.ndarray:
+    """Segment number of each module: consecutive modules of one row, at most ``max_modules``
+    (a gap of up to :data:`MAX_BRIDGED_COLS` missing modules does not split a segment).
+
+    ``roof``, ``row``, ``col`` must be sorted by roof, row, col. Returns ids 0, 1, ... in that order.
+    """
+    roof, row, col = (np.asarray(a, dtype=np.int64) for a in (roof, row, col))
+    n = roof.size
+    if n == 0:
+        return np.empty(0, np.int64)
+    new_run = np.ones(n, dtype=bool)
+    # a segment bridges one missing module (the even thinning leaves such gaps), not a wider gap
+    new_run[1:] = (roof[1:] != roof[:-1]) | (row[1:] != row[:-1]) | (col[1:] > col[:-1] + MAX_BRIDGED_COLS + 1)
+    run_start = np.flatnonzero(new_run)
+    pos = np.arange(n) - np.repeat(run_start, np.diff(np.append(run_start, n)))
+    return np.cumsum(new_run | (pos % int(max_modules) == 0)) - 1
+
+
+@dataclass
+class Layout:
+    """Modules placed on a set of roof planes.
+
+    Attributes
+    ----------
+    roofs : GeoDataFrame
+        The planes with ``module``, ``n_modules``, ``n_rows``, ``module_orientation``
+        ('portrait' / 'landscape' / ''), ``module_area_m2``, ``capacity_kwp`` from the modules,
+        and ``excluded_reason`` (:data:`NO_FIT`, or ``covered`` when existing PV takes every module).
+    segments : GeoDataFrame
+        One row per row segment (the yield unit): ``segment_id``, ``roof_id``, ``building_id``,
+        ``row``, ``n_modules``, ``capacity_kwp``, ``x_m``, ``y_m`` (centre), ``geometry``.
+    modules : GeoDataFrame or None
+        One polygon per module (``module_id``, ``roof_id``, ``building_id``, ``segment_id``, ``row``,
+        ``col``) when asked for.
+    """
+
+    roofs: Any
+    segments: Any
+    modules: Any = None
+
+
+def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float = RoofsConfig.module_gap_m,
+                  obstacle_free_frac: float = RoofsConfig.obstacle_free_frac, dsm: Any = None,
+                  obstacle_height_m: float = RoofsConfig.obstacle_height_m,
+                  obstacle_clearance_m: float = RoofsConfig.obstacle_clearance_m,
+                  existing_pv_kwp: pd.Series | None = None,
+                  segment_max_modules: int = RoofsConfig.segment_max_modules,
+                  with_modules: bool = False) -> Layout:
+    """Place modules on the kept planes of :func:`pv_survey.roofs.layout_roofs` (module docstring rules).
+
+    Parameters
+    ----------
+    roofs : GeoDataFrame
+        Output of ``layout_roofs`` (``usable_geometry``, ``mount``, ``module_tilt_deg``,
+        ``module_azimuth_deg``, ``gcr``, ``excluded_reason``, ``_pair``), called without existing PV.
+    module : pv_survey.presets.ModulePreset
+    gap_m : float
+        Gap between modules along a row. [m]
+    obstacle_free_frac : float
+        Share of modules kept when there is no DSM file. [-]
+    dsm : pv_survey.shading.Dsm, optional
+        A DSM read from a file: its obstacles are cut out instead of thinning.
+    obstacle_height_m, obstacle_clearance_m : float
+        See :func:`dsm_obstacle_cells`, :func:`remove_obstacle_modules`. [m]
+    existing_pv_kwp : Series, optional
+        building_id -> existing PV [kWp], taken off the new modules.
+    segment_max_modules : int
+        Modules per row segment.
+    with_modules : bool
+        Also return one polygon per module.
+
+    Returns
+    -------
+    Layout
+    """
+    df = roofs.copy()
+    n = len(df)
+    reason = df["excluded_reason"].fillna("").to_numpy(object).copy()
+    kept = reason == ""
+    pair_col = df["_pair"].to_numpy(object) if "_pair" in df else np.full(n, "", dtype=object)
+    is_pair = pair_col != ""
+    mount = df["mount"].to_numpy(object)
+    # an east-west pair is laid out facing east on both entries, so both halves share one grid
+    facing = np.where(is_pair, 90.0, df["module_azimuth_deg"].to_numpy(float))
+    usable = df["usable_geometry"].to_numpy(object).copy()
+    usable[~kept] = None
+    cells = grid_cells(usable, facing, df["module_tilt_deg"].to_numpy(float), mount == "rack",
+                       df["gcr"].to_numpy(float), length_m=module.length_m, width_m=module.width_m, gap_m=gap_m,
+                       pair=is_pair)
+    ri = cells["roof"]
+    along = cells["along_m"][ri]
+    depth = cells["depth_m"][ri]
+    u0, v0 = cells["u0"], cells["v0"]
+    # the half of a pair: east = the far half along the (eastward) facing axis
+    half = pair_col[ri]
+    v_lo = np.where(half == "E", v0 + depth / 2.0, v0)
+    v_hi = np.where(half == "W", v0 + depth / 2.0, v0 + depth)
+    need_geom = dsm is not None or with_modules  # a module's own polygon: only to cut obstacles or to write it
+    geom = _world_boxes(u0, u0 + along, v_lo, v_hi, cells["origin"][ri], cells["f"][ri], cells["r"][ri]) \
+        if need_geom else np.full(len(ri), None, dtype=object)
+    if dsm is not None:
+        o_roof, o_cell = dsm_obstacle_cells(dsm, np.where(kept, df.geometry.to_numpy(object), None),
+                                            df["tilt_deg"].to_numpy(float), df["azimuth_deg"].to_numpy(float),
+                                            height_m=obstacle_height_m)
+        keep = remove_obstacle_modules(geom, ri, o_roof, o_cell, clearance_m=obstacle_clearance_m)
+    else:
+        rank = np.arange(len(ri)) - np.searchsorted(ri, ri, side="left")
+        keep = thin_evenly(rank, obstacle_free_frac)
+    ri, geom = ri[keep], geom[keep]
+    row, col, u0, v_lo, v_hi, along = (a[keep] for a in (cells["row"], cells["col"], u0, v_lo, v_hi, along))
+    count = np.bincount(ri, minlength=n)
+    covered = np.zeros(n, dtype=bool)
+    if existing_pv_kwp is not None and len(existing_pv_kwp):
+        bid = df["building_id"].to_numpy()
+        exist = existing_pv_kwp.reindex(bid).fillna(0.0).to_numpy(float)
+        total = pd.Series(count).groupby(bid).transform("sum").to_numpy(float)
+        share = np.divide(count, total, out=np.zeros(n), where=total > 0)
+        n_off = np.minimum(np.round(exist * share / module.kwp), count).astype(np.int64)
+        covered = kept & (exist > 0) & (count > 0) & (n_off >= count)
+        start = np.searchsorted(ri, ri, side="left")
+        from_end = count[ri] - 1 - (np.arange(len(ri)) - start)
+        stay = from_end >= n_off[ri]
+        ri, geom, row, col, u0, v_lo, v_hi, along = (a[stay] for a in (ri, geom, row, col, u0, v_lo, v_hi, along))
+        count = np.bincount(ri, minlength=n)
+    reason[covered] = EXCLUDED["covered"]
+    reason[kept & ~covered & (count == 0)] = NO_FIT
+    built = reason == ""
+    on = built[ri]
+    ri, geom, row, col, u0, v_lo, v_hi, along = (a[on] for a in (ri, geom, row, col, u0, v_lo, v_hi, along))
+    count = np.bincount(ri, minlength=n)
+    n_rows = pd.Series(row).groupby(ri).nunique().reindex(np.arange(n), fill_value=0).to_numpy(np.int64)
+
+    df["excluded_reason"] = reason
+    df["module"] = np.where(built, module.name, "")
+    df["n_modules"] = count
+    df["n_rows"] = n_rows
+    df["module_orientation"] = np.where(built, np.where(cells["portrait"], "portrait", "landscape"), "")
+    df["module_area_m2"] = count * module.area_m2
+    df["capacity_kwp"] = count * module.kwp
+
+    roof_id = df["roof_id"].to_numpy(object)
+    building_id = df["building_id"].to_numpy(object)
+    seg = row_segments(ri, row, col, max_modules=segment_max_modules)
+    n_seg = int(seg.max()) + 1 if seg.size else 0
+    first = np.searchsorted(seg, np.arange(n_seg), side="left")
+    last = np.searchsorted(seg, np.arange(n_seg), side="right") - 1
+    s_roof = ri[first]
+    s_n = last - first + 1
+    s_geom = _world_boxes(u0[first], u0[last] + along[last], v_lo[first], v_hi[first],
+                          cells["origin"][s_roof], cells["f"][s_roof], cells["r"][s_roof])
+    centre = shapely.get_coordinates(shapely.centroid(s_geom)) if n_seg else np.empty((0, 2))
+    seg_ids = np.array([f"{a}-S{b}" for a, b in zip(roof_id[s_roof], _rank_within(s_roof) + 1)], dtype=object)
+    segments = gpd.GeoDataFrame({
+        "segment_id": seg_ids, "roof_id": roof_id[s_roof], "building_id": building_id[s_roof],
+        "row": row[first] + 1, "n_modules": s_n, "capacity_kwp": s_n * module.kwp,
+        "x_m": centre[:, 0], "y_m": centre[:, 1]}, geometry=s_geom, crs=roofs.crs)
+    modules = None
+    if with_modules:
+        modules = gpd.GeoDataFrame({
+            "module_id": np.array([f"{a}-M{b}" for a, b in zip(roof_id[ri], _rank_within(ri) + 1)], dtype=object),
+            "roof_id": roof_id[ri], "building_id": building_id[ri], "segment_id": seg_ids[seg], "row": row + 1, "col": col + 1}, geometry=geom, crs=roofs.crs)
+    return Layout(gpd.GeoDataFrame(df, geometry=roofs.geometry.name, crs=roofs.crs), segments, modules)
+
+
+def _rank_within(group) -> np.ndarray:
+    """Position of each element within its run of equal (sorted) group values: 0, 1, ..."""
+    g = np.asarray(group)
+    if g.size == 0:
+        return np.empty(0, np.int64)
+    return np.arange(g.size) - np.searchsorted(g, g, side="left")

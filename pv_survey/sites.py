@@ -164,8 +164,8 @@ def capacity_yield_curves(units: pd.DataFrame, *, n_points: int = CURVE_POINTS) 
     g = u.groupby("building_id", sort=False)
     cum_n = g["n"].cumsum().to_numpy()
     total = g["n"].transform("sum").to_numpy()
-    # the point k at which each segment's cumulative count lands: keep the first segment reaching each k
-    k = np.ceil(cum_n * n_points / total - 1e-9).astype(np.int64)
+    # boundaries k / n_points passed by each segment's cumulative count: keep the segments passing a new one
+    k = np.floor(cum_n * n_points / total + 1e-9).astype(np.int64)
     prev = np.r_[0, k[:-1]]
     first_of_site = np.r_[True, u["building_id"].to_numpy()[1:] != u["building_id"].to_numpy()[:-1]]
     prev[first_of_site] = 0

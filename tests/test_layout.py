@@ -1,0 +1,282 @@
+"""Module layout (pv_survey.layout), module presets (pv_survey.presets), site fill and curves (pv_survey.sites).
+
+Expected module counts are worked out by hand from the layout rules (README "Module layout"):
+along a row the pitch is the module side + the gap; across rows the plan depth is L cos(tilt) and
+the pitch depth / gcr (flush) or L / gcr (racks); a cell counts when it lies inside the usable
+polygon. Counts below use floor arithmetic on those pitches, not the code under test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from affine import Affine
+from shapely.geometry import box
+
+from pv_survey.errors import ConfigError
+from pv_survey import layout as L
+from pv_survey.presets import DEFAULT_MODULE, module_names, module_preset
+from pv_survey.roofs import EXCLUDED
+from pv_survey.sites import BELOW_THRESHOLD_REASON, capacity_yield_curves, fill_sites
+
+MOD = module_preset(DEFAULT_MODULE)   # 1.722 x 1.134 m, 440 W
+LONG, SHORT, GAP = 1.722, 1.134, 0.02
+
+
+def _roofs(geoms, *, tilt=0.0, az=180.0, mount="flush", module_tilt=None, module_az=None, gcr=1.0, pair=None,
+           building=None, reason=None):
+    n = len(geoms)
+    rid = [f"B{i}-R1" for i in range(n)] if pair is None else [f"B0-R1-{p}" for p in pair]
+    return gpd.GeoDataFrame({
+        "roof_id": rid, "building_id": building or [f"B{i}" if pair is None else "B0" for i in range(n)],
+        "tilt_deg": tilt, "azimuth_deg": az, "usable_geometry": list(geoms), "mount": mount,
+        "module_tilt_deg": tilt if module_tilt is None else module_tilt,
+        "module_azimuth_deg": az if module_az is None else module_az, "gcr": gcr,
+        "excluded_reason": reason or [""] * n, "_pair": pair or [""] * n,
+    }, geometry=list(geoms), crs="EPSG:4547")
+
+
+def _place(roofs, **kw):
+    kw.setdefault("obstacle_free_frac", 1.0)
+    return L.place_modules(roofs, MOD, gap_m=GAP, **kw)
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def test_default_preset_is_a_54_cell_c_and_i_module():
+    assert (MOD.length_m, MOD.width_m, MOD.pmax_w) == (1.722, 1.134, 440.0)
+    # datasheet efficiency 22.53 % = 440 W / (1.722 m x 1.134 m x 1000 W/m2)
+    assert MOD.kwp_per_m2 == pytest.approx(0.440 / (1.722 * 1.134))
+    assert MOD.efficiency_frac == pytest.approx(MOD.kwp_per_m2, abs=0.003)
+    assert 3 <= len(module_names()) <= 5
+    for name in module_names():
+        m = module_preset(name)
+        assert m.source.startswith(("JinkoSolar", "LONGi", "Trina", "JA Solar")) and "https://" in m.source
+        assert -0.005 < m.temp_coeff_pmax_per_c < 0 and 0 <= m.bifaciality_frac < 1
+
+
+def test_unknown_module_names_it_and_lists_the_known():
+    with pytest.raises(ConfigError) as e:
+        module_preset("acme-9000")
+    msg = str(e.value)
+    assert "'acme-9000'" in msg and all(n in msg for n in module_names())
+
+
+def test_config_rejects_unknown_module(tmp_path):
+    from pv_survey.config import load_config
+
+    p = tmp_path / "s.toml"
+    p.write_text('[roofs]\nmodule = "acme-9000"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="acme-9000"):
+        load_config(p)
+
+
+# --------------------------------------------------------------------------- grids by hand
+
+
+def _cols(width_m, along_m):
+    return math.floor((width_m + GAP) / (along_m + GAP) + 1e-9)
+
+
+def test_flat_flush_rectangle_takes_the_better_orientation():
+    out = _place(_roofs([box(0, 0, 20, 10)]))
+    # landscape: 11 columns of 1.722 m (+ 2 cm) in 20 m, 8 rows of 1.134 m in 10 m = 88;
+    # portrait: 17 columns of 1.134 m, 5 rows of 1.722 m = 85  -> landscape
+    land = _cols(20, LONG) * (math.floor((10 - SHORT) / SHORT + 1e-9) + 1)
+    port = _cols(20, SHORT) * (math.floor((10 - LONG) / LONG + 1e-9) + 1)
+    assert (land, port) == (88, 85)
+    r = out.roofs.iloc[0]
+    assert r["n_modules"] == 88 and r["module_orientation"] == "landscape" and r["n_rows"] == 8
+    assert r["capacity_kwp"] == pytest.approx(88 * 0.44)
+    assert r["module_area_m2"] == pytest.approx(88 * LONG * SHORT)
+    assert out.segments["n_modules"].sum() == 88
+
+
+def test_pitched_plane_rows_follow_the_slope():
+    # a 30 deg south plane: 8.66 m plan depth = 10 m up the slope; flush rows of slope depth L
+    plan_depth = 10.0 * math.cos(math.radians(30.0))
+    out = _place(_roofs([box(0, 0, 20, plan_depth)], tilt=30.0, gcr=1.0))
+    land = _cols(20, LONG) * math.floor(10.0 / SHORT + 1e-9)   # 11 x 8 = 88
+    port = _cols(20, SHORT) * math.floor(10.0 / LONG + 1e-9)   # 17 x 5 = 85
+    assert out.roofs["n_modules"].iloc[0] == max(land, port) == 88
+    # every module's plan footprint is L cos(30) deep
+    m = _place(_roofs([box(0, 0, 20, plan_depth)], tilt=30.0), with_modules=True).modules
+    b = shapely.bounds(m.geometry.to_numpy())
+    np.testing.assert_allclose(b[:, 3] - b[:, 1], SHORT * math.cos(math.radians(30.0)), atol=1e-9)
+    np.testing.assert_allclose(b[:, 2] - b[:, 0], LONG, atol=1e-9)
+
+
+def test_l_shape_counts_cells_inside_by_hand():
+    shape = shapely.union(box(0, 0, 20, 10), box(0, 10, 10, 20))
+    out = _place(_roofs([shape]), with_modules=True)
+    # the grid starts at the corner of the bounding box in the roof frame (facing south: the
+    # north-east corner, x = 20, y = 20); a cell counts when it lies in the L
+    def count(along, depth):
+        n = 0
+        for i in range(40):
+            x1 = 20 - i * (along + GAP)
+            x0 = x1 - along
+            for j in range(40):
+                y1 = 20 - j * depth
+                y0 = y1 - depth
+                if x0 >= -1e-9 and y0 >= -1e-9 and (y1 <= 10 + 1e-9 or x1 <= 10 + 1e-9):
+                    n += 1
+        return n
+    expected = max(count(LONG, SHORT), count(SHORT, LONG))
+    assert out.roofs["n_modules"].iloc[0] == expected == len(out.modules)
+    assert shapely.covers(shape.buffer(1e-6), shapely.union_all(out.modules.geometry.to_numpy()))
+    # no two modules overlap
+    assert shapely.union_all(out.modules.geometry.to_numpy()).area == pytest.approx(expected * LONG * SHORT)
+
+
+def test_racked_rows_at_the_solstice_pitch():
+    gcr, tilt = 0.5, 15.0
+    out = _place(_roofs([box(0, 0, 30, 20)], mount="rack", module_tilt=tilt, gcr=gcr))
+    c = math.cos(math.radians(tilt))
+    # portrait: rows of slant 1.722 m, pitch 1.722 / 0.5 = 3.444 m: floor((20 - 1.663) / 3.444) + 1 = 6 rows
+    port = _cols(30, SHORT) * (math.floor((20 - LONG * c) / (LONG / gcr) + 1e-9) + 1)
+    land = _cols(30, LONG) * (math.floor((20 - SHORT * c) / (SHORT / gcr) + 1e-9) + 1)
+    assert (port, land) == (26 * 6, 17 * 9)
+    r = out.roofs.iloc[0]
+    assert r["n_modules"] == 156 and r["module_orientation"] == "portrait" and r["n_rows"] == 6
+
+
+def test_east_west_pairs_share_one_grid():
+    g = box(0, 0, 20, 20)
+    out = _place(_roofs([g, g], mount="rack", module_tilt=10.0, module_az=[90.0, 270.0], gcr=0.9,
+                        pair=["E", "W"]), with_modules=True)
+    n_e, n_w = out.roofs["n_modules"].to_numpy()
+    # pairs face east: rows run north-south; a pair is 2 L cos(10) deep at pitch 2 L / 0.9
+    c = math.cos(math.radians(10.0))
+    port = _cols(20, SHORT) * (math.floor((20 - 2 * LONG * c) / (2 * LONG / 0.9) + 1e-9) + 1)
+    land = _cols(20, LONG) * (math.floor((20 - 2 * SHORT * c) / (2 * SHORT / 0.9) + 1e-9) + 1)
+    assert n_e == n_w == max(port, land)
+    m = out.modules
+    e = m[m["roof_id"].str.endswith("-E")].geometry.to_numpy()
+    w = m[m["roof_id"].str.endswith("-W")].geometry.to_numpy()
+    # each east module lies just east of its west twin, back to back
+    ce = shapely.get_coordinates(shapely.centroid(e))
+    cw = shapely.get_coordinates(shapely.centroid(w))
+    np.testing.assert_allclose(ce[:, 0] - cw[:, 0], (LONG if port >= land else SHORT) * c, atol=1e-9)
+    np.testing.assert_allclose(ce[:, 1], cw[:, 1], atol=1e-9)
+
+
+def test_small_or_excluded_planes_get_no_modules():
+    out = _place(_roofs([box(0, 0, 1.0, 1.0), box(0, 0, 20, 10)], reason=["", EXCLUDED["north"]]))
+    assert out.roofs["excluded_reason"].tolist() == [L.NO_FIT, EXCLUDED["north"]]
+    assert out.roofs["n_modules"].tolist() == [0, 0] and len(out.segments) == 0
+
+
+# --------------------------------------------------------------------------- thinning, obstacles, existing PV
+
+
+def test_thinning_keeps_the_obstacle_free_share():
+    assert L.thin_evenly(np.arange(8), 0.75).tolist() == [False, True, True, True, False, True, True, True]
+    out = _place(_roofs([box(0, 0, 20, 10)]), obstacle_free_frac=0.75)
+    assert out.roofs["n_modules"].iloc[0] == math.floor(88 * 0.75)
+
+
+class _Dsm:
+    """A DSM as the layout reads it: heights on a north-up grid."""
+
+    def __init__(self, height_m, transform):
+        self.height_m = height_m
+        self.transform = transform
+
+
+def test_dsm_obstacle_removes_the_modules_it_covers_plus_clearance():
+    # a 30 x 20 m flat roof 10 m high on a 0.5 m DSM; a 2 x 2 m plant room (x 10-12, y 8-10) 3 m above it
+    res = 0.5
+    t = Affine(res, 0, -5.0, 0, -res, 25.0)           # grid x -5..35, y -5..25
+    z = np.zeros((60, 80), dtype=np.float32)
+    rows = lambda y0, y1: slice(int((25 - y1) / res), int((25 - y0) / res))
+    cols = lambda x0, x1: slice(int((x0 + 5) / res), int((x1 + 5) / res))
+    z[rows(0, 20), cols(0, 30)] = 10.0
+    z[rows(8, 10), cols(10, 12)] = 13.0
+    roofs = _roofs([box(0, 0, 30, 20)])
+    free = _place(roofs, with_modules=True).modules
+    cut = _place(roofs, dsm=_Dsm(z, t), obstacle_height_m=0.5, obstacle_clearance_m=0.6,
+                 with_modules=True).modules
+    # expected: every module overlapping x 9.4-12.6, y 7.4-10.6 (the room grown by 0.6 m) goes, no other
+    b = shapely.bounds(free.geometry.to_numpy())
+    hit = (b[:, 0] < 12.6) & (b[:, 2] > 9.4) & (b[:, 1] < 10.6) & (b[:, 3] > 7.4)
+    assert 4 <= hit.sum() < len(free)
+    assert sorted(cut["module_id"].str.replace(r"-M\d+$", "", regex=True).unique()) == ["B0-R1"]
+    kept_centres = {tuple(np.round(c, 6)) for c in shapely.get_coordinates(shapely.centroid(cut.geometry.to_numpy()))}
+    want = {tuple(np.round(c, 6)) for c in shapely.get_coordinates(shapely.centroid(free.geometry.to_numpy()[~hit]))}
+    assert kept_centres == want
+
+
+def test_existing_pv_takes_modules_off_the_last_rows():
+    roofs = _roofs([box(0, 0, 20, 10)])
+    out = _place(roofs, existing_pv_kwp=pd.Series({"B0": 10.0}))
+    # 10 kWp / 0.44 kWp = 22.7 -> 23 modules fewer
+    assert out.roofs["n_modules"].iloc[0] == 88 - 23
+    full = _place(roofs, existing_pv_kwp=pd.Series({"B0": 100.0}))
+    assert full.roofs["excluded_reason"].iloc[0] == EXCLUDED["covered"] and full.roofs["n_modules"].iloc[0] == 0
+
+
+# --------------------------------------------------------------------------- segments, curves, site fill
+
+
+def test_row_segments_by_hand():
+    seg = L.row_segments([0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 1, 1, 0], [0, 1, 3, 6, 0, 1, 0], max_modules=2)
+    # row 0: cols 0, 1 | 3 (one missing module bridged, but the segment is full) | 6 (gap of 2 splits);
+    # row 1: cols 0, 1; roof 1: col 0
+    assert seg.tolist() == [0, 0, 1, 2, 3, 3, 4]
+
+
+def test_segment_geometry_spans_its_modules():
+    out = _place(_roofs([box(0, 0, 20, 10)]), segment_max_modules=4, with_modules=True)
+    s = out.segments
+    # 11 columns per row: segments of 4, 4, 3; 8 rows
+    assert s["n_modules"].tolist() == [4, 4, 3] * 8
+    per_seg = out.modules.groupby("segment_id").size()
+    assert per_seg.reindex(s["segment_id"]).tolist() == s["n_modules"].tolist()
+    union = out.modules.dissolve("segment_id").geometry
+    np.testing.assert_allclose(shapely.bounds(union.reindex(s["segment_id"]).to_numpy()),
+                               shapely.bounds(s.geometry.to_numpy()), atol=1e-9)
+
+
+def _units():
+    # site A: segments of 2 modules at 1000, 1 at 1200, 1 at 800 kWh/kWp; site B: one of 3 at 900
+    n = np.array([2, 1, 1, 3])
+    sy = np.array([1000.0, 1200.0, 800.0, 900.0])
+    kwp = n * 0.44
+    return pd.DataFrame({"roof_id": ["A-R1", "A-R1", "A-R2", "B-R1"], "building_id": ["A", "A", "A", "B"],
+                         "n_modules": n, "capacity_kwp": kwp, "annual_kwh": kwp * sy, "specific_yield_kwh_kwp": sy})
+
+
+def test_capacity_yield_curve_best_first():
+    c = capacity_yield_curves(_units(), n_points=4)
+    a = c[c["building_id"] == "A"]
+    # best first: 1 module at 1200, then 2 at 1000, then 1 at 800
+    assert a["n_modules"].tolist() == [1, 3, 4]
+    np.testing.assert_allclose(a["cum_kwp"], [0.44, 1.32, 1.76])
+    np.testing.assert_allclose(a["cum_kwh"], [0.44 * 1200, 0.44 * 1200 + 0.88 * 1000, 0.44 * (1200 + 800) + 0.88 * 1000])
+    np.testing.assert_allclose(a["last_kwh_kwp"], [1200, 1000, 800])
+    assert c[c["building_id"] == "B"]["n_modules"].tolist() == [3]
+    # fewer points than segments: the segments first reaching 1/2 and 2/2 of the modules
+    assert capacity_yield_curves(_units(), n_points=2).query("building_id == 'A'")["n_modules"].tolist() == [3, 4]
+
+
+def test_site_fill_best_keeps_modules_above_the_threshold():
+    roofs = pd.DataFrame({"roof_id": ["A-R1", "A-R2", "B-R1"], "building_id": ["A", "A", "B"],
+                          "capacity_kwp": [1.32, 0.44, 1.32], "annual_kwh": [0.88 * 1000 + 0.44 * 1200, 352.0, 1188.0],
+                          "module_area_m2": [3.0, 1.0, 3.0], "n_modules": [3, 1, 3],
+                          "specific_yield_kwh_kwp": [1066.7, 800.0, 900.0], "kwh_01": [100.0, 30.0, 99.0],
+                          "excluded_reason": ["", "", ""]})
+    same, u = fill_sites(roofs, _units(), site_fill="all")
+    assert same is roofs and u["built"].all()
+    best, u = fill_sites(roofs, _units(), site_fill="best", min_module_yield_kwh_kwp=950.0)
+    assert u["built"].tolist() == [True, True, False, False]
+    b = best.set_index("roof_id")
+    assert b.loc["A-R1", "capacity_kwp"] == pytest.approx(1.32) and b.loc["A-R1", "n_modules"] == 3
+    assert b.loc["A-R2", "capacity_kwp"] == 0 and b.loc["A-R2", "excluded_reason"] == BELOW_THRESHOLD_REASON
+    assert b.loc["B-R1", "excluded_reason"] == BELOW_THRESHOLD_REASON

@@ -1173,7 +1173,7 @@ PIN_CORRUPTIONS = ("empty", "truncated-in-row", "random-bytes", "wrong-value", "
 _SCENARIO = ('[survey]\nname = "corpus-scenario"\n\n[roofs]\nedge_setback_m = 1.0\nobstacle_free_frac = 0.75\n'
              '\n[plan]\nas_of_year = 2026\n')
 _MATRIX = ('name = "corpus"\n\n[matrix]\n"roofs.edge_setback_m" = [0.5, 1.0]\n'
-           '"roofs.module_efficiency_frac" = [0.21]\n')
+           '"roofs.pitched_gcr" = [0.98]\n')
 
 
 def _toml_case(kind: str, corruption: str) -> Case:

@@ -18,10 +18,13 @@ from pv_survey.config import Config
 from pv_survey.errors import ConfigError
 from pv_survey.pipeline import DEFAULT_BUILDINGS
 
+#: Module presets of the scenarios (pv_survey/presets/modules.toml): 440 W, 620 W, 450 W.
+SMALL, LARGE, MID = "jinko-tiger-neo-54hl4r-bdv-440", "ja-deepblue4-jam66d45-620", "trina-vertex-s-plus-neg9rc27-450"
+
 MATRIX = """
 name = "sens"
 [matrix]
-"roofs.module_efficiency_frac" = [0.19, 0.21]
+"roofs.pitched_gcr" = [0.19, 0.21]
 "roofs.edge_setback_m" = [0.5, 1.0]
 "shading.min_output_frac" = [0.6, 0.7]
 """
@@ -39,14 +42,14 @@ def test_matrix_is_the_cartesian_product(tmp_path):
     scs = expand_matrix(_write(tmp_path / "m.toml", MATRIX))
     assert len(scs) == 2 * 2 * 2  # product of the list lengths
     first = scs[0]
-    assert first.name == "sens__module_efficiency_frac-0.19__edge_setback_m-0.5__min_output_frac-0.6"
-    assert first.config.roofs.module_efficiency_frac == 0.19
+    assert first.name == "sens__pitched_gcr-0.19__edge_setback_m-0.5__min_output_frac-0.6"
+    assert first.config.roofs.pitched_gcr == 0.19
     assert first.config.roofs.edge_setback_m == 0.5
     assert first.config.shading.min_output_frac == 0.6
     assert first.config.survey.name == first.name
-    assert first.varied == {"roofs.module_efficiency_frac": 0.19, "roofs.edge_setback_m": 0.5,
+    assert first.varied == {"roofs.pitched_gcr": 0.19, "roofs.edge_setback_m": 0.5,
                             "shading.min_output_frac": 0.6}
-    combos = {(s.config.roofs.module_efficiency_frac, s.config.roofs.edge_setback_m,
+    combos = {(s.config.roofs.pitched_gcr, s.config.roofs.edge_setback_m,
                s.config.shading.min_output_frac) for s in scs}
     assert len(combos) == 8 and len({s.name for s in scs}) == 8
     # untouched settings keep their defaults
@@ -67,11 +70,11 @@ def test_matrix_base_single_values_and_relative_paths(tmp_path):
 
 
 def test_matrix_same_field_in_two_sections_uses_section_in_name(tmp_path):
-    m = _write(tmp_path / "m.toml", '[matrix]\n"roofs.module_efficiency_frac" = [0.2, 0.22]\n'
+    m = _write(tmp_path / "m.toml", '[matrix]\n"roofs.pitched_gcr" = [0.2, 0.22]\n'
                                     '"resources.carport_module_efficiency_frac" = [0.2]\n'
                                     '"shading.n_sectors" = [36, 72]\n')
     names = [s.name for s in expand_matrix(m)]
-    assert names[0] == "m__module_efficiency_frac-0.2__n_sectors-36"
+    assert names[0] == "m__pitched_gcr-0.2__n_sectors-36"
 
 
 @pytest.mark.parametrize("text, match", [
@@ -152,8 +155,8 @@ def tiny(tmp_path_factory):
 def _scenarios(tmp_path, tiny):
     d = tmp_path / "scen"
     d.mkdir(exist_ok=True)
-    _write(d / "low.toml", f'[inputs]\nbuildings = "{tiny.as_posix()}"\n[roofs]\nmodule_efficiency_frac = 0.19\n')
-    _write(d / "high.toml", f'[inputs]\nbuildings = "{tiny.as_posix()}"\n[roofs]\nmodule_efficiency_frac = 0.21\n')
+    _write(d / "low.toml", f'[inputs]\nbuildings = "{tiny.as_posix()}"\n[roofs]\nmodule = "{SMALL}"\n')
+    _write(d / "high.toml", f'[inputs]\nbuildings = "{tiny.as_posix()}"\n[roofs]\nmodule = "{LARGE}"\n')
     _write(d / "broken.toml", '[inputs]\nbuildings = "no_such_file.gpkg"\n')
     return d
 
@@ -174,8 +177,10 @@ def test_batch_runs_resumes_and_reports_failures(tmp_path, tiny):
     table = pd.read_csv(out / "comparison.csv", encoding="utf-8-sig")
     assert table["scenario"].tolist() == ["broken", "high", "low"]
     t = table.set_index("scenario")
-    # capacity is module area x efficiency: the same roofs at 21 % and 19 % give 21/19 the kWp
-    assert t.loc["high", "total_capacity_kwp"] / t.loc["low", "total_capacity_kwp"] == pytest.approx(21 / 19, rel=1e-6)
+    # capacity is a module count x the module's Wp (issue 19): a whole number of 440 W and of 620 W modules
+    for name, w in (("low", 440.0), ("high", 620.0)):
+        n = t.loc[name, "total_capacity_kwp"] * 1000.0 / w
+        assert n > 0 and n == pytest.approx(round(n), abs=1e-6)
     assert "no_such_file.gpkg" in t.loc["broken", "error"]
     assert "| high | done |" in (out / "comparison.md").read_text(encoding="utf-8")
     assert json.loads((out / STATE_FILE).read_text(encoding="utf-8"))["scenarios"].keys() == {"high", "low"}
@@ -189,7 +194,7 @@ def test_batch_runs_resumes_and_reports_failures(tmp_path, tiny):
 
     # an interrupted run (no manifest) is run again; a changed scenario needs --overwrite
     (out / "low" / "manifest.json").unlink()
-    _write(d / "high.toml", f'[inputs]\nbuildings = "{tiny.as_posix()}"\n[roofs]\nmodule_efficiency_frac = 0.22\n')
+    _write(d / "high.toml", f'[inputs]\nbuildings = "{tiny.as_posix()}"\n[roofs]\nmodule = "{MID}"\n')
     (d / "broken.toml").unlink()
     res3 = run_batch(load_scenarios([d]), out_dir=out)
     by = {o.name: o for o in res3.outcomes}
@@ -236,6 +241,6 @@ def test_shipped_sensitivity_matrix_expands():
     path = Path(__file__).resolve().parents[1] / "scenarios" / "sensitivity-matrix.toml"
     scen = load_scenarios([str(path)])
     assert len(scen) == 8
-    effs = sorted({s.config.roofs.module_efficiency_frac for s in scen})
-    assert effs == [0.19, 0.21]
+    mods = sorted({s.config.roofs.module for s in scen})
+    assert mods == ["ja-deepblue4-jam66d45-620", "jinko-tiger-neo-54hl4r-bdv-440"]
     assert all(s.name.startswith("sens__") for s in scen)

@@ -122,13 +122,16 @@ def test_dsm_file_reproduces_footprint_dsm(subset_files, result, tmp_path):
         dst.write(np.zeros_like(dsm.height_m), 1)
 
     base = res.roofs.set_index("roof_id")
-    kept = base["excluded_reason"] == ""
     for extra in ({"dem": str(tmp_path / "dem.tif")}, {}):
         cfg = Config().replace(inputs={"buildings": str(b), "roofs": str(r), "dsm": str(tmp_path / "dsm.tif"),
                                        **extra})
         other = run_survey(cfg, write=False).roofs.set_index("roof_id")
-        np.testing.assert_allclose(other.loc[kept[kept].index, "annual_kwh"].to_numpy(),
-                                   base.loc[kept, "annual_kwh"].to_numpy(), rtol=1e-6)
+        # the module count differs (with a DSM file the layout cuts the DSM's roof-top obstacles instead of
+        # thinning by roofs.obstacle_free_frac; issue 19), the horizons and so the yield per kWp do not
+        both = (base["excluded_reason"] == "") & (other.reindex(base.index)["excluded_reason"] == "")
+        assert both.sum() > 0.9 * (base["excluded_reason"] == "").sum()
+        np.testing.assert_allclose(other.loc[both[both].index, "specific_yield_kwh_kwp"].to_numpy(),
+                                   base.loc[both, "specific_yield_kwh_kwp"].to_numpy(), rtol=1e-6)
 
 
 def test_resources_facades_and_carports(subset_files, tmp_path):
@@ -260,3 +263,32 @@ def test_obstacle_polygons_shade_the_roofs_next_to_them(subset_files, result, tm
     assert len(far) > 10
     np.testing.assert_allclose(other.loc[far, "annual_kwh"].to_numpy(), base.loc[far, "annual_kwh"].to_numpy(),
                                rtol=1e-9)
+
+
+def test_modules_agree_with_roofs_and_plan(result):
+    """Issue 19: module counts x the module's Wp give the roofs' and the plan's capacity, and each
+    site's capacity-yield curve ends at the site's capacity and energy."""
+    from pv_survey.presets import DEFAULT_MODULE, module_preset
+
+    res, out = result
+    kwp = module_preset(DEFAULT_MODULE).kwp
+    gpkg = out / "survey.gpkg"
+    mods = gpd.read_file(gpkg, layer="modules")          # one polygon per row segment (the default)
+    roofs = gpd.read_file(gpkg, layer="roofs")
+    kept = roofs[roofs["excluded_reason"].fillna("") == ""]
+    np.testing.assert_allclose(kept["capacity_kwp"], kept["n_modules"] * kwp, rtol=1e-12)
+    assert int(mods["n_modules"].sum()) == int(kept["n_modules"].sum())
+    by_roof = mods.groupby("roof_id")["n_modules"].sum()
+    assert by_roof.reindex(kept["roof_id"]).tolist() == kept["n_modules"].tolist()
+    plan = res.plan.plan.set_index("building_id")["capacity_kwp"]
+    per_site = mods.groupby("building_id")["n_modules"].sum() * kwp
+    np.testing.assert_allclose(per_site.reindex(plan.index).to_numpy(), plan.to_numpy(), rtol=1e-9)
+    curves = gpd.read_file(gpkg, layer="site_curves")
+    end = curves.groupby("building_id").last()
+    np.testing.assert_allclose(end["cum_kwp"].reindex(plan.index).to_numpy(), plan.to_numpy(), rtol=1e-9)
+    kwh = mods.groupby("building_id")["annual_kwh"].sum()
+    np.testing.assert_allclose(end["cum_kwh"].to_numpy(), kwh.reindex(end.index).to_numpy(), rtol=1e-9)
+    # each segment's own yield is within the range its roof's sample points span (same engine, same DSM)
+    r = res.roofs.set_index("roof_id")
+    ratio = mods["specific_yield_kwh_kwp"].to_numpy() / r.loc[mods["roof_id"], "specific_yield_kwh_kwp"].to_numpy()
+    assert 0.7 < np.median(ratio) < 1.3

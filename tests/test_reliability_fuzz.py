@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pv_survey.config import Config
+from pv_survey.presets import module_preset
 from pv_survey.errors import PVSurveyError
 from pv_survey.inputs import read_buildings
 from pv_survey.inputs.schema import CATEGORIES, MAX_HEIGHT_M
@@ -44,9 +45,9 @@ def _layout_kwargs() -> dict:
     rc = CFG.roofs
     names = ("edge_setback_m", "obstacle_free_frac", "min_usable_area_m2", "max_tilt_deg", "exclude_north_facing",
              "north_sector_half_width_deg", "flat_layout", "flat_module_tilt_deg", "flat_module_azimuth_deg",
-             "east_west_tilt_deg", "row_spacing", "flat_gcr", "east_west_gcr", "pitched_gcr",
-             "module_efficiency_frac")
-    return {n: getattr(rc, n) for n in names} | {"latitude_deg": CFG.survey.centre_lat_deg}
+             "east_west_tilt_deg", "row_spacing", "flat_gcr", "east_west_gcr", "pitched_gcr")
+    return {n: getattr(rc, n) for n in names} | {"latitude_deg": CFG.survey.centre_lat_deg,
+                                                 "module_efficiency_frac": module_preset(rc.module).efficiency_frac}
 
 
 # --------------------------------------------------------------------------- strategies

@@ -211,7 +211,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
                                      if "existing_pv_kwp" in buildings else 0.0))
         charts = render_charts(plan=plan_l, roofs=roofs, targets=targets,
-                               existing_kwp=existing, text=text)
+                               existing_kwp=existing, text=text, curves=(extra_layers or {}).get("site_curves"))
         put("cumulative_capacity.png", charts["cumulative"])
         tick()
         html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,

@@ -52,6 +52,7 @@ __all__ = [
     "category_png",
     "yield_histogram_png",
     "monthly_png",
+    "site_curves_png",
     "plan_map_svg",
 ]
 
@@ -408,6 +409,50 @@ def yield_histogram_png(roofs: pd.DataFrame, text: ChartText) -> bytes:
         ax.set_title(text("可用屋面的单位容量年发电量分布", "Specific yield of the kept roof planes")
                      + f" (n = {sy.size})")
         ax.grid(True, axis="y", color="#e5e5e5", lw=0.6)
+        return _png(fig)
+
+
+# --------------------------------------------------------------------------- capacity-yield curves
+
+#: Sites drawn on the capacity-yield chart: the first in plan rank (project choice: six lines stay legible).
+CURVE_SITES = 6
+#: One colour per site line (ColorBrewer 2.0: the dark end of YlOrRd and of YlGnBu, then grey).
+CURVE_COLOURS: tuple[str, ...] = ("#bd0026", "#f03b20", "#fd8d3c", "#253494", "#2c7fb8", "#636363")
+
+
+def site_curves_png(curves: pd.DataFrame, plan: pd.DataFrame, text: ChartText, *,
+                    n_sites: int = CURVE_SITES) -> bytes:
+    """Best-first capacity-yield curves of the first sites of the plan.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        ``site_curves`` (:func:`pv_survey.sites.capacity_yield_curves`): ``building_id``,
+        ``n_modules``, ``cum_kwp``, ``cum_kwh_kwp``.
+    plan : DataFrame
+        ``rank``, ``building_id``, ``name`` (the label); the first ``n_sites`` ranks with a curve are drawn.
+    text : ChartText
+    """
+    have = set(curves["building_id"].astype(str)) if len(curves) else set()
+    p = plan.sort_values("rank", kind="stable") if len(plan) else plan
+    top = [r for r in p.itertuples() if str(r.building_id) in have][:n_sites] if len(p) else []
+    with text.rc():
+        fig = Figure(figsize=(8.0, 3.8), layout="constrained")
+        ax = fig.add_subplot()
+        for k, r in enumerate(top):
+            c = curves[curves["building_id"].astype(str) == str(r.building_id)]
+            x = np.concatenate([[0.0], c["cum_kwp"].to_numpy(float)])
+            y = c["cum_kwh_kwp"].to_numpy(float)
+            y = np.concatenate([[y[0]], y])
+            name = str(getattr(r, "name", "") or "")
+            label = text.safe(f"#{int(r.rank)} {name}".strip() if name else f"#{int(r.rank)} {r.building_id}")
+            ax.step(x, y, where="pre", lw=1.2, color=CURVE_COLOURS[k % len(CURVE_COLOURS)], label=label)
+        ax.set_xlabel(text("最佳 N 块组件的装机容量 (kWp)", "Capacity of the best N modules (kWp)"))
+        ax.set_ylabel(text("单位容量年发电量 (kWh/kWp)", "Specific yield (kWh/kWp)"))
+        ax.set_title(text("容量-发电量曲线（最佳组件优先）", "Capacity-yield curves, best modules first"))
+        if top:
+            ax.legend(fontsize=7, frameon=False, loc="lower left")
+        ax.grid(True, color="#e5e5e5", lw=0.6)
         return _png(fig)
 
 

@@ -20,6 +20,7 @@ from .charts import (
     category_png,
     cumulative_capacity_png,
     monthly_png,
+    site_curves_png,
     plan_map_svg,
     yield_histogram_png,
 )
@@ -274,16 +275,20 @@ def plain_words(summary: Mapping[str, Any], targets: pd.DataFrame | None, plan: 
 
 
 def render_charts(*, plan: pd.DataFrame, roofs: pd.DataFrame, targets: pd.DataFrame, existing_kwp: float,
-                  text: ChartText) -> dict[str, bytes]:
-    """PNG bytes of every report chart: ``cumulative``, ``category``, ``yield``, ``monthly``."""
+                  text: ChartText, curves: pd.DataFrame | None = None) -> dict[str, bytes]:
+    """PNG bytes of every report chart: ``cumulative``, ``category``, ``yield``, ``monthly`` and, with the
+    sites' capacity-yield ``curves`` (the ``site_curves`` layer), ``curves``."""
     planned = [is_built_phase(p) for p in plan["phase"].fillna("").astype(str)] if len(plan) else []
     planned_ids = plan.loc[np.array(planned, dtype=bool), "building_id"] if len(plan) else []
-    return {
+    out = {
         "cumulative": cumulative_capacity_png(plan, targets, existing_kwp, text),
         "category": category_png(plan, text),
         "yield": yield_histogram_png(roofs, text),
         "monthly": monthly_png(roofs, planned_ids, text),
     }
+    if curves is not None and len(curves):
+        out["curves"] = site_curves_png(curves, plan, text)
+    return out
 
 
 def _excluded_table(summary: Mapping[str, Any]) -> pd.DataFrame:
@@ -326,6 +331,8 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         ("category", bilingual("按建筑类别的装机容量与年发电量", "Capacity and annual generation by category")),
         ("yield", bilingual("单位容量年发电量分布", "Distribution of specific yield")),
         ("monthly", bilingual("逐月发电量", "Monthly generation")),
+        ("curves", bilingual("前列项目的容量-发电量曲线：最佳 N 块组件的单位容量年发电量",
+                             "Capacity-yield curves of the first sites: what the best N modules give per kWp")),
     ]
     fig_html = "".join(
         f'<figure><img src="{_data_uri(charts[key])}" alt="{escape(cap)}"><figcaption>{escape(cap)}</figcaption>'

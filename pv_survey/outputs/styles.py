@@ -288,13 +288,14 @@ def roofs_qml(fields: list[str], specific_yield_kwh_kwp, *, id_field: str = "roo
             symbols.append(_fill_symbol(str(k), YIELD_COLOURS[idx[k]], YIELD_COLOURS[idx[k]], 0.2))
     tip = _maptip(
         f'"{id_field}"',
-        [("building_id", "coalesce(\"building_id\", '')" if "building_id" in fields else "''"),
+        [t for t in [("building_id", "coalesce(\"building_id\", '')" if "building_id" in fields else "''"),
          ("specific_yield_kwh_kwp", 'format_number("specific_yield_kwh_kwp", 0)'),
          ("capacity_kwp", 'format_number("capacity_kwp", 1)'),
          ("annual_kwh", 'format_number("annual_kwh", 0)'),
          ("shading_loss_frac", 'format_number(100 * "shading_loss_frac", 1) || \' %\''),
          ("mount", '"mount"'),
-         ("excluded_reason", "coalesce(\"excluded_reason\", '')")],
+         ("n_modules", '"n_modules"'),
+         ("excluded_reason", "coalesce(\"excluded_reason\", '')")] if t[0] in fields or t[0] == "building_id"],
     )
     return fill_template(load_template("roofs.qml"), RANGES="\n      ".join(ranges),
                          SYMBOLS="\n      ".join(symbols), ALIASES=aliases_xml(fields), MAPTIP=tip,
@@ -361,6 +362,11 @@ def qml_for_layer(name: str, frame: pd.DataFrame) -> str:
         sy = frame.loc[kept, "specific_yield_kwh_kwp"]
         id_field = REGISTRY[name].id_field
         return roofs_qml(fields, sy, id_field=id_field if id_field in fields else "fid",
+                         geometry_type=_geometry_type_code(frame))
+    if name == "modules" and "specific_yield_kwh_kwp" in frame:
+        # the module layout (one polygon per module or per row segment): coloured by its own yield
+        id_field = "module_id" if "module_id" in fields else "segment_id"
+        return roofs_qml(fields, frame["specific_yield_kwh_kwp"], id_field=id_field if id_field in fields else "fid",
                          geometry_type=_geometry_type_code(frame))
     if name == "plan":
         return plan_qml(fields, frame["phase"] if "phase" in frame else [""])

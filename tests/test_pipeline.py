@@ -292,3 +292,28 @@ def test_modules_agree_with_roofs_and_plan(result):
     r = res.roofs.set_index("roof_id")
     ratio = mods["specific_yield_kwh_kwp"].to_numpy() / r.loc[mods["roof_id"], "specific_yield_kwh_kwp"].to_numpy()
     assert 0.7 < np.median(ratio) < 1.3
+
+
+def test_site_fill_best_builds_only_modules_above_the_threshold(subset_files, result, tmp_path):
+    """plan.site_fill = 'best': each site's capacity and CAPEX shrink to its modules whose own yield
+    reaches the threshold; one polygon per module with roofs.modules_layer = 'modules'."""
+    from pv_survey.presets import DEFAULT_MODULE, module_preset
+
+    res_all, _ = result
+    b, r, _ = subset_files
+    threshold = float(np.percentile(res_all.layers["modules"]["specific_yield_kwh_kwp"], 30))
+    cfg = Config().replace(inputs={"buildings": str(b), "roofs": str(r)}, survey={"name": "subset-best"},
+                           plan={"site_fill": "best", "min_module_yield_kwh_kwp": threshold},
+                           roofs={"modules_layer": "modules"})
+    best = run_survey(cfg, write=False)
+    mods = best.layers["modules"]
+    kwp = module_preset(DEFAULT_MODULE).kwp
+    assert "module_id" in mods and len(mods) == int(res_all.roofs["n_modules"].where(
+        res_all.roofs["excluded_reason"] == "", 0).sum())           # every placed module, built or not
+    built = mods[mods["built"]]
+    assert (built["specific_yield_kwh_kwp"] >= threshold).all()
+    assert (mods.loc[~mods["built"], "specific_yield_kwh_kwp"] < threshold).all()
+    plan = best.plan.plan.set_index("building_id")
+    np.testing.assert_allclose(plan["capacity_kwp"].sum(), len(built) * kwp, rtol=1e-9)
+    assert plan["capacity_kwp"].sum() < res_all.plan.plan["capacity_kwp"].sum()
+    assert plan["capex_cny"].sum() < res_all.plan.plan["capex_cny"].sum()

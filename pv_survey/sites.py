@@ -28,6 +28,9 @@ def sites_from_roofs(roofs: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFra
         "roof_area_m2": g["area_m2"].sum(),
         "n_roofs": g.size(),
     })
+    for col in ("n_modules", "n_rows"):  # the module layout's counts per site (issue 19)
+        if col in roofs:
+            agg[col] = g[col].sum().astype(np.int64)
     agg["specific_yield_kwh_kwp"] = np.divide(agg["annual_kwh"], agg["capacity_kwp"],
                                               out=np.zeros(len(agg)), where=agg["capacity_kwp"].to_numpy() > 0)
     cols = ["building_id", "name", "category", "owner", "address", "year_built", "existing_pv_kwp"]
@@ -121,6 +124,9 @@ def fill_sites(roofs: pd.DataFrame, units: pd.DataFrame, *, site_fill: str = Pla
     r["annual_kwh"] = new_kwh
     if "n_modules" in r:
         r["n_modules"] = np.where(has_units, n_mod.reindex(rid).fillna(0).to_numpy(), r["n_modules"].to_numpy())
+    if "n_rows" in r and "row" in units:
+        rows = g["row"].nunique()
+        r["n_rows"] = np.where(has_units, rows.reindex(rid).fillna(0).to_numpy(), r["n_rows"].to_numpy())
     r["module_area_m2"] = np.where(has_units, r["module_area_m2"].to_numpy(float) * frac, r["module_area_m2"])
     for m in range(1, 13):
         col = f"kwh_{m:02d}"

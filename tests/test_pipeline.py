@@ -283,6 +283,8 @@ def test_modules_agree_with_roofs_and_plan(result):
     plan = res.plan.plan.set_index("building_id")["capacity_kwp"]
     per_site = mods.groupby("building_id")["n_modules"].sum() * kwp
     np.testing.assert_allclose(per_site.reindex(plan.index).to_numpy(), plan.to_numpy(), rtol=1e-9)
+    n_site = res.plan.plan.set_index("building_id")["n_modules"]
+    assert mods.groupby("building_id")["n_modules"].sum().reindex(n_site.index).tolist() == n_site.tolist()
     curves = gpd.read_file(gpkg, layer="site_curves")
     end = curves.groupby("building_id").last()
     np.testing.assert_allclose(end["cum_kwp"].reindex(plan.index).to_numpy(), plan.to_numpy(), rtol=1e-9)

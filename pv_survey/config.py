@@ -285,10 +285,11 @@ class RoofsConfig:
         choices=("modules", "rows", "none"),
     )
     segment_max_modules: int = _f(
-        12,
+        20,
         "Modules per row segment, the unit of the per-module yield (its own horizon from its centre) and of "
-        "the best-first curves; 1 = every module on its own. 12 modules of 1.134 m = a 13.8 m segment; "
-        "project choice for speed (issue 19 item 5: within 2x the roofs-only run).", lo=1, hi=1000,
+        "the best-first curves; 1 = every module on its own. 20 modules (a 23 m row piece in portrait) are "
+        "about one string of a 1,100 V string inverter (20-25 modules of ~40 V open-circuit voltage); "
+        "project choice for speed (issue 19 item 5).", lo=1, hi=1000,
     )
     constraints: RoofConstraints = _f(RoofConstraints, "Heritage and supertall roofs kept out of the build years "
                                       "([roofs.constraints]).", factory=True)

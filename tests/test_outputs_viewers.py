@@ -195,6 +195,49 @@ def test_qgis_loads_every_layer_with_its_default_style(outputs, tmp_path):
     assert (tmp_path / "map.png").stat().st_size > 1000
 
 
+@pytest.mark.skipif(not HAS_QGIS, reason=WHY_NO_QGIS)
+def test_qgis_loads_the_module_layers_styled(tmp_path):
+    """Issue 19: the 'modules' layer (row segments) opens graduated by its own yield with bilingual
+    aliases, 'site_curves' as a table, both without a GDAL or QGIS message."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from pv_survey.outputs.styles import YIELD_COLOURS
+
+    d = make_district()
+    kept = d["roofs"][d["roofs"]["excluded_reason"] == ""]
+    # one hand-made segment per kept roof: its roof shrunk by 0.5 m, yields spread over 900-1200 kWh/kWp
+    sy = np.linspace(900.0, 1200.0, len(kept))
+    seg = gpd.GeoDataFrame({
+        "segment_id": (kept["roof_id"] + "-S1").to_numpy(), "roof_id": kept["roof_id"].to_numpy(),
+        "building_id": kept["building_id"].to_numpy(), "row": 1, "n_modules": 10, "capacity_kwp": 4.4,
+        "annual_kwh": 4.4 * sy, "specific_yield_kwh_kwp": sy, "built": True},
+        geometry=shapely.buffer(kept.geometry.to_numpy(), -0.5), crs=kept.crs)
+    curves = pd.DataFrame({"building_id": kept["building_id"].to_numpy(), "n_modules": 10, "cum_kwp": 4.4,
+                           "cum_kwh": 4.4 * sy, "cum_kwh_kwp": sy, "last_kwh_kwp": sy})
+    out = tmp_path / "run"
+    write_outputs(out, **d, chart_font=True, extra_layers={"modules": seg, "site_curves": curves})
+    script = tmp_path / "qgis_check.py"
+    script.write_text(QGIS_SCRIPT, encoding="utf-8")
+    names = ["buildings", "roofs", "plan", "modules", "site_curves"]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    proc = subprocess.run([SYSTEM_PYTHON, str(script), str(out / "survey.gpkg"), str(tmp_path), ",".join(names)],
+                          capture_output=True, text=True, timeout=180, env=env)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert proc.returncode == 0 and line, proc.stdout[-2000:] + proc.stderr[-2000:]
+    res = json.loads(line[len("RESULT "):])
+    assert res["gdal_messages"] == [] and res["qgis_messages"] == []
+    m, c = res["layers"]["modules"], res["layers"]["site_curves"]
+    assert m["valid"] and m["count"] == len(kept) and m["invalid_geometries"] == 0 and m["crs"] == "EPSG:4547"
+    assert m["renderer"] == "graduatedSymbol"
+    assert {col for _lo, _hi, col in m["ranges"]} >= {YIELD_COLOURS[0], YIELD_COLOURS[-1]}
+    assert m["aliases"]["n_modules"] == "组件数 / Modules" and "segment_id" in m["maptip"]
+    assert c["valid"] and c["count"] == len(kept) and c["aliases"]["cum_kwp"] == "累计装机容量 (kWp) / Cumulative capacity (kWp)"
+    # the report draws the curves of the first sites
+    assert "Capacity-yield curves" in (out / "report.html").read_text(encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- Chromium
 
 

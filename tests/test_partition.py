@@ -128,7 +128,8 @@ def one_piece(all_kinds):
     # every usable building and car park in one task: one DSM over the whole area
     usable = b.loc[b["excluded_reason"] == "", "building_id"].to_numpy()
     res = assess_tile(cfg, b, planes, wx, usable, (0, 0), parking=parking)
-    return res.roofs, res.layers
+    # the roofs' row segments as the run's 'modules' layer shows them (site_fill 'all': every one built)
+    return res.roofs, {**res.layers, "modules": res.units.drop(columns=["x_m", "y_m"]).assign(built=True)}
 
 
 @pytest.fixture(scope="module")
@@ -236,8 +237,9 @@ def test_facades_and_carports_tiled_equal_one_piece(all_kinds, one_piece):
     res = run_survey(all_kinds, write=False, tile_size_m=TILE_M)
     assert "tiled run: " in " ".join(res.summary["notes"])  # really more than one tile
     _assert_same_roofs(roofs, res.roofs)
-    assert sorted(res.layers) == ["carports", "facades"]
-    for name in ("facades", "carports"):
+    # the resources, and the roofs' module layout (issue 19: row segments with their yield, site curves)
+    assert sorted(res.layers) == ["carports", "facades", "modules", "site_curves"]
+    for name in ("facades", "carports", "modules"):
         _assert_same_layer(layers[name], res.layers[name])
     assert res.summary["resources"]["facades"]["n_kept"] == int((layers["facades"]["excluded_reason"] == "").sum())
 

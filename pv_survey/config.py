@@ -151,6 +151,9 @@ class InputsConfig:
                                     "format): each building gets the zone holding the larger share of its footprint; "
                                     "zones.csv and the GeoPackage 'zones' layer sum the plan per zone.")
     zone_field: str = _f("name", "Field holding the zone name in every zone layer.")
+    boundary: str = _f("", "District boundary (polygons, any GIS format; a DataV.GeoAtlas file is read as GCJ-02): "
+                           "drawn on the report map and written as the GeoPackage 'boundary' layer; buildings "
+                           "outside it are counted in the run's notes (they are still surveyed).")
     protected: str = _f("", "Protected heritage buildings or areas (polygons, any GIS format): buildings at least half "
                             "inside are treated as heritage ([roofs.constraints] heritage).")
 

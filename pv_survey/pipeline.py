@@ -162,6 +162,8 @@ def check_side_inputs(cfg: Config) -> None:
                               target_crs=cfg.survey.metric_crs)
     for path in ins.zones:
         inputs.read_zones(path, field=ins.zone_field, target_crs=cfg.survey.metric_crs)
+    if ins.boundary:
+        inputs.read_boundary(ins.boundary, target_crs=cfg.survey.metric_crs)
     if cfg.plan.pins_file:
         from .plan import read_pins
         read_pins(cfg.plan.pins_file)
@@ -353,6 +355,9 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs."""
     buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer, weather=wx)
     buildings, zone_layers = survey_zones(cfg, buildings)  # issue 16: reporting zones
+    boundary, boundary_msg = survey_boundary(cfg, buildings)  # issue 17: the district boundary
+    if boundary_msg:
+        notes = [*notes, boundary_msg]
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
     if extra_layers:
         from . import resources
@@ -363,6 +368,8 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     summary["plan_lines"] += constraint_summary_lines(buildings) + zone_summary_lines(zone_layers)
     if zone_layers is not None:
         extra_layers = {**(extra_layers or {}), "zones": zone_layers}
+    if boundary is not None:  # its own GeoPackage layer, and the outline of the report map
+        extra_layers = {**(extra_layers or {}), "boundary": boundary}
     manifest = make_manifest(cfg, started, timer, summary)
     result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest,
                           layers=dict(extra_layers or {}))
@@ -403,6 +410,16 @@ def survey_zones(cfg: Config, buildings: gpd.GeoDataFrame):
         tables.append(zones_mod.zone_table(b, z, b[f"zone_{name}"].to_numpy(), layer=name))
     table = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), geometry="geometry", crs=tables[0].crs)
     return b, table
+
+
+def survey_boundary(cfg: Config, buildings: gpd.GeoDataFrame):
+    """The ``inputs.boundary`` layer (None when not given) and the note on buildings outside it."""
+    if not cfg.inputs.boundary:
+        return None, ""
+    from . import inputs, zones as zones_mod
+    b = inputs.read_boundary(cfg.inputs.boundary, source_crs=None, target_crs=cfg.survey.metric_crs)
+    outside = zones_mod.outside_boundary(buildings.geometry, b.geometry)
+    return b, zones_mod.boundary_note(buildings["building_id"].to_numpy(), outside, cfg.inputs.boundary)
 
 
 def energy_params(cfg: Config) -> dict:

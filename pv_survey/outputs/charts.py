@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 
 from .labels import CATEGORY_LABELS, bilingual, category_label
 from .styles import (
+    BOUNDARY_COLOUR,
     EXCLUDED_COLOUR,
     UNPLANNED_COLOUR,
     YIELD_COLOURS,
@@ -538,7 +539,7 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
                    f'stroke="#6b6b6b" stroke-width="1" stroke-dasharray="5 3"/>')
     if boundary is not None and len(boundary):
         out.append(f'<path class="boundary" d="{_outline_path(boundary.to_numpy(), x0, y1, s)}" fill="none" '
-                   f'stroke="#333" stroke-width="2"/>')
+                   f'stroke="{BOUNDARY_COLOUR}" stroke-width="2"/>')
     p = plan[has_phase] if len(plan) else plan
     labels: list[str] = []
     if len(p):
@@ -586,7 +587,7 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     for i, (colour, text, ph) in enumerate(entries):
         y = ly + 8 + 18 * i
         light = not is_built_phase(ph) and ph != ""
-        stroke = ' stroke="#222"' if is_built_phase(ph) else (' stroke="#333" stroke-width="2"' if colour == "none"
+        stroke = ' stroke="#222"' if is_built_phase(ph) else (f' stroke="{BOUNDARY_COLOUR}" stroke-width="2"' if colour == "none"
                                                                else "")
         opacity = ' fill-opacity="0.45"' if light else ""
         leg.append(f'<rect x="{lx + 8}" y="{y}" width="14" height="12" fill="{colour}"{opacity}{stroke}/>'

@@ -782,6 +782,14 @@ class OutputsConfig:
         False, "Also print report.html to report.pdf (A4) with a headless Chromium or Chrome found on PATH "
         "(as --pdf); off by default because a PDF carries its creation time and needs a browser.",
     )
+    hourly: bool = _f(
+        False, "Also write 8,760-hour AC profiles of the plan (as --hourly): per build-year site, per build phase "
+        "and for the district (hourly_sites / hourly_phases / hourly_district), and chart the district's typical "
+        "day per month in the report. Off by default: a second, light energy pass over the planned roofs.",
+    )
+    hourly_sites_format: str = _f(
+        "csv", "Format of the per-site hourly profiles: 'csv' (one column per site, UTF-8 with BOM) or 'parquet' "
+        "(GeoParquet, one row per site with its footprint and the hours as a list).", choices=("csv", "parquet"))
     postgis_url: str = _f(
         "", "Also write the result layers to this PostGIS database (postgresql://user:password@host/db, "
         "as --postgis); empty = no database. The password is hidden in manifest.json.",

@@ -114,14 +114,17 @@ def format_summary(summary: dict) -> str:
 @click.option("--postgis", default=None, metavar="URL",
               help="Also write the result layers into PostGIS, e.g. postgresql://user@host:5432/db "
                    "(schema from outputs.postgis_schema, default pv_survey).")
+@click.option("--hourly", is_flag=True, default=False,
+              help="Also write 8,760-hour AC profiles of the plan: per build-year site, per build year and for the "
+                   "district (hourly_*.csv), and chart a typical day per month in the report ([outputs] hourly).")
 @click.option("--pdf", is_flag=True, default=False,
               help="Also print the report to report.pdf (A4) with a headless Chromium or Chrome.")
 @overwrite_opt
 @workers_opt
 @scheduler_opt
 def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, source_crs, encoding, name, out_dir,
-            resources, parking, pins, zones, zone_field, boundary, protected, postgis, pdf, overwrite, workers,
-            scheduler):
+            resources, parking, pins, zones, zone_field, boundary, protected, postgis, hourly, pdf, overwrite,
+            workers, scheduler):
     """Survey every roof, plan the installations, write the outputs.
 
     With no options it runs the embedded Tianhe demo district on the embedded
@@ -145,8 +148,10 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
         changes["inputs"] = ins
     if resources:
         changes["resources"] = {"kinds": [k.strip() for k in resources.split(",") if k.strip()]}
-    if postgis or pdf:
-        changes["outputs"] = {**({"postgis_url": postgis} if postgis else {}), **({"report_pdf": True} if pdf else {})}
+    outs = {**({"postgis_url": postgis} if postgis else {}), **({"report_pdf": True} if pdf else {}),
+            **({"hourly": True} if hourly else {})}
+    if outs:
+        changes["outputs"] = outs
     if pins:
         changes["plan"] = {"pins_file": pins}
     if changes:

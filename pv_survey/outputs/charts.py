@@ -53,6 +53,7 @@ __all__ = [
     "category_png",
     "yield_histogram_png",
     "monthly_png",
+    "typical_day_png",
     "plan_map_svg",
 ]
 
@@ -70,6 +71,11 @@ CJK_FONTS: tuple[str, ...] = (
 MAP_WIDTH_PX = 960
 #: Rank labels drawn on the print map at most: more overlap at A4 (project choice).
 MAP_MAX_LABELS = 60
+
+#: Line colours of the months, by season (winter blues, spring greens, summer reds, autumn browns),
+#: every one dark enough to read on white (ColorBrewer Blues/Greens/Reds/Oranges 6-8 of 9).
+MONTH_COLOURS = ("#2171b5", "#08519c", "#41ab5d", "#238b45", "#006d2c", "#ef3b2c", "#cb181d", "#a50f15",
+                 "#f16913", "#d94801", "#8c2d04", "#4292c6")
 
 _DPI = 110  # screen resolution of the embedded PNGs [dots per inch]
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -437,6 +443,38 @@ def monthly_png(roofs: pd.DataFrame, planned_building_ids, text: ChartText) -> b
         ax.set_title(text("逐月发电量", "Monthly generation"))
         ax.grid(True, axis="y", color="#e5e5e5", lw=0.6)
         ax.legend(fontsize=8, frameon=False)
+        return _png(fig)
+
+
+# --------------------------------------------------------------------------- typical day per month
+
+
+def typical_day_png(day_kw: pd.DataFrame, text: ChartText) -> bytes:
+    """A typical day per month of the planned sites' AC output: 12 lines of mean power by hour.
+
+    Parameters
+    ----------
+    day_kw : DataFrame
+        12 rows (months 1-12) x 24 columns (local hour 0-23) of mean power
+        (:func:`pv_survey.outputs.hourly.typical_day_kw`). [kW]
+    text : ChartText
+    """
+    top = float(np.nanmax(day_kw.to_numpy(float))) if day_kw.size else 0.0
+    scale, unit = (1000.0, "MW") if top >= 1000.0 else (1.0, "kW")
+    hours = np.asarray(day_kw.columns, dtype=float) + 0.5  # the middle of each hour
+    with text.rc():
+        fig = Figure(figsize=(8.0, 3.8), layout="constrained")
+        ax = fig.add_subplot()
+        for m, row in day_kw.iterrows():
+            label = f"{int(m)}月" if text.cjk else _MONTHS_EN[int(m) - 1]
+            ax.plot(hours, row.to_numpy(float) / scale, color=MONTH_COLOURS[int(m) - 1], lw=1.4, label=label)
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 3))
+        ax.set_xlabel(text("时刻（当地时间）", "Hour of the day (local time)"))
+        ax.set_ylabel(text(f"平均功率 ({unit})", f"Mean power ({unit})"))
+        ax.set_title(text("已规划项目各月典型日出力（交流）", "Typical day of each month, planned sites (AC)"))
+        ax.grid(True, color="#e5e5e5", lw=0.6)
+        ax.legend(ncol=2, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _png(fig)
 
 

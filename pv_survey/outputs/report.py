@@ -21,6 +21,7 @@ from .charts import (
     cumulative_capacity_png,
     monthly_png,
     plan_map_svg,
+    typical_day_png,
     yield_histogram_png,
 )
 from .csv_out import shortlist_frame
@@ -274,8 +275,9 @@ def plain_words(summary: Mapping[str, Any], targets: pd.DataFrame | None, plan: 
 
 
 def render_charts(*, plan: pd.DataFrame, roofs: pd.DataFrame, targets: pd.DataFrame, existing_kwp: float,
-                  text: ChartText) -> dict[str, bytes]:
-    """PNG bytes of every report chart: ``cumulative``, ``category``, ``yield``, ``monthly``."""
+                  text: ChartText, typical_day: pd.DataFrame | None = None) -> dict[str, bytes]:
+    """PNG bytes of every report chart: ``cumulative``, ``category``, ``yield``, ``monthly``, and
+    ``typical_day`` when the typical day per month of the hourly profiles is given."""
     planned = [is_built_phase(p) for p in plan["phase"].fillna("").astype(str)] if len(plan) else []
     planned_ids = plan.loc[np.array(planned, dtype=bool), "building_id"] if len(plan) else []
     return {
@@ -283,6 +285,7 @@ def render_charts(*, plan: pd.DataFrame, roofs: pd.DataFrame, targets: pd.DataFr
         "category": category_png(plan, text),
         "yield": yield_histogram_png(roofs, text),
         "monthly": monthly_png(roofs, planned_ids, text),
+        **({"typical_day": typical_day_png(typical_day, text)} if typical_day is not None else {}),
     }
 
 
@@ -326,6 +329,9 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         ("category", bilingual("按建筑类别的装机容量与年发电量", "Capacity and annual generation by category")),
         ("yield", bilingual("单位容量年发电量分布", "Distribution of specific yield")),
         ("monthly", bilingual("逐月发电量", "Monthly generation")),
+        ("typical_day", bilingual("已规划项目各月典型日出力：每月各时刻的平均交流功率（hourly_district.csv）",
+                                  "Typical day of each month: mean AC power of the planned sites by hour "
+                                  "(hourly_district.csv)")),
     ]
     fig_html = "".join(
         f'<figure><img src="{_data_uri(charts[key])}" alt="{escape(cap)}"><figcaption>{escape(cap)}</figcaption>'

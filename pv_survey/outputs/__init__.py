@@ -111,7 +111,10 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
                   plan_result: Any = None, chart_font: str | None | bool = True,
                   pdf: bool = False, hourly: Any = None,
-                  hourly_sites_format: str = OutputsConfig.hourly_sites_format) -> dict[str, Path]:
+                  hourly_sites_format: str = OutputsConfig.hourly_sites_format,
+                  report_interactive: str = OutputsConfig.report_interactive,
+                  report_interactive_max_buildings: int = OutputsConfig.report_interactive_max_buildings,
+                  ) -> dict[str, Path]:
     """Write every output file of a survey into ``out_dir``.
 
     Parameters
@@ -161,6 +164,11 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         typical day per month charted in the report.
     hourly_sites_format : str
         ``"csv"`` or ``"parquet"`` (GeoParquet) for the per-site profiles.
+    report_interactive : str
+        Pan/zoom on the report's map: ``"on"``, ``"off"`` or ``"auto"`` (on with at most
+        ``report_interactive_max_buildings`` buildings).
+    report_interactive_max_buildings : int
+        See ``report_interactive``.
 
     Returns
     -------
@@ -229,7 +237,9 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                            plan=plan_l, buildings=buildings, charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
                            version=_version(), zones=(extra_layers or {}).get("zones"),
-                           boundary=_map_outlines(extra_layers).get("boundary"))
+                           boundary=_map_outlines(extra_layers).get("boundary"),
+                           interactive=report_interactive == "on" or (
+                               report_interactive == "auto" and len(buildings) <= report_interactive_max_buildings))
         html_tmp = put("report.html", html.encode("utf-8"))
         if pdf:
             from .pdf import print_pdf

@@ -568,16 +568,18 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     ok = valid.to_numpy() & np.array([b not in planned_ids for b in bid], dtype=bool)
     ctx_ok = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & ~excl) if use]
     ctx_ex = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & excl) if use]
-    out = [f'<svg viewBox="0 0 {width_px} {height_px}" width="100%" role="img" '
-           f'aria-label="plan map" style="background:#fbfbf8">',
+    # id and data-* attributes: the report's optional pan/zoom script (metres per drawing unit, span)
+    out = [f'<svg id="plan-map" viewBox="0 0 {width_px} {height_px}" width="100%" role="img" '
+           f'aria-label="plan map" style="background:#fbfbf8" data-m-per-unit="{1.0 / s:.6g}" '
+           f'data-span-m="{span:.6g}">',
            f'<path d="{"".join(ctx_ok)}" fill="#e3e3e3" stroke="none"/>',
            f'<path d="{"".join(ctx_ex)}" fill="{EXCLUDED_COLOUR}" fill-opacity="0.6" stroke="none"/>']
     if zones is not None and len(zones):
         out.append(f'<path class="zones" d="{_outline_path(zones.to_numpy(), x0, y1, s)}" fill="none" '
-                   f'stroke="#6b6b6b" stroke-width="1" stroke-dasharray="5 3"/>')
+                   f'stroke="#6b6b6b" stroke-width="1" stroke-dasharray="5 3" vector-effect="non-scaling-stroke"/>')
     if boundary is not None and len(boundary):
         out.append(f'<path class="boundary" d="{_outline_path(boundary.to_numpy(), x0, y1, s)}" fill="none" '
-                   f'stroke="{BOUNDARY_COLOUR}" stroke-width="2"/>')
+                   f'stroke="{BOUNDARY_COLOUR}" stroke-width="2" vector-effect="non-scaling-stroke"/>')
     p = plan[has_phase] if len(plan) else plan
     labels: list[str] = []
     if len(p):
@@ -595,11 +597,11 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
                    f"{float(row['capacity_kwp']):,.1f} kWp, {phase_label(str(row['phase']))}")
             if is_built:  # a build-year site: full colour, dark outline, at least a few pixels
                 out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" stroke="#222" '
-                           f'stroke-width="1.2" stroke-linejoin="round"><title>{escape(tip)}</title></path>')
+                           f'stroke-width="1.2" stroke-linejoin="round" vector-effect="non-scaling-stroke"><title>{escape(tip)}</title></path>')
                 c = g.representative_point()
                 cx, cy = (c.x - x0) * s, (y1 - c.y) * s
                 # a marker, so a site of a few pixels still stands out among thousands of roofs
-                out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{colour}" stroke="#222" '
+                out.append(f'<circle class="mk" cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{colour}" stroke="#222" '
                            f'stroke-width="1"/>')
                 if n_built <= max_labels or int(row["rank"]) <= max_labels:
                     labels.append(f'<text x="{cx:.1f}" y="{cy - 5:.1f}" text-anchor="middle">{int(row["rank"])}</text>')
@@ -607,7 +609,7 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
                 out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" fill-opacity="0.45" stroke="none">'
                            f'<title>{escape(tip)}</title></path>')
     if labels:  # rank labels above every footprint, with a white halo for print
-        out.append('<g font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="11" '
+        out.append('<g class="labels" font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="11" '
                    'font-weight="bold" fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke">'
                    + "".join(labels) + "</g>")
     # legend (inside the drawing, so it prints with the map)
@@ -619,6 +621,8 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     if zones is not None and len(zones):
         entries.append(("none", bilingual("分区", "zones"), ""))
     lx, ly = 8, 8
+    # legend, scale bar and north arrow in one overlay group (fixed on screen while the map pans and zooms)
+    out.append('<g class="overlay">')
     leg = [f'<g font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="12" fill="#222">'
            f'<rect x="{lx}" y="{ly}" width="230" height="{18 * len(entries) + 10}" fill="#fff" fill-opacity="0.85" '
            f'stroke="#bbb"/>']
@@ -637,10 +641,11 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     yb = height_px - 16
     label = f"{bar_m / 1000:g} km" if bar_m >= 1000 else f"{bar_m:g} m"
     out.append(f'<g font-family="sans-serif" font-size="12" fill="#333">'
-               f'<rect x="8" y="{yb - 20}" width="{bar_px + 12:.1f}" height="30" fill="#fff" fill-opacity="0.8"/>'
-               f'<rect x="14" y="{yb}" width="{bar_px:.1f}" height="4" fill="#333"/>'
-               f'<text x="14" y="{yb - 4}">{label}</text>'
+               f'<rect class="sb-bg" x="8" y="{yb - 20}" width="{bar_px + 12:.1f}" height="30" fill="#fff" '
+               f'fill-opacity="0.8"/>'
+               f'<rect class="sb-bar" x="14" y="{yb}" width="{bar_px:.1f}" height="4" fill="#333"/>'
+               f'<text class="sb-text" x="14" y="{yb - 4}">{label}</text>'
                f'<path d="M{width_px - 24} 34 L{width_px - 16} 14 L{width_px - 8} 34 Z" fill="#333"/>'
-               f'<text x="{width_px - 20}" y="48">N</text></g>')
+               f'<text x="{width_px - 20}" y="48">N</text></g></g>')
     out.append("</svg>")
     return "".join(out)

@@ -159,3 +159,53 @@ def test_written_files_report_and_index(tmp_path, clearsky_weather):
     for bid, kwh in zip(g["building_id"], g["kwh"]):
         assert len(kwh) == 8760 and float(np.sum(kwh)) == pytest.approx(want[bid], rel=1e-9)
     assert "hourly_sites.parquet" in paths["README.txt"].read_text(encoding="utf-8-sig")
+
+
+@pytest.mark.slow
+def test_demo_run_with_hourly_and_a_boundary_through_the_cli(tmp_path, capsys, restore_root_logging):
+    """`pv-survey -q run --hourly --boundary B` on the embedded demo (issues 14 and 17)."""
+    import sqlite3
+
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    from pv_survey.cli import main
+    from pv_survey.pipeline import DEFAULT_BUILDINGS
+
+    b = gpd.read_file(DEFAULT_BUILDINGS).to_crs("EPSG:4547")  # the survey CRS
+    x0, y0, x1, y1 = b.total_bounds
+    poly = shapely.box(x0 - 10, y0 - 10, (x0 + x1) / 2, y1 + 10)  # the western half of the district
+    bpath = tmp_path / "west.geojson"
+    gpd.GeoDataFrame({"name": ["西半区"]}, geometry=[poly], crs=b.crs).to_crs("EPSG:4326").to_file(bpath)
+    out = tmp_path / "demo"
+    main(["-q", "run", "--out", str(out), "--hourly", "--boundary", str(bpath)])
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed == [f"{out}/"]  # -q: the output folder only
+    plan = pyogrio.read_dataframe(out / "survey.gpkg", layer="plan")
+    built = plan[plan["build_year"].notna()].sort_values("rank")
+    sites = pd.read_csv(out / "hourly_sites.csv", encoding="utf-8-sig").set_index("time")
+    assert list(sites.columns) == built["building_id"].tolist() and len(sites) == 8760
+    got = sites.sum().to_numpy()
+    assert np.allclose(got, built["annual_kwh"].to_numpy(), rtol=1e-5)
+    phases = pd.read_csv(out / "hourly_phases.csv", encoding="utf-8-sig").set_index("time")
+    for year, part in built.groupby("build_year"):
+        assert np.allclose(phases[f"{int(year)}_kwh"], sites[part["building_id"]].sum(axis=1), atol=5e-3)
+    district = pd.read_csv(out / "hourly_district.csv", encoding="utf-8-sig").set_index("time")
+    assert np.allclose(district["district_kwh"], phases.sum(axis=1), atol=5e-3)
+    # the boundary: its own styled layer, on the map, and the buildings outside it counted
+    layer = pyogrio.read_dataframe(out / "survey.gpkg", layer="boundary")
+    assert layer["name"].tolist() == ["西半区"] and layer.geometry.iloc[0].symmetric_difference(poly).area < 1.0
+    with sqlite3.connect(out / "survey.gpkg") as con:
+        styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles")}
+    assert "boundary" in styled
+    blds = pyogrio.read_dataframe(out / "survey.gpkg", layer="buildings")
+    n_out = int((~blds.geometry.representative_point().within(poly)).sum())
+    assert 0 < n_out < len(blds)
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert f"{n_out:,} of {len(blds):,} buildings lie outside the district boundary" in summary
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'class="boundary"' in html and "Typical day of each month" in html and 'id="map-tools"' in html
+    index = (out / "README.txt").read_text(encoding="utf-8-sig")
+    assert all(n in index for n in ("hourly_sites.csv", "hourly_phases.csv", "hourly_district.csv"))
+    assert "boundary" in index.split("survey.gpkg", 1)[1].split("\n\n", 1)[0]  # among the listed layers

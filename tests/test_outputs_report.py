@@ -225,3 +225,45 @@ def test_interactive_map_off_and_auto(tmp_path):
     big = write_outputs(tmp_path / "a2", **d, chart_font=None, report_interactive_max_buildings=len(d["buildings"]) - 1)
     assert "<script" in small["report.html"].read_text(encoding="utf-8")
     assert "<script" not in big["report.html"].read_text(encoding="utf-8")
+
+
+def test_city_map_draws_the_background_as_one_picture():
+    """Above ``max_vector_footprints`` the other, excluded and reserve footprints become one PNG
+    under the vector layers; build-year sites stay vector, outlined and ranked."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from pv_survey.outputs.charts import plan_map_svg
+    from pv_survey.outputs.rastermap import SUPERSAMPLE
+    from pv_survey.outputs.styles import RESERVE_COLOUR
+
+    d = make_district()
+    layers = result_layers(**{k: d[k] for k in ("buildings", "roofs", "plan", "targets", "coverage",
+                                                 "category_shares", "crs")})
+    buildings, plan = layers["buildings"], layers["plan"]
+    vector = plan_map_svg(buildings, plan)
+    picture = plan_map_svg(buildings, plan, max_vector_footprints=1)
+    assert '<image class="footprints"' not in vector
+    assert picture.count('<image class="footprints" href="data:image/png;base64,') == 1
+    # the build-year sites: the same outlined paths and rank labels in both drawings
+    assert picture.count('stroke="#222" stroke-width="1.2"') == vector.count('stroke="#222" stroke-width="1.2"') == 4
+    ranks = lambda svg: sorted(re.findall(r'text-anchor="middle">(\d+)</text>', svg))  # noqa: E731
+    assert ranks(picture) == ranks(vector) == ["1", "2", "3", "4"]
+    # the reserve site (B005) is no longer a vector path but pixels of the reserve colour
+    assert 'fill-opacity="0.45" stroke="none"><title>' in vector
+    assert 'fill-opacity="0.45" stroke="none"><title>' not in picture
+    uri = re.search(r'href="data:image/png;base64,([^"]+)"', picture).group(1)
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri))).convert("RGBA"))
+    w, h = map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', picture).groups())
+    assert img.shape[:2] == (round(h) * SUPERSAMPLE, round(w) * SUPERSAMPLE)
+    x0, y0, x1, y1 = buildings.geometry.total_bounds
+    scale = w / (x1 - x0)
+    reserve = plan[plan["phase"].astype(str) == "reserve"]
+    assert len(reserve) == 1
+    c = reserve.geometry.iloc[0].representative_point()
+    px = img[int((y1 - c.y) * scale * SUPERSAMPLE), int((c.x - x0) * scale * SUPERSAMPLE)]
+    expected = tuple(int(RESERVE_COLOUR.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    assert tuple(px[:3]) == expected and px[3] == round(0.45 * 255)

@@ -209,3 +209,24 @@ def test_demo_run_with_hourly_and_a_boundary_through_the_cli(tmp_path, capsys, r
     index = (out / "README.txt").read_text(encoding="utf-8-sig")
     assert all(n in index for n in ("hourly_sites.csv", "hourly_phases.csv", "hourly_district.csv"))
     assert "boundary" in index.split("survey.gpkg", 1)[1].split("\n\n", 1)[0]  # among the listed layers
+
+
+def test_api_hourly_without_writing(tmp_path, monkeypatch):
+    """`run_survey(cfg, write=False, hourly=True).hourly` on a small synthetic district: the
+    profiles of the plan's build-year sites, in memory, nothing written."""
+    from pv_survey import run_survey
+    from pv_survey.citygen import write_city
+    from pv_survey.config import Config
+
+    monkeypatch.chdir(tmp_path)  # a run that wrote would write into ./outputs/city60
+    city = write_city(tmp_path / "city.parquet", 60)
+    cfg = Config().replace(inputs={"buildings": str(city)}, survey={"name": "city60"})
+    res = run_survey(cfg, write=False, hourly=True)
+    hp = res.hourly
+    built = res.plan.plan[res.plan.plan["build_year"].notna()].sort_values("rank")
+    assert list(hp.sites.columns) == built["building_id"].astype(str).tolist() and len(built) > 0
+    assert np.allclose(hp.sites.sum().to_numpy(), built["annual_kwh"].to_numpy(), rtol=1e-6)
+    assert np.allclose(hp.district, hp.phases.sum(axis=1))
+    assert any(n.startswith("hourly profiles:") for n in res.summary["notes"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["city.parquet"]  # nothing written
+    assert run_survey(cfg, write=False).hourly is None  # off by default

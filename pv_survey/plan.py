@@ -1421,7 +1421,12 @@ def build_plan(
 
 def _site_names(part: pd.DataFrame, k: int = 3) -> str:
     top = part.sort_values("capacity_kwp", ascending=False, kind="mergesort").head(k)
-    names = [f"{(str(r.name) if str(r.name) not in ('', 'nan', '<NA>') else r.building_id)} "
+    def given(v) -> str:
+        t = "" if v is None else str(v).strip()
+        return "" if t in ("nan", "<NA>", "None") else t
+
+    # never blank: the name, else the address, else the building id (as the shortlists)
+    names = [f"{given(getattr(r, 'name', '')) or given(getattr(r, 'address', '')) or r.building_id} "
              f"({r.building_id}, {r.capacity_kwp:,.0f} kWp)" for r in top.itertuples()]
     return "; ".join(names)
 

@@ -230,3 +230,4 @@ def test_api_hourly_without_writing(tmp_path, monkeypatch):
     assert any(n.startswith("hourly profiles:") for n in res.summary["notes"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["city.parquet"]  # nothing written
     assert run_survey(cfg, write=False).hourly is None  # off by default
+

@@ -399,7 +399,6 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 progress=progress, pdf=cfg.outputs.report_pdf,
                 hourly=hourly, hourly_sites_format=cfg.outputs.hourly_sites_format,
                 report_interactive=cfg.outputs.report_interactive,
-                report_interactive_max_buildings=cfg.outputs.report_interactive_max_buildings,
             )
     if cfg.outputs.postgis_url:
         from .outputs import result_layers, write_postgis

@@ -36,6 +36,7 @@ import pandas as pd
 from ..config import OutputsConfig
 from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
+from . import charts as charts_mod
 from .charts import ChartText, cjk_font
 from .csv_out import shortlist_frame, shortlist_lists, write_csv
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
@@ -112,9 +113,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   plan_result: Any = None, chart_font: str | None | bool = True,
                   pdf: bool = False, hourly: Any = None,
                   hourly_sites_format: str = OutputsConfig.hourly_sites_format,
-                  report_interactive: str = OutputsConfig.report_interactive,
-                  report_interactive_max_buildings: int = OutputsConfig.report_interactive_max_buildings,
-                  ) -> dict[str, Path]:
+                  report_interactive: str = OutputsConfig.report_interactive) -> dict[str, Path]:
     """Write every output file of a survey into ``out_dir``.
 
     Parameters
@@ -165,10 +164,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
     hourly_sites_format : str
         ``"csv"`` or ``"parquet"`` (GeoParquet) for the per-site profiles.
     report_interactive : str
-        Pan/zoom on the report's map: ``"on"``, ``"off"`` or ``"auto"`` (on with at most
-        ``report_interactive_max_buildings`` buildings).
-    report_interactive_max_buildings : int
-        See ``report_interactive``.
+        Pan/zoom on the report's map: ``"on"``, ``"off"`` or ``"auto"`` (on while the map's
+        footprints are vectors: at most :data:`pv_survey.outputs.charts.MAP_MAX_VECTOR_FOOTPRINTS`).
 
     Returns
     -------
@@ -239,7 +236,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                            version=_version(), zones=(extra_layers or {}).get("zones"),
                            boundary=_map_outlines(extra_layers).get("boundary"),
                            interactive=report_interactive == "on" or (
-                               report_interactive == "auto" and len(buildings) <= report_interactive_max_buildings))
+                               report_interactive == "auto" and len(buildings) <= charts_mod.MAP_MAX_VECTOR_FOOTPRINTS))
         html_tmp = put("report.html", html.encode("utf-8"))
         if pdf:
             from .pdf import print_pdf

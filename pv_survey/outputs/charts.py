@@ -29,6 +29,7 @@ from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..keys import member
 from .labels import CATEGORY_LABELS, bilingual, category_label
 from .styles import (
     BOUNDARY_COLOUR,
@@ -573,7 +574,7 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     bid = buildings["building_id"].astype(str).to_numpy()
     excl = buildings["excluded_reason"].fillna("").astype(str).to_numpy() != "" \
         if "excluded_reason" in buildings else np.zeros(len(buildings), bool)
-    ok = valid.to_numpy() & ~np.isin(bid, np.array(sorted(planned_ids), dtype=object))
+    ok = valid.to_numpy() & ~member(bid, sorted(planned_ids))
     raster = len(buildings) > max_vector_footprints
     # id and data-* attributes: the report's optional pan/zoom script (metres per drawing unit, span)
     out = [f'<svg id="plan-map" viewBox="0 0 {width_px} {height_px}" width="100%" role="img" '

@@ -379,10 +379,15 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
         extra_layers = {**(extra_layers or {}), "boundary": boundary}
     hourly = None
     if cfg.outputs.hourly:  # issue 14: a light second energy pass over the build-year sites' roofs
-        from .plan import hourly_note, plan_hourly
+        from .plan import hourly_note, plan_hourly, resource_hourly
+        from .resources import REGISTRY
         with timer.stage("hourly"):
             hourly = plan_hourly(planres.plan, roofs, wx, energy_params=energy_params(cfg),
                                  flat_max_tilt_deg=cfg.roofs.flat_max_tilt_deg)
+            others = {n: f for n, f in (extra_layers or {}).items() if n in REGISTRY and n != "roofs"}
+            hourly.resources = resource_hourly(
+                others, wx, flat_max_tilt_deg=cfg.roofs.flat_max_tilt_deg,
+                params_by_name={n: {**energy_params(cfg), **REGISTRY[n].rules(cfg).energy_overrides} for n in others})
         summary["notes"].append(hourly_note(hourly))
     manifest = make_manifest(cfg, started, timer, summary)
     result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest,
@@ -399,7 +404,6 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 progress=progress, pdf=cfg.outputs.report_pdf,
                 hourly=hourly, hourly_sites_format=cfg.outputs.hourly_sites_format,
                 report_interactive=cfg.outputs.report_interactive,
-                report_interactive_max_buildings=cfg.outputs.report_interactive_max_buildings,
             )
     if cfg.outputs.postgis_url:
         from .outputs import result_layers, write_postgis

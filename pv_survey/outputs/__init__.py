@@ -37,6 +37,7 @@ import pandas as pd
 from ..config import OutputsConfig
 from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
+from . import charts as charts_mod
 from .charts import ChartText, cjk_font
 from .csv_out import shortlist_frame, shortlist_lists, write_csv
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
@@ -113,9 +114,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   plan_result: Any = None, chart_font: str | None | bool = True,
                   pdf: bool = False, hourly: Any = None,
                   hourly_sites_format: str = OutputsConfig.hourly_sites_format,
-                  report_interactive: str = OutputsConfig.report_interactive,
-                  report_interactive_max_buildings: int = OutputsConfig.report_interactive_max_buildings,
-                  ) -> dict[str, Path]:
+                  report_interactive: str = OutputsConfig.report_interactive) -> dict[str, Path]:
     """Write every output file of a survey into ``out_dir``.
 
     Parameters
@@ -166,10 +165,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
     hourly_sites_format : str
         ``"csv"`` or ``"parquet"`` (GeoParquet) for the per-site profiles.
     report_interactive : str
-        Pan/zoom on the report's map: ``"on"``, ``"off"`` or ``"auto"`` (on with at most
-        ``report_interactive_max_buildings`` buildings).
-    report_interactive_max_buildings : int
-        See ``report_interactive``.
+        Pan/zoom on the report's map: ``"on"``, ``"off"`` or ``"auto"`` (on while the map's
+        footprints are vectors: at most :data:`pv_survey.outputs.charts.MAP_MAX_VECTOR_FOOTPRINTS`).
 
     Returns
     -------
@@ -233,7 +230,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                 category_shares=category_shares, summary=summary, shortlist_size=shortlist_size,
                 workbook_max_rows=workbook_max_rows, chart_font=chart_font, hourly=hourly,
                 hourly_sites_format=hourly_sites_format, report_interactive=report_interactive,
-                report_interactive_max_buildings=report_interactive_max_buildings, extra_layers=extra_layers,
+                extra_layers=extra_layers,
                 pdf=pdf, tick=tick)
         except BaseException:
             stop.set()
@@ -265,7 +262,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
 
 def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, coverage, category_shares, summary,
                        shortlist_size, workbook_max_rows, chart_font, hourly, hourly_sites_format,
-                       report_interactive, report_interactive_max_buildings, extra_layers, pdf, tick) -> dict:
+                       report_interactive, extra_layers, pdf, tick) -> dict:
     """The lists, workbook, charts, report, zone and hourly tables and summary of :func:`write_outputs`."""
     sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
     for name, rows in shortlist_lists(plan_l, shortlist_size=shortlist_size, shortlist=sl).items():
@@ -290,7 +287,7 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
                        version=_version(), zones=(extra_layers or {}).get("zones"),
                        boundary=_map_outlines(extra_layers).get("boundary"),
                        interactive=report_interactive == "on" or (
-                           report_interactive == "auto" and len(buildings) <= report_interactive_max_buildings))
+                           report_interactive == "auto" and len(buildings) <= charts_mod.MAP_MAX_VECTOR_FOOTPRINTS))
     html_tmp = put("report.html", html.encode("utf-8"))
     if pdf:
         from .pdf import print_pdf

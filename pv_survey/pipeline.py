@@ -392,6 +392,12 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     from .roofs import constraint_summary_lines
     from .zones import zone_summary_lines
     summary["plan_lines"] += constraint_summary_lines(buildings) + zone_summary_lines(zone_layers)
+    if units is not None:
+        from .presets import module_preset
+        from .sites import layout_summary_line
+        summary["plan_lines"].append(layout_summary_line(units, module_preset(cfg.roofs.module),
+                                                         site_fill=cfg.plan.site_fill,
+                                                         min_module_yield_kwh_kwp=cfg.plan.min_module_yield_kwh_kwp))
     if zone_layers is not None:
         extra_layers = {**(extra_layers or {}), "zones": zone_layers}
     if layout_layers:

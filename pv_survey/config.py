@@ -38,6 +38,7 @@ __all__ = [
     "EconomicsConfig",
     "ResourcesConfig",
     "OutputsConfig",
+    "FluxConfig",
     "load_config",
     "config_from_dict",
     "config_to_dict",
@@ -791,6 +792,30 @@ class OutputsConfig:
 
 
 @dataclass(frozen=True)
+class FluxConfig:
+    """Roof irradiation raster (flux_annual.tif): kWh/m2 a year in the plane of every roof cell."""
+
+    enabled: bool = _f(
+        False, "Write flux_annual.tif, a Cloud-Optimized GeoTIFF of the yearly irradiation on every roof cell, "
+        "with its QGIS style flux_annual.qml (as --flux). Off by default: it ray-marches a horizon from every "
+        "roof cell (issue 19 item 4).",
+    )
+    resolution_m: float = _f(
+        1.0, "Cell size of the flux raster (as --flux-resolution-m); at shading.dsm_resolution_m its cells are the "
+        "DSM's cells. 1 m resolves plant rooms and parapet shade on a roof (issue 19 item 4 default).",
+        lo=0.1, hi=20,
+    )
+    monthly: bool = _f(
+        False, "Also write flux_monthly.tif, 12 bands January..December (as --flux-monthly).",
+    )
+    n_sectors: int = _f(
+        36, "Horizon sectors per roof cell, 10 deg each: half the roofs' 72, which halves the ray march over "
+        "millions of cells (bench/results/flux.md); GRASS r.sun users commonly take a 5-15 deg horizon step "
+        "(r.horizon manual). Project choice.", lo=4, hi=720,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole scenario."""
 
@@ -803,6 +828,7 @@ class Config:
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
+    flux: FluxConfig = field(default_factory=FluxConfig)
 
     def replace(self, **sections: dict[str, Any]) -> "Config":
         """Return a copy with some fields of some sections changed.

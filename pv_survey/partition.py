@@ -189,12 +189,16 @@ class TileResult:
         Stage timings of the tile. [s]
     dsm_filled_cells : int
         DSM cells without data filled in the tile's DSM (halos overlap, so tiles count some twice).
+    flux : pv_survey.flux.FluxCells or None
+        Irradiation of the core's roof cells (``flux.enabled``); the driver writes it into the
+        run's raster as the tile arrives and drops it.
     """
 
     roofs: Any
     layers: dict
     timings_s: dict
     dsm_filled_cells: int = 0
+    flux: Any = None
 
 
 def _area_bounds(core: gpd.GeoDataFrame, parking: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame) -> tuple:
@@ -236,6 +240,9 @@ def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFra
                         absolute=absolute, energy_params=pipeline.energy_params(cfg), planes=planes,
                         parking=parking)
         assessed = assessment.assess(cfg, tile, timer=timer, progress=progress)
+        cells = None
+        if cfg.flux.enabled:
+            cells = _tile_flux(cfg, dsm, assessed["roofs"].frame, wx, owner_of, absolute, timer, progress)
     except PVSurveyError as exc:
         try:
             wrapped = type(exc)(f"tile {key} ({len(core_ids)} buildings): {exc}")
@@ -245,7 +252,24 @@ def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFra
     layers = {name: a.frame for name, a in assessed.items()}
     roofs = layers.pop("roofs")
     return TileResult(roofs=roofs, layers=layers, timings_s=dict(timer.timings_s) if own_timer else {},
-                      dsm_filled_cells=int(getattr(dsm, "filled_cells", 0) or 0))
+                      dsm_filled_cells=int(getattr(dsm, "filled_cells", 0) or 0), flux=cells)
+
+
+def _tile_flux(cfg: Config, dsm: Any, roofs: gpd.GeoDataFrame, wx: Any, owner_of: Any, absolute: bool,
+               timer: Any, progress: Any) -> Any:
+    """The irradiation of the tile's roof cells (:func:`pv_survey.flux.roof_flux`) with the run's settings.
+
+    A DSM read from file gives each cell its own slope, aspect and height; a rasterised DSM (flat
+    prisms) leaves them to the roof planes.
+    """
+    from . import flux
+
+    fc = cfg.flux
+    report = None if progress is None else (lambda done, total: progress("flux", done, total))
+    with timer.stage("flux"):
+        return flux.roof_flux(dsm, roofs, wx, resolution_m=fc.resolution_m, owner_of=owner_of,
+                              from_dsm=bool(cfg.inputs.dsm), n_sectors=fc.n_sectors,
+                              radius_m=cfg.shading.search_radius_m, albedo=cfg.energy.albedo, progress=report)
 
 
 @contextmanager
@@ -299,11 +323,12 @@ def _tile_inputs(buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFrame | None,
     return tb, tp, tl, core_ids
 
 
-def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer) -> list:
+def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result=None) -> list:
     """:class:`TileResult` of every tile, in tile order; tiles are dispatched largest first.
 
     In this process the tiles add their stage times to ``timer``; a single tile also
-    reports the progress of its long stages.
+    reports the progress of its long stages. ``on_result(result)`` is called as each tile
+    arrives (the flux raster takes its cells then).
     """
     n = len(tiles)
     results: list = [None] * n
@@ -317,6 +342,8 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
             tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i])
             results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key, parking=tl, timer=timer,
                                      progress=inner)
+            if on_result is not None:
+                on_result(results[i])
             if progress is not None:
                 progress("tiles", done, n)
         return results
@@ -372,6 +399,8 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
                 continue
             results[i] = res
             fut.release()
+            if on_result is not None:
+                on_result(res)
             for stage, sec in res.timings_s.items():  # summed over the tiles (worker time, not wall time)
                 timer.timings_s[stage] = round(timer.timings_s.get(stage, 0.0) + sec, 3)
             done += 1
@@ -513,37 +542,81 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
     halo_m = float(cfg.shading.search_radius_m) + HALO_MARGIN_CELLS * float(cfg.shading.dsm_resolution_m)
     tile_size_m = check_tile_size(cfg.shading.tile_size_m if tile_size_m is None else tile_size_m)
-    with dask_client(workers, scheduler) as client:
-        buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite,
-                                                 timer=timer)
-        parking = load_parking(cfg)
-        if parking is not None and "carport_id" not in parking:
-            # ids by position among all car parks, whatever tile a car park falls in
-            parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
-        usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
-        with timer.stage("tiles"):
-            tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m,
-                               parking=None if parking is None else parking.geometry)
-            where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
-            log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
-            if not tiles:  # no usable building nor car park: one empty tile says what is left
-                tiles = [Tile(key=(0, 0), core=np.empty(0, np.int64), halo=np.arange(len(buildings)),
-                              bounds=tuple(buildings.total_bounds))]
-            out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer)
-            roofs, extra = _merge_layers(out, buildings, parking)
-            filled = sum(r.dsm_filled_cells for r in out)
-            del out  # the tile frames are freed as soon as they are concatenated
-            if filled and cfg.inputs.dsm:
-                fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
-                counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
-                notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
-        if len(tiles) > 1 or client is not None:
-            n_halo = sum(t.halo.size for t in tiles)
-            notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
-                         f"({n_halo - int(usable.sum())} halo building copies), {where}")
-    if "roofs" not in cfg.resources.kinds:
-        # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
-        notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
-    return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
-                         started=started, out_path=out_path if write else None, overwrite=overwrite,
-                         extra_layers=extra, progress=progress)
+    flux_raster = None
+    with _closing(lambda: flux_raster):
+        with dask_client(workers, scheduler) as client:
+            buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite,
+                                                     timer=timer)
+            parking = load_parking(cfg)
+            if parking is not None and "carport_id" not in parking:
+                # ids by position among all car parks, whatever tile a car park falls in
+                parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
+            usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
+            if cfg.flux.enabled and write:
+                flux_raster = _flux_raster(cfg, buildings, out_path)
+                if flux_raster is None:
+                    notes.append("flux raster: no building to put on it; flux_annual.tif not written")
+            on_result = None if flux_raster is None else _flux_taker(flux_raster)
+            with timer.stage("tiles"):
+                tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m,
+                                   parking=None if parking is None else parking.geometry)
+                where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
+                log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
+                if not tiles:  # no usable building nor car park: one empty tile says what is left
+                    tiles = [Tile(key=(0, 0), core=np.empty(0, np.int64), halo=np.arange(len(buildings)),
+                                  bounds=tuple(buildings.total_bounds))]
+                out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result)
+                roofs, extra = _merge_layers(out, buildings, parking)
+                filled = sum(r.dsm_filled_cells for r in out)
+                del out  # the tile frames are freed as soon as they are concatenated
+                if filled and cfg.inputs.dsm:
+                    fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
+                    counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
+                    notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
+            if len(tiles) > 1 or client is not None:
+                n_halo = sum(t.halo.size for t in tiles)
+                notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
+                             f"({n_halo - int(usable.sum())} halo building copies), {where}")
+        if "roofs" not in cfg.resources.kinds:
+            # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
+            notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
+        if flux_raster is not None:
+            notes.append(f"flux raster: {flux_raster.cells:,} roof cells of {cfg.flux.resolution_m:g} m, "
+                         f"{flux_raster.lo:,.0f}-{flux_raster.hi:,.0f} kWh/m2 a year in each cell's plane "
+                         f"({cfg.flux.n_sectors} horizon sectors)" if flux_raster.cells else
+                         "flux raster: no roof cell; flux_annual.tif holds no data")
+        return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
+                             started=started, out_path=out_path if write else None, overwrite=overwrite,
+                             extra_layers=extra, progress=progress, flux=flux_raster)
+
+
+@contextmanager
+def _closing(get: Any) -> Iterator[None]:
+    """Remove the flux raster's scratch files when the run ends, however it ends."""
+    try:
+        yield
+    finally:
+        obj = get()
+        if obj is not None:
+            obj.close()
+
+
+def _flux_raster(cfg: Config, buildings: gpd.GeoDataFrame, out_path: Path) -> Any:
+    """The run's empty flux raster over every building (None without one), scratch files in ``out_path``."""
+    from .flux import grid_window
+    from .outputs.flux_raster import FluxRaster
+
+    geoms = buildings.geometry
+    present = ~(geoms.isna() | geoms.is_empty)
+    if not present.any():
+        return None
+    transform, shape = grid_window(tuple(geoms[present].total_bounds), cfg.flux.resolution_m)
+    return FluxRaster(out_path, transform=transform, shape=shape, crs=cfg.survey.metric_crs,
+                      monthly=cfg.flux.monthly)
+
+
+def _flux_taker(raster: Any):
+    def take(result: TileResult) -> None:
+        raster.add(result.flux)
+        result.flux = None  # one tile's cells in the driver at a time
+    return take

@@ -349,7 +349,7 @@ def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_T
 
 
 def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, started, out_path, overwrite,
-                  extra_layers: dict | None = None, progress: Progress | None = None):
+                  extra_layers: dict | None = None, progress: Progress | None = None, flux: Any = None):
     """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs."""
     buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer, weather=wx)
     buildings, zone_layers = survey_zones(cfg, buildings)  # issue 16: reporting zones
@@ -375,7 +375,7 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 summary=summary, manifest=manifest, crs=cfg.survey.metric_crs, overwrite=overwrite,
                 shortlist_size=cfg.outputs.shortlist_size, workbook_max_rows=cfg.outputs.workbook_max_rows,
                 extra_layers=extra_layers or None,
-                progress=progress, pdf=cfg.outputs.report_pdf,
+                progress=progress, pdf=cfg.outputs.report_pdf, flux=flux,
             )
     if cfg.outputs.postgis_url:
         from .outputs import result_layers, write_postgis

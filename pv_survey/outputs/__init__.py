@@ -107,7 +107,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   workbook_max_rows: int = OutputsConfig.workbook_max_rows,
                   progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
                   plan_result: Any = None, chart_font: str | None | bool = True,
-                  pdf: bool = False) -> dict[str, Path]:
+                  pdf: bool = False, flux: Any = None) -> dict[str, Path]:
     """Write every output file of a survey into ``out_dir``.
 
     Parameters
@@ -151,6 +151,9 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         None = English-only charts.
     pdf : bool
         Also print the report to ``report.pdf`` (A4) with a headless Chromium.
+    flux : pv_survey.outputs.flux_raster.FluxRaster, optional
+        The run's roof irradiation raster, filled tile by tile: written as the Cloud-Optimized
+        GeoTIFF ``flux_annual.tif`` (and ``flux_monthly.tif``) with their QGIS styles.
 
     Returns
     -------
@@ -227,6 +230,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         if extra_layers and "zones" in extra_layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
             z = pd.DataFrame(extra_layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
             put("zones.csv", z.to_csv(index=False).encode("utf-8-sig"))
+        if flux is not None:
+            flux.write_into(st)
         md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=plan_l)
         put("summary.md", md.encode("utf-8"))
         tick()

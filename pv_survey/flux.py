@@ -11,8 +11,8 @@ every cell whose centre lies on a roof plane gets
 2. its **horizon** from the cell centre, ray-marched through the DSM in ``flux.n_sectors``
    azimuth sectors (:func:`pv_survey.shading.iter_horizons_at_points`, chunk by chunk with one
    max-pyramid), at the plane's height ignoring the cell's own building like the roof assessment
-   (rasterised DSM), or at the DSM's own height with nothing ignored (DSM file: a plant room on the
-   same roof shades it);
+   (rasterised DSM), or at the DSM's own height plus one cell's rise along the slope with nothing
+   ignored (DSM file: a plant room on the same roof shades it, the roof's own next cell does not);
 3. its **irradiation in its plane**: the plane's sky view above that horizon and the open share
    of the horizon band (:func:`pv_survey.shading.plane_sky_view_frac`), then the energy stage's
    irradiance, month by month (:func:`pv_survey.energy.plane_irradiation_kwh_m2`: the
@@ -285,7 +285,7 @@ def roof_flux(dsm: Any, planes: Any, weather: Any, *, resolution_m: float = Flux
     plane_of = rasterise_planes(np.where(ok, geoms, None), height, transform, shape)
     row, col = np.nonzero(plane_of >= 0)
     p = plane_of[row, col]
-    x, y = transform * (col + 0.5, row + 0.5)
+    x, y = transform @ (col + 0.5, row + 0.5)
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if from_dsm:
         from .shading import dsm_height_at
@@ -293,7 +293,10 @@ def roof_flux(dsm: Any, planes: Any, weather: Any, *, resolution_m: float = Flux
         tilt, az = dsm_slope_aspect(dsm, x, y)
         tilt = np.round(tilt / DSM_TILT_STEP_DEG) * DSM_TILT_STEP_DEG
         az = np.mod(np.round(az / DSM_AZIMUTH_STEP_DEG) * DSM_AZIMUTH_STEP_DEG, 360.0)
-        z = dsm_height_at(dsm, x, y)
+        # the observer stands one cell's rise above the cell's centre: the DSM's flat-topped cells
+        # of the same slope, whose edges are half a cell away, then never stand above the plane
+        # itself (the upslope neighbour would otherwise be seen at atan(2 tan(tilt)))
+        z = dsm_height_at(dsm, x, y) + max(dsm.cell_size_m) * np.tan(np.radians(np.clip(tilt, 0.0, 89.0)))
         excl = None
     else:
         tilt = planes["tilt_deg"].to_numpy(float)[p]

@@ -11,7 +11,7 @@ import importlib
 import sys
 
 
-BENCHES = ("energy", "shading")
+BENCHES = ("energy", "shading", "flux")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -431,3 +431,28 @@ def test_flux_raster_opens_styled_in_qgis(flux_run, tmp_path):
     assert hot_px[3] == 255
     assert min(sum(abs(a_ - b_) for a_, b_ in zip(hot_px[:3], c)) for c in top) < 120
     assert got["pixels"][1][3] == 0
+
+
+def test_cli_flux_options_set_the_flux_section(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from pv_survey import pipeline
+    from pv_survey.cli import _register, cli
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_survey(cfg, **kwargs):
+        seen["cfg"] = cfg
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "run_survey", fake_run_survey)
+    _register()
+    r = CliRunner().invoke(cli, ["-q", "run", "--flux", "--flux-resolution-m", "2", "--flux-monthly",
+                                 "--out", str(tmp_path / "o")])
+    assert isinstance(r.exception, Stop), r.output
+    assert seen["cfg"].flux == FluxConfig(enabled=True, resolution_m=2.0, monthly=True)
+    r = CliRunner().invoke(cli, ["-q", "run", "--out", str(tmp_path / "o")])
+    assert seen["cfg"].flux == FluxConfig()  # off unless asked for

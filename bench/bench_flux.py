@@ -195,3 +195,56 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def figure(tif: str | Path, png: str | Path, *, centre_rc: tuple[int, int] | None = None, size_m: float = 500.0) -> Path:
+    """A picture of a window of a flux raster, coloured as its QGIS style (README figure).
+
+    ``python -c "from bench.bench_flux import figure; figure('outputs/x/flux_annual.tif', 'docs/flux_demo.png')"``
+    draws the ``size_m`` square around ``centre_rc`` (default: the window with the most roof cells).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import rasterio
+    from matplotlib.colors import LinearSegmentedColormap
+    from rasterio.windows import Window
+
+    from pv_survey.outputs.flux_raster import FLUX_COLOURS, RAMP_LOW_PERCENTILE, ramp_range
+
+    with rasterio.open(tif) as src:
+        res = src.res[0]
+        n = int(size_m / res)
+        if centre_rc is None:  # the window with the most roof cells, on a coarse overview
+            step = 32
+            ov = src.read(1, out_shape=(max(1, src.height // step), max(1, src.width // step)))
+            k = max(1, n // step)
+            counts = np.isfinite(ov).astype(float)
+            cs = counts.cumsum(0).cumsum(1)
+            best, rc = -1.0, (src.height // 2, src.width // 2)
+            for r in range(k, ov.shape[0]):
+                for c in range(k, ov.shape[1]):
+                    s = cs[r, c] - cs[r - k, c] - cs[r, c - k] + cs[r - k, c - k]
+                    if s > best:
+                        best, rc = s, ((r - k // 2) * step, (c - k // 2) * step)
+            centre_rc = rc
+        r0, c0 = max(0, centre_rc[0] - n // 2), max(0, centre_rc[1] - n // 2)
+        a = src.read(1, window=Window(c0, r0, n, n))
+        whole = src.read(1, out_shape=(max(1, src.height // 8), max(1, src.width // 8)))
+    lo, hi = ramp_range(float(np.nanpercentile(whole, RAMP_LOW_PERCENTILE)), float(np.nanmax(whole)))
+    cmap = LinearSegmentedColormap.from_list("flux", list(FLUX_COLOURS))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
+    ax.set_facecolor("#d9d9d9")
+    im = ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest",
+                   extent=(0, a.shape[1] * res, 0, a.shape[0] * res))
+    ax.set_xlabel("m")
+    ax.set_ylabel("m")
+    ax.set_title(f"Roof irradiation, kWh/m² a year in each cell's plane ({res:g} m cells)", fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.85, label="kWh/m² a year")
+    fig.tight_layout()
+    out = Path(png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

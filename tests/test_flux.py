@@ -456,3 +456,38 @@ def test_cli_flux_options_set_the_flux_section(monkeypatch, tmp_path):
     assert seen["cfg"].flux == FluxConfig(enabled=True, resolution_m=2.0, monthly=True)
     r = CliRunner().invoke(cli, ["-q", "run", "--out", str(tmp_path / "o")])
     assert seen["cfg"].flux == FluxConfig()  # off unless asked for
+
+
+def test_flux_raster_puts_tile_windows_in_place(tmp_path):
+    # two tiles' windows on one 1 m raster, overlapping in one cell: each value lands at its own
+    # coordinates, the overlap keeps the higher value whatever the order, the rest stays NaN
+    from pv_survey.outputs.atomic import Staging
+    from pv_survey.outputs.flux_raster import FluxRaster
+
+    t, shape = flux.grid_window((X0, Y0, X0 + 10, Y0 + 8), 1.0)
+    raster = FluxRaster(tmp_path, transform=t, shape=shape, crs=CRS, monthly=True)
+    months = np.full((3, 12), 100.0, dtype=np.float32)
+    a = flux.FluxCells(Affine(1.0, 0.0, X0 + 2, 0.0, -1.0, Y0 + 8), (2, 3), np.array([0, 1, 1], np.int32),
+                       np.array([0, 1, 2], np.int32), months)  # cells (x 2.5, y 7.5), (3.5, 6.5), (4.5, 6.5)
+    b = flux.FluxCells(Affine(1.0, 0.0, X0 + 4, 0.0, -1.0, Y0 + 7), (1, 1), np.array([0], np.int32),
+                       np.array([0], np.int32), months[:1] * 2)  # cell (4.5, 6.5) again, higher
+    raster.add(b)
+    raster.add(a)
+    with Staging(tmp_path) as st:
+        raster.write_into(st)
+        paths = st.commit()
+    raster.close()
+    with rasterio.open(paths["flux_annual.tif"]) as src:
+        assert src.transform == t and src.shape == shape
+        year = src.read(1)
+    with rasterio.open(paths["flux_monthly.tif"]) as src:
+        assert src.count == 12
+        jan = src.read(1)
+    want = np.full(shape, np.nan, dtype=np.float32)
+    want[0, 2] = want[1, 3] = 1200.0
+    want[1, 4] = 2400.0
+    np.testing.assert_array_equal(year, want)
+    np.testing.assert_array_equal(jan, want / 12)
+    qml = paths["flux_annual.qml"].read_text(encoding="utf-8")
+    assert 'minimumValue="1200"' in qml and 'maximumValue="2400"' in qml
+    assert not list(tmp_path.glob(".*tmp-*"))

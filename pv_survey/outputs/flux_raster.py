@@ -35,6 +35,11 @@ FLUX_FILES: dict[str, int] = {"flux_annual.tif": 1, "flux_monthly.tif": 12}
 COG_OPTIONS: dict[str, str] = {"COMPRESS": "DEFLATE", "PREDICTOR": "YES", "BLOCKSIZE": "512",
                                "OVERVIEWS": "AUTO", "RESAMPLING": "AVERAGE", "BIGTIFF": "IF_SAFER"}
 _SCRATCH_BLOCK = 256
+#: Low end of the colour ramp: this percentile of the roof cells' yearly values, so a few cells in deep
+#: shade do not wash out the rest (project choice); lower values take the ramp's first colour.
+RAMP_LOW_PERCENTILE = 1.0
+#: Bins of the histogram of yearly values kept for that percentile. [kWh/m2]
+_HIST_EDGES = np.arange(0.0, 4000.0 + 10.0, 10.0)
 
 
 def ramp_range(lo: float, hi: float) -> tuple[float, float]:
@@ -48,6 +53,8 @@ def ramp_range(lo: float, hi: float) -> tuple[float, float]:
 
 def flux_qml(lo_kwh_m2: float, hi_kwh_m2: float, *, title: str = "") -> str:
     """QGIS style of a flux raster: a pseudocolour ramp (:data:`FLUX_COLOURS`) from ``lo`` to ``hi``, NaN clear.
+
+    Values outside the range take the ramp's end colours (``clip="0"``).
 
     Written for QGIS 3.22 LTR (``singlebandpseudocolor`` renderer, interpolated colour ramp shader)
     and read unchanged by later 3.x releases.
@@ -148,6 +155,7 @@ class FluxRaster:
         self.lo = math.inf
         self.hi = -math.inf
         self.cells = 0
+        self.hist = np.zeros(_HIST_EDGES.size - 1, dtype=np.int64)
         try:
             for name in self.names:
                 path = _temp_name(self.out_dir / name)
@@ -189,6 +197,7 @@ class FluxRaster:
         self.lo = min(self.lo, float(annual.min()))
         self.hi = max(self.hi, float(annual.max()))
         self.cells += int(r.size)
+        self.hist += np.histogram(np.clip(annual, _HIST_EDGES[0], _HIST_EDGES[-1]), bins=_HIST_EDGES)[0]
         r0, c0 = int(r.min()), int(c.min())
         win = Window(c0, r0, int(c.max()) - c0 + 1, int(r.max()) - r0 + 1)
         for name in self.names:
@@ -207,7 +216,7 @@ class FluxRaster:
         import rasterio
         from rasterio.shutil import copy as rio_copy
 
-        lo, hi = ramp_range(self.lo, self.hi)
+        lo, hi = ramp_range(self.ramp_low(), self.hi)
         for name in self.names:
             tif = staging.temp(name)
             try:
@@ -219,13 +228,20 @@ class FluxRaster:
             title = ("屋面月辐照量 / Roof irradiation per month (kWh/m2), band 1 = January" if months else
                      "屋面年辐照量 / Roof irradiation per year (kWh/m2)")
             # a month gets about a twelfth of the year: the monthly raster's ramp is the year's / 12
-            m_lo, m_hi = (ramp_range(self.lo / 12.0, self.hi / 12.0) if months and self.cells else (lo, hi))
+            m_lo, m_hi = (ramp_range(self.ramp_low() / 12.0, self.hi / 12.0) if months and self.cells else (lo, hi))
             qml = flux_qml(m_lo, m_hi, title=title)
             qml_name = Path(name).with_suffix(".qml").name
             try:
                 staging.temp(qml_name).write_bytes(qml.encode("utf-8"))
             except OSError as exc:
                 raise OutputError(write_failure(self.out_dir / qml_name, "writing", exc)) from exc
+
+    def ramp_low(self) -> float:
+        """:data:`RAMP_LOW_PERCENTILE` of the yearly values written so far (lower edge of its bin). [kWh/m2]"""
+        if not self.cells:
+            return math.nan
+        k = int(np.searchsorted(np.cumsum(self.hist), self.cells * RAMP_LOW_PERCENTILE / 100.0))
+        return max(self.lo, float(_HIST_EDGES[min(k, _HIST_EDGES.size - 1)]))
 
     def close(self) -> None:
         """Remove the scratch raster(s)."""

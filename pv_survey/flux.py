@@ -277,6 +277,9 @@ def roof_flux(dsm: Any, planes: Any, weather: Any, *, resolution_m: float = Flux
 
     geoms = np.asarray(planes.geometry.to_numpy(), dtype=object)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) if len(geoms) else np.zeros(0, bool)
+    if not from_dsm:  # a plane without an orientation or height has no cells (none does after the roofs stage)
+        for col in ("tilt_deg", "azimuth_deg", "height_m"):
+            ok &= np.isfinite(planes[col].to_numpy(float))
     if not ok.any():
         t, shape = grid_window(dsm.bounds, resolution_m)
         return FluxCells(t, (0, 0), np.empty(0, np.int32), np.empty(0, np.int32), np.empty((0, 12), np.float32))

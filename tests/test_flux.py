@@ -491,3 +491,15 @@ def test_flux_raster_puts_tile_windows_in_place(tmp_path):
     qml = paths["flux_annual.qml"].read_text(encoding="utf-8")
     assert 'minimumValue="1200"' in qml and 'maximumValue="2400"' in qml
     assert not list(tmp_path.glob(".*tmp-*"))
+
+
+def test_coarser_flux_grid_and_planes_without_orientation(wx):
+    # 2 m cells over a lone 20 x 20 m flat roof: 100 cells, each the open POA; a plane with no tilt
+    # gets no cell instead of failing the run
+    flat = shapely.box(X0, Y0, X0 + 20, Y0 + 20)
+    other = shapely.box(X0 + 40, Y0, X0 + 50, Y0 + 10)
+    dsm = shading.dsm_from_buildings([flat, other], [12.0, 5.0], resolution_m=1.0, pad_m=300.0, crs=CRS)
+    planes = _planes([flat, other], [0.0, np.nan], [180.0, 180.0], [12.0, 5.0], ["A", "B"])
+    cells = flux.roof_flux(dsm, planes, wx, resolution_m=2.0, owner_of=pd.Series([0, 1], index=["A", "B"]))
+    assert cells.row.size == 100 and cells.transform.a == 2.0
+    np.testing.assert_allclose(cells.annual_kwh_m2, _open_poa(wx, 0.0, 180.0), rtol=1e-6)

@@ -146,8 +146,14 @@ def dsm_slope_aspect(dsm: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     ``dz/dx = ((c + 2f + i) - (a + 2d + g)) / (8 dx)`` and ``dz/dnorth = ((a + 2b + c) - (g + 2h + i)) /
     (8 dy)`` over the window ``a b c / d e f / g h i`` (north row first); the slope is
     ``atan(|grad z|)``, the aspect the downhill direction clockwise from north (Horn 1981, Proc. IEEE
-    69(1):14-47; GDAL ``gdaldem slope`` / ``aspect``). Cells at the DSM's edge reuse their own row or
-    column for the missing neighbours.
+    69(1):14-47; GDAL ``gdaldem slope`` / ``aspect``).
+
+    A roof is read on its own surface: a neighbour that is not of the centre cell's owner (another
+    building, the ground beyond the wall: :func:`pv_survey.shading.assign_owners`) or lies off the DSM
+    is replaced by the reflection of the opposite neighbour through the centre (``2 e - opposite``);
+    when that one is missing too, a side neighbour by ``e`` and a corner neighbour by the sum of its
+    two sides' rises. So an edge or corner cell takes the slope of its roof, not the cliff of its
+    wall; exact for a plane at least two cells wide in each direction.
 
     Parameters
     ----------
@@ -167,17 +173,30 @@ def dsm_slope_aspect(dsm: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     r = row.astype(np.int64)
     rows, cols = dsm.shape
     h = dsm.height_m
-    rn, rs = np.maximum(r - 1, 0), np.minimum(r + 1, rows - 1)
-    cw, ce = np.maximum(c - 1, 0), np.minimum(c + 1, cols - 1)
-    a, b, cc = h[rn, cw].astype(float), h[rn, c].astype(float), h[rn, ce].astype(float)
-    d, f = h[r, cw].astype(float), h[r, ce].astype(float)
-    g, hh, i = h[rs, cw].astype(float), h[rs, c].astype(float), h[rs, ce].astype(float)
+    e = h[r, c].astype(np.float64)
+    own = dsm.owner[r, c]
+    # the 8 neighbours as (dr, dc); opposite of k is 7 - k
+    offs = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
+    vals, valid = [], []
+    for dr, dc in offs:
+        rr, cc = r + dr, c + dc
+        inside = (rr >= 0) & (rr < rows) & (cc >= 0) & (cc < cols)
+        rr_c, cc_c = np.clip(rr, 0, rows - 1), np.clip(cc, 0, cols - 1)
+        ok = inside & ((own < 0) | (dsm.owner[rr_c, cc_c] == own))
+        vals.append(h[rr_c, cc_c].astype(np.float64))
+        valid.append(ok)
+    nb: list = [None] * 8
+    for k in (1, 3, 4, 6):  # N, W, E, S first
+        opp = 7 - k
+        nb[k] = np.where(valid[k], vals[k], np.where(valid[opp], 2.0 * e - vals[opp], e))
+    for k, (p, q) in ((0, (1, 3)), (2, (1, 4)), (5, (6, 3)), (7, (6, 4))):  # NW, NE, SW, SE
+        opp = 7 - k
+        # on a plane the diagonal neighbour is the sum of its two sides' rises
+        nb[k] = np.where(valid[k], vals[k], np.where(valid[opp], 2.0 * e - vals[opp], nb[p] + nb[q] - e))
+    a, b, cc_, d, f, g, hh, i = nb
     dx, dy = dsm.cell_size_m
-    # edge cells: the missing side has no distance, so scale by the columns / rows actually spanned
-    span_x = np.where((ce - cw) > 0, (ce - cw), 1) / 2.0
-    span_y = np.where((rs - rn) > 0, (rs - rn), 1) / 2.0
-    gx = ((cc + 2 * f + i) - (a + 2 * d + g)) / (8.0 * dx * span_x)
-    gn = ((a + 2 * b + cc) - (g + 2 * hh + i)) / (8.0 * dy * span_y)
+    gx = ((cc_ + 2 * f + i) - (a + 2 * d + g)) / (8.0 * dx)
+    gn = ((a + 2 * b + cc_) - (g + 2 * hh + i)) / (8.0 * dy)
     tilt = np.degrees(np.arctan(np.hypot(gx, gn)))
     az = np.where((gx == 0) & (gn == 0), 180.0, np.mod(np.degrees(np.arctan2(-gx, -gn)), 360.0))
     return tilt, az

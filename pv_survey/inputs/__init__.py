@@ -19,7 +19,8 @@ Modules: :mod:`.sources` (formats), :mod:`.crs`, :mod:`.encoding`, :mod:`.osm`,
 from .crs import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84, parse_crs, wgs84_to_bd09,
                   wgs84_to_gcj02)
 from .postgis import PostgisSource, parse_postgis_source
-from .read import InputReport, read_buildings, read_obstacles, read_parking, read_roof_planes, read_zones
+from .read import (InputReport, read_boundary, read_buildings, read_obstacles, read_parking, read_roof_planes,
+                   read_zones)
 from .schema import CATEGORIES, DEFAULT_HEIGHT_M, SCHEMA_COLUMNS, STOREY_HEIGHT_M
 from .sources import RawSource, read_source
 from .validate import ValidationReport, check_frame, validate_buildings, validate_frame
@@ -29,6 +30,7 @@ __all__ = [
     "read_roof_planes",
     "read_parking",
     "read_zones",
+    "read_boundary",
     "read_obstacles",
     "validate_buildings",
     "validate_frame",

@@ -10,7 +10,9 @@
 - ``shortlists.xlsx`` — the procurement workbook (one sheet per build year, reserve and class,
   a summary sheet with totals);
 - ``report.html`` (self-contained) and ``cumulative_capacity.png``;
-- ``summary.md``, ``README.txt`` (bilingual index of the folder) and ``manifest.json``.
+- ``summary.md``, ``README.txt`` (bilingual index of the folder) and ``manifest.json``;
+- with hourly profiles: ``hourly_district.csv``, ``hourly_phases.csv``, ``hourly_sites.csv``
+  (or ``hourly_sites.parquet``).
 
 Every file is staged under a temporary name and put in place only when all are written
 (:mod:`pv_survey.outputs.atomic`); an existing output is never replaced without
@@ -41,6 +43,7 @@ from .manifest import manifest_json
 from .postgis import write_postgis
 from .report import render_charts, report_html, summary_md
 from .index import readme_txt
+from .hourly import hourly_tables, sites_geoparquet, typical_day_kw
 from .xlsx_out import shortlists_xlsx, workbook_sheets
 
 __all__ = [
@@ -107,7 +110,12 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   workbook_max_rows: int = OutputsConfig.workbook_max_rows,
                   progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
                   plan_result: Any = None, chart_font: str | None | bool = True,
-                  pdf: bool = False, flux: Any = None) -> dict[str, Path]:
+                  pdf: bool = False, hourly: Any = None,
+                  hourly_sites_format: str = OutputsConfig.hourly_sites_format,
+                  report_interactive: str = OutputsConfig.report_interactive,
+                  report_interactive_max_buildings: int = OutputsConfig.report_interactive_max_buildings,
+                  flux: Any = None,
+                  ) -> dict[str, Path]:
     """Write every output file of a survey into ``out_dir``.
 
     Parameters
@@ -151,6 +159,17 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         None = English-only charts.
     pdf : bool
         Also print the report to ``report.pdf`` (A4) with a headless Chromium.
+    hourly : pv_survey.plan.HourlyPlan, optional
+        Hourly AC profiles of the plan: written as ``hourly_district.csv``, ``hourly_phases.csv``
+        and ``hourly_sites.csv`` / ``.parquet`` (:mod:`pv_survey.outputs.hourly`), the district's
+        typical day per month charted in the report.
+    hourly_sites_format : str
+        ``"csv"`` or ``"parquet"`` (GeoParquet) for the per-site profiles.
+    report_interactive : str
+        Pan/zoom on the report's map: ``"on"``, ``"off"`` or ``"auto"`` (on with at most
+        ``report_interactive_max_buildings`` buildings).
+    report_interactive_max_buildings : int
+        See ``report_interactive``.
     flux : pv_survey.outputs.flux_raster.FluxRaster, optional
         The run's roof irradiation raster, filled tile by tile: written as the Cloud-Optimized
         GeoTIFF ``flux_annual.tif`` (and ``flux_monthly.tif``) with their QGIS styles.
@@ -213,15 +232,18 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
         existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
                                      if "existing_pv_kwp" in buildings else 0.0))
+        day_kw = typical_day_kw(hourly.district) if hourly is not None else None
         charts = render_charts(plan=plan_l, roofs=roofs, targets=targets,
-                               existing_kwp=existing, text=text)
+                               existing_kwp=existing, text=text, typical_day=day_kw)
         put("cumulative_capacity.png", charts["cumulative"])
         tick()
         html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
                            plan=plan_l, buildings=buildings, charts=charts,
                            generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
                            version=_version(), zones=(extra_layers or {}).get("zones"),
-                           boundary=_map_outlines(extra_layers).get("boundary"))
+                           boundary=_map_outlines(extra_layers).get("boundary"),
+                           interactive=report_interactive == "on" or (
+                               report_interactive == "auto" and len(buildings) <= report_interactive_max_buildings))
         html_tmp = put("report.html", html.encode("utf-8"))
         if pdf:
             from .pdf import print_pdf
@@ -230,6 +252,15 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         if extra_layers and "zones" in extra_layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
             z = pd.DataFrame(extra_layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
             put("zones.csv", z.to_csv(index=False).encode("utf-8-sig"))
+        if hourly is not None:  # issue 14: the plan's hourly AC profiles
+            for name, data in hourly_tables(hourly).items():
+                if name == "hourly_sites.csv" and hourly_sites_format == "parquet":
+                    try:
+                        sites_geoparquet(hourly, plan_l, st.temp("hourly_sites.parquet"))
+                    except OSError as exc:
+                        raise OutputError(write_failure(out / "hourly_sites.parquet", "writing", exc)) from exc
+                    continue
+                put(name, data)
         if flux is not None:
             flux.write_into(st)
         md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=plan_l)

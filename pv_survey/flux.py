@@ -62,7 +62,8 @@ class FluxCells:
     row, col : numpy.ndarray
         int32 position of each roof cell in the window.
     monthly_kwh_m2 : numpy.ndarray
-        float32 (n_cells, 12): irradiation in the cell's plane, January..December. [kWh/m2]
+        float32 (n_cells, 12): irradiation in the cell's plane, January..December; (n_cells, 1), the
+        year, after :meth:`year_only`. [kWh/m2]
     """
 
     transform: Affine
@@ -75,6 +76,10 @@ class FluxCells:
     def annual_kwh_m2(self) -> np.ndarray:
         """Yearly irradiation of each cell (sum of the months). [kWh/m2]"""
         return self.monthly_kwh_m2.sum(axis=1, dtype=np.float64).astype(np.float32)
+
+    def year_only(self) -> "FluxCells":
+        """The same cells with the yearly value only (a twelfth of the memory to send back from a tile)."""
+        return FluxCells(self.transform, self.shape, self.row, self.col, self.annual_kwh_m2[:, None])
 
 
 def grid_window(bounds: tuple[float, float, float, float], resolution_m: float) -> tuple[Affine, tuple[int, int]]:

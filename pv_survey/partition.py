@@ -267,9 +267,10 @@ def _tile_flux(cfg: Config, dsm: Any, roofs: gpd.GeoDataFrame, wx: Any, owner_of
     fc = cfg.flux
     report = None if progress is None else (lambda done, total: progress("flux", done, total))
     with timer.stage("flux"):
-        return flux.roof_flux(dsm, roofs, wx, resolution_m=fc.resolution_m, owner_of=owner_of,
-                              from_dsm=bool(cfg.inputs.dsm), n_sectors=fc.n_sectors,
-                              radius_m=cfg.shading.search_radius_m, albedo=cfg.energy.albedo, progress=report)
+        cells = flux.roof_flux(dsm, roofs, wx, resolution_m=fc.resolution_m, owner_of=owner_of,
+                               from_dsm=bool(cfg.inputs.dsm), n_sectors=fc.n_sectors,
+                               radius_m=cfg.shading.search_radius_m, albedo=cfg.energy.albedo, progress=report)
+    return cells if fc.monthly else cells.year_only()
 
 
 @contextmanager

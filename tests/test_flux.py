@@ -507,3 +507,19 @@ def test_coarser_flux_grid_and_planes_without_orientation(wx):
     cells = flux.roof_flux(dsm, planes, wx, resolution_m=2.0, owner_of=pd.Series([0, 1], index=["A", "B"]))
     assert cells.row.size == 100 and cells.transform.a == 2.0
     np.testing.assert_allclose(cells.annual_kwh_m2, _open_poa(wx, 0.0, 180.0), rtol=1e-6)
+
+
+def test_scratch_raster_is_a_temporary_file_of_the_run(tmp_path):
+    # the scratch GeoTIFFs carry the run's temporary names: a killed run's are removed by the next
+    # run (atomic.remove_stale_temps), and they never count as foreign files in the output folder
+    from pv_survey.outputs.atomic import _TEMP_RE, other_files
+    from pv_survey.outputs.flux_raster import FluxRaster
+
+    t, shape = flux.grid_window((X0, Y0, X0 + 10, Y0 + 8), 1.0)
+    raster = FluxRaster(tmp_path, transform=t, shape=shape, crs=CRS, monthly=True)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and all(_TEMP_RE.match(n) for n in names)
+    assert str(os.getpid()) in names[0]
+    assert other_files(tmp_path) == []
+    raster.close()
+    assert list(tmp_path.iterdir()) == []

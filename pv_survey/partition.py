@@ -544,62 +544,54 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     halo_m = float(cfg.shading.search_radius_m) + HALO_MARGIN_CELLS * float(cfg.shading.dsm_resolution_m)
     tile_size_m = check_tile_size(cfg.shading.tile_size_m if tile_size_m is None else tile_size_m)
     flux_raster = None
-    with _closing(lambda: flux_raster):
-        with dask_client(workers, scheduler) as client:
-            buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite,
-                                                     timer=timer)
-            parking = load_parking(cfg)
-            if parking is not None and "carport_id" not in parking:
-                # ids by position among all car parks, whatever tile a car park falls in
-                parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
-            usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
-            if cfg.flux.enabled and write:
-                flux_raster = _flux_raster(cfg, buildings, out_path)
-                if flux_raster is None:
-                    notes.append("flux raster: no building to put on it; flux_annual.tif not written")
-            on_result = None if flux_raster is None else _flux_taker(flux_raster)
-            with timer.stage("tiles"):
-                tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m,
-                                   parking=None if parking is None else parking.geometry)
-                where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
-                log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
-                if not tiles:  # no usable building nor car park: one empty tile says what is left
-                    tiles = [Tile(key=(0, 0), core=np.empty(0, np.int64), halo=np.arange(len(buildings)),
-                                  bounds=tuple(buildings.total_bounds))]
-                out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result)
-                roofs, extra = _merge_layers(out, buildings, parking)
-                filled = sum(r.dsm_filled_cells for r in out)
-                del out  # the tile frames are freed as soon as they are concatenated
-                if filled and cfg.inputs.dsm:
-                    fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
-                    counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
-                    notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
-            if len(tiles) > 1 or client is not None:
-                n_halo = sum(t.halo.size for t in tiles)
-                notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
-                             f"({n_halo - int(usable.sum())} halo building copies), {where}")
-        if "roofs" not in cfg.resources.kinds:
-            # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
-            notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
-        if flux_raster is not None:
-            notes.append(f"flux raster: {flux_raster.cells:,} roof cells of {cfg.flux.resolution_m:g} m, "
-                         f"{flux_raster.lo:,.0f}-{flux_raster.hi:,.0f} kWh/m2 a year in each cell's plane "
-                         f"({cfg.flux.n_sectors} horizon sectors)" if flux_raster.cells else
-                         "flux raster: no roof cell; flux_annual.tif holds no data")
+    with dask_client(workers, scheduler) as client:
+        buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite,
+                                                 timer=timer)
+        parking = load_parking(cfg)
+        if parking is not None and "carport_id" not in parking:
+            # ids by position among all car parks, whatever tile a car park falls in
+            parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
+        usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
+        if cfg.flux.enabled and write:  # scratch files removed when the run ends, or at exit after a failure
+            flux_raster = _flux_raster(cfg, buildings, out_path)
+            if flux_raster is None:
+                notes.append("flux raster: no building to put on it; flux_annual.tif not written")
+        with timer.stage("tiles"):
+            tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m,
+                               parking=None if parking is None else parking.geometry)
+            where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
+            log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
+            if not tiles:  # no usable building nor car park: one empty tile says what is left
+                tiles = [Tile(key=(0, 0), core=np.empty(0, np.int64), halo=np.arange(len(buildings)),
+                              bounds=tuple(buildings.total_bounds))]
+            out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer,
+                             None if flux_raster is None else _flux_taker(flux_raster))
+            roofs, extra = _merge_layers(out, buildings, parking)
+            filled = sum(r.dsm_filled_cells for r in out)
+            del out  # the tile frames are freed as soon as they are concatenated
+            if filled and cfg.inputs.dsm:
+                fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
+                counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
+                notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
+        if len(tiles) > 1 or client is not None:
+            n_halo = sum(t.halo.size for t in tiles)
+            notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
+                         f"({n_halo - int(usable.sum())} halo building copies), {where}")
+    if "roofs" not in cfg.resources.kinds:
+        # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
+        notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
+    if flux_raster is not None:
+        notes.append(f"flux raster: {flux_raster.cells:,} roof cells of {cfg.flux.resolution_m:g} m, "
+                     f"{flux_raster.lo:,.0f}-{flux_raster.hi:,.0f} kWh/m2 a year in each cell's plane "
+                     f"({cfg.flux.n_sectors} horizon sectors)" if flux_raster.cells else
+                     "flux raster: no roof cell; flux_annual.tif holds no data")
+    try:
         return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
                              started=started, out_path=out_path if write else None, overwrite=overwrite,
                              extra_layers=extra, progress=progress, flux=flux_raster)
-
-
-@contextmanager
-def _closing(get: Any) -> Iterator[None]:
-    """Remove the flux raster's scratch files when the run ends, however it ends."""
-    try:
-        yield
     finally:
-        obj = get()
-        if obj is not None:
-            obj.close()
+        if flux_raster is not None:
+            flux_raster.close()
 
 
 def _flux_raster(cfg: Config, buildings: gpd.GeoDataFrame, out_path: Path) -> Any:

@@ -523,3 +523,27 @@ def test_scratch_raster_is_a_temporary_file_of_the_run(tmp_path):
     assert other_files(tmp_path) == []
     raster.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_run_leaves_no_scratch_raster(small_district, tmp_path, monkeypatch):
+    # the run fails in a tile after the scratch raster was made, in a folder that existed before
+    # (so the run lock does not remove the folder): no temporary raster is left behind
+    import gc
+
+    from pv_survey.pipeline import run_survey
+
+    seen = []
+
+    def boom(*args, **kwargs):
+        seen.extend(p.name for p in out.iterdir())
+        raise InputError("no flux today")
+
+    monkeypatch.setattr(flux, "roof_flux", boom)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(InputError, match="no flux today"):
+        run_survey(small_district, out_dir=out, overwrite=True)
+    assert any(n.startswith(".flux_annual.tmp-") for n in seen)  # the scratch was there when it failed
+    gc.collect()
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

@@ -13,6 +13,7 @@ staged ``flux_annual.tif`` (and ``flux_monthly.tif``, 12 bands), each with a QGI
 from __future__ import annotations
 
 import math
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,9 @@ class FluxRaster:
         self.hi = -math.inf
         self.cells = 0
         self.hist = np.zeros(_HIST_EDGES.size - 1, dtype=np.int64)
+        # removed by close(); after a failed run when the object goes, at the latest at exit (a killed
+        # run's are removed by the next run in the folder: atomic.remove_stale_temps)
+        self._finalizer = weakref.finalize(self, _remove_all, self.scratch)
         try:
             for name in self.names:
                 path = _temp_name(self.out_dir / name)
@@ -245,5 +249,9 @@ class FluxRaster:
 
     def close(self) -> None:
         """Remove the scratch raster(s)."""
-        for path in self.scratch.values():
-            _remove_quietly(path)
+        self._finalizer()
+
+
+def _remove_all(scratch: dict) -> None:
+    for path in scratch.values():
+        _remove_quietly(path)

@@ -829,8 +829,8 @@ class FluxConfig:
     )
     n_sectors: int = _f(
         36, "Horizon sectors per roof cell, 10 deg each: half the roofs' 72, which halves the ray march over "
-        "millions of cells (bench/results/flux.md); GRASS r.sun users commonly take a 5-15 deg horizon step "
-        "(r.horizon manual). Project choice.", lo=4, hi=720,
+        "millions of cells (bench/results/flux.md); GRASS r.sun likewise takes horizons at a user-chosen "
+        "azimuth step (its horizon_step parameter). Project choice.", lo=4, hi=720,
     )
 
 

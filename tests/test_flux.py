@@ -525,6 +525,7 @@ def test_scratch_raster_is_a_temporary_file_of_the_run(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_no_scratch_raster(small_district, tmp_path, monkeypatch):
     # the run fails in a tile after the scratch raster was made, in a folder that existed before
     # (so the run lock does not remove the folder): no temporary raster is left behind

@@ -785,12 +785,9 @@ class OutputsConfig:
     )
     report_interactive: str = _f(
         "auto", "Pan and zoom on report.html's map (mouse wheel, drag, reset button; plain inline JavaScript, no "
-        "network): 'on', 'off', or 'auto' = on when the survey has at most report_interactive_max_buildings "
-        "buildings (a city's map is too heavy to redraw smoothly). Without it the report holds no script.",
-        choices=("auto", "on", "off"))
-    report_interactive_max_buildings: int = _f(
-        20_000, "Buildings up to which report_interactive = 'auto' turns the map's pan/zoom on. Project choice: "
-        "the inline SVG map of ~20,000 footprints (a district) redraws within a frame in Chromium.", lo=0)
+        "network): 'on', 'off', or 'auto' = on while the map is drawn as vectors (at most 20,000 footprints; "
+        "above that the footprints are one raster picture, which zooming would only blur). Without it the "
+        "report holds no script.", choices=("auto", "on", "off"))
     hourly: bool = _f(
         False, "Also write 8,760-hour AC profiles of the plan (as --hourly): per build-year site, per build phase "
         "and for the district (hourly_sites / hourly_phases / hourly_district), and chart the district's typical "

@@ -58,22 +58,29 @@ class SurveyResult:
 
 
 class _Timer:
-    def __init__(self) -> None:
-        self.timings_s: dict[str, float] = {}
+    """Stage times of a run, summed; each stage's start and end logged at ``level``.
+
+    A tile among several logs its stages at DEBUG into the run's own ``timings_s`` (the run's
+    progress then counts buildings over the tiles instead of printing every tile's stages).
+    """
+
+    def __init__(self, level: int = logging.INFO, timings_s: dict[str, float] | None = None) -> None:
+        self.timings_s: dict[str, float] = {} if timings_s is None else timings_s
+        self.level = level
 
     @contextmanager
     def stage(self, name: str):
         t0 = time.perf_counter()
-        log.info("[%s] ...", name)
+        log.log(self.level, "[%s] ...", name)
         try:
             yield
         except BaseException:  # interrupted or failed: never reported as done
-            log.info("[%s] stopped after %.1f s", name, time.perf_counter() - t0)
+            log.log(max(self.level, logging.INFO), "[%s] stopped after %.1f s", name, time.perf_counter() - t0)
             raise
         dt = time.perf_counter() - t0
         # a stage may run more than once (shading for roofs, facades, carports; once per tile): add up
         self.timings_s[name] = round(self.timings_s.get(name, 0.0) + dt, 3)
-        log.info("[%s] done in %.1f s", name, dt)
+        log.log(self.level, "[%s] done in %.1f s", name, dt)
 
 
 def file_sha256(path: str | Path) -> str | None:
@@ -351,7 +358,7 @@ def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_T
     with timer.stage("inputs"):
         buildings, planes, report = load_inputs(cfg)
     notes = list(getattr(report, "warnings", []) or [])
-    log.info("%d buildings read from %s", len(buildings), report.source)  # passwords hidden
+    log.info("%s buildings read from %s", f"{len(buildings):,}", report.source)  # passwords hidden
     with timer.stage("weather"):
         wx, wx_notes = load_weather(cfg)
     return buildings, planes, wx, notes + wx_notes
@@ -379,10 +386,15 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
         extra_layers = {**(extra_layers or {}), "boundary": boundary}
     hourly = None
     if cfg.outputs.hourly:  # issue 14: a light second energy pass over the build-year sites' roofs
-        from .plan import hourly_note, plan_hourly
+        from .plan import hourly_note, plan_hourly, resource_hourly
+        from .resources import REGISTRY
         with timer.stage("hourly"):
             hourly = plan_hourly(planres.plan, roofs, wx, energy_params=energy_params(cfg),
                                  flat_max_tilt_deg=cfg.roofs.flat_max_tilt_deg)
+            others = {n: f for n, f in (extra_layers or {}).items() if n in REGISTRY and n != "roofs"}
+            hourly.resources = resource_hourly(
+                others, wx, flat_max_tilt_deg=cfg.roofs.flat_max_tilt_deg,
+                params_by_name={n: {**energy_params(cfg), **REGISTRY[n].rules(cfg).energy_overrides} for n in others})
         summary["notes"].append(hourly_note(hourly))
     manifest = make_manifest(cfg, started, timer, summary)
     result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest,
@@ -399,7 +411,6 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 progress=progress, pdf=cfg.outputs.report_pdf, flux=flux,
                 hourly=hourly, hourly_sites_format=cfg.outputs.hourly_sites_format,
                 report_interactive=cfg.outputs.report_interactive,
-                report_interactive_max_buildings=cfg.outputs.report_interactive_max_buildings,
             )
     if cfg.outputs.postgis_url:
         from .outputs import result_layers, write_postgis

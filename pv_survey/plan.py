@@ -99,6 +99,7 @@ __all__ = [
     "plan_totals",
     "HourlyPlan",
     "plan_hourly",
+    "resource_hourly",
     "hourly_note",
 ]
 
@@ -1421,7 +1422,12 @@ def build_plan(
 
 def _site_names(part: pd.DataFrame, k: int = 3) -> str:
     top = part.sort_values("capacity_kwp", ascending=False, kind="mergesort").head(k)
-    names = [f"{(str(r.name) if str(r.name) not in ('', 'nan', '<NA>') else r.building_id)} "
+    def given(v) -> str:
+        t = "" if v is None else str(v).strip()
+        return "" if t in ("nan", "<NA>", "None") else t
+
+    # never blank: the name, else the address, else the building id (as the shortlists)
+    names = [f"{given(getattr(r, 'name', '')) or given(getattr(r, 'address', '')) or r.building_id} "
              f"({r.building_id}, {r.capacity_kwp:,.0f} kWp)" for r in top.itertuples()]
     return "; ".join(names)
 
@@ -1550,6 +1556,47 @@ class HourlyPlan:
     district: pd.Series
     site_info: pd.DataFrame
     scale: np.ndarray
+    #: Hourly AC energy of every kept surface of each other resource (``<name>_kwh`` columns:
+    #: facades, carports), reported beside the plan as their totals are; None without them. [kWh]
+    resources: pd.DataFrame | None = None
+
+
+def resource_hourly(layers: dict, weather: Any, *, params_by_name: dict,
+                    flat_max_tilt_deg: float = RoofsConfig.flat_max_tilt_deg) -> pd.DataFrame | None:
+    """Hourly AC energy of every kept surface of the other resources, one column per resource.
+
+    Facades and carports are reported beside the rooftop plan (not planned, no build year);
+    their hours come from the same light pass as the sites'
+    (:func:`pv_survey.energy.hourly_profiles_of_kept`), each surface's year equal to its
+    assessed ``annual_kwh``.
+
+    Parameters
+    ----------
+    layers : dict
+        Resource name -> its assessed surfaces (``excluded_reason``, ``annual_kwh`` and the
+        columns of :func:`pv_survey.energy.roof_table_inputs`).
+    weather : pv_survey.weather.Weather
+    params_by_name : dict
+        Resource name -> keywords of :func:`pv_survey.energy.simulate_roofs` (the run's energy
+        section with the resource's own overrides, e.g. the facades' temperature model).
+    flat_max_tilt_deg : float
+        See :func:`pv_survey.energy.roof_table_inputs`. [deg]
+
+    Returns
+    -------
+    DataFrame or None
+        Weather timestamps x ``<name>_kwh`` [kWh]; None when ``layers`` is empty.
+    """
+    from .energy import hourly_profiles_of_kept
+
+    cols = {}
+    for name, frame in layers.items():
+        kept = frame[frame["excluded_reason"].fillna("").to_numpy() == ""]
+        hourly, _ = hourly_profiles_of_kept(kept, weather, np.zeros(len(kept), np.int64),
+                                            flat_max_tilt_deg=flat_max_tilt_deg, where=name,
+                                            **params_by_name.get(name, {}))
+        cols[f"{name}_kwh"] = hourly.reindex(columns=[0], fill_value=0.0)[0].to_numpy()
+    return pd.DataFrame(cols, index=weather.data.index) if cols else None
 
 
 def plan_hourly(plan: pd.DataFrame, roofs: pd.DataFrame, weather: Any, *, energy_params: dict,

@@ -230,3 +230,32 @@ def test_api_hourly_without_writing(tmp_path, monkeypatch):
     assert any(n.startswith("hourly profiles:") for n in res.summary["notes"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["city.parquet"]  # nothing written
     assert run_survey(cfg, write=False).hourly is None  # off by default
+
+
+
+def test_facades_and_carports_hourly_beside_the_plan(tmp_path, clearsky_weather):
+    from pv_survey.outputs import write_outputs
+    from test_outputs import make_district
+
+    wx = clearsky_weather
+    facades = _assess(pd.DataFrame({
+        "tilt_deg": [90.0, 90.0, 90.0], "azimuth_deg": [180.0, 90.0, 0.0], "mount": "flush",
+        "gcr": np.nan, "capacity_kwp": [12.0, 8.0, 5.0],
+        "excluded_reason": ["", "", "irradiation below 800 kWh/m2 a year / 辐照不足"]}), wx)
+    carports = _assess(pd.DataFrame({
+        "tilt_deg": [5.0], "azimuth_deg": [180.0], "mount": ["flush"], "gcr": [np.nan], "capacity_kwp": [40.0],
+        "excluded_reason": [""]}), wx)
+    got = P.resource_hourly({"facades": facades, "carports": carports}, wx,
+                            params_by_name={"facades": {"temp_model_flush": "insulated_back_glass_polymer"}})
+    assert list(got.columns) == ["facades_kwh", "carports_kwh"] and got.index.equals(wx.data.index)
+    # every kept surface's year; the excluded facade not counted
+    assert got["facades_kwh"].sum() == pytest.approx(facades["annual_kwh"][:2].sum(), rel=1e-9)
+    assert got["carports_kwh"].sum() == pytest.approx(carports["annual_kwh"].sum(), rel=1e-9)
+    assert P.resource_hourly({}, wx, params_by_name={}) is None
+    d = make_district()
+    hp = P.plan_hourly(d["plan"], d["roofs"], wx, energy_params={})
+    hp.resources = got
+    paths = write_outputs(tmp_path / "o", **d, chart_font=None, hourly=hp)
+    f = pd.read_csv(paths["hourly_resources.csv"], encoding="utf-8-sig")
+    assert list(f.columns) == ["time", "facades_kwh", "carports_kwh"] and len(f) == 8760
+    assert "\nhourly_resources.csv\n    " in paths["README.txt"].read_text(encoding="utf-8-sig")

@@ -215,14 +215,18 @@ def test_interactive_map_zooms_and_pans_in_chromium(tmp_path):
     assert bad == []
 
 
-def test_interactive_map_off_and_auto(tmp_path):
+def test_interactive_map_off_and_auto(tmp_path, monkeypatch):
+    from pv_survey.outputs import charts
+
     d = make_district()
     off = write_outputs(tmp_path / "off", **d, chart_font=None, report_interactive="off")
     html = off["report.html"].read_text(encoding="utf-8")
     assert "<script" not in html and 'id="map-tools"' not in html
-    # 'auto': on up to the limit of buildings, off above it (6 buildings in the district)
-    small = write_outputs(tmp_path / "a1", **d, chart_font=None, report_interactive_max_buildings=len(d["buildings"]))
-    big = write_outputs(tmp_path / "a2", **d, chart_font=None, report_interactive_max_buildings=len(d["buildings"]) - 1)
+    # 'auto': on while the map's footprints are vectors, off above (6 buildings in the district)
+    monkeypatch.setattr(charts, "MAP_MAX_VECTOR_FOOTPRINTS", len(d["buildings"]))
+    small = write_outputs(tmp_path / "a1", **d, chart_font=None)
+    monkeypatch.setattr(charts, "MAP_MAX_VECTOR_FOOTPRINTS", len(d["buildings"]) - 1)
+    big = write_outputs(tmp_path / "a2", **d, chart_font=None)
     assert "<script" in small["report.html"].read_text(encoding="utf-8")
     assert "<script" not in big["report.html"].read_text(encoding="utf-8")
 

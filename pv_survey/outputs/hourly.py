@@ -8,7 +8,9 @@ Files (written by :func:`pv_survey.outputs.write_outputs` when the run computed 
 - ``hourly_sites.csv`` — ``time`` and one column per build-year site, named by its
   ``building_id`` (rank order); or ``hourly_sites.parquet`` (GeoParquet, one row per site with
   its footprint, ``rank``, ``name``, ``phase``, ``annual_kwh`` and the hours as a list ``kwh``,
-  ``time_start`` the first hour) with ``outputs.hourly_sites_format = "parquet"``.
+  ``time_start`` the first hour) with ``outputs.hourly_sites_format = "parquet"``;
+- ``hourly_resources.csv`` — with facades or carports: ``time`` and ``facades_kwh`` /
+  ``carports_kwh``, every kept surface of the resource (reported beside the plan, as its totals).
 
 Every value is the AC energy of one hour [kWh] (= its mean power in kW); ``time`` is the
 weather year's timestamp in ISO 8601 with its UTC offset. CSVs are UTF-8 with BOM like the
@@ -27,7 +29,8 @@ import pandas as pd
 __all__ = ["HOURLY_FILES", "hourly_tables", "sites_geoparquet", "typical_day_kw"]
 
 #: File names of the hourly outputs (the per-site one also as .parquet).
-HOURLY_FILES = ("hourly_district.csv", "hourly_phases.csv", "hourly_sites.csv", "hourly_sites.parquet")
+HOURLY_FILES = ("hourly_district.csv", "hourly_phases.csv", "hourly_sites.csv", "hourly_sites.parquet",
+                "hourly_resources.csv")
 #: Decimals of the kWh values in the CSVs: 0.1 Wh (a site's year then adds up to within 1e-5). [-]
 KWH_DECIMALS = 4
 
@@ -53,11 +56,15 @@ def hourly_tables(hourly: Any) -> dict[str, bytes]:
     """
     phases = hourly.phases.copy()
     phases.columns = [f"{c}_kwh" for c in phases.columns]
-    return {
+    out = {
         "hourly_district.csv": _csv(_with_time(hourly.district.to_frame("district_kwh"))),
         "hourly_phases.csv": _csv(_with_time(phases)),
         "hourly_sites.csv": _csv(_with_time(hourly.sites)),
     }
+    resources = getattr(hourly, "resources", None)
+    if resources is not None and resources.shape[1]:
+        out["hourly_resources.csv"] = _csv(_with_time(resources))
+    return out
 
 
 def sites_geoparquet(hourly: Any, plan_layer: gpd.GeoDataFrame, path) -> None:

@@ -46,6 +46,9 @@ FILE_NOTES: tuple[tuple[str, str, str], ...] = (
      "用 QGIS、Python (geopandas) 或 DuckDB 打开。",
      "Hourly AC energy of each build-year site as GeoParquet (one row per site with its footprint, the hours as "
      "the list kwh); open with QGIS, Python (geopandas) or DuckDB."),
+    ("hourly_resources.csv", "立面、车棚光伏逐时交流发电量（kWh，全部可用面，与规划分开统计）。",
+     "Hourly AC energy of every kept facade / carport surface (facades_kwh, carports_kwh), reported beside the "
+     "rooftop plan."),
     ("zones.csv", "分区统计：每个分区的建筑数、项目数、装机容量和年发电量，UTF-8 带 BOM。",
      "Per-zone table: buildings, sites, capacity and generation of each zone; UTF-8 with BOM."),
     ("cumulative_capacity.png", "累计装机容量与目标的图表（PNG 图片）。",

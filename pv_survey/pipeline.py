@@ -300,7 +300,8 @@ def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDat
 def run_survey(config: Config | None = None, *, out_dir: str | Path | None = None,
                overwrite: bool = False, write: bool = True,
                progress: Progress | None = None, workers: int | None = None, scheduler: Any = None,
-               tile_size_m: float | None = None, hourly: bool | None = None) -> SurveyResult:
+               tile_size_m: float | None = None, hourly: bool | None = None,
+               flux: bool | None = None) -> SurveyResult:
     """Run the whole survey: inputs -> roofs -> shading -> energy -> plan -> outputs.
 
     Every run is tiled (:func:`pv_survey.partition.run_partitioned`): square tiles of
@@ -325,6 +326,9 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     hourly : bool, optional
         Compute (and write) the plan's hourly AC profiles (``SurveyResult.hourly``); None =
         ``config.outputs.hourly``.
+    flux : bool, optional
+        Write the roof irradiation raster ``flux_annual.tif`` (``SurveyResult.paths``); None =
+        ``config.flux.enabled``.
 
     Returns
     -------
@@ -334,6 +338,8 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
 
     if hourly is not None:
         config = (config or Config()).replace(outputs={"hourly": bool(hourly)})
+    if flux is not None:
+        config = (config or Config()).replace(flux={"enabled": bool(flux)})
     if not write:
         return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler,
                                tile_size_m=tile_size_m, overwrite=overwrite, write=False, progress=progress)

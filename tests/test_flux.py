@@ -331,7 +331,9 @@ def test_tiled_flux_equals_one_piece(flux_run, small_district, tmp_path):
 
     out, _ = flux_run
     tiled = tmp_path / "tiled"
-    run_survey(small_district.replace(flux={"monthly": False}), out_dir=tiled, tile_size_m=150.0)
+    # flux=True of the Python API turns the raster on as [flux] enabled does
+    run_survey(small_district.replace(flux={"enabled": False, "monthly": False}), out_dir=tiled, tile_size_m=150.0,
+               flux=True)
     with rasterio.open(out / "flux_annual.tif") as a, rasterio.open(tiled / "flux_annual.tif") as b:
         assert a.transform == b.transform and a.shape == b.shape
         np.testing.assert_array_equal(a.read(1), b.read(1))

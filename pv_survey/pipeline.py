@@ -125,7 +125,7 @@ def load_inputs(cfg: Config):
         source_crs=cfg.inputs.source_crs or None, encoding=cfg.inputs.encoding or None,
         field_map=cfg.inputs.field_map or None, value_map=cfg.inputs.value_map or None,
         target_crs=metric_crs, extent_lon_lat=cfg.survey.extent_lon_lat,
-        max_footprint_m2=cfg.inputs.max_footprint_m2,
+        max_footprint_m2=cfg.inputs.max_footprint_m2, window_features=cfg.inputs.read_window_features,
     )
     planes = None
     if cfg.inputs.roofs:

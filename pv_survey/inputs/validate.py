@@ -55,6 +55,7 @@ __all__ = [
     "check_coordinates",
     "duplicate_geometries",
     "check_frame",
+    "all_far_message",
     "validate_frame",
     "validate_buildings",
 ]
@@ -296,6 +297,21 @@ class FrameCheck:
     problems: list[str]  # blocking: the source cannot be used as it is
 
 
+def all_far_message(where: str, n_far: int, crs: pyproj.CRS, extent_lon_lat: Sequence[float] | None,
+                    looks_projected: bool, looks_geographic: bool) -> str:
+    """The message of a source whose usable buildings all lie far outside the survey extent."""
+    hint = ""
+    if looks_projected:
+        hint = (f" The coordinates look projected (metres) although the CRS is {crs_label(crs)}: "
+                "pass the right --source-crs, e.g. EPSG:4547.")
+    elif looks_geographic:
+        hint = (f" The coordinates look like degrees although the CRS is {crs_label(crs)}: "
+                "pass --source-crs EPSG:4490 (or gcj02 / bd09).")
+    return (f"{where}: all {n_far} buildings lie far outside the survey extent "
+            f"{tuple(extent_lon_lat) if extent_lon_lat is not None else '(valid lon/lat)'} "
+            f"in CRS {crs_label(crs)}.{hint or ' Check --source-crs or set survey.extent_lon_lat.'}")
+
+
 def check_frame(raw: RawSource, *, source_crs: str | None = None,
                 extent_lon_lat: Sequence[float] | None = None, fix_swapped: bool = True,
                 raise_on_error: bool = True) -> FrameCheck:
@@ -353,16 +369,7 @@ def check_frame(raw: RawSource, *, source_crs: str | None = None,
     if n_far:
         reason[cchk.far & usable] = REASON_FAR
         if n_far == int(usable.sum()):
-            hint = ""
-            if cchk.looks_projected:
-                hint = (f" The coordinates look projected (metres) although the CRS is {crs_label(crs)}: "
-                        "pass the right --source-crs, e.g. EPSG:4547.")
-            elif cchk.looks_geographic:
-                hint = (f" The coordinates look like degrees although the CRS is {crs_label(crs)}: "
-                        "pass --source-crs EPSG:4490 (or gcj02 / bd09).")
-            msg = (f"{where}: all {n_far} buildings lie far outside the survey extent "
-                   f"{tuple(extent_lon_lat) if extent_lon_lat is not None else '(valid lon/lat)'} "
-                   f"in CRS {crs_label(crs)}.{hint or ' Check --source-crs or set survey.extent_lon_lat.'}")
+            msg = all_far_message(where, n_far, crs, extent_lon_lat, cchk.looks_projected, cchk.looks_geographic)
             if raise_on_error:
                 raise CRSError(msg)
             problems.append(msg)

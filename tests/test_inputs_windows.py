@@ -65,7 +65,7 @@ def city_files(tmp_path_factory):
             out.loc[60, "geometry"] = None
         out.to_file(d / name, engine="pyogrio", **kw)
         paths[fmt] = d / name
-    src.to_parquet(d / "city.parquet")
+    src.to_parquet(d / "city.parquet", row_group_size=70, write_covering_bbox=True)  # GeoParquet 1.1 bbox column
     paths["parquet"] = d / "city.parquet"
     return paths
 

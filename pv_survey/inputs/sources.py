@@ -488,12 +488,19 @@ class SourceWindows:
 
 
 def _index_columns(pf) -> list[str]:
-    """Columns of a Parquet file that hold a stored pandas index."""
+    """Columns of a Parquet file that :func:`geopandas.read_parquet` does not read as attributes:
+    a stored pandas index, and the bounding-box covering columns of GeoParquet 1.1."""
+    meta = pf.schema_arrow.metadata or {}
     try:
-        pandas_meta = json.loads((pf.schema_arrow.metadata or {}).get(b"pandas", b"{}") or b"{}")
+        pandas_meta = json.loads(meta.get(b"pandas", b"{}") or b"{}")
+        geo = json.loads(meta.get(b"geo", b"{}") or b"{}")
     except ValueError:
         return []
-    return [c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)]
+    out = [c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)]
+    for col in geo.get("columns", {}).values():
+        bbox = (col.get("covering") or {}).get("bbox") or {}
+        out += [v[0] for v in bbox.values() if isinstance(v, list) and v]
+    return list(dict.fromkeys(out))
 
 
 def source_windows(source, *, layer: str | None = None, encoding: str | None = None) -> SourceWindows | None:

@@ -390,6 +390,8 @@ class BuildingWindows:
         self.report: InputReport | None = None
         #: number of windows read (1 = in one go)
         self.n_windows = 0
+        #: True once iteration has started on a source read in windows
+        self.windowed = False
 
     def _plan_windows(self):
         """(windows iterator, id assigner) for a read in windows, or None to read in one go."""
@@ -415,6 +417,7 @@ class BuildingWindows:
 
     def __iter__(self):
         planned = self._plan_windows()
+        self.windowed = planned is not None
         if planned is None:
             raws, assigner, multi = iter([read_source(self.source, layer=self.layer, encoding=self.encoding)]), None, False
         else:

@@ -172,3 +172,60 @@ def test_merge_window_warnings_sums_the_counts_not_the_thresholds():
         "f.gpkg: 1 administrative boundaries and 1 footprints over 200,000 m2 are not buildings; excluded"]
     assert merge_window_warnings([w1]) == w1
     np.testing.assert_equal(merge_window_warnings([["a: 1 x, 2 y"], ["a: 1 x, 5 y"]]), ["a: 2 x, 7 y"])
+
+
+# --------------------------------------------------------------------------- the scratch store of the tiles
+
+
+@pytest.fixture(scope="module")
+def stored(city_files):
+    from pv_survey.inputs.schema import compact_columns
+    from pv_survey.inputs.store import BuildingStore
+
+    store = BuildingStore.create(cell_m=150.0)
+    frames = []
+    for w in BuildingWindows(city_files["gpkg"], window_features=50):
+        store.add(w)
+        frames.append(w)
+    store.close()
+    city = compact_columns(gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                                            crs=frames[0].crs))
+    store.set_dtypes(city)
+    yield store, city
+    store.remove()
+
+
+def _box_query(city, box):
+    """Positions whose bounding box meets ``box``: shapely's STRtree, independent of the store."""
+    geoms = city.geometry.to_numpy()
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    tree = shapely.STRtree(geoms[ok])
+    return np.sort(np.flatnonzero(ok)[tree.query(shapely.box(*box))])
+
+
+def test_store_gives_the_rows_of_the_city_table(stored):
+    store, city = stored
+    assert store.n_rows == len(city) and len(store.boxes) >= 5  # several cells and windows
+    x0, y0, x1, y1 = city.total_bounds
+    box = (x0 + 0.3 * (x1 - x0), y0 + 0.3 * (y1 - y0), x0 + 0.6 * (x1 - x0), y0 + 0.6 * (y1 - y0))
+    pos = _box_query(city, box)
+    assert 0 < len(pos) < len(city)
+    for got in (store.read(box, pos), store.read(box)):
+        want = city.iloc[pos]
+        _assert_same(want, got)  # rows, index (positions), dtypes with the city's categories, WKB
+        assert got["category"].dtype == city["category"].dtype
+
+
+def test_store_travels_and_refuses_rows_outside_the_box(stored):
+    import pickle
+
+    from pv_survey.errors import InputError
+
+    store, city = stored
+    copy = pickle.loads(pickle.dumps(store))  # what a dask worker receives: file, boxes, dtypes
+    x0, y0, _, _ = city.total_bounds
+    box = (x0 - 1e4, y0 - 1e4, x0 - 9e3, y0 - 9e3)  # far from every building
+    empty = copy.read(box)
+    assert len(empty) == 0 and list(empty.columns) == list(city.columns)
+    with pytest.raises(InputError, match="outside the box"):
+        copy.read(box, [0])

@@ -77,6 +77,7 @@ class BuildingStore:
     _writer: Any = None
     _schema: Any = None
     _columns: list = dataclasses.field(default_factory=list)
+    _file: Any = None
 
     @classmethod
     def create(cls, directory: str | Path | None = None, *, cell_m: float = STORE_CELL_M) -> "BuildingStore":
@@ -140,7 +141,7 @@ class BuildingStore:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_writer"] = None  # a writer does not travel; readers need the file, boxes and dtypes
+        state["_writer"] = state["_file"] = None  # open files do not travel; readers need the path, boxes, dtypes
         return state
 
     def read(self, bounds, positions=None) -> gpd.GeoDataFrame:
@@ -166,11 +167,13 @@ class BuildingStore:
         groups = np.flatnonzero((b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0))
         cols = [*self._columns, "geometry", _POS]
         if len(groups):
-            table = pq.ParquetFile(self.path).read_row_groups(groups.tolist(), columns=cols)
+            if self._file is None:  # its footer (every row group's statistics) is parsed once per process
+                self._file = pq.ParquetFile(self.path)
+            table = self._file.read_row_groups(groups.tolist(), columns=cols)
         else:
             table = self._schema.empty_table()
         pos = table.column(_POS).to_numpy()
-        geoms = shapely.from_wkb(np.asarray(table.column("geometry").to_pylist(), dtype=object))
+        geoms = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
         if positions is None:
             gb = shapely.bounds(geoms)
             keep = (gb[:, 0] <= x1) & (gb[:, 2] >= x0) & (gb[:, 1] <= y1) & (gb[:, 3] >= y0)
@@ -185,10 +188,8 @@ class BuildingStore:
         idx = np.flatnonzero(keep)[order]
         data = {}
         for c in self._columns:
-            col = table.column(c)
-            vals = np.asarray(col.to_pylist(), dtype=object)[idx] if col.type == self._schema.field(c).type and \
-                str(col.type) == "string" else col.to_numpy(zero_copy_only=False)[idx]
-            s = pd.Series(vals, index=pos[idx])
+            vals = table.column(c).to_numpy(zero_copy_only=False)[idx]  # text: an object array of str / None
+            s = pd.Series(vals, index=pos[idx], dtype=object if vals.dtype == object else None)
             dt = self.dtypes.get(c)
             data[c] = s.astype(dt) if dt is not None else s
         frame = pd.DataFrame(data, index=pd.Index(pos[idx]))
@@ -198,6 +199,7 @@ class BuildingStore:
     def remove(self) -> None:
         """Delete the scratch file and its folder."""
         self.close()
+        self._file = None
         shutil.rmtree(self.path.parent, ignore_errors=True)
 
 

@@ -94,6 +94,10 @@ def test_windows_of_any_size_give_the_one_go_table(city_files, window):
     windowed = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
     _assert_same(whole, windowed)
     assert _report_counts(reader.report) == _report_counts(rep_whole)
+    # the same warnings with the counts of the whole file (a kind met in several windows said once)
+    assert sorted(reader.report.warnings) == sorted(rep_whole.warnings)
+    va, vb = rep_whole.validation.to_frame(), reader.report.validation.to_frame()
+    assert va[va["check"] != "warning"].equals(vb[vb["check"] != "warning"])  # every count of `validate`
     via_read, _ = read_buildings(city_files["gpkg"], window_features=window)
     _assert_same(whole, via_read)
 

@@ -341,7 +341,8 @@ class _Totals:
     far: int = 0
     looks_projected: bool = False
     max_abs_xy: float = 0.0
-    warnings: list = dataclasses.field(default_factory=list)
+    warnings: list = dataclasses.field(default_factory=list)  # per window: [source, checks, projection, mapping]
+    checked_digests: Any = None  # footprints seen by the checks (the validation's duplicate count)
     validations: list = dataclasses.field(default_factory=list)
     datav_hint: str = ""
     first: Any = None  # (raw, chk) of the first window: source, driver, CRS, fields
@@ -425,6 +426,7 @@ class BuildingWindows:
             (raws, assigner), multi = planned, True
         tot = _Totals()
         digests = _GeometryDigests() if multi else None
+        tot.checked_digests = _GeometryDigests() if multi else None
         self.n_windows = 0
         for raw in raws:
             self.n_windows += 1
@@ -492,7 +494,10 @@ class BuildingWindows:
         ids = unique_ids(attrs["building_id"], stats, where=where, assigner=assigner, row0=tot.rows)
         attrs["attribute_flags"] = join_flags(attrs["attribute_flags"].to_numpy(dtype=object),
                                               id_flags(attrs["building_id"], ids)) if len(attrs) else attrs["attribute_flags"]
-        vchk = dataclasses.replace(chk, problems=[]) if multi else chk  # window-local "all far" / "none usable"
+        vchk = chk
+        if multi:  # window-local "all far" / "none usable" said after the windows; duplicates across windows
+            vchk = dataclasses.replace(chk, problems=[], n_duplicate_geometry=int(tot.checked_digests.duplicates(
+                chk.geometry, chk.reason == "").sum()))
         validation = validate_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, field_map=field_map,
                                     value_map=value_map, check=vchk, mapped=(attrs, dataclasses.replace(
                                         stats, warnings=list(stats.warnings))))
@@ -605,7 +610,7 @@ class BuildingWindows:
         tot.stats.update({k: int(getattr(stats, k)) for k in _STAT_FIELDS})
         tot.swapped += int(cchk.swapped.sum()) if cchk is not None else 0
         tot.outside += int(cchk.outside.sum()) if cchk is not None else 0
-        tot.warnings.append([*raw.warnings, *chk.warnings, *proj_warnings, *stats.warnings])
+        tot.warnings.append([raw.warnings, chk.warnings, proj_warnings, stats.warnings])
         tot.validations.append(validation)
         if not multi:  # building parts (read in one go only)
             tot.stats.update({"n_parts": n_parts, "n_raised": n_raised, "n_named": n_named})
@@ -644,7 +649,8 @@ class BuildingWindows:
             n_category_unmapped=st["n_category_unmapped"], n_category_from_name=st["n_category_from_name"],
             n_roof_default=st["n_roof_default"], n_parts_merged=st["n_parts"], n_outline_height_from_parts=st["n_raised"],
             n_names_from_parts=st["n_named"], parts=self._parts,
-            fields=self._fields, warnings=merge_window_warnings(tot.warnings),
+            fields=self._fields, warnings=[w for k in range(4) for w in merge_window_warnings(
+                [ws[k] for ws in tot.warnings])],
             validation=_merge_validation(tot.validations),
         )
 

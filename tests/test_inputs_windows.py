@@ -233,3 +233,27 @@ def test_store_travels_and_refuses_rows_outside_the_box(stored):
     assert len(empty) == 0 and list(empty.columns) == list(city.columns)
     with pytest.raises(InputError, match="outside the box"):
         copy.read(box, [0])
+
+
+# --------------------------------------------------------------------------- pv-survey validate in windows
+
+
+def _same_validation(a, b):
+    fa, fb = a.to_frame(), b.to_frame()
+    assert fa[fa["check"] != "warning"].equals(fb[fb["check"] != "warning"])  # every count, problem, verdict
+    assert sorted(a.warnings) == sorted(b.warnings)
+
+
+def test_validate_in_windows_reports_what_one_go_reports(city_files, tmp_path):
+    from pv_survey.inputs.validate import validate_buildings
+
+    one_go = validate_buildings(city_files["gpkg"], window_features=None)
+    windowed = validate_buildings(city_files["gpkg"], window_features=13)
+    assert one_go.n_duplicate_geometry == 2 and one_go.n_missing_id == 3 and one_go.n_duplicate_id == 2
+    _same_validation(one_go, windowed)
+    # unusable: metres labelled as degrees, every footprint far outside (the same problem, usable = no)
+    far = tmp_path / "far.gpkg"
+    _faulty_city().iloc[:30].set_crs("EPSG:4326", allow_override=True).to_file(far, engine="pyogrio")
+    a, b = validate_buildings(far, window_features=None), validate_buildings(far, window_features=4)
+    assert not b.usable and b.problems == a.problems
+    _same_validation(a, b)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -42,9 +41,9 @@ from .osm import is_osm_frame, osm_attributes, resolve_building_parts
 from .schema import (SCHEMA_COLUMNS, IdAssigner, category_from_name, fill_heights, id_flags, join_flags,
                      map_attributes, parse_number, resolve_fields, source_ids, unique_ids, _text)
 from .sources import read_source, source_windows
-from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_INVALID, REASON_NOT_POLYGON, ValidationReport,
-                       all_far_message, check_coordinates, check_frame, check_geometries, duplicate_geometries,
-                       validate_frame)
+from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_INVALID, REASON_NOT_POLYGON, GeometryDigests,
+                       ValidationReport, all_far_message, check_coordinates, check_frame, check_geometries,
+                       duplicate_geometries, merge_validation_reports, merge_window_warnings, validate_frame)
 
 log = logging.getLogger("pv_survey")
 
@@ -235,97 +234,6 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
     return buildings, reader.report
 
 
-_NUMBER_IN_TEXT = re.compile(r"\d[\d,]*(?:\.\d+)?")
-
-
-def merge_window_warnings(per_window: Sequence[Sequence[str]]) -> list[str]:
-    """The warnings of a source read in windows, each kind once.
-
-    Messages equal but for their numbers are one kind: its leading count (the first number
-    after the source name) is summed over the windows, other numbers are summed where the
-    windows differ and kept where they agree (thresholds such as 700 m, EPSG codes). A
-    source read in one window keeps its warnings unchanged.
-    """
-    if len(per_window) == 1:
-        return list(per_window[0])
-    groups: dict[str, list[list[str]]] = {}
-    texts: dict[str, list[str]] = {}
-    for msgs in per_window:
-        for m in msgs:
-            key = _NUMBER_IN_TEXT.sub("#", m)
-            groups.setdefault(key, []).append(_NUMBER_IN_TEXT.findall(m))
-            texts.setdefault(key, _NUMBER_IN_TEXT.split(m))
-    out = []
-    for key, nums in groups.items():
-        pieces = texts[key]
-        lead = next((k for k, p in enumerate(pieces[:-1]) if ": " in p), None)
-        merged = []
-        for k in range(len(pieces) - 1):
-            vals = [n[k] for n in nums]
-            if len(set(vals)) == 1 and k != lead or len(nums) == 1:
-                merged.append(vals[0])
-                continue
-            num = [float(v.replace(",", "")) for v in vals]
-            total = sum(num)
-            merged.append(f"{total:,.0f}" if "," in "".join(vals) else
-                          (f"{int(total)}" if all("." not in v for v in vals) else f"{total:g}"))
-        out.append("".join(p + (merged[k] if k < len(merged) else "") for k, p in enumerate(pieces)))
-    return out
-
-
-def _merge_validation(reps: list[ValidationReport]) -> ValidationReport | None:
-    """One :class:`ValidationReport` of the windows of a source: counts summed, extents joined."""
-    if len(reps) <= 1:
-        return reps[0] if reps else None
-    out = dataclasses.replace(reps[0])
-    for f in dataclasses.fields(ValidationReport):
-        if f.name.startswith("n_"):
-            setattr(out, f.name, int(sum(getattr(r, f.name) for r in reps)))
-
-    def union(bs):
-        bs = [b for b in bs if b is not None]
-        if not bs:
-            return None
-        a = np.array(bs, dtype=float)
-        return (float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max()))
-
-    out.bounds = union([r.bounds for r in reps])
-    out.bounds_lon_lat = union([r.bounds_lon_lat for r in reps])
-    attr: Counter = Counter()
-    for r in reps:
-        attr.update(r.attribute_problems)
-    out.attribute_problems = {k: int(attr[k]) for k in reps[0].attribute_problems} | {
-        k: int(v) for k, v in attr.items() if k not in reps[0].attribute_problems}
-    out.problems = list(dict.fromkeys(p for r in reps for p in r.problems))
-    out.warnings = merge_window_warnings([r.warnings for r in reps])
-    return out
-
-
-class _GeometryDigests:
-    """Footprints seen so far in a read in windows, as 128-bit digests of their normalised WKB
-    (two 64-bit pandas hashes): the state of :func:`validate.duplicate_geometries` across windows,
-    about 60 bytes a building instead of its geometry."""
-
-    def __init__(self) -> None:
-        self.seen: set[int] = set()
-
-    def duplicates(self, geoms: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        usable = usable & np.array([g is not None for g in geoms], dtype=bool)
-        dup = np.zeros(len(geoms), dtype=bool)
-        idx = np.flatnonzero(usable)
-        if not len(idx):
-            return dup
-        wkb = np.asarray(shapely.to_wkb(shapely.normalize(geoms[idx])), dtype=object)
-        h1 = pd.util.hash_array(wkb, hash_key="pv-survey-geom-1"[:16])
-        h2 = pd.util.hash_array(wkb, hash_key="0123456789abcdef")
-        keys = [(int(a) << 64) | int(b) for a, b in zip(h1, h2)]
-        d = pd.Series(keys, dtype=object).duplicated(keep="first").to_numpy() | np.array(
-            [k in self.seen for k in keys], dtype=bool)
-        self.seen.update(keys)
-        dup[idx] = d
-        return dup
-
-
 @dataclasses.dataclass
 class _Totals:
     """What a read in windows adds up over its windows (for the report and the final checks)."""
@@ -425,8 +333,8 @@ class BuildingWindows:
         else:
             (raws, assigner), multi = planned, True
         tot = _Totals()
-        digests = _GeometryDigests() if multi else None
-        tot.checked_digests = _GeometryDigests() if multi else None
+        digests = GeometryDigests() if multi else None
+        tot.checked_digests = GeometryDigests() if multi else None
         self.n_windows = 0
         for raw in raws:
             self.n_windows += 1
@@ -651,7 +559,7 @@ class BuildingWindows:
             n_names_from_parts=st["n_named"], parts=self._parts,
             fields=self._fields, warnings=[w for k in range(4) for w in merge_window_warnings(
                 [ws[k] for ws in tot.warnings])],
-            validation=_merge_validation(tot.validations),
+            validation=merge_validation_reports(tot.validations),
         )
 
 

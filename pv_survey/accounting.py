@@ -39,8 +39,9 @@ def check_accounting(buildings: pd.DataFrame, roofs: pd.DataFrame, planres: Any,
         raise AccountingError(f"plan capacity {planned_cap:.3f} kWp != kept roofs {roof_cap:.3f} kWp")
     n_planned, n_reserve, n_excluded = _check_plan_rows(buildings, roofs, plan, n_in)
     _check_targets(buildings, planres)
-    log.info("accounting: %d buildings in = %d planned + %d reserve + %d excluded; plan %.1f kWp = kept roofs; "
-             "targets agree with the plan", n_in, n_planned, n_reserve, n_excluded, planned_cap)
+    log.info("accounting: %s buildings in = %s planned + %s reserve + %s excluded; plan %s kWp = kept roofs; "
+             "targets agree with the plan", f"{n_in:,}", f"{n_planned:,}", f"{n_reserve:,}", f"{n_excluded:,}",
+             f"{planned_cap:,.1f}")
 
 
 def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.DataFrame,

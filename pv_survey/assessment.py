@@ -67,8 +67,15 @@ def profile_strings(horizon_deg: np.ndarray) -> np.ndarray:
     if horizon_deg.size == 0:
         return np.empty(0, dtype=object)
     q = horizon_deg.shape[1]
-    rounded = np.round(horizon_deg[:, q // 2, :], 1)
-    return np.array([",".join(f"{v:g}" for v in row) for row in rounded], dtype=object)
+    median = horizon_deg[:, q // 2, :]
+    if not np.isfinite(median).all():
+        rounded = np.round(median, 1)
+        return np.array([",".join(f"{v:g}" for v in row) for row in rounded], dtype=object)
+    # every value is a whole number of tenths: format each distinct one once, then join per surface
+    tenths = np.rint(median * 10.0).astype(np.int64)
+    lo = int(tenths.min())
+    words = np.array([f"{t / 10:g}" for t in range(lo, int(tenths.max()) + 1)], dtype=object)
+    return np.array([",".join(row) for row in words[tenths - lo].tolist()], dtype=object)
 
 
 def apply_yield_rules(reason: np.ndarray, simulated: np.ndarray, poa_kwh_m2: np.ndarray,

@@ -157,6 +157,9 @@ class InputsConfig:
                                     "format): each building gets the zone holding the larger share of its footprint; "
                                     "zones.csv and the GeoPackage 'zones' layer sum the plan per zone.")
     zone_field: str = _f("name", "Field holding the zone name in every zone layer.")
+    boundary: str = _f("", "District boundary (polygons, any GIS format; a DataV.GeoAtlas file is read as GCJ-02): "
+                           "drawn on the report map and written as the GeoPackage 'boundary' layer; buildings "
+                           "outside it are counted in the run's notes (they are still surveyed).")
     protected: str = _f("", "Protected heritage buildings or areas (polygons, any GIS format): buildings at least half "
                             "inside are treated as heritage ([roofs.constraints] heritage).")
 
@@ -785,6 +788,19 @@ class OutputsConfig:
         False, "Also print report.html to report.pdf (A4) with a headless Chromium or Chrome found on PATH "
         "(as --pdf); off by default because a PDF carries its creation time and needs a browser.",
     )
+    report_interactive: str = _f(
+        "auto", "Pan and zoom on report.html's map (mouse wheel, drag, reset button; plain inline JavaScript, no "
+        "network): 'on', 'off', or 'auto' = on while the map is drawn as vectors (at most 20,000 footprints; "
+        "above that the footprints are one raster picture, which zooming would only blur). Without it the "
+        "report holds no script.", choices=("auto", "on", "off"))
+    hourly: bool = _f(
+        False, "Also write 8,760-hour AC profiles of the plan (as --hourly): per build-year site, per build phase "
+        "and for the district (hourly_sites / hourly_phases / hourly_district), and chart the district's typical "
+        "day per month in the report. Off by default: a second, light energy pass over the planned roofs.",
+    )
+    hourly_sites_format: str = _f(
+        "csv", "Format of the per-site hourly profiles: 'csv' (one column per site, UTF-8 with BOM) or 'parquet' "
+        "(GeoParquet, one row per site with its footprint and the hours as a list).", choices=("csv", "parquet"))
     postgis_url: str = _f(
         "", "Also write the result layers to this PostGIS database (postgresql://user:password@host/db, "
         "as --postgis); empty = no database. The password is hidden in manifest.json.",

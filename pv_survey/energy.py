@@ -97,6 +97,7 @@ __all__ = [
     "params_from_config",
     "roof_table_inputs",
     "simulate_roof_table",
+    "hourly_profiles_of_kept",
     "losses_frac_from_pct",
     "sector_index",
     "horizon_shaded_frac",
@@ -1033,7 +1034,7 @@ def roof_table_inputs(table: pd.DataFrame, *, flat_max_tilt_deg: float = RoofsCo
 
     plane_tilt = num("tilt_deg")
     tilt = plane_tilt.copy()
-    az = num("azimuth_deg")
+    az = num("azimuth_deg").copy()  # written below; a column view may be read-only (pandas copy-on-write)
     for col, arr in (("module_tilt_deg", tilt), ("module_azimuth_deg", az)):
         if col in table.columns:
             mod = num(col)
@@ -1110,6 +1111,59 @@ def simulate_roof_table(table: pd.DataFrame, weather: Weather, *, flat_max_tilt_
         vals[ok] = res[col].to_numpy()
         out[col] = vals
     return out if hourly is None else (out, hourly)
+
+
+def hourly_profiles_of_kept(table: pd.DataFrame, weather: Weather, groups: Any, *,
+                            flat_max_tilt_deg: float = RoofsConfig.flat_max_tilt_deg, where: str = "roofs",
+                            **params: Any) -> tuple[pd.DataFrame, np.ndarray]:
+    """Hourly AC energy per group of assessed surfaces, each surface's year equal to its ``annual_kwh``.
+
+    A light second pass for surfaces already assessed (a survey's roofs after the tiles): the
+    hour-by-hour shape of each surface comes from :func:`simulate_roofs` on its table row —
+    plane, mount, rows, its ``sky_view_frac`` and its *median* horizon profile (the
+    ``horizon_deg`` text the assessment keeps; the quantile profiles of the tiles are not
+    kept) — and is scaled so the surface's year equals the ``annual_kwh`` of the full
+    assessment. The hourly energy is linear in the capacity, so the scale goes into the
+    capacity of a second, accumulating pass (:func:`simulate_roofs` with ``hourly_groups``):
+    no (surfaces x hours) array is held beyond one chunk.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Surfaces with the columns of :func:`roof_table_inputs` and ``annual_kwh`` [kWh].
+    weather : Weather
+    groups : array of int (n_rows,)
+        Group 0..G-1 of each row (e.g. its site); negative = in no group.
+    flat_max_tilt_deg, where
+        See :func:`roof_table_inputs`.
+    **params
+        Other keywords of :func:`simulate_roofs` (the run's energy parameters).
+
+    Returns
+    -------
+    (pandas.DataFrame, numpy.ndarray)
+        Hourly AC energy per group (weather timestamps x groups 0..G-1) [kWh], and the scale
+        of each simulated row (``annual_kwh`` / year of the light pass; NaN where a row was
+        not simulated) [-]. A row whose light pass gives no energy gets scale 0.
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    n_groups = int(groups.max()) + 1 if len(groups) and groups.max() >= 0 else 0
+    target = pd.to_numeric(table["annual_kwh"], errors="coerce").to_numpy(float)
+    has_year = np.isfinite(target)
+    ok_sub, kwargs = roof_table_inputs(table[has_year], flat_max_tilt_deg=flat_max_tilt_deg, where=where)
+    rows = np.flatnonzero(has_year)[ok_sub]  # the rows simulated, in table order
+    scale = np.full(len(table), np.nan)
+    index = weather.data.index
+    if rows.size == 0:
+        return pd.DataFrame(np.zeros((len(index), n_groups)), index=index, columns=pd.RangeIndex(n_groups)), scale
+    light = simulate_roofs(weather, **kwargs, **params)["annual_kwh"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = np.where(light > 0, target[rows] / light, 0.0)
+    scale[rows] = k
+    kwargs = {**kwargs, "capacity_kwp": np.asarray(kwargs["capacity_kwp"], float) * k}
+    _, hourly = simulate_roofs(weather, **kwargs, hourly_groups=groups[rows], **params)
+    hourly = hourly.reindex(columns=pd.RangeIndex(n_groups), fill_value=0.0)  # groups without a row: zeros
+    return hourly, scale
 
 
 # --------------------------------------------------------------------------- config

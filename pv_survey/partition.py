@@ -332,20 +332,29 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
     results: list = [None] * n
     # largest tiles first: the last tasks to finish are small ones, so the workers end together
     dispatch = sorted(range(n), key=lambda i: (-(tiles[i].core.size + tiles[i].parking.size), i))
+    from . import pipeline
+
+    # progress counts the buildings of the finished tiles' cores (a rate in buildings/s says more
+    # than tiles of different sizes would)
+    total = int(sum(t.core.size for t in tiles))
     if progress is not None:
-        progress("tiles", 0, n)
+        progress("tiles", 0, total)
     if client is None:
         inner = progress if n == 1 else None
-        for done, i in enumerate(dispatch, start=1):
+        # one tile tells its stages as a run of one piece did; many tiles only their progress
+        tile_timer = timer if n == 1 else pipeline._Timer(level=logging.DEBUG, timings_s=timer.timings_s)
+        done = 0
+        for i in dispatch:
             tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i], store is not None)
             if store is not None:
                 results[i] = assess_stored_tile(cfg, store, tiles[i].halo, _reach(tiles[i], halo_m), tp, wx, core_ids,
-                                                tiles[i].key, parking=tl, timer=timer, progress=inner)
+                                                tiles[i].key, parking=tl, timer=tile_timer, progress=inner)
             else:
-                results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key, parking=tl, timer=timer,
+                results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key, parking=tl, timer=tile_timer,
                                          progress=inner)
+            done += int(tiles[i].core.size)
             if progress is not None:
-                progress("tiles", done, n)
+                progress("tiles", done, total)
         return results
 
     from distributed import as_completed
@@ -406,9 +415,9 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
             fut.release()
             for stage, sec in res.timings_s.items():  # summed over the tiles (worker time, not wall time)
                 timer.timings_s[stage] = round(timer.timings_s.get(stage, 0.0) + sec, 3)
-            done += 1
+            done += int(tiles[i].core.size)
             if progress is not None:
-                progress("tiles", done, n)
+                progress("tiles", done, total)
             nxt = next(pending, None)
             if nxt is not None:
                 ac.add(submit(nxt))
@@ -522,8 +531,9 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     write : bool
         Write the output files.
     progress : callable(stage, done, total), optional
-        Receives ``("tiles", tiles_done, tiles_total)`` as tiles finish (``tiles_done`` from 0);
-        with one tile in this process also the progress of its shading and energy stages.
+        Receives ``("tiles", buildings_done, buildings_total)`` as tiles finish (from 0; the
+        buildings of the finished tiles' cores); with one tile in this process also the progress
+        of its shading and energy stages.
 
     Returns
     -------

@@ -53,25 +53,34 @@ class SurveyResult:
     paths: dict = field(default_factory=dict)
     #: the other resources' layers (``{"facades": frame, "carports": frame}``), empty with roofs only
     layers: dict = field(default_factory=dict)
+    #: hourly AC profiles of the plan (:class:`pv_survey.plan.HourlyPlan`) with ``outputs.hourly``, else None
+    hourly: Any = None
 
 
 class _Timer:
-    def __init__(self) -> None:
-        self.timings_s: dict[str, float] = {}
+    """Stage times of a run, summed; each stage's start and end logged at ``level``.
+
+    A tile among several logs its stages at DEBUG into the run's own ``timings_s`` (the run's
+    progress then counts buildings over the tiles instead of printing every tile's stages).
+    """
+
+    def __init__(self, level: int = logging.INFO, timings_s: dict[str, float] | None = None) -> None:
+        self.timings_s: dict[str, float] = {} if timings_s is None else timings_s
+        self.level = level
 
     @contextmanager
     def stage(self, name: str):
         t0 = time.perf_counter()
-        log.info("[%s] ...", name)
+        log.log(self.level, "[%s] ...", name)
         try:
             yield
         except BaseException:  # interrupted or failed: never reported as done
-            log.info("[%s] stopped after %.1f s", name, time.perf_counter() - t0)
+            log.log(max(self.level, logging.INFO), "[%s] stopped after %.1f s", name, time.perf_counter() - t0)
             raise
         dt = time.perf_counter() - t0
         # a stage may run more than once (shading for roofs, facades, carports; once per tile): add up
         self.timings_s[name] = round(self.timings_s.get(name, 0.0) + dt, 3)
-        log.info("[%s] done in %.1f s", name, dt)
+        log.log(self.level, "[%s] done in %.1f s", name, dt)
 
 
 def file_sha256(path: str | Path) -> str | None:
@@ -198,6 +207,8 @@ def check_side_inputs(cfg: Config) -> None:
                               target_crs=cfg.survey.metric_crs)
     for path in ins.zones:
         inputs.read_zones(path, field=ins.zone_field, target_crs=cfg.survey.metric_crs)
+    if ins.boundary:
+        inputs.read_boundary(ins.boundary, target_crs=cfg.survey.metric_crs)
     if cfg.plan.pins_file:
         from .plan import read_pins
         read_pins(cfg.plan.pins_file)
@@ -325,7 +336,7 @@ def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDat
 def run_survey(config: Config | None = None, *, out_dir: str | Path | None = None,
                overwrite: bool = False, write: bool = True,
                progress: Progress | None = None, workers: int | None = None, scheduler: Any = None,
-               tile_size_m: float | None = None) -> SurveyResult:
+               tile_size_m: float | None = None, hourly: bool | None = None) -> SurveyResult:
     """Run the whole survey: inputs -> roofs -> shading -> energy -> plan -> outputs.
 
     Every run is tiled (:func:`pv_survey.partition.run_partitioned`): square tiles of
@@ -347,6 +358,9 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
         Receives progress of the long stages.
     workers, scheduler, tile_size_m
         See :func:`pv_survey.partition.run_partitioned`.
+    hourly : bool, optional
+        Compute (and write) the plan's hourly AC profiles (``SurveyResult.hourly``); None =
+        ``config.outputs.hourly``.
 
     Returns
     -------
@@ -354,6 +368,8 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     """
     from .partition import run_partitioned
 
+    if hourly is not None:
+        config = (config or Config()).replace(outputs={"hourly": bool(hourly)})
     if not write:
         return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler,
                                tile_size_m=tile_size_m, overwrite=overwrite, write=False, progress=progress)
@@ -379,7 +395,7 @@ def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_T
         buildings, planes, report, store = load_inputs_stored(cfg)
     try:
         notes = list(getattr(report, "warnings", []) or [])
-        log.info("%d buildings read from %s", len(buildings), report.source)  # passwords hidden
+        log.info("%s buildings read from %s", f"{len(buildings):,}", report.source)  # passwords hidden
         with timer.stage("weather"):
             wx, wx_notes = load_weather(cfg)
     except BaseException:
@@ -394,6 +410,9 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs."""
     buildings, planres = plan_and_account(cfg, buildings, roofs, n_in=n_in, timer=timer, weather=wx)
     buildings, zone_layers = survey_zones(cfg, buildings)  # issue 16: reporting zones
+    boundary, boundary_msg = survey_boundary(cfg, buildings)  # issue 17: the district boundary
+    if boundary_msg:
+        notes = [*notes, boundary_msg]
     summary = make_summary(cfg, buildings, roofs, planres, wx, notes, timer.timings_s)
     if extra_layers:
         from . import resources
@@ -404,9 +423,23 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
     summary["plan_lines"] += constraint_summary_lines(buildings) + zone_summary_lines(zone_layers)
     if zone_layers is not None:
         extra_layers = {**(extra_layers or {}), "zones": zone_layers}
+    if boundary is not None:  # its own GeoPackage layer, and the outline of the report map
+        extra_layers = {**(extra_layers or {}), "boundary": boundary}
+    hourly = None
+    if cfg.outputs.hourly:  # issue 14: a light second energy pass over the build-year sites' roofs
+        from .plan import hourly_note, plan_hourly, resource_hourly
+        from .resources import REGISTRY
+        with timer.stage("hourly"):
+            hourly = plan_hourly(planres.plan, roofs, wx, energy_params=energy_params(cfg),
+                                 flat_max_tilt_deg=cfg.roofs.flat_max_tilt_deg)
+            others = {n: f for n, f in (extra_layers or {}).items() if n in REGISTRY and n != "roofs"}
+            hourly.resources = resource_hourly(
+                others, wx, flat_max_tilt_deg=cfg.roofs.flat_max_tilt_deg,
+                params_by_name={n: {**energy_params(cfg), **REGISTRY[n].rules(cfg).energy_overrides} for n in others})
+        summary["notes"].append(hourly_note(hourly))
     manifest = make_manifest(cfg, started, timer, summary)
     result = SurveyResult(buildings=buildings, roofs=roofs, plan=planres, summary=summary, manifest=manifest,
-                          layers=dict(extra_layers or {}))
+                          layers=dict(extra_layers or {}), hourly=hourly)
     if out_path is not None:
         from .outputs import write_outputs
         with timer.stage("outputs"):
@@ -417,6 +450,8 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 shortlist_size=cfg.outputs.shortlist_size, workbook_max_rows=cfg.outputs.workbook_max_rows,
                 extra_layers=extra_layers or None,
                 progress=progress, pdf=cfg.outputs.report_pdf,
+                hourly=hourly, hourly_sites_format=cfg.outputs.hourly_sites_format,
+                report_interactive=cfg.outputs.report_interactive,
             )
     if cfg.outputs.postgis_url:
         from .outputs import result_layers, write_postgis
@@ -444,6 +479,16 @@ def survey_zones(cfg: Config, buildings: gpd.GeoDataFrame):
         tables.append(zones_mod.zone_table(b, z, b[f"zone_{name}"].to_numpy(), layer=name))
     table = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), geometry="geometry", crs=tables[0].crs)
     return b, table
+
+
+def survey_boundary(cfg: Config, buildings: gpd.GeoDataFrame):
+    """The ``inputs.boundary`` layer (None when not given) and the note on buildings outside it."""
+    if not cfg.inputs.boundary:
+        return None, ""
+    from . import inputs, zones as zones_mod
+    b = inputs.read_boundary(cfg.inputs.boundary, source_crs=None, target_crs=cfg.survey.metric_crs)
+    outside = zones_mod.outside_boundary(buildings.geometry, b.geometry)
+    return b, zones_mod.boundary_note(buildings["building_id"].to_numpy(), outside, cfg.inputs.boundary)
 
 
 def energy_params(cfg: Config) -> dict:

@@ -97,6 +97,10 @@ __all__ = [
     "build_plan",
     "plan_summary_lines",
     "plan_totals",
+    "HourlyPlan",
+    "plan_hourly",
+    "resource_hourly",
+    "hourly_note",
 ]
 
 #: Columns of the ``sites`` table handed over by the pipeline.
@@ -1418,7 +1422,12 @@ def build_plan(
 
 def _site_names(part: pd.DataFrame, k: int = 3) -> str:
     top = part.sort_values("capacity_kwp", ascending=False, kind="mergesort").head(k)
-    names = [f"{(str(r.name) if str(r.name) not in ('', 'nan', '<NA>') else r.building_id)} "
+    def given(v) -> str:
+        t = "" if v is None else str(v).strip()
+        return "" if t in ("nan", "<NA>", "None") else t
+
+    # never blank: the name, else the address, else the building id (as the shortlists)
+    names = [f"{given(getattr(r, 'name', '')) or given(getattr(r, 'address', '')) or r.building_id} "
              f"({r.building_id}, {r.capacity_kwp:,.0f} kWp)" for r in top.itertuples()]
     return "; ".join(names)
 
@@ -1512,3 +1521,159 @@ def plan_totals(result: PlanResult) -> dict[str, Any]:
                 out[f"{m.replace('-', '_')}_capex_cny"] = float(tot.loc[m, "capex_cny"])
     out["sites_per_year"] = {ph.label: int((result.plan["phase"] == ph.label).sum()) for ph in result.phases}
     return out
+
+
+# --------------------------------------------------------------------------- hourly profiles
+
+
+#: Sites simulated per batch of the hourly profiles: one batch's accumulator is
+#: (sites x 8,760 hours) float64, about 35 MB (project choice).
+HOURLY_SITES_PER_BATCH = 512
+
+
+@dataclass
+class HourlyPlan:
+    """8,760-hour AC profiles of the plan's build phases (hours of the weather year).
+
+    Attributes
+    ----------
+    sites : DataFrame
+        Hourly AC energy of each build-year site (weather timestamps x building_id, rank order). [kWh]
+    phases : DataFrame
+        Hourly AC energy per build phase (columns: phase labels, build-year order), each the sum
+        of its sites. [kWh]
+    district : Series
+        Hourly AC energy of every build-year site, the sum of the phases. [kWh]
+    site_info : DataFrame
+        ``building_id, rank, name, phase, annual_kwh`` of the sites, in column order of ``sites``.
+    scale : numpy.ndarray
+        Scale of each simulated roof from its median horizon to its assessed year (see
+        :func:`pv_survey.energy.hourly_profiles_of_kept`). [-]
+    """
+
+    sites: pd.DataFrame
+    phases: pd.DataFrame
+    district: pd.Series
+    site_info: pd.DataFrame
+    scale: np.ndarray
+    #: Hourly AC energy of every kept surface of each other resource (``<name>_kwh`` columns:
+    #: facades, carports), reported beside the plan as their totals are; None without them. [kWh]
+    resources: pd.DataFrame | None = None
+
+
+def resource_hourly(layers: dict, weather: Any, *, params_by_name: dict,
+                    flat_max_tilt_deg: float = RoofsConfig.flat_max_tilt_deg) -> pd.DataFrame | None:
+    """Hourly AC energy of every kept surface of the other resources, one column per resource.
+
+    Facades and carports are reported beside the rooftop plan (not planned, no build year);
+    their hours come from the same light pass as the sites'
+    (:func:`pv_survey.energy.hourly_profiles_of_kept`), each surface's year equal to its
+    assessed ``annual_kwh``.
+
+    Parameters
+    ----------
+    layers : dict
+        Resource name -> its assessed surfaces (``excluded_reason``, ``annual_kwh`` and the
+        columns of :func:`pv_survey.energy.roof_table_inputs`).
+    weather : pv_survey.weather.Weather
+    params_by_name : dict
+        Resource name -> keywords of :func:`pv_survey.energy.simulate_roofs` (the run's energy
+        section with the resource's own overrides, e.g. the facades' temperature model).
+    flat_max_tilt_deg : float
+        See :func:`pv_survey.energy.roof_table_inputs`. [deg]
+
+    Returns
+    -------
+    DataFrame or None
+        Weather timestamps x ``<name>_kwh`` [kWh]; None when ``layers`` is empty.
+    """
+    from .energy import hourly_profiles_of_kept
+
+    cols = {}
+    for name, frame in layers.items():
+        kept = frame[frame["excluded_reason"].fillna("").to_numpy() == ""]
+        hourly, _ = hourly_profiles_of_kept(kept, weather, np.zeros(len(kept), np.int64),
+                                            flat_max_tilt_deg=flat_max_tilt_deg, where=name,
+                                            **params_by_name.get(name, {}))
+        cols[f"{name}_kwh"] = hourly.reindex(columns=[0], fill_value=0.0)[0].to_numpy()
+    return pd.DataFrame(cols, index=weather.data.index) if cols else None
+
+
+def plan_hourly(plan: pd.DataFrame, roofs: pd.DataFrame, weather: Any, *, energy_params: dict,
+                flat_max_tilt_deg: float = RoofsConfig.flat_max_tilt_deg,
+                sites_per_batch: int = HOURLY_SITES_PER_BATCH) -> HourlyPlan:
+    """Hourly AC profiles of the build-year sites, summed per build phase and for the district.
+
+    A site is one building's kept roofs (as in the plan); each roof's hours come from
+    :func:`pv_survey.energy.hourly_profiles_of_kept` (its median horizon, scaled to its
+    assessed year), so a site's hours add up to its ``annual_kwh`` in the plan. Sites are
+    simulated ``sites_per_batch`` at a time; the phase sums are accumulated batch by batch.
+
+    Parameters
+    ----------
+    plan : DataFrame
+        The plan (``building_id``, ``rank``, ``phase``, ``build_year``, ``annual_kwh``, ``name``).
+    roofs : DataFrame
+        Every roof plane with ``building_id``, ``excluded_reason`` and the columns of
+        :func:`pv_survey.energy.roof_table_inputs` (the survey's roofs table).
+    weather : pv_survey.weather.Weather
+        The run's weather year.
+    energy_params : dict
+        Keywords of :func:`pv_survey.energy.simulate_roofs` (the run's energy section).
+    flat_max_tilt_deg : float
+        See :func:`pv_survey.energy.roof_table_inputs`. [deg]
+    sites_per_batch : int
+        Sites per batch (memory bound).
+
+    Returns
+    -------
+    HourlyPlan
+    """
+    from .energy import hourly_profiles_of_kept
+
+    phase = plan["phase"].fillna("").astype(str)
+    is_built = (plan["build_year"].notna().to_numpy() if "build_year" in plan
+                else ~phase.isin(["", RESERVE, PINNED_OUT]).to_numpy())
+    built = plan[is_built]
+    built = built.sort_values("rank", kind="stable") if "rank" in built else built
+    by_year = built.sort_values("build_year" if "build_year" in built else "phase", kind="stable")
+    labels = [str(p) for p in dict.fromkeys(by_year["phase"].astype(str))]
+    index = weather.data.index
+    phases = pd.DataFrame(np.zeros((len(index), len(labels))), index=index, columns=labels)
+    kept = roofs[roofs["excluded_reason"].fillna("").to_numpy() == ""]
+    ids = built["building_id"].astype(str).to_numpy()
+    site_of = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+    roof_site = site_of.reindex(kept["building_id"].astype(str).to_numpy()).fillna(-1).to_numpy(np.int64)
+    parts, scales = [], []
+    step = max(int(sites_per_batch), 1)
+    phase_of = built["phase"].astype(str).to_numpy()
+    for start in range(0, len(ids), step):
+        stop = min(start + step, len(ids))
+        in_batch = (roof_site >= start) & (roof_site < stop)
+        hourly, scale = hourly_profiles_of_kept(kept[in_batch], weather, roof_site[in_batch] - start,
+                                                flat_max_tilt_deg=flat_max_tilt_deg, where="roofs",
+                                                **energy_params)
+        hourly = hourly.reindex(columns=pd.RangeIndex(stop - start), fill_value=0.0)
+        hourly.columns = ids[start:stop]
+        for lab in labels:  # phase sums, batch by batch
+            cols = np.flatnonzero(phase_of[start:stop] == lab)
+            if cols.size:
+                phases[lab] += hourly.iloc[:, cols].sum(axis=1).to_numpy()
+        parts.append(hourly)
+        scales.append(scale)
+    sites = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=index)
+    info_cols = [c for c in ("building_id", "rank", "name", "address", "phase", "annual_kwh") if c in built]
+    info = pd.DataFrame(built[info_cols]).reset_index(drop=True)
+    return HourlyPlan(sites=sites, phases=phases, district=phases.sum(axis=1).rename("district_kwh"),
+                      site_info=info, scale=np.concatenate(scales) if scales else np.zeros(0))
+
+
+def hourly_note(hourly: HourlyPlan) -> str:
+    """Plain-words note of how the hourly profiles were made and how far the roofs' scales spread."""
+    k = hourly.scale[np.isfinite(hourly.scale)]
+    n_sites = hourly.sites.shape[1]
+    if k.size == 0:
+        return f"hourly profiles: {n_sites} build-year sites, no roof simulated"
+    return (f"hourly profiles: {n_sites:,} build-year sites ({k.size:,} roofs) over {len(hourly.sites.index):,} "
+            f"hours; each roof's hours from its median horizon profile, scaled to its assessed year "
+            f"(scale {k.min():.3f}-{k.max():.3f}, median {np.median(k):.4f})")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["assign_zones", "zone_table", "zone_layer_name", "ZONE_COLUMNS"]
+__all__ = ["assign_zones", "zone_table", "zone_layer_name", "outside_boundary", "boundary_note", "ZONE_COLUMNS"]
 
 #: Columns of :func:`zone_table` (plus one ``kwp_<phase>`` column per plan phase, and geometry).
 #: Zones named in the summary line of each zone layer, by capacity (project choice).
@@ -130,3 +130,47 @@ def zone_summary_lines(table: gpd.GeoDataFrame | None, *, top: int = TOP_ZONES) 
         lines.append(f"Zones '{layer}' / 分区: {len(named)} zones; most capacity: {best or 'none'}"
                      + (f"; {outside} buildings outside every zone" if outside else "") + ".")
     return lines
+
+
+def outside_boundary(footprints, boundary) -> np.ndarray:
+    """Footprints lying outside a district boundary: their representative point is not inside it.
+
+    Parameters
+    ----------
+    footprints : array or GeoSeries of polygons
+        Building footprints (metric CRS).
+    boundary : GeoSeries or array of polygons
+        The boundary (same CRS); several polygons count as one area.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where a footprint's representative point (always inside the footprint) is outside
+        every boundary polygon; missing or empty footprints are not outside.
+    """
+    geoms = np.asarray(getattr(footprints, "values", footprints), dtype=object)
+    area = shapely.union_all(np.asarray(getattr(boundary, "values", boundary), dtype=object))
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    out = np.zeros(len(geoms), dtype=bool)
+    if present.any():
+        shapely.prepare(area)
+        pts = shapely.point_on_surface(geoms[present])
+        out[present] = ~shapely.covers(area, pts)
+    return out
+
+
+#: Building ids named in the note about buildings outside the boundary (project choice).
+OUTSIDE_IDS_NAMED = 5
+
+
+def boundary_note(building_ids, outside: np.ndarray, source: str) -> str:
+    """The run note about buildings outside the district boundary ('' when none is)."""
+    outside = np.asarray(outside, dtype=bool)
+    n = int(outside.sum())
+    if n == 0:
+        return ""
+    ids = [str(i) for i in np.asarray(building_ids, dtype=object)[outside][:OUTSIDE_IDS_NAMED]]
+    more = ", ..." if n > len(ids) else ""
+    return (f"{source}: {n:,} of {len(outside):,} buildings lie outside the district boundary "
+            f"({', '.join(ids)}{more}); they are surveyed and planned like the others / "
+            f"{n:,} 栋建筑位于区界之外")

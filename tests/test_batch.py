@@ -226,6 +226,9 @@ def test_cli_batch_exit_code_2_on_failure(tmp_path, tiny):
     assert r.exit_code == 2, r.output
     assert "Error: scenario x__buildings-nope:" in r.output
     assert (out / "comparison.md").is_file()
+    # -q: the output folder and the errors, nothing else (issue 17 item 6)
+    lines = r.output.splitlines()
+    assert lines[0] == f"{out}/" and all(x.startswith("Error: ") for x in lines[1:]) and len(lines) == 2
 
 
 def test_shipped_sensitivity_matrix_expands():

@@ -459,3 +459,15 @@ def _perez_components_and_ground(wx, tilt, az):
                                    pvlib.atmosphere.get_relative_airmass(sp["apparent_zenith"]),
                                    return_components=True).fillna(0)
     return comps, pvlib.irradiance.get_ground_diffuse(tilt, d["ghi"], albedo=0.2)
+
+
+def test_cli_quiet_prints_the_output_paths_only(tmp_path, wx, restore_root_logging):
+    # issue 17 item 6: -q prints errors and where the outputs are, nothing else
+    src = tmp_path / "roofs.csv"
+    src.write_text("roof_id,tilt_deg,azimuth_deg,capacity_kwp\na,20,180,10\n", encoding="utf-8-sig")
+    out, hourly = tmp_path / "out.csv", tmp_path / "hourly.csv"
+    res = CliRunner().invoke(_cli(), ["-q", "energy", str(src), "--out", str(out), "--hourly", str(hourly)])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines() == [str(out), str(hourly)]
+    loud = CliRunner().invoke(_cli(), ["energy", str(src), "--out", str(tmp_path / "o2.csv")])
+    assert loud.exit_code == 0 and "MWh/yr" in loud.output

@@ -34,13 +34,17 @@ def test_bundled_font_is_the_chart_font():
     assert ChartText(cjk_font()).families == [BUNDLED_FONT, "DejaVu Sans"]  # explicit list, no generic family
 
 
-def test_every_bilingual_chart_has_every_glyph(tmp_path):
+def test_every_bilingual_chart_has_every_glyph(tmp_path, clearsky_weather):
+    from pv_survey.plan import plan_hourly
+
+    d = make_district()
+    hourly = plan_hourly(d["plan"], d["roofs"], clearsky_weather, energy_params={})
     with warnings.catch_warnings(record=True) as caught, collect_figures() as figs:
         warnings.simplefilter("always")
-        write_outputs(tmp_path / "cjk", **make_district(), chart_font=True)
+        write_outputs(tmp_path / "cjk", **d, chart_font=True, hourly=hourly)
     glyph_warnings = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert glyph_warnings == []
-    assert len(figs) == 4  # cumulative, category, yield, monthly
+    assert len(figs) == 5  # cumulative, category, yield, monthly, typical day per month (hourly)
     drawn = "".join(t.get_text() for f in figs for t in f.findobj(lambda a: hasattr(a, "get_text")))
     assert any("\u4e00" <= c <= "\u9fff" for c in drawn), "the charts are bilingual (CJK text drawn)"
     for fig in figs:

@@ -156,3 +156,118 @@ def test_map_outlines_boundary_and_zones(tmp_path):
     w, h = map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())
     x, y = float(b.group(1)), float(b.group(2))
     assert x in (0.0, w) and (abs(y - h) <= 1.0 or abs(y) <= 1.0)
+
+
+# Added to a COPY of an interactive report: errors of any script recorded from the start; after
+# load, a wheel notch over the map's centre, a drag of 100 px to the right, the zoom-out button
+# and the reset button, the viewBox and the scale bar's text noted after each step.
+ERRORS = """<script>window.__errors=[];window.addEventListener("error",function(e){window.__errors.push(String(e.message));});
+</script>"""
+ZOOM_PROBE = """<script>window.addEventListener("load",function(){
+var svg=document.getElementById("plan-map"),r=svg.getBoundingClientRect(),cx=r.left+r.width/2,cy=r.top+r.height/2;
+var out={tools_hidden:document.getElementById("map-tools").hidden,steps:[]};
+function note(n){out.steps.push([n,svg.getAttribute("viewBox"),svg.querySelector(".sb-text").textContent,
+svg.querySelector("g.overlay").getAttribute("transform")]);}
+note("start");
+svg.dispatchEvent(new WheelEvent("wheel",{deltaY:-100,clientX:cx,clientY:cy,bubbles:true,cancelable:true}));note("wheel");
+for(var i=0;i<6;i++){svg.dispatchEvent(new WheelEvent("wheel",{deltaY:-100,clientX:cx,clientY:cy,bubbles:true,cancelable:true}));}
+note("zoomed");
+svg.dispatchEvent(new PointerEvent("pointerdown",{clientX:cx,clientY:cy,pointerId:1,bubbles:true}));
+svg.dispatchEvent(new PointerEvent("pointermove",{clientX:cx+100,clientY:cy,pointerId:1,bubbles:true}));
+svg.dispatchEvent(new PointerEvent("pointerup",{clientX:cx+100,clientY:cy,pointerId:1,bubbles:true}));note("drag");
+document.getElementById("map-reset").click();note("reset");
+out.width=r.width;out.errors=window.__errors;
+var p=document.createElement("pre");p.id="probe";p.textContent=JSON.stringify(out);document.body.appendChild(p);});
+</script>"""
+
+
+@needs_chromium
+def test_interactive_map_zooms_and_pans_in_chromium(tmp_path):
+    from pv_survey.outputs.report import MAP_SCRIPT
+
+    paths = write_outputs(tmp_path / "o", **make_district(), chart_font=None, report_interactive="on")
+    html = paths["report.html"].read_text(encoding="utf-8")
+    assert f"<script>\n{MAP_SCRIPT}</script>" in html and "src=" not in MAP_SCRIPT and "http" not in MAP_SCRIPT
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("<head>", "<head>" + ERRORS, 1).replace("</body>", ZOOM_PROBE + "</body>"),
+                     encoding="utf-8")
+    r = _chromium(["--window-size=1280,900", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout)
+    assert m, r.stdout[-2000:]
+    got = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert got["errors"] == [] and got["tools_hidden"] is False  # the script ran; its buttons are shown
+    steps = {name: (tuple(map(float, vb.split())), bar, tr) for name, vb, bar, tr in got["steps"]}
+    x0, y0, w0, h0 = steps["start"][0]
+    # one wheel notch up zooms in by 0.8 about the pointer (the centre): the centre stays put
+    x1, y1, w1, h1 = steps["wheel"][0]
+    assert (w1, h1) == pytest.approx((0.8 * w0, 0.8 * h0))
+    assert (x1 + w1 / 2, y1 + h1 / 2) == pytest.approx((x0 + w0 / 2, y0 + h0 / 2), abs=1.0)
+    # zoomed in 0.8^7: the scale bar measures a shorter length, the legend is scaled to stay put
+    assert steps["zoomed"][0][2] == pytest.approx(0.8 ** 7 * w0)
+    assert steps["zoomed"][1] != steps["start"][1] and "scale(0.2097" in steps["zoomed"][2]
+    # a drag of 100 px to the right moves the view 100 px x (view width / drawn width) to the left
+    xz, wz = steps["zoomed"][0][0], steps["zoomed"][0][2]
+    assert steps["drag"][0][0] == pytest.approx(xz - 100 * wz / got["width"], abs=0.05)
+    # reset: the whole map again, the scale bar as drawn
+    assert steps["reset"][0] == pytest.approx((x0, y0, w0, h0)) and steps["reset"][1] == steps["start"][1]
+    bad = [x for x in r.stderr.splitlines() if "Uncaught" in x or "net::ERR" in x]
+    assert bad == []
+
+
+def test_interactive_map_off_and_auto(tmp_path, monkeypatch):
+    from pv_survey.outputs import charts
+
+    d = make_district()
+    off = write_outputs(tmp_path / "off", **d, chart_font=None, report_interactive="off")
+    html = off["report.html"].read_text(encoding="utf-8")
+    assert "<script" not in html and 'id="map-tools"' not in html
+    # 'auto': on while the map's footprints are vectors, off above (6 buildings in the district)
+    monkeypatch.setattr(charts, "MAP_MAX_VECTOR_FOOTPRINTS", len(d["buildings"]))
+    small = write_outputs(tmp_path / "a1", **d, chart_font=None)
+    monkeypatch.setattr(charts, "MAP_MAX_VECTOR_FOOTPRINTS", len(d["buildings"]) - 1)
+    big = write_outputs(tmp_path / "a2", **d, chart_font=None)
+    assert "<script" in small["report.html"].read_text(encoding="utf-8")
+    assert "<script" not in big["report.html"].read_text(encoding="utf-8")
+
+
+def test_city_map_draws_the_background_as_one_picture():
+    """Above ``max_vector_footprints`` the other, excluded and reserve footprints become one PNG
+    under the vector layers; build-year sites stay vector, outlined and ranked."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from pv_survey.outputs.charts import plan_map_svg
+    from pv_survey.outputs.rastermap import SUPERSAMPLE
+    from pv_survey.outputs.styles import RESERVE_COLOUR
+
+    d = make_district()
+    layers = result_layers(**{k: d[k] for k in ("buildings", "roofs", "plan", "targets", "coverage",
+                                                 "category_shares", "crs")})
+    buildings, plan = layers["buildings"], layers["plan"]
+    vector = plan_map_svg(buildings, plan)
+    picture = plan_map_svg(buildings, plan, max_vector_footprints=1)
+    assert '<image class="footprints"' not in vector
+    assert picture.count('<image class="footprints" href="data:image/png;base64,') == 1
+    # the build-year sites: the same outlined paths and rank labels in both drawings
+    assert picture.count('stroke="#222" stroke-width="1.2"') == vector.count('stroke="#222" stroke-width="1.2"') == 4
+    ranks = lambda svg: sorted(re.findall(r'text-anchor="middle">(\d+)</text>', svg))  # noqa: E731
+    assert ranks(picture) == ranks(vector) == ["1", "2", "3", "4"]
+    # the reserve site (B005) is no longer a vector path but pixels of the reserve colour
+    assert 'fill-opacity="0.45" stroke="none"><title>' in vector
+    assert 'fill-opacity="0.45" stroke="none"><title>' not in picture
+    uri = re.search(r'href="data:image/png;base64,([^"]+)"', picture).group(1)
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri))).convert("RGBA"))
+    w, h = map(float, re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', picture).groups())
+    assert img.shape[:2] == (round(h) * SUPERSAMPLE, round(w) * SUPERSAMPLE)
+    x0, y0, x1, y1 = buildings.geometry.total_bounds
+    scale = w / (x1 - x0)
+    reserve = plan[plan["phase"].astype(str) == "reserve"]
+    assert len(reserve) == 1
+    c = reserve.geometry.iloc[0].representative_point()
+    px = img[int((y1 - c.y) * scale * SUPERSAMPLE), int((c.x - x0) * scale * SUPERSAMPLE)]
+    expected = tuple(int(RESERVE_COLOUR.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    assert tuple(px[:3]) == expected and px[3] == round(0.45 * 255)

@@ -117,6 +117,10 @@ for name in names:
     r = lyr.renderer()
     if r is not None and r.type() == "categorizedSymbol":
         info["categories"] = {c.value(): c.symbol().color().name() for c in r.categories()}
+    if r is not None and r.type() == "singleSymbol":
+        sl = r.symbol().symbolLayer(0)
+        info["single"] = {"stroke": sl.strokeColor().name() if hasattr(sl, "strokeColor") else None,
+                          "brush": int(sl.brushStyle()) if hasattr(sl, "brushStyle") else None}
     if r is not None and r.type() == "graduatedSymbol":
         info["ranges"] = [[g.lowerValue(), g.upperValue(), g.symbol().color().name()] for g in r.ranges()]
     result["layers"][name] = info
@@ -193,6 +197,35 @@ def test_qgis_loads_every_layer_with_its_default_style(outputs, tmp_path):
     assert _pixels_near(tmp_path / "buildings.png", grey) > 200
     assert _pixels_near(tmp_path / "buildings.png", _rgb(KEPT_COLOUR)) > 200
     assert (tmp_path / "map.png").stat().st_size > 1000
+
+
+@pytest.mark.skipif(not HAS_QGIS, reason=WHY_NO_QGIS)
+def test_qgis_loads_the_boundary_layer_styled(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from test_outputs import METRIC_CRS
+
+    d = make_district()
+    x0, y0, x1, y1 = d["buildings"].total_bounds
+    boundary = gpd.GeoDataFrame({"name": ["天河区"], "area_km2": [1.0]},
+                                geometry=[shapely.box(x0 - 100, y0 - 100, x1 + 100, y1 + 100)], crs=METRIC_CRS)
+    out = tmp_path / "run"
+    write_outputs(out, **d, chart_font=None, extra_layers={"boundary": boundary})
+    script = tmp_path / "qgis_check.py"
+    script.write_text(QGIS_SCRIPT, encoding="utf-8")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path), "HOME": str(tmp_path)}
+    proc = subprocess.run([SYSTEM_PYTHON, str(script), str(out / "survey.gpkg"), str(tmp_path),
+                           "buildings,roofs,plan,boundary"], capture_output=True, text=True, timeout=180, env=env)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert proc.returncode == 0 and line, proc.stdout[-2000:] + proc.stderr[-2000:]
+    res = json.loads(line[len("RESULT "):])
+    assert res["qgis_messages"] == [] and res["gdal_messages"] == []
+    b = res["layers"]["boundary"]
+    assert b["valid"] and b["count"] == 1 and b["crs"] == "EPSG:4547" and b["renderer"] == "singleSymbol"
+    assert b["aliases"]["area_km2"] == "面积 (km²) / Area (km²)"  # the pv-survey default style applied
+    from pv_survey.outputs.styles import BOUNDARY_COLOUR
+    assert b["single"] == {"stroke": BOUNDARY_COLOUR, "brush": 0}  # a dark outline, no fill (Qt.NoBrush)
 
 
 # --------------------------------------------------------------------------- Chromium

@@ -168,12 +168,17 @@ def test_subset_has_two_to_four_tiles(subset):
     assert any(t.halo.size > t.core.size for t in tiles)
 
 
-def test_progress_counts_tiles(partitioned):
+def test_progress_counts_the_buildings_of_finished_tiles(subset, partitioned):
     _, calls = partitioned
     tiles = [c for c in calls if c[0] == "tiles"]
-    n = tiles[0][2]
-    assert [c[1] for c in tiles] == list(range(n + 1))  # 0 .. n, one call per finished tile
-    assert 2 <= n <= 4
+    total = tiles[0][2]
+    # every usable building is in one tile's core: the count ends at the number of usable buildings
+    b, _, _ = pipeline.load_inputs(pipeline.resolve_inputs(subset))
+    assert total == int((b["excluded_reason"] == "").sum()) > 0
+    done = [c[1] for c in tiles]
+    assert done[0] == 0 and done[-1] == total and all(b > a for a, b in zip(done, done[1:]))
+    assert 3 <= len(done) <= 5  # 0 and one call per finished tile (2 to 4 tiles)
+    assert all(c[2] == total for c in tiles)
 
 
 # The horizon ray march steps over blocks of a max-pyramid that start at the DSM's corner: tile and

@@ -632,3 +632,12 @@ def test_capacity_target_on_a_category_set():
     assert by["f1"] == by["f2"] == "2030" and by["g1"] == "reserve"
     row = r.targets.iloc[0]
     assert row["achieved_kwp"] == 600 and row["met"] == "yes" and row["categories"] == "industrial"
+
+
+def test_plan_summary_names_are_never_blank():
+    # issue 17 item 4: a site without a name is named by its address, else its building id
+    from pv_survey.plan import _site_names
+
+    part = pd.DataFrame({"building_id": ["B1", "B2", "B3"], "name": ["图书馆", "", None],
+                         "address": ["", "天河路 2 号", np.nan], "capacity_kwp": [30.0, 20.0, 10.0]})
+    assert _site_names(part) == "图书馆 (B1, 30 kWp); 天河路 2 号 (B2, 20 kWp); B3 (B3, 10 kWp)"

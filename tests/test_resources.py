@@ -79,3 +79,18 @@ def test_verbose_error_shows_the_gdal_cause(tmp_path):
     # pyogrio raises DataSourceError for a file GDAL does not recognise
     assert extra and "pyogrio.errors.DataSourceError" in extra[0]
     assert "Traceback" not in verbose.stderr
+
+
+def test_profile_strings_are_the_median_profile_in_tenths():
+    import numpy as np
+
+    from pv_survey.assessment import profile_strings
+
+    h = np.zeros((3, 3, 4))
+    h[0, 1] = [0.0, 12.24, 12.26, 30.0]   # the middle quantile is written, rounded to tenths
+    h[1, 1] = [5.04, 5.06, 89.96, 0.4]
+    h[0, 0] = 99.0                         # other quantiles are not written
+    assert profile_strings(h).tolist() == ["0,12.2,12.3,30", "5,5.1,90,0.4", "0,0,0,0"]
+    h[2, 1, 0] = np.nan                    # a missing value is written as nan
+    assert profile_strings(h)[2] == "nan,0,0,0"
+    assert profile_strings(np.zeros((0, 3, 72))).size == 0

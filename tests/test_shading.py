@@ -526,6 +526,19 @@ def test_cli_shade_from_buildings_csv(wall_files):
     assert ((table["sky_view_frac"] > 0) & (table["sky_view_frac"] < 1)).all()
 
 
+def test_cli_shade_quiet_prints_the_output_path_only(wall_files, restore_root_logging):
+    from click.testing import CliRunner
+
+    from pv_survey.cli import _register, cli
+
+    _register()
+    out = wall_files / "hq.csv"
+    res = CliRunner().invoke(cli, ["-q", "shade", "--points", str(wall_files / "pts.csv"), "--buildings",
+                                   str(wall_files / "b.gpkg"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines() == [str(out)] and out.is_file()  # issue 17 item 6
+
+
 @pytest.mark.parametrize("suffix", [".gpkg", ".parquet"])
 def test_cli_shade_from_dsm_vector_outputs(wall_files, suffix):
     from click.testing import CliRunner

@@ -27,15 +27,19 @@ def batch_cmd(scenarios, out_dir, workers, scheduler, overwrite):
     A failing scenario is reported and the others still run; the exit code is then 2.
     """
     from ..batch import load_scenarios, run_batch
-    from .console import Progress as _Progress, captured_native_output
+    from .console import Progress as _Progress, captured_native_output, quiet
 
     items = load_scenarios(scenarios)
-    click.echo(f"{len(items)} scenarios -> {out_dir}/", err=True)
+    silent = quiet()  # -q: errors (at the end) and where the outputs are, nothing else
+    if not silent:
+        click.echo(f"{len(items)} scenarios -> {out_dir}/", err=True)
     progress = _Progress()
 
     def report(outcome, k, n):
         progress.close()
         progress.stage = None
+        if silent:
+            return
         note = f": {outcome.error}" if outcome.error else ""
         click.echo(f"[{k}/{n}] {outcome.name}: {outcome.status} ({outcome.seconds:.1f} s){note}", err=True)
 
@@ -46,8 +50,11 @@ def batch_cmd(scenarios, out_dir, workers, scheduler, overwrite):
     finally:
         progress.close()
     counts = {s: sum(o.status == s for o in result.outcomes) for s in ("done", "skipped", "failed")}
-    click.echo(f"{counts['done']} run, {counts['skipped']} already finished, {counts['failed']} failed; "
-               f"comparison in {result.paths['comparison.csv']} and {result.paths['comparison.md'].name}")
+    if silent:
+        click.echo(f"{result.paths['comparison.csv'].parent}/")
+    else:
+        click.echo(f"{counts['done']} run, {counts['skipped']} already finished, {counts['failed']} failed; "
+                   f"comparison in {result.paths['comparison.csv']} and {result.paths['comparison.md'].name}")
     if result.failed:
         for o in result.failed:
             click.echo(f"Error: scenario {o.name}: {o.error}", err=True)

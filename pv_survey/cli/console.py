@@ -23,7 +23,7 @@ log = logging.getLogger("pv_survey")
 STAGE_UNITS: dict[str, str] = {
     "shading": "roofs",
     "energy": "roofs",
-    "tiles": "tiles",
+    "tiles": "buildings",
     "outputs": "files",
 }
 

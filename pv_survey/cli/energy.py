@@ -97,6 +97,12 @@ def energy(roofs_path: Path, weather: str | None, out_path: Path, config_path: s
     write_table(out, out_path, overwrite=overwrite, layer="roofs_energy")
     if hourly_path is not None:
         write_table(_hourly_table(hourly), hourly_path, overwrite=overwrite)
+    from .console import quiet
+    if quiet():  # -q: errors and where the outputs are, nothing else
+        for path in (out_path, hourly_path):
+            if path is not None:
+                click.echo(str(path))
+        return
     done = out["annual_kwh"].notna()
     n_skip = int((~done).sum())
     total_mwh = float(out.loc[done, "annual_kwh"].sum()) / 1000.0

@@ -106,18 +106,25 @@ def format_summary(summary: dict) -> str:
 @click.option("--zones", "zones", multiple=True, type=str,
               help="Reporting zones (街道, communities, parks; any GIS format); repeat for several layers.")
 @click.option("--zone-field", default=None, help="Field with the zone name in the --zones layers (default: name).")
+@click.option("--boundary", default=None,
+              help="District boundary (polygons, any GIS format; DataV.GeoAtlas files are GCJ-02): drawn on the "
+                   "report map, written as the 'boundary' layer; buildings outside it are counted in the notes.")
 @click.option("--protected", default=None,
               help="Protected heritage buildings or areas (polygons): kept out of the build years ([roofs.constraints]).")
 @click.option("--postgis", default=None, metavar="URL",
               help="Also write the result layers into PostGIS, e.g. postgresql://user@host:5432/db "
                    "(schema from outputs.postgis_schema, default pv_survey).")
+@click.option("--hourly", is_flag=True, default=False,
+              help="Also write 8,760-hour AC profiles of the plan: per build-year site, per build year and for the "
+                   "district (hourly_*.csv), and chart a typical day per month in the report ([outputs] hourly).")
 @click.option("--pdf", is_flag=True, default=False,
               help="Also print the report to report.pdf (A4) with a headless Chromium or Chrome.")
 @overwrite_opt
 @workers_opt
 @scheduler_opt
 def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, source_crs, encoding, name, out_dir,
-            resources, parking, pins, zones, zone_field, protected, postgis, pdf, overwrite, workers, scheduler):
+            resources, parking, pins, zones, zone_field, boundary, protected, postgis, hourly, pdf, overwrite,
+            workers, scheduler):
     """Survey every roof, plan the installations, write the outputs.
 
     With no options it runs the embedded Tianhe demo district on the embedded
@@ -135,14 +142,16 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
     ins = {k: v for k, v in dict(buildings=buildings, layer=layer, roofs=roofs, dsm=dsm, dem=dem, obstacles=obstacles,
                                  weather=weather, source_crs=source_crs, encoding=encoding,
                                  parking=parking, zones=list(zones), zone_field=zone_field,
-                                 protected=protected).items() if v}
+                                 protected=protected, boundary=boundary).items() if v}
     changes = {}
     if ins:
         changes["inputs"] = ins
     if resources:
         changes["resources"] = {"kinds": [k.strip() for k in resources.split(",") if k.strip()]}
-    if postgis or pdf:
-        changes["outputs"] = {**({"postgis_url": postgis} if postgis else {}), **({"report_pdf": True} if pdf else {})}
+    outs = {**({"postgis_url": postgis} if postgis else {}), **({"report_pdf": True} if pdf else {}),
+            **({"hourly": True} if hourly else {})}
+    if outs:
+        changes["outputs"] = outs
     if pins:
         changes["plan"] = {"pins_file": pins}
     if changes:

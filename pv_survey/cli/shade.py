@@ -132,5 +132,9 @@ def shade(points_path: Path, dsm_path: str | None, dem_path: str | None, buildin
     if out_path.suffix.lower() != ".csv":
         table = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(x, y), crs=dsm.crs)
     write_table(table, out_path, overwrite=overwrite, layer="horizons")
+    from .console import quiet
+    if quiet():  # -q: errors and where the output is, nothing else
+        click.echo(str(out_path))
+        return
     click.echo(f"{out_path}: {len(table)} points, {n_sectors} sectors, mean sky view "
                f"{float(result['sky_view_frac'].mean()):.3f}", err=True)

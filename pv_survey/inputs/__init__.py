@@ -23,7 +23,8 @@ Modules: :mod:`.sources` (formats), :mod:`.crs`, :mod:`.encoding`, :mod:`.osm`,
 from .crs import (bd09_to_gcj02, bd09_to_wgs84, gcj02_to_bd09, gcj02_to_wgs84, parse_crs, wgs84_to_bd09,
                   wgs84_to_gcj02)
 from .postgis import PostgisSource, parse_postgis_source
-from .read import BuildingWindows, InputReport, read_buildings, read_obstacles, read_parking, read_roof_planes, read_zones
+from .read import (BuildingWindows, InputReport, read_boundary, read_buildings, read_obstacles, read_parking,
+                   read_roof_planes, read_zones)
 from .schema import CATEGORIES, DEFAULT_HEIGHT_M, SCHEMA_COLUMNS, STOREY_HEIGHT_M
 from .sources import RawSource, read_source
 from .store import BuildingStore
@@ -36,6 +37,7 @@ __all__ = [
     "read_roof_planes",
     "read_parking",
     "read_zones",
+    "read_boundary",
     "read_obstacles",
     "validate_buildings",
     "validate_frame",

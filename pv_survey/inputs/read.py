@@ -27,6 +27,7 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -757,6 +758,52 @@ def read_parking(source, *, layer: str | None = None, source_crs: str | None = N
     return gpd.GeoDataFrame(attrs, geometry=gs.values, crs=tcrs)
 
 
+def _datav_crs(source, layer: str | None, source_crs: str | None) -> str | None:
+    """``source_crs``, or ``"gcj02"`` for a DataV.GeoAtlas file (fields ``adcode``, ``acroutes``) given
+    without one: DataV publishes its boundaries in GCJ-02 and declares WGS84."""
+    if source_crs:
+        return source_crs
+    probe = read_source(source, layer=_none_if_blank(layer))
+    return "gcj02" if {"adcode", "acroutes"} <= set(map(str, probe.frame.columns)) else source_crs
+
+
+def read_boundary(source, *, layer: str | None = None, source_crs: str | None = None,
+                  target_crs=SurveyConfig.metric_crs) -> gpd.GeoDataFrame:
+    """Read a district boundary: every polygon of the source, dissolved into one area.
+
+    Parameters
+    ----------
+    source : str or Path
+        Any source :func:`read_buildings` accepts (GeoJSON, GeoPackage, Shapefile, ...).
+    layer : str, optional
+        Layer name.
+    source_crs : str, optional
+        CRS to assume (``gcj02`` / ``bd09`` allowed). A DataV.GeoAtlas file (fields
+        ``adcode``, ``acroutes``) without one is read as GCJ-02, as :func:`read_zones` does.
+    target_crs : str or pyproj.CRS
+        Metric CRS of the result.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row: ``name`` (the features' ``name`` values joined, else the file stem),
+        ``area_km2`` [km2] and the dissolved (Multi)Polygon in ``target_crs``.
+
+    Raises
+    ------
+    InputError
+        No usable polygon in the source.
+    """
+    source_crs = _datav_crs(source, layer, source_crs)
+    feats = read_parking(source, layer=layer, source_crs=source_crs, target_crs=target_crs)
+    names = _text(feats["name"]) if "name" in feats.columns else pd.Series([], dtype=object)
+    names = [n for n in dict.fromkeys(names.tolist()) if n]
+    label = " / ".join(names) or Path(str(source)).stem
+    area = shapely.union_all(feats.geometry.to_numpy())
+    return gpd.GeoDataFrame({"name": [label], "area_km2": [float(area.area) / 1e6]}, geometry=[area],
+                            crs=feats.crs)
+
+
 def read_zones(source, *, field: str = InputsConfig.zone_field, layer: str | None = None, source_crs: str | None = None,
                target_crs=SurveyConfig.metric_crs) -> gpd.GeoDataFrame:
     """Read reporting zones (街道 sub-districts, communities, industrial parks): polygons with a name.
@@ -781,10 +828,7 @@ def read_zones(source, *, field: str = InputsConfig.zone_field, layer: str | Non
     InputError
         The field is missing, or a zone has no name (the first bad row is named).
     """
-    if not source_crs:  # DataV.GeoAtlas boundaries (adcode, acroutes) are GCJ-02 by construction
-        probe = read_source(source, layer=_none_if_blank(layer))
-        if {"adcode", "acroutes"} <= set(map(str, probe.frame.columns)):
-            source_crs = "gcj02"
+    source_crs = _datav_crs(source, layer, source_crs)
     feats = read_parking(source, layer=layer, source_crs=source_crs, target_crs=target_crs)
     if field not in feats.columns:
         raise InputError(f"{source}: zones need a name field '{field}'; give --zone-field, one of: "

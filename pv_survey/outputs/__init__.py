@@ -10,7 +10,9 @@
 - ``shortlists.xlsx`` — the procurement workbook (one sheet per build year, reserve and class,
   a summary sheet with totals);
 - ``report.html`` (self-contained) and ``cumulative_capacity.png``;
-- ``summary.md``, ``README.txt`` (bilingual index of the folder) and ``manifest.json``.
+- ``summary.md``, ``README.txt`` (bilingual index of the folder) and ``manifest.json``;
+- with hourly profiles: ``hourly_district.csv``, ``hourly_phases.csv``, ``hourly_sites.csv``
+  (or ``hourly_sites.parquet``).
 
 Every file is staged under a temporary name and put in place only when all are written
 (:mod:`pv_survey.outputs.atomic`); an existing output is never replaced without
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 
 from datetime import datetime, timezone
@@ -34,6 +37,7 @@ import pandas as pd
 from ..config import OutputsConfig
 from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
+from . import charts as charts_mod
 from .charts import ChartText, cjk_font
 from .csv_out import shortlist_frame, shortlist_lists, write_csv
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
@@ -41,6 +45,7 @@ from .manifest import manifest_json
 from .postgis import write_postgis
 from .report import render_charts, report_html, summary_md
 from .index import readme_txt
+from .hourly import hourly_tables, sites_geoparquet, typical_day_kw
 from .xlsx_out import shortlists_xlsx, workbook_sheets
 
 __all__ = [
@@ -107,7 +112,9 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   workbook_max_rows: int = OutputsConfig.workbook_max_rows,
                   progress: Progress | None = None, extra_layers: Mapping[str, pd.DataFrame] | None = None,
                   plan_result: Any = None, chart_font: str | None | bool = True,
-                  pdf: bool = False) -> dict[str, Path]:
+                  pdf: bool = False, hourly: Any = None,
+                  hourly_sites_format: str = OutputsConfig.hourly_sites_format,
+                  report_interactive: str = OutputsConfig.report_interactive) -> dict[str, Path]:
     """Write every output file of a survey into ``out_dir``.
 
     Parameters
@@ -151,6 +158,15 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         None = English-only charts.
     pdf : bool
         Also print the report to ``report.pdf`` (A4) with a headless Chromium.
+    hourly : pv_survey.plan.HourlyPlan, optional
+        Hourly AC profiles of the plan: written as ``hourly_district.csv``, ``hourly_phases.csv``
+        and ``hourly_sites.csv`` / ``.parquet`` (:mod:`pv_survey.outputs.hourly`), the district's
+        typical day per month charted in the report.
+    hourly_sites_format : str
+        ``"csv"`` or ``"parquet"`` (GeoParquet) for the per-site profiles.
+    report_interactive : str
+        Pan/zoom on the report's map: ``"on"``, ``"off"`` or ``"auto"`` (on while the map's
+        footprints are vectors: at most :data:`pv_survey.outputs.charts.MAP_MAX_VECTOR_FOOTPRINTS`).
 
     Returns
     -------
@@ -193,43 +209,41 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                 raise OutputError(write_failure(out / name, "writing", exc)) from exc
             return tmp
 
+        # The GeoPackage is written in a thread beside the other files (GDAL releases the GIL while it
+        # writes, so a city's 1-2 GB file overlaps the lists, workbook and report); joined before the
+        # index and the manifest, which list and hash it. Any failure here stops it at its next chunk.
+        gpkg_tmp = st.temp("survey.gpkg")
+        stop = threading.Event()
+        gpkg_failure: list[BaseException] = []
+
+        def _write_gpkg() -> None:
+            try:
+                write_gpkg(gpkg_tmp, layers, crs=crs, timestamp=stamp, cancel=stop)  # one layer in memory at a time
+            except BaseException as exc:  # handed to the main thread
+                gpkg_failure.append(exc)
+
+        writer = threading.Thread(target=_write_gpkg, name="pv-survey survey.gpkg", daemon=True)
+        writer.start()
         try:
-            write_gpkg(st.temp("survey.gpkg"), layers, crs=crs, timestamp=stamp)  # one layer in memory at a time
-        except (OSError, sqlite3.Error) as exc:  # OutputError is an OSError: GDAL's and SQLite's failures
-            raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
+            others = _write_other_files(
+                st, put, out, plan_l=plan_l, buildings=buildings, roofs=roofs, targets=targets, coverage=coverage,
+                category_shares=category_shares, summary=summary, shortlist_size=shortlist_size,
+                workbook_max_rows=workbook_max_rows, chart_font=chart_font, hourly=hourly,
+                hourly_sites_format=hourly_sites_format, report_interactive=report_interactive,
+                extra_layers=extra_layers,
+                pdf=pdf, tick=tick)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            writer.join()
+        if gpkg_failure:
+            exc = gpkg_failure[0]
+            if isinstance(exc, (OSError, sqlite3.Error)):  # OutputError is an OSError: GDAL's and SQLite's failures
+                raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
+            raise exc
         tick()
-        sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
-        for name, rows in shortlist_lists(plan_l, shortlist_size=shortlist_size, shortlist=sl).items():
-            try:  # chunk by chunk: a city's reserve list runs to hundreds of MB
-                write_csv(rows, st.temp(name))
-            except OSError as exc:
-                raise OutputError(write_failure(out / name, "writing", exc)) from exc
-        put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
-                                               max_rows=workbook_max_rows, shortlist=sl))
-        tick()
-        text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
-        existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
-                                     if "existing_pv_kwp" in buildings else 0.0))
-        charts = render_charts(plan=plan_l, roofs=roofs, targets=targets,
-                               existing_kwp=existing, text=text)
-        put("cumulative_capacity.png", charts["cumulative"])
-        tick()
-        html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
-                           plan=plan_l, buildings=buildings, charts=charts,
-                           generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
-                           version=_version(), zones=(extra_layers or {}).get("zones"),
-                           boundary=_map_outlines(extra_layers).get("boundary"))
-        html_tmp = put("report.html", html.encode("utf-8"))
-        if pdf:
-            from .pdf import print_pdf
-            print_pdf(html_tmp, st.temp("report.pdf"))
-        tick()
-        if extra_layers and "zones" in extra_layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
-            z = pd.DataFrame(extra_layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
-            put("zones.csv", z.to_csv(index=False).encode("utf-8-sig"))
-        md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=plan_l)
-        put("summary.md", md.encode("utf-8"))
-        tick()
+        sl = others["shortlist"]
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
                            layers=list(layers), sheets=workbook_sheets(plan_l, shortlist=sl))
         put("README.txt", index.encode("utf-8-sig"))
@@ -244,3 +258,54 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         stale = [old for old in existing_outputs(out) if old.name not in st.staged] if overwrite else []
         paths = st.commit(remove=stale)
     return paths
+
+
+def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, coverage, category_shares, summary,
+                       shortlist_size, workbook_max_rows, chart_font, hourly, hourly_sites_format,
+                       report_interactive, extra_layers, pdf, tick) -> dict:
+    """The lists, workbook, charts, report, zone and hourly tables and summary of :func:`write_outputs`."""
+    sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
+    for name, rows in shortlist_lists(plan_l, shortlist_size=shortlist_size, shortlist=sl).items():
+        try:  # chunk by chunk: a city's reserve list runs to hundreds of MB
+            write_csv(rows, st.temp(name))
+        except OSError as exc:
+            raise OutputError(write_failure(out / name, "writing", exc)) from exc
+    put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
+                                           max_rows=workbook_max_rows, shortlist=sl))
+    tick()
+    text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
+    existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
+                                 if "existing_pv_kwp" in buildings else 0.0))
+    day_kw = typical_day_kw(hourly.district) if hourly is not None else None
+    charts = render_charts(plan=plan_l, roofs=roofs, targets=targets,
+                           existing_kwp=existing, text=text, typical_day=day_kw)
+    put("cumulative_capacity.png", charts["cumulative"])
+    tick()
+    html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
+                       plan=plan_l, buildings=buildings, charts=charts,
+                       generated=(_source_date() or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
+                       version=_version(), zones=(extra_layers or {}).get("zones"),
+                       boundary=_map_outlines(extra_layers).get("boundary"),
+                       interactive=report_interactive == "on" or (
+                           report_interactive == "auto" and len(buildings) <= charts_mod.MAP_MAX_VECTOR_FOOTPRINTS))
+    html_tmp = put("report.html", html.encode("utf-8"))
+    if pdf:
+        from .pdf import print_pdf
+        print_pdf(html_tmp, st.temp("report.pdf"))
+    tick()
+    if extra_layers and "zones" in extra_layers:  # per-zone table (issue 16), UTF-8 with BOM like the shortlists
+        z = pd.DataFrame(extra_layers["zones"]).drop(columns=["geometry", "fid"], errors="ignore")
+        put("zones.csv", z.to_csv(index=False).encode("utf-8-sig"))
+    if hourly is not None:  # issue 14: the plan's hourly AC profiles
+        for name, data in hourly_tables(hourly).items():
+            if name == "hourly_sites.csv" and hourly_sites_format == "parquet":
+                try:
+                    sites_geoparquet(hourly, plan_l, st.temp("hourly_sites.parquet"))
+                except OSError as exc:
+                    raise OutputError(write_failure(out / "hourly_sites.parquet", "writing", exc)) from exc
+                continue
+            put(name, data)
+    md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=plan_l)
+    put("summary.md", md.encode("utf-8"))
+    tick()
+    return {"shortlist": sl}

@@ -29,8 +29,10 @@ from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..keys import member
 from .labels import CATEGORY_LABELS, bilingual, category_label
 from .styles import (
+    BOUNDARY_COLOUR,
     EXCLUDED_COLOUR,
     UNPLANNED_COLOUR,
     YIELD_COLOURS,
@@ -52,6 +54,7 @@ __all__ = [
     "category_png",
     "yield_histogram_png",
     "monthly_png",
+    "typical_day_png",
     "plan_map_svg",
 ]
 
@@ -69,6 +72,16 @@ CJK_FONTS: tuple[str, ...] = (
 MAP_WIDTH_PX = 960
 #: Rank labels drawn on the print map at most: more overlap at A4 (project choice).
 MAP_MAX_LABELS = 60
+#: Footprints drawn as SVG paths at most; above this the footprints that are not build-year sites
+#: are one raster picture under the vector layers (:func:`pv_survey.outputs.rastermap.footprints_png`).
+#: Project choice: a footprint path is about 150-250 bytes, so 20,000 keep the map's SVG near 4 MB
+#: (a 100,000-building city drawn as paths made report.html 21 MB, a million 203 MB).
+MAP_MAX_VECTOR_FOOTPRINTS = 20_000
+
+#: Line colours of the months, by season (winter blues, spring greens, summer reds, autumn browns),
+#: every one dark enough to read on white (ColorBrewer Blues/Greens/Reds/Oranges 6-8 of 9).
+MONTH_COLOURS = ("#2171b5", "#08519c", "#41ab5d", "#238b45", "#006d2c", "#ef3b2c", "#cb181d", "#a50f15",
+                 "#f16913", "#d94801", "#8c2d04", "#4292c6")
 
 _DPI = 110  # screen resolution of the embedded PNGs [dots per inch]
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -439,6 +452,38 @@ def monthly_png(roofs: pd.DataFrame, planned_building_ids, text: ChartText) -> b
         return _png(fig)
 
 
+# --------------------------------------------------------------------------- typical day per month
+
+
+def typical_day_png(day_kw: pd.DataFrame, text: ChartText) -> bytes:
+    """A typical day per month of the planned sites' AC output: 12 lines of mean power by hour.
+
+    Parameters
+    ----------
+    day_kw : DataFrame
+        12 rows (months 1-12) x 24 columns (local hour 0-23) of mean power
+        (:func:`pv_survey.outputs.hourly.typical_day_kw`). [kW]
+    text : ChartText
+    """
+    top = float(np.nanmax(day_kw.to_numpy(float))) if day_kw.size else 0.0
+    scale, unit = (1000.0, "MW") if top >= 1000.0 else (1.0, "kW")
+    hours = np.asarray(day_kw.columns, dtype=float) + 0.5  # the middle of each hour
+    with text.rc():
+        fig = Figure(figsize=(8.0, 3.8), layout="constrained")
+        ax = fig.add_subplot()
+        for m, row in day_kw.iterrows():
+            label = f"{int(m)}月" if text.cjk else _MONTHS_EN[int(m) - 1]
+            ax.plot(hours, row.to_numpy(float) / scale, color=MONTH_COLOURS[int(m) - 1], lw=1.4, label=label)
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 3))
+        ax.set_xlabel(text("时刻（当地时间）", "Hour of the day (local time)"))
+        ax.set_ylabel(text(f"平均功率 ({unit})", f"Mean power ({unit})"))
+        ax.set_title(text("已规划项目各月典型日出力（交流）", "Typical day of each month, planned sites (AC)"))
+        ax.grid(True, color="#e5e5e5", lw=0.6)
+        ax.legend(ncol=2, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        return _png(fig)
+
+
 # --------------------------------------------------------------------------- map
 
 
@@ -481,7 +526,7 @@ def _outline_path(geoms, x0: float, y1: float, s: float) -> str:
 
 def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_px: int = MAP_WIDTH_PX,
                  max_labels: int = MAP_MAX_LABELS, boundary: gpd.GeoSeries | None = None,
-                 zones: gpd.GeoSeries | None = None) -> str:
+                 zones: gpd.GeoSeries | None = None, max_vector_footprints: int = MAP_MAX_VECTOR_FOOTPRINTS) -> str:
     """Inline SVG map drawn for print: every footprint grey (excluded darker), build-year sites
     in full colour with a dark outline and labelled by rank, reserve sites light.
 
@@ -503,6 +548,10 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     boundary, zones : GeoSeries, optional
         District boundary (solid outline; the map extent grows to hold it) and planning zones
         (dashed outlines), in the same metric CRS.
+    max_vector_footprints : int
+        Above this many footprints, every footprint that is not a build-year site (other,
+        excluded, reserve) is drawn into one PNG under the vector layers (no tooltips there);
+        build-year sites, labels, boundary and zones stay vector.
     """
     geoms = buildings.geometry
     valid = ~geoms.isna() & ~geoms.is_empty
@@ -525,21 +574,47 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     bid = buildings["building_id"].astype(str).to_numpy()
     excl = buildings["excluded_reason"].fillna("").astype(str).to_numpy() != "" \
         if "excluded_reason" in buildings else np.zeros(len(buildings), bool)
-    simple = shapely.simplify(buildings.geometry.to_numpy(), tol, preserve_topology=True)
-    ok = valid.to_numpy() & np.array([b not in planned_ids for b in bid], dtype=bool)
-    ctx_ok = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & ~excl) if use]
-    ctx_ex = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & excl) if use]
-    out = [f'<svg viewBox="0 0 {width_px} {height_px}" width="100%" role="img" '
-           f'aria-label="plan map" style="background:#fbfbf8">',
-           f'<path d="{"".join(ctx_ok)}" fill="#e3e3e3" stroke="none"/>',
-           f'<path d="{"".join(ctx_ex)}" fill="{EXCLUDED_COLOUR}" fill-opacity="0.6" stroke="none"/>']
+    ok = valid.to_numpy() & ~member(bid, sorted(planned_ids))
+    raster = len(buildings) > max_vector_footprints
+    # id and data-* attributes: the report's optional pan/zoom script (metres per drawing unit, span)
+    out = [f'<svg id="plan-map" viewBox="0 0 {width_px} {height_px}" width="100%" role="img" '
+           f'aria-label="plan map" style="background:#fbfbf8" data-m-per-unit="{1.0 / s:.6g}" '
+           f'data-span-m="{span:.6g}">']
+    p = plan[has_phase] if len(plan) else plan
+    if raster:  # a city: the background is one picture
+        from .rastermap import footprints_png
+
+        phase_str = p["phase"].astype(str)
+        built_of = {ph: is_built_phase(ph) for ph in phase_str.unique()}
+        reserve = p[~phase_str.map(built_of).to_numpy(dtype=bool)] if len(p) else p
+        r_colours = phase_colours(reserve["phase"].astype(str)) if len(reserve) else {}
+        r_phases = list(r_colours)
+        palette = [("#e3e3e3", 1.0), (EXCLUDED_COLOUR, 0.6)] + [(r_colours[ph], 0.45) for ph in r_phases]
+        classes = np.where(ok, np.where(excl, 1, 0), -1)
+        geoms_all = buildings.geometry.to_numpy()
+        if len(reserve):
+            code = {ph: 2 + i for i, ph in enumerate(r_phases)}
+            r_geoms = reserve.geometry.to_numpy()
+            r_classes = reserve["phase"].astype(str).map(code).to_numpy(dtype=np.int64)
+            geoms_all = np.concatenate([geoms_all, r_geoms])
+            classes = np.concatenate([classes, r_classes])
+        uri = footprints_png(geoms_all, classes, palette, x0=x0, y1=y1, scale=s, width_px=width_px,
+                             height_px=height_px)
+        out.append(f'<image class="footprints" href="{uri}" x="0" y="0" width="{width_px}" height="{height_px}"/>')
+        p = p.drop(reserve.index) if len(reserve) else p
+    else:
+        simple = shapely.simplify(buildings.geometry.to_numpy(), tol, preserve_topology=True)
+        ctx_ok = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & ~excl) if use]
+        ctx_ex = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & excl) if use]
+        out += [f'<path d="{"".join(ctx_ok)}" fill="#e3e3e3" stroke="none"/>',
+                f'<path d="{"".join(ctx_ex)}" fill="{EXCLUDED_COLOUR}" fill-opacity="0.6" stroke="none"/>']
     if zones is not None and len(zones):
         out.append(f'<path class="zones" d="{_outline_path(zones.to_numpy(), x0, y1, s)}" fill="none" '
-                   f'stroke="#6b6b6b" stroke-width="1" stroke-dasharray="5 3"/>')
+                   f'stroke="#6b6b6b" stroke-width="1" stroke-dasharray="5 3" vector-effect="non-scaling-stroke"/>')
     if boundary is not None and len(boundary):
         out.append(f'<path class="boundary" d="{_outline_path(boundary.to_numpy(), x0, y1, s)}" fill="none" '
-                   f'stroke="#333" stroke-width="2"/>')
-    p = plan[has_phase] if len(plan) else plan
+                   f'stroke="{BOUNDARY_COLOUR}" stroke-width="2" vector-effect="non-scaling-stroke"/>')
+    legend_plan = plan[has_phase] if len(plan) else plan
     labels: list[str] = []
     if len(p):
         colours = phase_colours(p["phase"].astype(str))
@@ -556,11 +631,12 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
                    f"{float(row['capacity_kwp']):,.1f} kWp, {phase_label(str(row['phase']))}")
             if is_built:  # a build-year site: full colour, dark outline, at least a few pixels
                 out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" stroke="#222" '
-                           f'stroke-width="1.2" stroke-linejoin="round"><title>{escape(tip)}</title></path>')
+                           f'stroke-width="1.2" stroke-linejoin="round" vector-effect="non-scaling-stroke">'
+                           f'<title>{escape(tip)}</title></path>')
                 c = g.representative_point()
                 cx, cy = (c.x - x0) * s, (y1 - c.y) * s
                 # a marker, so a site of a few pixels still stands out among thousands of roofs
-                out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{colour}" stroke="#222" '
+                out.append(f'<circle class="mk" cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{colour}" stroke="#222" '
                            f'stroke-width="1"/>')
                 if n_built <= max_labels or int(row["rank"]) <= max_labels:
                     labels.append(f'<text x="{cx:.1f}" y="{cy - 5:.1f}" text-anchor="middle">{int(row["rank"])}</text>')
@@ -568,11 +644,12 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
                 out.append(f'<path d="{_svg_path(g, x0, y1, s)}" fill="{colour}" fill-opacity="0.45" stroke="none">'
                            f'<title>{escape(tip)}</title></path>')
     if labels:  # rank labels above every footprint, with a white halo for print
-        out.append('<g font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="11" '
-                   'font-weight="bold" fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke">'
+        out.append('<g class="labels" font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" '
+                   'font-size="11" font-weight="bold" fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke">'
                    + "".join(labels) + "</g>")
     # legend (inside the drawing, so it prints with the map)
-    entries = [(c, phase_label(ph), ph) for ph, c in (phase_colours(p["phase"].astype(str)).items() if len(p) else [])]
+    entries = [(c, phase_label(ph), ph) for ph, c in
+               (phase_colours(legend_plan["phase"].astype(str)).items() if len(legend_plan) else [])]
     entries += [("#e3e3e3", bilingual("其他建筑", "other buildings"), ""),
                 (EXCLUDED_COLOUR, bilingual("已排除", "excluded"), "")]
     if boundary is not None and len(boundary):
@@ -580,14 +657,16 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     if zones is not None and len(zones):
         entries.append(("none", bilingual("分区", "zones"), ""))
     lx, ly = 8, 8
+    # legend, scale bar and north arrow in one overlay group (fixed on screen while the map pans and zooms)
+    out.append('<g class="overlay">')
     leg = [f'<g font-family="Noto Sans SC,Noto Sans CJK SC,Microsoft YaHei,sans-serif" font-size="12" fill="#222">'
            f'<rect x="{lx}" y="{ly}" width="230" height="{18 * len(entries) + 10}" fill="#fff" fill-opacity="0.85" '
            f'stroke="#bbb"/>']
     for i, (colour, text, ph) in enumerate(entries):
         y = ly + 8 + 18 * i
         light = not is_built_phase(ph) and ph != ""
-        stroke = ' stroke="#222"' if is_built_phase(ph) else (' stroke="#333" stroke-width="2"' if colour == "none"
-                                                               else "")
+        stroke = ' stroke="#222"' if is_built_phase(ph) else (
+            f' stroke="{BOUNDARY_COLOUR}" stroke-width="2"' if colour == "none" else "")
         opacity = ' fill-opacity="0.45"' if light else ""
         leg.append(f'<rect x="{lx + 8}" y="{y}" width="14" height="12" fill="{colour}"{opacity}{stroke}/>'
                    f'<text x="{lx + 28}" y="{y + 11}">{escape(text)}</text>')
@@ -598,10 +677,11 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     yb = height_px - 16
     label = f"{bar_m / 1000:g} km" if bar_m >= 1000 else f"{bar_m:g} m"
     out.append(f'<g font-family="sans-serif" font-size="12" fill="#333">'
-               f'<rect x="8" y="{yb - 20}" width="{bar_px + 12:.1f}" height="30" fill="#fff" fill-opacity="0.8"/>'
-               f'<rect x="14" y="{yb}" width="{bar_px:.1f}" height="4" fill="#333"/>'
-               f'<text x="14" y="{yb - 4}">{label}</text>'
+               f'<rect class="sb-bg" x="8" y="{yb - 20}" width="{bar_px + 12:.1f}" height="30" fill="#fff" '
+               f'fill-opacity="0.8"/>'
+               f'<rect class="sb-bar" x="14" y="{yb}" width="{bar_px:.1f}" height="4" fill="#333"/>'
+               f'<text class="sb-text" x="14" y="{yb - 4}">{label}</text>'
                f'<path d="M{width_px - 24} 34 L{width_px - 16} 14 L{width_px - 8} 34 Z" fill="#333"/>'
-               f'<text x="{width_px - 20}" y="48">N</text></g>')
+               f'<text x="{width_px - 20}" y="48">N</text></g></g>')
     out.append("</svg>")
     return "".join(out)

@@ -18,7 +18,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -260,7 +260,7 @@ def _gdal_config(**options: str) -> Iterator[None]:
 
 
 def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None,
-               timestamp: str | None = None, styles: bool = True) -> Path:
+               timestamp: str | None = None, styles: bool = True, cancel: Any = None) -> Path:
     """Write ``layers`` (name -> frame with a ``fid`` column) to a new GeoPackage 1.2 at ``path``.
 
     Parameters
@@ -279,6 +279,10 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
         The same layers and timestamp give the same file, byte for byte.
     styles : bool
         Add the QGIS ``layer_styles`` table with each layer's default style.
+    cancel : threading.Event, optional
+        Checked before each layer and each chunk: once set, the write stops with
+        :class:`OutputError` (the file is left half-written at its temporary name, which the
+        caller discards).
 
     Returns
     -------
@@ -293,8 +297,9 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
     rows = []
     with _gdal_config(OGR_CURRENT_DATE=stamp):
         for i, (name, layer) in enumerate(layers.items()):
+            _check_cancel(cancel, p)
             frame = layer() if callable(layer) else layer  # built now, dropped after writing
-            _write_layer(p, name, frame, crs=crs, create=(i == 0))
+            _write_layer(p, name, frame, crs=crs, create=(i == 0), cancel=cancel)
             if styles:
                 geom_col = GEOMETRY_COLUMN if isinstance(frame, gpd.GeoDataFrame) else ""
                 rows.append((name, geom_col, qml_for_layer(name, frame), f"pv-survey default style of '{name}'"))
@@ -309,7 +314,12 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
 WRITE_CHUNK_FEATURES = 200_000
 
 
-def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool) -> None:
+def _check_cancel(cancel: Any, path: Path) -> None:
+    if cancel is not None and cancel.is_set():
+        raise OutputError(f"{path}: writing stopped (the run stopped)")
+
+
+def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool, cancel: Any = None) -> None:
     if "fid" not in frame.columns:
         raise OutputError(f"layer '{name}': no 'fid' column; build it with result_layers()")
     fid = frame["fid"].to_numpy()
@@ -334,6 +344,7 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: boo
         step = WRITE_CHUNK_FEATURES if np.array_equal(fid, np.arange(1, len(fid) + 1)) else max(len(frame), 1)
         rest = {k: v for k, v in kwargs.items() if k not in ("dataset_options", "layer_options")}
         for start in range(0, max(len(frame), 1), step):
+            _check_cancel(cancel, path)
             part = frame.iloc[start:start + step]
             if start:
                 pyogrio.write_dataframe(part.drop(columns="fid"), path, append=True, **rest)

@@ -27,6 +27,22 @@ FILE_NOTES: tuple[tuple[str, str, str], ...] = (
      "Every site of one priority class (build years and reserve) in rank order."),
     ("shortlist_reserve.csv", "储备项目清单，按排名。", "Reserve sites in rank order."),
     ("shortlist_*.csv", "某一建设年份的项目清单，按排名。", "Sites of one build year in rank order."),
+    ("hourly_district.csv", "全区已规划项目逐时交流发电量（kWh，8,760 小时；time 列为带时区的当地时间），UTF-8 带 BOM。",
+     "Hourly AC energy of every build-year site together (kWh per hour = mean kW; 8,760 hours, time in "
+     "local time with its UTC offset); UTF-8 with BOM, opens in Excel."),
+    ("hourly_phases.csv", "各建设年份逐时交流发电量（kWh，每个建设年份一列）。",
+     "Hourly AC energy of each build year (one <year>_kwh column per build phase)."),
+    ("hourly_sites.csv", "每个建设年份项目的逐时交流发电量（kWh，每个项目一列，列名为 building_id）。",
+     "Hourly AC energy of each build-year site (one column per site, named by building_id)."),
+    ("hourly_sites.parquet", "每个建设年份项目的逐时交流发电量（GeoParquet：每个项目一行，含轮廓，kwh 为逐时列表），"
+     "用 QGIS、Python (geopandas) 或 DuckDB 打开。",
+     "Hourly AC energy of each build-year site as GeoParquet (one row per site with its footprint, the hours as "
+     "the list kwh); open with QGIS, Python (geopandas) or DuckDB."),
+    ("hourly_resources.csv", "立面、车棚光伏逐时交流发电量（kWh，全部可用面，与规划分开统计）。",
+     "Hourly AC energy of every kept facade / carport surface (facades_kwh, carports_kwh), reported beside the "
+     "rooftop plan."),
+    ("zones.csv", "分区统计：每个分区的建筑数、项目数、装机容量和年发电量，UTF-8 带 BOM。",
+     "Per-zone table: buildings, sites, capacity and generation of each zone; UTF-8 with BOM."),
     ("cumulative_capacity.png", "累计装机容量与目标的图表（PNG 图片）。",
      "Chart of cumulative capacity against the targets (PNG image)."),
     ("summary.md", "文字摘要（Markdown 纯文本，可用记事本打开）。",

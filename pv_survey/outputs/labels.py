@@ -42,6 +42,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "azimuth_deg": ("屋面方位角 (°, 北起顺时针)", "Roof azimuth (° clockwise from north)"),
     "area_m2": ("屋面面积 (m²)", "Roof-plane area (m²)"),
     "roof_area_m2": ("屋顶面积 (m²)", "Roof area (m²)"),
+    "area_km2": ("面积 (km²)", "Area (km²)"),
     "usable_area_m2": ("可用面积 (m²)", "Usable area (m²)"),
     "mount": ("安装方式", "Mounting"),
     "module_tilt_deg": ("组件倾角 (°)", "Module tilt (°)"),

@@ -1,7 +1,9 @@
 """report.html (one self-contained file) and summary.md (quick reading).
 
 The report needs no network: CSS is inline, charts are PNG data URIs, the map is
-inline SVG, and there is no script. Every string from the data is HTML-escaped.
+inline SVG. The only script is the optional pan/zoom of the map (:data:`MAP_SCRIPT`, plain
+JavaScript written here, no external file, no data in it); without it the report is
+script-free. Every string from the data is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from .charts import (
     cumulative_capacity_png,
     monthly_png,
     plan_map_svg,
+    typical_day_png,
     yield_histogram_png,
 )
 from .csv_out import shortlist_frame
 from .labels import bilingual, category_label, field_alias
 from .styles import is_built_phase, phase_label, phase_order
 
-__all__ = ["SITE_TABLE_COLUMNS", "render_charts", "phase_table", "site_table", "plain_words", "report_html",
+__all__ = ["SITE_TABLE_COLUMNS", "MAP_SCRIPT", "render_charts", "phase_table", "site_table", "plain_words", "report_html",
            "summary_md", "format_value"]
 
 #: The report's ranked table of the build-year sites: (column of the plan layer, header field).
@@ -46,6 +49,97 @@ SITE_TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("why", "why"),
 )
 
+#: Pan and zoom of the inline map (``outputs.report_interactive``): mouse wheel zooms about the
+#: pointer, dragging pans, buttons zoom about the centre and reset; the legend, scale bar and
+#: north arrow stay fixed on screen (the scale bar re-measured), rank labels and markers keep
+#: their size; the whole map comes back before printing. Listeners only (no ``on...``
+#: attributes), nothing fetched.
+MAP_SCRIPT = """(function () {
+  "use strict";
+  var svg = document.getElementById("plan-map");
+  if (!svg || !svg.getAttribute("viewBox")) { return; }
+  var base = svg.getAttribute("viewBox").split(/[\\s,]+/).map(Number);
+  var vb = base.slice();
+  var mPerUnit = parseFloat(svg.getAttribute("data-m-per-unit")) || 1;
+  var spanM = parseFloat(svg.getAttribute("data-span-m")) || base[2] * mPerUnit;
+  var overlay = svg.querySelector("g.overlay");
+  var labels = svg.querySelector("g.labels");
+  var marks = svg.querySelectorAll("circle.mk");
+  var bar = svg.querySelector(".sb-bar"), barBg = svg.querySelector(".sb-bg"), barText = svg.querySelector(".sb-text");
+  function nice(m) {
+    var p = Math.pow(10, Math.floor(Math.log10(Math.max(m, 1)))), best = p;
+    [1, 2, 5].forEach(function (f) { if (f * p <= m) { best = f * p; } });
+    return best;
+  }
+  function draw() {
+    svg.setAttribute("viewBox", vb.join(" "));
+    var k = vb[2] / base[2];
+    if (overlay) { overlay.setAttribute("transform", "translate(" + vb[0] + " " + vb[1] + ") scale(" + k + ")"); }
+    if (labels) { labels.setAttribute("font-size", 11 * k); labels.setAttribute("stroke-width", 3 * k); }
+    for (var i = 0; i < marks.length; i++) { marks[i].setAttribute("r", 4 * k); marks[i].setAttribute("stroke-width", k); }
+    if (bar && barText) {
+      var m = nice(Math.max(spanM * k / 5, 1)), w = m / (mPerUnit * k);
+      bar.setAttribute("width", w.toFixed(1));
+      if (barBg) { barBg.setAttribute("width", (w + 12).toFixed(1)); }
+      barText.textContent = m >= 1000 ? (m / 1000) + " km" : m + " m";
+    }
+  }
+  function zoomAt(f, cx, cy) {
+    var w = vb[2] * f;
+    if (w >= base[2]) { vb = base.slice(); draw(); return; }
+    if (w < base[2] / 64) { return; }
+    vb = [cx - (cx - vb[0]) * f, cy - (cy - vb[1]) * f, w, vb[3] * f];
+    draw();
+  }
+  function toMap(e) {
+    var r = svg.getBoundingClientRect();
+    return [vb[0] + (e.clientX - r.left) / r.width * vb[2], vb[1] + (e.clientY - r.top) / r.height * vb[3]];
+  }
+  svg.addEventListener("wheel", function (e) {
+    e.preventDefault();
+    var p = toMap(e);
+    zoomAt(e.deltaY < 0 ? 0.8 : 1.25, p[0], p[1]);
+  }, { passive: false });
+  var drag = null;
+  svg.addEventListener("pointerdown", function (e) {
+    drag = { x: e.clientX, y: e.clientY, vx: vb[0], vy: vb[1] };
+    if (svg.setPointerCapture) { svg.setPointerCapture(e.pointerId); }
+    svg.style.cursor = "grabbing";
+  });
+  svg.addEventListener("pointermove", function (e) {
+    if (!drag) { return; }
+    var r = svg.getBoundingClientRect();
+    vb[0] = drag.vx - (e.clientX - drag.x) / r.width * vb[2];
+    vb[1] = drag.vy - (e.clientY - drag.y) / r.height * vb[3];
+    draw();
+  });
+  function end() { drag = null; svg.style.cursor = "grab"; }
+  svg.addEventListener("pointerup", end);
+  svg.addEventListener("pointercancel", end);
+  svg.style.cursor = "grab";
+  svg.style.touchAction = "none";
+  function reset() { vb = base.slice(); draw(); }
+  function button(id, f) { var b = document.getElementById(id); if (b) { b.addEventListener("click", f); } }
+  button("map-zoom-in", function () { zoomAt(0.8, vb[0] + vb[2] / 2, vb[1] + vb[3] / 2); });
+  button("map-zoom-out", function () { zoomAt(1.25, vb[0] + vb[2] / 2, vb[1] + vb[3] / 2); });
+  button("map-reset", reset);
+  window.addEventListener("beforeprint", reset);
+  var tools = document.getElementById("map-tools");
+  if (tools) { tools.hidden = false; }
+})();
+"""
+
+
+def _map_tools() -> str:
+    """Buttons of the interactive map (hidden until the script runs; not printed)."""
+    hint = bilingual("滚轮缩放，拖动平移", "wheel to zoom, drag to pan")
+    return ('<div id="map-tools" class="screen-only" hidden>'
+            '<button type="button" id="map-zoom-in" aria-label="zoom in">+</button> '
+            '<button type="button" id="map-zoom-out" aria-label="zoom out">&#8722;</button> '
+            f'<button type="button" id="map-reset">{escape(bilingual("复位", "Reset"))}</button> '
+            f'<span class="hint">{escape(hint)}</span></div>')
+
+
 _CSS = """
 body{font-family:"Microsoft YaHei","PingFang SC","Noto Sans CJK SC","Noto Sans SC","WenQuanYi Micro Hei",
 "Source Han Sans SC","Droid Sans Fallback",system-ui,sans-serif;color:#222;margin:0 auto;max-width:1180px;padding:24px;
@@ -63,7 +157,8 @@ th{background:#f0f3f7;font-weight:600}td.n{text-align:right;font-variant-numeric
 figure{margin:1em 0}figure img,figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}.legend span.sw{display:inline-block;width:12px;height:12px;
 margin:0 4px 0 12px;vertical-align:-1px;border:1px solid #999}
-.notes li{margin:.2em 0}footer{margin-top:2em;color:#777;font-size:.85em}
+#map-tools{margin:.4em 0}#map-tools button{font-size:1em;min-width:2.2em;padding:2px 8px}
+#map-tools .hint{color:#666;font-size:.85em}.notes li{margin:.2em 0}footer{margin-top:2em;color:#777;font-size:.85em}
 @media (max-width:1000px){body{padding:10px}table{font-size:.7em}th,td{padding:2px 3px;overflow-wrap:anywhere}}
 @page{size:A4;margin:12mm}
 @media print{body{max-width:none;padding:0;font-size:9.5pt}table{font-size:7pt}th,td{padding:2px 3px;overflow-wrap:anywhere}thead{display:table-header-group}
@@ -274,8 +369,9 @@ def plain_words(summary: Mapping[str, Any], targets: pd.DataFrame | None, plan: 
 
 
 def render_charts(*, plan: pd.DataFrame, roofs: pd.DataFrame, targets: pd.DataFrame, existing_kwp: float,
-                  text: ChartText) -> dict[str, bytes]:
-    """PNG bytes of every report chart: ``cumulative``, ``category``, ``yield``, ``monthly``."""
+                  text: ChartText, typical_day: pd.DataFrame | None = None) -> dict[str, bytes]:
+    """PNG bytes of every report chart: ``cumulative``, ``category``, ``yield``, ``monthly``, and
+    ``typical_day`` when the typical day per month of the hourly profiles is given."""
     planned = [is_built_phase(p) for p in plan["phase"].fillna("").astype(str)] if len(plan) else []
     planned_ids = plan.loc[np.array(planned, dtype=bool), "building_id"] if len(plan) else []
     return {
@@ -283,6 +379,7 @@ def render_charts(*, plan: pd.DataFrame, roofs: pd.DataFrame, targets: pd.DataFr
         "category": category_png(plan, text),
         "yield": yield_histogram_png(roofs, text),
         "monthly": monthly_png(roofs, planned_ids, text),
+        **({"typical_day": typical_day_png(typical_day, text)} if typical_day is not None else {}),
     }
 
 
@@ -294,8 +391,9 @@ def _excluded_table(summary: Mapping[str, Any]) -> pd.DataFrame:
 def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: pd.DataFrame | None,
                 category_shares: pd.DataFrame | None, plan: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
                 charts: Mapping[str, bytes], generated: str = "", version: str = "",
-                boundary: gpd.GeoSeries | None = None, zones: gpd.GeoDataFrame | None = None) -> str:
-    """The whole report as one HTML document (no external resource, no script).
+                boundary: gpd.GeoSeries | None = None, zones: gpd.GeoDataFrame | None = None,
+                interactive: bool = False) -> str:
+    """The whole report as one HTML document (no external resource; no script unless ``interactive``).
 
     Parameters
     ----------
@@ -309,6 +407,10 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         PNG bytes from :func:`render_charts`.
     generated, version : str
         Time stamp and pv-survey version for the footer.
+    boundary, zones
+        District boundary and zones outlined on the map.
+    interactive : bool
+        Add the map's pan/zoom (:data:`MAP_SCRIPT`, inline) and its buttons.
     """
     name = str(summary.get("name", ""))
     cards = [
@@ -326,6 +428,9 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         ("category", bilingual("按建筑类别的装机容量与年发电量", "Capacity and annual generation by category")),
         ("yield", bilingual("单位容量年发电量分布", "Distribution of specific yield")),
         ("monthly", bilingual("逐月发电量", "Monthly generation")),
+        ("typical_day", bilingual("已规划项目各月典型日出力：每月各时刻的平均交流功率（hourly_district.csv）",
+                                  "Typical day of each month: mean AC power of the planned sites by hour "
+                                  "(hourly_district.csv)")),
     ]
     fig_html = "".join(
         f'<figure><img src="{_data_uri(charts[key])}" alt="{escape(cap)}"><figcaption>{escape(cap)}</figcaption>'
@@ -355,6 +460,7 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         f"<h2>{escape(bilingual('图表', 'Charts'))}</h2>",
         fig_html,
         f"<h2>{escape(bilingual('规划地图', 'Map of the plan'))}</h2>",
+        _map_tools() if interactive else "",
         f'<figure id="map">{plan_map_svg(buildings, plan, boundary=boundary, zones=zone_outlines)}'
         f'<figcaption>'
         f"{escape(bilingual('图中数字为项目排名，详见上方排名表', 'numbers on the map are site ranks, as in the ranked table above'))}"
@@ -379,7 +485,10 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         foot.append(f"pv-survey {version}")
     if generated:
         foot.append(generated)
-    parts += [f"<footer>{escape(' · '.join(foot))}</footer>", "</body></html>"]
+    parts += [f"<footer>{escape(' · '.join(foot))}</footer>"]
+    if interactive:
+        parts.append(f"<script>\n{MAP_SCRIPT}</script>")
+    parts.append("</body></html>")
     return "\n".join(p for p in parts if p) + "\n"
 
 

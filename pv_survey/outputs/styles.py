@@ -40,6 +40,7 @@ __all__ = [
     "plan_qml",
     "table_qml",
     "qml_for_layer",
+    "boundary_qml",
 ]
 
 # Colours. ColorBrewer 2.0 (C. A. Brewer, colorbrewer2.org), schemes chosen for print and
@@ -56,6 +57,8 @@ EXCLUDED_COLOUR = "#9e9e9e"
 KEPT_COLOUR = "#f4f1ea"
 PUBLIC_OUTLINE_COLOUR = "#08306b"
 EDGE_COLOUR = "#7f7f7f"
+#: Outline of the district boundary (GeoPackage style and report map).
+BOUNDARY_COLOUR = "#333333"
 
 #: Phase names with a fixed meaning: the same strings as pv_survey.plan.RESERVE and
 #: pv_survey.plan.PINNED_OUT (tests/test_outputs.py checks they agree); '' = no site.
@@ -347,12 +350,21 @@ def _geometry_type_code(frame: pd.DataFrame) -> int:
     return 3
 
 
+def boundary_qml(fields: list[str]) -> str:
+    """Default style of ``boundary``: the district outline, dark, 0.8 mm, unfilled."""
+    return fill_template(load_template("boundary.qml"),
+                         SYMBOLS=_fill_symbol("0", BOUNDARY_COLOUR, BOUNDARY_COLOUR, 0.8, style="no"),
+                         ALIASES=aliases_xml(fields))
+
+
 def qml_for_layer(name: str, frame: pd.DataFrame) -> str:
     """The default QML of the GeoPackage layer ``name`` holding ``frame`` (columns in layer order)."""
     geom_col = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     fields = [c for c in frame.columns if c not in ("fid", geom_col)]
     if name == "buildings":
         return buildings_qml(fields)
+    if name == "boundary":
+        return boundary_qml(fields)
     from ..resources import REGISTRY
 
     if name in REGISTRY and "specific_yield_kwh_kwp" in frame:

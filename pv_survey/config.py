@@ -148,6 +148,12 @@ class InputsConfig:
         "Footprints larger than this are excluded as not buildings (a district boundary read as buildings). "
         "Project choice (issue 16): several times the largest single roofs of Tianhe; raise it for "
         "exhibition complexes.", lo=0, lo_open=True)
+    read_window_features: int = _f(
+        100_000,
+        "A buildings file with more features is read and normalised in windows of this many (ids and duplicate "
+        "footprints carried across windows; the table is the one a read in one go gives): reading holds one "
+        "window's raw features, not the file's. Smaller files are read in one go. Project choice: about 0.35 GB of "
+        "intermediate tables a window (3.5 KB a feature, bench/bench_read.py).", lo=1)
     zones: tuple[str, ...] = _f((), "Reporting zone layers (街道 sub-districts, communities, industrial parks; any GIS "
                                     "format): each building gets the zone holding the larger share of its footprint; "
                                     "zones.csv and the GeoPackage 'zones' layer sum the plan per zone.")

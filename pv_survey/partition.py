@@ -47,7 +47,7 @@ from .errors import ClusterError, ConfigError, PVSurveyError
 
 log = logging.getLogger("pv_survey")
 
-__all__ = ["Tile", "plan_tiles", "run_partitioned", "assess_tile", "check_tile_size", "dask_client",
+__all__ = ["Tile", "plan_tiles", "run_partitioned", "assess_tile", "assess_stored_tile", "check_tile_size", "dask_client",
            "HALO_MARGIN_CELLS"]
 
 #: Margin added to the search radius around a tile, in DSM cells: two blocks of the coarsest
@@ -313,9 +313,30 @@ def dask_client(workers: int | None, scheduler: Any) -> Iterator[Any]:
         cluster.close()
 
 
+def assess_stored_tile(cfg: Config, store: Any, positions: np.ndarray, reach: tuple, planes, wx: Any,
+                       core_ids: np.ndarray, key: tuple[int, int], *, parking=None, timer: Any = None,
+                       progress: Any = None) -> TileResult:
+    """:func:`assess_tile` on buildings the task reads itself from the run's scratch store.
+
+    ``store`` is the :class:`pv_survey.inputs.store.BuildingStore` of a buildings file read in
+    windows; the task reads the row groups meeting ``reach`` (the tile's core box plus the halo)
+    and keeps ``positions`` (the tile's halo): the rows ``buildings.iloc[positions]`` of the
+    city table, so the driver ships no buildings.
+    """
+    buildings = store.read(reach, positions)
+    return assess_tile(cfg, buildings, planes, wx, core_ids, key, parking=parking, timer=timer, progress=progress)
+
+
+def _reach(tile: Tile, halo_m: float) -> tuple:
+    b = tile.bounds
+    return (b[0] - halo_m, b[1] - halo_m, b[2] + halo_m, b[3] + halo_m)
+
+
 def _tile_inputs(buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFrame | None,
-                 parking: gpd.GeoDataFrame | None, tile: Tile):
-    tb = buildings.iloc[tile.halo]
+                 parking: gpd.GeoDataFrame | None, tile: Tile, stored: bool = False):
+    """The tile's buildings (None when ``stored``: the task reads them from the store), planes,
+    car parks and core ids."""
+    tb = None if stored else buildings.iloc[tile.halo]
     core_ids = buildings["building_id"].to_numpy()[tile.core]
     tp = None
     if planes is not None:
@@ -324,12 +345,14 @@ def _tile_inputs(buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFrame | None,
     return tb, tp, tl, core_ids
 
 
-def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result=None) -> list:
+def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result=None, store=None,
+               halo_m: float = 0.0) -> list:
     """:class:`TileResult` of every tile, in tile order; tiles are dispatched largest first.
 
     In this process the tiles add their stage times to ``timer``; a single tile also
     reports the progress of its long stages. ``on_result(result)`` is called as each tile
-    arrives (the flux raster takes its cells then).
+    arrives (the flux raster takes its cells then). With a ``store`` (a buildings file read in
+    windows) each tile reads its buildings from it (:func:`assess_stored_tile`).
     """
     n = len(tiles)
     results: list = [None] * n
@@ -348,9 +371,13 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
         tile_timer = timer if n == 1 else pipeline._Timer(level=logging.DEBUG, timings_s=timer.timings_s)
         done = 0
         for i in dispatch:
-            tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i])
-            results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key, parking=tl, timer=tile_timer,
-                                     progress=inner)
+            tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i], store is not None)
+            if store is not None:
+                results[i] = assess_stored_tile(cfg, store, tiles[i].halo, _reach(tiles[i], halo_m), tp, wx, core_ids,
+                                                tiles[i].key, parking=tl, timer=tile_timer, progress=inner)
+            else:
+                results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key, parking=tl, timer=tile_timer,
+                                         progress=inner)
             if on_result is not None:
                 on_result(results[i])
             done += int(tiles[i].core.size)
@@ -371,13 +398,18 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
         # a worker that dies takes the data scattered to it along: a tile whose inputs or task were
         # lost is sent again from here (the driver holds every tile's rows), TILE_TRIES times at most
         tries[i] = tries.get(i, 0) + 1
-        tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i])
+        tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i], store is not None)
         try:
             if wx_box[0].status != "finished":  # every copy of the weather went with its workers
                 wx_box[:] = client.scatter([wx], broadcast=True, hash=False)
             tb_f, tp_f, tl_f = client.scatter([tb, tp, tl], hash=False)
-            fut = client.submit(assess_tile, cfg, tb_f, tp_f, wx_box[0], core_ids, tiles[i].key, parking=tl_f,
-                                pure=False, key=f"pv-survey-tile-{tiles[i].key[0]}_{tiles[i].key[1]}-{time.time_ns()}")
+            task_key = f"pv-survey-tile-{tiles[i].key[0]}_{tiles[i].key[1]}-{time.time_ns()}"
+            if store is not None:  # the worker reads the tile's buildings from the scratch store
+                fut = client.submit(assess_stored_tile, cfg, store, tiles[i].halo, _reach(tiles[i], halo_m), tp_f,
+                                    wx_box[0], core_ids, tiles[i].key, parking=tl_f, pure=False, key=task_key)
+            else:
+                fut = client.submit(assess_tile, cfg, tb_f, tp_f, wx_box[0], core_ids, tiles[i].key, parking=tl_f,
+                                    pure=False, key=task_key)
         except Exception as exc:  # noqa: BLE001 - sending our own frames fails only on the cluster's side
             if tries[i] >= TILE_TRIES:
                 raise ClusterError(f"tile {tiles[i].key}: the dask cluster could not take it {TILE_TRIES} times "
@@ -545,7 +577,7 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     PVSurveyError
         Whatever a stage raises (a tile's error names the tile).
     """
-    from .pipeline import _Timer, finish_survey, load_parking, resolve_inputs, start_run
+    from .pipeline import _Timer, finish_survey, resolve_inputs, start_run
 
     cfg = resolve_inputs(config or Config())
     timer = _Timer()
@@ -555,38 +587,24 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     tile_size_m = check_tile_size(cfg.shading.tile_size_m if tile_size_m is None else tile_size_m)
     flux_raster = None
     with dask_client(workers, scheduler) as client:
-        buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite,
-                                                 timer=timer)
-        parking = load_parking(cfg)
-        if parking is not None and "carport_id" not in parking:
-            # ids by position among all car parks, whatever tile a car park falls in
-            parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
-        usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
+        buildings, planes, wx, notes, store = start_run(cfg, out_path if write else None, overwrite=overwrite,
+                                                        timer=timer)
         if cfg.flux.enabled and write:  # scratch files removed when the run ends, or at exit after a failure
             flux_raster = _flux_raster(cfg, buildings, out_path)
             if flux_raster is None:
                 notes.append("flux raster: no building to put on it; flux_annual.tif not written")
-        with timer.stage("tiles"):
-            tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m,
-                               parking=None if parking is None else parking.geometry)
-            where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
-            log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
-            if not tiles:  # no usable building nor car park: one empty tile says what is left
-                tiles = [Tile(key=(0, 0), core=np.empty(0, np.int64), halo=np.arange(len(buildings)),
-                              bounds=tuple(buildings.total_bounds))]
-            out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer,
-                             None if flux_raster is None else _flux_taker(flux_raster))
-            roofs, extra = _merge_layers(out, buildings, parking)
-            filled = sum(r.dsm_filled_cells for r in out)
-            del out  # the tile frames are freed as soon as they are concatenated
-            if filled and cfg.inputs.dsm:
-                fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
-                counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
-                notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
-        if len(tiles) > 1 or client is not None:
-            n_halo = sum(t.halo.size for t in tiles)
-            notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
-                         f"({n_halo - int(usable.sum())} halo building copies), {where}")
+        try:
+            result = _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, workers,
+                                          tile_size_m, halo_m, timer, progress,
+                                          None if flux_raster is None else _flux_taker(flux_raster))
+        except BaseException:
+            if flux_raster is not None:
+                flux_raster.close()
+            raise
+        finally:
+            if store is not None:
+                store.remove()
+    buildings, roofs, extra, notes = result
     if "roofs" not in cfg.resources.kinds:
         # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
         notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
@@ -623,3 +641,41 @@ def _flux_taker(raster: Any):
         raster.add(result.flux)
         result.flux = None  # one tile's cells in the driver at a time
     return take
+
+
+def _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, workers, tile_size_m, halo_m,
+                         timer, progress, on_result=None):
+    """Plan the tiles, run them and merge their layers: ``(buildings, roofs, other layers, notes)``."""
+    from .pipeline import load_parking
+
+    parking = load_parking(cfg)
+    if parking is not None and "carport_id" not in parking:
+        # ids by position among all car parks, whatever tile a car park falls in
+        parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
+    usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
+    with timer.stage("tiles"):
+        tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m,
+                           parking=None if parking is None else parking.geometry)
+        where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
+        log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
+        if not tiles:  # no usable building nor car park: one empty tile says what is left
+            tiles = [Tile(key=(0, 0), core=np.empty(0, np.int64), halo=np.arange(len(buildings)),
+                          bounds=tuple(buildings.total_bounds))]
+        # tiles read the scratch store of a file read in windows, in this process or on a local cluster
+        # (workers of an existing cluster may not see this machine's temporary folder: they get slices)
+        use_store = store if store is not None and (client is None or workers is not None) \
+            and tiles[0].core.size + tiles[0].parking.size > 0 else None
+        out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result, use_store,
+                         halo_m)
+        roofs, extra = _merge_layers(out, buildings, parking)
+        filled = sum(r.dsm_filled_cells for r in out)
+        del out  # the tile frames are freed as soon as they are concatenated
+        if filled and cfg.inputs.dsm:
+            fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
+            counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
+            notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
+    if len(tiles) > 1 or client is not None:
+        n_halo = sum(t.halo.size for t in tiles)
+        notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
+                     f"({n_halo - int(usable.sum())} halo building copies), {where}")
+    return buildings, roofs, extra, notes

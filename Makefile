@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale demo-data clean help
+.PHONY: run test bench bench-scale bench-read demo-data clean help
 
 help:
 	@echo "make run        install into .venv and survey the embedded Tianhe demo district"
 	@echo "make test       install and run the test suite"
-	@echo "make bench      energy, shading and module-layout benchmarks (results in bench/results/)"
+	@echo "make bench      energy, shading, module-layout and flux-raster benchmarks (results in bench/results/)"
 	@echo "make bench-scale  10k / 100k / 1M-building synthetic city end to end (bench/results/scale.*)"
+	@echo "make bench-read   peak memory of reading 100k / 300k buildings in one go and in windows (bench/results/read_windows.*)"
 	@echo "make demo-data  regenerate data/ byte-for-byte"
 
 $(BIN)/python:
@@ -34,6 +35,10 @@ bench: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(BIN)/python -m bench.bench_scale
+
+bench-read: $(STAMP)
+	$(BIN)/python -m bench.bench_read --sizes 100000 300000 --windows 10000 50000
+	$(BIN)/python -m bench.windows_e2e --buildings 60000 --window 25000
 
 demo-data: $(STAMP)
 	$(BIN)/pv-survey demo-data --out data

@@ -11,7 +11,7 @@ import importlib
 import sys
 
 
-BENCHES = ("energy", "shading", "modules")
+BENCHES = ("energy", "shading", "modules", "flux")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,8 @@ _LAZY = {
     "horizon_at_points": "shading",
     "sky_view_factor": "shading",
     "roof_horizons": "shading",
+    "roof_flux": "flux",
+    "plane_irradiation_kwh_m2": "energy",
     "build_plan": "plan",
     "write_demo_data": "demo",
 }

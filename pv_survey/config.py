@@ -39,6 +39,7 @@ __all__ = [
     "EconomicsConfig",
     "ResourcesConfig",
     "OutputsConfig",
+    "FluxConfig",
     "load_config",
     "config_from_dict",
     "config_to_dict",
@@ -148,6 +149,12 @@ class InputsConfig:
         "Footprints larger than this are excluded as not buildings (a district boundary read as buildings). "
         "Project choice (issue 16): several times the largest single roofs of Tianhe; raise it for "
         "exhibition complexes.", lo=0, lo_open=True)
+    read_window_features: int = _f(
+        100_000,
+        "A buildings file with more features is read and normalised in windows of this many (ids and duplicate "
+        "footprints carried across windows; the table is the one a read in one go gives): reading holds one "
+        "window's raw features, not the file's. Smaller files are read in one go. Project choice: about 0.35 GB of "
+        "intermediate tables a window (3.5 KB a feature, bench/bench_read.py).", lo=1)
     zones: tuple[str, ...] = _f((), "Reporting zone layers (街道 sub-districts, communities, industrial parks; any GIS "
                                     "format): each building gets the zone holding the larger share of its footprint; "
                                     "zones.csv and the GeoPackage 'zones' layer sum the plan per zone.")
@@ -849,6 +856,30 @@ class OutputsConfig:
 
 
 @dataclass(frozen=True)
+class FluxConfig:
+    """Roof irradiation raster (flux_annual.tif): kWh/m2 a year in the plane of every roof cell."""
+
+    enabled: bool = _f(
+        False, "Write flux_annual.tif, a Cloud-Optimized GeoTIFF of the yearly irradiation on every roof cell, "
+        "with its QGIS style flux_annual.qml (as --flux). Off by default: it ray-marches a horizon from every "
+        "roof cell (issue 19 item 4).",
+    )
+    resolution_m: float = _f(
+        1.0, "Cell size of the flux raster (as --flux-resolution-m); at shading.dsm_resolution_m its cells are the "
+        "DSM's cells. 1 m resolves plant rooms and parapet shade on a roof (issue 19 item 4 default).",
+        lo=0.1, hi=20,
+    )
+    monthly: bool = _f(
+        False, "Also write flux_monthly.tif, 12 bands January..December (as --flux-monthly).",
+    )
+    n_sectors: int = _f(
+        36, "Horizon sectors per roof cell, 10 deg each: half the roofs' 72, which halves the ray march over "
+        "millions of cells (bench/results/flux.md); GRASS r.sun likewise takes horizons at a user-chosen "
+        "azimuth step (its horizon_step parameter). Project choice.", lo=4, hi=720,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole scenario."""
 
@@ -861,6 +892,7 @@ class Config:
     economics: EconomicsConfig = field(default_factory=EconomicsConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
+    flux: FluxConfig = field(default_factory=FluxConfig)
 
     def replace(self, **sections: dict[str, Any]) -> "Config":
         """Return a copy with some fields of some sections changed.

@@ -93,6 +93,7 @@ from .weather import WEATHER_COLUMNS, Weather
 
 __all__ = [
     "simulate_roofs",
+    "plane_irradiation_kwh_m2",
     "reference_roof_energy",
     "params_from_config",
     "roof_table_inputs",
@@ -775,6 +776,112 @@ def _results_frame(per_kwp_month: np.ndarray, poa_kwh_m2: np.ndarray, base_per_k
     for i, name in enumerate(MONTH_COLUMNS):
         cols[name] = per_kwp_month[:, i] * capacity_kwp
     return pd.DataFrame(cols, index=index)
+
+
+#: Cells per task of :func:`plane_irradiation_kwh_m2`: an orientation shared by more cells is split
+#: so both cores get work; each task rebuilds its orientation's table (~4,400 hours x 12 months,
+#: a few % of the task) (tuning only; results do not depend on it).
+IRRADIATION_TASK_CELLS = 8192
+
+
+def plane_irradiation_kwh_m2(
+    weather: Weather,
+    tilt_deg: Any,
+    azimuth_deg: Any,
+    *,
+    horizon_deg: Any,
+    sky_view_frac: Any = None,
+    horizon_band_open_frac: Any = None,
+    albedo: float = EnergyConfig.albedo,
+) -> np.ndarray:
+    """Monthly plane-of-array irradiation of many small surfaces (raster cells) behind their horizons.
+
+    The irradiance of :func:`simulate_roofs` (its ``poa_kwh_m2``: Perez transposition, beam and
+    circumsolar light cut by the horizon, isotropic sky and ground light by the plane's sky view,
+    the horizon band by its open share; before IAM), without rows, modules or temperature, for
+    millions of cells: cells are grouped by orientation and each group's hours are sorted by
+    sector and sun elevation once, so a cell costs one look-up per horizon sector
+    (:func:`pv_survey._energy_kernel.poa_by_orientation`). Equal to ``simulate_roofs(...)
+    ["poa_kwh_m2"]`` for the same plane and horizon, except in the rare hours where Perez's
+    horizon-band term is negative and the shaded sky diffuse would fall below 0 (the engine clips
+    it; tests/test_flux.py bounds the difference).
+
+    Parameters
+    ----------
+    weather : Weather
+        Hourly weather year.
+    tilt_deg, azimuth_deg : array (n,)
+        Plane tilt from horizontal and azimuth clockwise from north. [deg]
+    horizon_deg : array (n, n_quantiles, n_sectors) or (n, n_sectors)
+        Horizon per sector, sector k centred on azimuth ``k * 360 / n_sectors``. [deg]
+    sky_view_frac, horizon_band_open_frac : array (n,), optional
+        The plane's sky view relative to the open plane and the open share of the horizon band;
+        default from ``horizon_deg`` (:func:`pv_survey.shading.plane_sky_view_frac`). [0-1]
+    albedo : float
+        Ground albedo. [0-1]
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (n, 12): irradiation in the plane, January..December. [kWh/m2]
+    """
+    from ._energy_kernel import poa_by_orientation
+
+    tilt = np.asarray(tilt_deg, dtype=np.float64).reshape(-1)
+    n = tilt.size
+    az = np.mod(np.broadcast_to(np.asarray(azimuth_deg, dtype=np.float64), (n,)), 360.0)
+    if not (np.isfinite(tilt).all() and np.isfinite(az).all()) or ((tilt < 0) | (tilt > 90)).any():
+        bad = int(np.flatnonzero(~np.isfinite(tilt) | ~np.isfinite(az) | (tilt < 0) | (tilt > 90))[0])
+        raise InputError(f"plane_irradiation_kwh_m2: cell {bad} has tilt_deg = {tilt[bad]!r}, azimuth_deg = "
+                         f"{az[bad]!r}; give tilts in 0..90 deg and finite azimuths")
+    hz = _horizon_view(horizon_deg, n)
+    if hz is None:
+        raise InputError("plane_irradiation_kwh_m2: give horizon_deg (zeros for an open horizon)")
+    hz = np.ascontiguousarray(hz, dtype=np.float32)
+    if not np.isfinite(hz).all():
+        raise InputError("plane_irradiation_kwh_m2: horizon_deg contains NaN or inf; use 0 for an open horizon")
+    if sky_view_frac is None or horizon_band_open_frac is None:
+        from .shading import plane_sky_view_frac
+
+        svf_hz, band_hz = plane_sky_view_frac(hz, tilt, az)
+        sky_view_frac = svf_hz if sky_view_frac is None else sky_view_frac
+        horizon_band_open_frac = band_hz if horizon_band_open_frac is None else horizon_band_open_frac
+    svf = np.clip(_as_roof_array("sky_view_frac", sky_view_frac, n), 0.0, 1.0)
+    band = np.clip(_as_roof_array("horizon_band_open_frac", horizon_band_open_frac, n), 0.0, 1.0)
+    out = np.zeros((n, 12))
+    if n == 0:
+        return out
+    hours = _hourly_inputs(weather, EnergyConfig.temperature_model_rack, EnergyConfig.temperature_model_flush)
+    n_sectors = hz.shape[2]
+    sector = sector_index(hours.sun_az_deg, n_sectors)
+    order = np.lexsort((hours.sun_elev_deg, sector))
+    seg_start = np.searchsorted(sector[order], np.arange(n_sectors + 1)).astype(np.int64)
+    # a horizontal plane has no azimuth: one group for all of them
+    az_key = np.where(tilt == 0.0, 180.0, az)
+    keys, group = np.unique(np.stack([tilt, az_key], axis=1), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    by_group = np.argsort(group, kind="stable")
+    g_sorted = group[by_group]
+    starts = np.searchsorted(g_sorted, np.arange(len(keys) + 1))
+    task_g, task_a, task_b = [], [], []
+    for g in range(len(keys)):
+        for a in range(int(starts[g]), int(starts[g + 1]), IRRADIATION_TASK_CELLS):
+            task_g.append(g)
+            task_a.append(a)
+            task_b.append(min(a + IRRADIATION_TASK_CELLS, int(starts[g + 1])))
+    t_r = np.radians(keys[:, 0])
+    a_r = np.radians(keys[:, 1])
+    res = np.empty((n, 12))
+    poa_by_orientation(
+        *(np.ascontiguousarray(getattr(hours, f)[order]) for f in
+          ("cos_zen", "sun_x", "sun_y", "sun_elev_deg", "dni", "ghi", "d_iso", "d_circ", "d_hor", "month")),
+        seg_start, np.cos(t_r), np.sin(t_r), np.cos(a_r), np.sin(a_r), albedo * (1.0 - np.cos(t_r)) * 0.5,
+        np.asarray(task_g, dtype=np.int64), np.asarray(task_a, dtype=np.int64), np.asarray(task_b, dtype=np.int64),
+        np.ascontiguousarray(hz[by_group]), np.ascontiguousarray(svf[by_group]), np.ascontiguousarray(band[by_group]),
+        res,
+    )
+    out[by_group] = res
+    return out
 
 
 # --------------------------------------------------------------------------- reference

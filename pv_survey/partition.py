@@ -47,7 +47,7 @@ from .errors import ClusterError, ConfigError, PVSurveyError
 
 log = logging.getLogger("pv_survey")
 
-__all__ = ["Tile", "plan_tiles", "run_partitioned", "assess_tile", "check_tile_size", "dask_client",
+__all__ = ["Tile", "plan_tiles", "run_partitioned", "assess_tile", "assess_stored_tile", "check_tile_size", "dask_client",
            "HALO_MARGIN_CELLS"]
 
 #: Margin added to the search radius around a tile, in DSM cells: two blocks of the coarsest
@@ -191,6 +191,9 @@ class TileResult:
         DSM cells without data filled in the tile's DSM (halos overlap, so tiles count some twice).
     units, modules : GeoDataFrame or None
         The roofs' module layout: row segments with their own yield, and the modules when asked for.
+    flux : pv_survey.flux.FluxCells or None
+        Irradiation of the core's roof cells (``flux.enabled``); the driver writes it into the
+        run's raster as the tile arrives and drops it.
     """
 
     roofs: Any
@@ -199,6 +202,7 @@ class TileResult:
     dsm_filled_cells: int = 0
     units: Any = None
     modules: Any = None
+    flux: Any = None
 
 
 def _area_bounds(core: gpd.GeoDataFrame, parking: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame) -> tuple:
@@ -240,6 +244,9 @@ def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFra
                         absolute=absolute, energy_params=pipeline.energy_params(cfg), planes=planes,
                         parking=parking)
         assessed = assessment.assess(cfg, tile, timer=timer, progress=progress)
+        cells = None
+        if cfg.flux.enabled:
+            cells = _tile_flux(cfg, dsm, assessed["roofs"].frame, wx, owner_of, absolute, timer, progress)
     except PVSurveyError as exc:
         try:
             wrapped = type(exc)(f"tile {key} ({len(core_ids)} buildings): {exc}")
@@ -249,8 +256,26 @@ def assess_tile(cfg: Config, buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFra
     layers = {name: a.frame for name, a in assessed.items()}
     roofs = layers.pop("roofs")
     return TileResult(roofs=roofs, layers=layers, timings_s=dict(timer.timings_s) if own_timer else {},
-                      dsm_filled_cells=int(getattr(dsm, "filled_cells", 0) or 0),
+                      dsm_filled_cells=int(getattr(dsm, "filled_cells", 0) or 0), flux=cells,
                       units=assessed["roofs"].units, modules=assessed["roofs"].modules)
+
+
+def _tile_flux(cfg: Config, dsm: Any, roofs: gpd.GeoDataFrame, wx: Any, owner_of: Any, absolute: bool,
+               timer: Any, progress: Any) -> Any:
+    """The irradiation of the tile's roof cells (:func:`pv_survey.flux.roof_flux`) with the run's settings.
+
+    A DSM read from file gives each cell its own slope, aspect and height; a rasterised DSM (flat
+    prisms) leaves them to the roof planes.
+    """
+    from . import flux
+
+    fc = cfg.flux
+    report = None if progress is None else (lambda done, total: progress("flux", done, total))
+    with timer.stage("flux"):
+        cells = flux.roof_flux(dsm, roofs, wx, resolution_m=fc.resolution_m, owner_of=owner_of,
+                               from_dsm=bool(cfg.inputs.dsm), n_sectors=fc.n_sectors,
+                               radius_m=cfg.shading.search_radius_m, albedo=cfg.energy.albedo, progress=report)
+    return cells if fc.monthly else cells.year_only()
 
 
 @contextmanager
@@ -293,9 +318,30 @@ def dask_client(workers: int | None, scheduler: Any) -> Iterator[Any]:
         cluster.close()
 
 
+def assess_stored_tile(cfg: Config, store: Any, positions: np.ndarray, reach: tuple, planes, wx: Any,
+                       core_ids: np.ndarray, key: tuple[int, int], *, parking=None, timer: Any = None,
+                       progress: Any = None) -> TileResult:
+    """:func:`assess_tile` on buildings the task reads itself from the run's scratch store.
+
+    ``store`` is the :class:`pv_survey.inputs.store.BuildingStore` of a buildings file read in
+    windows; the task reads the row groups meeting ``reach`` (the tile's core box plus the halo)
+    and keeps ``positions`` (the tile's halo): the rows ``buildings.iloc[positions]`` of the
+    city table, so the driver ships no buildings.
+    """
+    buildings = store.read(reach, positions)
+    return assess_tile(cfg, buildings, planes, wx, core_ids, key, parking=parking, timer=timer, progress=progress)
+
+
+def _reach(tile: Tile, halo_m: float) -> tuple:
+    b = tile.bounds
+    return (b[0] - halo_m, b[1] - halo_m, b[2] + halo_m, b[3] + halo_m)
+
+
 def _tile_inputs(buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFrame | None,
-                 parking: gpd.GeoDataFrame | None, tile: Tile):
-    tb = buildings.iloc[tile.halo]
+                 parking: gpd.GeoDataFrame | None, tile: Tile, stored: bool = False):
+    """The tile's buildings (None when ``stored``: the task reads them from the store), planes,
+    car parks and core ids."""
+    tb = None if stored else buildings.iloc[tile.halo]
     core_ids = buildings["building_id"].to_numpy()[tile.core]
     tp = None
     if planes is not None:
@@ -304,11 +350,14 @@ def _tile_inputs(buildings: gpd.GeoDataFrame, planes: gpd.GeoDataFrame | None,
     return tb, tp, tl, core_ids
 
 
-def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer) -> list:
+def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result=None, store=None,
+               halo_m: float = 0.0) -> list:
     """:class:`TileResult` of every tile, in tile order; tiles are dispatched largest first.
 
     In this process the tiles add their stage times to ``timer``; a single tile also
-    reports the progress of its long stages.
+    reports the progress of its long stages. ``on_result(result)`` is called as each tile
+    arrives (the flux raster takes its cells then). With a ``store`` (a buildings file read in
+    windows) each tile reads its buildings from it (:func:`assess_stored_tile`).
     """
     n = len(tiles)
     results: list = [None] * n
@@ -327,9 +376,15 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
         tile_timer = timer if n == 1 else pipeline._Timer(level=logging.DEBUG, timings_s=timer.timings_s)
         done = 0
         for i in dispatch:
-            tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i])
-            results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key, parking=tl, timer=tile_timer,
-                                     progress=inner)
+            tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i], store is not None)
+            if store is not None:
+                results[i] = assess_stored_tile(cfg, store, tiles[i].halo, _reach(tiles[i], halo_m), tp, wx, core_ids,
+                                                tiles[i].key, parking=tl, timer=tile_timer, progress=inner)
+            else:
+                results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key, parking=tl, timer=tile_timer,
+                                         progress=inner)
+            if on_result is not None:
+                on_result(results[i])
             done += int(tiles[i].core.size)
             if progress is not None:
                 progress("tiles", done, total)
@@ -348,13 +403,18 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
         # a worker that dies takes the data scattered to it along: a tile whose inputs or task were
         # lost is sent again from here (the driver holds every tile's rows), TILE_TRIES times at most
         tries[i] = tries.get(i, 0) + 1
-        tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i])
+        tb, tp, tl, core_ids = _tile_inputs(buildings, planes, parking, tiles[i], store is not None)
         try:
             if wx_box[0].status != "finished":  # every copy of the weather went with its workers
                 wx_box[:] = client.scatter([wx], broadcast=True, hash=False)
             tb_f, tp_f, tl_f = client.scatter([tb, tp, tl], hash=False)
-            fut = client.submit(assess_tile, cfg, tb_f, tp_f, wx_box[0], core_ids, tiles[i].key, parking=tl_f,
-                                pure=False, key=f"pv-survey-tile-{tiles[i].key[0]}_{tiles[i].key[1]}-{time.time_ns()}")
+            task_key = f"pv-survey-tile-{tiles[i].key[0]}_{tiles[i].key[1]}-{time.time_ns()}"
+            if store is not None:  # the worker reads the tile's buildings from the scratch store
+                fut = client.submit(assess_stored_tile, cfg, store, tiles[i].halo, _reach(tiles[i], halo_m), tp_f,
+                                    wx_box[0], core_ids, tiles[i].key, parking=tl_f, pure=False, key=task_key)
+            else:
+                fut = client.submit(assess_tile, cfg, tb_f, tp_f, wx_box[0], core_ids, tiles[i].key, parking=tl_f,
+                                    pure=False, key=task_key)
         except Exception as exc:  # noqa: BLE001 - sending our own frames fails only on the cluster's side
             if tries[i] >= TILE_TRIES:
                 raise ClusterError(f"tile {tiles[i].key}: the dask cluster could not take it {TILE_TRIES} times "
@@ -386,6 +446,8 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
                 continue
             results[i] = res
             fut.release()
+            if on_result is not None:
+                on_result(res)
             for stage, sec in res.timings_s.items():  # summed over the tiles (worker time, not wall time)
                 timer.timings_s[stage] = round(timer.timings_s.get(stage, 0.0) + sec, 3)
             done += int(tiles[i].core.size)
@@ -530,7 +592,7 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     PVSurveyError
         Whatever a stage raises (a tile's error names the tile).
     """
-    from .pipeline import _Timer, finish_survey, load_parking, resolve_inputs, start_run
+    from .pipeline import _Timer, finish_survey, resolve_inputs, start_run
 
     cfg = resolve_inputs(config or Config())
     timer = _Timer()
@@ -538,38 +600,100 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
     halo_m = float(cfg.shading.search_radius_m) + HALO_MARGIN_CELLS * float(cfg.shading.dsm_resolution_m)
     tile_size_m = check_tile_size(cfg.shading.tile_size_m if tile_size_m is None else tile_size_m)
+    flux_raster = None
     with dask_client(workers, scheduler) as client:
-        buildings, planes, wx, notes = start_run(cfg, out_path if write else None, overwrite=overwrite,
-                                                 timer=timer)
-        parking = load_parking(cfg)
-        if parking is not None and "carport_id" not in parking:
-            # ids by position among all car parks, whatever tile a car park falls in
-            parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
-        usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
-        with timer.stage("tiles"):
-            tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m,
-                               parking=None if parking is None else parking.geometry)
-            where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
-            log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
-            if not tiles:  # no usable building nor car park: one empty tile says what is left
-                tiles = [Tile(key=(0, 0), core=np.empty(0, np.int64), halo=np.arange(len(buildings)),
-                              bounds=tuple(buildings.total_bounds))]
-            out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer)
-            roofs, extra = _merge_layers(out, buildings, parking)
-            units, modules = _merge_layout(out, "units"), _merge_layout(out, "modules")
-            filled = sum(r.dsm_filled_cells for r in out)
-            del out  # the tile frames are freed as soon as they are concatenated
-            if filled and cfg.inputs.dsm:
-                fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
-                counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
-                notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
-        if len(tiles) > 1 or client is not None:
-            n_halo = sum(t.halo.size for t in tiles)
-            notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
-                         f"({n_halo - int(usable.sum())} halo building copies), {where}")
+        buildings, planes, wx, notes, store = start_run(cfg, out_path if write else None, overwrite=overwrite,
+                                                        timer=timer)
+        if cfg.flux.enabled and write:  # scratch files removed when the run ends, or at exit after a failure
+            flux_raster = _flux_raster(cfg, buildings, out_path)
+            if flux_raster is None:
+                notes.append("flux raster: no building to put on it; flux_annual.tif not written")
+        try:
+            result = _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, workers,
+                                          tile_size_m, halo_m, timer, progress,
+                                          None if flux_raster is None else _flux_taker(flux_raster))
+        except BaseException:
+            if flux_raster is not None:
+                flux_raster.close()
+            raise
+        finally:
+            if store is not None:
+                store.remove()
+    buildings, roofs, extra, notes, units, modules = result
     if "roofs" not in cfg.resources.kinds:
         # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
         notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
-    return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
-                         started=started, out_path=out_path if write else None, overwrite=overwrite,
-                         extra_layers=extra, progress=progress, units=units, modules=modules)
+    if flux_raster is not None:
+        notes.append(f"flux raster: {flux_raster.cells:,} roof cells of {cfg.flux.resolution_m:g} m, "
+                     f"{flux_raster.lo:,.0f}-{flux_raster.hi:,.0f} kWh/m2 a year in each cell's plane "
+                     f"({cfg.flux.n_sectors} horizon sectors)" if flux_raster.cells else
+                     "flux raster: no roof cell; flux_annual.tif holds no data")
+    try:
+        return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
+                             started=started, out_path=out_path if write else None, overwrite=overwrite,
+                             extra_layers=extra, progress=progress, flux=flux_raster, units=units,
+                             modules=modules)
+    finally:
+        if flux_raster is not None:
+            flux_raster.close()
+
+
+def _flux_raster(cfg: Config, buildings: gpd.GeoDataFrame, out_path: Path) -> Any:
+    """The run's empty flux raster over every building (None without one), scratch files in ``out_path``."""
+    from .flux import grid_window
+    from .outputs.flux_raster import FluxRaster
+
+    geoms = buildings.geometry
+    present = ~(geoms.isna() | geoms.is_empty)
+    if not present.any():
+        return None
+    transform, shape = grid_window(tuple(geoms[present].total_bounds), cfg.flux.resolution_m)
+    return FluxRaster(out_path, transform=transform, shape=shape, crs=cfg.survey.metric_crs,
+                      monthly=cfg.flux.monthly)
+
+
+def _flux_taker(raster: Any):
+    def take(result: TileResult) -> None:
+        raster.add(result.flux)
+        result.flux = None  # one tile's cells in the driver at a time
+    return take
+
+
+def _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, workers, tile_size_m, halo_m,
+                         timer, progress, on_result=None):
+    """Plan the tiles, run them and merge their layers: ``(buildings, roofs, other layers, notes, units,
+    modules)`` (the last two: the roofs' row segments and modules, :func:`_merge_layout`)."""
+    from .pipeline import load_parking
+
+    parking = load_parking(cfg)
+    if parking is not None and "carport_id" not in parking:
+        # ids by position among all car parks, whatever tile a car park falls in
+        parking = parking.assign(carport_id=[f"CP{i + 1}" for i in range(len(parking))])
+    usable = buildings["excluded_reason"].fillna("").to_numpy() == ""
+    with timer.stage("tiles"):
+        tiles = plan_tiles(buildings.geometry, usable, tile_size_m=tile_size_m, halo_m=halo_m,
+                           parking=None if parking is None else parking.geometry)
+        where = "in this process" if client is None else f"on {len(client.nthreads())} dask workers"
+        log.info("%d tiles of %.0f m (halo %.0f m) %s", len(tiles), tile_size_m, halo_m, where)
+        if not tiles:  # no usable building nor car park: one empty tile says what is left
+            tiles = [Tile(key=(0, 0), core=np.empty(0, np.int64), halo=np.arange(len(buildings)),
+                          bounds=tuple(buildings.total_bounds))]
+        # tiles read the scratch store of a file read in windows, in this process or on a local cluster
+        # (workers of an existing cluster may not see this machine's temporary folder: they get slices)
+        use_store = store if store is not None and (client is None or workers is not None) \
+            and tiles[0].core.size + tiles[0].parking.size > 0 else None
+        out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result, use_store,
+                         halo_m)
+        roofs, extra = _merge_layers(out, buildings, parking)
+        units, modules = _merge_layout(out, "units"), _merge_layout(out, "modules")
+        filled = sum(r.dsm_filled_cells for r in out)
+        del out  # the tile frames are freed as soon as they are concatenated
+        if filled and cfg.inputs.dsm:
+            fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
+            counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"
+            notes.append(f"{cfg.inputs.dsm}: {filled:,} DSM cells had no data{counted}; filled with {fill}")
+    if len(tiles) > 1 or client is not None:
+        n_halo = sum(t.halo.size for t in tiles)
+        notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
+                     f"({n_halo - int(usable.sum())} halo building copies), {where}")
+    return buildings, roofs, extra, notes, units, modules

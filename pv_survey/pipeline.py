@@ -126,31 +126,67 @@ def resolve_inputs(cfg: Config) -> Config:
 
 def load_inputs(cfg: Config):
     """Read buildings (and roof planes) into the metric CRS: ``(buildings, planes, report)``."""
+    buildings, planes, report, store = load_inputs_stored(cfg, store=False)
+    return buildings, planes, report
+
+
+def load_inputs_stored(cfg: Config, *, store: bool = True):
+    """:func:`load_inputs` and, for a buildings file read in windows, the scratch store its tiles read.
+
+    Returns ``(buildings, planes, report, store)``: ``store`` is a
+    :class:`pv_survey.inputs.store.BuildingStore` holding the buildings (constraints applied),
+    grouped by cell, when the file had more than ``inputs.read_window_features`` features and
+    ``store`` is True, else None. The caller removes it (``store.remove()``).
+    """
     from . import inputs
+    from . import roofs as roofs_mod
 
     metric_crs = cfg.survey.metric_crs
-    buildings, report = inputs.read_buildings(
+    reader = inputs.BuildingWindows(
         cfg.inputs.buildings, layer=cfg.inputs.layer or None,
         source_crs=cfg.inputs.source_crs or None, encoding=cfg.inputs.encoding or None,
         field_map=cfg.inputs.field_map or None, value_map=cfg.inputs.value_map or None,
         target_crs=metric_crs, extent_lon_lat=cfg.survey.extent_lon_lat,
-        max_footprint_m2=cfg.inputs.max_footprint_m2,
+        max_footprint_m2=cfg.inputs.max_footprint_m2, window_features=cfg.inputs.read_window_features,
     )
-    planes = None
-    if cfg.inputs.roofs:
-        planes = inputs.read_roof_planes(cfg.inputs.roofs, layer=cfg.inputs.roofs_layer or None,
-                                         source_crs=cfg.inputs.source_crs or None, target_crs=metric_crs)
-    # issue 16: building parts become roof planes of their outline; constraints flag heritage / supertall
-    from . import roofs as roofs_mod
-    planes = roofs_mod.with_part_planes(planes, buildings, getattr(report, "parts", None),
-                                        default_pitch_deg=cfg.roofs.default_pitch_deg)
-    protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs) if cfg.inputs.protected else None
-    buildings = roofs_mod.apply_constraints(buildings, cfg.roofs.constraints, protected)
-    buildings = inputs.schema.compact_columns(buildings)  # a city's label columns as categoricals
-    if len(buildings) == 0:
-        raise InputError(f"{report.source}: no buildings in the input; check the file and --layer")
-    check_side_inputs(cfg)
-    return buildings, planes, report
+    frames, scratch, protected = [], None, None
+    try:
+        for window in reader:
+            if not frames and cfg.inputs.protected:  # read once the buildings are known to open
+                protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs)
+            # constraints are per building: applied window by window, so the store holds them too
+            window = roofs_mod.apply_constraints(window, cfg.roofs.constraints, protected)
+            if store and reader.windowed:
+                scratch = scratch or inputs.BuildingStore.create()
+                scratch.add(window)
+            frames.append(window)
+        if scratch is not None:
+            scratch.close()
+        report = reader.report
+        buildings = frames[0] if len(frames) == 1 else gpd.GeoDataFrame(
+            pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
+        del frames
+        planes = None
+        if cfg.inputs.roofs:
+            planes = inputs.read_roof_planes(cfg.inputs.roofs, layer=cfg.inputs.roofs_layer or None,
+                                             source_crs=cfg.inputs.source_crs or None, target_crs=metric_crs)
+        # issue 16: building parts become roof planes of their outline; constraints flag heritage / supertall
+        planes = roofs_mod.with_part_planes(planes, buildings, getattr(report, "parts", None),
+                                            default_pitch_deg=cfg.roofs.default_pitch_deg)
+        buildings = inputs.schema.compact_columns(buildings)  # a city's label columns as categoricals
+        if len(buildings) == 0:
+            raise InputError(f"{report.source}: no buildings in the input; check the file and --layer")
+        check_side_inputs(cfg)
+    except BaseException:
+        if scratch is not None:
+            scratch.remove()
+        raise
+    if scratch is not None:
+        scratch.set_dtypes(buildings)
+        report.warnings.append(f"{report.source}: {len(buildings):,} buildings read in {reader.n_windows} windows of "
+                               f"{cfg.inputs.read_window_features:,} (inputs.read_window_features); tiles read "
+                               "theirs from a scratch file grouped by place")
+    return buildings, planes, report, scratch
 
 
 def check_side_inputs(cfg: Config) -> None:
@@ -300,7 +336,8 @@ def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDat
 def run_survey(config: Config | None = None, *, out_dir: str | Path | None = None,
                overwrite: bool = False, write: bool = True,
                progress: Progress | None = None, workers: int | None = None, scheduler: Any = None,
-               tile_size_m: float | None = None, hourly: bool | None = None) -> SurveyResult:
+               tile_size_m: float | None = None, hourly: bool | None = None,
+               flux: bool | None = None) -> SurveyResult:
     """Run the whole survey: inputs -> roofs -> shading -> energy -> plan -> outputs.
 
     Every run is tiled (:func:`pv_survey.partition.run_partitioned`): square tiles of
@@ -325,6 +362,9 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     hourly : bool, optional
         Compute (and write) the plan's hourly AC profiles (``SurveyResult.hourly``); None =
         ``config.outputs.hourly``.
+    flux : bool, optional
+        Write the roof irradiation raster ``flux_annual.tif`` (``SurveyResult.paths``); None =
+        ``config.flux.enabled``.
 
     Returns
     -------
@@ -334,6 +374,8 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
 
     if hourly is not None:
         config = (config or Config()).replace(outputs={"hourly": bool(hourly)})
+    if flux is not None:
+        config = (config or Config()).replace(flux={"enabled": bool(flux)})
     if not write:
         return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler,
                                tile_size_m=tile_size_m, overwrite=overwrite, write=False, progress=progress)
@@ -350,24 +392,31 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
 def start_run(cfg: Config, out_path: Path | None, *, overwrite: bool, timer: "_Timer"):
     """Common start of single and partitioned runs: check the output folder, read inputs and weather.
 
-    Returns ``(buildings, planes, weather, notes)``.
+    Returns ``(buildings, planes, weather, notes, store)`` (``store``: see :func:`load_inputs_stored`).
     """
     if out_path is not None:
         from .outputs import prepare_out_dir
         prepare_out_dir(out_path, overwrite=overwrite)
     with timer.stage("inputs"):
-        buildings, planes, report = load_inputs(cfg)
-    notes = list(getattr(report, "warnings", []) or [])
-    log.info("%s buildings read from %s", f"{len(buildings):,}", report.source)  # passwords hidden
-    with timer.stage("weather"):
-        wx, wx_notes = load_weather(cfg)
-    return buildings, planes, wx, notes + wx_notes
+        buildings, planes, report, store = load_inputs_stored(cfg)
+    try:
+        notes = list(getattr(report, "warnings", []) or [])
+        log.info("%s buildings read from %s", f"{len(buildings):,}", report.source)  # passwords hidden
+        with timer.stage("weather"):
+            wx, wx_notes = load_weather(cfg)
+    except BaseException:
+        if store is not None:
+            store.remove()
+        raise
+    return buildings, planes, wx, notes + wx_notes, store
 
 
 def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, started, out_path, overwrite,
-                  extra_layers: dict | None = None, progress: Progress | None = None, units=None, modules=None):
+                  extra_layers: dict | None = None, progress: Progress | None = None, flux: Any = None,
+                  units=None, modules=None):
     """Plan, account, summarise and (when ``out_path``) write: shared by single and partitioned runs.
 
+    ``flux``: the run's roof irradiation raster being filled (written with the outputs), or None.
     ``units`` / ``modules``: the roofs' module layout (row segments with their own yield, and the
     modules when ``roofs.modules_layer = 'modules'``); ``plan.site_fill`` picks the modules built,
     and they become the ``modules`` and ``site_curves`` layers.
@@ -428,7 +477,7 @@ def finish_survey(cfg: Config, buildings, roofs, wx, *, notes, n_in, timer, star
                 summary=summary, manifest=manifest, crs=cfg.survey.metric_crs, overwrite=overwrite,
                 shortlist_size=cfg.outputs.shortlist_size, workbook_max_rows=cfg.outputs.workbook_max_rows,
                 extra_layers=extra_layers or None,
-                progress=progress, pdf=cfg.outputs.report_pdf,
+                progress=progress, pdf=cfg.outputs.report_pdf, flux=flux,
                 hourly=hourly, hourly_sites_format=cfg.outputs.hourly_sites_format,
                 report_interactive=cfg.outputs.report_interactive,
             )

@@ -42,6 +42,7 @@ __all__ = [
     "dsm_height_at",
     "sample_roof_points",
     "horizon_at_points",
+    "iter_horizons_at_points",
     "sky_view_factor",
     "quantile_levels",
     "sector_azimuths_deg",
@@ -914,6 +915,39 @@ def horizon_at_points(dsm: Dsm, x: Any, y: Any, z_m: Any, *, exclude_owner: Any 
     sector_azimuths_deg(n_sectors)
     col, row, z, excl = _point_arrays(dsm, x, y, z_m, exclude_owner)
     return _horizons(dsm, _build_pyramid(dsm), col, row, z, excl, int(n_sectors), float(radius_m))
+
+
+def iter_horizons_at_points(dsm: Dsm, x: Any, y: Any, z_m: Any, *, exclude_owner: Any = None,
+                            n_sectors: int = ShadingConfig.n_sectors,
+                            radius_m: float = ShadingConfig.search_radius_m,
+                            chunk_points: int = _CHUNK_POINTS) -> Iterator[tuple[slice, np.ndarray]]:
+    """:func:`horizon_at_points` chunk by chunk, with one max-pyramid for all chunks.
+
+    For millions of observers (every roof cell of a raster): memory holds one chunk's horizons,
+    not all of them.
+
+    Parameters
+    ----------
+    dsm, x, y, z_m, exclude_owner, n_sectors, radius_m
+        As :func:`horizon_at_points`.
+    chunk_points : int
+        Observers per chunk.
+
+    Yields
+    ------
+    (slice, numpy.ndarray)
+        The observers of the chunk and their horizons, float32 (chunk, n_sectors). [deg]
+    """
+    if not radius_m > 0:
+        raise InputError(f"radius_m = {radius_m!r} must be > 0 (default 300 m)")
+    sector_azimuths_deg(n_sectors)
+    col, row, z, excl = _point_arrays(dsm, x, y, z_m, exclude_owner)
+    pyr = _build_pyramid(dsm)
+    step = max(1, int(chunk_points))
+    for a in range(0, col.size, step):
+        b = min(col.size, a + step)
+        yield slice(a, b), _horizons(dsm, pyr, col[a:b], row[a:b], z[a:b], excl[a:b], int(n_sectors),
+                                     float(radius_m))
 
 
 def sky_view_factor(horizon_deg: Any) -> np.ndarray:

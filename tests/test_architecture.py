@@ -21,7 +21,7 @@ STAGES: dict[str, int] = {
     "roofs": 2, "layout": 2, "facades": 2, "carports": 2, "resources": 2,
     "shading": 3, "_horizon_kernel": 3,
     "weather": 4, "energy": 4, "_energy_kernel": 4,
-    "assessment": 5,
+    "assessment": 5, "flux": 5,
     "sites": 6, "economics": 6, "plan": 6, "accounting": 6, "zones": 6,
     "outputs": 7,
 }

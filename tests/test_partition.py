@@ -258,3 +258,45 @@ def test_local_cluster_all_resources_equal_one_piece(all_kinds, one_piece):
         _assert_same_layer(layers[name], res.layers[name])
     # stage times of the workers are summed (worker time), next to the driver's own stages
     assert {"inputs", "tiles", "plan", "shading", "facades", "carports"} <= set(res.summary["timings_s"])
+
+
+def test_buildings_read_in_windows_tiles_read_the_store(all_kinds, one_piece, monkeypatch):
+    """A buildings file read in windows (issue 18): tiles read their rows from the scratch store, with
+    the roofs, facades and carports of the one-piece run; the store is removed after the run."""
+    from pv_survey.inputs.store import BuildingStore
+
+    stores, reads = [], []
+    real_create, real_read = BuildingStore.create, BuildingStore.read
+
+    def create(*args, **kwargs):
+        stores.append(real_create(*args, **kwargs))
+        return stores[-1]
+
+    def read(self, bounds, positions=None):
+        reads.append(len(positions))
+        return real_read(self, bounds, positions)
+
+    monkeypatch.setattr(BuildingStore, "create", create)
+    monkeypatch.setattr(BuildingStore, "read", read)
+    roofs, layers = one_piece
+    cfg = all_kinds.replace(inputs={"read_window_features": 70})  # 300 buildings: 5 windows
+    res = run_survey(cfg, write=False, tile_size_m=TILE_M)
+    assert "read in 5 windows" in " ".join(res.summary["notes"])
+    assert len(stores) == 1 and not stores[0].path.exists()  # removed after the run
+    assert len(reads) >= 2 and sum(reads) > 0  # every tile read its buildings from the store
+    _assert_same_roofs(roofs, res.roofs)
+    for name in ("facades", "carports"):
+        _assert_same_layer(layers[name], res.layers[name])
+    one_go, _, _ = pipeline.load_inputs(pipeline.resolve_inputs(all_kinds))
+    assert res.buildings["building_id"].tolist() == one_go["building_id"].tolist()
+
+
+def test_buildings_read_in_windows_on_a_local_cluster(all_kinds, one_piece):
+    """Two dask workers read their tiles' buildings from the driver's scratch store."""
+    roofs, layers = one_piece
+    res = run_survey(all_kinds.replace(inputs={"read_window_features": 70}), write=False, tile_size_m=TILE_M,
+                     workers=2)
+    assert "read in 5 windows" in " ".join(res.summary["notes"])
+    _assert_same_roofs(roofs, res.roofs)
+    for name in ("facades", "carports"):
+        _assert_same_layer(layers[name], res.layers[name])

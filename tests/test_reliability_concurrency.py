@@ -282,7 +282,11 @@ def test_batch_killed_at_random_moments_resumes_to_the_same_table(buildings, tmp
             hit += 1
         _out, err = p.communicate(timeout=300)
         assert "Traceback" not in err, err
-        if sig == signal.SIGINT and p.returncode not in (0,):
+        if sig == signal.SIGINT and p.returncode == -signal.SIGINT:
+            # the signal fell while the interpreter was starting or tearing down, outside Python's
+            # handler: the process ended by the signal itself, silently (the resume below must cope)
+            assert err == "", err
+        elif sig == signal.SIGINT and p.returncode not in (0,):
             assert p.returncode == 130 and "Interrupted" in err, (p.returncode, err)
     assert hit >= 2  # most moments fell inside a run (else the test proves little)
     proc = subprocess.run([*CLI, "-q", "batch", str(matrix), "--out", str(root)], capture_output=True, text=True,

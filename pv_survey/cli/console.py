@@ -25,6 +25,7 @@ STAGE_UNITS: dict[str, str] = {
     "energy": "roofs",
     "tiles": "buildings",
     "outputs": "files",
+    "flux": "roof cells",
 }
 
 

@@ -119,12 +119,19 @@ def format_summary(summary: dict) -> str:
                    "district (hourly_*.csv), and chart a typical day per month in the report ([outputs] hourly).")
 @click.option("--pdf", is_flag=True, default=False,
               help="Also print the report to report.pdf (A4) with a headless Chromium or Chrome.")
+@click.option("--flux/--no-flux", "flux", default=None,
+              help="Also write flux_annual.tif: kWh/m2 a year in the plane of every roof cell, a Cloud-Optimized "
+                   "GeoTIFF with its QGIS style flux_annual.qml (config [flux] enabled).")
+@click.option("--flux-resolution-m", type=float, default=None, metavar="M",
+              help="Cell size of the flux raster (default [flux] resolution_m, 1 m).")
+@click.option("--flux-monthly", is_flag=True, default=False,
+              help="With --flux: also flux_monthly.tif, 12 bands January..December.")
 @overwrite_opt
 @workers_opt
 @scheduler_opt
 def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, source_crs, encoding, name, out_dir,
-            resources, parking, pins, zones, zone_field, boundary, protected, postgis, hourly, pdf, overwrite,
-            workers, scheduler):
+            resources, parking, pins, zones, zone_field, boundary, protected, postgis, hourly, pdf, flux,
+            flux_resolution_m, flux_monthly, overwrite, workers, scheduler):
     """Survey every roof, plan the installations, write the outputs.
 
     With no options it runs the embedded Tianhe demo district on the embedded
@@ -154,6 +161,10 @@ def run_cmd(config_path, buildings, layer, roofs, dsm, dem, obstacles, weather, 
         changes["outputs"] = outs
     if pins:
         changes["plan"] = {"pins_file": pins}
+    fx = {k: v for k, v in dict(enabled=flux, resolution_m=flux_resolution_m,
+                                monthly=True if flux_monthly else None).items() if v is not None}
+    if fx:
+        changes["flux"] = fx
     if changes:
         cfg = cfg.replace(**changes)
     run_name = survey_name(cfg, name)

@@ -33,6 +33,8 @@ closed-form approximation.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyproj
 from pyproj.exceptions import CRSError as _PyprojCRSError
@@ -312,6 +314,13 @@ def resolve_source_crs(declared: pyproj.CRS | None, source_crs: str | None, *, w
     return declared, None, warnings
 
 
+@functools.lru_cache(maxsize=16)
+def _to_wgs84(crs: pyproj.CRS) -> pyproj.Transformer:
+    """The transformer from ``crs`` to WGS84 lon/lat, made once per CRS (a source read in windows
+    checks every window's coordinates; making a transformer takes ~40 ms)."""
+    return pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
 def to_lon_lat(x, y, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
     """Transform coordinates in ``crs`` (x = easting / longitude) to WGS84 lon/lat.
 
@@ -333,6 +342,5 @@ def to_lon_lat(x, y, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
     if crs.is_geographic and crs.ellipsoid is not None and abs(crs.ellipsoid.semi_major_metre - 6378137.0) < 1.0:
         # WGS84 / CGCS2000 (and other GRS80-like geographic frames): metre-level identical.
         return x_a.copy(), y_a.copy()
-    tr = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    lon, lat = tr.transform(x_a, y_a, errcheck=False)
+    lon, lat = _to_wgs84(crs).transform(x_a, y_a, errcheck=False)
     return np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")

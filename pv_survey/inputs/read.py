@@ -28,6 +28,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -38,15 +39,16 @@ from ..config import InputsConfig, SurveyConfig
 from ..errors import CRSError, InputError
 from .crs import WEB_MAP_TO_WGS84, crs_label, parse_crs, resolve_source_crs
 from .osm import is_osm_frame, osm_attributes, resolve_building_parts
-from .schema import (SCHEMA_COLUMNS, category_from_name, fill_heights, id_flags, join_flags, map_attributes,
-                     parse_number, unique_ids, _text)
-from .sources import read_source
-from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_INVALID, REASON_NOT_POLYGON, ValidationReport,
-                       check_coordinates, check_frame, check_geometries, duplicate_geometries, validate_frame)
+from .schema import (SCHEMA_COLUMNS, IdAssigner, category_from_name, fill_heights, id_flags, join_flags,
+                     map_attributes, parse_number, resolve_fields, source_ids, unique_ids, _text)
+from .sources import read_source, source_windows
+from .validate import (REASON_DUPLICATE_GEOMETRY, REASON_INVALID, REASON_NOT_POLYGON, GeometryDigests,
+                       ValidationReport, all_far_message, check_coordinates, check_frame, check_geometries,
+                       duplicate_geometries, merge_validation_reports, merge_window_warnings, validate_frame)
 
 log = logging.getLogger("pv_survey")
 
-__all__ = ["InputReport", "read_buildings", "read_roof_planes", "ROOF_PLANE_COLUMNS", "REASON_TOO_LARGE",
+__all__ = ["InputReport", "read_buildings", "BuildingWindows", "merge_window_warnings", "read_roof_planes", "ROOF_PLANE_COLUMNS", "REASON_TOO_LARGE",
            "REASON_BOUNDARY", "PART_COLUMNS", "DEFAULT_MAX_FOOTPRINT_M2", "read_zones"]
 
 #: Footprints larger than this are not buildings [m2]. Project choice (issue 16): about five
@@ -170,7 +172,8 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
                    extent_lon_lat: Sequence[float] | None = None,
                    storey_height_m: Mapping[str, float] | None = None,
                    default_height_m: Mapping[str, float] | None = None,
-                   max_footprint_m2: float = DEFAULT_MAX_FOOTPRINT_M2
+                   max_footprint_m2: float = DEFAULT_MAX_FOOTPRINT_M2,
+                   window_features: int | None = InputsConfig.read_window_features
                    ) -> tuple[gpd.GeoDataFrame, InputReport]:
     """Read building footprints from any GIS source into the canonical schema.
 
@@ -202,6 +205,9 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
         Per-category overrides of the storey height and default height. [m]
     max_footprint_m2 : float
         Footprints larger than this are excluded (:data:`REASON_TOO_LARGE`). [m2]
+    window_features : int or None
+        A source with more features is read and normalised in windows of this many
+        (:class:`BuildingWindows`; the table is the same as read in one go); None = one go.
 
     Returns
     -------
@@ -219,178 +225,343 @@ def read_buildings(source, *, layer: str | None = None, source_crs: str | None =
     InputError
         Bad ``field_map`` / ``value_map``, ambiguous layer, no usable building at all.
     """
-    source_crs = _none_if_blank(source_crs)
-    tcrs = _target(target_crs)
-    raw = read_source(source, layer=_none_if_blank(layer), encoding=_none_if_blank(encoding))
-    where = raw.display
-    field_map = {k: v for k, v in (field_map or {}).items() if v}
-    chk = check_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, fix_swapped=True,
-                      raise_on_error=True)
-    geoms, reason = chk.geometry.copy(), chk.reason.copy()
-    if chk.web_map:
-        geoms = _convert_web_map(geoms, chk.web_map)
-    gs = gpd.GeoSeries(geoms, crs=chk.crs, index=raw.frame.index).to_crs(tcrs)
-    geoms = gs.values.to_numpy() if hasattr(gs.values, "to_numpy") else np.asarray(gs.values, dtype=object)
-    # coordinates of far-away rows may not survive the projection: keep only finite ones
-    present = np.array([g is not None for g in geoms], dtype=bool)
-    if present.any():
-        finite = np.isfinite(shapely.bounds(geoms[present])).all(axis=1)
-        bad = np.flatnonzero(present)[~finite]
-        geoms[bad] = None
-    # a valid near-degenerate footprint can turn invalid when projected: repair it as on reading
-    usable_now = np.flatnonzero(np.array([g is not None for g in geoms], dtype=bool) & (reason == ""))
-    broken = usable_now[~shapely.is_valid(geoms[usable_now])] if len(usable_now) else usable_now
-    n_proj_repaired = 0
-    proj_warnings: list[str] = []
-    if len(broken):
-        rechk = check_geometries(geoms[broken])
-        geoms[broken] = rechk.geometry
-        reason[broken] = rechk.reason
-        n_proj_repaired = rechk.n_repaired
-        proj_warnings.append(f"{where}: {len(broken)} footprints became invalid when projected to "
-                             f"{crs_label(tcrs)}; {rechk.n_repaired} repaired with shapely make_valid, "
-                             f"{rechk.n_unrepairable} excluded ('{REASON_INVALID}')")
+    reader = BuildingWindows(source, layer=layer, source_crs=source_crs, encoding=encoding, field_map=field_map,
+                             value_map=value_map, target_crs=target_crs, extent_lon_lat=extent_lon_lat,
+                             storey_height_m=storey_height_m, default_height_m=default_height_m,
+                             max_footprint_m2=max_footprint_m2, window_features=window_features)
+    frames = list(reader)
+    buildings = frames[0] if len(frames) == 1 else gpd.GeoDataFrame(
+        pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
+    return buildings, reader.report
 
-    attrs_df = pd.DataFrame(raw.frame.drop(columns=raw.frame.geometry.name))
-    osm = is_osm_frame(attrs_df.columns) and not field_map
-    if osm:
-        attrs, stats = osm_attributes(attrs_df, where=where)
-        osm_reason = attrs["osm_reason"].to_numpy(dtype=object)
-        reason = np.where(reason == "", osm_reason, reason)
-    else:
-        attrs, stats = map_attributes(attrs_df, field_map=field_map, value_map=value_map, where=where)
-    attrs = fill_heights(attrs, stats, storey_height_m=storey_height_m, default_height_m=default_height_m,
-                         where=where)
-    ids = unique_ids(attrs["building_id"], stats, where=where)
-    attrs["attribute_flags"] = join_flags(attrs["attribute_flags"].to_numpy(dtype=object),
-                                          id_flags(attrs["building_id"], ids)) if len(attrs) else attrs["attribute_flags"]
-    validation = validate_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, field_map=field_map,
-                                value_map=value_map, check=chk, mapped=(attrs, dataclasses.replace(
-                                    stats, warnings=list(stats.warnings))))
-    height = attrs["height_m"].to_numpy(dtype="float64")
-    hsrc = attrs["height_source"].to_numpy(dtype=object)
-    names = attrs["name"].to_numpy(dtype=object).copy()
-    cats = attrs["category"].to_numpy(dtype=object).copy()
-    # footprint sanity: administrative boundaries and areas no building has
-    cols_lower = {str(c): c for c in attrs_df.columns}
-    bnd = np.zeros(len(reason), dtype=bool)
-    for f in _BOUNDARY_FIELDS:
-        if f in cols_lower:
-            bnd |= (_text(attrs_df[cols_lower[f]]) != "").to_numpy()
-    if "boundary" in cols_lower:
-        bnd |= (_text(attrs_df["boundary"]).str.lower() == "administrative").to_numpy()
-    bnd &= reason == ""
-    reason = np.where(bnd, REASON_BOUNDARY, reason)
-    areas = np.nan_to_num(shapely.area(np.asarray(geoms, dtype=object)), nan=0.0)  # missing geometry: 0
-    big = (reason == "") & (areas > max_footprint_m2)
-    reason = np.where(big, REASON_TOO_LARGE, reason)
-    if bnd.any() or big.any():
-        stats.warnings.append(f"{where}: {int(bnd.sum())} administrative boundaries and {int(big.sum())} footprints "
-                              f"over {max_footprint_m2:,.0f} m2 are not buildings; excluded")
-    datav = {"adcode", "acroutes", "childrenNum"} & set(cols_lower)
-    datav_hint = ""
-    if datav and not source_crs:
-        datav_hint = (f"{where} looks like a DataV.GeoAtlas / Amap file (fields {', '.join(sorted(datav))}), whose "
-                      "coordinates are GCJ-02: pass --source-crs gcj02")
-        stats.warnings.append(datav_hint)
-    # building parts: pieces folded into their outline, which is the building (one site)
-    n_parts = n_raised = n_named = 0
-    is_part = attrs["is_part"].to_numpy(dtype=bool) if osm else (attrs["part_of"] != "").to_numpy()
-    ids_arr = ids.to_numpy(dtype=object)
-    if osm:
-        in_outline, outline_of, _h, _s, _n = resolve_building_parts(
-            geoms, ids_arr, is_part, reason == "", height, hsrc)
-    else:
-        ok_outlines = set(ids_arr[(reason == "") & ~is_part].tolist())
-        part_of = attrs["part_of"].to_numpy(dtype=object)
-        in_outline = is_part & (reason == "") & np.array([p in ok_outlines for p in part_of], dtype=bool)
-        outline_of = np.where(in_outline, part_of, "").astype(object)
-    parts = None
-    if in_outline.any():
-        pi = np.flatnonzero(in_outline)
-        parts = gpd.GeoDataFrame({
-            "part_id": ids_arr[pi], "building_id": outline_of[pi], "name": names[pi], "height_m": height[pi],
-            "height_source": hsrc[pi], "roof_type": attrs["roof_type"].to_numpy(dtype=object)[pi],
-            **{c: attrs[c].to_numpy()[pi] for c in PART_COLUMNS[6:]},
-        }, geometry=gpd.GeoSeries(geoms[pi], crs=tcrs), crs=tcrs)
-        n_parts = len(parts)
-        # a part stating no height stands as high as its outline (not at a category default)
-        pos0 = {b: i for i, b in enumerate(ids_arr)}
-        o_idx = np.array([pos0[b] for b in parts["building_id"]], dtype=int)
-        unstated = parts["height_source"].to_numpy(dtype=object) == "category_default"
-        parts.loc[unstated, "height_m"] = height[o_idx][unstated]
-        parts.loc[unstated, "height_source"] = "outline"
-        # the outline takes the largest named part's name when it has none
-        named = parts[parts["name"].astype(str) != ""].assign(_a=lambda d: d.geometry.area)
-        best = named.sort_values("_a", ascending=False).drop_duplicates("building_id").set_index("building_id")["name"]
-        pos = {b: i for i, b in enumerate(ids_arr)}
-        for bid, nm in best.items():
-            i = pos[bid]
-            if names[i] == "":
-                names[i] = nm
-                n_named += 1
-                hint = category_from_name(nm)
-                if hint and cats[i] in ("other", "public"):
-                    cats[i] = hint
-        stats.warnings.append(f"{where}: {n_parts} building:part pieces folded into their outlines as roof planes "
-                              f"at their own heights (not counted as buildings); {n_named} outlines named from a part")
-    keep = ~in_outline
-    dup = duplicate_geometries(geoms, (reason == "") & keep)
-    reason = np.where(dup, REASON_DUPLICATE_GEOMETRY, reason)
-    if dup.any():
-        stats.warnings.append(f"{where}: {int(dup.sum())} footprints repeat an earlier one exactly; excluded "
-                              f"('{REASON_DUPLICATE_GEOMETRY}')")
 
-    out = pd.DataFrame({
-        "building_id": ids.to_numpy(dtype=object),
-        "name": names,
-        "category": cats,
-        "height_m": height,
-        "height_source": hsrc,
-        "roof_type": attrs["roof_type"].to_numpy(dtype=object),
-        "year_built": pd.array(attrs["year_built"].to_numpy(), dtype="Int64"),
-        "existing_pv_kwp": attrs["existing_pv_kwp"].to_numpy(dtype="float64"),
-        "owner": attrs["owner"].to_numpy(dtype=object),
-        "address": attrs["address"].to_numpy(dtype=object),
-        "excluded_reason": reason.astype(object),
-        **{c: attrs[c].to_numpy() for c in ("roof_shape", "roof_angle_deg", "roof_height_m", "roof_direction_deg",
-                                            "roof_orientation", "heritage", "attribute_flags")},
-    })
-    for c in ("building_id", "name", "category", "height_source", "roof_type", "owner", "address",
-              "excluded_reason", "roof_shape", "roof_orientation", "heritage", "attribute_flags"):
-        out[c] = out[c].astype(object)
-    buildings = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=tcrs), crs=tcrs)
-    buildings = buildings[[*SCHEMA_COLUMNS, "geometry"]]
-    buildings = buildings[keep].reset_index(drop=True)
-    reason = reason[keep]
-    hsrc = hsrc[keep]
+@dataclasses.dataclass
+class _Totals:
+    """What a read in windows adds up over its windows (for the report and the final checks)."""
 
-    if not (reason == "").any():
-        counts = ", ".join(f"{k}: {v}" for k, v in Counter(reason.tolist()).items()) or "the source is empty"
-        hint = ("footprints must be polygons: give the buildings' polygon layer (--layer), not points or lines; "
-                if set(reason.tolist()) == {REASON_NOT_POLYGON} else "") + (datav_hint + "; " if datav_hint else "")
-        raise InputError(f"{where}: no usable building among {len(reason)} features ({counts}); {hint}"
-                         "run `pv-survey validate` on it, check --layer, --source-crs and the field map")
-    cchk = chk.coordinate_check
-    hs = Counter(hsrc.tolist())
-    report = InputReport(
-        source=where, layer=raw.layer, driver=raw.driver, crs_declared=crs_label(raw.crs),
-        crs_used=crs_label(chk.crs) + (f" ({chk.web_map} lon/lat, converted to WGS84)" if chk.web_map else ""),
-        target_crs=crs_label(tcrs), encoding=raw.encoding, n_read=len(buildings),
-        n_usable=int((reason == "").sum()), n_repaired=chk.geometry_check.n_repaired + n_proj_repaired,
-        excluded=dict(Counter(r for r in reason.tolist() if r)),
-        height_sources={k: int(hs.get(k, 0)) for k in ("attribute", "levels", "category_default")},
-        n_height_invalid=stats.n_height_invalid,
-        n_swapped_fixed=int(cchk.swapped.sum()) if cchk is not None else 0,
-        n_outside_extent=int(cchk.outside.sum()) if cchk is not None else 0,
-        n_id_duplicate=stats.n_id_duplicate, n_id_missing=stats.n_id_missing,
-        n_category_unmapped=stats.n_category_unmapped, n_category_from_name=stats.n_category_from_name,
-        n_roof_default=stats.n_roof_default, n_parts_merged=n_parts, n_outline_height_from_parts=n_raised,
-        n_names_from_parts=n_named, parts=parts,
-        fields=dict(stats.fields), warnings=[*raw.warnings, *chk.warnings, *proj_warnings, *stats.warnings],
-        validation=validation,
-    )
-    return buildings, report
+    rows: int = 0
+    reasons: Counter = dataclasses.field(default_factory=Counter)
+    hsrc: Counter = dataclasses.field(default_factory=Counter)
+    n_repaired: int = 0
+    stats: Counter = dataclasses.field(default_factory=Counter)
+    swapped: int = 0
+    outside: int = 0
+    geom_usable: int = 0
+    far: int = 0
+    looks_projected: bool = False
+    max_abs_xy: float = 0.0
+    warnings: list = dataclasses.field(default_factory=list)  # per window: [source, checks, projection, mapping]
+    checked_digests: Any = None  # footprints seen by the checks (the validation's duplicate count)
+    validations: list = dataclasses.field(default_factory=list)
+    datav_hint: str = ""
+    first: Any = None  # (raw, chk) of the first window: source, driver, CRS, fields
+
+
+_STAT_FIELDS = ("n_height_invalid", "n_id_duplicate", "n_id_missing", "n_category_unmapped", "n_category_from_name",
+                "n_roof_default")
+
+
+class BuildingWindows:
+    """:func:`read_buildings` a window at a time: iterate for the normalised windows, then ``report``.
+
+    A GDAL file or GeoParquet file with more than ``window_features`` features is read in
+    windows of that many (:class:`pv_survey.inputs.sources.SourceWindows`). Every step of
+    :func:`read_buildings` applies to one row at a time, except three, which carry state
+    across the windows:
+
+    * unique ids: a first pass reads the id field alone and collects every id, so a missing id
+      becomes the same ``row-<n>`` as in one go (:class:`pv_survey.inputs.schema.IdAssigner`);
+    * duplicate footprints: 128-bit digests of the footprints seen so far;
+    * "every building far outside the extent" and "no usable building": counts, checked after
+      the last window.
+
+    Building parts (a ``part_of`` field with values, or OSM data) change their outline's row
+    (name, height), which may lie in another window: such sources, PostGIS tables, OSM
+    extracts and DataV JSON arrays are read in one go. Memory: one window of features (about
+    3.5 KB a feature while it is normalised) plus the ids and digests carried across windows
+    (about 0.3 KB a building; ``bench/bench_read.py``).
+    """
+
+    def __init__(self, source, *, layer=None, source_crs=None, encoding=None, field_map=None, value_map=None,
+                 target_crs=SurveyConfig.metric_crs, extent_lon_lat=None, storey_height_m=None,
+                 default_height_m=None, max_footprint_m2: float = DEFAULT_MAX_FOOTPRINT_M2,
+                 window_features: int | None = InputsConfig.read_window_features) -> None:
+        self.source = source
+        self.layer = _none_if_blank(layer)
+        self.source_crs = _none_if_blank(source_crs)
+        self.encoding = _none_if_blank(encoding)
+        self.field_map = {k: v for k, v in (field_map or {}).items() if v}
+        self.value_map = value_map
+        self.tcrs = _target(target_crs)
+        self.extent_lon_lat = extent_lon_lat
+        self.storey_height_m = storey_height_m
+        self.default_height_m = default_height_m
+        self.max_footprint_m2 = max_footprint_m2
+        self.window_features = window_features
+        self.report: InputReport | None = None
+        #: number of windows read (1 = in one go)
+        self.n_windows = 0
+        #: True once iteration has started on a source read in windows
+        self.windowed = False
+
+    def _plan_windows(self):
+        """(windows iterator, id assigner) for a read in windows, or None to read in one go."""
+        if not self.window_features:
+            return None
+        win = source_windows(self.source, layer=self.layer, encoding=self.encoding)
+        if win is None or win.n_features <= int(self.window_features):
+            return None
+        fields = resolve_fields(win.fields, self.field_map, win.display)
+        if is_osm_frame(win.fields) and not self.field_map:
+            log.info("%s: OSM data (building parts) read in one go", win.display)
+            return None
+        id_col, part_col = fields.get("building_id"), fields.get("part_of")
+        taken: set[str] = set()
+        cols = [c for c in (id_col, part_col) if c]
+        for w in (win.windows(self.window_features, columns=cols) if cols else ()):
+            if part_col and (_text(w.frame[part_col]) != "").any():
+                log.info("%s: building parts (%s) read in one go", win.display, part_col)
+                return None
+            if id_col:
+                taken.update(v for v in source_ids(w.frame[id_col]) if v)
+        return win.windows(self.window_features), IdAssigner(taken)
+
+    def __iter__(self):
+        planned = self._plan_windows()
+        self.windowed = planned is not None
+        if planned is None:
+            raws, assigner, multi = iter([read_source(self.source, layer=self.layer, encoding=self.encoding)]), None, False
+        else:
+            (raws, assigner), multi = planned, True
+        tot = _Totals()
+        digests = GeometryDigests() if multi else None
+        tot.checked_digests = GeometryDigests() if multi else None
+        self.n_windows = 0
+        for raw in raws:
+            self.n_windows += 1
+            yield self._window(raw, tot, assigner, digests, multi)
+        self.report = self._finish(tot, multi)
+
+    # ---------------------------------------------------------------- one window
+    def _window(self, raw, tot: _Totals, assigner, digests, multi: bool) -> gpd.GeoDataFrame:
+        source_crs, extent_lon_lat, field_map, value_map = (self.source_crs, self.extent_lon_lat, self.field_map,
+                                                            self.value_map)
+        tcrs, max_footprint_m2 = self.tcrs, self.max_footprint_m2
+        where = raw.display
+        chk = check_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, fix_swapped=True,
+                          raise_on_error=not multi)
+        if chk.crs is None:  # windows: no CRS is the same in every window
+            raise CRSError(chk.problems[0])
+        if multi:
+            g_ok = chk.geometry_check.reason == ""
+            tot.geom_usable += int(g_ok.sum())
+            if chk.coordinate_check is not None:
+                c = chk.coordinate_check
+                tot.far += int((c.far & g_ok).sum())
+                tot.looks_projected |= c.looks_projected
+            present = [x for x in chk.geometry_check.geometry if x is not None]
+            if present:
+                tot.max_abs_xy = max(tot.max_abs_xy, float(np.nanmax(np.abs(shapely.bounds(
+                    np.asarray(present, dtype=object))))))
+        if tot.first is None:
+            tot.first = (raw, chk)
+        geoms, reason = chk.geometry.copy(), chk.reason.copy()
+        if chk.web_map:
+            geoms = _convert_web_map(geoms, chk.web_map)
+        gs = gpd.GeoSeries(geoms, crs=chk.crs, index=raw.frame.index).to_crs(tcrs)
+        geoms = gs.values.to_numpy() if hasattr(gs.values, "to_numpy") else np.asarray(gs.values, dtype=object)
+        # coordinates of far-away rows may not survive the projection: keep only finite ones
+        present = np.array([g is not None for g in geoms], dtype=bool)
+        if present.any():
+            finite = np.isfinite(shapely.bounds(geoms[present])).all(axis=1)
+            bad = np.flatnonzero(present)[~finite]
+            geoms[bad] = None
+        # a valid near-degenerate footprint can turn invalid when projected: repair it as on reading
+        usable_now = np.flatnonzero(np.array([g is not None for g in geoms], dtype=bool) & (reason == ""))
+        broken = usable_now[~shapely.is_valid(geoms[usable_now])] if len(usable_now) else usable_now
+        n_proj_repaired = 0
+        proj_warnings: list[str] = []
+        if len(broken):
+            rechk = check_geometries(geoms[broken])
+            geoms[broken] = rechk.geometry
+            reason[broken] = rechk.reason
+            n_proj_repaired = rechk.n_repaired
+            proj_warnings.append(f"{where}: {len(broken)} footprints became invalid when projected to "
+                                 f"{crs_label(tcrs)}; {rechk.n_repaired} repaired with shapely make_valid, "
+                                 f"{rechk.n_unrepairable} excluded ('{REASON_INVALID}')")
+
+        attrs_df = pd.DataFrame(raw.frame.drop(columns=raw.frame.geometry.name))
+        osm = is_osm_frame(attrs_df.columns) and not field_map
+        if osm:
+            attrs, stats = osm_attributes(attrs_df, where=where)
+            osm_reason = attrs["osm_reason"].to_numpy(dtype=object)
+            reason = np.where(reason == "", osm_reason, reason)
+        else:
+            attrs, stats = map_attributes(attrs_df, field_map=field_map, value_map=value_map, where=where)
+        attrs = fill_heights(attrs, stats, storey_height_m=self.storey_height_m,
+                             default_height_m=self.default_height_m, where=where)
+        ids = unique_ids(attrs["building_id"], stats, where=where, assigner=assigner, row0=tot.rows)
+        attrs["attribute_flags"] = join_flags(attrs["attribute_flags"].to_numpy(dtype=object),
+                                              id_flags(attrs["building_id"], ids)) if len(attrs) else attrs["attribute_flags"]
+        vchk = chk
+        if multi:  # window-local "all far" / "none usable" said after the windows; duplicates across windows
+            vchk = dataclasses.replace(chk, problems=[], n_duplicate_geometry=int(tot.checked_digests.duplicates(
+                chk.geometry, chk.reason == "").sum()))
+        validation = validate_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, field_map=field_map,
+                                    value_map=value_map, check=vchk, mapped=(attrs, dataclasses.replace(
+                                        stats, warnings=list(stats.warnings))))
+        height = attrs["height_m"].to_numpy(dtype="float64")
+        hsrc = attrs["height_source"].to_numpy(dtype=object)
+        names = attrs["name"].to_numpy(dtype=object).copy()
+        cats = attrs["category"].to_numpy(dtype=object).copy()
+        # footprint sanity: administrative boundaries and areas no building has
+        cols_lower = {str(c): c for c in attrs_df.columns}
+        bnd = np.zeros(len(reason), dtype=bool)
+        for f in _BOUNDARY_FIELDS:
+            if f in cols_lower:
+                bnd |= (_text(attrs_df[cols_lower[f]]) != "").to_numpy()
+        if "boundary" in cols_lower:
+            bnd |= (_text(attrs_df["boundary"]).str.lower() == "administrative").to_numpy()
+        bnd &= reason == ""
+        reason = np.where(bnd, REASON_BOUNDARY, reason)
+        areas = np.nan_to_num(shapely.area(np.asarray(geoms, dtype=object)), nan=0.0)  # missing geometry: 0
+        big = (reason == "") & (areas > max_footprint_m2)
+        reason = np.where(big, REASON_TOO_LARGE, reason)
+        if bnd.any() or big.any():
+            stats.warnings.append(f"{where}: {int(bnd.sum())} administrative boundaries and {int(big.sum())} footprints "
+                                  f"over {max_footprint_m2:,.0f} m2 are not buildings; excluded")
+        datav = {"adcode", "acroutes", "childrenNum"} & set(cols_lower)
+        datav_hint = ""
+        if datav and not source_crs:
+            datav_hint = (f"{where} looks like a DataV.GeoAtlas / Amap file (fields {', '.join(sorted(datav))}), whose "
+                          "coordinates are GCJ-02: pass --source-crs gcj02")
+            stats.warnings.append(datav_hint)
+        tot.datav_hint = tot.datav_hint or datav_hint
+        # building parts: pieces folded into their outline, which is the building (one site); a source
+        # with parts is read in one go (BuildingWindows), so the outline is in this window
+        n_parts = n_raised = n_named = 0
+        is_part = attrs["is_part"].to_numpy(dtype=bool) if osm else (attrs["part_of"] != "").to_numpy()
+        ids_arr = ids.to_numpy(dtype=object)
+        if osm:
+            in_outline, outline_of, _h, _s, _n = resolve_building_parts(
+                geoms, ids_arr, is_part, reason == "", height, hsrc)
+        else:
+            ok_outlines = set(ids_arr[(reason == "") & ~is_part].tolist())
+            part_of = attrs["part_of"].to_numpy(dtype=object)
+            in_outline = is_part & (reason == "") & np.array([p in ok_outlines for p in part_of], dtype=bool)
+            outline_of = np.where(in_outline, part_of, "").astype(object)
+        parts = None
+        if in_outline.any():
+            pi = np.flatnonzero(in_outline)
+            parts = gpd.GeoDataFrame({
+                "part_id": ids_arr[pi], "building_id": outline_of[pi], "name": names[pi], "height_m": height[pi],
+                "height_source": hsrc[pi], "roof_type": attrs["roof_type"].to_numpy(dtype=object)[pi],
+                **{c: attrs[c].to_numpy()[pi] for c in PART_COLUMNS[6:]},
+            }, geometry=gpd.GeoSeries(geoms[pi], crs=tcrs), crs=tcrs)
+            n_parts = len(parts)
+            # a part stating no height stands as high as its outline (not at a category default)
+            pos0 = {b: i for i, b in enumerate(ids_arr)}
+            o_idx = np.array([pos0[b] for b in parts["building_id"]], dtype=int)
+            unstated = parts["height_source"].to_numpy(dtype=object) == "category_default"
+            parts.loc[unstated, "height_m"] = height[o_idx][unstated]
+            parts.loc[unstated, "height_source"] = "outline"
+            # the outline takes the largest named part's name when it has none
+            named = parts[parts["name"].astype(str) != ""].assign(_a=lambda d: d.geometry.area)
+            best = named.sort_values("_a", ascending=False).drop_duplicates("building_id").set_index("building_id")["name"]
+            pos = {b: i for i, b in enumerate(ids_arr)}
+            for bid, nm in best.items():
+                i = pos[bid]
+                if names[i] == "":
+                    names[i] = nm
+                    n_named += 1
+                    hint = category_from_name(nm)
+                    if hint and cats[i] in ("other", "public"):
+                        cats[i] = hint
+            stats.warnings.append(f"{where}: {n_parts} building:part pieces folded into their outlines as roof planes "
+                                  f"at their own heights (not counted as buildings); {n_named} outlines named from a part")
+        keep = ~in_outline
+        dup = (digests.duplicates(geoms, (reason == "") & keep) if digests is not None
+               else duplicate_geometries(geoms, (reason == "") & keep))
+        reason = np.where(dup, REASON_DUPLICATE_GEOMETRY, reason)
+        if dup.any():
+            stats.warnings.append(f"{where}: {int(dup.sum())} footprints repeat an earlier one exactly; excluded "
+                                  f"('{REASON_DUPLICATE_GEOMETRY}')")
+
+        out = pd.DataFrame({
+            "building_id": ids.to_numpy(dtype=object),
+            "name": names,
+            "category": cats,
+            "height_m": height,
+            "height_source": hsrc,
+            "roof_type": attrs["roof_type"].to_numpy(dtype=object),
+            "year_built": pd.array(attrs["year_built"].to_numpy(), dtype="Int64"),
+            "existing_pv_kwp": attrs["existing_pv_kwp"].to_numpy(dtype="float64"),
+            "owner": attrs["owner"].to_numpy(dtype=object),
+            "address": attrs["address"].to_numpy(dtype=object),
+            "excluded_reason": reason.astype(object),
+            **{c: attrs[c].to_numpy() for c in ("roof_shape", "roof_angle_deg", "roof_height_m", "roof_direction_deg",
+                                                "roof_orientation", "heritage", "attribute_flags")},
+        })
+        for c in ("building_id", "name", "category", "height_source", "roof_type", "owner", "address",
+                  "excluded_reason", "roof_shape", "roof_orientation", "heritage", "attribute_flags"):
+            out[c] = out[c].astype(object)
+        buildings = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=tcrs), crs=tcrs)
+        buildings = buildings[[*SCHEMA_COLUMNS, "geometry"]]
+        buildings = buildings[keep].reset_index(drop=True)
+        reason = reason[keep]
+        hsrc = hsrc[keep]
+
+        cchk = chk.coordinate_check
+        tot.rows += len(raw.frame)
+        tot.reasons.update(reason.tolist())
+        tot.hsrc.update(hsrc.tolist())
+        tot.n_repaired += chk.geometry_check.n_repaired + n_proj_repaired
+        tot.stats.update({k: int(getattr(stats, k)) for k in _STAT_FIELDS})
+        tot.swapped += int(cchk.swapped.sum()) if cchk is not None else 0
+        tot.outside += int(cchk.outside.sum()) if cchk is not None else 0
+        tot.warnings.append([raw.warnings, chk.warnings, proj_warnings, stats.warnings])
+        tot.validations.append(validation)
+        if not multi:  # building parts (read in one go only)
+            tot.stats.update({"n_parts": n_parts, "n_raised": n_raised, "n_named": n_named})
+            self._parts, self._fields = parts, dict(stats.fields)
+        elif tot.first[0] is raw:
+            self._parts, self._fields = None, dict(stats.fields)
+        return buildings
+
+    # ---------------------------------------------------------------- after the last window
+    def _finish(self, tot: _Totals, multi: bool) -> InputReport:
+        raw, chk = tot.first
+        where = raw.display
+        if multi and tot.geom_usable and tot.far == tot.geom_usable:
+            raise CRSError(all_far_message(where, tot.far, chk.crs, self.extent_lon_lat, tot.looks_projected,
+                                           bool(chk.crs.is_projected and tot.max_abs_xy <= 180)))
+        n_kept = sum(tot.reasons.values())
+        n_usable = int(tot.reasons.get("", 0))
+        if not n_usable:
+            counts = ", ".join(f"{k}: {v}" for k, v in tot.reasons.items()) or "the source is empty"
+            datav_hint = tot.datav_hint
+            hint = ("footprints must be polygons: give the buildings' polygon layer (--layer), not points or lines; "
+                    if set(tot.reasons) == {REASON_NOT_POLYGON} else "") + (datav_hint + "; " if datav_hint else "")
+            raise InputError(f"{where}: no usable building among {n_kept} features ({counts}); {hint}"
+                             "run `pv-survey validate` on it, check --layer, --source-crs and the field map")
+        hs = tot.hsrc
+        st = tot.stats
+        return InputReport(
+            source=where, layer=raw.layer, driver=raw.driver, crs_declared=crs_label(raw.crs),
+            crs_used=crs_label(chk.crs) + (f" ({chk.web_map} lon/lat, converted to WGS84)" if chk.web_map else ""),
+            target_crs=crs_label(self.tcrs), encoding=raw.encoding, n_read=n_kept,
+            n_usable=n_usable, n_repaired=tot.n_repaired,
+            excluded={k: int(v) for k, v in tot.reasons.items() if k},
+            height_sources={k: int(hs.get(k, 0)) for k in ("attribute", "levels", "category_default")},
+            n_height_invalid=st["n_height_invalid"], n_swapped_fixed=tot.swapped, n_outside_extent=tot.outside,
+            n_id_duplicate=st["n_id_duplicate"], n_id_missing=st["n_id_missing"],
+            n_category_unmapped=st["n_category_unmapped"], n_category_from_name=st["n_category_from_name"],
+            n_roof_default=st["n_roof_default"], n_parts_merged=st["n_parts"], n_outline_height_from_parts=st["n_raised"],
+            n_names_from_parts=st["n_named"], parts=self._parts,
+            fields=self._fields, warnings=[w for k in range(4) for w in merge_window_warnings(
+                [ws[k] for ws in tot.warnings])],
+            validation=merge_validation_reports(tot.validations),
+        )
 
 
 # --------------------------------------------------------------------------- roof planes

@@ -50,6 +50,9 @@ __all__ = [
     "id_flags",
     "strip_control",
     "unique_ids",
+    "IdAssigner",
+    "source_ids",
+    "resolve_fields",
     "parse_number",
     "parse_year",
 ]
@@ -738,7 +741,50 @@ def id_flags(original: pd.Series, unique: pd.Series) -> np.ndarray:
                     dtype=object)
 
 
-def unique_ids(ids: pd.Series, stats: MappingStats | None = None, *, where: str = "input") -> pd.Series:
+class IdAssigner:
+    """The rule of :func:`unique_ids`, carried over consecutive windows of one source.
+
+    ``taken`` must hold every non-empty id of the whole source (a first pass over the id
+    column), so a generated ``row-<n>`` never repeats an id that comes later in the file;
+    windows are then given in order (:meth:`assign`). State: the ids given so far (one
+    string per building), not the features.
+    """
+
+    def __init__(self, taken) -> None:
+        self.taken = set(taken)
+        self.seen: set[str] = set()
+
+    def assign(self, vals: list[str], row0: int = 0) -> tuple[list[str], int, int]:
+        """Unique ids of one window whose first row is row ``row0`` (0-based) of the source:
+        ``(ids, n_missing, n_duplicate)``."""
+        taken, seen = self.taken, self.seen
+        out = []
+        n_missing = n_dup = 0
+        for row, v in enumerate(vals, start=row0):
+            if not v:
+                n_missing += 1
+                cand = f"row-{row + 1}"
+                k = 2
+                while cand in taken:
+                    cand = f"row-{row + 1}_{k}"
+                    k += 1
+            elif v in seen:
+                n_dup += 1
+                k = 2
+                cand = f"{v}_{k}"
+                while cand in taken:
+                    k += 1
+                    cand = f"{v}_{k}"
+            else:
+                cand = v
+            taken.add(cand)
+            seen.add(cand)
+            out.append(cand)
+        return out, n_missing, n_dup
+
+
+def unique_ids(ids: pd.Series, stats: MappingStats | None = None, *, where: str = "input",
+               assigner: IdAssigner | None = None, row0: int = 0) -> pd.Series:
     """Make building ids non-empty and unique.
 
     Missing ids become ``row-<n>`` (1-based row of the source); repeated ids keep the first
@@ -748,6 +794,13 @@ def unique_ids(ids: pd.Series, stats: MappingStats | None = None, *, where: str 
     ----------
     ids : pandas.Series
         Ids as str ('' when missing).
+    stats : MappingStats, optional
+        Updated with the counts of missing and repeated ids.
+    where : str
+        Name of the source, for messages.
+    assigner : IdAssigner, optional
+        State carried over the windows of a source read in windows (``ids`` is then one
+        window, starting at row ``row0`` of the source); default: ``ids`` is the whole source.
 
     Returns
     -------
@@ -756,30 +809,8 @@ def unique_ids(ids: pd.Series, stats: MappingStats | None = None, *, where: str 
     """
     stats = stats if stats is not None else MappingStats()
     vals = [str(v) for v in ids.tolist()]
-    taken = set(v for v in vals if v)
-    seen: set[str] = set()
-    out = []
-    n_missing = n_dup = 0
-    for row, v in enumerate(vals):
-        if not v:
-            n_missing += 1
-            cand = f"row-{row + 1}"
-            k = 2
-            while cand in taken:
-                cand = f"row-{row + 1}_{k}"
-                k += 1
-        elif v in seen:
-            n_dup += 1
-            k = 2
-            cand = f"{v}_{k}"
-            while cand in taken:
-                k += 1
-                cand = f"{v}_{k}"
-        else:
-            cand = v
-        taken.add(cand)
-        seen.add(cand)
-        out.append(cand)
+    assigner = assigner if assigner is not None else IdAssigner(v for v in vals if v)
+    out, n_missing, n_dup = assigner.assign(vals, row0)
     stats.n_id_missing, stats.n_id_duplicate = n_missing, n_dup
     if n_missing:
         stats.warnings.append(f"{where}: {n_missing} buildings have no id; given 'row-<n>' (row number in the source)")
@@ -788,6 +819,18 @@ def unique_ids(ids: pd.Series, stats: MappingStats | None = None, *, where: str 
             f"{where}: {n_dup} building ids are repeated; later copies renamed '<id>_2', '<id>_3', ..."
         )
     return pd.Series(out, index=ids.index, dtype="object")
+
+
+def source_ids(values: pd.Series) -> list[str]:
+    """Building ids as :func:`map_attributes` reads them from a source's id field (text,
+    control characters removed, '' when missing): the first pass of a read in windows."""
+    return [str(v) for v in strip_control(_text(values), "building_id")[0].tolist()]
+
+
+def resolve_fields(columns: list[str], field_map: Mapping[str, str] | None, where: str) -> dict[str, str]:
+    """Schema field -> source field, as :func:`map_attributes` resolves them (``field_map`` first,
+    then :data:`FIELD_CANDIDATES`); :class:`InputError` for a bad ``field_map``."""
+    return _resolve_fields(list(columns), field_map, where)
 
 
 #: Text columns of the buildings table that hold few distinct values (labels, flags, reasons of a

@@ -28,8 +28,10 @@ import json
 import struct
 import warnings
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pyogrio
@@ -41,7 +43,7 @@ from .encoding import dbf_text_bytes, decodes_as, detect_dbf_encoding, read_cpg,
 from .osm import read_osm_pbf
 from .postgis import is_postgis_source, parse_postgis_source, read_postgis
 
-__all__ = ["RawSource", "read_source", "choose_layer"]
+__all__ = ["RawSource", "read_source", "choose_layer", "SourceWindows", "source_windows"]
 
 _OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".o5m")
 _PARQUET_SUFFIXES = (".parquet", ".geoparquet", ".pq")
@@ -206,9 +208,14 @@ def _sqlite_truncated(path: Path) -> str | None:
     return None
 
 
-def _read_ogr(path: str, layer: str | None, encoding: str | None, where: str) -> gpd.GeoDataFrame:
+def _read_ogr(path: str, layer: str | None, encoding: str | None, where: str, skip_features: int = 0,
+              max_features: int | None = None, columns: list[str] | None = None) -> gpd.GeoDataFrame:
     try:
-        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, on_invalid="ignore")
+        if columns is not None:  # attributes only (a pass over the ids)
+            return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, columns=columns, read_geometry=False,
+                                          skip_features=skip_features, max_features=max_features)
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, on_invalid="ignore",
+                                      skip_features=skip_features, max_features=max_features)
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{where}: attribute text is not {encoding or 'UTF-8'} (byte {exc.object[exc.start]:#04x}"
                              f" cannot be decoded); save the file as UTF-8, or pass --encoding (e.g. gbk)") from exc
@@ -231,36 +238,28 @@ def _datav_array(path: Path) -> gpd.GeoDataFrame | None:
     return gpd.GeoDataFrame.from_features(data, crs="EPSG:4326")
 
 
-def read_source(source, *, layer: str | None = None, encoding: str | None = None) -> RawSource:
-    """Read a buildings source as stored.
+@dataclasses.dataclass
+class _OgrPlan:
+    """A GDAL source resolved (layer chosen, encoding decided, truncation checked), not yet read."""
 
-    Parameters
-    ----------
-    source : str or Path
-        File, folder (``.gdb``), zip, PostGIS URL or GDAL ``PG:`` string.
-    layer : str, optional
-        Layer (or, for PostGIS, ``schema.table``).
-    encoding : str, optional
-        Attribute encoding of a shapefile (``gbk``, ``gb18030``, ``utf-8``...).
+    path: Path
+    where: str
+    ogr_path: str
+    chosen: str | None
+    encoding: str | None
+    enc_used: str | None
+    notes: list[str]
+    zip_member: str | None
+    first_layer: str
 
-    Returns
-    -------
-    RawSource
 
-    Raises
-    ------
-    InputFileError
-        Missing, empty, truncated or corrupt file, unreadable format, unreachable server.
-    InputError
-        Ambiguous or unknown layer, a layer without geometry, an unknown ``encoding``.
-    """
+def _plan_source(source, layer: str | None, encoding: str | None):
+    """What reading ``source`` takes: ``("postgis" | "osm" | "parquet", path)``, a :class:`RawSource`
+    already read (a DataV JSON array), or an :class:`_OgrPlan`. Errors as :func:`read_source`."""
     layer = layer or None
     encoding = encoding or None
     if is_postgis_source(source):
-        src = parse_postgis_source(str(source), layer)
-        frame = read_postgis(src)
-        return RawSource(frame, src.display, "PostGIS (psycopg)",
-                         f"{src.schema + '.' if src.schema else ''}{src.table}", frame.crs, "UTF-8")
+        return ("postgis", source)
     path = Path(source)
     where = str(path)
     if encoding is not None:
@@ -272,16 +271,9 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
     if not path.exists():
         raise InputFileError(f"{where}: not found; check the path (or give a postgresql:// URL with ?table=)")
     if _is_osm(path):
-        frame = read_osm_pbf(path)
-        return RawSource(frame, where, "OSM (pyosmium)", None, frame.crs, "UTF-8")
+        return ("osm", path)
     if path.suffix.lower() in _PARQUET_SUFFIXES:
-        try:
-            frame = gpd.read_parquet(path)
-        except (ValueError, OSError) as exc:
-            reason = " ".join(str(exc).replace(str(path), "the file").split())
-            raise InputFileError(f"{where}: not a readable GeoParquet file ({reason}); the file looks truncated or "
-                                 "corrupt: copy or export it again") from exc
-        return RawSource(frame, where, "GeoParquet (pyarrow)", None, frame.crs, "UTF-8")
+        return ("parquet", path)
 
     if path.is_file() and path.stat().st_size == 0:
         raise InputFileError(f"{where}: the file is empty (0 bytes); the export or copy failed, "
@@ -346,10 +338,16 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
     if len(layers) == 0:
         raise InputFileError(f"{where}: holds no vector layer; give a file or folder with building footprints")
     chosen = choose_layer([(r[0], r[1]) for r in layers], layer, where) if not is_shp else None
+    return _OgrPlan(path, where, ogr_path, chosen, encoding, enc_used, notes, zip_member, str(layers[0][0]))
+
+
+def _read_planned(plan: _OgrPlan, skip_features: int = 0, max_features: int | None = None) -> RawSource:
+    """Read (a window of) a resolved GDAL source, with the checks of :func:`read_source`."""
+    path, where, notes = plan.path, plan.where, list(plan.notes)
     with _gdal_warnings(where, notes):
-        frame = _read_ogr(ogr_path, chosen, encoding, where)
+        frame = _read_ogr(plan.ogr_path, plan.chosen, plan.encoding, where, skip_features, max_features)
         try:
-            info = pyogrio.read_info(ogr_path, layer=chosen, encoding=encoding)
+            info = pyogrio.read_info(plan.ogr_path, layer=plan.chosen, encoding=plan.encoding)
         except (DataSourceError, DataLayerError):
             info = {}
     if not isinstance(frame, gpd.GeoDataFrame):
@@ -357,17 +355,182 @@ def read_source(source, *, layer: str | None = None, encoding: str | None = None
             raise InputError(f"{where}: a CSV table without geometry; add a column named WKT with each footprint "
                              "as a WKT polygon, e.g. POLYGON((x y, ...)), give its CRS with --source-crs "
                              "(e.g. EPSG:4490), or export the footprints as GeoPackage or GeoJSON")
-        raise InputError(f"{where}: layer '{chosen or layers[0][0]}' has no geometry column (a table, not "
+        raise InputError(f"{where}: layer '{plan.chosen or plan.first_layer}' has no geometry column (a table, not "
                          "footprints); choose the polygon layer with --layer")
     driver = str(info.get("driver", ""))
     expected = _DRIVER_OF_SUFFIX.get(path.suffix.lower())
-    if expected and driver and driver != expected and zip_member is None:
+    if expected and driver and driver != expected and plan.zip_member is None:
         notes.append(f"{where}: the name ends in {path.suffix} but the content is {driver}; read as {driver} "
                      f"(rename the file to match its format)")
-    if (driver == "ESRI Shapefile" and zip_member is None
+    if (driver == "ESRI Shapefile" and plan.zip_member is None
             and not any(path.with_suffix(s).is_file() for s in (".dbf", ".DBF"))):
         notes.append(f"{where}: no .dbf beside it: the attribute table is missing, every attribute is "
                      "defaulted; send the .dbf with the .shp")
-    if enc_used is None:
-        enc_used = info.get("encoding")
-    return RawSource(frame, where, driver, chosen, frame.crs, enc_used, warnings=notes)
+    enc_used = plan.enc_used if plan.enc_used is not None else info.get("encoding")
+    return RawSource(frame, where, driver, plan.chosen, frame.crs, enc_used, warnings=notes)
+
+
+def _parquet_error(path: Path, exc: Exception) -> InputFileError:
+    reason = " ".join(str(exc).replace(str(path), "the file").split())
+    return InputFileError(f"{path}: not a readable GeoParquet file ({reason}); the file looks truncated or "
+                          "corrupt: copy or export it again")
+
+
+def read_source(source, *, layer: str | None = None, encoding: str | None = None) -> RawSource:
+    """Read a buildings source as stored.
+
+    Parameters
+    ----------
+    source : str or Path
+        File, folder (``.gdb``), zip, PostGIS URL or GDAL ``PG:`` string.
+    layer : str, optional
+        Layer (or, for PostGIS, ``schema.table``).
+    encoding : str, optional
+        Attribute encoding of a shapefile (``gbk``, ``gb18030``, ``utf-8``...).
+
+    Returns
+    -------
+    RawSource
+
+    Raises
+    ------
+    InputFileError
+        Missing, empty, truncated or corrupt file, unreadable format, unreachable server.
+    InputError
+        Ambiguous or unknown layer, a layer without geometry, an unknown ``encoding``.
+    """
+    plan = _plan_source(source, layer, encoding)
+    if isinstance(plan, RawSource):
+        return plan
+    if isinstance(plan, _OgrPlan):
+        return _read_planned(plan)
+    kind, target = plan
+    if kind == "postgis":
+        src = parse_postgis_source(str(target), layer or None)
+        frame = read_postgis(src)
+        return RawSource(frame, src.display, "PostGIS (psycopg)",
+                         f"{src.schema + '.' if src.schema else ''}{src.table}", frame.crs, "UTF-8")
+    if kind == "osm":
+        frame = read_osm_pbf(target)
+        return RawSource(frame, str(target), "OSM (pyosmium)", None, frame.crs, "UTF-8")
+    try:
+        frame = gpd.read_parquet(target)
+    except (ValueError, OSError) as exc:
+        raise _parquet_error(target, exc) from exc
+    return RawSource(frame, str(target), "GeoParquet (pyarrow)", None, frame.crs, "UTF-8")
+
+
+# --------------------------------------------------------------------------- windows
+
+
+@dataclasses.dataclass
+class SourceWindows:
+    """A buildings source that can be read a window of features at a time.
+
+    Attributes
+    ----------
+    display : str
+        The source as shown in messages.
+    n_features : int
+        Features in the layer.
+    fields : list of str
+        Attribute field names (no geometry).
+    """
+
+    display: str
+    n_features: int
+    fields: list[str]
+    _plan: Any = None
+    _parquet: Path | None = None
+
+    def windows(self, window_features: int, columns: list[str] | None = None) -> Iterator[RawSource]:
+        """The source in consecutive windows of at most ``window_features`` features, in order.
+
+        With ``columns`` only those attribute fields are read and no geometry (the frame is a
+        plain DataFrame). Memory is bounded by one window (GDAL seeks to each window's first
+        feature; a GeoParquet file is streamed batch by batch, not row group by row group).
+        """
+        window_features = int(window_features)
+        if self._parquet is not None:
+            yield from self._parquet_windows(window_features, columns)
+            return
+        plan = self._plan
+        for skip in range(0, max(self.n_features, 1), window_features):
+            if columns is not None:
+                with _gdal_warnings(plan.where, []):  # said when the features are read
+                    frame = _read_ogr(plan.ogr_path, plan.chosen, plan.encoding, plan.where, skip, window_features,
+                                      columns=columns)
+                yield RawSource(frame, plan.where, "", plan.chosen)
+            else:
+                yield _read_planned(plan, skip, window_features)
+
+    def _parquet_windows(self, window_features: int, columns: list[str] | None) -> Iterator[RawSource]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from geopandas.io.arrow import _arrow_to_geopandas
+
+        path = self._parquet
+        try:
+            pf = pq.ParquetFile(path)
+            schema = pf.schema_arrow
+            meta = {k: v for k, v in (schema.metadata or {}).items() if k != b"pandas"}
+            index_cols = _index_columns(pf)  # a stored index is no attribute (as gpd.read_parquet reads it)
+            for batch in pf.iter_batches(batch_size=window_features, columns=columns):
+                if columns is not None:
+                    yield RawSource(batch.to_pandas(), str(path), "", None)
+                    continue
+                table = pa.Table.from_batches([batch]).replace_schema_metadata(meta)
+                table = table.drop_columns([c for c in index_cols if c in table.column_names])
+                frame = _arrow_to_geopandas(table)
+                yield RawSource(frame, str(path), "GeoParquet (pyarrow)", None, frame.crs, "UTF-8")
+        except (ValueError, OSError) as exc:
+            raise _parquet_error(path, exc) from exc
+
+
+def _index_columns(pf) -> list[str]:
+    """Columns of a Parquet file that :func:`geopandas.read_parquet` does not read as attributes:
+    a stored pandas index, and the bounding-box covering columns of GeoParquet 1.1."""
+    meta = pf.schema_arrow.metadata or {}
+    try:
+        pandas_meta = json.loads(meta.get(b"pandas", b"{}") or b"{}")
+        geo = json.loads(meta.get(b"geo", b"{}") or b"{}")
+    except ValueError:
+        return []
+    out = [c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)]
+    for col in geo.get("columns", {}).values():
+        bbox = (col.get("covering") or {}).get("bbox") or {}
+        out += [v[0] for v in bbox.values() if isinstance(v, list) and v]
+    return list(dict.fromkeys(out))
+
+
+def source_windows(source, *, layer: str | None = None, encoding: str | None = None) -> SourceWindows | None:
+    """``source`` opened for reading in windows, or None when it is read in one go.
+
+    GDAL files (GeoPackage, Shapefile and zipped shapefiles, FlatGeobuf, GeoJSON, File
+    Geodatabase ...) and GeoParquet are read in windows; PostGIS tables, OSM extracts and
+    DataV JSON arrays are read whole. The checks of :func:`read_source` (missing, empty,
+    truncated file, layer, encoding) run here.
+    """
+    plan = _plan_source(source, layer, encoding)
+    if isinstance(plan, _OgrPlan):
+        try:
+            with _gdal_warnings(plan.where, []):  # said again when the windows are read
+                info = pyogrio.read_info(plan.ogr_path, layer=plan.chosen, encoding=plan.encoding,
+                                         force_feature_count=True)
+        except (DataSourceError, DataLayerError):
+            return None  # read_source will say what is wrong
+        if info.get("geometry_type") is None:
+            return None
+        return SourceWindows(plan.where, int(info.get("features", 0) or 0), [str(f) for f in info.get("fields", [])],
+                             _plan=plan)
+    if isinstance(plan, tuple) and plan[0] == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(plan[1])
+        except (ValueError, OSError) as exc:
+            raise _parquet_error(plan[1], exc) from exc
+        geo = json.loads((pf.schema_arrow.metadata or {}).get(b"geo", b"{}"))
+        fields = [n for n in pf.schema_arrow.names if n not in geo.get("columns", {}) and n not in _index_columns(pf)]
+        return SourceWindows(str(plan[1]), int(pf.metadata.num_rows), fields, _parquet=Path(plan[1]))
+    return None

@@ -25,6 +25,7 @@ extent but within the margin are kept (they may still shade roofs inside) and co
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -33,11 +34,12 @@ import pandas as pd
 import pyproj
 import shapely
 
+from ..config import InputsConfig
 from ..errors import CRSError, PVSurveyError
 from .crs import crs_label, resolve_source_crs, to_lon_lat
 from .osm import is_osm_frame, osm_attributes
 from .schema import MappingStats, fill_heights, map_attributes, unique_ids
-from .sources import RawSource, read_source
+from .sources import RawSource, read_source, source_windows
 
 __all__ = [
     "REASON_NO_GEOMETRY",
@@ -55,8 +57,12 @@ __all__ = [
     "check_coordinates",
     "duplicate_geometries",
     "check_frame",
+    "all_far_message",
     "validate_frame",
     "validate_buildings",
+    "merge_window_warnings",
+    "merge_validation_reports",
+    "GeometryDigests",
 ]
 
 REASON_NO_GEOMETRY = "no geometry"
@@ -296,6 +302,21 @@ class FrameCheck:
     problems: list[str]  # blocking: the source cannot be used as it is
 
 
+def all_far_message(where: str, n_far: int, crs: pyproj.CRS, extent_lon_lat: Sequence[float] | None,
+                    looks_projected: bool, looks_geographic: bool) -> str:
+    """The message of a source whose usable buildings all lie far outside the survey extent."""
+    hint = ""
+    if looks_projected:
+        hint = (f" The coordinates look projected (metres) although the CRS is {crs_label(crs)}: "
+                "pass the right --source-crs, e.g. EPSG:4547.")
+    elif looks_geographic:
+        hint = (f" The coordinates look like degrees although the CRS is {crs_label(crs)}: "
+                "pass --source-crs EPSG:4490 (or gcj02 / bd09).")
+    return (f"{where}: all {n_far} buildings lie far outside the survey extent "
+            f"{tuple(extent_lon_lat) if extent_lon_lat is not None else '(valid lon/lat)'} "
+            f"in CRS {crs_label(crs)}.{hint or ' Check --source-crs or set survey.extent_lon_lat.'}")
+
+
 def check_frame(raw: RawSource, *, source_crs: str | None = None,
                 extent_lon_lat: Sequence[float] | None = None, fix_swapped: bool = True,
                 raise_on_error: bool = True) -> FrameCheck:
@@ -353,16 +374,7 @@ def check_frame(raw: RawSource, *, source_crs: str | None = None,
     if n_far:
         reason[cchk.far & usable] = REASON_FAR
         if n_far == int(usable.sum()):
-            hint = ""
-            if cchk.looks_projected:
-                hint = (f" The coordinates look projected (metres) although the CRS is {crs_label(crs)}: "
-                        "pass the right --source-crs, e.g. EPSG:4547.")
-            elif cchk.looks_geographic:
-                hint = (f" The coordinates look like degrees although the CRS is {crs_label(crs)}: "
-                        "pass --source-crs EPSG:4490 (or gcj02 / bd09).")
-            msg = (f"{where}: all {n_far} buildings lie far outside the survey extent "
-                   f"{tuple(extent_lon_lat) if extent_lon_lat is not None else '(valid lon/lat)'} "
-                   f"in CRS {crs_label(crs)}.{hint or ' Check --source-crs or set survey.extent_lon_lat.'}")
+            msg = all_far_message(where, n_far, crs, extent_lon_lat, cchk.looks_projected, cchk.looks_geographic)
             if raise_on_error:
                 raise CRSError(msg)
             problems.append(msg)
@@ -551,10 +563,106 @@ def validate_frame(raw: RawSource, *, source_crs: str | None = None,
     return rep
 
 
+# --------------------------------------------------------------------------- windows
+
+
+_NUMBER_IN_TEXT = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def merge_window_warnings(per_window: Sequence[Sequence[str]]) -> list[str]:
+    """The warnings of a source read in windows, each kind once.
+
+    Messages equal but for their numbers are one kind: its leading count (the first number
+    after the source name) is summed over the windows, other numbers are summed where the
+    windows differ and kept where they agree (thresholds such as 700 m, EPSG codes). A
+    source read in one window keeps its warnings unchanged.
+    """
+    if len(per_window) == 1:
+        return list(per_window[0])
+    groups: dict[str, list[list[str]]] = {}
+    texts: dict[str, list[str]] = {}
+    for msgs in per_window:
+        for m in msgs:
+            key = _NUMBER_IN_TEXT.sub("#", m)
+            groups.setdefault(key, []).append(_NUMBER_IN_TEXT.findall(m))
+            texts.setdefault(key, _NUMBER_IN_TEXT.split(m))
+    out = []
+    for key, nums in groups.items():
+        pieces = texts[key]
+        lead = next((k for k, p in enumerate(pieces[:-1]) if ": " in p), None)
+        merged = []
+        for k in range(len(pieces) - 1):
+            vals = [n[k] for n in nums]
+            if len(set(vals)) == 1 and k != lead or len(nums) == 1:
+                merged.append(vals[0])
+                continue
+            num = [float(v.replace(",", "")) for v in vals]
+            total = sum(num)
+            merged.append(f"{total:,.0f}" if "," in "".join(vals) else
+                          (f"{int(total)}" if all("." not in v for v in vals) else f"{total:g}"))
+        out.append("".join(p + (merged[k] if k < len(merged) else "") for k, p in enumerate(pieces)))
+    return out
+
+
+def merge_validation_reports(reps: list[ValidationReport]) -> ValidationReport | None:
+    """One :class:`ValidationReport` of the windows of a source: counts summed, extents joined."""
+    if len(reps) <= 1:
+        return reps[0] if reps else None
+    out = dataclasses.replace(reps[0])
+    for f in dataclasses.fields(ValidationReport):
+        if f.name.startswith("n_"):
+            setattr(out, f.name, int(sum(getattr(r, f.name) for r in reps)))
+
+    def union(bs):
+        bs = [b for b in bs if b is not None]
+        if not bs:
+            return None
+        a = np.array(bs, dtype=float)
+        return (float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max()))
+
+    out.bounds = union([r.bounds for r in reps])
+    out.bounds_lon_lat = union([r.bounds_lon_lat for r in reps])
+    attr: Counter = Counter()
+    for r in reps:
+        attr.update(r.attribute_problems)
+    out.attribute_problems = {k: int(attr[k]) for k in reps[0].attribute_problems} | {
+        k: int(v) for k, v in attr.items() if k not in reps[0].attribute_problems}
+    out.problems = list(dict.fromkeys(p for r in reps for p in r.problems))
+    out.warnings = merge_window_warnings([r.warnings for r in reps])
+    return out
+
+
+class GeometryDigests:
+    """Footprints seen so far in a read in windows, as 128-bit digests of their normalised WKB
+    (two 64-bit pandas hashes): the state of :func:`duplicate_geometries` across windows, about
+    60 bytes a building instead of its geometry. :meth:`duplicates` marks a window's rows whose
+    footprint came before (in an earlier window or earlier in this one)."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def duplicates(self, geoms: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        usable = usable & np.array([g is not None for g in geoms], dtype=bool)
+        dup = np.zeros(len(geoms), dtype=bool)
+        idx = np.flatnonzero(usable)
+        if not len(idx):
+            return dup
+        wkb = np.asarray(shapely.to_wkb(shapely.normalize(geoms[idx])), dtype=object)
+        h1 = pd.util.hash_array(wkb, hash_key="pv-survey-geom-1"[:16])
+        h2 = pd.util.hash_array(wkb, hash_key="0123456789abcdef")
+        keys = [(int(a) << 64) | int(b) for a, b in zip(h1, h2)]
+        d = pd.Series(keys, dtype=object).duplicated(keep="first").to_numpy() | np.array(
+            [k in self.seen for k in keys], dtype=bool)
+        self.seen.update(keys)
+        dup[idx] = d
+        return dup
+
+
 def validate_buildings(source, *, layer: str | None = None, source_crs: str | None = None,
                        encoding: str | None = None, field_map: Mapping[str, str] | None = None,
                        value_map: Mapping[str, str] | None = None,
-                       extent_lon_lat: Sequence[float] | None = None) -> ValidationReport:
+                       extent_lon_lat: Sequence[float] | None = None,
+                       window_features: int | None = InputsConfig.read_window_features) -> ValidationReport:
     """Check a buildings source without changing it (``pv-survey validate``).
 
     Parameters
@@ -563,6 +671,10 @@ def validate_buildings(source, *, layer: str | None = None, source_crs: str | No
         Any source ``read_buildings`` accepts.
     layer, source_crs, encoding, field_map, value_map, extent_lon_lat
         As for ``read_buildings``.
+    window_features : int or None
+        A GDAL or GeoParquet source with more features is checked a window of this many at a
+        time (ids and footprints carried across windows, as ``read_buildings`` does); the
+        report is the one a check in one go gives (warnings of several windows said once).
 
     Returns
     -------
@@ -574,6 +686,78 @@ def validate_buildings(source, *, layer: str | None = None, source_crs: str | No
     InputFileError
         When the source cannot be opened at all (missing file, unknown format, no server).
     """
+    if window_features:
+        rep = _validate_in_windows(source, layer=layer, source_crs=source_crs or None, encoding=encoding,
+                                   field_map=field_map, value_map=value_map, extent_lon_lat=extent_lon_lat,
+                                   window_features=int(window_features))
+        if rep is not None:
+            return rep
     raw = read_source(source, layer=layer, encoding=encoding)
     return validate_frame(raw, source_crs=source_crs or None, extent_lon_lat=extent_lon_lat,
                           field_map=field_map, value_map=value_map)
+
+
+def _validate_in_windows(source, *, layer, source_crs, encoding, field_map, value_map, extent_lon_lat,
+                         window_features: int) -> ValidationReport | None:
+    """:func:`validate_buildings` a window at a time; None when the source is checked in one go
+    (small, not windowable, OSM data, a bad field map or no CRS: the one-go report says so)."""
+    from .schema import IdAssigner, resolve_fields, source_ids
+
+    win = source_windows(source, layer=layer, encoding=encoding)
+    if win is None or win.n_features <= window_features:
+        return None
+    field_map = {k: v for k, v in (field_map or {}).items() if v}
+    if is_osm_frame(win.fields) and not field_map:
+        return None
+    try:
+        fields = resolve_fields(win.fields, field_map, win.display)
+    except PVSurveyError:
+        return None
+    id_col = fields.get("building_id")
+    taken: set[str] = set()
+    for w in (win.windows(window_features, columns=[id_col]) if id_col else ()):
+        taken.update(v for v in source_ids(w.frame[id_col]) if v)
+    assigner, digests = IdAssigner(taken), GeometryDigests()
+    reps, reasons = [], Counter()
+    rows = geom_usable = n_far = 0
+    looks_projected, max_abs = False, 0.0
+    first = None
+    for raw in win.windows(window_features):
+        chk = check_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, fix_swapped=False,
+                          raise_on_error=False)
+        if chk.crs is None:
+            return None
+        first = first or (raw, chk)
+        g_ok = chk.geometry_check.reason == ""
+        geom_usable += int(g_ok.sum())
+        if chk.coordinate_check is not None:
+            n_far += int((chk.coordinate_check.far & g_ok).sum())
+            looks_projected |= chk.coordinate_check.looks_projected
+        present = [x for x in chk.geometry_check.geometry if x is not None]
+        if present:
+            max_abs = max(max_abs, float(np.nanmax(np.abs(shapely.bounds(np.asarray(present, dtype=object))))))
+        reasons.update(chk.reason.tolist())
+        vchk = dataclasses.replace(chk, problems=[], n_duplicate_geometry=int(
+            digests.duplicates(chk.geometry, chk.reason == "").sum()))
+        attrs_df = pd.DataFrame(raw.frame.drop(columns=raw.frame.geometry.name))
+        try:
+            attrs, stats = map_attributes(attrs_df, field_map=field_map, value_map=value_map, where=raw.display)
+        except PVSurveyError:
+            reps.append(validate_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat,
+                                       field_map=field_map, value_map=value_map, check=vchk))
+            rows += len(raw.frame)
+            continue
+        attrs = fill_heights(attrs, stats, where=raw.display)
+        unique_ids(attrs["building_id"], stats, where=raw.display, assigner=assigner, row0=rows)
+        reps.append(validate_frame(raw, source_crs=source_crs, extent_lon_lat=extent_lon_lat, field_map=field_map,
+                                   value_map=value_map, check=vchk, mapped=(attrs, stats)))
+        rows += len(raw.frame)
+    rep = merge_validation_reports(reps)
+    raw, chk = first
+    if geom_usable and n_far == geom_usable:
+        rep.problems.append(all_far_message(raw.display, n_far, chk.crs, extent_lon_lat, looks_projected,
+                                            bool(chk.crs.is_projected and max_abs <= 180)))
+    elif not reasons.get("", 0):
+        rep.problems.append(f"{raw.display}: no building has a usable polygon footprint "
+                            f"({', '.join(f'{k}: {v}' for k, v in reasons.items())})")
+    return rep

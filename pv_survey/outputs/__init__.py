@@ -114,7 +114,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                   plan_result: Any = None, chart_font: str | None | bool = True,
                   pdf: bool = False, hourly: Any = None,
                   hourly_sites_format: str = OutputsConfig.hourly_sites_format,
-                  report_interactive: str = OutputsConfig.report_interactive) -> dict[str, Path]:
+                  report_interactive: str = OutputsConfig.report_interactive,
+                  flux: Any = None) -> dict[str, Path]:
     """Write every output file of a survey into ``out_dir``.
 
     Parameters
@@ -167,6 +168,9 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
     report_interactive : str
         Pan/zoom on the report's map: ``"on"``, ``"off"`` or ``"auto"`` (on while the map's
         footprints are vectors: at most :data:`pv_survey.outputs.charts.MAP_MAX_VECTOR_FOOTPRINTS`).
+    flux : pv_survey.outputs.flux_raster.FluxRaster, optional
+        The run's roof irradiation raster, filled tile by tile: written as the Cloud-Optimized
+        GeoTIFF ``flux_annual.tif`` (and ``flux_monthly.tif``) with their QGIS styles.
 
     Returns
     -------
@@ -243,6 +247,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                 raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
             raise exc
         tick()
+        if flux is not None:  # issue 19: the roof irradiation raster, a COG with its QGIS style
+            flux.write_into(st)
         sl = others["shortlist"]
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
                            layers=list(layers), sheets=workbook_sheets(plan_l, shortlist=sl))

@@ -42,6 +42,7 @@ __all__ = [
 OUTPUT_NAMES: tuple[str, ...] = (
     "survey.gpkg", "shortlist.csv", "report.html", "summary.md", "manifest.json", "cumulative_capacity.png",
     "zones.csv", "shortlists.xlsx", "README.txt", "report.pdf",
+    "flux_annual.tif", "flux_annual.qml", "flux_monthly.tif", "flux_monthly.qml",
 )
 #: Name patterns of the per-phase and per-class shortlists.
 OUTPUT_PATTERNS: tuple[str, ...] = ("shortlist_*.csv",)

@@ -21,6 +21,14 @@ FILE_NOTES: tuple[tuple[str, str, str], ...] = (
     ("survey.gpkg", "GeoPackage：全部建筑、屋面和规划结果，QGIS 中打开即带样式（拖入 QGIS 或 图层 > 添加图层）。",
      "GeoPackage with every building, roof plane and the plan; opens styled in QGIS (drag it into QGIS or "
      "Layer > Add Layer)."),
+    ("flux_annual.tif", "屋面年辐照量栅格（kWh/m²，每个屋面像元在其自身坡面上，非屋面为空值），云优化 GeoTIFF；"
+     "在 QGIS 中拖入即按旁边的 flux_annual.qml 着色。",
+     "Roof irradiation raster (kWh/m2 a year in the plane of every roof cell, empty off the roofs), a "
+     "Cloud-Optimized GeoTIFF; drag it into QGIS and it opens styled by flux_annual.qml beside it."),
+    ("flux_monthly.tif", "屋面逐月辐照量栅格（12 个波段，1 月至 12 月，kWh/m²），样式见 flux_monthly.qml。",
+     "Roof irradiation per month (12 bands, January to December, kWh/m2); styled by flux_monthly.qml."),
+    ("flux_*.qml", "上述栅格的 QGIS 样式（色带），与栅格同名，QGIS 自动加载。",
+     "QGIS style (colour ramp) of the raster of the same name; QGIS loads it with the raster."),
     ("shortlist.csv", "建设年份项目清单（按排名），UTF-8 带 BOM，Excel 可直接打开。",
      "Sites of the build years in rank order; UTF-8 with BOM, opens directly in Excel."),
     ("shortlist_class_*.csv", "某一优先级类别的全部项目（建设年份和储备），按排名。",

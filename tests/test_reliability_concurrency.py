@@ -252,7 +252,7 @@ def test_batch_interrupted_in_process_resumes_to_the_same_table(buildings, tmp_p
     code, err = _cli(["-q", "batch", str(matrix), "--out", str(root)], capsys)
     assert code == 130 and "Traceback" not in err and "Interrupted" in err
     monkeypatch.setattr(pipeline, "run_survey", real)
-    code, err = _cli(["-q", "batch", str(matrix), "--out", str(root)], capsys)
+    code, err = _cli(["batch", str(matrix), "--out", str(root)], capsys)  # not -q: one line per scenario
     assert code == 0, err
     assert [s for _n, s in _outcomes(err)] == ["skipped", "done", "done"]
     _assert_all_finished(root, matrix)

@@ -1466,7 +1466,7 @@ def plan_summary_lines(result: PlanResult) -> list[str]:
             f"({mix_s}){f', {pinned} pinned in' if pinned else ''}; largest: {_site_names(part)}."
         )
     reserve = plan[plan["phase"] == RESERVE]
-    lines.append(f"Reserve: {len(reserve)} further sites, {reserve['capacity_kwp'].sum():,.0f} kWp.")
+    lines.append(f"Reserve: {len(reserve):,} further sites, {reserve['capacity_kwp'].sum():,.0f} kWp.")
     n_out = int((plan["phase"] == PINNED_OUT).sum())
     if n_out:
         lines.append(f"Pinned out by the planner: {n_out} sites, never planned.")
@@ -1476,11 +1476,12 @@ def plan_summary_lines(result: PlanResult) -> list[str]:
         if {"priority", "least-cost"} <= set(tot.index) and tot.loc["priority", "capex_cny"] > 0:
             p, c = tot.loc["priority"], tot.loc["least-cost"]
             saving = 1 - c["capex_cny"] / p["capex_cny"]
+            change = f"{saving:.1%} less" if saving >= 0 else f"{-saving:.1%} more"
             lines.append(
                 f"Modes: priority order needs CAPEX {p['capex_cny'] / 1e6:,.2f} million CNY for "
                 f"{p['planned_kwp']:,.0f} kWp on {int(p['n_sites'])} sites; least-cost "
                 f"{c['capex_cny'] / 1e6:,.2f} million CNY for {c['planned_kwp']:,.0f} kWp on "
-                f"{int(c['n_sites'])} sites ({saving:+.1%} saving). The plan uses {result.mode}.")
+                f"{int(c['n_sites'])} sites ({change}). The plan uses {result.mode}.")
         used = tot.loc[result.mode] if result.mode in tot.index else None
         if used is not None and used["n_sites"] > 0:
             npv = used["npv_cny"]

@@ -271,3 +271,29 @@ def test_city_map_draws_the_background_as_one_picture():
     px = img[int((y1 - c.y) * scale * SUPERSAMPLE), int((c.x - x0) * scale * SUPERSAMPLE)]
     expected = tuple(int(RESERVE_COLOUR.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
     assert tuple(px[:3]) == expected and px[3] == round(0.45 * 255)
+
+
+def test_plain_words_read_the_targets_table_as_the_plan_writes_it():
+    """met is 'yes' / 'no' / 'n/a' text in the plan's targets table (a non-empty 'no' must not read as
+    met); share targets are said as shares of their buildings or roof area, not in kWp."""
+    import pandas as pd
+
+    from pv_survey.outputs.report import plain_words
+
+    targets = pd.DataFrame([
+        {"target": "cap 2030", "unit": "kWp", "required": 6000.0, "achieved_plan": 5200.0, "met": "no",
+         "required_kwp": 6000.0, "achieved_kwp": 5200.0},
+        {"target": "coverage 2025", "unit": "buildings", "required": 0.5, "achieved_plan": 0.5, "met": "yes",
+         "required_kwp": float("nan"), "achieved_kwp": float("nan")},
+        {"target": "roofs homes", "unit": "m2", "required": 0.2, "achieved_plan": 0.0, "met": "n/a",
+         "required_kwp": float("nan"), "achieved_kwp": float("nan")},
+    ])
+    d = make_district()
+    layers = result_layers(**{k: d[k] for k in ("buildings", "roofs", "plan", "targets", "coverage",
+                                                 "category_shares", "crs")})
+    html = plain_words({}, targets, layers["plan"])
+    assert re.search(r"cap 2030: <span class=\"no\">未达标 / not met</span> — .*?6,000 kWp, .*?5,200 kWp", html)
+    assert re.search(r"coverage 2025: <span class=\"yes\">达标 / met</span> — .*?50% 建筑 / of the buildings, "
+                     r".*?50% 建筑 / of the buildings", html)
+    assert 'roofs homes: <span class="na">不适用 / n/a</span>' in html and "20% 屋面面积 / of the roof area" in html
+    assert "— kWp" not in html

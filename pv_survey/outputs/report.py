@@ -154,7 +154,7 @@ padding:8px 12px;background:#f7f9fc}.card b{display:block;font-size:1.35em;color
 table{border-collapse:collapse;width:100%;font-size:.84em;margin:.5em 0;table-layout:auto}
 th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f0f3f7;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.scroll{max-width:100%}td.long{min-width:12em}.yes{color:#1b7837;font-weight:bold}.no{color:#b2182b;font-weight:bold}
+.scroll{max-width:100%}td.long{min-width:12em}.yes{color:#1b7837;font-weight:bold}.no{color:#b2182b;font-weight:bold}.na{color:#666}
 figure{margin:1em 0}figure img,figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}.legend span.sw{display:inline-block;width:12px;height:12px;
 margin:0 4px 0 12px;vertical-align:-1px;border:1px solid #999}
@@ -361,12 +361,36 @@ def plain_words(summary: Mapping[str, Any], targets: pd.DataFrame | None, plan: 
         paras.append(f"<p>{escape(bilingual('没有规划项目。', 'No site is planned.'))}</p>")
     recs = targets.to_dict(orient="records") if targets is not None and len(targets) else []
     for t in recs:
-        met = bool(t.get("met", False))
-        word = ('<span class="yes">' + escape(bilingual("达标", "met")) + "</span>") if met else             ('<span class="no">' + escape(bilingual("未达标", "not met")) + "</span>")
+        word = _met_word(t.get("met", False))
+        required, achieved = _target_amounts(t)
         paras.append(f"<p>{escape(str(t.get('target', '')))}: {word} — "
-                     f"{escape(bilingual('需要', 'required'))} {_f(t.get('required_kwp'), 0)} kWp, "
-                     f"{escape(bilingual('达到', 'achieved'))} {_f(t.get('achieved_kwp'), 0)} kWp.</p>")
+                     f"{escape(bilingual('需要', 'required'))} {required}, "
+                     f"{escape(bilingual('达到', 'achieved'))} {achieved}.</p>")
     return '<section class="plain">' + "".join(paras) + "</section>"
+
+
+def _met_word(met: Any) -> str:
+    """The met / not met / not applicable badge of a target (``met`` as the targets table's
+    'yes' / 'no' / 'n/a', or a bool)."""
+    text = str(met).strip().lower()
+    if text in ("n/a", "na"):
+        return '<span class="na">' + escape(bilingual("不适用", "n/a")) + "</span>"
+    if text in ("yes", "true", "1"):
+        return '<span class="yes">' + escape(bilingual("达标", "met")) + "</span>"
+    return '<span class="no">' + escape(bilingual("未达标", "not met")) + "</span>"
+
+
+def _target_amounts(t: Mapping[str, Any]) -> tuple[str, str]:
+    """Required and achieved (with the plan) of a target in its own unit: kWp, or a share."""
+    unit = str(t.get("unit", "kWp") or "kWp")
+    if "required" not in t or unit == "kWp":
+        req = t.get("required_kwp", t.get("required"))
+        ach = t.get("achieved_kwp", t.get("achieved_plan"))
+        return f"{_f(req, 0)} kWp", f"{_f(ach, 0)} kWp"
+    share = lambda v: "—" if _is_missing(v) else f"{100 * float(v):.0f}%"  # noqa: E731
+    label = {"buildings": bilingual("建筑", "of the buildings"), "m2": bilingual("屋面面积", "of the roof area")}
+    what = label.get(unit, unit)
+    return f"{share(t.get('required'))} {what}", f"{share(t.get('achieved_plan'))} {what}"
 
 
 def render_charts(*, plan: pd.DataFrame, roofs: pd.DataFrame, targets: pd.DataFrame, existing_kwp: float,

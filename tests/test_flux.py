@@ -353,21 +353,7 @@ def test_flux_qml_ramp_ends_are_round():
     assert float(items[0].get("value")) == 900.0 and float(items[-1].get("value")) == 1550.0
 
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def _has_pyqgis() -> tuple[bool, str]:
-    if not Path(SYSTEM_PYTHON).exists():
-        return False, f"{SYSTEM_PYTHON} not found"
-    try:
-        r = subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True, timeout=60,
-                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"{SYSTEM_PYTHON} -c 'import qgis.core' failed: {exc}"
-    if r.returncode != 0:
-        return False, ("PyQGIS not importable by the system Python; "
-                       "apt-get install -y --no-install-recommends python3-qgis qgis-providers")
-    return True, ""
+from test_outputs_viewers import SYSTEM_PYTHON, _has_pyqgis  # noqa: E402 (one PyQGIS probe)
 
 
 _QGIS_SCRIPT = r"""

@@ -1,7 +1,6 @@
 """Carport canopies: surface car park selection, canopy area and capacity, shading and yield."""
 
 import numpy as np
-import pandas as pd
 import geopandas as gpd
 import pytest
 from shapely.geometry import LineString, Point, box

@@ -4,10 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from pv_survey.cli import _register, cli, main
+from pv_survey.cli import _register, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 _register()

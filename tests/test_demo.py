@@ -8,7 +8,6 @@ independent sources: pyproj's geodesic azimuths for the roof planes, the monthly
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import tomllib
 from pathlib import Path

@@ -24,7 +24,6 @@ from pv_survey.economics import (
     economics_totals,
     lcoe_cny_per_kwh,
     npv_cny,
-    simple_payback_yr,
     site_economics,
 )
 from pv_survey.errors import ConfigError, InputError

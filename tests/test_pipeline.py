@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import geopandas as gpd
 import pyogrio
 import pytest

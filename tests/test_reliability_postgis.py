@@ -16,7 +16,6 @@ password (scram-sha-256), so that
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from pathlib import Path
 
 import geopandas as gpd
 import openpyxl

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
-import shapely
 from shapely.geometry import box
 
 from pv_survey import zones as Z

@@ -23,7 +23,6 @@ import io
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 __all__ = ["HOURLY_FILES", "hourly_tables", "sites_geoparquet", "typical_day_kw"]

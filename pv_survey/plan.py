@@ -62,6 +62,7 @@ Category shares (NEA 2021 rooftop pilot, secondary)
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -595,6 +596,13 @@ def priority_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], years:
     return build, ["; ".join(s) for s in serves], why, notes
 
 
+#: Share of ``plan.milp_time_limit_s`` given to HiGHS with its presolve before it is tried without
+#: (project choice; see :func:`least_cost_schedule`).
+PRESOLVE_TIME_SHARE = 0.25
+#: Least time given to the solve without presolve when the first took the whole limit. [s]
+MIN_SECOND_SOLVE_S = 1.0
+
+
 def least_cost_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], years: Sequence[int], *,
                         max_kwp_per_year: float = PlanConfig.max_kwp_per_year,
                         max_capex_cny_per_year: float = PlanConfig.max_capex_cny_per_year,
@@ -710,14 +718,26 @@ def least_cost_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], year
     scale = max(float(cost.max()) if nc else 1.0, 1.0)
     c_x = np.repeat(cost / scale, ny) * np.tile(1.0 - 1e-6 * np.arange(ny), nc)
     integrality = np.r_[np.ones(nx + nu), np.zeros(ns)]
-    # HiGHS presolve off: on a city's coverage model (3,700 sites) it spent 19 of 20 s reducing what
-    # the root LP then solves at once (1 s without it, same optimum); on the Guangdong scenario both
-    # reach the time limit within 0.03% of each other (measured, README "Plan")
-    opts = {"time_limit": float(time_limit_s), "mip_rel_gap": float(mip_rel_gap), "presolve": False}
+    # HiGHS's presolve decides some models at once (a 400-building district with pins: optimal in
+    # 0.2 s with it, the 60 s limit without) and stalls on others (a city's coverage model, 3,700
+    # sites: 19 of 20 s in presolve, 1 s without). So presolve first, with a share of the time;
+    # then, unless that proved the optimum (or infeasibility), without it for the rest; the better
+    # of the two is kept (measured, README "Plan").
+    opts = {"mip_rel_gap": float(mip_rel_gap)}
+    limit_s = float(time_limit_s)
 
     def solve(c, s_ub):
-        return milp(c, integrality=integrality, bounds=Bounds(np.zeros(nv), np.r_[np.ones(nx + nu), s_ub]),
-                    constraints=cons, options=opts)
+        bounds = Bounds(np.zeros(nv), np.r_[np.ones(nx + nu), s_ub])
+        t0 = time.perf_counter()
+        first = milp(c, integrality=integrality, bounds=bounds, constraints=cons,
+                     options={**opts, "presolve": True, "time_limit": PRESOLVE_TIME_SHARE * limit_s})
+        if first.status in (0, 2):  # optimal, or proven infeasible
+            return first
+        rest_s = max(limit_s - (time.perf_counter() - t0), MIN_SECOND_SOLVE_S)
+        second = milp(c, integrality=integrality, bounds=bounds, constraints=cons,
+                      options={**opts, "presolve": False, "time_limit": rest_s})
+        found = [r for r in (first, second) if r.x is not None]
+        return min(found, key=lambda r: r.fun) if found else second
 
     status = "optimal"
     res = solve(np.r_[c_x, np.zeros(nu + ns)], np.zeros(ns))

@@ -45,6 +45,18 @@ def _ac_per_kwp(eff_w_m2, poa_w_m2, t_air_c, wind_fac, gamma_pdc_per_c, loss_kee
     return pac
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _cos_aoi(cos_tilt, sin_tilt, cos_zen, sun_x, sun_y, sin_az, cos_az):
+    """Cosine of the angle of incidence, as pvlib.irradiance.aoi_projection clipped to [-1, 1]
+    (pvlib GH 1185), and its projection max(cos aoi, 0); inlined into the calling kernel."""
+    cos_aoi = cos_tilt * cos_zen + sin_tilt * (sun_x * sin_az + sun_y * cos_az)
+    if cos_aoi > 1.0:
+        cos_aoi = 1.0
+    elif cos_aoi < -1.0:
+        cos_aoi = -1.0
+    return cos_aoi, (cos_aoi if cos_aoi > 0.0 else 0.0)
+
+
 @njit(parallel=True, fastmath={"nsz", "arcp", "contract", "reassoc"}, cache=True, error_model="numpy")
 def simulate_chunk(
     # per hour with light (length n_hours)
@@ -107,13 +119,7 @@ def simulate_chunk(
         base_sum = 0.0
         for h in range(n_hours):
             cz = cos_zen[h]
-            # pvlib.irradiance.aoi_projection, clipped to [-1, 1] (GH 1185)
-            cos_aoi = ct * cz + st * (sun_x[h] * sa + sun_y[h] * ca)
-            if cos_aoi > 1.0:
-                cos_aoi = 1.0
-            elif cos_aoi < -1.0:
-                cos_aoi = -1.0
-            proj = cos_aoi if cos_aoi > 0.0 else 0.0
+            cos_aoi, proj = _cos_aoi(ct, st, cz, sun_x[h], sun_y[h], sa, ca)
             # pvlib.irradiance.poa_components: max(dni cos(aoi), 0)
             beam0 = dni[h] * proj
             # inter-row shading of racked rows: pvlib.shading.shaded_fraction1d with equal rows,
@@ -247,12 +253,7 @@ def poa_by_orientation(
         gnd_m = np.zeros(12)
         for h in range(n_hours):
             cz = cos_zen[h]
-            cos_aoi = ct * cz + st * (sun_x[h] * sa + sun_y[h] * ca)
-            if cos_aoi > 1.0:
-                cos_aoi = 1.0
-            elif cos_aoi < -1.0:
-                cos_aoi = -1.0
-            proj = cos_aoi if cos_aoi > 0.0 else 0.0
+            cos_aoi, proj = _cos_aoi(ct, st, cz, sun_x[h], sun_y[h], sa, ca)
             iso = d_iso[h] * iso_tilt
             circ = d_circ[h] * proj
             hor = d_hor[h] * st

@@ -913,9 +913,9 @@ def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_yea
         elif ok:
             head = (f"year passed ({s.year} < {as_of_year + 1}): existing PV gives "
                     f"{_amount(b, b.existing)}{_pct(b, b.existing)}, {_req(b)} required; shortfall closed in "
-                    f"{s.due_year} by {n} sites, giving {_amount(b, amt_plan)}{_pct(b, amt_plan)} "
+                    f"{s.due_year} by {n:,} sites, giving {_amount(b, amt_plan)}{_pct(b, amt_plan)} "
                     f"/ 已过期，缺口于{s.due_year}年补足" if s.passed else
-                    f"met {when}: existing {_amount(b, b.existing)} + {n} sites = "
+                    f"met {when}: existing {_amount(b, b.existing)} + {n:,} sites = "
                     f"{_amount(b, amt_plan)}{_pct(b, amt_plan)}, {_req(b)} required / 达标")
             status = head
         else:
@@ -1499,9 +1499,9 @@ def plan_summary_lines(result: PlanResult) -> list[str]:
             change = f"{saving:.1%} less" if saving >= 0 else f"{-saving:.1%} more"
             lines.append(
                 f"Modes: priority order needs CAPEX {p['capex_cny'] / 1e6:,.2f} million CNY for "
-                f"{p['planned_kwp']:,.0f} kWp on {int(p['n_sites'])} sites; least-cost "
+                f"{p['planned_kwp']:,.0f} kWp on {int(p['n_sites']):,} sites; least-cost "
                 f"{c['capex_cny'] / 1e6:,.2f} million CNY for {c['planned_kwp']:,.0f} kWp on "
-                f"{int(c['n_sites'])} sites ({change}). The plan uses {result.mode}.")
+                f"{int(c['n_sites']):,} sites ({change}). The plan uses {result.mode}.")
         used = tot.loc[result.mode] if result.mode in tot.index else None
         if used is not None and used["n_sites"] > 0:
             npv = used["npv_cny"]

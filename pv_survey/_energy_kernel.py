@@ -57,6 +57,19 @@ def _cos_aoi(cos_tilt, sin_tilt, cos_zen, sun_x, sun_y, sin_az, cos_az):
     return cos_aoi, (cos_aoi if cos_aoi > 0.0 else 0.0)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _perez_parts(d_iso, d_circ, d_hor, iso_tilt, proj, sin_tilt):
+    """Perez sky diffuse components on the plane (pvlib.irradiance.perez, return_components=True):
+    isotropic, circumsolar and horizon band of the hour's precomputed terms, all 0 when their sum is
+    not positive (as pvlib's clipped total); inlined into the calling kernel."""
+    iso = d_iso * iso_tilt
+    circ = d_circ * proj
+    hor = d_hor * sin_tilt
+    if iso + circ + hor <= 0.0:
+        return 0.0, 0.0, 0.0
+    return iso, circ, hor
+
+
 @njit(parallel=True, fastmath={"nsz", "arcp", "contract", "reassoc"}, cache=True, error_model="numpy")
 def simulate_chunk(
     # per hour with light (length n_hours)
@@ -142,14 +155,7 @@ def simulate_chunk(
                     if horizon_deg[r, q, k] > e:
                         cnt += 1
                 keep_hz = 1.0 - cnt * inv_nq
-            # Perez sky diffuse components (pvlib.irradiance.perez, return_components=True)
-            iso = d_iso[h] * iso_tilt
-            circ = d_circ[h] * proj
-            hor = d_hor[h] * st
-            if iso + circ + hor <= 0.0:
-                iso = 0.0
-                circ = 0.0
-                hor = 0.0
+            iso, circ, hor = _perez_parts(d_iso[h], d_circ[h], d_hor[h], iso_tilt, proj, st)
             ghi_h = ghi[h]
             # physical IAM (pvlib.iam.physical) tabulated over cos(aoi), linear interpolation; it applies to
             # beam and circumsolar light (both from the sun's direction)
@@ -254,13 +260,7 @@ def poa_by_orientation(
         for h in range(n_hours):
             cz = cos_zen[h]
             cos_aoi, proj = _cos_aoi(ct, st, cz, sun_x[h], sun_y[h], sa, ca)
-            iso = d_iso[h] * iso_tilt
-            circ = d_circ[h] * proj
-            hor = d_hor[h] * st
-            if iso + circ + hor <= 0.0:
-                iso = 0.0
-                circ = 0.0
-                hor = 0.0
+            iso, circ, hor = _perez_parts(d_iso[h], d_circ[h], d_hor[h], iso_tilt, proj, st)
             beam[h] = dni[h] * proj + circ
             mh = month[h]
             iso_m[mh] += iso

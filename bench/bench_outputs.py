@@ -1,0 +1,194 @@
+"""Outputs-stage benchmark: :func:`pv_survey.outputs.write_outputs` alone on a synthetic city.
+
+``python -m bench.bench_outputs [--buildings 40000] [--repeat 2] [--work DIR] [--profile]``
+
+A synthetic city (:func:`pv_survey.citygen.write_city`, the scenario of :mod:`bench.bench_scale`)
+is run once through ``pv-survey run`` in this process, and the arguments the pipeline hands to
+``write_outputs`` are captured (pickled into ``--work``, a scratch folder, default under the
+system's temporary folder; reused by later runs of the same size). Then ``write_outputs`` alone
+is timed ``--repeat`` times into a fresh folder each time, with the time of each part:
+
+* ``gpkg_s``: survey.gpkg alone (:func:`pv_survey.outputs.gpkg.write_gpkg` of every layer);
+* ``csv_s``: the CSV shortlists; ``xlsx_s``: shortlists.xlsx; ``charts_s``: the report's charts;
+  ``report_s``: report.html (its map included);
+* ``outputs_s``: the whole stage as the pipeline runs it (survey.gpkg in a thread beside the rest).
+
+The parts are timed one after the other in one thread, so they add up to more than ``outputs_s``.
+``--profile`` records the stage with py-spy instead (``py-spy record -r 25 -f raw``, needs py-spy on
+the PATH or beside the interpreter). Results go to ``bench/results/outputs.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import pickle
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def capture(n: int, work: Path) -> Path:
+    """Run the city of ``n`` buildings once and pickle the arguments of ``write_outputs``."""
+    path = work / f"outputs_{n}.pkl"
+    if path.exists():
+        return path
+    import pv_survey.outputs as outputs_mod
+    from pv_survey.citygen import write_city
+    from pv_survey.cli import main
+
+    from .bench_scale import _city_config
+
+    city = work / f"city_{n}.parquet"
+    if not city.exists():
+        write_city(city, n)
+    cfg = work / f"city_{n}.toml"
+    _city_config(city, cfg, f"city-{n}")
+    real = outputs_mod.write_outputs
+
+    def keep(out_dir, **kwargs):
+        with open(path, "wb") as fh:
+            pickle.dump({k: v for k, v in kwargs.items() if k != "progress"}, fh, protocol=5)
+        return real(out_dir, **kwargs)
+
+    outputs_mod.write_outputs = keep  # the pipeline imports it when the outputs stage starts
+    try:
+        main(["run", "--config", str(cfg), "--out", str(work / f"run_{n}"), "--overwrite"])
+    finally:
+        outputs_mod.write_outputs = real
+    return path
+
+
+def _parts(kw: dict, tmp: Path) -> dict[str, float]:
+    """Seconds of each part of the stage, one after the other."""
+    from pv_survey.outputs import charts as charts_mod
+    from pv_survey.outputs.charts import ChartText, cjk_font
+    from pv_survey.outputs.csv_out import shortlist_frame, shortlist_lists, write_csv
+    from pv_survey.outputs.gpkg import gpkg_timestamp, layer_builders, plan_layer, write_gpkg
+    from pv_survey.outputs.report import render_charts, report_html
+    from pv_survey.outputs.xlsx_out import shortlists_xlsx
+
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    plan_l = plan_layer(kw["plan"], kw["buildings"], crs=kw["crs"])
+    t["plan_layer_s"] = time.perf_counter() - t0
+    layers = layer_builders(buildings=kw["buildings"], roofs=kw["roofs"], plan=kw["plan"], targets=kw["targets"],
+                            coverage=kw.get("coverage"), category_shares=kw.get("category_shares"),
+                            extra_layers=kw.get("extra_layers"), crs=kw["crs"], plan_frame=plan_l)
+    t0 = time.perf_counter()
+    write_gpkg(tmp / "survey.gpkg", layers, crs=kw["crs"], timestamp=gpkg_timestamp())
+    t["gpkg_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sl = shortlist_frame(plan_l)
+    t["shortlist_frame_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for name, rows in shortlist_lists(plan_l, shortlist_size=kw["shortlist_size"], shortlist=sl).items():
+        write_csv(rows, tmp / name)
+    t["csv_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    shortlists_xlsx(plan_l, max_rows=kw["workbook_max_rows"], shortlist=sl)
+    t["xlsx_s"] = time.perf_counter() - t0
+    text = ChartText(cjk_font())
+    extra = kw.get("extra_layers") or {}
+    t0 = time.perf_counter()
+    charts = render_charts(plan=plan_l, roofs=kw["roofs"], targets=kw["targets"], existing_kwp=0.0, text=text,
+                           curves=extra.get("site_curves"))
+    t["charts_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report_html(summary=kw["summary"], targets=kw["targets"], coverage=kw.get("coverage"),
+                category_shares=kw.get("category_shares"), plan=plan_l, buildings=kw["buildings"], charts=charts,
+                generated="", version="", zones=extra.get("zones"),
+                interactive=len(kw["buildings"]) <= charts_mod.MAP_MAX_VECTOR_FOOTPRINTS)
+    t["report_s"] = time.perf_counter() - t0
+    return {k: round(v, 2) for k, v in t.items()}
+
+
+def run(n: int, *, work: Path, repeat: int) -> dict:
+    from pv_survey.outputs import write_outputs
+
+    with open(capture(n, work), "rb") as fh:
+        kw = pickle.load(fh)
+    layers = {"buildings": len(kw["buildings"]), "roofs": len(kw["roofs"]), "plan": len(kw["plan"]),
+              **{k: len(v) for k, v in (kw.get("extra_layers") or {}).items()}}
+    runs = []
+    for i in range(repeat):
+        out = work / f"bench_out_{n}_{i}"
+        shutil.rmtree(out, ignore_errors=True)
+        load0 = os.getloadavg()[0]
+        c0, t0 = time.process_time(), time.perf_counter()
+        write_outputs(out, **kw)
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        tmp = work / f"bench_parts_{n}_{i}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        parts = _parts(kw, tmp)
+        runs.append({"outputs_s": round(wall, 2), "cpu_s": round(cpu, 2), "load_before": round(load0, 2),
+                     "load_after": round(os.getloadavg()[0], 2), **parts})
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"buildings": n, "layers": layers, "runs": runs,
+            "best_outputs_s": min(r["outputs_s"] for r in runs)}
+
+
+def profile(n: int, *, work: Path) -> Path:
+    """py-spy record of ``write_outputs`` alone (raw collapsed stacks, 25 Hz) -> ``work``."""
+    capture(n, work)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    dest = work / f"outputs_{n}.pyspy.txt"
+    code = ("import pickle, shutil, sys; from pv_survey.outputs import write_outputs; "
+            f"kw = pickle.load(open({str(work / f'outputs_{n}.pkl')!r}, 'rb')); "
+            f"shutil.rmtree({str(work / 'profile_out')!r}, ignore_errors=True); "
+            f"write_outputs({str(work / 'profile_out')!r}, **kw)")
+    subprocess.run([spy, "record", "-r", "25", "-f", "raw", "-o", str(dest), "--", sys.executable, "-c", code],
+                   check=True)
+    return dest
+
+
+def _markdown(res: dict, cmd: str) -> str:
+    lines = [f"# Outputs stage alone ({res['buildings']:,} buildings)", "",
+             f"Command: `{cmd}`  ", f"Measured {res['when']} on {res['machine']}.", "",
+             "Layers: " + ", ".join(f"{k} {v:,}" for k, v in res["layers"].items()), "",
+             "| run | outputs_s | cpu_s | load | " + " | ".join(k for k in res["runs"][0] if k.endswith("_s")
+                                                                and k not in ("outputs_s", "cpu_s")) + " |"]
+    keys = [k for k in res["runs"][0] if k.endswith("_s") and k not in ("outputs_s", "cpu_s")]
+    lines.append("|" + "---|" * (4 + len(keys)))
+    for i, r in enumerate(res["runs"], start=1):
+        lines.append(f"| {i} | **{r['outputs_s']}** | {r['cpu_s']} | {r['load_before']} / {r['load_after']} | "
+                     + " | ".join(str(r[k]) for k in keys) + " |")
+    lines += ["", "outputs_s: the whole stage (survey.gpkg in a thread beside the other files); the parts "
+              "are timed one after the other in one thread."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--buildings", type=int, default=40_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pv-survey-bench-outputs")
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
+    a = ap.parse_args(argv)
+    a.work.mkdir(parents=True, exist_ok=True)
+    if a.profile:
+        print(profile(a.buildings, work=a.work))
+        return 0
+    res = run(a.buildings, work=a.work, repeat=a.repeat)
+    res["when"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    res["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    cmd = "python -m bench.bench_outputs " + " ".join(argv if argv is not None else sys.argv[1:])
+    a.results.mkdir(parents=True, exist_ok=True)
+    (a.results / "outputs.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    (a.results / "outputs.md").write_text(_markdown(res, cmd.strip()), encoding="utf-8")
+    print(_markdown(res, cmd.strip()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

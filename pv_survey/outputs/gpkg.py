@@ -42,6 +42,7 @@ __all__ = [
     "layer_builders",
     "write_gpkg",
     "write_layer_styles",
+    "arrow_writes",
     "gpkg_timestamp",
 ]
 
@@ -260,7 +261,8 @@ def _gdal_config(**options: str) -> Iterator[None]:
 
 
 def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None,
-               timestamp: str | None = None, styles: bool = True, cancel: Any = None) -> Path:
+               timestamp: str | None = None, styles: bool = True, cancel: Any = None,
+               arrow: bool | None = None) -> Path:
     """Write ``layers`` (name -> frame with a ``fid`` column) to a new GeoPackage 1.2 at ``path``.
 
     Parameters
@@ -283,6 +285,10 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
         Checked before each layer and each chunk: once set, the write stops with
         :class:`OutputError` (the file is left half-written at its temporary name, which the
         caller discards).
+    arrow : bool, optional
+        Hand GDAL each layer as Arrow tables (:func:`arrow_writes`; a layer with columns of other
+        types than numbers, booleans, text and geometry still goes feature by feature). Default:
+        when the GDAL build supports it. The file is the same either way.
 
     Returns
     -------
@@ -299,7 +305,7 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
         for i, (name, layer) in enumerate(layers.items()):
             _check_cancel(cancel, p)
             frame = layer() if callable(layer) else layer  # built now, dropped after writing
-            _write_layer(p, name, frame, crs=crs, create=(i == 0), cancel=cancel)
+            _write_layer(p, name, frame, crs=crs, create=(i == 0), cancel=cancel, arrow=arrow)
             if styles:
                 geom_col = GEOMETRY_COLUMN if isinstance(frame, gpd.GeoDataFrame) else ""
                 rows.append((name, geom_col, qml_for_layer(name, frame), f"pv-survey default style of '{name}'"))
@@ -319,7 +325,50 @@ def _check_cancel(cancel: Any, path: Path) -> None:
         raise OutputError(f"{path}: writing stopped (the run stopped)")
 
 
-def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool, cancel: Any = None) -> None:
+def arrow_writes() -> bool:
+    """Whether pyogrio can hand GDAL whole Arrow tables (GDAL >= 3.8, ``OGR_L_WriteArrowBatch``).
+
+    Writing a layer through Arrow gives the same GeoPackage, byte for byte, as writing it
+    feature by feature; it is faster, and GDAL then holds Python's GIL far less (the
+    lists, workbook and report are written in the main thread meanwhile).
+    """
+    return tuple(pyogrio.__gdal_version__[:2]) >= ARROW_WRITE_MIN_GDAL
+
+
+#: GDAL version from which pyogrio writes through Arrow (pyogrio ``write_dataframe(use_arrow=True)``
+#: documentation: requires GDAL >= 3.8).
+ARROW_WRITE_MIN_GDAL = (3, 8)
+
+
+#: pandas' nullable number and boolean types (written as numbers with NULLs both ways).
+_MASKED_DTYPES = (pd.BooleanDtype, pd.Int8Dtype, pd.Int16Dtype, pd.Int32Dtype, pd.Int64Dtype, pd.UInt8Dtype,
+                  pd.UInt16Dtype, pd.UInt32Dtype, pd.UInt64Dtype, pd.Float32Dtype, pd.Float64Dtype)
+
+
+def _arrow_safe(frame: pd.DataFrame) -> bool:
+    """Every column of a type that Arrow and the feature-by-feature path write alike.
+
+    Numbers, booleans (plain or nullable), pandas strings, text (or nothing) in object columns and the
+    geometry; anything else (dates, mixed objects) goes feature by feature, as before.
+    """
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if isinstance(dtype, (gpd.array.GeometryDtype, pd.StringDtype)):
+            continue
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+            if isinstance(dtype, _MASKED_DTYPES):
+                continue
+            return False
+        if dtype.kind in "biuf":
+            continue
+        if dtype == object and pd.api.types.infer_dtype(frame[col], skipna=True) in ("string", "empty"):
+            continue
+        return False
+    return True
+
+
+def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool, cancel: Any = None,
+                 arrow: bool | None = None) -> None:
     if "fid" not in frame.columns:
         raise OutputError(f"layer '{name}': no 'fid' column; build it with result_layers()")
     fid = frame["fid"].to_numpy()
@@ -337,6 +386,8 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: boo
         if not kinds or kinds <= {"Polygon", "MultiPolygon"}:
             kwargs["promote_to_multi"] = True
             kwargs["geometry_type"] = "MultiPolygon"
+    if (arrow_writes() if arrow is None else arrow) and len(frame) and _arrow_safe(frame):
+        kwargs["use_arrow"] = True
     try:
         # the first chunk creates the layer; later ones append to it. Appended rows take SQLite's next
         # ids, so a layer is chunked only when its fids run 1..n in row order (every layer of

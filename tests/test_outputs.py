@@ -409,6 +409,34 @@ def test_csv_written_in_chunks_is_the_same_bytes(tmp_path, monkeypatch):
     assert whole.count(b"\r\n") == len(sl) + 1  # header and one line per site
 
 
+def test_csv_numbers_round_as_python_round_and_lines_are_reused(tmp_path):
+    """Cells: correctly rounded half to even on the binary value (Python's round), never "-0";
+    a frame carrying its formatted lines (with_csv_lines) gives the same bytes in every list."""
+    from pv_survey.outputs import csv_out
+    from pv_survey.outputs.labels import field_alias
+
+    sl = shortlist_frame(make_district()["plan"])
+    n = len(sl)
+    assert n == 5
+    # 5.55 is binary 5.54999...: "5.5"; 0.125 is exact: half to even "0.12"; 2.5 -> "2"; -0.04 -> "0.0"
+    cases = {"simple_payback_yr": [5.55, -0.04, -0.0, 0.25, 1e15 + 0.125],
+             "lcoe_cny_per_kwh": [0.125, -0.004, 0.135, 1.0, -2.675],
+             "npv_cny": [2.5, -0.5, 3.5, -1234.4, np.nan]}
+    expected = {"simple_payback_yr": ["5.5", "0.0", "0.0", "0.2", "1000000000000000.1"],
+                "lcoe_cny_per_kwh": ["0.12", "0.00", "0.14", "1.00", "-2.67"],
+                "npv_cny": ["2", "0", "4", "-1234", ""]}
+    for col, vals in cases.items():
+        sl[col] = vals[:n]
+    rows = list(csv.reader(io.StringIO(csv_bytes(sl).decode("utf-8-sig"), newline="")))
+    head = rows[0]
+    for col, want in expected.items():
+        j = head.index(field_alias(col))
+        assert [r[j] for r in rows[1:]] == want[:n], col
+    with_lines = csv_out.with_csv_lines(sl)
+    assert csv_bytes(with_lines) == csv_bytes(sl)
+    assert csv_bytes(with_lines.iloc[[3, 1]], header=False) == csv_bytes(sl.iloc[[3, 1]], header=False)
+
+
 def test_shortlist_size_limits_only_the_main_list(tmp_path):
     paths = write_outputs(tmp_path / "o", **make_district(), shortlist_size=1, chart_font=None)
     _, _, rows = _read_csv(paths["shortlist.csv"])

@@ -39,7 +39,7 @@ from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
 from . import charts as charts_mod
 from .charts import ChartText, cjk_font
-from .csv_out import shortlist_frame, shortlist_lists, write_csv
+from .csv_out import shortlist_frame, shortlist_lists, with_csv_lines, write_csv
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
 from .manifest import manifest_json
 from .postgis import write_postgis
@@ -271,7 +271,8 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
                        report_interactive, extra_layers, pdf, tick) -> dict:
     """The lists, workbook, charts, report, zone and hourly tables and summary of :func:`write_outputs`."""
     sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
-    for name, rows in shortlist_lists(plan_l, shortlist_size=shortlist_size, shortlist=sl).items():
+    # each site's CSV line is formatted once: a site is in up to three lists (all, its year, its class)
+    for name, rows in shortlist_lists(plan_l, shortlist_size=shortlist_size, shortlist=with_csv_lines(sl)).items():
         try:  # chunk by chunk: a city's reserve list runs to hundreds of MB
             write_csv(rows, st.temp(name))
         except OSError as exc:

@@ -10,7 +10,7 @@ injection" guidance).
 
 from __future__ import annotations
 
-import io
+import csv
 import math
 import re
 
@@ -23,8 +23,8 @@ from ..inputs.crs import wgs84_to_gcj02
 from .labels import category_label, field_alias
 from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
 
-__all__ = ["SHORTLIST_COLUMNS", "EXTRA_COLUMNS", "LONLAT_CRS", "shortlist_frame", "csv_bytes", "write_csv",
-           "shortlist_lists", "shortlist_files", "slug"]
+__all__ = ["SHORTLIST_COLUMNS", "EXTRA_COLUMNS", "LONLAT_CRS", "CSV_LINE", "shortlist_frame", "csv_lines",
+           "with_csv_lines", "csv_bytes", "write_csv", "shortlist_lists", "shortlist_files", "slug"]
 
 #: Geographic CRS of the coordinates: CGCS2000 (EPSG:4490), the national datum.
 LONLAT_CRS = "EPSG:4490"
@@ -165,16 +165,30 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
     return out[[c for c, _ in SHORTLIST_COLUMNS] + extra].reset_index(drop=True)
 
 
+def _fixed(x: np.ndarray, digits: int) -> list[str]:
+    """Finite numbers as text with ``digits`` decimals, as ``f"{round(v, digits):.{digits}f}"``.
+
+    Formatting rounds the exact binary value half to even, as :func:`round` does (5.55 is binary
+    5.5499... -> "5.5"), so the number is formatted once without rounding it first; only a
+    negative number that rounds to zero differs ("-0.0"), and is written "0.0".
+    """
+    text = [f"{v:.{digits}f}" for v in x.tolist()]
+    for i in np.flatnonzero(np.signbit(x)).tolist():
+        t = text[i]
+        if t.startswith("-0") and not t.strip("-0."):
+            text[i] = t[1:]
+    return text
+
+
 def _cells(values: pd.Series, kind: str) -> pd.Series:
     """One column as CSV text (vectorised :func:`_cell`): '' when missing, numbers to a fixed precision."""
     missing = values.isna().to_numpy()
     out = pd.Series("", index=values.index, dtype=object)
     if kind in ("int", "dec1", "dec2", "dec6"):
         digits = {"int": 0, "dec1": 1, "dec2": 2, "dec6": 6}[kind]
-        x = pd.to_numeric(values, errors="coerce").to_numpy(float)
+        x = pd.to_numeric(values, errors="coerce").to_numpy(float, na_value=np.nan)
         num = np.isfinite(x)
-        # Python's round (correctly rounded: 5.55 is binary 5.5499... -> 5.5); "or 0.0" turns -0.0 into 0.0
-        out[num] = [f"{(round(v, digits) or 0.0):.{digits}f}" for v in x[num].tolist()]
+        out[num] = _fixed(x[num], digits)
         text = ~missing & np.isnan(x)  # present but not a number: written as text (inf: left empty)
         if text.any():
             out[text] = [_text(v) for v in values[text]]
@@ -193,16 +207,49 @@ def _cells(values: pd.Series, kind: str) -> pd.Series:
     return out
 
 
+#: Column of a shortlist frame that holds each site's CSV line once formatted (:func:`with_csv_lines`);
+#: a site is in several lists, and is then formatted once for all of them.
+CSV_LINE = "_csv_line"
+
+
+class _Lines(list):
+    """A file-like list: :func:`csv.writer` writes one row per ``write`` call, kept as one item."""
+
+    write = list.append
+
+
+def _writer(lines: _Lines):
+    # the dialect pandas' to_csv used here before: minimal quoting, doubled quotes, CRLF (RFC 4180)
+    return csv.writer(lines, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+
+
+def csv_lines(frame: pd.DataFrame) -> np.ndarray:
+    """Each row of a shortlist frame as its CSV line (text ending in CRLF), in row order."""
+    if CSV_LINE in frame.columns:
+        return frame[CSV_LINE].to_numpy(dtype=object)
+    cols = [_cells(frame[c].reset_index(drop=True), kind).to_numpy(dtype=object) for c, kind in SHORTLIST_COLUMNS]
+    lines = _Lines()
+    _writer(lines).writerows(zip(*cols))
+    out = np.empty(len(lines), dtype=object)
+    out[:] = lines
+    return out
+
+
+def with_csv_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its rows' CSV lines in the :data:`CSV_LINE` column (lists of it reuse them)."""
+    return frame.assign(**{CSV_LINE: csv_lines(frame)})
+
+
 def csv_bytes(frame: pd.DataFrame, *, header: bool = True) -> bytes:
     """The shortlist as CSV bytes: UTF-8 BOM, bilingual header row, CRLF line ends (RFC 4180).
 
     ``header=False`` gives the rows alone (no BOM), to append a further chunk of a list.
     """
-    text = pd.DataFrame({c: _cells(frame[c].reset_index(drop=True), kind) for c, kind in SHORTLIST_COLUMNS})
-    buf = io.StringIO()
-    text.to_csv(buf, index=False, header=[field_alias(c) or c for c, _ in SHORTLIST_COLUMNS] if header else False,
-                lineterminator="\r\n")
-    return buf.getvalue().encode("utf-8-sig" if header else "utf-8")
+    head = _Lines()
+    if header:
+        _writer(head).writerow([field_alias(c) or c for c, _ in SHORTLIST_COLUMNS])
+    text = "".join(head) + "".join(csv_lines(frame).tolist())
+    return text.encode("utf-8-sig" if header else "utf-8")
 
 
 #: Rows formatted at a time when a list is written to a file (bounds the memory of a city's

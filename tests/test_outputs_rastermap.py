@@ -38,3 +38,27 @@ def test_a_building_smaller_than_a_pixel_still_shows():
     img = _decode(footprints_png([box(101, 101, 106, 106)], np.array([0]), [("#000000", 1.0)], x0=0.0, y1=400.0,
                                  scale=0.05, width_px=20, height_px=20))
     assert (img[..., 3] > 0).sum() >= 1
+
+
+def test_burnt_shapes_match_rasterio_on_the_geometries_themselves():
+    """Coordinates read in one pass burn the same cells as rasterio reading each shapely geometry:
+    a multipolygon (split into its parts), a polygon with a hole, a line, in burn order."""
+    import shapely
+    from affine import Affine
+    from rasterio import features
+    from shapely.geometry import LineString, MultiPolygon, Polygon
+
+    from pv_survey.outputs.rastermap import _burn_shapes
+
+    ring = Polygon([(2, 2), (18, 2), (18, 18), (2, 18)], [[(6, 6), (14, 6), (14, 14), (6, 14)]])
+    multi = MultiPolygon([box(20, 0, 30, 10), box(25, 5, 40, 12)])
+    geoms = np.array([ring, multi, LineString([(0, 19), (39, 1)]), box(8, 8, 12, 30)], dtype=object)
+    values = [1, 2, 3, 4]
+    transform = Affine(0.5, 0.0, 0.0, 0.0, -0.5, 20.0)  # 0.5 m cells, 80 x 40
+    want = features.rasterize(zip(geoms, values), out_shape=(40, 80), transform=transform, all_touched=True)
+    got = features.rasterize(_burn_shapes(geoms, values), out_shape=(40, 80), transform=transform,
+                             all_touched=True)
+    np.testing.assert_array_equal(got, want)
+    assert set(np.unique(got)) == {0, 1, 2, 3, 4}  # every shape left a mark
+    assert got[20, 20] == 4 and got[int((20 - 3) * 2), int(3 * 2)] == 1  # the box over the hole; the ring
+    assert len(_burn_shapes(geoms, values)) == len(shapely.get_parts(geoms))  # the multipolygon's two parts

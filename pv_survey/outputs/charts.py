@@ -360,8 +360,9 @@ def cumulative_capacity_png(plan: pd.DataFrame, targets: pd.DataFrame, existing_
 
 
 def _category_order(values) -> list[str]:
-    known = [c for c in CATEGORY_LABELS if c in set(values)]
-    return known + sorted(set(map(str, values)) - set(known))
+    present = set(pd.unique(pd.Series(values, dtype=object)))
+    known = [c for c in CATEGORY_LABELS if c in present]
+    return known + sorted(set(map(str, present)) - set(known))
 
 
 def category_png(plan: pd.DataFrame, text: ChartText) -> bytes:
@@ -446,14 +447,20 @@ def site_curves_png(curves: pd.DataFrame, plan: pd.DataFrame, text: ChartText, *
         ``rank``, ``building_id``, ``name`` (the label); the first ``n_sites`` ranks with a curve are drawn.
     text : ChartText
     """
-    have = set(curves["building_id"].astype(str)) if len(curves) else set()
+    curve_ids = curves["building_id"].astype(str).to_numpy(dtype=object) if len(curves) else np.zeros(0, object)
     p = plan.sort_values("rank", kind="stable") if len(plan) else plan
-    top = [r for r in p.itertuples() if str(r.building_id) in have][:n_sites] if len(p) else []
+    if len(p):  # the first n_sites sites in rank order that have a curve
+        with_curve = p[member(p["building_id"].astype(str).to_numpy(dtype=object), pd.unique(curve_ids))]
+        top = list(with_curve.iloc[:n_sites].itertuples())
+    else:
+        top = []
+    drawn = member(curve_ids, [str(r.building_id) for r in top])
+    by_site = {bid: curves[drawn][curve_ids[drawn] == bid] for bid in pd.unique(curve_ids[drawn])}
     with text.rc():
         fig = Figure(figsize=(8.0, 3.8), layout="constrained")
         ax = fig.add_subplot()
         for k, r in enumerate(top):
-            c = curves[curves["building_id"].astype(str) == str(r.building_id)]
+            c = by_site[str(r.building_id)]
             x = np.concatenate([[0.0], c["cum_kwp"].to_numpy(float)])
             y = c["cum_kwh_kwp"].to_numpy(float)
             y = np.concatenate([[y[0]], y])

@@ -27,6 +27,32 @@ def _rgba(hex_colour: str, alpha: float) -> tuple[int, int, int, int]:
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), int(round(255 * alpha))
 
 
+def _burn_shapes(geoms: np.ndarray, values: list[int]) -> list[tuple[object, int]]:
+    """(GeoJSON-like geometry, value) pairs as :func:`rasterio.features.rasterize` burns them.
+
+    Rasterio splits a multipolygon into its polygons, in order, each with the value of the whole;
+    this does the same with the coordinates of every polygon read in one pass (shapely's per-ring
+    ``__geo_interface__`` was most of the time of a city's map). Parts that are not polygons are
+    handed over as they are.
+    """
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    is_poly = shapely.get_type_id(parts) == 3  # shapely.GeometryType.POLYGON
+    polys = parts[is_poly]
+    rings, ring_poly = shapely.get_rings(polys, return_index=True)
+    xy, xy_ring = shapely.get_coordinates(rings, return_index=True)
+    xy = xy.tolist()
+    ends = np.searchsorted(xy_ring, np.arange(len(rings) + 1)).tolist()
+    ring_xy = [xy[a:b] for a, b in zip(ends[:-1], ends[1:])]
+    first = np.searchsorted(ring_poly, np.arange(len(polys) + 1)).tolist()
+    poly_at = np.flatnonzero(is_poly).tolist()
+    shapes: list[tuple[object, int]] = [None] * len(parts)  # type: ignore[list-item]
+    for k, j in enumerate(poly_at):
+        shapes[j] = ({"type": "Polygon", "coordinates": ring_xy[first[k]:first[k + 1]]}, values[owner[j]])
+    for j in np.flatnonzero(~is_poly).tolist():
+        shapes[j] = (parts[j], values[owner[j]])
+    return shapes
+
+
 def footprints_png(geometry, classes: np.ndarray, palette: list[tuple[str, float]], *, x0: float, y1: float,
                    scale: float, width_px: int, height_px: int) -> str:
     """Footprints rasterised by class into a transparent PNG, as a ``data:`` URI.
@@ -64,7 +90,7 @@ def footprints_png(geometry, classes: np.ndarray, palette: list[tuple[str, float
     keep = (classes >= 0) & ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     codes = np.zeros((h, w), dtype=np.uint8)
     order = np.argsort(classes[keep], kind="stable")  # higher classes burnt last, on top
-    shapes = zip(geoms[keep][order], (classes[keep][order] + 1).tolist())
+    shapes = _burn_shapes(geoms[keep][order], (classes[keep][order] + 1).tolist())
     if keep.any():
         features.rasterize(shapes, out=codes, transform=transform, all_touched=True)
     lut = np.zeros((len(palette) + 1, 4), dtype=np.uint8)

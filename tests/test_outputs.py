@@ -661,6 +661,26 @@ def test_charts_bilingual_with_cjk_font(tmp_path):
     assert paths["cumulative_capacity.png"].read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_site_curves_chart_draws_the_first_ranked_sites_that_have_a_curve():
+    """Ranks 1 (A, no curve), 2 (B), 3 (C), 4 (D): with two lines, B and C, each its own rows in order."""
+    from pv_survey.outputs.charts import collect_figures, site_curves_png
+
+    plan = pd.DataFrame({"rank": [3, 1, 2, 4], "building_id": ["C", "A", "B", "D"], "name": ["丙", "甲", "", "丁"]})
+    curves = pd.DataFrame({"building_id": ["D", "B", "D", "C", "B", "X"], "n_modules": [1, 1, 2, 1, 2, 1],
+                           "cum_kwp": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                           "cum_kwh_kwp": [1000.0, 1100.0, 900.0, 950.0, 1050.0, 800.0]})
+    with collect_figures() as figs:
+        site_curves_png(curves, plan, ChartText(None), n_sites=2)
+    lines = figs[0].axes[0].get_lines()
+    # B has no name: its id; C's Chinese name is dropped by an English-only chart (ChartText(None))
+    assert [ln.get_label() for ln in lines] == ["#2 B", "#3"]
+    # a step line from 0 kWp at the first point's yield (matplotlib's steps-pre stores the corners)
+    xb, yb = (np.asarray(v, float) for v in lines[0].get_data())
+    assert (xb.tolist(), yb.tolist()) == ([0.0, 2.0, 5.0], [1100.0, 1100.0, 1050.0])
+    xc, yc = (np.asarray(v, float) for v in lines[1].get_data())
+    assert (xc.tolist(), yc.tolist()) == ([0.0, 4.0], [950.0, 950.0])
+
+
 def test_extra_layers_are_written_with_a_style(tmp_path):
     carports = gpd.GeoDataFrame({"carport_id": ["C1"], "capacity_kwp": [12.5]},
                                 geometry=[shapely.box(0, 0, 10, 5)], crs=METRIC_CRS)

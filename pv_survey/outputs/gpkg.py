@@ -372,7 +372,8 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: boo
     if "fid" not in frame.columns:
         raise OutputError(f"layer '{name}': no 'fid' column; build it with result_layers()")
     fid = frame["fid"].to_numpy()
-    if len(np.unique(fid)) != len(fid):
+    in_order = np.array_equal(fid, np.arange(1, len(fid) + 1))  # 1..n in row order: every layer of result_layers
+    if not in_order and len(np.unique(fid)) != len(fid):
         raise OutputError(f"layer '{name}': duplicate fid values; ids must be unique")
     kwargs: dict = {"driver": "GPKG", "layer": name, "layer_options": {"FID": "fid"}}
     if create:
@@ -392,7 +393,7 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: boo
         # the first chunk creates the layer; later ones append to it. Appended rows take SQLite's next
         # ids, so a layer is chunked only when its fids run 1..n in row order (every layer of
         # result_layers does); any other layer is written in one piece.
-        step = WRITE_CHUNK_FEATURES if np.array_equal(fid, np.arange(1, len(fid) + 1)) else max(len(frame), 1)
+        step = WRITE_CHUNK_FEATURES if in_order else max(len(frame), 1)
         rest = {k: v for k, v in kwargs.items() if k not in ("dataset_options", "layer_options")}
         for start in range(0, max(len(frame), 1), step):
             _check_cancel(cancel, path)

@@ -144,7 +144,8 @@ def _phase_key(phase: str) -> tuple:
 def phase_order(phases) -> list[str]:
     """Distinct phases in reading order: dated build phases by year, other build phases,
     reserve, pinned out, '' (no site)."""
-    uniq = {"" if (p is None or (isinstance(p, float) and np.isnan(p))) else str(p) for p in phases}
+    distinct = pd.unique(pd.Series(phases, dtype=object)) if not isinstance(phases, (set, frozenset)) else phases
+    uniq = {"" if (p is None or (isinstance(p, float) and np.isnan(p))) else str(p) for p in distinct}
     return sorted(uniq, key=_phase_key)
 
 

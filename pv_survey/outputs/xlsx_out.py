@@ -128,11 +128,11 @@ def _width(head: str, values: list, kind: str) -> float:
     if not shown:
         w_body = 0
     elif kind in _FORMATS:
-        big = max(abs(float(v)) for v in shown)
+        big = float(np.max(np.abs(np.asarray(shown, dtype=float))))
         digits = {"int": 0, "dec1": 1, "dec2": 2, "dec6": 6}[kind]
         w_body = len(f"{-big:,.{digits}f}")
-    else:
-        w_body = max(_display_width(str(v)) for v in set(map(str, shown)))
+    else:  # ASCII text is one unit a character
+        w_body = max(len(t) if t.isascii() else _display_width(t) for t in set(map(str, shown)))
     return min(max(w_head, w_body, 6) + 2, 48)
 
 

@@ -36,6 +36,7 @@ from .styles import (
     EXCLUDED_COLOUR,
     UNPLANNED_COLOUR,
     YIELD_COLOURS,
+    built_phase_mask,
     is_built_phase,
     phase_colours,
     phase_label,
@@ -257,7 +258,7 @@ def _planned(plan: pd.DataFrame) -> np.ndarray:
     """Rows of the build phases (not reserve, pinned out or no phase)."""
     if "phase" not in plan:
         return np.zeros(len(plan), bool)
-    return np.array([is_built_phase(p) for p in plan["phase"].fillna("").astype(str)], dtype=bool)
+    return built_phase_mask(plan["phase"].fillna("").astype(str))
 
 
 # --------------------------------------------------------------------------- cumulative capacity
@@ -672,7 +673,7 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
         colours = phase_colours(p["phase"].astype(str))
         p = p.sort_values("rank", ascending=False, kind="stable")  # best sites drawn last, on top
         psimple = shapely.simplify(p.geometry.to_numpy(), tol, preserve_topology=True)
-        built = np.array([is_built_phase(x) for x in p["phase"].astype(str)], dtype=bool)
+        built = built_phase_mask(p["phase"].astype(str))
         n_built = int(built.sum())
         for g, (_, row), is_built in zip(psimple, p.iterrows(), built):
             if g is None or g.is_empty:

@@ -21,7 +21,7 @@ import pandas as pd
 from ..config import OutputsConfig
 from ..inputs.crs import wgs84_to_gcj02
 from .labels import category_label, field_alias
-from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
+from .styles import PINNED_OUT, RESERVE, built_phase_mask, phase_label, phase_order
 
 __all__ = ["SHORTLIST_COLUMNS", "EXTRA_COLUMNS", "LONLAT_CRS", "CSV_LINE", "shortlist_frame", "csv_lines",
            "with_csv_lines", "csv_bytes", "write_csv", "shortlist_lists", "shortlist_files", "slug"]
@@ -121,7 +121,7 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
         ``annual_kwh``; ``lon_deg`` / ``lat_deg`` of the footprint centroid in CGCS2000.
     """
     phase = plan["phase"].fillna("").astype(str) if "phase" in plan else pd.Series("", index=plan.index)
-    keep = np.array([is_built_phase(x) or x == RESERVE for x in phase], dtype=bool)
+    keep = built_phase_mask(phase) | (phase == RESERVE).to_numpy(dtype=bool)
     p = plan[keep]
     p = p.iloc[np.argsort(p["rank"].to_numpy(float), kind="stable")] if "rank" in p else p
     out = pd.DataFrame(index=p.index)
@@ -299,7 +299,7 @@ def shortlist_lists(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConf
     """
     sl = shortlist_frame(plan) if shortlist is None else shortlist
     phase = sl["phase"].fillna("").astype(str).to_numpy(dtype=object)
-    built = np.flatnonzero(np.array([is_built_phase(x) for x in phase], dtype=bool))
+    built = np.flatnonzero(built_phase_mask(phase))
     used: set[str] = set()
     seen: set[tuple] = set()
     lists: dict[str, pd.DataFrame] = {}

@@ -29,7 +29,7 @@ from .charts import (
 )
 from .csv_out import shortlist_frame
 from .labels import bilingual, category_label, field_alias
-from .styles import is_built_phase, phase_label, phase_order
+from .styles import built_phase_mask, is_built_phase, phase_label, phase_order
 
 __all__ = ["SITE_TABLE_COLUMNS", "MAP_SCRIPT", "render_charts", "phase_table", "site_table", "plain_words", "report_html",
            "summary_md", "format_value"]
@@ -290,7 +290,7 @@ def site_table(plan: pd.DataFrame) -> pd.DataFrame:
     if not len(plan):
         return pd.DataFrame(columns=[h for _c, h in SITE_TABLE_COLUMNS])
     year = _build_year(plan).fillna("").astype(str)
-    built = plan[np.array([is_built_phase(y) for y in year], dtype=bool)]
+    built = plan[built_phase_mask(year)]
     built = built.sort_values("rank", kind="stable") if "rank" in built else built
     names = shortlist_frame(built.assign(phase=_build_year(built))) if isinstance(built, gpd.GeoDataFrame) \
         else None
@@ -399,7 +399,7 @@ def render_charts(*, plan: pd.DataFrame, roofs: pd.DataFrame, targets: pd.DataFr
     """PNG bytes of every report chart: ``cumulative``, ``category``, ``yield``, ``monthly``,
     ``typical_day`` when the typical day per month of the hourly profiles is given, and ``curves``
     with the sites' capacity-yield curves (the ``site_curves`` layer)."""
-    planned = [is_built_phase(p) for p in plan["phase"].fillna("").astype(str)] if len(plan) else []
+    planned = built_phase_mask(plan["phase"].fillna("").astype(str)) if len(plan) else []
     planned_ids = plan.loc[np.array(planned, dtype=bool), "building_id"] if len(plan) else []
     out = {
         "cumulative": cumulative_capacity_png(plan, targets, existing_kwp, text),

@@ -28,6 +28,7 @@ __all__ = [
     "fill_template",
     "phase_order",
     "is_built_phase",
+    "built_phase_mask",
     "RESERVE",
     "PINNED_OUT",
     "phase_colours",
@@ -126,6 +127,18 @@ def _fill_symbol(name: str, fill: str, line: str, width_mm: float, *, fill_alpha
 def is_built_phase(phase) -> bool:
     """True for a build phase (a target year, 'catch-up'), False for reserve, pinned out or none."""
     return ("" if phase is None else str(phase)) not in NOT_BUILT_PHASES
+
+
+def built_phase_mask(phases) -> np.ndarray:
+    """:func:`is_built_phase` of each of ``phases`` (text, e.g. ``plan["phase"].fillna("").astype(str)``)
+    as a bool array, decided once per distinct phase."""
+    s = pd.Series(phases)
+    codes, uniques = pd.factorize(s)  # missing values -> -1, decided one by one (None and NaN differ)
+    out = np.array([is_built_phase(u) for u in uniques] + [False], dtype=bool)[codes]
+    na = codes < 0
+    if na.any():
+        out[na] = [is_built_phase(v) for v in s[na].tolist()]
+    return out
 
 
 def _phase_key(phase: str) -> tuple:

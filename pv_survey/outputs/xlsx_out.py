@@ -30,7 +30,7 @@ import pandas as pd
 from ..config import OutputsConfig
 from .csv_out import SHORTLIST_COLUMNS, shortlist_frame
 from .labels import bilingual, category_label, field_alias
-from .styles import PINNED_OUT, RESERVE, is_built_phase, phase_label, phase_order
+from .styles import PINNED_OUT, RESERVE, built_phase_mask, phase_label, phase_order
 
 __all__ = ["WORKBOOK_COLUMNS", "SUMMARY_COLUMNS", "SUMMARY_SHEET", "sheet_groups", "workbook_sheets",
            "shortlists_xlsx"]
@@ -207,7 +207,7 @@ def shortlists_xlsx(plan: gpd.GeoDataFrame, *, title: str = "", when: datetime |
     heads = [bilingual("工作表", "Sheet"), bilingual("内容", "Contents"), bilingual("项目数", "Sites")] + \
         [field_alias(c) or c for c in SUMMARY_COLUMNS]
     sums = {c: pd.to_numeric(sl[c], errors="coerce") for c in SUMMARY_COLUMNS}
-    built = np.array([is_built_phase(p) for p in sl["phase"].fillna("").astype(str)], dtype=bool)
+    built = built_phase_mask(sl["phase"].fillna("").astype(str))
     cut = {}
     rows = []
     for t, what, m in groups:

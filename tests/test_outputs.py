@@ -627,6 +627,18 @@ def test_phase_order_and_colours():
     assert len(set(c.values())) == 5  # every phase its own colour
 
 
+def test_built_phase_mask_is_is_built_phase_of_each():
+    from pv_survey.outputs.styles import built_phase_mask, is_built_phase
+
+    phases = ["2025", "reserve", "", "pinned out", "catch-up", "2030", "reserve", None, float("nan"), "2025"]
+    # build years and catch-up are built; reserve, pinned out, '' and None are not; NaN is text 'nan'
+    want = [True, False, False, False, True, True, False, False, True, True]
+    assert [is_built_phase(p) for p in phases] == want
+    assert built_phase_mask(pd.Series(phases, dtype=object)).tolist() == want
+    assert built_phase_mask(pd.Series(phases[:7], dtype="string")).tolist() == want[:7]
+    assert built_phase_mask([]).tolist() == []
+
+
 def test_yield_breaks_cover_the_data():
     v = np.array([812.0, 950.0, 1003.0, 1100.0, 1187.0, np.nan, 0.0])
     edges = yield_breaks(v, 5)

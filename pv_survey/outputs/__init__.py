@@ -213,9 +213,10 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                 raise OutputError(write_failure(out / name, "writing", exc)) from exc
             return tmp
 
-        # The GeoPackage is written in a thread beside the other files (GDAL releases the GIL while it
-        # writes, so a city's 1-2 GB file overlaps the lists, workbook and report); joined before the
-        # index and the manifest, which list and hash it. Any failure here stops it at its next chunk.
+        # The GeoPackage is written in a thread beside the other files; joined before the index and the
+        # manifest, which list and hash it. Any failure here stops it at its next chunk. (pyogrio holds
+        # Python's GIL while GDAL writes, measured with py-spy --gil: the two overlap little, so each
+        # part is kept lean rather than counted on to run in parallel; bench/bench_outputs.py.)
         gpkg_tmp = st.temp("survey.gpkg")
         stop = threading.Event()
         gpkg_failure: list[BaseException] = []

@@ -301,7 +301,9 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
         raise OutputError(f"{p}: no layers to write")
     stamp = timestamp or gpkg_timestamp()
     rows = []
-    with _gdal_config(OGR_CURRENT_DATE=stamp):
+    # no fsync at each of GDAL's commits: the file is new, at a temporary name, and flushed to disk
+    # once before it is renamed into place (pv_survey.outputs.atomic); its content is the same
+    with _gdal_config(OGR_CURRENT_DATE=stamp, OGR_SQLITE_SYNCHRONOUS="OFF"):
         for i, (name, layer) in enumerate(layers.items()):
             _check_cancel(cancel, p)
             frame = layer() if callable(layer) else layer  # built now, dropped after writing

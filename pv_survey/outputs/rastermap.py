@@ -35,19 +35,21 @@ def _burn_shapes(geoms: np.ndarray, values: list[int]) -> list[tuple[object, int
     ``__geo_interface__`` was most of the time of a city's map). Parts that are not polygons are
     handed over as they are.
     """
-    parts, owner = shapely.get_parts(geoms, return_index=True)
+    if (shapely.get_type_id(geoms) == 3).all():  # polygons only (the usual footprints): no parts to split
+        parts, owner = geoms, np.arange(len(geoms))
+    else:
+        parts, owner = shapely.get_parts(geoms, return_index=True)
     is_poly = shapely.get_type_id(parts) == 3  # shapely.GeometryType.POLYGON
-    polys = parts[is_poly]
-    rings, ring_poly = shapely.get_rings(polys, return_index=True)
-    xy, xy_ring = shapely.get_coordinates(rings, return_index=True)
-    xy = xy.tolist()
-    ends = np.searchsorted(xy_ring, np.arange(len(rings) + 1)).tolist()
-    ring_xy = [xy[a:b] for a, b in zip(ends[:-1], ends[1:])]
-    first = np.searchsorted(ring_poly, np.arange(len(polys) + 1)).tolist()
-    poly_at = np.flatnonzero(is_poly).tolist()
     shapes: list[tuple[object, int]] = [None] * len(parts)  # type: ignore[list-item]
-    for k, j in enumerate(poly_at):
-        shapes[j] = ({"type": "Polygon", "coordinates": ring_xy[first[k]:first[k + 1]]}, values[owner[j]])
+    if is_poly.any():
+        _kind, xy, (ring_ends, poly_ends) = shapely.to_ragged_array(parts[is_poly], include_z=False)
+        xy = xy.tolist()
+        ring_ends = ring_ends.tolist()
+        ring_xy = [xy[a:b] for a, b in zip(ring_ends[:-1], ring_ends[1:])]
+        poly_ends = poly_ends.tolist()
+        for k, j in enumerate(np.flatnonzero(is_poly).tolist()):
+            shapes[j] = ({"type": "Polygon", "coordinates": ring_xy[poly_ends[k]:poly_ends[k + 1]]},
+                         values[owner[j]])
     for j in np.flatnonzero(~is_poly).tolist():
         shapes[j] = (parts[j], values[owner[j]])
     return shapes

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-scale bench-read demo-data clean help
+.PHONY: run test bench bench-scale bench-read bench-outputs demo-data clean help
 
 help:
 	@echo "make run        install into .venv and survey the embedded Tianhe demo district"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench      energy, shading, module-layout and flux-raster benchmarks (results in bench/results/)"
 	@echo "make bench-scale  10k / 100k / 1M-building synthetic city end to end (bench/results/scale.*)"
 	@echo "make bench-read   peak memory of reading 100k / 300k buildings in one go and in windows (bench/results/read_windows.*)"
+	@echo "make bench-outputs  the outputs stage alone on a 40k-building synthetic city (bench/results/outputs.*)"
 	@echo "make demo-data  regenerate data/ byte-for-byte"
 
 $(BIN)/python:
@@ -39,6 +40,9 @@ bench-scale: $(STAMP)
 bench-read: $(STAMP)
 	$(BIN)/python -m bench.bench_read --sizes 100000 300000 --windows 10000 50000
 	$(BIN)/python -m bench.windows_e2e --buildings 60000 --window 25000
+
+bench-outputs: $(STAMP)
+	$(BIN)/python -m bench.bench_outputs --buildings 40000 --repeat 2
 
 demo-data: $(STAMP)
 	$(BIN)/pv-survey demo-data --out data

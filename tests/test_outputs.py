@@ -268,6 +268,12 @@ def test_gpkg_arrow_and_feature_writes_give_the_same_layers(tmp_path, monkeypatc
         "label": ["甲", None, "=1+1"], "nothing": [None, None, None], "s": pd.array(["a", None, "c"], dtype="string"),
     }))
     layers["dated"] = G.table_layer(pd.DataFrame({"when": pd.to_datetime(["2025-01-01", "2025-06-30"])}))
+    # feature layers that are not polygons: lines with a missing geometry, and a mix (geometry type Unknown)
+    layers["lines"] = G.table_layer(gpd.GeoDataFrame(
+        {"facade_id": ["F1", "F2", "F3"]}, geometry=[shapely.LineString([(0, 0), (5, 0)]), None,
+                                                    shapely.LineString([(0, 0), (0, 5), (3, 5)])], crs=METRIC_CRS))
+    layers["mixed"] = G.table_layer(gpd.GeoDataFrame(
+        {"k": [1, 2]}, geometry=[shapely.Point(1, 2), shapely.box(0, 0, 1, 1)], crs=METRIC_CRS))
     layers["empty"] = G.table_layer(pd.DataFrame({"v": pd.Series([], dtype=float)}))
     monkeypatch.setattr(G, "WRITE_CHUNK_FEATURES", 3)  # chunks appended through both paths
     calls = []
@@ -282,7 +288,7 @@ def test_gpkg_arrow_and_feature_writes_give_the_same_layers(tmp_path, monkeypatc
     G.write_gpkg(tmp_path / "arrow.gpkg", layers, crs=METRIC_CRS, timestamp=stamp, arrow=True)
     G.write_gpkg(tmp_path / "features.gpkg", layers, crs=METRIC_CRS, timestamp=stamp, arrow=False)
     used = {(f, layer): a for f, layer, a in calls}
-    assert used[("arrow.gpkg", "buildings")] and used[("arrow.gpkg", "edge")]
+    assert used[("arrow.gpkg", "buildings")] and used[("arrow.gpkg", "edge")] and used[("arrow.gpkg", "lines")]
     assert not used[("arrow.gpkg", "dated")] and not used[("arrow.gpkg", "empty")]
     assert not any(a for (f, _l), a in used.items() if f == "features.gpkg")
     a, b = _sqlite_dump(tmp_path / "arrow.gpkg"), _sqlite_dump(tmp_path / "features.gpkg")

@@ -58,6 +58,9 @@ NO_FIT = "no module fits the usable area / 无法布置组件"
 MAX_BRIDGED_COLS = 1
 #: Numerical margin of the inside test: a cell may touch the usable polygon's edge. [m]
 EPS_M = 1e-6
+#: Distance from the polygon's boundary below which the numba inside test leaves a corner or a
+#: cell to shapely (its rounding errors are below 1e-12 m in a roof's own frame). [m]
+SURE_M = 1e-8
 
 
 def _axes(azimuth_deg):
@@ -71,13 +74,12 @@ def _axes(azimuth_deg):
 def _to_local(geoms, origin, f, r):
     """Polygons expressed in each roof's (u along the row, v along the facing) frame."""
     coords, idx = shapely.get_coordinates(geoms, return_index=True)
-    d = coords - origin[idx]
-    local = np.stack([(d * r[idx]).sum(axis=1), (d * f[idx]).sum(axis=1)], axis=1)
-    return shapely.set_coordinates(np.array(geoms, dtype=object, copy=True), local)
+    return shapely.set_coordinates(np.array(geoms, dtype=object, copy=True), _local_xy(coords, idx, origin, f, r))
 
 
 def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, *, length_m: float,
-               width_m: float, gap_m: float = RoofsConfig.module_gap_m, pair=None) -> dict[str, np.ndarray]:
+               width_m: float, gap_m: float = RoofsConfig.module_gap_m, pair=None,
+               reference: bool = False) -> dict[str, np.ndarray]:
     """Module cells that fit each usable polygon, portrait or landscape, whichever fits more.
 
     Parameters
@@ -98,6 +100,10 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
         Gap between modules along a row. [m]
     pair : array of bool (n,), optional
         Cells are back-to-back pairs of modules (east-west rows).
+    reference : bool
+        Decide every cell with shapely (``contains_xy`` on its corners, ``contains`` on a non-convex
+        polygon) instead of the numba kernel (:mod:`pv_survey._layout_kernel`), which decides the
+        cells it is certain of and leaves the others to the same shapely test: the same cells.
 
     Returns
     -------
@@ -113,21 +119,13 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
     gcr = np.asarray(gcr, dtype=float)
     k = np.where(np.asarray(pair, dtype=bool), 2.0, 1.0) if pair is not None else np.ones(n)
     f, r = _axes(facing_azimuth_deg)
-    valid = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool) if n else np.zeros(0, bool)
+    valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) if n else np.zeros(0, bool)
     origin = np.zeros((n, 2))
     if valid.any():
         b = shapely.bounds(geoms[valid])
         origin[valid] = b[:, :2]
-    local = np.empty(n, dtype=object)
-    local[valid] = _to_local(geoms[valid], origin[valid], f[valid], r[valid])
-    lb = np.full((n, 4), np.nan)
-    if valid.any():
-        lb[valid] = shapely.bounds(local[valid])
-        shapely.prepare(local[valid])
-    convex = np.zeros(n, dtype=bool)
-    if valid.any():
-        area = shapely.area(local[valid])
-        convex[valid] = shapely.area(shapely.convex_hull(local[valid])) - area <= 1e-9 * np.maximum(area, 1.0)
+    rings = _local_rings(geoms, valid, origin, f, r)
+    lb = rings.bounds
     span_u = np.where(valid, lb[:, 2] - lb[:, 0], 0.0)
     span_v = np.where(valid, lb[:, 3] - lb[:, 1], 0.0)
     cands = []
@@ -143,18 +141,21 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
                       np.floor((span_v - depth) / pitch_v + 1e-9) + 1, 0).astype(np.int64)
         nu, nv = np.maximum(nu, 0), np.maximum(nv, 0)
         total = nu * nv
-        roof = np.repeat(np.arange(n), total)
         start = np.concatenate([[0], np.cumsum(total)[:-1]]) if n else np.zeros(0, np.int64)
-        kk = np.arange(total.sum()) - np.repeat(start, total)
+        if reference:
+            status = _status_shapely(geoms, valid, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start)
+        else:
+            status = _status_fast(geoms, rings, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start)
+        kept = np.flatnonzero(status)
+        roof = np.searchsorted(start, kept, side="right") - 1 if kept.size else np.zeros(0, np.int64)
+        # a roof without candidates shares its start with the next one: searchsorted takes the last
+        kk = kept - start[roof]
         col = kk % np.maximum(nu[roof], 1)
         row = kk // np.maximum(nu[roof], 1)
         u0 = lb[roof, 0] + col * pitch_u
         v0 = lb[roof, 1] + row * pitch_v[roof]
-        inside = _cells_inside(local, convex, roof, u0 + EPS_M, v0 + EPS_M, u0 + along - EPS_M,
-                               v0 + depth[roof] - EPS_M)
-        count = np.bincount(roof[inside], minlength=n)
-        cands.append(dict(roof=roof[inside], row=row[inside], col=col[inside], u0=u0[inside], v0=v0[inside],
-                          count=count, along=along, depth=depth))
+        count = np.bincount(roof, minlength=n)
+        cands.append(dict(roof=roof, row=row, col=col, u0=u0, v0=v0, count=count, along=along, depth=depth))
     p, land = cands
     portrait = p["count"] >= land["count"]
     keep_p = portrait[p["roof"]]
@@ -167,6 +168,114 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
     out["depth_m"] = np.where(portrait, p["depth"], land["depth"])
     out["origin"], out["f"], out["r"] = origin, f, r
     return out
+
+
+@dataclass
+class _Rings:
+    """Every valid polygon's rings in its roof frame: closed runs ``xy[start[k]:start[k] + length[k]]``;
+    roof ``i`` has the rings ``ring[ptr[i]:ptr[i + 1]]``; ``bounds`` (n, 4) in the frame (NaN when
+    invalid); ``other``: valid geometries that are not (multi)polygons (decided by shapely)."""
+
+    xy: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    ring: np.ndarray
+    ptr: np.ndarray
+    bounds: np.ndarray
+    other: np.ndarray
+
+
+def _local_xy(coords, idx, origin, f, r) -> np.ndarray:
+    """Coordinates in their roof's frame (u along the row, v along the facing)."""
+    d = coords - origin[idx]
+    return np.stack([(d * r[idx]).sum(axis=1), (d * f[idx]).sum(axis=1)], axis=1)
+
+
+def _local_rings(geoms, valid, origin, f, r) -> _Rings:
+    """The rings of every valid polygon in its roof frame (the coordinates of :func:`_to_local`)."""
+    n = len(geoms)
+    tid = shapely.get_type_id(geoms)
+    simple = valid & (tid == 3)
+    simple[simple] = shapely.get_num_interior_rings(geoms[simple]) == 0
+    multi = np.flatnonzero(valid & ~simple & ((tid == 3) | (tid == 6)))
+    other = valid & ~simple & (tid != 3) & (tid != 6)
+    si = np.flatnonzero(simple)
+    coords, idx = shapely.get_coordinates(geoms[si], return_index=True)
+    ring_roof = [si]
+    ring_len = [np.bincount(idx, minlength=si.size)]
+    all_coords, all_idx = [coords], [si[idx]]
+    if multi.size:  # holes or several parts: one ring at a time
+        parts, part_of = shapely.get_parts(geoms[multi], return_index=True)
+        rr, ring_of = shapely.get_rings(parts, return_index=True)
+        c2, i2 = shapely.get_coordinates(rr, return_index=True)
+        roof_of_ring = multi[part_of[ring_of]]
+        ring_roof.append(roof_of_ring)
+        ring_len.append(np.bincount(i2, minlength=rr.size))
+        all_coords.append(c2)
+        all_idx.append(roof_of_ring[i2])
+    coords, idx = np.concatenate(all_coords), np.concatenate(all_idx)
+    xy = _local_xy(coords, idx, origin, f, r)
+    ring_roof, ring_len = np.concatenate(ring_roof), np.concatenate(ring_len)
+    ring_start = np.concatenate([[0], np.cumsum(ring_len)[:-1]]).astype(np.int64)
+    ring = np.argsort(ring_roof, kind="stable")
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(ring_roof, minlength=n))]).astype(np.int64)
+    bounds = np.tile([np.inf, np.inf, -np.inf, -np.inf], (n, 1))
+    np.minimum.at(bounds[:, 0], idx, xy[:, 0])
+    np.minimum.at(bounds[:, 1], idx, xy[:, 1])
+    np.maximum.at(bounds[:, 2], idx, xy[:, 0])
+    np.maximum.at(bounds[:, 3], idx, xy[:, 1])
+    bounds[np.bincount(idx, minlength=n) == 0] = np.nan
+    if other.any():
+        bounds[other] = shapely.bounds(_to_local(geoms[other], origin[other], f[other], r[other]))
+    return _Rings(xy, ring_start, ring_len.astype(np.int64), ring.astype(np.int64), ptr, bounds, other)
+
+
+def _status_fast(geoms, rings, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start) -> np.ndarray:
+    """Inside status of every candidate cell: the numba kernel, then shapely for the cells it leaves open."""
+    from ._layout_kernel import UNSURE, cell_status
+
+    n_cand = int((nu * nv).sum())
+    status = np.zeros(n_cand, dtype=np.int8)
+    if n_cand:
+        cell_status(rings.xy, rings.start, rings.length, rings.ring, rings.ptr, lb, nu, nv, float(pitch_u),
+                    np.asarray(pitch_v, float), float(along), np.asarray(depth, float), start, EPS_M, SURE_M, status)
+    if rings.other.any():  # not a polygon: every candidate cell to shapely
+        total = nu * nv
+        mark = rings.other & (total > 0)
+        status[np.concatenate([np.arange(s, s + t) for s, t in zip(start[mark], total[mark])])] = UNSURE
+    open_ = np.flatnonzero(status == UNSURE)
+    if open_.size:
+        roof = np.searchsorted(start, open_, side="right") - 1
+        status[open_] = _decide_shapely(geoms, origin, f, r, lb, nu, pitch_u, pitch_v, along, depth, start,
+                                        open_, roof)
+    return status
+
+
+def _status_shapely(geoms, valid, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start) -> np.ndarray:
+    """Inside status of every candidate cell from shapely alone (the reference of the kernel)."""
+    n = len(geoms)
+    total = nu * nv
+    roof = np.repeat(np.arange(n), total)
+    cand = np.arange(total.sum())
+    return _decide_shapely(geoms, origin, f, r, lb, nu, pitch_u, pitch_v, along, depth, start, cand, roof)
+
+
+def _decide_shapely(geoms, origin, f, r, lb, nu, pitch_u, pitch_v, along, depth, start, cand, roof) -> np.ndarray:
+    """Inside (1) or not (0) of the candidate cells ``cand`` of roofs ``roof``, with shapely."""
+    if cand.size == 0:
+        return np.zeros(0, dtype=np.int8)
+    uniq, inv = np.unique(roof, return_inverse=True)
+    local = _to_local(geoms[uniq], origin[uniq], f[uniq], r[uniq])
+    shapely.prepare(local)
+    area = shapely.area(local)
+    convex = shapely.area(shapely.convex_hull(local)) - area <= 1e-9 * np.maximum(area, 1.0)
+    kk = cand - start[roof]
+    col = kk % np.maximum(nu[roof], 1)
+    row = kk // np.maximum(nu[roof], 1)
+    u0 = lb[roof, 0] + col * pitch_u
+    v0 = lb[roof, 1] + row * pitch_v[roof]
+    inside = _cells_inside(local, convex, inv, u0 + EPS_M, v0 + EPS_M, u0 + along - EPS_M, v0 + depth[roof] - EPS_M)
+    return inside.astype(np.int8)
 
 
 def _cells_inside(local, convex, roof, u0, v0, u1, v1) -> np.ndarray:

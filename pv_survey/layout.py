@@ -109,7 +109,7 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
     -------
     dict of arrays, one entry per placed cell, ordered by roof, row, column:
         ``roof`` (position in the input), ``row``, ``col``, ``u0``, ``v0`` (cell corner in the
-        roof frame) [m]; and per roof: ``portrait`` (bool), ``along_m`` (module side along the row),
+        roof frame) [m]; and per roof: ``count`` (cells), ``portrait`` (bool), ``along_m`` (module side along the row),
         ``depth_m`` (plan depth of a cell), ``origin`` (n, 2) and the axes ``f``, ``r`` (n, 2).
     """
     geoms = np.asarray(usable_geometry, dtype=object)
@@ -147,23 +147,34 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
         else:
             status = _status_fast(geoms, rings, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start)
         kept = np.flatnonzero(status)
-        roof = np.searchsorted(start, kept, side="right") - 1 if kept.size else np.zeros(0, np.int64)
-        # a roof without candidates shares its start with the next one: searchsorted takes the last
-        kk = kept - start[roof]
-        col = kk % np.maximum(nu[roof], 1)
-        row = kk // np.maximum(nu[roof], 1)
-        u0 = lb[roof, 0] + col * pitch_u
-        v0 = lb[roof, 1] + row * pitch_v[roof]
-        count = np.bincount(roof, minlength=n)
-        cands.append(dict(roof=roof, row=row, col=col, u0=u0, v0=v0, count=count, along=along, depth=depth))
+        # kept cells come in candidate order, i.e. by roof: each roof's run follows its count
+        cum = np.concatenate([[0], np.cumsum(status != 0)])
+        count = cum[start + total] - cum[start]
+        roof = np.repeat(np.arange(n), count)
+        cands.append(dict(kept=kept, roof=roof, count=count, start=start, nu=nu, pitch_u=pitch_u, pitch_v=pitch_v,
+                          along=along, depth=depth))
     p, land = cands
     portrait = p["count"] >= land["count"]
-    keep_p = portrait[p["roof"]]
-    keep_l = ~portrait[land["roof"]]
-    out = {key: np.concatenate([p[key][keep_p], land[key][keep_l]]) for key in ("roof", "row", "col", "u0", "v0")}
-    order = np.lexsort((out["col"], out["row"], out["roof"]))
-    out = {key: v[order] for key, v in out.items()}
+    n_out = np.where(portrait, p["count"], land["count"])
+    first_out = np.concatenate([[0], np.cumsum(n_out)[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
+    m = int(n_out.sum())
+    out = {"roof": np.repeat(np.arange(n), n_out), "row": np.empty(m, np.int64), "col": np.empty(m, np.int64),
+           "u0": np.empty(m), "v0": np.empty(m)}
+    for c, chosen in ((p, portrait), (land, ~portrait)):
+        first = np.concatenate([[0], np.cumsum(c["count"])[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
+        sel = chosen[c["roof"]]
+        roof = c["roof"][sel]
+        kk = c["kept"][sel] - c["start"][roof]
+        nu_r = np.maximum(c["nu"][roof], 1)
+        col = kk % nu_r
+        row = kk // nu_r
+        pos = first_out[roof] + (np.flatnonzero(sel) - first[roof])
+        out["col"][pos] = col
+        out["row"][pos] = row
+        out["u0"][pos] = lb[roof, 0] + col * c["pitch_u"]
+        out["v0"][pos] = lb[roof, 1] + row * c["pitch_v"][roof]
     out["portrait"] = portrait
+    out["count"] = n_out
     out["along_m"] = np.where(portrait, p["along"], land["along"])
     out["depth_m"] = np.where(portrait, p["depth"], land["depth"])
     out["origin"], out["f"], out["r"] = origin, f, r
@@ -297,13 +308,39 @@ def _cells_inside(local, convex, roof, u0, v0, u1, v1) -> np.ndarray:
     return inside
 
 
-def _world_boxes(u0, u1, v0, v1, origin, f, r):
-    """Rectangles given in roof frames (u0..u1 x v0..v1) as plan-view polygons."""
+def _world_box_coords(u0, u1, v0, v1, roof, frames) -> np.ndarray:
+    """Corners (m, 5, 2), closed, of rectangles given in roof frames (u0..u1 x v0..v1), in plan view.
+
+    ``roof``: each rectangle's roof; ``frames``: the ``origin``, ``f``, ``r`` arrays of :func:`grid_cells`.
+    """
     us = np.stack([u0, u1, u1, u0, u0], axis=1)
     vs = np.stack([v0, v0, v1, v1, v0], axis=1)
-    x = origin[:, None, 0] + us * r[:, None, 0] + vs * f[:, None, 0]
-    y = origin[:, None, 1] + us * r[:, None, 1] + vs * f[:, None, 1]
-    return shapely.polygons(np.stack([x, y], axis=-1))
+    o, f, r = frames["origin"][roof], frames["f"][roof], frames["r"][roof]
+    x = o[:, None, 0] + us * r[:, None, 0] + vs * f[:, None, 0]
+    y = o[:, None, 1] + us * r[:, None, 1] + vs * f[:, None, 1]
+    return np.stack([x, y], axis=-1)
+
+
+def _polygons(xy) -> np.ndarray:
+    """Polygons from closed rings of 5 corners (m, 5, 2)."""
+    m = len(xy)
+    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, np.ascontiguousarray(xy).reshape(-1, 2),
+                                     (np.arange(0, 5 * m + 1, 5), np.arange(m + 1)))
+
+
+def _box_centroids(xy) -> np.ndarray:
+    """Centroids (m, 2) of rectangles given by their closed rings (m, 5, 2).
+
+    The area-weighted centroid of the two triangles (p0, p1, p2) and (p0, p2, p3), summed in the
+    order of GEOS's ``Centroid`` (a fan from the first corner; its two zero-area triangles add
+    nothing): the same numbers as ``shapely.centroid`` on these polygons (tests/test_layout.py).
+    """
+    p0, p1, p2, p3 = (xy[:, i] for i in range(4))
+    a1 = (p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1]) - (p2[:, 0] - p0[:, 0]) * (p1[:, 1] - p0[:, 1])
+    a2 = (p2[:, 0] - p0[:, 0]) * (p3[:, 1] - p0[:, 1]) - (p3[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1])
+    c1 = p0 + p1 + p2
+    c2 = p0 + p2 + p3
+    return (a1[:, None] * c1 + a2[:, None] * c2) / 3 / (a1 + a2)[:, None]
 
 
 def thin_evenly(rank, keep_frac: float = RoofsConfig.obstacle_free_frac) -> np.ndarray:
@@ -498,27 +535,21 @@ def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float
                        df["gcr"].to_numpy(float), length_m=module.length_m, width_m=module.width_m, gap_m=gap_m,
                        pair=is_pair)
     ri = cells["roof"]
-    along = cells["along_m"][ri]
-    depth = cells["depth_m"][ri]
-    u0, v0 = cells["u0"], cells["v0"]
     # the half of a pair: east = the far half along the (eastward) facing axis
     half = pair_col[ri]
-    v_lo = np.where(half == "E", v0 + depth / 2.0, v0)
-    v_hi = np.where(half == "W", v0 + depth / 2.0, v0 + depth)
-    need_geom = dsm is not None or with_modules  # a module's own polygon: only to cut obstacles or to write it
-    geom = _world_boxes(u0, u0 + along, v_lo, v_hi, cells["origin"][ri], cells["f"][ri], cells["r"][ri]) \
-        if need_geom else np.full(len(ri), None, dtype=object)
-    if dsm is not None:
+    o_geom = None
+    if dsm is not None:  # every cell's polygon, to cut the obstacles
+        along, depth, v0 = cells["along_m"][ri], cells["depth_m"][ri], cells["v0"]
+        v_lo = np.where(half == "E", v0 + depth / 2.0, v0)
+        v_hi = np.where(half == "W", v0 + depth / 2.0, v0 + depth)
+        o_geom = _polygons(_world_box_coords(cells["u0"], cells["u0"] + along, v_lo, v_hi, ri, cells))
         o_roof, o_cell = dsm_obstacle_cells(dsm, np.where(kept, df.geometry.to_numpy(object), None),
                                             df["tilt_deg"].to_numpy(float), df["azimuth_deg"].to_numpy(float),
                                             height_m=obstacle_height_m)
-        keep = remove_obstacle_modules(geom, ri, o_roof, o_cell, clearance_m=obstacle_clearance_m)
+        sel = np.flatnonzero(remove_obstacle_modules(o_geom, ri, o_roof, o_cell, clearance_m=obstacle_clearance_m))
     else:
-        rank = np.arange(len(ri)) - np.searchsorted(ri, ri, side="left")
-        keep = thin_evenly(rank, obstacle_free_frac)
-    ri, geom = ri[keep], geom[keep]
-    row, col, u0, v_lo, v_hi, along = (a[keep] for a in (cells["row"], cells["col"], u0, v_lo, v_hi, along))
-    count = np.bincount(ri, minlength=n)
+        sel = np.flatnonzero(thin_evenly(_rank_within(ri, cells["count"]), obstacle_free_frac))
+    count = np.bincount(ri[sel], minlength=n)
     covered = np.zeros(n, dtype=bool)
     if existing_pv_kwp is not None and len(existing_pv_kwp):
         bid = df["building_id"].to_numpy()
@@ -527,18 +558,22 @@ def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float
         share = np.divide(count, total, out=np.zeros(n), where=total > 0)
         n_off = np.minimum(np.round(exist * share / module.kwp), count).astype(np.int64)
         covered = kept & (exist > 0) & (count > 0) & (n_off >= count)
-        start = np.searchsorted(ri, ri, side="left")
-        from_end = count[ri] - 1 - (np.arange(len(ri)) - start)
-        stay = from_end >= n_off[ri]
-        ri, geom, row, col, u0, v_lo, v_hi, along = (a[stay] for a in (ri, geom, row, col, u0, v_lo, v_hi, along))
-        count = np.bincount(ri, minlength=n)
+        r_sel = ri[sel]
+        from_end = count[r_sel] - 1 - _rank_within(r_sel, count)
+        sel = sel[from_end >= n_off[r_sel]]
+        count = np.bincount(ri[sel], minlength=n)
     reason[covered] = EXCLUDED["covered"]
     reason[kept & ~covered & (count == 0)] = NO_FIT
     built = reason == ""
-    on = built[ri]
-    ri, geom, row, col, u0, v_lo, v_hi, along = (a[on] for a in (ri, geom, row, col, u0, v_lo, v_hi, along))
+    sel = sel[built[ri[sel]]]
+    ri, row, col, u0, v0 = (cells[key][sel] for key in ("roof", "row", "col", "u0", "v0"))
+    along, depth, half = cells["along_m"][ri], cells["depth_m"][ri], half[sel]
+    v_lo = np.where(half == "E", v0 + depth / 2.0, v0)
+    v_hi = np.where(half == "W", v0 + depth / 2.0, v0 + depth)
     count = np.bincount(ri, minlength=n)
-    n_rows = pd.Series(row).groupby(ri).nunique().reindex(np.arange(n), fill_value=0).to_numpy(np.int64)
+    new_row = np.ones(ri.size, dtype=bool)
+    new_row[1:] = (ri[1:] != ri[:-1]) | (row[1:] != row[:-1])
+    n_rows = np.bincount(ri[new_row], minlength=n).astype(np.int64)
 
     df["excluded_reason"] = reason
     df["module"] = np.where(built, module.name, "")
@@ -552,13 +587,13 @@ def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float
     building_id = df["building_id"].to_numpy(object)
     seg = row_segments(ri, row, col, max_modules=segment_max_modules)
     n_seg = int(seg.max()) + 1 if seg.size else 0
-    first = np.searchsorted(seg, np.arange(n_seg), side="left")
-    last = np.searchsorted(seg, np.arange(n_seg), side="right") - 1
+    first = np.flatnonzero(np.diff(seg, prepend=-1))
+    last = np.append(first[1:], seg.size)[:n_seg] - 1
     s_roof = ri[first]
     s_n = last - first + 1
-    s_geom = _world_boxes(u0[first], u0[last] + along[last], v_lo[first], v_hi[first],
-                          cells["origin"][s_roof], cells["f"][s_roof], cells["r"][s_roof])
-    centre = shapely.get_coordinates(shapely.centroid(s_geom)) if n_seg else np.empty((0, 2))
+    s_xy = _world_box_coords(u0[first], u0[last] + along[last], v_lo[first], v_hi[first], s_roof, cells)
+    s_geom = _polygons(s_xy)
+    centre = _box_centroids(s_xy)
     seg_ids = np.array([f"{a}-S{b}" for a, b in zip(roof_id[s_roof], _rank_within(s_roof) + 1)], dtype=object)
     segments = gpd.GeoDataFrame({
         "segment_id": seg_ids, "roof_id": roof_id[s_roof], "building_id": building_id[s_roof],
@@ -568,13 +603,25 @@ def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float
     if with_modules:
         modules = gpd.GeoDataFrame({
             "module_id": np.array([f"{a}-M{b}" for a, b in zip(roof_id[ri], _rank_within(ri) + 1)], dtype=object),
-            "roof_id": roof_id[ri], "building_id": building_id[ri], "segment_id": seg_ids[seg], "row": row + 1, "col": col + 1}, geometry=geom, crs=roofs.crs)
+            "roof_id": roof_id[ri], "building_id": building_id[ri], "segment_id": seg_ids[seg], "row": row + 1,
+            "col": col + 1},
+            geometry=o_geom[sel] if o_geom is not None else _polygons(_world_box_coords(u0, u0 + along, v_lo, v_hi, ri, cells)),
+            crs=roofs.crs)
     return Layout(gpd.GeoDataFrame(df, geometry=roofs.geometry.name, crs=roofs.crs), segments, modules)
 
 
-def _rank_within(group) -> np.ndarray:
-    """Position of each element within its run of equal (sorted) group values: 0, 1, ..."""
+def _rank_within(group, count=None) -> np.ndarray:
+    """Position of each element within its run of equal (sorted) group values: 0, 1, ...
+
+    ``count``: the number of elements of each group value (``bincount``), when known.
+    """
     g = np.asarray(group)
     if g.size == 0:
         return np.empty(0, np.int64)
-    return np.arange(g.size) - np.searchsorted(g, g, side="left")
+    if count is None:
+        new = np.ones(g.size, dtype=bool)
+        new[1:] = g[1:] != g[:-1]
+        run = np.flatnonzero(new)
+        return np.arange(g.size) - np.repeat(run, np.diff(np.append(run, g.size)))
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    return np.arange(g.size) - first[g]

@@ -1,24 +1,22 @@
-"""numba kernels of :mod:`pv_survey.layout` (private).
+"""numba kernel of :mod:`pv_survey.layout` (private): which module cells lie inside their roof.
 
 :func:`cell_status` decides, for every candidate module cell of every roof, whether the cell lies
-inside its roof's usable polygon (in the roof's own frame), with the same answer as the shapely
-test it replaces (:func:`pv_survey.layout._cells_inside`: ``contains_xy`` on the four corners, and
-``contains`` of the whole cell on a non-convex polygon). A cell is decided here only when the
-answer is certain in floating point:
+inside its roof's usable polygon (in the roof's own frame), with the answer of the shapely test it
+replaces (:func:`pv_survey.layout._cells_inside`: ``contains_xy`` on the four corners, and
+``contains`` of the whole cell on a non-convex polygon). It decides a cell only when the answer is
+certain in floating point, and leaves the rest to that shapely test (:data:`UNSURE`):
 
-* a corner is inside or outside by the even-odd rule over every ring of the polygon (shells and
-  holes of every part: the parity GEOS's ``RayCrossingCounter`` counts), and it is *certain* only
-  when the corner is farther than ``sure_m`` from every edge (a point on or next to the boundary
-  is not decided: ``contains_xy`` is False on the boundary and rounding could flip the side);
-* a cell whose four corners are certainly inside is certainly inside when no edge comes within
-  ``sure_m`` of it (the boundary does not enter the cell, so the cell is in the interior, which is
-  both the corner answer on a convex polygon and ``contains`` on any other);
-* a cell with a corner certainly outside is outside.
+* a cell that no edge of the polygon comes within ``sure_m`` of (no edge meets the cell grown by
+  ``sure_m``) has one status throughout: the even-odd parity of its first corner over every ring
+  (shells and holes of every part: the parity GEOS's ``RayCrossingCounter`` counts). Inside, it is
+  in the polygon's interior: the corner answer on a convex polygon and ``contains`` on any other;
+* a cell an edge comes near is outside when one of its corners is certainly outside (farther than
+  ``sure_m`` from every edge, even parity); else (corners inside or on / next to the boundary,
+  where ``contains_xy`` is False and rounding could flip the side) it is left open.
 
-Everything else (a corner within ``sure_m`` of an edge, a cell that an edge enters or touches) is
-returned as :data:`UNSURE`, for the caller to decide with shapely. Rounding errors of the
-orientation and crossing arithmetic are below 1e-12 m for coordinates of a few kilometres (each
-polygon is in its own frame, starting at its bounding box), far below ``sure_m``.
+Rounding errors of the crossing and extent arithmetic are below 1e-12 m for coordinates of a few
+kilometres (each polygon is in its own frame, starting at its bounding box), far below ``sure_m``
+(:data:`pv_survey.layout.SURE_M`, 1e-8 m), so a decided cell is decided right.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Stage 2 (resources/roofs), after :func:`pv_survey.roofs.layout_roofs` has found each plane's
 usable polygon (the plane minus its edge setback), its mount, module tilt and azimuth and its
-ground coverage ratio. Vectorised over all planes with shapely 2 and numpy; no Python loop per
-roof or per module.
+ground coverage ratio. Vectorised over all planes with numpy, a numba kernel for the cells inside
+each polygon (:mod:`pv_survey._layout_kernel`, shapely for the cells on a polygon's boundary) and
+shapely 2 for the output polygons; no Python loop per roof or per module.
 
 Rules (docs: README "Module layout"):
 

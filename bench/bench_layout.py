@@ -95,7 +95,8 @@ def _code_version() -> str:
 
 def _markdown(doc: dict) -> str:
     lines = ["# Module layout benchmark (place_modules alone)", "",
-             f"Command: `{doc['command']}`; {doc['when']}; {doc['cpus']} CPUs, Python {doc['python']}; code {doc['code']}.",
+             f"Command: `{doc['command']}`; {doc['when']}; {doc['cpus']} CPUs, Python {doc['python']}; "
+             f"code {doc['code']}.",
              "", "| case | buildings | planes | modules layer | best [s] | median [s] | modules | segments | "
              "fingerprint | load avg before |", "|---|---:|---:|---|---:|---:|---:|---:|---|---:|"]
     for c in doc["cases"]:
@@ -128,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         city = write_city(Path(tmp) / "city.parquet", n_city)
         _city_config(city, Path(tmp) / "city.toml", "bench-layout")
-        for name, cfg in (("demo district", Config()), (f"synthetic city of {n_city:,}", load_config(Path(tmp) / "city.toml"))):
+        city_cfg = load_config(Path(tmp) / "city.toml")
+        for name, cfg in (("demo district", Config()), (f"synthetic city of {n_city:,}", city_cfg)):
             roofs, module, kw, n_b = _roofs_of(cfg)
             for wm in (False, True):
                 res = time_case(roofs, module, kw, with_modules=wm, repeat=repeat)

@@ -110,8 +110,8 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
     -------
     dict of arrays, one entry per placed cell, ordered by roof, row, column:
         ``roof`` (position in the input), ``row``, ``col``, ``u0``, ``v0`` (cell corner in the
-        roof frame) [m]; and per roof: ``count`` (cells), ``portrait`` (bool), ``along_m`` (module side along the row),
-        ``depth_m`` (plan depth of a cell), ``origin`` (n, 2) and the axes ``f``, ``r`` (n, 2).
+        roof frame) [m]; and per roof: ``count`` (cells), ``portrait`` (bool), ``along_m`` (module side
+        along the row), ``depth_m`` (plan depth of a cell), ``origin`` (n, 2) and the axes ``f``, ``r`` (n, 2).
     """
     geoms = np.asarray(usable_geometry, dtype=object)
     n = len(geoms)
@@ -602,12 +602,13 @@ def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float
         "x_m": centre[:, 0], "y_m": centre[:, 1]}, geometry=s_geom, crs=roofs.crs)
     modules = None
     if with_modules:
+        m_geom = o_geom[sel] if o_geom is not None else \
+            _polygons(_world_box_coords(u0, u0 + along, v_lo, v_hi, ri, cells))
         modules = gpd.GeoDataFrame({
-            "module_id": np.array([f"{a}-M{b}" for a, b in zip(roof_id[ri], _rank_within(ri) + 1)], dtype=object),
+            "module_id": np.array([f"{a}-M{b}" for a, b in zip(roof_id[ri], _rank_within(ri, count) + 1)],
+                                  dtype=object),
             "roof_id": roof_id[ri], "building_id": building_id[ri], "segment_id": seg_ids[seg], "row": row + 1,
-            "col": col + 1},
-            geometry=o_geom[sel] if o_geom is not None else _polygons(_world_box_coords(u0, u0 + along, v_lo, v_hi, ri, cells)),
-            crs=roofs.crs)
+            "col": col + 1}, geometry=m_geom, crs=roofs.crs)
     return Layout(gpd.GeoDataFrame(df, geometry=roofs.geometry.name, crs=roofs.crs), segments, modules)
 
 

@@ -446,3 +446,19 @@ def test_demo_district_cells_equal_the_shapely_path():
     assert len(fast["roof"]) > 500_000
     for key in ("roof", "row", "col", "u0", "v0", "count", "portrait", "along_m", "depth_m"):
         np.testing.assert_array_equal(fast[key], ref[key], err_msg=key)
+
+
+def test_fast_grid_equals_shapely_on_mixed_geometries():
+    # missing and empty geometries get no cells; a geometry collection (not a polygon) goes to shapely whole
+    geoms = np.array([shapely.GeometryCollection([box(0, 0, 8, 6), shapely.LineString([(9, 0), (12, 3)])]),
+                      box(0, 0, 5, 5), None, shapely.Polygon(),
+                      shapely.MultiPolygon([box(0, 0, 3, 3), box(5, 0, 9, 4)]),
+                      shapely.Polygon(box(0, 0, 6, 6).exterior, [box(1, 1, 2, 2).exterior.coords,
+                                                                 box(3, 3, 5, 5).exterior.coords])], dtype=object)
+    n = len(geoms)
+    args = (geoms, np.array([180.0, 30.0, 0.0, 0.0, 200.0, 75.0]), np.zeros(n), np.zeros(n, bool), np.ones(n))
+    fast = L.grid_cells(*args, length_m=LONG, width_m=SHORT, gap_m=GAP)
+    ref = L.grid_cells(*args, length_m=LONG, width_m=SHORT, gap_m=GAP, reference=True)
+    for key in ("roof", "row", "col", "u0", "v0", "count", "portrait"):
+        np.testing.assert_array_equal(fast[key], ref[key], err_msg=key)
+    assert fast["count"][0] > 0 and fast["count"][2] == fast["count"][3] == 0

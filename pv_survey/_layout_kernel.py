@@ -161,3 +161,32 @@ def cell_status(xy, ring_start, ring_len, rings, roof_ring_ptr, lb, nu, nv, pitc
                     st2 = _point_state(ua, vb, xy, ring_start, ring_len, rings, r0, r1, sure_m)
                     st = 0 if st2 == 0 else st
                 out[c] = OUTSIDE if st == 0 else UNSURE
+
+
+@njit(parallel=True, cache=True)
+def count_cells(status, start, total, out):  # pragma: no cover - compiled
+    """Cells kept (status not :data:`OUTSIDE`) of each roof: ``status[start[i]:start[i] + total[i]]``."""
+    for i in prange(start.shape[0]):
+        m = 0
+        for c in range(start[i], start[i] + total[i]):
+            if status[c] != OUTSIDE:
+                m += 1
+        out[i] = m
+
+
+@njit(parallel=True, cache=True)
+def decode_cells(status_a, start_a, nu_a, total_a, status_b, start_b, nu_b, total_b, use_a, first_out, row,
+                 col):  # pragma: no cover - compiled
+    """Row and column of every kept cell, roof by roof from grid ``a`` (``use_a``) or ``b``, written from
+    ``first_out[i]`` on in candidate order (by row, then column)."""
+    for i in prange(start_a.shape[0]):
+        pos = first_out[i]
+        if use_a[i]:
+            s, nu, total, status = start_a[i], nu_a[i], total_a[i], status_a
+        else:
+            s, nu, total, status = start_b[i], nu_b[i], total_b[i], status_b
+        for kk in range(total):
+            if status[s + kk] != OUTSIDE:
+                row[pos] = kk // nu
+                col[pos] = kk % nu
+                pos += 1

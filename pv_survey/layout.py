@@ -113,6 +113,8 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
         roof frame) [m]; and per roof: ``count`` (cells), ``portrait`` (bool), ``along_m`` (module side
         along the row), ``depth_m`` (plan depth of a cell), ``origin`` (n, 2) and the axes ``f``, ``r`` (n, 2).
     """
+    from ._layout_kernel import count_cells, decode_cells
+
     geoms = np.asarray(usable_geometry, dtype=object)
     n = len(geoms)
     tilt = np.radians(np.asarray(module_tilt_deg, dtype=float))
@@ -147,33 +149,23 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
             status = _status_shapely(geoms, valid, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start)
         else:
             status = _status_fast(geoms, rings, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start)
-        kept = np.flatnonzero(status)
-        # kept cells come in candidate order, i.e. by roof: each roof's run follows its count
-        cum = np.concatenate([[0], np.cumsum(status != 0)])
-        count = cum[start + total] - cum[start]
-        roof = np.repeat(np.arange(n), count)
-        cands.append(dict(kept=kept, roof=roof, count=count, start=start, nu=nu, pitch_u=pitch_u, pitch_v=pitch_v,
-                          along=along, depth=depth))
+        count = np.zeros(n, np.int64)
+        count_cells(status, start, total, count)
+        cands.append(dict(status=status, count=count, start=start, nu=nu, total=total, pitch_u=pitch_u,
+                          pitch_v=pitch_v, along=along, depth=depth))
     p, land = cands
     portrait = p["count"] >= land["count"]
     n_out = np.where(portrait, p["count"], land["count"])
     first_out = np.concatenate([[0], np.cumsum(n_out)[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
     m = int(n_out.sum())
-    out = {"roof": np.repeat(np.arange(n), n_out), "row": np.empty(m, np.int64), "col": np.empty(m, np.int64),
-           "u0": np.empty(m), "v0": np.empty(m)}
-    for c, chosen in ((p, portrait), (land, ~portrait)):
-        first = np.concatenate([[0], np.cumsum(c["count"])[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
-        sel = chosen[c["roof"]]
-        roof = c["roof"][sel]
-        kk = c["kept"][sel] - c["start"][roof]
-        nu_r = np.maximum(c["nu"][roof], 1)
-        col = kk % nu_r
-        row = kk // nu_r
-        pos = first_out[roof] + (np.flatnonzero(sel) - first[roof])
-        out["col"][pos] = col
-        out["row"][pos] = row
-        out["u0"][pos] = lb[roof, 0] + col * c["pitch_u"]
-        out["v0"][pos] = lb[roof, 1] + row * c["pitch_v"][roof]
+    roof = np.repeat(np.arange(n), n_out)
+    out = {"roof": roof, "row": np.empty(m, np.int64), "col": np.empty(m, np.int64)}
+    decode_cells(p["status"], p["start"], p["nu"], p["total"], land["status"], land["start"], land["nu"],
+                 land["total"], portrait, first_out, out["row"], out["col"])
+    pitch_u = np.where(portrait, p["pitch_u"], land["pitch_u"])[roof]
+    pitch_v = np.where(portrait, p["pitch_v"], land["pitch_v"])[roof]
+    out["u0"] = lb[roof, 0] + out["col"] * pitch_u
+    out["v0"] = lb[roof, 1] + out["row"] * pitch_v
     out["portrait"] = portrait
     out["count"] = n_out
     out["along_m"] = np.where(portrait, p["along"], land["along"])

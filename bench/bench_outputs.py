@@ -55,7 +55,8 @@ def capture(n: int, work: Path) -> Path:
 
     def keep(out_dir, **kwargs):
         with open(path, "wb") as fh:
-            pickle.dump({k: v for k, v in kwargs.items() if k != "progress"}, fh, protocol=5)
+            pickle.dump(_portable({k: v for k, v in kwargs.items() if k != "progress"}, work / f"spool_{n}"), fh,
+                        protocol=5)
         return real(out_dir, **kwargs)
 
     outputs_mod.write_outputs = keep  # the pipeline imports it when the outputs stage starts
@@ -64,6 +65,41 @@ def capture(n: int, work: Path) -> Path:
     finally:
         outputs_mod.write_outputs = real
     return path
+
+
+def _portable(kwargs: dict, spool_dir: Path) -> dict:
+    """``kwargs`` with spooled layers (scratch Parquet parts removed after the run) copied into
+    ``spool_dir`` and kept as their parts' list, so the pickle can be loaded later."""
+    from pv_survey.outputs.spool import SpooledLayer
+
+    extra = dict(kwargs.get("extra_layers") or {})
+    spooled = {}
+    for name, layer in extra.items():
+        if isinstance(layer, SpooledLayer):
+            spool_dir.mkdir(parents=True, exist_ok=True)
+            parts = {}
+            for key, (part, rows) in layer.spool._parts[name].items():
+                shutil.copy2(part, spool_dir / part.name)
+                parts[key] = (spool_dir / part.name, rows)
+            spooled[name] = {"parts": parts, "empty": layer.empty_frame}
+    for name in spooled:
+        extra[name] = None
+    return {**kwargs, "extra_layers": extra or None, "_spooled": spooled}
+
+
+def _restore(kw: dict) -> dict:
+    """The arguments of ``write_outputs`` from :func:`_portable`'s form (spooled layers as spools again)."""
+    kw = dict(kw)
+    spooled = kw.pop("_spooled", {})
+    if spooled:
+        from pv_survey.outputs.spool import LayerSpool
+
+        spool = LayerSpool()  # its own scratch folder stays empty; the parts are the copies
+        for name, d in spooled.items():
+            spool._empty[name] = d["empty"]
+            spool._parts[name] = dict(d["parts"])
+        kw["extra_layers"] = {**(kw.get("extra_layers") or {}), **{name: spool.layer(name) for name in spooled}}
+    return kw
 
 
 def _parts(kw: dict, tmp: Path) -> dict[str, float]:
@@ -76,7 +112,11 @@ def _parts(kw: dict, tmp: Path) -> dict[str, float]:
     from pv_survey.outputs.report import render_charts, report_html
     from pv_survey.outputs.xlsx_out import shortlists_xlsx
 
-    lines = getattr(csv_out, "with_csv_lines", lambda f: f)  # as write_outputs (the same bench times older code)
+    import pv_survey.outputs as outputs_mod
+
+    # as write_outputs does (getattr: the same bench times older code, which had neither)
+    lines = getattr(csv_out, "with_csv_lines", lambda f: f)
+    report_curves = getattr(outputs_mod, "_report_curves", lambda curves, plan: curves)
     t: dict[str, float] = {}
     clock = time.process_time  # CPU seconds: steadier than wall time on a shared machine
     t0 = clock()
@@ -102,7 +142,7 @@ def _parts(kw: dict, tmp: Path) -> dict[str, float]:
     extra = kw.get("extra_layers") or {}
     t0 = clock()
     charts = render_charts(plan=plan_l, roofs=kw["roofs"], targets=kw["targets"], existing_kwp=0.0, text=text,
-                           curves=extra.get("site_curves"))
+                           curves=report_curves(extra.get("site_curves"), plan_l))
     t["charts_s"] = clock() - t0
     t0 = clock()
     report_html(summary=kw["summary"], targets=kw["targets"], coverage=kw.get("coverage"),
@@ -117,7 +157,7 @@ def run(n: int, *, work: Path, repeat: int) -> dict:
     from pv_survey.outputs import write_outputs
 
     with open(capture(n, work), "rb") as fh:
-        kw = pickle.load(fh)
+        kw = _restore(pickle.load(fh))
     layers = {"buildings": len(kw["buildings"]), "roofs": len(kw["roofs"]), "plan": len(kw["plan"]),
               **{k: len(v) for k, v in (kw.get("extra_layers") or {}).items()}}
     runs = []
@@ -147,7 +187,8 @@ def profile(n: int, *, work: Path) -> Path:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     dest = work / f"outputs_{n}.pyspy.txt"
     code = ("import pickle, shutil, sys; from pv_survey.outputs import write_outputs; "
-            f"kw = pickle.load(open({str(work / f'outputs_{n}.pkl')!r}, 'rb')); "
+            "from bench.bench_outputs import _restore; "
+            f"kw = _restore(pickle.load(open({str(work / f'outputs_{n}.pkl')!r}, 'rb'))); "
             f"shutil.rmtree({str(work / 'profile_out')!r}, ignore_errors=True); "
             f"write_outputs({str(work / 'profile_out')!r}, **kw)")
     subprocess.run([spy, "record", "-r", "25", "-f", "raw", "-o", str(dest), "--", sys.executable, "-c", code],

@@ -92,6 +92,43 @@ def test_spooled_layer_writes_the_same_gpkg_layer_as_the_whole_frame(tmp_path, m
     assert n == idx == 50
 
 
+def test_small_parts_are_gathered_into_the_writes_of_the_whole_frame(tmp_path, monkeypatch):
+    """Eleven parts of 2-9 rows, writes of 10 rows: 4 GDAL writes (10, 10, 10, 7 rows), as for the
+    whole frame, and the same tables (rows, fids, R-tree, contents, styles)."""
+    from pv_survey.outputs import gpkg as G
+
+    seg = _segments(37, seed=3)
+    monkeypatch.setattr(G, "WRITE_CHUNK_FEATURES", 10)
+    calls = []
+    real = pyogrio.write_dataframe
+
+    def spy(df, path, **kw):
+        calls.append((str(path).rsplit("/", 1)[-1], len(df), bool(kw.get("append"))))
+        return real(df, path, **kw)
+
+    monkeypatch.setattr(G.pyogrio, "write_dataframe", spy)
+    stamp = "2026-01-01T00:00:00.000Z"
+    whole = write_gpkg(tmp_path / "whole.gpkg", {"modules": table_layer(seg)}, timestamp=stamp)
+    cuts = [3, 5, 14, 16, 20, 22, 25, 28, 33, 35]  # parts of 3, 2, 9, 2, 4, 2, 3, 3, 5, 2, 2 rows
+    parts = write_gpkg(tmp_path / "parts.gpkg", {"modules": _spool_of(seg, cuts, order=list(range(11))[::-1])},
+                       timestamp=stamp)
+    want = [(10, False), (10, True), (10, True), (7, True)]
+    assert [(n, a) for f, n, a in calls if f == "whole.gpkg"] == want
+    assert [(n, a) for f, n, a in calls if f == "parts.gpkg"] == want
+    assert _dump(parts) == _dump(whole)
+
+
+def _dump(gpkg) -> dict:
+    """Every table, index and trigger of a GeoPackage with all its rows (R-tree included)."""
+    with sqlite3.connect(gpkg) as con:
+        out = {}
+        for kind, name, sql in con.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall():
+            out[f"{kind}:{name}"] = sql
+            if kind == "table" and not name.startswith("sqlite_"):
+                out[f"rows:{name}"] = con.execute(f'SELECT * FROM "{name}" ORDER BY rowid').fetchall()
+    return out
+
+
 def test_an_empty_spooled_layer_is_an_empty_layer(tmp_path):
     spool = LayerSpool()
     spool.add("site_curves", 0, pd.DataFrame({"building_id": pd.Series(dtype=object), "cum_kwp": pd.Series(dtype=float)}))

@@ -397,17 +397,42 @@ def _arrow_safe(frame: pd.DataFrame) -> bool:
 def _write_spooled(path: Path, name: str, layer: SpooledLayer, *, crs, create: bool,
                    cancel: Any = None, arrow: bool | None = None) -> pd.DataFrame:
     """Write a spooled layer part by part (fids 1..n over the parts); returns its first part's
-    first rows (columns and geometry type, for the layer's style)."""
+    first rows (columns and geometry type, for the layer's style).
+
+    The parts (one a tile, often a few thousand rows) are gathered into writes of
+    :data:`WRITE_CHUNK_FEATURES` rows, the chunks of the same layer written from one frame: each
+    write is a GDAL session and rows appended after the first go through SQLite's R-tree updates,
+    so a city's ~50 tile parts written one by one took twice as long (bench/bench_outputs.py).
+    """
     start, head = 1, None
-    for part in layer.chunks():
-        t = table_layer(_to_crs(part, crs))
-        t["fid"] = np.arange(start, start + len(t), dtype=np.int64)
+    pending: list[pd.DataFrame] = []
+    n_pending = 0
+
+    def write(frame: pd.DataFrame) -> None:
+        nonlocal start, head
+        frame = frame.reset_index(drop=True)
+        frame["fid"] = np.arange(start, start + len(frame), dtype=np.int64)
         if head is None:
-            _write_layer(path, name, t, crs=crs, create=create, cancel=cancel, arrow=arrow)
-            head = t.iloc[:1000]
-        elif len(t):
-            _write_layer(path, name, t, crs=crs, create=False, cancel=cancel, append=True, arrow=arrow)
-        start += len(t)
+            _write_layer(path, name, frame, crs=crs, create=create, cancel=cancel, arrow=arrow)
+            head = frame.iloc[:1000]
+        elif len(frame):
+            _write_layer(path, name, frame, crs=crs, create=False, cancel=cancel, append=True, arrow=arrow)
+        start += len(frame)
+
+    def joined() -> pd.DataFrame:
+        return pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
+
+    for part in layer.chunks():
+        _check_cancel(cancel, path)
+        pending.append(table_layer(_to_crs(part, crs)))
+        n_pending += len(pending[-1])
+        while n_pending >= WRITE_CHUNK_FEATURES:  # memory stays bounded: one write and one part at most
+            rows = joined()
+            write(rows.iloc[:WRITE_CHUNK_FEATURES])
+            rest = rows.iloc[WRITE_CHUNK_FEATURES:]
+            pending, n_pending = [rest], len(rest)
+    if pending and (n_pending or head is None):
+        write(joined())
     return head
 
 

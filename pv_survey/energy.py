@@ -840,6 +840,7 @@ def simulate_by_orientation(
     losses_frac: float = DEFAULT_LOSSES_FRAC,
     temp_model_rack: str = EnergyConfig.temperature_model_rack,
     temp_model_flush: str = EnergyConfig.temperature_model_flush,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
     min_group_points: int = ORIENTATION_MIN_POINTS,
 ) -> pd.DataFrame:
     """Annual yield of many small surfaces sharing a few orientations, each behind its own horizon.
@@ -878,6 +879,8 @@ def simulate_by_orientation(
         As in :func:`simulate_roofs` (default from ``horizon_deg``). [0-1]
     albedo, gamma_pdc_per_c, dc_ac_ratio, eta_inv_nom, losses_frac, temp_model_rack, temp_model_flush
         As in :func:`simulate_roofs`.
+    chunk_size : int
+        Surfaces per chunk of :func:`simulate_roofs` for the small groups (memory bound).
     min_group_points : int
         Groups with fewer surfaces go to :func:`simulate_roofs` (same results; see
         :data:`ORIENTATION_MIN_POINTS`).
@@ -919,7 +922,8 @@ def simulate_by_orientation(
         svf = np.where(np.isnan(svf), svf_hz, svf)
         band = np.where(np.isnan(band), band_hz, band)
     kw = dict(albedo=albedo, gamma_pdc_per_c=gamma_pdc_per_c, dc_ac_ratio=dc_ac_ratio, eta_inv_nom=eta_inv_nom,
-              losses_frac=losses_frac, temp_model_rack=temp_model_rack, temp_model_flush=temp_model_flush)
+              losses_frac=losses_frac, temp_model_rack=temp_model_rack, temp_model_flush=temp_model_flush,
+              chunk_size=chunk_size)
     spec = np.zeros(n)
     poa = np.zeros(n)
     group, first = orientation_groups(tilt, az, rack, gcr_arr)

@@ -156,3 +156,35 @@ def test_quantile_profiles_and_nan_are_refused(wx):
 def test_empty_input(wx):
     got = E.simulate_by_orientation(wx, [], [], [], mount=[], horizon_deg=np.zeros((0, N_SECTORS)))
     assert len(got) == 0 and "annual_kwh" in got
+
+
+@pytest.mark.slow
+def test_demo_district_segments_equal_the_engine(tmp_path, monkeypatch):
+    # the row segments of the demo district's 150 central buildings, as a survey assesses them
+    import geopandas as gpd
+
+    from pv_survey.config import Config
+    from pv_survey.pipeline import DEFAULT_BUILDINGS, run_survey
+
+    b = gpd.read_file(DEFAULT_BUILDINGS, layer="buildings")
+    xy = b.to_crs("EPSG:4547").geometry.centroid
+    d = np.hypot(xy.x - np.median(xy.x), xy.y - np.median(xy.y))
+    path = tmp_path / "subset.gpkg"
+    b[d <= np.sort(d.to_numpy())[149]].to_file(path, layer="buildings")
+    calls = []
+    grouped = E.simulate_by_orientation
+
+    def record(*args, **kw):
+        out = grouped(*args, **kw)
+        calls.append((args, kw, out))
+        return out
+
+    monkeypatch.setattr(E, "simulate_by_orientation", record)
+    run_survey(Config().replace(inputs={"buildings": str(path)}), out_dir=tmp_path / "run", overwrite=True)
+    assert calls and sum(len(c[2]) for c in calls) > 1000
+    for args, kw, got in calls:
+        kw = {k: v for k, v in kw.items() if k != "min_group_points"}
+        exp = E.simulate_roofs(*args, reference=False, **kw)
+        np.testing.assert_allclose(got["annual_kwh"].to_numpy(), exp["annual_kwh"].to_numpy(), rtol=RTOL)
+        np.testing.assert_allclose(got["poa_kwh_m2"].to_numpy(), exp["poa_kwh_m2"].to_numpy(), rtol=RTOL)
+        assert got.attrs["grouped_frac"] > 0.9

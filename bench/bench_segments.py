@@ -13,7 +13,9 @@
      with every group summed (``min_group_points=1``) or only groups of 16 and more;
 
    with segments/s and the largest and mean relative difference of ``annual_kwh`` and
-   ``poa_kwh_m2`` between the two.
+   ``poa_kwh_m2`` between the two; and both methods by orientation group size (4,096 of the
+   recorded horizons on flush planes in groups of 1 to 64 points), which sets
+   :data:`pv_survey.energy.ORIENTATION_MIN_POINTS`.
 2. With ``--city N`` (e.g. 20000): a synthetic city of N buildings
    (:func:`pv_survey.citygen.write_city`, as ``bench.bench_scale``) surveyed in this process twice
    after a warm-up on the demo subset, with the segments' yield by the per-point engine (before)
@@ -106,6 +108,27 @@ def segment_rates(args, kw, repeat: int) -> dict:
     return out
 
 
+def group_sizes(args, kw, sizes=(1, 4, 8, 16, 32, 64), n: int = 4096, seed: int = 1) -> list[dict]:
+    """Segments/s of both methods by orientation group size: ``n`` of the recorded segments' horizons
+    on flush planes in groups of k points (random tilts 5-40 deg, azimuths 90-270 deg)."""
+    from pv_survey import energy
+
+    rng = np.random.default_rng(seed)
+    w = args[0]
+    pick = rng.choice(len(args[1]), n)
+    hz, svf, band = (np.asarray(kw[k])[pick] for k in ("horizon_deg", "sky_view_frac", "horizon_band_open_frac"))
+    out = []
+    for k in sizes:
+        tilt = np.repeat(rng.uniform(5, 40, n // k), k)
+        az = np.repeat(rng.uniform(90, 270, n // k), k)
+        one = dict(mount="flush", horizon_deg=hz, sky_view_frac=svf, horizon_band_open_frac=band)
+        t_e, _ = _best(lambda: energy.simulate_roofs(w, tilt, az, np.ones(n), reference=False, **one), 2)
+        t_g, _ = _best(lambda: energy.simulate_by_orientation(w, tilt, az, np.ones(n), min_group_points=1, **one), 2)
+        out.append({"group_points": k, "engine_per_s": round(n / t_e), "grouped_per_s": round(n / t_g),
+                    "ratio": round(t_e / t_g, 2)})
+    return out
+
+
 def city_modules(n_buildings: int, tmp: Path) -> dict:
     """The modules stage of an N-building synthetic city, segments by the engine (before) and grouped (after)."""
     from pv_survey import energy
@@ -182,6 +205,13 @@ def _markdown(doc: dict) -> str:
         f"{s['annual_kwh_mean_rel_dev']:.2g} relative; poa_kwh_m2 largest {s['poa_kwh_m2_max_rel_dev']:.2g}, "
         f"mean {s['poa_kwh_m2_mean_rel_dev']:.2g}.",
         "",
+        "By orientation group size (4,096 of these horizons on flush planes in groups of k; every group summed):",
+        "",
+        "| points per orientation | engine [segments/s] | by orientation [segments/s] | by orientation / engine |",
+        "|---:|---:|---:|---:|",
+        *(f"| {r['group_points']} | {r['engine_per_s']:,} | {r['grouped_per_s']:,} | {r['ratio']:.2f} |"
+          for r in doc["group_sizes"]),
+        "",
     ]
     c = doc.get("city")
     if c:
@@ -218,12 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         case = "the 600 central buildings of the demo district" if args.quick else "demo district (4,834 buildings)"
         seg_args, seg_kw = _concat(_record_segments(cfg, Path(tmp)))
         segments = segment_rates(seg_args, seg_kw, max(args.repeat, 1))
+        sizes = group_sizes(seg_args, seg_kw)
         city = city_modules(args.city, Path(tmp)) if args.city else None
     cmd = "python -m bench.bench_segments" + (" --quick" if args.quick else "") + \
         (f" --city {args.city}" if args.city else "") + (f" --repeat {args.repeat}" if args.repeat != 3 else "")
     doc = {"command": cmd, "when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
            "cpus": os.cpu_count(), "python": platform.python_version(), "case": case, "repeat": args.repeat,
-           "load_before": round(load0, 2), "segments": segments, "city": city}
+           "load_before": round(load0, 2), "segments": segments, "group_sizes": sizes, "city": city}
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = "segments-quick" if args.quick else "segments"

@@ -315,17 +315,24 @@ def poa_by_orientation(
 # point of the group the sum of the polynomials is the exact sum of the hours; the other hours of
 # the group ("risky") are simulated per point as simulate_chunk does.
 
-#: Monomials s^i b^j of degree <= 4 (i, j) in the order of the coefficient vectors.
-_MONO_I = np.array([0, 1, 0, 2, 1, 0, 3, 2, 1, 0, 4, 3, 2, 1, 0], dtype=np.int64)
-_MONO_J = np.array([0, 0, 1, 0, 1, 2, 0, 1, 2, 3, 0, 1, 2, 3, 4], dtype=np.int64)
+#: Monomials s^i b^j of degree <= 4 (i, j) in the order of the coefficient vectors: the powers of s
+#: first, so a group whose horizon band plays no part (b absent) needs only the first 5.
+_MONO_I = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 0, 1, 2, 0, 1, 0], dtype=np.int64)
+_MONO_J = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4], dtype=np.int64)
 #: Flat position of s^i b^j (i + j <= 4) in those vectors; -1 elsewhere.
 _MONO_AT = np.full((5, 5), -1, dtype=np.int64)
 for _k in range(_MONO_I.size):
     _MONO_AT[_MONO_I[_k], _MONO_J[_k]] = _k
 del _k
-#: Columns of the per-hour tables: 15 AC coefficients [kW/kWp], then 3 POA coefficients [W/m2].
+#: The monomials of degree <= 2 (the DC power's): 1, s, b, s^2, s b, b^2.
+_QUAD_I = np.array([0, 1, 0, 2, 1, 0], dtype=np.int64)
+_QUAD_J = np.array([0, 0, 1, 0, 1, 2], dtype=np.int64)
+#: Columns of the per-hour tables: the POA constant [W/m2], then 15 AC coefficients [kW/kWp]; the
+#: totals add the POA coefficients of s and b.
 _N_AC = 15
-_N_COL = 18
+_N_COL = 16
+#: Sun elevation buckets of the per-sector look-up that starts each point's search [deg].
+_BUCKET_DEG = 0.1
 
 
 @njit(cache=True, fastmath={"nsz", "arcp", "contract"}, error_model="numpy", inline="always")
@@ -334,7 +341,7 @@ def _pac_of_pdc(pdc, dc_ac_ratio, eta_ratio):
     return eta_ratio * ((0.9858 - 0.0162 * dc_ac_ratio * pdc) * pdc - 0.0059 / dc_ac_ratio)
 
 
-@njit(cache=True, fastmath={"nsz", "arcp", "contract"}, error_model="numpy")
+@njit(cache=True, fastmath={"nsz", "arcp", "contract"}, error_model="numpy", inline="always")
 def _hour_state_poly(e0, e1, e2, p0, p1, p2, sky0, sky1, sky2, t_air_c, wind_fac, s_lo, s_hi, b_lo, b_hi,
                      gamma_pdc_per_c, loss_keep_frac, dc_ac_ratio, eta_ratio, pac0_per_kwp, d, out):
     """AC power per kWp of one hour and state as a polynomial in (s, b); False when not exact.
@@ -380,7 +387,7 @@ def _hour_state_poly(e0, e1, e2, p0, p1, p2, sky0, sky1, sky2, t_air_c, wind_fac
         return True
     if pac_lo <= 0.0 or pac_hi > pac0_per_kwp:
         return False
-    # pdc = k (e0 + e1 s + e2 b)(q0 + q1 s + q2 b): quadratic, 6 coefficients in the first 6 monomials
+    # pdc = k (e0 + e1 s + e2 b)(q0 + q1 s + q2 b): quadratic, 6 coefficients (_QUAD_I, _QUAD_J)
     gw = gamma_pdc_per_c * wind_fac
     q0 = 1.0 + gamma_pdc_per_c * (p0 * wind_fac + t_air_c - 25.0)
     q1 = gw * p1
@@ -394,9 +401,11 @@ def _hour_state_poly(e0, e1, e2, p0, p1, p2, sky0, sky1, sky2, t_air_c, wind_fac
     lin = eta_ratio * 0.9858
     quad = eta_ratio * 0.0162 * dc_ac_ratio
     for a in range(6):
-        out[a] += lin * d[a]
+        if d[a] == 0.0:
+            continue
+        out[_MONO_AT[_QUAD_I[a], _QUAD_J[a]]] += lin * d[a]
         for c in range(6):
-            out[_MONO_AT[_MONO_I[a] + _MONO_I[c], _MONO_J[a] + _MONO_J[c]]] -= quad * d[a] * d[c]
+            out[_MONO_AT[_QUAD_I[a] + _QUAD_I[c], _QUAD_J[a] + _QUAD_J[c]]] -= quad * d[a] * d[c]
     out[0] -= eta_ratio * 0.0059 / dc_ac_ratio
     return True
 
@@ -405,6 +414,7 @@ def _hour_state_poly(e0, e1, e2, p0, p1, p2, sky0, sky1, sky2, t_air_c, wind_fac
 def yield_by_orientation(
     # per hour with light, sorted by (horizon sector, apparent sun elevation)
     cos_zen, sun_x, sun_y, sun_elev_deg, dni, ghi, d_iso, d_circ, d_hor, t_air_c, wind_fac, seg_start,
+    bucket_start, bucket_e0_deg,
     # per orientation group
     cos_tilt, sin_tilt, cos_az, sin_az, ground_open, row_sky, row_band, iam_sky, iam_hor, iam_gnd, inv_gcr,
     mount_idx,
@@ -426,7 +436,7 @@ def yield_by_orientation(
     (:func:`_hour_state_poly`; AC power [kW/kWp] and POA [W/m2]); the hours of each sector are
     sorted by sun elevation and their visible-minus-hidden coefficients summed from the top, so a
     point whose horizon in sector k is H adds the suffix from the first hour with elevation >= H
-    (binary search), and evaluates the summed polynomial at its (s, b). Hours where a clipping
+    (a bucket look-up and a short scan), and evaluates the summed polynomial at its (s, b). Hours where a clipping
     rule might act for some point of the task (AC power at 0 or the inverter limit, sky diffuse
     below 0) are left out of the sums and simulated per point exactly as :func:`simulate_chunk`.
     The result equals :func:`simulate_chunk`'s to rounding.
@@ -435,6 +445,9 @@ def yield_by_orientation(
     ----------
     cos_zen .. wind_fac : hour arrays as :func:`simulate_chunk`, sorted; ``wind_fac`` (2, n_hours).
     seg_start : (n_sectors + 1,) first sorted hour of each sector.
+    bucket_start, bucket_e0_deg : (n_sectors, n_buckets) first sorted hour of each sector with elevation
+        >= ``bucket_e0_deg + i * _BUCKET_DEG``: where each point's search for its horizon starts (a short
+        forward scan instead of a binary search).
     cos_tilt .. mount_idx : per group; ``ground_open`` = albedo (1 - cos tilt) / 2 x the rows' ground
         view; ``row_sky``, ``row_band`` : the rows' sky view and horizon-band share (1 without rows);
         ``inv_gcr`` = 1 / gcr of racked rows, 0 without rows; ``mount_idx`` 0 rack, 1 flush.
@@ -472,9 +485,13 @@ def yield_by_orientation(
             s_hi = max(s_hi, sky_view[c])
             b_lo = min(b_lo, band_open[c])
             b_hi = max(b_hi, band_open[c])
+        # no horizon band on the plane (horizontal) or hidden by the rows: AC power is a polynomial in s alone
+        n_col = 6 if rband * st == 0.0 else _N_COL
         # per hour: visible-minus-hidden coefficients; the hidden state summed over the safe hours
         delta = np.zeros((n_hours + n_s, _N_COL))
         total = np.zeros(_N_COL)
+        tot_p1 = 0.0
+        tot_p2 = 0.0
         vis = np.empty(_N_AC)
         hid = np.empty(_N_AC)
         dsc = np.empty(6)
@@ -511,20 +528,21 @@ def yield_by_orientation(
                 p1 = a_iso + a_gnd
                 ta = t_air_c[h]
                 wf = wind_fac[m_idx, h]
-                ok_v = _hour_state_poly((bv + cv) * iam, e1, e2, bv + cv, p1, a_hor, cv, a_iso, a_hor, ta, wf,
-                                        s_lo, s_hi, b_lo, b_hi, gamma_pdc_per_c, loss_keep_frac, dc_ac_ratio,
-                                        eta_ratio, pac0_per_kwp, dsc, vis)
-                ok_h = _hour_state_poly(0.0, e1, e2, 0.0, p1, a_hor, 0.0, a_iso, a_hor, ta, wf,
-                                        s_lo, s_hi, b_lo, b_hi, gamma_pdc_per_c, loss_keep_frac, dc_ac_ratio,
-                                        eta_ratio, pac0_per_kwp, dsc, hid)
-                row = h + k
-                if ok_v and ok_h:
+                ok = _hour_state_poly((bv + cv) * iam, e1, e2, bv + cv, p1, a_hor, cv, a_iso, a_hor, ta, wf,
+                                      s_lo, s_hi, b_lo, b_hi, gamma_pdc_per_c, loss_keep_frac, dc_ac_ratio,
+                                      eta_ratio, pac0_per_kwp, dsc, vis)
+                if ok:
+                    ok = _hour_state_poly(0.0, e1, e2, 0.0, p1, a_hor, 0.0, a_iso, a_hor, ta, wf,
+                                          s_lo, s_hi, b_lo, b_hi, gamma_pdc_per_c, loss_keep_frac, dc_ac_ratio,
+                                          eta_ratio, pac0_per_kwp, dsc, hid)
+                if ok:
+                    row = h + k
+                    delta[row, 0] = bv + cv
                     for j in range(_N_AC):
-                        delta[row, j] = vis[j] - hid[j]
-                        total[j] += hid[j]
-                    delta[row, _N_AC] = bv + cv
-                    total[_N_AC + 1] += p1
-                    total[_N_AC + 2] += a_hor
+                        delta[row, j + 1] = vis[j] - hid[j]
+                        total[j + 1] += hid[j]
+                    tot_p1 += p1
+                    tot_p2 += a_hor
                 else:
                     r_h[n_r] = h
                     r_k[n_r] = k
@@ -540,30 +558,31 @@ def yield_by_orientation(
         # suffix sums per sector: row j + k holds the hours j.. of sector k (row end + k stays 0)
         for k in range(n_s):
             for j in range(seg_start[k + 1] - 1, seg_start[k] - 1, -1):
-                for col in range(_N_COL):
+                for col in range(n_col):
                     delta[j + k, col] += delta[j + 1 + k, col]
+        n_bkt = bucket_start.shape[1]
+        inv_bkt = 1.0 / _BUCKET_DEG
         acc = np.empty(_N_COL)
         sp = np.empty(5)
         bp = np.empty(5)
         for c in range(p_a, p_b):
-            for col in range(_N_COL):
+            for col in range(n_col):
                 acc[col] = total[col]
             for k in range(n_s):
-                a = seg_start[k]
                 b = seg_start[k + 1]
-                if a == b:
-                    continue
                 hz = horizon_deg[c, k]
-                lo = a
-                hi = b
-                while lo < hi:  # first hour with elevation >= hz (the sun is above the horizon)
-                    mid = (lo + hi) >> 1
-                    if sun_elev_deg[mid] < hz:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+                # first hour with elevation >= hz (the sun above the horizon): start a bucket below
+                xb = (hz - bucket_e0_deg) * inv_bkt
+                jb = 0
+                if xb >= 1.0:
+                    jb = int(xb) - 1
+                    if jb >= n_bkt:
+                        jb = n_bkt - 1
+                lo = bucket_start[k, jb]
+                while lo < b and sun_elev_deg[lo] < hz:
+                    lo += 1
                 row = lo + k
-                for col in range(_N_COL):
+                for col in range(n_col):
                     acc[col] += delta[row, col]
             s = sky_view[c]
             bb = band_open[c]
@@ -574,9 +593,9 @@ def yield_by_orientation(
                 sp[j] = sp[j - 1] * s
                 bp[j] = bp[j - 1] * bb
             ac = 0.0
-            for j in range(_N_AC):
-                ac += acc[j] * sp[_MONO_I[j]] * bp[_MONO_J[j]]
-            poa = acc[_N_AC] + acc[_N_AC + 1] * s + acc[_N_AC + 2] * bb
+            for j in range(n_col - 1):
+                ac += acc[j + 1] * sp[_MONO_I[j]] * bp[_MONO_J[j]]
+            poa = acc[0] + tot_p1 * s + tot_p2 * bb
             # the risky hours exactly as simulate_chunk
             for r in range(n_r):
                 h = r_h[r]

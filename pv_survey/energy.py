@@ -784,9 +784,10 @@ def _results_frame(per_kwp_month: np.ndarray, poa_kwh_m2: np.ndarray, base_per_k
 #: box of sky views leaves fewer hours to simulate per point). Tuning only: results do not depend on it.
 ORIENTATION_TASK_POINTS = 1024
 #: Smallest orientation group that :func:`simulate_by_orientation` sums by sectors; smaller groups go
-#: to the per-point engine (its hour loop is cheaper than building the group's tables for them;
-#: measured in bench/bench_segments.py). Tuning only: results do not depend on it.
-ORIENTATION_MIN_POINTS = 4
+#: to the per-point engine: building a group's tables costs about as much as 10 points in the engine
+#: (measured by bench/bench_segments.py: groups of 8 points run at 0.7 x the engine's speed, of 16 at
+#: 1.4 x). Tuning only: results do not depend on it.
+ORIENTATION_MIN_POINTS = 12
 
 
 def orientation_groups(tilt_deg: np.ndarray, azimuth_deg: np.ndarray, rack: np.ndarray,
@@ -900,7 +901,7 @@ def simulate_by_orientation(
         A value out of range, arrays of different lengths, a horizon with more than one quantile
         profile or with NaN.
     """
-    from ._energy_kernel import yield_by_orientation
+    from ._energy_kernel import _BUCKET_DEG, yield_by_orientation
 
     n, tilt, az, cap, rack, gcr_arr, svf = _validate_roofs(
         tilt_deg, azimuth_deg, capacity_kwp, mount, gcr, sky_view_frac)
@@ -942,6 +943,12 @@ def simulate_by_orientation(
         sector = sector_index(hours.sun_az_deg, n_sectors)
         h_order = np.lexsort((hours.sun_elev_deg, sector))
         seg_start = np.searchsorted(sector[h_order], np.arange(n_sectors + 1)).astype(np.int64)
+        elev = hours.sun_elev_deg[h_order]
+        e0 = math.floor(float(elev.min())) if elev.size else 0.0
+        edges = e0 + _BUCKET_DEG * np.arange(int(math.ceil((90.0 - e0) / _BUCKET_DEG)) + 2)
+        bucket_start = np.ascontiguousarray(np.stack(
+            [seg_start[k] + np.searchsorted(elev[seg_start[k]:seg_start[k + 1]], edges, side="left")
+             for k in range(n_sectors)]).astype(np.int64))
         # the big groups' points by group, then by sky view (narrow boxes per task)
         order = big[np.lexsort((svf[big], group[big]))]
         g_sorted = group[order]
@@ -965,7 +972,7 @@ def simulate_by_orientation(
         yield_by_orientation(
             *(np.ascontiguousarray(getattr(hours, f)[h_order]) for f in
               ("cos_zen", "sun_x", "sun_y", "sun_elev_deg", "dni", "ghi", "d_iso", "d_circ", "d_hor", "t_air_c")),
-            np.ascontiguousarray(hours.wind_fac[:, h_order]), seg_start,
+            np.ascontiguousarray(hours.wind_fac[:, h_order]), seg_start, bucket_start, float(e0),
             np.cos(t_r), np.sin(t_r), np.cos(a_r), np.sin(a_r), albedo * (1.0 - np.cos(t_r)) * 0.5 * row_gnd,
             row_sky, np.where(rows, 0.0, 1.0), iam_sky, iam_hor, iam_gnd,
             np.where(rows, 1.0 / np.where(rows, gcr_arr[first], 1.0), 0.0),

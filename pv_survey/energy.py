@@ -386,7 +386,11 @@ def _validate_roofs(tilt_deg, azimuth_deg, capacity_kwp, mount, gcr, sky_view_fr
     _first_bad("tilt_deg", tilt, ~np.isfinite(tilt) | (tilt < 0) | (tilt > 90), "is outside 0..90 deg")
     _first_bad("azimuth_deg", az, ~np.isfinite(az), "is not a number (degrees clockwise from north)")
     _first_bad("capacity_kwp", cap, ~np.isfinite(cap) | (cap < 0), "is not a capacity >= 0 kWp")
-    mnt_str = np.array([str(m).strip().lower() for m in mnt], dtype=object)
+    # each distinct value normalised once (a million module segments share two mount names)
+    codes, uniq = pd.factorize(pd.Series(mnt, dtype=object))
+    mnt_str = np.array([str(m).strip().lower() for m in uniq] + [""], dtype=object)[codes]
+    na = codes < 0  # None / NaN: named as the value itself
+    mnt_str[na] = [str(m).strip().lower() for m in mnt[na]]
     _first_bad("mount", mnt_str, ~np.isin(mnt_str, MOUNTS), "is not 'rack' or 'flush'")
     rack = mnt_str == "rack"
     if gcr is None:

@@ -1105,6 +1105,10 @@ def profiles_at_points(dsm: Dsm, x: Any, y: Any, z_m: Any, surface_index: Any, n
         if progress is not None:  # surfaces whose points are all done
             progress(int(si[b - 1]) + 1 if b < col.size else n_surfaces, n_surfaces)
     svf_pts = sky_view_factor(h_pts)
+    if col.size == n_surfaces and (si == np.arange(n_surfaces)).all():
+        # one point per surface (module row segments): every quantile of one value is that value
+        return (np.ascontiguousarray(np.broadcast_to(h_pts[:, None, :], (n_surfaces, levels.size, int(n_sectors)))),
+                np.asarray(svf_pts, dtype=np.float64))
     start = np.searchsorted(si, np.arange(n_surfaces), side="left")
     stop = np.searchsorted(si, np.arange(n_surfaces), side="right")
     out_h = np.empty((n_surfaces, levels.size, int(n_sectors)), dtype=np.float32)

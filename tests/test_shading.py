@@ -591,3 +591,28 @@ def test_bench_script_smoke(tmp_path, monkeypatch):
     a, b = (c["mean_sky_view_frac"] for c in doc["cases"])
     assert abs(a - b) < 0.01
     assert "| district |" in (tmp_path / "shading.md").read_text(encoding="utf-8")
+
+
+def test_profiles_of_one_point_surfaces_are_the_points_horizons():
+    # one sample point per surface (module row segments): each quantile is that point's horizon, the
+    # sky view its own; the same as the surface made of several copies of the point
+    h = np.zeros((200, 200), np.float32)
+    h[60:62, :] = 25.0
+    h[:, 150:152] = 12.0
+    dsm = _dsm(h)
+    x = np.array([50.5, 100.5, 140.5, 20.5])
+    y = np.array([120.5, 100.5, 130.5, 180.5])
+    z = np.array([0.0, 3.0, 1.0, 0.0])
+    pts = S.horizon_at_points(dsm, x, y, z, radius_m=150.0)
+    for n_q in (1, 3):
+        hz, svf = S.profiles_at_points(dsm, x, y, z, np.arange(4), 4, n_sectors=72, radius_m=150.0, n_quantiles=n_q)
+        assert hz.shape == (4, n_q, 72) and hz.dtype == np.float32
+        assert_array_equal(hz, np.repeat(pts[:, None, :], n_q, axis=1))
+        assert_allclose(svf, S.sky_view_factor(pts), rtol=1e-12)
+        twice, svf2 = S.profiles_at_points(dsm, np.repeat(x, 2), np.repeat(y, 2), np.repeat(z, 2),
+                                           np.repeat(np.arange(4), 2), 4, n_sectors=72, radius_m=150.0,
+                                           n_quantiles=n_q)
+        assert_array_equal(hz, twice)
+        assert_allclose(svf, svf2, rtol=1e-12)
+    # the wall (y 138-140 m) is seen to the north from the three points south of it, to the south from the fourth
+    assert (pts[:3, 0] > 0).all() and pts[3, 0] == 0 and pts[3, 36] > 0

@@ -355,8 +355,9 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
     """:class:`TileResult` of every tile, in tile order; tiles are dispatched largest first.
 
     In this process the tiles add their stage times to ``timer``; a single tile also
-    reports the progress of its long stages. ``on_result(result)`` is called as each tile
-    arrives (the flux raster takes its cells then). With a ``store`` (a buildings file read in
+    reports the progress of its long stages. ``on_result(tile position, result)`` is called as
+    each tile arrives (the module layout and the flux raster take theirs then). With a ``store``
+    (a buildings file read in
     windows) each tile reads its buildings from it (:func:`assess_stored_tile`).
     """
     n = len(tiles)
@@ -384,7 +385,7 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
                 results[i] = assess_tile(cfg, tb, tp, wx, core_ids, tiles[i].key, parking=tl, timer=tile_timer,
                                          progress=inner)
             if on_result is not None:
-                on_result(results[i])
+                on_result(i, results[i])
             done += int(tiles[i].core.size)
             if progress is not None:
                 progress("tiles", done, total)
@@ -447,7 +448,7 @@ def _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, tim
             results[i] = res
             fut.release()
             if on_result is not None:
-                on_result(res)
+                on_result(i, res)
             for stage, sec in res.timings_s.items():  # summed over the tiles (worker time, not wall time)
                 timer.timings_s[stage] = round(timer.timings_s.get(stage, 0.0) + sec, 3)
             done += int(tiles[i].core.size)
@@ -534,16 +535,6 @@ def _merge_layers(results: list[TileResult], buildings: gpd.GeoDataFrame, parkin
     return roofs, {n: _merge(n, [r.layers[n] for r in results if n in r.layers], buildings, parking) for n in names}
 
 
-def _merge_layout(results: list[TileResult], key: str):
-    """The roofs' row segments (``key = "units"``) or modules of all tiles, by building id as the roofs."""
-    frames = [getattr(r, key) for r in results if getattr(r, key) is not None]
-    if not frames:
-        return None
-    out = pd.concat(frames, ignore_index=True)
-    order = np.argsort(out["building_id"].astype(str).to_numpy(), kind="stable")
-    return gpd.GeoDataFrame(out.iloc[order].reset_index(drop=True), geometry="geometry", crs=frames[0].crs)
-
-
 def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None = None,
                     workers: int | None = None, scheduler: Any = None,
                     tile_size_m: float | None = None, overwrite: bool = False, write: bool = True,
@@ -592,7 +583,7 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     PVSurveyError
         Whatever a stage raises (a tile's error names the tile).
     """
-    from .pipeline import _Timer, finish_survey, resolve_inputs, start_run
+    from .pipeline import LayoutSpooler, _Timer, finish_survey, resolve_inputs, start_run
 
     cfg = resolve_inputs(config or Config())
     timer = _Timer()
@@ -608,18 +599,25 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
             flux_raster = _flux_raster(cfg, buildings, out_path)
             if flux_raster is None:
                 notes.append("flux raster: no building to put on it; flux_annual.tif not written")
+        layout = LayoutSpooler(cfg)
+        takers = [layout.take] + ([] if flux_raster is None else [_flux_taker(flux_raster)])
+
+        def on_result(key, res):
+            for take in takers:
+                take(key, res)
+
         try:
             result = _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, workers,
-                                          tile_size_m, halo_m, timer, progress,
-                                          None if flux_raster is None else _flux_taker(flux_raster))
+                                          tile_size_m, halo_m, timer, progress, on_result)
         except BaseException:
             if flux_raster is not None:
                 flux_raster.close()
+            layout.spool.remove()
             raise
         finally:
             if store is not None:
                 store.remove()
-    buildings, roofs, extra, notes, units, modules = result
+    buildings, roofs, extra, notes = result
     if "roofs" not in cfg.resources.kinds:
         # roofs are still assessed (the plan and the accounting are rooftop-led) but say so
         notes.append("resources: roofs were not selected; the rooftop plan is shown for reference")
@@ -631,8 +629,7 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     try:
         return finish_survey(cfg, buildings, roofs, wx, notes=notes, n_in=len(buildings), timer=timer,
                              started=started, out_path=out_path if write else None, overwrite=overwrite,
-                             extra_layers=extra, progress=progress, flux=flux_raster, units=units,
-                             modules=modules)
+                             extra_layers=extra, progress=progress, flux=flux_raster, layout=layout)
     finally:
         if flux_raster is not None:
             flux_raster.close()
@@ -653,7 +650,7 @@ def _flux_raster(cfg: Config, buildings: gpd.GeoDataFrame, out_path: Path) -> An
 
 
 def _flux_taker(raster: Any):
-    def take(result: TileResult) -> None:
+    def take(key: int, result: TileResult) -> None:
         raster.add(result.flux)
         result.flux = None  # one tile's cells in the driver at a time
     return take
@@ -661,8 +658,8 @@ def _flux_taker(raster: Any):
 
 def _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, workers, tile_size_m, halo_m,
                          timer, progress, on_result=None):
-    """Plan the tiles, run them and merge their layers: ``(buildings, roofs, other layers, notes, units,
-    modules)`` (the last two: the roofs' row segments and modules, :func:`_merge_layout`)."""
+    """Plan the tiles, run them and merge their layers: ``(buildings, roofs, other layers, notes)``
+    (``on_result(tile position, result)`` takes each tile's module layout and flux cells as it arrives)."""
     from .pipeline import load_parking
 
     parking = load_parking(cfg)
@@ -685,7 +682,6 @@ def _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, worke
         out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result, use_store,
                          halo_m)
         roofs, extra = _merge_layers(out, buildings, parking)
-        units, modules = _merge_layout(out, "units"), _merge_layout(out, "modules")
         filled = sum(r.dsm_filled_cells for r in out)
         del out  # the tile frames are freed as soon as they are concatenated
         if filled and cfg.inputs.dsm:
@@ -696,4 +692,4 @@ def _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, worke
         n_halo = sum(t.halo.size for t in tiles)
         notes.append(f"tiled run: {len(tiles)} tiles of {tile_size_m:.0f} m with a {halo_m:.0f} m halo "
                      f"({n_halo - int(usable.sum())} halo building copies), {where}")
-    return buildings, roofs, extra, notes, units, modules
+    return buildings, roofs, extra, notes

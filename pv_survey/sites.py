@@ -13,7 +13,8 @@ import pandas as pd
 from .config import PlanConfig
 from .keys import positions, values_at
 
-__all__ = ["sites_from_roofs", "annotate_buildings", "fill_sites", "capacity_yield_curves", "layout_summary_line",
+__all__ = ["sites_from_roofs", "annotate_buildings", "fill_sites", "capacity_yield_curves", "layout_counts",
+           "layout_summary_line",
            "BELOW_THRESHOLD_REASON", "CURVE_POINTS"]
 
 
@@ -186,19 +187,26 @@ def capacity_yield_curves(units: pd.DataFrame, *, n_points: int = CURVE_POINTS) 
     return out.reset_index(drop=True)
 
 
-def layout_summary_line(units: pd.DataFrame, module, *, site_fill: str = PlanConfig.site_fill,
+def layout_counts(units: pd.DataFrame) -> dict[str, int]:
+    """Modules laid out, modules built and row segments built of some row segments with ``built``
+    (:func:`fill_sites`); counts of several tiles add up key by key."""
+    built = units["built"].to_numpy(bool) if "built" in units else np.ones(len(units), bool)
+    n = units["n_modules"].to_numpy(np.int64)
+    return {"modules": int(n.sum()), "modules_built": int(n[built].sum()), "segments_built": int(built.sum())}
+
+
+def layout_summary_line(counts: dict, module, *, site_fill: str = PlanConfig.site_fill,
                         min_module_yield_kwh_kwp: float = PlanConfig.min_module_yield_kwh_kwp) -> str:
     """One bilingual sentence on the module layout: modules built, the module, rows segments, site fill.
 
-    ``units`` are the row segments with ``built`` (:func:`fill_sites`); ``module`` a
-    :class:`pv_survey.presets.ModulePreset`.
+    ``counts`` are :func:`layout_counts` of the run's row segments (summed over its tiles);
+    ``module`` a :class:`pv_survey.presets.ModulePreset`.
     """
-    built = units[units["built"]] if "built" in units else units
-    n_all = int(units["n_modules"].sum())
-    n = int(built["n_modules"].sum())
+    n_all = int(counts["modules"])
+    n = int(counts["modules_built"])
     text = (f"Module layout / 组件排布: {n:,} modules {module.name} ({module.length_m * 1000:.0f} x "
             f"{module.width_m * 1000:.0f} mm, {module.pmax_w:.0f} W) = {n * module.kwp:,.1f} kWp "
-            f"in {len(built):,} row segments")
+            f"in {int(counts['segments_built']):,} row segments")
     if site_fill == "best":
         text += (f"; site_fill = best: {n:,} of {n_all:,} modules reach {min_module_yield_kwh_kwp:,.0f} kWh/kWp "
                  f"/ 仅建设发电量达阈值的组件")

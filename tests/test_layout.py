@@ -22,7 +22,8 @@ from pv_survey.errors import ConfigError
 from pv_survey import layout as L
 from pv_survey.presets import DEFAULT_MODULE, module_names, module_preset
 from pv_survey.roofs import EXCLUDED
-from pv_survey.sites import BELOW_THRESHOLD_REASON, capacity_yield_curves, fill_sites, layout_summary_line
+from pv_survey.sites import (BELOW_THRESHOLD_REASON, capacity_yield_curves, fill_sites, layout_counts,
+                             layout_summary_line)
 
 MOD = module_preset(DEFAULT_MODULE)   # 1.722 x 1.134 m, 440 W
 LONG, SHORT, GAP = 1.722, 1.134, 0.02
@@ -284,7 +285,11 @@ def test_site_fill_best_keeps_modules_above_the_threshold():
 
 def test_layout_summary_line_counts_built_modules():
     u = pd.DataFrame({"n_modules": [10, 5], "built": [True, False]})
-    line = layout_summary_line(u, MOD, site_fill="best", min_module_yield_kwh_kwp=900.0)
+    # the counts of two tiles add up key by key to the counts of both
+    halves = [layout_counts(u.iloc[:1]), layout_counts(u.iloc[1:])]
+    counts = {k: halves[0][k] + halves[1][k] for k in halves[0]}
+    assert counts == layout_counts(u) == {"modules": 15, "modules_built": 10, "segments_built": 1}
+    line = layout_summary_line(counts, MOD, site_fill="best", min_module_yield_kwh_kwp=900.0)
     # 10 modules x 0.44 kWp = 4.4 kWp in 1 segment; 10 of the 15 reach the threshold
     assert "10 modules jinko-tiger-neo-54hl4r-bdv-440 (1722 x 1134 mm, 440 W) = 4.4 kWp in 1 row segments" in line
     assert "10 of 15 modules reach 900 kWh/kWp" in line

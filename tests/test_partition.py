@@ -14,6 +14,7 @@ from pv_survey.config import Config
 from pv_survey.errors import ConfigError, InputError
 from pv_survey.partition import HALO_MARGIN_CELLS, assess_tile, plan_tiles, run_partitioned
 from pv_survey.pipeline import DEFAULT_BUILDINGS, DEFAULT_PARKING, run_survey
+from pv_survey.sites import capacity_yield_curves
 
 ROOF_COLUMNS = ["annual_kwh", "capacity_kwp", "sky_view_frac", "shading_loss_frac"]
 TILE_M = 800.0
@@ -129,7 +130,8 @@ def one_piece(all_kinds):
     usable = b.loc[b["excluded_reason"] == "", "building_id"].to_numpy()
     res = assess_tile(cfg, b, planes, wx, usable, (0, 0), parking=parking)
     # the roofs' row segments as the run's 'modules' layer shows them (site_fill 'all': every one built)
-    return res.roofs, {**res.layers, "modules": res.units.drop(columns=["x_m", "y_m"]).assign(built=True)}
+    units = res.units.drop(columns=["x_m", "y_m"]).assign(built=True)
+    return res.roofs, {**res.layers, "modules": units, "site_curves": capacity_yield_curves(units)}
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +238,10 @@ def _assert_same_layer(a: pd.DataFrame, b: pd.DataFrame) -> None:
             assert b[col].tolist() == a[col].tolist(), col
 
 
+def _by_building(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.iloc[np.argsort(frame["building_id"].astype(str).to_numpy(), kind="stable")]
+
+
 def test_facades_and_carports_tiled_equal_one_piece(all_kinds, one_piece):
     """Several tiles in this process give the facades and carports of the one-piece run, row for row."""
     roofs, layers = one_piece
@@ -244,8 +250,11 @@ def test_facades_and_carports_tiled_equal_one_piece(all_kinds, one_piece):
     _assert_same_roofs(roofs, res.roofs)
     # the resources, and the roofs' module layout (issue 19: row segments with their yield, site curves)
     assert sorted(res.layers) == ["carports", "facades", "modules", "site_curves"]
-    for name in ("facades", "carports", "modules"):
+    for name in ("facades", "carports"):
         _assert_same_layer(layers[name], res.layers[name])
+    # the layout layers are written tile by tile (rows by tile, then building): the same rows
+    for name in ("modules", "site_curves"):
+        _assert_same_layer(_by_building(layers[name]), _by_building(res.layers[name]))
     assert res.summary["resources"]["facades"]["n_kept"] == int((layers["facades"]["excluded_reason"] == "").sum())
 
 

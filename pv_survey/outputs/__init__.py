@@ -42,6 +42,7 @@ from .charts import ChartText, cjk_font
 from .csv_out import shortlist_frame, shortlist_lists, write_csv
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
 from .manifest import manifest_json
+from .spool import SpooledLayer
 from .postgis import write_postgis
 from .report import render_charts, report_html, summary_md
 from .index import readme_txt
@@ -266,6 +267,26 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
     return paths
 
 
+#: Plan sites whose curves are looked up at a time in a spooled ``site_curves`` layer (project choice).
+_CURVE_LOOKUP_SITES = 500
+
+
+def _report_curves(curves, plan: pd.DataFrame):
+    """The curves the report can draw: a spooled ``site_curves`` layer is read only for the first
+    plan sites, in rank order, until :data:`charts.CURVE_SITES` sites with a curve are found."""
+    if not isinstance(curves, SpooledLayer):
+        return curves
+    ids = plan.sort_values("rank", kind="stable")["building_id"].astype(str).to_numpy() if len(plan) else []
+    found, have = [], 0
+    for start in range(0, len(ids), _CURVE_LOOKUP_SITES):
+        part = curves.read(building_ids=ids[start:start + _CURVE_LOOKUP_SITES])
+        found.append(part)
+        have += part["building_id"].nunique()
+        if have >= charts_mod.CURVE_SITES:
+            break
+    return pd.concat(found, ignore_index=True) if found else curves.empty_frame
+
+
 def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, coverage, category_shares, summary,
                        shortlist_size, workbook_max_rows, chart_font, hourly, hourly_sites_format,
                        report_interactive, extra_layers, pdf, tick) -> dict:
@@ -285,7 +306,7 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
     day_kw = typical_day_kw(hourly.district) if hourly is not None else None
     charts = render_charts(plan=plan_l, roofs=roofs, targets=targets,
                            existing_kwp=existing, text=text, typical_day=day_kw,
-                           curves=(extra_layers or {}).get("site_curves"))
+                           curves=_report_curves((extra_layers or {}).get("site_curves"), plan_l))
     put("cumulative_capacity.png", charts["cumulative"])
     tick()
     html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,

@@ -26,6 +26,7 @@ import pandas as pd
 import pyogrio
 
 from ..errors import OutputError
+from .spool import SpooledLayer
 from .styles import qml_for_layer
 
 __all__ = [
@@ -212,7 +213,9 @@ def layer_builders(*, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDataFrame, plan
     for name, frame in (extra_layers or {}).items():
         if name in builders or name == "layer_styles":
             raise OutputError(f"extra layer '{name}': name already used by pv-survey; rename the layer")
-        if isinstance(frame, gpd.GeoDataFrame):
+        if isinstance(frame, SpooledLayer):  # written part by part (write_gpkg), never held whole
+            builders[name] = (lambda f=frame: f)
+        elif isinstance(frame, gpd.GeoDataFrame):
             builders[name] = (lambda f=frame: table_layer(f if crs is None or f.crs is None else f.to_crs(crs)))
         else:
             builders[name] = (lambda f=frame: table_layer(f))
@@ -223,9 +226,21 @@ def result_layers(**kwargs) -> dict[str, pd.DataFrame]:
     """The frames of every output layer, in layer order, each with a stable ``fid`` column.
 
     Arguments as :func:`layer_builders`. Feeds :func:`pv_survey.outputs.postgis.write_postgis`
-    (and :func:`write_gpkg`, which also takes the builders themselves).
+    (and :func:`write_gpkg`, which also takes the builders themselves). A spooled layer
+    (:class:`~pv_survey.outputs.spool.SpooledLayer`) is read whole here.
     """
-    return {name: build() for name, build in layer_builders(**kwargs).items()}
+    out = {}
+    for name, build in layer_builders(**kwargs).items():
+        layer = build()
+        out[name] = table_layer(_to_crs(layer.read(), kwargs.get("crs"))) if isinstance(layer, SpooledLayer) \
+            else layer
+    return out
+
+
+def _to_crs(frame: pd.DataFrame, crs) -> pd.DataFrame:
+    if isinstance(frame, gpd.GeoDataFrame) and crs is not None and frame.crs is not None:
+        return frame.to_crs(crs)
+    return frame
 
 
 # --------------------------------------------------------------------------- writing
@@ -272,6 +287,8 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
         Layer name -> GeoDataFrame (a feature layer, polygons promoted to multipolygons)
         or DataFrame (an attribute table), or a function building one (:func:`layer_builders`:
         each layer is then built, written and dropped in turn). ``fid`` becomes the feature id.
+        A :class:`~pv_survey.outputs.spool.SpooledLayer` is written part by part (fid = row
+        number over the parts).
     crs : CRS-like, optional
         CRS of frames that carry none.
     timestamp : str, optional
@@ -299,10 +316,18 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
         for i, (name, layer) in enumerate(layers.items()):
             _check_cancel(cancel, p)
             frame = layer() if callable(layer) else layer  # built now, dropped after writing
-            _write_layer(p, name, frame, crs=crs, create=(i == 0), cancel=cancel)
+            yields = None
+            if isinstance(frame, SpooledLayer):
+                spooled = frame
+                frame = _write_spooled(p, name, spooled, crs=crs, create=(i == 0), cancel=cancel)
+                if styles and "specific_yield_kwh_kwp" in frame:  # the style's classes from every row
+                    yields = spooled.column("specific_yield_kwh_kwp")
+            else:
+                _write_layer(p, name, frame, crs=crs, create=(i == 0), cancel=cancel)
             if styles:
                 geom_col = GEOMETRY_COLUMN if isinstance(frame, gpd.GeoDataFrame) else ""
-                rows.append((name, geom_col, qml_for_layer(name, frame), f"pv-survey default style of '{name}'"))
+                rows.append((name, geom_col, qml_for_layer(name, frame, yields=yields),
+                             f"pv-survey default style of '{name}'"))
             del frame
     if styles:
         write_layer_styles(p, rows, timestamp=stamp)
@@ -319,12 +344,34 @@ def _check_cancel(cancel: Any, path: Path) -> None:
         raise OutputError(f"{path}: writing stopped (the run stopped)")
 
 
-def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool, cancel: Any = None) -> None:
+def _write_spooled(path: Path, name: str, layer: SpooledLayer, *, crs, create: bool,
+                   cancel: Any = None) -> pd.DataFrame:
+    """Write a spooled layer part by part (fids 1..n over the parts); returns its first part's
+    first rows (columns and geometry type, for the layer's style)."""
+    start, head = 1, None
+    for part in layer.chunks():
+        t = table_layer(_to_crs(part, crs))
+        t["fid"] = np.arange(start, start + len(t), dtype=np.int64)
+        if head is None:
+            _write_layer(path, name, t, crs=crs, create=create, cancel=cancel)
+            head = t.iloc[:1000]
+        elif len(t):
+            _write_layer(path, name, t, crs=crs, create=False, cancel=cancel, append=True)
+        start += len(t)
+    return head
+
+
+def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool, cancel: Any = None,
+                 append: bool = False) -> None:
+    """Write one layer (``append``: more rows of a layer written before, fids following its last)."""
     if "fid" not in frame.columns:
         raise OutputError(f"layer '{name}': no 'fid' column; build it with result_layers()")
     fid = frame["fid"].to_numpy()
     if len(np.unique(fid)) != len(fid):
         raise OutputError(f"layer '{name}': duplicate fid values; ids must be unique")
+    consecutive = len(fid) == 0 or np.array_equal(fid, np.arange(fid[0], fid[0] + len(fid)))
+    if append and not consecutive:
+        raise OutputError(f"layer '{name}': rows appended to a layer need consecutive fids; report this as a bug")
     kwargs: dict = {"driver": "GPKG", "layer": name, "layer_options": {"FID": "fid"}}
     if create:
         kwargs["dataset_options"] = {"VERSION": GPKG_VERSION}
@@ -341,12 +388,13 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: boo
         # the first chunk creates the layer; later ones append to it. Appended rows take SQLite's next
         # ids, so a layer is chunked only when its fids run 1..n in row order (every layer of
         # result_layers does); any other layer is written in one piece.
-        step = WRITE_CHUNK_FEATURES if np.array_equal(fid, np.arange(1, len(fid) + 1)) else max(len(frame), 1)
+        step = WRITE_CHUNK_FEATURES if append or np.array_equal(fid, np.arange(1, len(fid) + 1)) \
+            else max(len(frame), 1)
         rest = {k: v for k, v in kwargs.items() if k not in ("dataset_options", "layer_options")}
         for start in range(0, max(len(frame), 1), step):
             _check_cancel(cancel, path)
             part = frame.iloc[start:start + step]
-            if start:
+            if start or append:
                 pyogrio.write_dataframe(part.drop(columns="fid"), path, append=True, **rest)
             else:
                 pyogrio.write_dataframe(part, path, **kwargs)

@@ -358,8 +358,12 @@ def boundary_qml(fields: list[str]) -> str:
                          ALIASES=aliases_xml(fields))
 
 
-def qml_for_layer(name: str, frame: pd.DataFrame) -> str:
-    """The default QML of the GeoPackage layer ``name`` holding ``frame`` (columns in layer order)."""
+def qml_for_layer(name: str, frame: pd.DataFrame, *, yields=None) -> str:
+    """The default QML of the GeoPackage layer ``name`` holding ``frame`` (columns in layer order).
+
+    ``yields``: the ``modules`` layer's specific yields [kWh/kWp] when ``frame`` holds only its
+    first rows (a layer written part by part); default the frame's own column.
+    """
     geom_col = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     fields = [c for c in frame.columns if c not in ("fid", geom_col)]
     if name == "buildings":
@@ -378,7 +382,8 @@ def qml_for_layer(name: str, frame: pd.DataFrame) -> str:
     if name == "modules" and "specific_yield_kwh_kwp" in frame:
         # the module layout (one polygon per module or per row segment): coloured by its own yield
         id_field = "module_id" if "module_id" in fields else "segment_id"
-        return roofs_qml(fields, frame["specific_yield_kwh_kwp"], id_field=id_field if id_field in fields else "fid",
+        sy = frame["specific_yield_kwh_kwp"] if yields is None else pd.Series(yields)
+        return roofs_qml(fields, sy, id_field=id_field if id_field in fields else "fid",
                          geometry_type=_geometry_type_code(frame))
     if name == "plan":
         return plan_qml(fields, frame["phase"] if "phase" in frame else [""])

@@ -616,3 +616,18 @@ def test_profiles_of_one_point_surfaces_are_the_points_horizons():
         assert_allclose(svf, svf2, rtol=1e-12)
     # the wall (y 138-140 m) is seen to the north from the three points south of it, to the south from the fourth
     assert (pts[:3, 0] > 0).all() and pts[3, 0] == 0 and pts[3, 36] > 0
+
+
+def test_plane_sky_view_of_runs_of_one_orientation_equals_each_plane_alone():
+    # row segments of one roof come in runs of one orientation (the kernel keeps that orientation's
+    # terms); each plane computed on its own must give the same numbers
+    rng = np.random.default_rng(3)
+    n = 40
+    tilt = np.repeat([0.0, 25.0, 25.0, 90.0, 15.0], 8)
+    az = np.repeat([180.0, 135.0, 200.0, 270.0, 180.0], 8)
+    hz = (rng.uniform(0, 40, (n, 72)) * (rng.random((n, 72)) < 0.4)).astype(np.float32)
+    svf, band = S.plane_sky_view_frac(hz, tilt, az)
+    alone = np.array([S.plane_sky_view_frac(hz[i:i + 1], tilt[i:i + 1], az[i:i + 1]) for i in range(n)])[:, :, 0]
+    assert_array_equal(svf, alone[:, 0])
+    assert_array_equal(band, alone[:, 1])
+    assert len(set(np.round(svf, 12))) > 30                 # the horizons differ within each run

@@ -827,6 +827,57 @@ def orientation_groups(tilt_deg: np.ndarray, azimuth_deg: np.ndarray, rack: np.n
     return group, first
 
 
+def _hours_by_sector(sun_az_deg: np.ndarray, sun_elev_deg: np.ndarray,
+                     n_sectors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The hours sorted by (horizon sector, sun elevation) and where each sector and elevation starts.
+
+    Parameters
+    ----------
+    sun_az_deg, sun_elev_deg : array (n_hours,)
+        Sun azimuth and apparent elevation of the hours with light. [deg]
+    n_sectors : int
+
+    Returns
+    -------
+    order : numpy.ndarray of int64 (n_hours,)
+        The hours in that order.
+    seg_start : numpy.ndarray of int64 (n_sectors + 1,)
+        First sorted hour of each sector (and the end).
+    bucket_start : numpy.ndarray of int64 (n_sectors, n_buckets)
+        First sorted hour of sector k with elevation >= ``e0 + i * _BUCKET_DEG``.
+    e0 : float
+        Lowest bucket edge: the lowest elevation, rounded down to a whole degree. [deg]
+    """
+    from ._energy_kernel import _BUCKET_DEG
+
+    sector = sector_index(sun_az_deg, n_sectors)
+    order = np.lexsort((sun_elev_deg, sector))
+    seg_start = np.searchsorted(sector[order], np.arange(n_sectors + 1)).astype(np.int64)
+    elev = np.asarray(sun_elev_deg)[order]
+    e0 = float(math.floor(float(elev.min()))) if elev.size else 0.0
+    edges = e0 + _BUCKET_DEG * np.arange(int(math.ceil((90.0 - e0) / _BUCKET_DEG)) + 2)
+    bucket_start = np.stack([seg_start[k] + np.searchsorted(elev[seg_start[k]:seg_start[k + 1]], edges, side="left")
+                             for k in range(n_sectors)]).astype(np.int64)
+    return order, seg_start, np.ascontiguousarray(bucket_start), e0
+
+
+def _orientation_tasks(group: np.ndarray, members: np.ndarray,
+                       sky_view_frac: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points of the summed groups in task order and the tasks (group, first, end) over that order.
+
+    ``members`` are the points to sum; they are sorted by group, then by sky view, and each group cut
+    into slices of at most :data:`ORIENTATION_TASK_POINTS` (a narrow range of sky views per task).
+    """
+    order = members[np.lexsort((sky_view_frac[members], group[members]))]
+    g_sorted = group[order]
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(g_sorted)) + 1, [order.size]]).astype(np.int64)
+    starts = [np.arange(a, b, ORIENTATION_TASK_POINTS, dtype=np.int64) for a, b in zip(bounds[:-1], bounds[1:])]
+    task_a = np.concatenate(starts) if starts else np.empty(0, np.int64)
+    ends = np.repeat(bounds[1:], [len(x) for x in starts]) if starts else np.empty(0, np.int64)
+    task_b = np.minimum(task_a + ORIENTATION_TASK_POINTS, ends)
+    return order, g_sorted[task_a].astype(np.int64), task_a, task_b.astype(np.int64)
+
+
 def simulate_by_orientation(
     weather: Weather,
     tilt_deg: Any,
@@ -907,7 +958,7 @@ def simulate_by_orientation(
         A value out of range, arrays of different lengths, a horizon with more than one quantile
         profile or with NaN.
     """
-    from ._energy_kernel import _BUCKET_DEG, yield_by_orientation
+    from ._energy_kernel import yield_by_orientation
 
     n, tilt, az, cap, rack, gcr_arr, svf = _validate_roofs(
         tilt_deg, azimuth_deg, capacity_kwp, mount, gcr, sky_view_frac)
@@ -945,27 +996,8 @@ def simulate_by_orientation(
     big = np.flatnonzero(~small)
     if big.size:
         hours = _hourly_inputs(weather, temp_model_rack, temp_model_flush)
-        n_sectors = hz.shape[1]
-        sector = sector_index(hours.sun_az_deg, n_sectors)
-        h_order = np.lexsort((hours.sun_elev_deg, sector))
-        seg_start = np.searchsorted(sector[h_order], np.arange(n_sectors + 1)).astype(np.int64)
-        elev = hours.sun_elev_deg[h_order]
-        e0 = math.floor(float(elev.min())) if elev.size else 0.0
-        edges = e0 + _BUCKET_DEG * np.arange(int(math.ceil((90.0 - e0) / _BUCKET_DEG)) + 2)
-        bucket_start = np.ascontiguousarray(np.stack(
-            [seg_start[k] + np.searchsorted(elev[seg_start[k]:seg_start[k + 1]], edges, side="left")
-             for k in range(n_sectors)]).astype(np.int64))
-        # the big groups' points by group, then by sky view (narrow boxes per task)
-        order = big[np.lexsort((svf[big], group[big]))]
-        g_sorted = group[order]
-        cut = np.flatnonzero(np.diff(g_sorted)) + 1
-        bounds = np.concatenate([[0], cut, [order.size]])
-        task_g, task_a, task_b = [], [], []
-        for a0, b0 in zip(bounds[:-1], bounds[1:]):
-            for a in range(int(a0), int(b0), ORIENTATION_TASK_POINTS):
-                task_g.append(int(g_sorted[a0]))
-                task_a.append(a)
-                task_b.append(min(a + ORIENTATION_TASK_POINTS, int(b0)))
+        h_order, seg_start, bucket_start, e0 = _hours_by_sector(hours.sun_az_deg, hours.sun_elev_deg, hz.shape[1])
+        order, task_g, task_a, task_b = _orientation_tasks(group, big, svf)
         gt = tilt[first]
         t_r = np.radians(gt)
         a_r = np.radians(az[first])
@@ -974,7 +1006,7 @@ def simulate_by_orientation(
         iam_sky, iam_hor, iam_gnd = diffuse_iam(gt)
         ac = np.empty(order.size)
         poa_o = np.empty(order.size)
-        risky = np.zeros(len(task_g), dtype=np.int64)
+        risky = np.zeros(task_g.size, dtype=np.int64)
         yield_by_orientation(
             *(np.ascontiguousarray(getattr(hours, f)[h_order]) for f in
               ("cos_zen", "sun_x", "sun_y", "sun_elev_deg", "dni", "ghi", "d_iso", "d_circ", "d_hor", "t_air_c")),
@@ -983,7 +1015,7 @@ def simulate_by_orientation(
             row_sky, np.where(rows, 0.0, 1.0), iam_sky, iam_hor, iam_gnd,
             np.where(rows, 1.0 / np.where(rows, gcr_arr[first], 1.0), 0.0),
             np.where(rack[first], 0, 1).astype(np.int64),
-            np.asarray(task_g, dtype=np.int64), np.asarray(task_a, dtype=np.int64), np.asarray(task_b, dtype=np.int64),
+            task_g, task_a, task_b,
             np.ascontiguousarray(hz[order]), np.ascontiguousarray(svf[order]), np.ascontiguousarray(band[order]),
             _iam_table(), float(gamma_pdc_per_c), 1.0 - float(losses_frac), float(dc_ac_ratio),
             float(eta_inv_nom) / ETA_INV_REF, float(eta_inv_nom) / float(dc_ac_ratio),
@@ -991,8 +1023,7 @@ def simulate_by_orientation(
         )
         spec[order] = ac
         poa[order] = poa_o
-        n_pts = np.asarray(task_b, dtype=np.int64) - np.asarray(task_a, dtype=np.int64)
-        hours_per_point = float((risky * n_pts).sum()) / order.size
+        hours_per_point = float((risky * (task_b - task_a)).sum()) / order.size
     else:
         hours_per_point = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run        install into .venv and survey the embedded Tianhe demo district"
 	@echo "make test       install and run the test suite"
-	@echo "make bench      energy, shading, module-layout and flux-raster benchmarks (results in bench/results/)"
+	@echo "make bench      energy, shading, module-layout (whole run and place_modules alone) and flux-raster benchmarks (results in bench/results/)"
 	@echo "make bench-scale  10k / 100k / 1M-building synthetic city end to end (bench/results/scale.*)"
 	@echo "make bench-read   peak memory of reading 100k / 300k buildings in one go and in windows (bench/results/read_windows.*)"
 	@echo "make demo-data  regenerate data/ byte-for-byte"

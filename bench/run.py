@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench.run [energy|shading|modules|all] [--quick]``.
+"""Run the benchmarks: ``python -m bench.run [energy|shading|modules|layout|flux|all] [--quick]``.
 
 Each benchmark writes ``bench/results/<name>.json`` and ``.md``; the README
 quotes those files.
@@ -11,7 +11,7 @@ import importlib
 import sys
 
 
-BENCHES = ("energy", "shading", "modules", "flux")
+BENCHES = ("energy", "shading", "modules", "layout", "flux")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,9 @@
 
 Stage 2 (resources/roofs), after :func:`pv_survey.roofs.layout_roofs` has found each plane's
 usable polygon (the plane minus its edge setback), its mount, module tilt and azimuth and its
-ground coverage ratio. Vectorised over all planes with shapely 2 and numpy; no Python loop per
-roof or per module.
+ground coverage ratio. Vectorised over all planes with numpy, a numba kernel for the cells inside
+each polygon (:mod:`pv_survey._layout_kernel`, shapely for the cells on a polygon's boundary) and
+shapely 2 for the output polygons; no Python loop per roof or per module.
 
 Rules (docs: README "Module layout"):
 
@@ -58,6 +59,9 @@ NO_FIT = "no module fits the usable area / 无法布置组件"
 MAX_BRIDGED_COLS = 1
 #: Numerical margin of the inside test: a cell may touch the usable polygon's edge. [m]
 EPS_M = 1e-6
+#: Distance from the polygon's boundary below which the numba inside test leaves a corner or a
+#: cell to shapely (its rounding errors are below 1e-12 m in a roof's own frame). [m]
+SURE_M = 1e-8
 
 
 def _axes(azimuth_deg):
@@ -71,13 +75,12 @@ def _axes(azimuth_deg):
 def _to_local(geoms, origin, f, r):
     """Polygons expressed in each roof's (u along the row, v along the facing) frame."""
     coords, idx = shapely.get_coordinates(geoms, return_index=True)
-    d = coords - origin[idx]
-    local = np.stack([(d * r[idx]).sum(axis=1), (d * f[idx]).sum(axis=1)], axis=1)
-    return shapely.set_coordinates(np.array(geoms, dtype=object, copy=True), local)
+    return shapely.set_coordinates(np.array(geoms, dtype=object, copy=True), _local_xy(coords, idx, origin, f, r))
 
 
 def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, *, length_m: float,
-               width_m: float, gap_m: float = RoofsConfig.module_gap_m, pair=None) -> dict[str, np.ndarray]:
+               width_m: float, gap_m: float = RoofsConfig.module_gap_m, pair=None,
+               reference: bool = False) -> dict[str, np.ndarray]:
     """Module cells that fit each usable polygon, portrait or landscape, whichever fits more.
 
     Parameters
@@ -98,14 +101,20 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
         Gap between modules along a row. [m]
     pair : array of bool (n,), optional
         Cells are back-to-back pairs of modules (east-west rows).
+    reference : bool
+        Decide every cell with shapely (``contains_xy`` on its corners, ``contains`` on a non-convex
+        polygon) instead of the numba kernel (:mod:`pv_survey._layout_kernel`), which decides the
+        cells it is certain of and leaves the others to the same shapely test: the same cells.
 
     Returns
     -------
     dict of arrays, one entry per placed cell, ordered by roof, row, column:
         ``roof`` (position in the input), ``row``, ``col``, ``u0``, ``v0`` (cell corner in the
-        roof frame) [m]; and per roof: ``portrait`` (bool), ``along_m`` (module side along the row),
-        ``depth_m`` (plan depth of a cell), ``origin`` (n, 2) and the axes ``f``, ``r`` (n, 2).
+        roof frame) [m]; and per roof: ``count`` (cells), ``portrait`` (bool), ``along_m`` (module side
+        along the row), ``depth_m`` (plan depth of a cell), ``origin`` (n, 2) and the axes ``f``, ``r`` (n, 2).
     """
+    from ._layout_kernel import count_cells, decode_cells
+
     geoms = np.asarray(usable_geometry, dtype=object)
     n = len(geoms)
     tilt = np.radians(np.asarray(module_tilt_deg, dtype=float))
@@ -113,21 +122,13 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
     gcr = np.asarray(gcr, dtype=float)
     k = np.where(np.asarray(pair, dtype=bool), 2.0, 1.0) if pair is not None else np.ones(n)
     f, r = _axes(facing_azimuth_deg)
-    valid = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool) if n else np.zeros(0, bool)
+    valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) if n else np.zeros(0, bool)
     origin = np.zeros((n, 2))
     if valid.any():
         b = shapely.bounds(geoms[valid])
         origin[valid] = b[:, :2]
-    local = np.empty(n, dtype=object)
-    local[valid] = _to_local(geoms[valid], origin[valid], f[valid], r[valid])
-    lb = np.full((n, 4), np.nan)
-    if valid.any():
-        lb[valid] = shapely.bounds(local[valid])
-        shapely.prepare(local[valid])
-    convex = np.zeros(n, dtype=bool)
-    if valid.any():
-        area = shapely.area(local[valid])
-        convex[valid] = shapely.area(shapely.convex_hull(local[valid])) - area <= 1e-9 * np.maximum(area, 1.0)
+    rings = _local_rings(geoms, valid, origin, f, r)
+    lb = rings.bounds
     span_u = np.where(valid, lb[:, 2] - lb[:, 0], 0.0)
     span_v = np.where(valid, lb[:, 3] - lb[:, 1], 0.0)
     cands = []
@@ -143,30 +144,142 @@ def grid_cells(usable_geometry, facing_azimuth_deg, module_tilt_deg, rack, gcr, 
                       np.floor((span_v - depth) / pitch_v + 1e-9) + 1, 0).astype(np.int64)
         nu, nv = np.maximum(nu, 0), np.maximum(nv, 0)
         total = nu * nv
-        roof = np.repeat(np.arange(n), total)
         start = np.concatenate([[0], np.cumsum(total)[:-1]]) if n else np.zeros(0, np.int64)
-        kk = np.arange(total.sum()) - np.repeat(start, total)
-        col = kk % np.maximum(nu[roof], 1)
-        row = kk // np.maximum(nu[roof], 1)
-        u0 = lb[roof, 0] + col * pitch_u
-        v0 = lb[roof, 1] + row * pitch_v[roof]
-        inside = _cells_inside(local, convex, roof, u0 + EPS_M, v0 + EPS_M, u0 + along - EPS_M,
-                               v0 + depth[roof] - EPS_M)
-        count = np.bincount(roof[inside], minlength=n)
-        cands.append(dict(roof=roof[inside], row=row[inside], col=col[inside], u0=u0[inside], v0=v0[inside],
-                          count=count, along=along, depth=depth))
+        if reference:
+            status = _status_shapely(geoms, valid, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start)
+        else:
+            status = _status_fast(geoms, rings, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start)
+        count = np.zeros(n, np.int64)
+        count_cells(status, start, total, count)
+        cands.append(dict(status=status, count=count, start=start, nu=nu, total=total, pitch_u=pitch_u,
+                          pitch_v=pitch_v, along=along, depth=depth))
     p, land = cands
     portrait = p["count"] >= land["count"]
-    keep_p = portrait[p["roof"]]
-    keep_l = ~portrait[land["roof"]]
-    out = {key: np.concatenate([p[key][keep_p], land[key][keep_l]]) for key in ("roof", "row", "col", "u0", "v0")}
-    order = np.lexsort((out["col"], out["row"], out["roof"]))
-    out = {key: v[order] for key, v in out.items()}
+    n_out = np.where(portrait, p["count"], land["count"])
+    first_out = np.concatenate([[0], np.cumsum(n_out)[:-1]]).astype(np.int64) if n else np.zeros(0, np.int64)
+    m = int(n_out.sum())
+    roof = np.repeat(np.arange(n), n_out)
+    out = {"roof": roof, "row": np.empty(m, np.int64), "col": np.empty(m, np.int64)}
+    decode_cells(p["status"], p["start"], p["nu"], p["total"], land["status"], land["start"], land["nu"],
+                 land["total"], portrait, first_out, out["row"], out["col"])
+    pitch_u = np.where(portrait, p["pitch_u"], land["pitch_u"])[roof]
+    pitch_v = np.where(portrait, p["pitch_v"], land["pitch_v"])[roof]
+    out["u0"] = lb[roof, 0] + out["col"] * pitch_u
+    out["v0"] = lb[roof, 1] + out["row"] * pitch_v
     out["portrait"] = portrait
+    out["count"] = n_out
     out["along_m"] = np.where(portrait, p["along"], land["along"])
     out["depth_m"] = np.where(portrait, p["depth"], land["depth"])
     out["origin"], out["f"], out["r"] = origin, f, r
     return out
+
+
+@dataclass
+class _Rings:
+    """Every valid polygon's rings in its roof frame: closed runs ``xy[start[k]:start[k] + length[k]]``;
+    roof ``i`` has the rings ``ring[ptr[i]:ptr[i + 1]]``; ``bounds`` (n, 4) in the frame (NaN when
+    invalid); ``other``: valid geometries that are not (multi)polygons (decided by shapely)."""
+
+    xy: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    ring: np.ndarray
+    ptr: np.ndarray
+    bounds: np.ndarray
+    other: np.ndarray
+
+
+def _local_xy(coords, idx, origin, f, r) -> np.ndarray:
+    """Coordinates in their roof's frame (u along the row, v along the facing)."""
+    d = coords - origin[idx]
+    return np.stack([(d * r[idx]).sum(axis=1), (d * f[idx]).sum(axis=1)], axis=1)
+
+
+def _local_rings(geoms, valid, origin, f, r) -> _Rings:
+    """The rings of every valid polygon in its roof frame (the coordinates of :func:`_to_local`)."""
+    n = len(geoms)
+    tid = shapely.get_type_id(geoms)
+    simple = valid & (tid == 3)
+    simple[simple] = shapely.get_num_interior_rings(geoms[simple]) == 0
+    multi = np.flatnonzero(valid & ~simple & ((tid == 3) | (tid == 6)))
+    other = valid & ~simple & (tid != 3) & (tid != 6)
+    si = np.flatnonzero(simple)
+    coords, idx = shapely.get_coordinates(geoms[si], return_index=True)
+    ring_roof = [si]
+    ring_len = [np.bincount(idx, minlength=si.size)]
+    all_coords, all_idx = [coords], [si[idx]]
+    if multi.size:  # holes or several parts: one ring at a time
+        parts, part_of = shapely.get_parts(geoms[multi], return_index=True)
+        rr, ring_of = shapely.get_rings(parts, return_index=True)
+        c2, i2 = shapely.get_coordinates(rr, return_index=True)
+        roof_of_ring = multi[part_of[ring_of]]
+        ring_roof.append(roof_of_ring)
+        ring_len.append(np.bincount(i2, minlength=rr.size))
+        all_coords.append(c2)
+        all_idx.append(roof_of_ring[i2])
+    coords, idx = np.concatenate(all_coords), np.concatenate(all_idx)
+    xy = _local_xy(coords, idx, origin, f, r)
+    ring_roof, ring_len = np.concatenate(ring_roof), np.concatenate(ring_len)
+    ring_start = np.concatenate([[0], np.cumsum(ring_len)[:-1]]).astype(np.int64)
+    ring = np.argsort(ring_roof, kind="stable")
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(ring_roof, minlength=n))]).astype(np.int64)
+    bounds = np.tile([np.inf, np.inf, -np.inf, -np.inf], (n, 1))
+    np.minimum.at(bounds[:, 0], idx, xy[:, 0])
+    np.minimum.at(bounds[:, 1], idx, xy[:, 1])
+    np.maximum.at(bounds[:, 2], idx, xy[:, 0])
+    np.maximum.at(bounds[:, 3], idx, xy[:, 1])
+    bounds[np.bincount(idx, minlength=n) == 0] = np.nan
+    if other.any():
+        bounds[other] = shapely.bounds(_to_local(geoms[other], origin[other], f[other], r[other]))
+    return _Rings(xy, ring_start, ring_len.astype(np.int64), ring.astype(np.int64), ptr, bounds, other)
+
+
+def _status_fast(geoms, rings, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start) -> np.ndarray:
+    """Inside status of every candidate cell: the numba kernel, then shapely for the cells it leaves open."""
+    from ._layout_kernel import UNSURE, cell_status
+
+    n_cand = int((nu * nv).sum())
+    status = np.zeros(n_cand, dtype=np.int8)
+    if n_cand:
+        cell_status(rings.xy, rings.start, rings.length, rings.ring, rings.ptr, lb, nu, nv, float(pitch_u),
+                    np.asarray(pitch_v, float), float(along), np.asarray(depth, float), start, EPS_M, SURE_M, status)
+    if rings.other.any():  # not a polygon: every candidate cell to shapely
+        total = nu * nv
+        mark = rings.other & (total > 0)
+        status[np.concatenate([np.arange(s, s + t) for s, t in zip(start[mark], total[mark])])] = UNSURE
+    open_ = np.flatnonzero(status == UNSURE)
+    if open_.size:
+        roof = np.searchsorted(start, open_, side="right") - 1
+        status[open_] = _decide_shapely(geoms, origin, f, r, lb, nu, pitch_u, pitch_v, along, depth, start,
+                                        open_, roof)
+    return status
+
+
+def _status_shapely(geoms, valid, origin, f, r, lb, nu, nv, pitch_u, pitch_v, along, depth, start) -> np.ndarray:
+    """Inside status of every candidate cell from shapely alone (the reference of the kernel)."""
+    n = len(geoms)
+    total = nu * nv
+    roof = np.repeat(np.arange(n), total)
+    cand = np.arange(total.sum())
+    return _decide_shapely(geoms, origin, f, r, lb, nu, pitch_u, pitch_v, along, depth, start, cand, roof)
+
+
+def _decide_shapely(geoms, origin, f, r, lb, nu, pitch_u, pitch_v, along, depth, start, cand, roof) -> np.ndarray:
+    """Inside (1) or not (0) of the candidate cells ``cand`` of roofs ``roof``, with shapely."""
+    if cand.size == 0:
+        return np.zeros(0, dtype=np.int8)
+    uniq, inv = np.unique(roof, return_inverse=True)
+    local = _to_local(geoms[uniq], origin[uniq], f[uniq], r[uniq])
+    shapely.prepare(local)
+    area = shapely.area(local)
+    convex = shapely.area(shapely.convex_hull(local)) - area <= 1e-9 * np.maximum(area, 1.0)
+    kk = cand - start[roof]
+    col = kk % np.maximum(nu[roof], 1)
+    row = kk // np.maximum(nu[roof], 1)
+    u0 = lb[roof, 0] + col * pitch_u
+    v0 = lb[roof, 1] + row * pitch_v[roof]
+    inside = _cells_inside(local, convex, inv, u0 + EPS_M, v0 + EPS_M, u0 + along - EPS_M, v0 + depth[roof] - EPS_M)
+    return inside.astype(np.int8)
 
 
 def _cells_inside(local, convex, roof, u0, v0, u1, v1) -> np.ndarray:
@@ -188,13 +301,39 @@ def _cells_inside(local, convex, roof, u0, v0, u1, v1) -> np.ndarray:
     return inside
 
 
-def _world_boxes(u0, u1, v0, v1, origin, f, r):
-    """Rectangles given in roof frames (u0..u1 x v0..v1) as plan-view polygons."""
+def _world_box_coords(u0, u1, v0, v1, roof, frames) -> np.ndarray:
+    """Corners (m, 5, 2), closed, of rectangles given in roof frames (u0..u1 x v0..v1), in plan view.
+
+    ``roof``: each rectangle's roof; ``frames``: the ``origin``, ``f``, ``r`` arrays of :func:`grid_cells`.
+    """
     us = np.stack([u0, u1, u1, u0, u0], axis=1)
     vs = np.stack([v0, v0, v1, v1, v0], axis=1)
-    x = origin[:, None, 0] + us * r[:, None, 0] + vs * f[:, None, 0]
-    y = origin[:, None, 1] + us * r[:, None, 1] + vs * f[:, None, 1]
-    return shapely.polygons(np.stack([x, y], axis=-1))
+    o, f, r = frames["origin"][roof], frames["f"][roof], frames["r"][roof]
+    x = o[:, None, 0] + us * r[:, None, 0] + vs * f[:, None, 0]
+    y = o[:, None, 1] + us * r[:, None, 1] + vs * f[:, None, 1]
+    return np.stack([x, y], axis=-1)
+
+
+def _polygons(xy) -> np.ndarray:
+    """Polygons from closed rings of 5 corners (m, 5, 2)."""
+    m = len(xy)
+    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, np.ascontiguousarray(xy).reshape(-1, 2),
+                                     (np.arange(0, 5 * m + 1, 5), np.arange(m + 1)))
+
+
+def _box_centroids(xy) -> np.ndarray:
+    """Centroids (m, 2) of rectangles given by their closed rings (m, 5, 2).
+
+    The area-weighted centroid of the two triangles (p0, p1, p2) and (p0, p2, p3), summed in the
+    order of GEOS's ``Centroid`` (a fan from the first corner; its two zero-area triangles add
+    nothing): the same numbers as ``shapely.centroid`` on these polygons (tests/test_layout.py).
+    """
+    p0, p1, p2, p3 = (xy[:, i] for i in range(4))
+    a1 = (p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1]) - (p2[:, 0] - p0[:, 0]) * (p1[:, 1] - p0[:, 1])
+    a2 = (p2[:, 0] - p0[:, 0]) * (p3[:, 1] - p0[:, 1]) - (p3[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1])
+    c1 = p0 + p1 + p2
+    c2 = p0 + p2 + p3
+    return (a1[:, None] * c1 + a2[:, None] * c2) / 3 / (a1 + a2)[:, None]
 
 
 def thin_evenly(rank, keep_frac: float = RoofsConfig.obstacle_free_frac) -> np.ndarray:
@@ -389,27 +528,21 @@ def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float
                        df["gcr"].to_numpy(float), length_m=module.length_m, width_m=module.width_m, gap_m=gap_m,
                        pair=is_pair)
     ri = cells["roof"]
-    along = cells["along_m"][ri]
-    depth = cells["depth_m"][ri]
-    u0, v0 = cells["u0"], cells["v0"]
     # the half of a pair: east = the far half along the (eastward) facing axis
     half = pair_col[ri]
-    v_lo = np.where(half == "E", v0 + depth / 2.0, v0)
-    v_hi = np.where(half == "W", v0 + depth / 2.0, v0 + depth)
-    need_geom = dsm is not None or with_modules  # a module's own polygon: only to cut obstacles or to write it
-    geom = _world_boxes(u0, u0 + along, v_lo, v_hi, cells["origin"][ri], cells["f"][ri], cells["r"][ri]) \
-        if need_geom else np.full(len(ri), None, dtype=object)
-    if dsm is not None:
+    o_geom = None
+    if dsm is not None:  # every cell's polygon, to cut the obstacles
+        along, depth, v0 = cells["along_m"][ri], cells["depth_m"][ri], cells["v0"]
+        v_lo = np.where(half == "E", v0 + depth / 2.0, v0)
+        v_hi = np.where(half == "W", v0 + depth / 2.0, v0 + depth)
+        o_geom = _polygons(_world_box_coords(cells["u0"], cells["u0"] + along, v_lo, v_hi, ri, cells))
         o_roof, o_cell = dsm_obstacle_cells(dsm, np.where(kept, df.geometry.to_numpy(object), None),
                                             df["tilt_deg"].to_numpy(float), df["azimuth_deg"].to_numpy(float),
                                             height_m=obstacle_height_m)
-        keep = remove_obstacle_modules(geom, ri, o_roof, o_cell, clearance_m=obstacle_clearance_m)
+        sel = np.flatnonzero(remove_obstacle_modules(o_geom, ri, o_roof, o_cell, clearance_m=obstacle_clearance_m))
     else:
-        rank = np.arange(len(ri)) - np.searchsorted(ri, ri, side="left")
-        keep = thin_evenly(rank, obstacle_free_frac)
-    ri, geom = ri[keep], geom[keep]
-    row, col, u0, v_lo, v_hi, along = (a[keep] for a in (cells["row"], cells["col"], u0, v_lo, v_hi, along))
-    count = np.bincount(ri, minlength=n)
+        sel = np.flatnonzero(thin_evenly(_rank_within(ri, cells["count"]), obstacle_free_frac))
+    count = np.bincount(ri[sel], minlength=n)
     covered = np.zeros(n, dtype=bool)
     if existing_pv_kwp is not None and len(existing_pv_kwp):
         bid = df["building_id"].to_numpy()
@@ -418,18 +551,22 @@ def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float
         share = np.divide(count, total, out=np.zeros(n), where=total > 0)
         n_off = np.minimum(np.round(exist * share / module.kwp), count).astype(np.int64)
         covered = kept & (exist > 0) & (count > 0) & (n_off >= count)
-        start = np.searchsorted(ri, ri, side="left")
-        from_end = count[ri] - 1 - (np.arange(len(ri)) - start)
-        stay = from_end >= n_off[ri]
-        ri, geom, row, col, u0, v_lo, v_hi, along = (a[stay] for a in (ri, geom, row, col, u0, v_lo, v_hi, along))
-        count = np.bincount(ri, minlength=n)
+        r_sel = ri[sel]
+        from_end = count[r_sel] - 1 - _rank_within(r_sel, count)
+        sel = sel[from_end >= n_off[r_sel]]
+        count = np.bincount(ri[sel], minlength=n)
     reason[covered] = EXCLUDED["covered"]
     reason[kept & ~covered & (count == 0)] = NO_FIT
     built = reason == ""
-    on = built[ri]
-    ri, geom, row, col, u0, v_lo, v_hi, along = (a[on] for a in (ri, geom, row, col, u0, v_lo, v_hi, along))
+    sel = sel[built[ri[sel]]]
+    ri, row, col, u0, v0 = (cells[key][sel] for key in ("roof", "row", "col", "u0", "v0"))
+    along, depth, half = cells["along_m"][ri], cells["depth_m"][ri], half[sel]
+    v_lo = np.where(half == "E", v0 + depth / 2.0, v0)
+    v_hi = np.where(half == "W", v0 + depth / 2.0, v0 + depth)
     count = np.bincount(ri, minlength=n)
-    n_rows = pd.Series(row).groupby(ri).nunique().reindex(np.arange(n), fill_value=0).to_numpy(np.int64)
+    new_row = np.ones(ri.size, dtype=bool)
+    new_row[1:] = (ri[1:] != ri[:-1]) | (row[1:] != row[:-1])
+    n_rows = np.bincount(ri[new_row], minlength=n).astype(np.int64)
 
     df["excluded_reason"] = reason
     df["module"] = np.where(built, module.name, "")
@@ -443,13 +580,13 @@ def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float
     building_id = df["building_id"].to_numpy(object)
     seg = row_segments(ri, row, col, max_modules=segment_max_modules)
     n_seg = int(seg.max()) + 1 if seg.size else 0
-    first = np.searchsorted(seg, np.arange(n_seg), side="left")
-    last = np.searchsorted(seg, np.arange(n_seg), side="right") - 1
+    first = np.flatnonzero(np.diff(seg, prepend=-1))
+    last = np.append(first[1:], seg.size)[:n_seg] - 1
     s_roof = ri[first]
     s_n = last - first + 1
-    s_geom = _world_boxes(u0[first], u0[last] + along[last], v_lo[first], v_hi[first],
-                          cells["origin"][s_roof], cells["f"][s_roof], cells["r"][s_roof])
-    centre = shapely.get_coordinates(shapely.centroid(s_geom)) if n_seg else np.empty((0, 2))
+    s_xy = _world_box_coords(u0[first], u0[last] + along[last], v_lo[first], v_hi[first], s_roof, cells)
+    s_geom = _polygons(s_xy)
+    centre = _box_centroids(s_xy)
     seg_ids = np.array([f"{a}-S{b}" for a, b in zip(roof_id[s_roof], _rank_within(s_roof) + 1)], dtype=object)
     segments = gpd.GeoDataFrame({
         "segment_id": seg_ids, "roof_id": roof_id[s_roof], "building_id": building_id[s_roof],
@@ -457,15 +594,28 @@ def place_modules(roofs: gpd.GeoDataFrame, module: ModulePreset, *, gap_m: float
         "x_m": centre[:, 0], "y_m": centre[:, 1]}, geometry=s_geom, crs=roofs.crs)
     modules = None
     if with_modules:
+        m_geom = o_geom[sel] if o_geom is not None else \
+            _polygons(_world_box_coords(u0, u0 + along, v_lo, v_hi, ri, cells))
         modules = gpd.GeoDataFrame({
-            "module_id": np.array([f"{a}-M{b}" for a, b in zip(roof_id[ri], _rank_within(ri) + 1)], dtype=object),
-            "roof_id": roof_id[ri], "building_id": building_id[ri], "segment_id": seg_ids[seg], "row": row + 1, "col": col + 1}, geometry=geom, crs=roofs.crs)
+            "module_id": np.array([f"{a}-M{b}" for a, b in zip(roof_id[ri], _rank_within(ri, count) + 1)],
+                                  dtype=object),
+            "roof_id": roof_id[ri], "building_id": building_id[ri], "segment_id": seg_ids[seg], "row": row + 1,
+            "col": col + 1}, geometry=m_geom, crs=roofs.crs)
     return Layout(gpd.GeoDataFrame(df, geometry=roofs.geometry.name, crs=roofs.crs), segments, modules)
 
 
-def _rank_within(group) -> np.ndarray:
-    """Position of each element within its run of equal (sorted) group values: 0, 1, ..."""
+def _rank_within(group, count=None) -> np.ndarray:
+    """Position of each element within its run of equal (sorted) group values: 0, 1, ...
+
+    ``count``: the number of elements of each group value (``bincount``), when known.
+    """
     g = np.asarray(group)
     if g.size == 0:
         return np.empty(0, np.int64)
-    return np.arange(g.size) - np.searchsorted(g, g, side="left")
+    if count is None:
+        new = np.ones(g.size, dtype=bool)
+        new[1:] = g[1:] != g[:-1]
+        run = np.flatnonzero(new)
+        return np.arange(g.size) - np.repeat(run, np.diff(np.append(run, g.size)))
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    return np.arange(g.size) - first[g]

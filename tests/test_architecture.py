@@ -18,7 +18,7 @@ PKG = Path(__file__).resolve().parents[1] / "pv_survey"
 STAGES: dict[str, int] = {
     "errors": 0, "config": 0, "data_files": 0, "presets": 0, "keys": 0,
     "inputs": 1,
-    "roofs": 2, "layout": 2, "facades": 2, "carports": 2, "resources": 2,
+    "roofs": 2, "layout": 2, "_layout_kernel": 2, "facades": 2, "carports": 2, "resources": 2,
     "shading": 3, "_horizon_kernel": 3,
     "weather": 4, "energy": 4, "_energy_kernel": 4,
     "assessment": 5, "flux": 5,

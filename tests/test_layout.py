@@ -293,3 +293,177 @@ def test_layout_summary_line_counts_built_modules():
     # 10 modules x 0.44 kWp = 4.4 kWp in 1 segment; 10 of the 15 reach the threshold
     assert "10 modules jinko-tiger-neo-54hl4r-bdv-440 (1722 x 1134 mm, 440 W) = 4.4 kWp in 1 row segments" in line
     assert "10 of 15 modules reach 900 kWh/kWp" in line
+
+
+# --------------------------------------------------------------------------- the fast inside test
+
+E = L.EPS_M
+#: Hand-made polygons in the frame of a north-facing grid of 1 m x 1 m cells (facing azimuth 0: u = x,
+#: v = y, the grid starting at the bounding box's corner), each with a trap for a point-in-polygon test.
+TRICKY = {
+    "hole": shapely.Polygon(box(0, 0, 6, 6).exterior, [box(2, 2, 4, 4).exterior.coords]),
+    # a hole whose corner is exactly a cell corner (3 + eps, 3 + eps) and edges through cell corners
+    "hole on corners": shapely.Polygon(box(0, 0, 6, 6).exterior, [box(3 + E, 3 + E, 5 - E, 5 - E).exterior.coords]),
+    # extra vertices along straight edges
+    "collinear": shapely.Polygon([(0, 0), (3, 0), (6, 0), (6, 3), (6, 6), (2, 6), (0, 6), (0, 0)]),
+    # an edge exactly on the far corners of column 4 (4 + 1 - eps): contains_xy is False on it
+    "edge on corners": shapely.Polygon([(0, 0), (6, 0), (6, 2), (5.0 - E, 2), (5.0 - E, 4), (0, 4)]),
+    # an L whose reflex vertex is exactly a cell corner
+    "reflex on corner": shapely.Polygon([(0, 0), (6, 0), (6, 3 + E), (3 + E, 3 + E), (3 + E, 6), (0, 6)]),
+    # a notch entering a cell between its corners (only the exact contains test sees it)
+    "notch": shapely.Polygon([(0, 0), (6, 0), (6, 6), (2.6, 6), (2.5, 4.5), (2.4, 6), (0, 6)]),
+    # a spike too thin for the convexity rule (area < 1e-9 of the polygon): corners decide, it is kept
+    "thin spike": shapely.Polygon([(0, 0), (6, 0), (6, 6), (2.5 + 5e-8, 6), (2.5, 5.5), (2.5 - 5e-8, 6), (0, 6)]),
+    "two parts": shapely.MultiPolygon([box(0, 0, 3, 3), box(3 + E, 0, 7, 3), box(0, 4, 2.5, 6)]),
+    "triangle": shapely.Polygon([(0, 0), (7, 0), (0, 5)]),
+    "diamond through corners": shapely.Polygon([(3 + E, 0), (6, 3 + E), (3 + E, 6), (0, 3 + E)]),
+}
+
+
+def _expected_cells(poly, nu, nv):
+    """Cells of the 1 m grid inside ``poly`` by the shapely rule (four corners by contains_xy, and the
+    whole cell by contains on a non-convex polygon), independently of the code under test."""
+    hull_gap = shapely.area(shapely.convex_hull(poly)) - poly.area
+    convex = hull_gap <= 1e-9 * max(poly.area, 1.0)
+    out = np.zeros((nv, nu), dtype=bool)
+    for row in range(nv):
+        for col in range(nu):
+            u0, v0, u1, v1 = col + E, row + E, col + 1.0 - E, row + 1.0 - E
+            corners = all(shapely.contains_xy(poly, x, y) for x, y in ((u0, v0), (u1, v0), (u1, v1), (u0, v1)))
+            out[row, col] = corners and (convex or poly.contains(box(u0, v0, u1, v1)))
+    return out
+
+
+def _grid(polys, reference):
+    n = len(polys)
+    return L.grid_cells(np.array(polys, dtype=object), np.zeros(n), np.zeros(n), np.zeros(n, bool), np.ones(n),
+                        length_m=1.0, width_m=1.0, gap_m=0.0, reference=reference)
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY))
+def test_fast_inside_test_equals_shapely_on_tricky_polygons(name):
+    poly = TRICKY[name]
+    x0, y0, x1, y1 = poly.bounds
+    assert (x0, y0) == (0.0, 0.0)  # the grid starts at the origin
+    nu, nv = math.floor(x1 + 1e-9), math.floor(y1 - 1.0 + 1e-9) + 1
+    expected = _expected_cells(poly, nu, nv)
+    for reference in (False, True):
+        g = _grid([poly], reference)
+        got = np.zeros((nv, nu), dtype=bool)
+        got[g["row"], g["col"]] = True
+        np.testing.assert_array_equal(got, expected, err_msg=f"{name}, reference={reference}")
+        np.testing.assert_array_equal(g["u0"], g["col"] * 1.0)
+        np.testing.assert_array_equal(g["v0"], g["row"] * 1.0)
+
+
+def _kernel_status(poly):
+    """The numba kernel's own statuses on a 1 m grid (before shapely decides the open cells)."""
+    from pv_survey._layout_kernel import cell_status
+
+    geoms = np.array([poly], dtype=object)
+    f, r = L._axes([0.0])
+    origin = np.array([poly.bounds[:2]])
+    rings = L._local_rings(geoms, np.array([True]), origin, f, r)
+    lb = rings.bounds
+    nu = np.array([math.floor(lb[0, 2] - lb[0, 0] + 1e-9)])
+    nv = np.array([math.floor(lb[0, 3] - lb[0, 1] - 1.0 + 1e-9) + 1])
+    out = np.full(int(nu[0] * nv[0]), -1, dtype=np.int8)
+    cell_status(rings.xy, rings.start, rings.length, rings.ring, rings.ptr, lb, nu, nv, 1.0, np.ones(1), 1.0,
+                np.ones(1), np.zeros(1, np.int64), E, L.SURE_M, out)
+    return out.reshape(nv[0], nu[0])
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY))
+def test_kernel_decides_only_what_is_certain(name):
+    from pv_survey._layout_kernel import INSIDE, OUTSIDE, UNSURE
+
+    poly = TRICKY[name]
+    st = _kernel_status(poly)
+    expected = _expected_cells(poly, st.shape[1], st.shape[0])
+    assert set(np.unique(st)) <= {OUTSIDE, INSIDE, UNSURE}
+    decided = st != UNSURE
+    np.testing.assert_array_equal(st[decided] == INSIDE, expected[decided])
+    # open: a cell with a corner on an edge and none certainly outside (edge on corners: column 4 of the
+    # top rows; two parts: column 3, starting on the second part's edge), or a cell an edge enters
+    # between its corners (notch, thin spike); a corner on the boundary next to a corner certainly
+    # outside (the holes, the reflex vertex, the diamond) is decided
+    assert (~decided).any() == (name in {"edge on corners", "notch", "thin spike", "two parts"})
+    assert decided.mean() > 0.5
+
+
+def test_fast_grid_equals_shapely_on_rotated_planes():
+    # random quadrilaterals, L-shapes and holed polygons at random azimuths, tilts, racks and pairs
+    rng = np.random.default_rng(7)
+    polys = []
+    for i in range(60):
+        cx, cy = rng.uniform(0, 500, 2)
+        w, h = rng.uniform(3, 40, 2)
+        p = shapely.affinity.rotate(box(cx, cy, cx + w, cy + h), rng.uniform(0, 90), origin=(cx, cy))
+        if i % 3 == 1:
+            p = p.difference(shapely.affinity.translate(box(cx, cy, cx + w / 2, cy + h / 2), w / 2, h / 2))
+        elif i % 3 == 2:
+            p = p.difference(shapely.Point(cx + w / 2, cy + h / 3).buffer(min(w, h) / 5))
+        polys.append(p)
+    n = len(polys)
+    args = (np.array(polys, dtype=object), rng.uniform(0, 360, n), rng.uniform(0, 40, n), rng.random(n) < 0.4,
+            rng.uniform(0.4, 1.0, n))
+    kw = dict(length_m=LONG, width_m=SHORT, gap_m=GAP, pair=rng.random(n) < 0.2)
+    fast, ref = L.grid_cells(*args, **kw), L.grid_cells(*args, **kw, reference=True)
+    assert len(ref["roof"]) > 1000
+    for key in ("roof", "row", "col", "u0", "v0", "count", "portrait", "along_m", "depth_m"):
+        np.testing.assert_array_equal(fast[key], ref[key], err_msg=key)
+
+
+def test_segment_centres_equal_shapely_centroid():
+    rng = np.random.default_rng(3)
+    n = 2000
+    u0, v0 = rng.uniform(-50, 50, n), rng.uniform(-50, 50, n)
+    frames = {"origin": rng.uniform(3e5, 3e6, (n, 2))}
+    frames["f"], frames["r"] = L._axes(rng.uniform(0, 360, n))
+    xy = L._world_box_coords(u0, u0 + rng.uniform(1, 40, n), v0, v0 + rng.uniform(0.5, 3, n), np.arange(n), frames)
+    geoms = L._polygons(xy)
+    np.testing.assert_array_equal(shapely.get_coordinates(geoms).reshape(n, 5, 2), xy)
+    # the same numbers, not only close ones: segment centres are where horizons are ray-marched from
+    np.testing.assert_array_equal(L._box_centroids(xy), shapely.get_coordinates(shapely.centroid(geoms)))
+
+
+def test_demo_district_cells_equal_the_shapely_path():
+    # every usable polygon of the demo district (all its roof planes, one piece): the kernel with shapely
+    # for the cells it leaves open places the same cells as shapely alone
+    from pv_survey import resources
+    from pv_survey.config import Config
+    from pv_survey.pipeline import load_inputs, resolve_inputs
+
+    cfg = resolve_inputs(Config())
+    buildings, planes, _ = load_inputs(cfg)
+    tile = resources.TileData(buildings=buildings, core_ids=None, weather=None, dsm=None, owner_of=None,
+                              absolute=False, energy_params={}, planes=planes)
+    roofs = resources._roof_surfaces(cfg, tile).rename(columns={"_sample_geometry": "usable_geometry"})
+    module = module_preset(cfg.roofs.module)
+    kept = roofs["excluded_reason"].fillna("").to_numpy(object) == ""
+    pair = roofs["_pair"].to_numpy(object)
+    args = (np.where(kept, roofs["usable_geometry"].to_numpy(object), None),
+            np.where(pair != "", 90.0, roofs["module_azimuth_deg"].to_numpy(float)),
+            roofs["module_tilt_deg"].to_numpy(float), roofs["mount"].to_numpy(object) == "rack",
+            roofs["gcr"].to_numpy(float))
+    kw = dict(length_m=module.length_m, width_m=module.width_m, gap_m=GAP, pair=pair != "")
+    fast, ref = L.grid_cells(*args, **kw), L.grid_cells(*args, **kw, reference=True)
+    assert len(fast["roof"]) > 500_000
+    for key in ("roof", "row", "col", "u0", "v0", "count", "portrait", "along_m", "depth_m"):
+        np.testing.assert_array_equal(fast[key], ref[key], err_msg=key)
+
+
+def test_fast_grid_equals_shapely_on_mixed_geometries():
+    # missing and empty geometries get no cells; a geometry collection (not a polygon) goes to shapely whole
+    geoms = np.array([shapely.GeometryCollection([box(0, 0, 8, 6), shapely.LineString([(9, 0), (12, 3)])]),
+                      box(0, 0, 5, 5), None, shapely.Polygon(),
+                      shapely.MultiPolygon([box(0, 0, 3, 3), box(5, 0, 9, 4)]),
+                      shapely.Polygon(box(0, 0, 6, 6).exterior, [box(1, 1, 2, 2).exterior.coords,
+                                                                 box(3, 3, 5, 5).exterior.coords])], dtype=object)
+    n = len(geoms)
+    args = (geoms, np.array([180.0, 30.0, 0.0, 0.0, 200.0, 75.0]), np.zeros(n), np.zeros(n, bool), np.ones(n))
+    fast = L.grid_cells(*args, length_m=LONG, width_m=SHORT, gap_m=GAP)
+    ref = L.grid_cells(*args, length_m=LONG, width_m=SHORT, gap_m=GAP, reference=True)
+    for key in ("roof", "row", "col", "u0", "v0", "count", "portrait"):
+        np.testing.assert_array_equal(fast[key], ref[key], err_msg=key)
+    assert fast["count"][0] > 0 and fast["count"][2] == fast["count"][3] == 0

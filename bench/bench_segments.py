@@ -108,7 +108,7 @@ def segment_rates(args, kw, repeat: int) -> dict:
     return out
 
 
-def group_sizes(args, kw, sizes=(1, 4, 8, 16, 32, 64), n: int = 4096, seed: int = 1) -> list[dict]:
+def group_sizes(args, kw, sizes=(1, 4, 6, 8, 12, 16, 32, 64), n: int = 4096, seed: int = 1) -> list[dict]:
     """Segments/s of both methods by orientation group size: ``n`` of the recorded segments' horizons
     on flush planes in groups of k points (random tilts 5-40 deg, azimuths 90-270 deg)."""
     from pv_survey import energy
@@ -119,12 +119,13 @@ def group_sizes(args, kw, sizes=(1, 4, 8, 16, 32, 64), n: int = 4096, seed: int 
     hz, svf, band = (np.asarray(kw[k])[pick] for k in ("horizon_deg", "sky_view_frac", "horizon_band_open_frac"))
     out = []
     for k in sizes:
+        m = (n // k) * k
         tilt = np.repeat(rng.uniform(5, 40, n // k), k)
         az = np.repeat(rng.uniform(90, 270, n // k), k)
-        one = dict(mount="flush", horizon_deg=hz, sky_view_frac=svf, horizon_band_open_frac=band)
-        t_e, _ = _best(lambda: energy.simulate_roofs(w, tilt, az, np.ones(n), reference=False, **one), 2)
-        t_g, _ = _best(lambda: energy.simulate_by_orientation(w, tilt, az, np.ones(n), min_group_points=1, **one), 2)
-        out.append({"group_points": k, "engine_per_s": round(n / t_e), "grouped_per_s": round(n / t_g),
+        one = dict(mount="flush", horizon_deg=hz[:m], sky_view_frac=svf[:m], horizon_band_open_frac=band[:m])
+        t_e, _ = _best(lambda: energy.simulate_roofs(w, tilt, az, np.ones(m), reference=False, **one), 2)
+        t_g, _ = _best(lambda: energy.simulate_by_orientation(w, tilt, az, np.ones(m), min_group_points=1, **one), 2)
+        out.append({"group_points": k, "engine_per_s": round(m / t_e), "grouped_per_s": round(m / t_g),
                     "ratio": round(t_e / t_g, 2)})
     return out
 

@@ -8,6 +8,9 @@ with the same formulas as the pvlib functions named in the comments -- and
 accumulates monthly AC energy, plane-of-array irradiation and the same roof's
 AC energy without horizon / sky-view losses.
 
+:func:`yield_by_orientation` gives the same annual figures for many surfaces of one horizon
+profile each, grouped by orientation, without the hour loop per surface (module row segments).
+
 All energies are per kWp of DC capacity: every step after the irradiance is
 proportional to capacity (PVWatts DC, losses and the PVWatts inverter with
 ``pdc0 = capacity / dc_ac_ratio``), so :mod:`pv_survey.energy` multiplies by
@@ -327,6 +330,10 @@ del _k
 #: The monomials of degree <= 2 (the DC power's): 1, s, b, s^2, s b, b^2.
 _QUAD_I = np.array([0, 1, 0, 2, 1, 0], dtype=np.int64)
 _QUAD_J = np.array([0, 0, 1, 0, 1, 2], dtype=np.int64)
+#: Position of each DC monomial, and of the product of two, in the AC coefficient vectors.
+_QUAD_AT = np.array([_MONO_AT[_QUAD_I[a], _QUAD_J[a]] for a in range(6)], dtype=np.int64)
+_PROD_AT = np.array([[_MONO_AT[_QUAD_I[a] + _QUAD_I[c], _QUAD_J[a] + _QUAD_J[c]] for c in range(6)]
+                     for a in range(6)], dtype=np.int64)
 #: Columns of the per-hour tables: the POA constant [W/m2], then 15 AC coefficients [kW/kWp]; the
 #: totals add the POA coefficients of s and b.
 _N_AC = 15
@@ -403,9 +410,11 @@ def _hour_state_poly(e0, e1, e2, p0, p1, p2, sky0, sky1, sky2, t_air_c, wind_fac
     for a in range(6):
         if d[a] == 0.0:
             continue
-        out[_MONO_AT[_QUAD_I[a], _QUAD_J[a]]] += lin * d[a]
-        for c in range(6):
-            out[_MONO_AT[_QUAD_I[a] + _QUAD_I[c], _QUAD_J[a] + _QUAD_J[c]]] -= quad * d[a] * d[c]
+        out[_QUAD_AT[a]] += lin * d[a]
+        out[_PROD_AT[a, a]] -= quad * d[a] * d[a]
+        two = 2.0 * quad * d[a]
+        for c in range(a + 1, 6):  # the square's cross terms once, doubled
+            out[_PROD_AT[a, c]] -= two * d[c]
     out[0] -= eta_ratio * 0.0059 / dc_ac_ratio
     return True
 

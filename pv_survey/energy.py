@@ -788,10 +788,10 @@ def _results_frame(per_kwp_month: np.ndarray, poa_kwh_m2: np.ndarray, base_per_k
 #: box of sky views leaves fewer hours to simulate per point). Tuning only: results do not depend on it.
 ORIENTATION_TASK_POINTS = 1024
 #: Smallest orientation group that :func:`simulate_by_orientation` sums by sectors; smaller groups go
-#: to the per-point engine: building a group's tables costs about as much as 10 points in the engine
-#: (measured by bench/bench_segments.py: groups of 8 points run at 0.7 x the engine's speed, of 16 at
-#: 1.4 x). Tuning only: results do not depend on it.
-ORIENTATION_MIN_POINTS = 12
+#: to the per-point engine: building a group's tables costs about as much as 7 points in the engine
+#: (measured by bench/bench_segments.py: groups of 6 points run at 0.8 x the engine's speed, of 8 at
+#: 1.05 x, of 12 at 1.6 x). Tuning only: results do not depend on it (to rounding).
+ORIENTATION_MIN_POINTS = 8
 
 
 def orientation_groups(tilt_deg: np.ndarray, azimuth_deg: np.ndarray, rack: np.ndarray,

@@ -917,7 +917,7 @@ def simulate_by_orientation(
     rounding: on the demo district's 52,089 row segments the relative difference of ``annual_kwh``
     is at most 2.7e-15 (mean 4.7e-16) and of ``poa_kwh_m2`` at most 8.3e-15 (mean 1.4e-15)
     (``python -m bench.bench_segments``); tests/test_energy_orientation.py asserts 1e-9. On the
-    demo district it runs 21 x faster than :func:`simulate_roofs` (bench/results/segments.md).
+    demo district it runs 12-21 x faster than :func:`simulate_roofs` (bench/results/segments.md).
 
     Parameters
     ----------

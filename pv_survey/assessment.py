@@ -259,8 +259,9 @@ def assess_units(placed, surfaces, resource: Resource, cfg, tile: TileData):
     The segments of the surfaces still kept after the yield rules are assessed like a surface
     with one sample point: the horizon from the segment's centre at the surface's height
     (:func:`pv_survey.shading.profiles_at_points`, one profile), the plane's view of the sky above
-    it, and the annual yield of the engine (:func:`pv_survey.energy.simulate_roofs`, without
-    hourly output) at the surface's module tilt, azimuth, mount and row spacing.
+    it, and the annual yield at the surface's module tilt, azimuth, mount and row spacing, summed
+    per orientation by horizon sectors (:func:`pv_survey.energy.simulate_by_orientation`: the
+    engine's results to rounding, without its hour loop per segment).
 
     Parameters
     ----------
@@ -306,14 +307,13 @@ def assess_units(placed, surfaces, resource: Resource, cfg, tile: TileData):
     rules = resource.rules(cfg)
     params = {**tile.energy_params, **rules.energy_overrides}
     gcr = np.where(mount == "rack", gcr, np.nan)
-    # the engine's fast path (no unshaded twin per segment); the unshaded reference is the same for
-    # every segment of one orientation, so it is simulated once per orientation
-    res = energy.simulate_roofs(tile.weather, tilt, az, seg["capacity_kwp"].to_numpy(float), mount=mount,
-                                gcr=gcr, horizon_deg=hz, sky_view_frac=svf, horizon_band_open_frac=band,
-                                reference=False, **params)
-    key = pd.DataFrame({"t": tilt, "a": az, "m": mount, "g": np.nan_to_num(gcr, nan=-1.0)})
-    orient = key.groupby(["t", "a", "m", "g"], sort=False).ngroup().to_numpy()
-    first = pd.Series(np.arange(n)).groupby(orient).first().to_numpy() if n else np.empty(0, np.int64)
+    # the segments of one orientation summed by horizon sectors (exact, no hour loop per segment); the
+    # unshaded reference is the same for every segment of one orientation, so it is simulated once per
+    # orientation
+    res = energy.simulate_by_orientation(tile.weather, tilt, az, seg["capacity_kwp"].to_numpy(float), mount=mount,
+                                         gcr=gcr, horizon_deg=hz, sky_view_frac=svf, horizon_band_open_frac=band,
+                                         **params)
+    orient, first = energy.orientation_groups(tilt, az, mount == "rack", gcr)
     ref = energy.simulate_roofs(tile.weather, tilt[first], az[first], np.ones(first.size), mount=mount[first],
                                 gcr=gcr[first], **params)["specific_yield_kwh_kwp"].to_numpy()[orient] \
         if n else np.empty(0)

@@ -93,6 +93,7 @@ from .weather import WEATHER_COLUMNS, Weather
 
 __all__ = [
     "simulate_roofs",
+    "simulate_by_orientation",
     "plane_irradiation_kwh_m2",
     "reference_roof_energy",
     "params_from_config",
@@ -385,7 +386,11 @@ def _validate_roofs(tilt_deg, azimuth_deg, capacity_kwp, mount, gcr, sky_view_fr
     _first_bad("tilt_deg", tilt, ~np.isfinite(tilt) | (tilt < 0) | (tilt > 90), "is outside 0..90 deg")
     _first_bad("azimuth_deg", az, ~np.isfinite(az), "is not a number (degrees clockwise from north)")
     _first_bad("capacity_kwp", cap, ~np.isfinite(cap) | (cap < 0), "is not a capacity >= 0 kWp")
-    mnt_str = np.array([str(m).strip().lower() for m in mnt], dtype=object)
+    # each distinct value normalised once (a million module segments share two mount names)
+    codes, uniq = pd.factorize(pd.Series(mnt, dtype=object))
+    mnt_str = np.array([str(m).strip().lower() for m in uniq] + [""], dtype=object)[codes]
+    na = codes < 0  # None / NaN: named as the value itself
+    mnt_str[na] = [str(m).strip().lower() for m in mnt[na]]
     _first_bad("mount", mnt_str, ~np.isin(mnt_str, MOUNTS), "is not 'rack' or 'flush'")
     rack = mnt_str == "rack"
     if gcr is None:
@@ -776,6 +781,258 @@ def _results_frame(per_kwp_month: np.ndarray, poa_kwh_m2: np.ndarray, base_per_k
     for i, name in enumerate(MONTH_COLUMNS):
         cols[name] = per_kwp_month[:, i] * capacity_kwp
     return pd.DataFrame(cols, index=index)
+
+
+#: Points per task of :func:`simulate_by_orientation`: a larger orientation group is cut, after
+#: sorting its points by sky view, into tasks of this many points (both cores get work; a narrower
+#: box of sky views leaves fewer hours to simulate per point). Tuning only: results do not depend on it.
+ORIENTATION_TASK_POINTS = 1024
+#: Smallest orientation group that :func:`simulate_by_orientation` sums by sectors; smaller groups go
+#: to the per-point engine: building a group's tables costs about as much as 7 points in the engine
+#: (measured by bench/bench_segments.py: groups of 6 points run at 0.8 x the engine's speed, of 8 at
+#: 1.05 x, of 12 at 1.6 x). Tuning only: results do not depend on it (to rounding).
+ORIENTATION_MIN_POINTS = 8
+
+
+def orientation_groups(tilt_deg: np.ndarray, azimuth_deg: np.ndarray, rack: np.ndarray,
+                       gcr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group number of each plane by its orientation (tilt, azimuth, mount, rows).
+
+    A horizontal plane has no azimuth: all horizontal planes of one mount and row spacing share a group.
+
+    Parameters
+    ----------
+    tilt_deg, azimuth_deg : array (n,)
+        [deg]
+    rack : array of bool (n,)
+        Racked (open-rack temperature model) rather than flush.
+    gcr : array (n,)
+        Ground coverage ratio of racked rows, NaN without rows. [0-1]
+
+    Returns
+    -------
+    group : numpy.ndarray of int64 (n,)
+        0..G-1.
+    first : numpy.ndarray of int64 (G,)
+        A member (the first) of each group.
+    """
+    tilt = np.asarray(tilt_deg, dtype=float)
+    if tilt.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    key = pd.DataFrame({"t": tilt, "a": np.where(tilt == 0.0, 180.0, np.mod(np.asarray(azimuth_deg, float), 360.0)),
+                        "m": np.asarray(rack, dtype=bool), "g": np.nan_to_num(np.asarray(gcr, float), nan=-1.0)})
+    group = key.groupby(["t", "a", "m", "g"], sort=False).ngroup().to_numpy(np.int64)
+    first = np.full(int(group.max()) + 1, tilt.size, dtype=np.int64)
+    np.minimum.at(first, group, np.arange(tilt.size, dtype=np.int64))
+    return group, first
+
+
+def _hours_by_sector(sun_az_deg: np.ndarray, sun_elev_deg: np.ndarray,
+                     n_sectors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The hours sorted by (horizon sector, sun elevation) and where each sector and elevation starts.
+
+    Parameters
+    ----------
+    sun_az_deg, sun_elev_deg : array (n_hours,)
+        Sun azimuth and apparent elevation of the hours with light. [deg]
+    n_sectors : int
+
+    Returns
+    -------
+    order : numpy.ndarray of int64 (n_hours,)
+        The hours in that order.
+    seg_start : numpy.ndarray of int64 (n_sectors + 1,)
+        First sorted hour of each sector (and the end).
+    bucket_start : numpy.ndarray of int64 (n_sectors, n_buckets)
+        First sorted hour of sector k with elevation >= ``e0 + i * _BUCKET_DEG``.
+    e0 : float
+        Lowest bucket edge: the lowest elevation, rounded down to a whole degree. [deg]
+    """
+    from ._energy_kernel import _BUCKET_DEG
+
+    sector = sector_index(sun_az_deg, n_sectors)
+    order = np.lexsort((sun_elev_deg, sector))
+    seg_start = np.searchsorted(sector[order], np.arange(n_sectors + 1)).astype(np.int64)
+    elev = np.asarray(sun_elev_deg)[order]
+    e0 = float(math.floor(float(elev.min()))) if elev.size else 0.0
+    edges = e0 + _BUCKET_DEG * np.arange(int(math.ceil((90.0 - e0) / _BUCKET_DEG)) + 2)
+    bucket_start = np.stack([seg_start[k] + np.searchsorted(elev[seg_start[k]:seg_start[k + 1]], edges, side="left")
+                             for k in range(n_sectors)]).astype(np.int64)
+    return order, seg_start, np.ascontiguousarray(bucket_start), e0
+
+
+def _orientation_tasks(group: np.ndarray, members: np.ndarray,
+                       sky_view_frac: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points of the summed groups in task order and the tasks (group, first, end) over that order.
+
+    ``members`` are the points to sum; they are sorted by group, then by sky view, and each group cut
+    into slices of at most :data:`ORIENTATION_TASK_POINTS` (a narrow range of sky views per task).
+    """
+    order = members[np.lexsort((sky_view_frac[members], group[members]))]
+    g_sorted = group[order]
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(g_sorted)) + 1, [order.size]]).astype(np.int64)
+    starts = [np.arange(a, b, ORIENTATION_TASK_POINTS, dtype=np.int64) for a, b in zip(bounds[:-1], bounds[1:])]
+    task_a = np.concatenate(starts) if starts else np.empty(0, np.int64)
+    ends = np.repeat(bounds[1:], [len(x) for x in starts]) if starts else np.empty(0, np.int64)
+    task_b = np.minimum(task_a + ORIENTATION_TASK_POINTS, ends)
+    return order, g_sorted[task_a].astype(np.int64), task_a, task_b.astype(np.int64)
+
+
+def simulate_by_orientation(
+    weather: Weather,
+    tilt_deg: Any,
+    azimuth_deg: Any,
+    capacity_kwp: Any,
+    *,
+    mount: Any,
+    gcr: Any = None,
+    horizon_deg: Any,
+    sky_view_frac: Any = None,
+    horizon_band_open_frac: Any = None,
+    albedo: float = EnergyConfig.albedo,
+    gamma_pdc_per_c: float = EnergyConfig.gamma_pdc_per_c,
+    dc_ac_ratio: float = EnergyConfig.dc_ac_ratio,
+    eta_inv_nom: float = EnergyConfig.eta_inv_nom,
+    losses_frac: float = DEFAULT_LOSSES_FRAC,
+    temp_model_rack: str = EnergyConfig.temperature_model_rack,
+    temp_model_flush: str = EnergyConfig.temperature_model_flush,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    min_group_points: int = ORIENTATION_MIN_POINTS,
+) -> pd.DataFrame:
+    """Annual yield of many small surfaces sharing a few orientations, each behind its own horizon.
+
+    The physics and results of :func:`simulate_roofs` with ``reference=False`` (annual figures
+    only) for surfaces with one horizon profile each (module row segments: every segment of a roof
+    has the roof's tilt, azimuth, mount and rows and its own horizon), without the hour loop per
+    surface. Surfaces are grouped by orientation (:func:`orientation_groups`); per group, and per
+    hour, the AC power per kWp with the sun visible and with the sun behind the horizon is an exact
+    polynomial of degree 4 in the surface's sky view and open horizon-band share (irradiances are
+    linear in them, the SAPM cell temperature linear in the plane-of-array irradiance, PVWatts DC
+    and the PVWatts inverter's efficiency curve quadratic). The coefficients of each sector's hours,
+    sorted by sun elevation, are summed from the top, so a surface adds, per sector, the sum of the
+    hours above its horizon (binary search) and evaluates one polynomial. The hours in which a
+    clipping rule could act for some surface of the group (AC power at 0 or at the inverter limit,
+    shaded sky diffuse below 0) are simulated per surface as the engine does
+    (:func:`pv_survey._energy_kernel.yield_by_orientation`). So the result equals the engine's to
+    rounding: on the demo district's 52,089 row segments the relative difference of ``annual_kwh``
+    is at most 2.7e-15 (mean 4.7e-16) and of ``poa_kwh_m2`` at most 8.3e-15 (mean 1.4e-15)
+    (``python -m bench.bench_segments``); tests/test_energy_orientation.py asserts 1e-9. On the
+    demo district it runs 12-21 x faster than :func:`simulate_roofs` (bench/results/segments.md).
+
+    Parameters
+    ----------
+    weather : Weather
+        Hourly weather year.
+    tilt_deg, azimuth_deg : array (n,)
+        Module tilt from horizontal and azimuth clockwise from north. [deg]
+    capacity_kwp : array (n,)
+        DC capacity. [kWp]
+    mount : array of str (n,) or str
+        ``"rack"`` or ``"flush"``.
+    gcr : array (n,), optional
+        Ground coverage ratio of racked rows (NaN or flush: no rows). [0-1]
+    horizon_deg : array (n, n_sectors) or (n, 1, n_sectors)
+        One horizon profile per surface, sector k centred on azimuth ``k * 360 / n_sectors``. [deg]
+    sky_view_frac, horizon_band_open_frac : array (n,), optional
+        As in :func:`simulate_roofs` (default from ``horizon_deg``). [0-1]
+    albedo, gamma_pdc_per_c, dc_ac_ratio, eta_inv_nom, losses_frac, temp_model_rack, temp_model_flush
+        As in :func:`simulate_roofs`.
+    chunk_size : int
+        Surfaces per chunk of :func:`simulate_roofs` for the small groups (memory bound).
+    min_group_points : int
+        Groups with fewer surfaces go to :func:`simulate_roofs` (same results; see
+        :data:`ORIENTATION_MIN_POINTS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per surface, same order: ``annual_kwh`` [kWh], ``specific_yield_kwh_kwp``
+        [kWh/kWp], ``poa_kwh_m2`` (after shading, before IAM) [kWh/m2], ``performance_ratio`` [-].
+        Its ``attrs`` say how the work went (for benchmarks): ``grouped_frac``, the share of surfaces
+        summed by sectors, and ``exact_hours_per_point``, the mean number of hours those surfaces
+        simulated one by one.
+
+    Raises
+    ------
+    InputError
+        A value out of range, arrays of different lengths, a horizon with more than one quantile
+        profile or with NaN.
+    """
+    from ._energy_kernel import yield_by_orientation
+
+    n, tilt, az, cap, rack, gcr_arr, svf = _validate_roofs(
+        tilt_deg, azimuth_deg, capacity_kwp, mount, gcr, sky_view_frac)
+    hz = _horizon_view(horizon_deg, n)
+    if hz is None or hz.shape[1] != 1:
+        raise InputError(f"simulate_by_orientation: horizon_deg has shape {np.shape(horizon_deg)}; give one "
+                         "profile per surface, (n, n_sectors) or (n, 1, n_sectors) (simulate_roofs takes quantiles)")
+    hz = np.ascontiguousarray(hz[:, 0, :], dtype=np.float32)
+    if not np.isfinite(hz).all():
+        bad = int(np.flatnonzero(~np.isfinite(hz).all(axis=1))[0])
+        raise InputError(f"horizon_deg of surface {bad} contains NaN or inf; use 0 for an open horizon")
+    band = (np.full(n, np.nan) if horizon_band_open_frac is None else
+            np.clip(np.array(_as_roof_array("horizon_band_open_frac", horizon_band_open_frac, n), dtype=float),
+                    0.0, 1.0))
+    if np.isnan(svf).any() or np.isnan(band).any():
+        from .shading import plane_sky_view_frac
+
+        svf_hz, band_hz = plane_sky_view_frac(hz[:, None, :], tilt, az)
+        svf = np.where(np.isnan(svf), svf_hz, svf)
+        band = np.where(np.isnan(band), band_hz, band)
+    kw = dict(albedo=albedo, gamma_pdc_per_c=gamma_pdc_per_c, dc_ac_ratio=dc_ac_ratio, eta_inv_nom=eta_inv_nom,
+              losses_frac=losses_frac, temp_model_rack=temp_model_rack, temp_model_flush=temp_model_flush,
+              chunk_size=chunk_size)
+    spec = np.zeros(n)
+    poa = np.zeros(n)
+    group, first = orientation_groups(tilt, az, rack, gcr_arr)
+    size = np.bincount(group, minlength=first.size)
+    small = size[group] < max(int(min_group_points), 1)
+    if small.any():
+        res = simulate_roofs(weather, tilt[small], az[small], np.ones(int(small.sum())),
+                             mount=np.where(rack[small], "rack", "flush"), gcr=gcr_arr[small], horizon_deg=hz[small],
+                             sky_view_frac=svf[small], horizon_band_open_frac=band[small], reference=False, **kw)
+        spec[small] = res["specific_yield_kwh_kwp"].to_numpy()
+        poa[small] = res["poa_kwh_m2"].to_numpy()
+    big = np.flatnonzero(~small)
+    if big.size:
+        hours = _hourly_inputs(weather, temp_model_rack, temp_model_flush)
+        h_order, seg_start, bucket_start, e0 = _hours_by_sector(hours.sun_az_deg, hours.sun_elev_deg, hz.shape[1])
+        order, task_g, task_a, task_b = _orientation_tasks(group, big, svf)
+        gt = tilt[first]
+        t_r = np.radians(gt)
+        a_r = np.radians(az[first])
+        row_sky, row_gnd = row_view_factors(gt, gcr_arr[first])
+        rows = np.isfinite(gcr_arr[first])
+        iam_sky, iam_hor, iam_gnd = diffuse_iam(gt)
+        ac = np.empty(order.size)
+        poa_o = np.empty(order.size)
+        risky = np.zeros(task_g.size, dtype=np.int64)
+        yield_by_orientation(
+            *(np.ascontiguousarray(getattr(hours, f)[h_order]) for f in
+              ("cos_zen", "sun_x", "sun_y", "sun_elev_deg", "dni", "ghi", "d_iso", "d_circ", "d_hor", "t_air_c")),
+            np.ascontiguousarray(hours.wind_fac[:, h_order]), seg_start, bucket_start, float(e0),
+            np.cos(t_r), np.sin(t_r), np.cos(a_r), np.sin(a_r), albedo * (1.0 - np.cos(t_r)) * 0.5 * row_gnd,
+            row_sky, np.where(rows, 0.0, 1.0), iam_sky, iam_hor, iam_gnd,
+            np.where(rows, 1.0 / np.where(rows, gcr_arr[first], 1.0), 0.0),
+            np.where(rack[first], 0, 1).astype(np.int64),
+            task_g, task_a, task_b,
+            np.ascontiguousarray(hz[order]), np.ascontiguousarray(svf[order]), np.ascontiguousarray(band[order]),
+            _iam_table(), float(gamma_pdc_per_c), 1.0 - float(losses_frac), float(dc_ac_ratio),
+            float(eta_inv_nom) / ETA_INV_REF, float(eta_inv_nom) / float(dc_ac_ratio),
+            ac, poa_o, risky,
+        )
+        spec[order] = ac
+        poa[order] = poa_o
+        hours_per_point = float((risky * (task_b - task_a)).sum()) / order.size
+    else:
+        hours_per_point = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pr = np.where(poa > 0, spec / poa, np.nan)
+    out = pd.DataFrame({"annual_kwh": spec * cap, "specific_yield_kwh_kwp": spec, "poa_kwh_m2": poa,
+                        "performance_ratio": pr}, index=_index_of(tilt_deg, n))
+    out.attrs["grouped_frac"] = float(big.size) / n if n else 0.0
+    out.attrs["exact_hours_per_point"] = hours_per_point
+    return out
 
 
 #: Cells per task of :func:`plane_irradiation_kwh_m2`: an orientation shared by more cells is split

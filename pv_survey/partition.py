@@ -660,6 +660,7 @@ def _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, worke
                          timer, progress, on_result=None):
     """Plan the tiles, run them and merge their layers: ``(buildings, roofs, other layers, notes)``
     (``on_result(tile position, result)`` takes each tile's module layout and flux cells as it arrives)."""
+    from . import pipeline
     from .pipeline import load_parking
 
     parking = load_parking(cfg)
@@ -684,6 +685,7 @@ def _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, worke
         roofs, extra = _merge_layers(out, buildings, parking)
         filled = sum(r.dsm_filled_cells for r in out)
         del out  # the tile frames are freed as soon as they are concatenated
+        pipeline.release_freed_memory()
         if filled and cfg.inputs.dsm:
             fill = "ground (the DEM)" if cfg.inputs.dem else "the lowest valid height of the window"
             counted = "" if len(tiles) == 1 else " (counted per tile; halos overlap)"

@@ -1105,6 +1105,10 @@ def profiles_at_points(dsm: Dsm, x: Any, y: Any, z_m: Any, surface_index: Any, n
         if progress is not None:  # surfaces whose points are all done
             progress(int(si[b - 1]) + 1 if b < col.size else n_surfaces, n_surfaces)
     svf_pts = sky_view_factor(h_pts)
+    if col.size == n_surfaces and (si == np.arange(n_surfaces)).all():
+        # one point per surface (module row segments): every quantile of one value is that value
+        return (np.ascontiguousarray(np.broadcast_to(h_pts[:, None, :], (n_surfaces, levels.size, int(n_sectors)))),
+                np.asarray(svf_pts, dtype=np.float64))
     start = np.searchsorted(si, np.arange(n_surfaces), side="left")
     stop = np.searchsorted(si, np.arange(n_surfaces), side="right")
     out_h = np.empty((n_surfaces, levels.size, int(n_sectors)), dtype=np.float32)
@@ -1305,6 +1309,8 @@ def _plane_sky_view_kernel(h_deg, cos_t, sin_t, cos_a, sin_a, band_deg, n_sub, o
         cd_sum = np.empty(n_s)
         cd_pos = np.empty(n_s)
         e0_max = np.empty(n_s)
+        band_w = 0.0
+        have = False  # the arrays above hold the previous plane's orientation terms
         for r in range(bi * block, min(n, (bi + 1) * block)):
             ct = cos_t[r]
             st = sin_t[r]
@@ -1313,9 +1319,15 @@ def _plane_sky_view_kernel(h_deg, cos_t, sin_t, cos_a, sin_a, band_deg, n_sub, o
             iso0 = 0.5 * (1.0 + ct)
             # per azimuth sub-step: cos(phi - a), and the elevation e0 below which the sky lies behind the
             # plane with its integrand terms (these depend on the plane only, not on the horizon):
-            # tan e0 = -tan(beta) cos(phi - a); cos^2 e0 = 1 / (1 + tan^2), sin 2 e0 = 2 tan / (1 + tan^2)
-            band_w = 0.0
-            for k in range(n_s):
+            # tan e0 = -tan(beta) cos(phi - a); cos^2 e0 = 1 / (1 + tan^2), sin 2 e0 = 2 tan / (1 + tan^2);
+            # kept from the previous plane when it has the same orientation (the row segments of one roof)
+            if have and ct == cos_t[r - 1] and st == sin_t[r - 1] and ca == cos_a[r - 1] and sa == sin_a[r - 1]:
+                n_orient = 0
+            else:
+                n_orient = n_s
+                have = True
+                band_w = 0.0
+            for k in range(n_orient):
                 s_c = 0.0
                 s_p = 0.0
                 e_m = 0.0

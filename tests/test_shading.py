@@ -591,3 +591,43 @@ def test_bench_script_smoke(tmp_path, monkeypatch):
     a, b = (c["mean_sky_view_frac"] for c in doc["cases"])
     assert abs(a - b) < 0.01
     assert "| district |" in (tmp_path / "shading.md").read_text(encoding="utf-8")
+
+
+def test_profiles_of_one_point_surfaces_are_the_points_horizons():
+    # one sample point per surface (module row segments): each quantile is that point's horizon, the
+    # sky view its own; the same as the surface made of several copies of the point
+    h = np.zeros((200, 200), np.float32)
+    h[60:62, :] = 25.0
+    h[:, 150:152] = 12.0
+    dsm = _dsm(h)
+    x = np.array([50.5, 100.5, 140.5, 20.5])
+    y = np.array([120.5, 100.5, 130.5, 180.5])
+    z = np.array([0.0, 3.0, 1.0, 0.0])
+    pts = S.horizon_at_points(dsm, x, y, z, radius_m=150.0)
+    for n_q in (1, 3):
+        hz, svf = S.profiles_at_points(dsm, x, y, z, np.arange(4), 4, n_sectors=72, radius_m=150.0, n_quantiles=n_q)
+        assert hz.shape == (4, n_q, 72) and hz.dtype == np.float32
+        assert_array_equal(hz, np.repeat(pts[:, None, :], n_q, axis=1))
+        assert_allclose(svf, S.sky_view_factor(pts), rtol=1e-12)
+        twice, svf2 = S.profiles_at_points(dsm, np.repeat(x, 2), np.repeat(y, 2), np.repeat(z, 2),
+                                           np.repeat(np.arange(4), 2), 4, n_sectors=72, radius_m=150.0,
+                                           n_quantiles=n_q)
+        assert_array_equal(hz, twice)
+        assert_allclose(svf, svf2, rtol=1e-12)
+    # the wall (y 138-140 m) is seen to the north from the three points south of it, to the south from the fourth
+    assert (pts[:3, 0] > 0).all() and pts[3, 0] == 0 and pts[3, 36] > 0
+
+
+def test_plane_sky_view_of_runs_of_one_orientation_equals_each_plane_alone():
+    # row segments of one roof come in runs of one orientation (the kernel keeps that orientation's
+    # terms); each plane computed on its own must give the same numbers
+    rng = np.random.default_rng(3)
+    n = 40
+    tilt = np.repeat([0.0, 25.0, 25.0, 90.0, 15.0], 8)
+    az = np.repeat([180.0, 135.0, 200.0, 270.0, 180.0], 8)
+    hz = (rng.uniform(0, 40, (n, 72)) * (rng.random((n, 72)) < 0.4)).astype(np.float32)
+    svf, band = S.plane_sky_view_frac(hz, tilt, az)
+    alone = np.array([S.plane_sky_view_frac(hz[i:i + 1], tilt[i:i + 1], az[i:i + 1]) for i in range(n)])[:, :, 0]
+    assert_array_equal(svf, alone[:, 0])
+    assert_array_equal(band, alone[:, 1])
+    assert len(set(np.round(svf, 12))) > 30                 # the horizons differ within each run

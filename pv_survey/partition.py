@@ -499,11 +499,19 @@ def _cluster_error(tile: Tile, exc: BaseException) -> BaseException:
 
 
 def _concat_layer(frames: list[gpd.GeoDataFrame], key: list[np.ndarray], crs: Any) -> gpd.GeoDataFrame:
-    """Concatenate one resource's tile frames in the single-piece order given by the sort ``key``."""
+    """Concatenate one resource's tile frames in the single-piece order given by the sort ``key``.
+
+    ``frames`` is emptied once they are joined, so the tiles' frames are freed before the rows
+    are put in order (a city's roofs are then held twice at most, not three times).
+    """
     parts = [f for f in frames if len(f)] or frames[:1]
-    out = pd.concat(parts)
     k = np.concatenate([p for f, p in zip(frames, key) if len(f)] or [np.empty(0, np.int64)])
-    out = out.iloc[np.argsort(k, kind="stable")]
+    out = pd.concat(parts)
+    parts.clear()
+    frames.clear()
+    order = np.argsort(k, kind="stable")
+    if not np.array_equal(order, np.arange(order.size)):
+        out = out.iloc[order]
     return gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
 
 
@@ -529,10 +537,20 @@ def _merge(name: str, frames: list[gpd.GeoDataFrame], buildings: gpd.GeoDataFram
 
 
 def _merge_layers(results: list[TileResult], buildings: gpd.GeoDataFrame, parking) -> tuple:
-    """Roofs and the other resources' frames of all tiles, in the order a single piece gives them."""
-    roofs = _merge("roofs", [r.roofs for r in results], buildings, parking)
+    """Roofs and the other resources' frames of all tiles, in the order a single piece gives them.
+
+    The frames are taken out of ``results`` (their ``roofs`` and ``layers`` emptied) as they are merged.
+    """
+    frames = []
+    for r in results:
+        frames.append(r.roofs)
+        r.roofs = None
+    roofs = _merge("roofs", frames, buildings, parking)
     names = list(dict.fromkeys(n for r in results for n in r.layers))
-    return roofs, {n: _merge(n, [r.layers[n] for r in results if n in r.layers], buildings, parking) for n in names}
+    extra = {}
+    for n in names:
+        extra[n] = _merge(n, [r.layers.pop(n) for r in results if n in r.layers], buildings, parking)
+    return roofs, extra
 
 
 def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None = None,

@@ -340,7 +340,10 @@ def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDat
     timer = timer or _Timer()
     with timer.stage("plan"):
         kept = roofs["excluded_reason"].to_numpy() == ""
-        sites = sites_from_roofs(roofs[kept], buildings)
+        # the columns the sites sum, not a copy of the kept roofs (their outlines and profiles)
+        need = ["building_id", "capacity_kwp", "annual_kwh", "usable_area_m2", "module_area_m2", "area_m2",
+                *(c for c in ("n_modules", "n_rows") if c in roofs)]
+        sites = sites_from_roofs(pd.DataFrame(roofs[need])[kept], buildings)
         b_tab = pd.DataFrame(buildings[["building_id", "category", "year_built", "existing_pv_kwp",
                                         "excluded_reason"]]).copy()
         b_tab["roof_area_m2"] = buildings.geometry.area.to_numpy()

@@ -43,8 +43,9 @@ def sites_from_roofs(roofs: pd.DataFrame, buildings: pd.DataFrame) -> pd.DataFra
 
 def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: pd.DataFrame) -> gpd.GeoDataFrame:
     """Give every building its phase, capacity and, when it has no kept roof, the reason."""
-    b = buildings.copy()
-    kept = roofs[roofs["excluded_reason"] == ""]
+    b = buildings.copy(deep=False)  # new columns only: the city's footprints and texts are not copied
+    r = pd.DataFrame(roofs[["building_id", "capacity_kwp", "annual_kwh", "excluded_reason"]])
+    kept = r[r["excluded_reason"] == ""]
     cap = kept.groupby("building_id")["capacity_kwp"].sum()
     kwh = kept.groupby("building_id")["annual_kwh"].sum()
     b["capacity_kwp"] = values_at(cap, b["building_id"])
@@ -56,7 +57,7 @@ def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: p
     reason = b["excluded_reason"].fillna("").to_numpy(object)
     no_site = (reason == "") & (b["capacity_kwp"].to_numpy() <= 0)
     if no_site.any():
-        ex = roofs.loc[roofs["excluded_reason"] != "", ["building_id", "excluded_reason"]]
+        ex = r.loc[r["excluded_reason"] != "", ["building_id", "excluded_reason"]]
         # most common reason per building (ties: the reason that sorts first), without a per-group lambda
         counts = ex.value_counts().reset_index(name="n")
         counts = counts.sort_values(["building_id", "n", "excluded_reason"], ascending=[True, False, True],

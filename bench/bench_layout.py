@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import hashlib
-import json
 import os
 import platform
 import subprocess
@@ -31,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench import write_results
 
 
 def _roofs_of(cfg):
@@ -140,12 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                                                          f" --city {n_city} --repeat {repeat}"),
            "when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
            "python": platform.python_version(), "code": _code_version(), "cases": cases}
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "layout-quick" if args.quick else "layout"
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    (out / f"{stem}.md").write_text(_markdown(doc), encoding="utf-8")
-    print(_markdown(doc))
+    write_results(args.out_dir, "layout-quick" if args.quick else "layout", doc, _markdown(doc))
     return 0
 
 

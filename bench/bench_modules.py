@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
+
+from bench import write_results
 
 TARGET_RATIO = 2.0
 
@@ -157,12 +158,7 @@ def main(argv: list[str] | None = None) -> int:
            "runs": runs, "best": best, "median_ratio": ratios[len(ratios) // 2],
            "median_extra_ratio": extra[len(extra) // 2], "median_run_ratio": whole[len(whole) // 2],
            "target_ratio": TARGET_RATIO}
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "modules-quick" if args.quick else "modules"
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    (out / f"{stem}.md").write_text(_markdown(doc), encoding="utf-8")
-    print(_markdown(doc))
+    write_results(args.out_dir, "modules-quick" if args.quick else "modules", doc, _markdown(doc))
     return 0
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import platform
 import sys
@@ -39,6 +38,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench import write_results
 
 
 def _record_segments(cfg, tmp: Path) -> list[tuple[tuple, dict]]:
@@ -256,12 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"command": cmd, "when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
            "cpus": os.cpu_count(), "python": platform.python_version(), "case": case, "repeat": args.repeat,
            "load_before": round(load0, 2), "segments": segments, "group_sizes": sizes, "city": city}
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "segments-quick" if args.quick else "segments"
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    (out / f"{stem}.md").write_text(_markdown(doc), encoding="utf-8")
-    print(_markdown(doc))
+    write_results(args.out_dir, "segments-quick" if args.quick else "segments", doc, _markdown(doc))
     return 0
 
 

@@ -61,6 +61,31 @@ def _cos_aoi(cos_tilt, sin_tilt, cos_zen, sun_x, sun_y, sin_az, cos_az):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _row_keep(cos_zen, cos_aoi, proj, inv_gcr):
+    """Unshaded share of racked rows: pvlib.shading.shaded_fraction1d with equal rows, axis azimuth =
+    azimuth - 90, collector width 1, pitch 1/gcr, which reduces to clip(1 - cos(z) / (gcr |cos aoi|),
+    0, 1) kept as 1 - that; 1 without rows (``inv_gcr`` 0) or with the sun behind the plane."""
+    keep_row = 1.0
+    if inv_gcr > 0.0 and proj > 0.0:
+        f_row = 1.0 - cos_zen * inv_gcr / abs(cos_aoi)
+        if f_row > 1.0:
+            f_row = 1.0
+        if f_row > 0.0:
+            keep_row = 1.0 - f_row
+    return keep_row
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _iam_at(proj, iam_table, n_tab):
+    """Physical IAM (pvlib.iam.physical) tabulated over cos(aoi) = ``proj``, linear interpolation."""
+    x = proj * n_tab
+    i = int(x)
+    if i >= n_tab:
+        i = n_tab - 1
+    return iam_table[i] + (x - i) * (iam_table[i + 1] - iam_table[i])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _perez_parts(d_iso, d_circ, d_hor, iso_tilt, proj, sin_tilt):
     """Perez sky diffuse components on the plane (pvlib.irradiance.perez, return_components=True):
     isotropic, circumsolar and horizon band of the hour's precomputed terms, all 0 when their sum is
@@ -138,16 +163,7 @@ def simulate_chunk(
             cos_aoi, proj = _cos_aoi(ct, st, cz, sun_x[h], sun_y[h], sa, ca)
             # pvlib.irradiance.poa_components: max(dni cos(aoi), 0)
             beam0 = dni[h] * proj
-            # inter-row shading of racked rows: pvlib.shading.shaded_fraction1d with equal rows,
-            # axis azimuth = azimuth - 90, collector width 1, pitch 1/gcr, which reduces to
-            # clip(1 - cos(z) / (gcr |cos aoi|), 0, 1)
-            keep_row = 1.0
-            if igcr > 0.0 and proj > 0.0:
-                f_row = 1.0 - cz * igcr / abs(cos_aoi)
-                if f_row > 1.0:
-                    f_row = 1.0
-                if f_row > 0.0:
-                    keep_row = 1.0 - f_row
+            keep_row = _row_keep(cz, cos_aoi, proj, igcr)
             # horizon: share of the roof's quantile profile values above the sun in its sector
             keep_hz = 1.0
             if sun_elev_deg[h] < hmax:
@@ -162,11 +178,7 @@ def simulate_chunk(
             ghi_h = ghi[h]
             # physical IAM (pvlib.iam.physical) tabulated over cos(aoi), linear interpolation; it applies to
             # beam and circumsolar light (both from the sun's direction)
-            x = proj * n_tab
-            i = int(x)
-            if i >= n_tab:
-                i = n_tab - 1
-            iam = iam_table[i] + (x - i) * (iam_table[i + 1] - iam_table[i])
+            iam = _iam_at(proj, iam_table, n_tab)
             # with horizon and sky view
             keep = keep_row * keep_hz
             beam = beam0 * keep
@@ -514,19 +526,9 @@ def yield_by_orientation(
                 cz = cos_zen[h]
                 cos_aoi, proj = _cos_aoi(ct, st, cz, sun_x[h], sun_y[h], sa, ca)
                 beam0 = dni[h] * proj
-                keep_row = 1.0
-                if igcr > 0.0 and proj > 0.0:
-                    f_row = 1.0 - cz * igcr / abs(cos_aoi)
-                    if f_row > 1.0:
-                        f_row = 1.0
-                    if f_row > 0.0:
-                        keep_row = 1.0 - f_row
+                keep_row = _row_keep(cz, cos_aoi, proj, igcr)
                 iso, circ, hor = _perez_parts(d_iso[h], d_circ[h], d_hor[h], iso_tilt, proj, st)
-                x = proj * n_tab
-                i = int(x)
-                if i >= n_tab:
-                    i = n_tab - 1
-                iam = iam_table[i] + (x - i) * (iam_table[i + 1] - iam_table[i])
+                iam = _iam_at(proj, iam_table, n_tab)
                 a_iso = iso * rsky  # x s
                 a_gnd = ghi[h] * gnd  # x s
                 a_hor = hor * rband  # x b

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 
 from datetime import datetime, timezone
@@ -214,40 +213,22 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                 raise OutputError(write_failure(out / name, "writing", exc)) from exc
             return tmp
 
-        # The GeoPackage is written in a thread beside the other files; joined before the index and the
-        # manifest, which list and hash it. Any failure here stops it at its next chunk. (pyogrio holds
-        # Python's GIL while GDAL writes, measured with py-spy --gil: the two overlap little, so each
-        # part is kept lean rather than counted on to run in parallel; bench/bench_outputs.py.)
+        # The GeoPackage first, then the other files: one working set at a time (pyogrio holds Python's
+        # GIL while GDAL writes, measured with py-spy --gil, so a thread beside the other files gained
+        # little time and held both at once: at 1,000,000 buildings the outputs' peak was the two
+        # together; bench/bench_outputs.py).
         gpkg_tmp = st.temp("survey.gpkg")
-        stop = threading.Event()
-        gpkg_failure: list[BaseException] = []
-
-        def _write_gpkg() -> None:
-            try:
-                write_gpkg(gpkg_tmp, layers, crs=crs, timestamp=stamp, cancel=stop)  # one layer in memory at a time
-            except BaseException as exc:  # handed to the main thread
-                gpkg_failure.append(exc)
-
-        writer = threading.Thread(target=_write_gpkg, name="pv-survey survey.gpkg", daemon=True)
-        writer.start()
         try:
-            others = _write_other_files(
-                st, put, out, plan_l=plan_l, buildings=buildings, roofs=roofs, targets=targets, coverage=coverage,
-                category_shares=category_shares, summary=summary, shortlist_size=shortlist_size,
-                workbook_max_rows=workbook_max_rows, chart_font=chart_font, hourly=hourly,
-                hourly_sites_format=hourly_sites_format, report_interactive=report_interactive,
-                extra_layers=extra_layers,
-                pdf=pdf, tick=tick)
-        except BaseException:
-            stop.set()
-            raise
-        finally:
-            writer.join()
-        if gpkg_failure:
-            exc = gpkg_failure[0]
-            if isinstance(exc, (OSError, sqlite3.Error)):  # OutputError is an OSError: GDAL's and SQLite's failures
-                raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
-            raise exc
+            write_gpkg(gpkg_tmp, layers, crs=crs, timestamp=stamp)  # one layer in memory at a time
+        except (OSError, sqlite3.Error) as exc:  # OutputError is an OSError: GDAL's and SQLite's failures
+            raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
+        others = _write_other_files(
+            st, put, out, plan_l=plan_l, buildings=buildings, roofs=roofs, targets=targets, coverage=coverage,
+            category_shares=category_shares, summary=summary, shortlist_size=shortlist_size,
+            workbook_max_rows=workbook_max_rows, chart_font=chart_font, hourly=hourly,
+            hourly_sites_format=hourly_sites_format, report_interactive=report_interactive,
+            extra_layers=extra_layers,
+            pdf=pdf, tick=tick)
         tick()
         if flux is not None:  # issue 19: the roof irradiation raster, a COG with its QGIS style
             flux.write_into(st)

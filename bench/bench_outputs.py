@@ -11,7 +11,7 @@ is timed ``--repeat`` times into a fresh folder each time, with the time of each
 * ``gpkg_s``: survey.gpkg alone (:func:`pv_survey.outputs.gpkg.write_gpkg` of every layer);
 * ``csv_s``: the CSV shortlists; ``xlsx_s``: shortlists.xlsx; ``charts_s``: the report's charts;
   ``report_s``: report.html (its map included);
-* ``outputs_s``: the whole stage as the pipeline runs it (survey.gpkg in a thread beside the rest).
+* ``outputs_s``: the whole stage as the pipeline runs it (survey.gpkg, then the other files).
 
 The parts are timed one after the other in one thread, in CPU seconds of the process (steadier than
 wall time while other jobs share the cores); ``outputs_s`` is wall time and ``cpu_s`` its CPU time.
@@ -207,7 +207,7 @@ def _markdown(res: dict, cmd: str) -> str:
     for i, r in enumerate(res["runs"], start=1):
         lines.append(f"| {i} | **{r['outputs_s']}** | {r['cpu_s']} | {r['load_before']} / {r['load_after']} | "
                      + " | ".join(str(r[k]) for k in keys) + " |")
-    lines += ["", "outputs_s: the whole stage, wall time (survey.gpkg in a thread beside the other files), "
+    lines += ["", "outputs_s: the whole stage, wall time (survey.gpkg, then the other files), "
               "cpu_s its CPU time; the parts are CPU seconds, timed one after the other in one thread."]
     return "\n".join(lines) + "\n"
 

@@ -18,7 +18,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -276,7 +276,7 @@ def _gdal_config(**options: str) -> Iterator[None]:
 
 
 def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None,
-               timestamp: str | None = None, styles: bool = True, cancel: Any = None,
+               timestamp: str | None = None, styles: bool = True,
                arrow: bool | None = None) -> Path:
     """Write ``layers`` (name -> frame with a ``fid`` column) to a new GeoPackage 1.2 at ``path``.
 
@@ -298,10 +298,6 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
         The same layers and timestamp give the same file, byte for byte.
     styles : bool
         Add the QGIS ``layer_styles`` table with each layer's default style.
-    cancel : threading.Event, optional
-        Checked before each layer and each chunk: once set, the write stops with
-        :class:`OutputError` (the file is left half-written at its temporary name, which the
-        caller discards).
     arrow : bool, optional
         Hand GDAL each layer as Arrow tables (:func:`arrow_writes`; a layer with columns of other
         types than numbers, booleans, text and geometry still goes feature by feature). Default:
@@ -322,16 +318,15 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
     # once before it is renamed into place (pv_survey.outputs.atomic); its content is the same
     with _gdal_config(OGR_CURRENT_DATE=stamp, OGR_SQLITE_SYNCHRONOUS="OFF"):
         for i, (name, layer) in enumerate(layers.items()):
-            _check_cancel(cancel, p)
             frame = layer() if callable(layer) else layer  # built now, dropped after writing
             yields = None
             if isinstance(frame, SpooledLayer):
                 spooled = frame
-                frame = _write_spooled(p, name, spooled, crs=crs, create=(i == 0), cancel=cancel, arrow=arrow)
+                frame = _write_spooled(p, name, spooled, crs=crs, create=(i == 0), arrow=arrow)
                 if styles and "specific_yield_kwh_kwp" in frame:  # the style's classes from every row
                     yields = spooled.column("specific_yield_kwh_kwp")
             else:
-                _write_layer(p, name, frame, crs=crs, create=(i == 0), cancel=cancel, arrow=arrow)
+                _write_layer(p, name, frame, crs=crs, create=(i == 0), arrow=arrow)
             if styles:
                 geom_col = GEOMETRY_COLUMN if isinstance(frame, gpd.GeoDataFrame) else ""
                 rows.append((name, geom_col, qml_for_layer(name, frame, yields=yields),
@@ -345,11 +340,6 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
 #: Features written per call to GDAL: bounds the memory of the conversion to GDAL's types, whatever
 #: the number of buildings (project choice: 200,000 features, ~60 MB of geometry).
 WRITE_CHUNK_FEATURES = 200_000
-
-
-def _check_cancel(cancel: Any, path: Path) -> None:
-    if cancel is not None and cancel.is_set():
-        raise OutputError(f"{path}: writing stopped (the run stopped)")
 
 
 def arrow_writes() -> bool:
@@ -395,7 +385,7 @@ def _arrow_safe(frame: pd.DataFrame) -> bool:
 
 
 def _write_spooled(path: Path, name: str, layer: SpooledLayer, *, crs, create: bool,
-                   cancel: Any = None, arrow: bool | None = None) -> pd.DataFrame:
+                   arrow: bool | None = None) -> pd.DataFrame:
     """Write a spooled layer part by part (fids 1..n over the parts); returns its first part's
     first rows (columns and geometry type, for the layer's style).
 
@@ -413,17 +403,16 @@ def _write_spooled(path: Path, name: str, layer: SpooledLayer, *, crs, create: b
         frame = frame.reset_index(drop=True)
         frame["fid"] = np.arange(start, start + len(frame), dtype=np.int64)
         if head is None:
-            _write_layer(path, name, frame, crs=crs, create=create, cancel=cancel, arrow=arrow)
+            _write_layer(path, name, frame, crs=crs, create=create, arrow=arrow)
             head = frame.iloc[:1000]
         elif len(frame):
-            _write_layer(path, name, frame, crs=crs, create=False, cancel=cancel, append=True, arrow=arrow)
+            _write_layer(path, name, frame, crs=crs, create=False, append=True, arrow=arrow)
         start += len(frame)
 
     def joined() -> pd.DataFrame:
         return pending[0] if len(pending) == 1 else pd.concat(pending, ignore_index=True)
 
     for part in layer.chunks():
-        _check_cancel(cancel, path)
         pending.append(table_layer(_to_crs(part, crs)))
         n_pending += len(pending[-1])
         while n_pending >= WRITE_CHUNK_FEATURES:  # memory stays bounded: one write and one part at most
@@ -436,7 +425,7 @@ def _write_spooled(path: Path, name: str, layer: SpooledLayer, *, crs, create: b
     return head
 
 
-def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool, cancel: Any = None,
+def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: bool,
                  append: bool = False, arrow: bool | None = None) -> None:
     """Write one layer (``append``: more rows of a layer written before, fids following its last)."""
     if "fid" not in frame.columns:
@@ -469,7 +458,6 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: boo
         step = WRITE_CHUNK_FEATURES if append or in_order else max(len(frame), 1)
         rest = {k: v for k, v in kwargs.items() if k not in ("dataset_options", "layer_options")}
         for start in range(0, max(len(frame), 1), step):
-            _check_cancel(cancel, path)
             part = frame.iloc[start:start + step]
             if start or append:
                 pyogrio.write_dataframe(part.drop(columns="fid"), path, append=True, **rest)

@@ -21,6 +21,7 @@ Every file is staged under a temporary name and put in place only when all are w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -40,6 +41,7 @@ from . import charts as charts_mod
 from .charts import ChartText, cjk_font
 from .csv_out import shortlist_frame, shortlist_lists, with_csv_lines, write_csv
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
+from .gpkg_process import GpkgProcess, use_process
 from .manifest import manifest_json
 from .spool import SpooledLayer
 from .postgis import write_postgis
@@ -199,10 +201,21 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         if progress is not None:
             progress("outputs", step, n_steps)
 
-    plan_l = plan_layer(plan, buildings, crs=crs)  # the plan layer feeds every list, the report and the map
-    layers = layer_builders(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
-                            category_shares=category_shares, extra_layers=extra_layers, crs=crs, plan_frame=plan_l)
-    with Staging(out) as st:
+    # survey.gpkg of a large survey is written by a child process beside the other files (pyogrio holds
+    # Python's GIL while GDAL writes, so a thread gains nothing); started first, so that its interpreter
+    # starts while the plan layer is built. Smaller surveys write it here, before the other files.
+    n_features = sum(len(t) for t in (buildings, roofs, plan, targets, coverage, category_shares,
+                                      *(extra_layers or {}).values()) if t is not None)
+    spooled = [v for v in (extra_layers or {}).values() if isinstance(v, SpooledLayer)]
+    with Staging(out) as st, contextlib.ExitStack() as running:
+        gpkg_tmp = st.temp("survey.gpkg")
+        child = running.enter_context(GpkgProcess(
+            gpkg_tmp, final=out / "survey.gpkg", crs=crs, timestamp=stamp,
+            scratch_in=spooled[0].spool.dir if spooled else None)) if use_process(n_features) else None
+        plan_l = plan_layer(plan, buildings, crs=crs)  # the plan layer feeds every list, the report and the map
+        layers = layer_builders(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
+                                category_shares=category_shares, extra_layers=extra_layers, crs=crs,
+                                plan_frame=plan_l)
 
         def put(name: str, data: bytes) -> Path:
             """Stage ``data`` as the output ``name``; a failed write is one OutputError naming the file."""
@@ -213,15 +226,13 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
                 raise OutputError(write_failure(out / name, "writing", exc)) from exc
             return tmp
 
-        # The GeoPackage first, then the other files: one working set at a time (pyogrio holds Python's
-        # GIL while GDAL writes, measured with py-spy --gil, so a thread beside the other files gained
-        # little time and held both at once: at 1,000,000 buildings the outputs' peak was the two
-        # together; bench/bench_outputs.py).
-        gpkg_tmp = st.temp("survey.gpkg")
-        try:
-            write_gpkg(gpkg_tmp, layers, crs=crs, timestamp=stamp)  # one layer in memory at a time
-        except (OSError, sqlite3.Error) as exc:  # OutputError is an OSError: GDAL's and SQLite's failures
-            raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
+        if child is not None:
+            child.write(layers)  # one layer in memory at a time, handed over as a scratch file
+        else:  # survey.gpkg first, then the other files: one working set at a time
+            try:
+                write_gpkg(gpkg_tmp, layers, crs=crs, timestamp=stamp)  # one layer in memory at a time
+            except (OSError, sqlite3.Error) as exc:  # OutputError is an OSError: GDAL's and SQLite's failures
+                raise OutputError(write_failure(out / "survey.gpkg", "writing", exc)) from exc
         others = _write_other_files(
             st, put, out, plan_l=plan_l, buildings=buildings, roofs=roofs, targets=targets, coverage=coverage,
             category_shares=category_shares, summary=summary, shortlist_size=shortlist_size,
@@ -236,6 +247,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
                            layers=list(layers), sheets=workbook_sheets(plan_l, shortlist=sl))
         put("README.txt", index.encode("utf-8-sig"))
+        if child is not None:
+            child.wait()  # nothing is put in place unless survey.gpkg was written
         tick()
         # the manifest is written last, so it can time the outputs stage itself
         timings = {**dict(manifest.get("timings_s", {})), "outputs": round(time.perf_counter() - t0, 3)}

@@ -75,6 +75,28 @@ class LayerSpool:
         """Delete the scratch folder now."""
         self._finalizer()
 
+    @classmethod
+    def of_parts(cls, name: str, parts: list[tuple[str | Path, int]], empty: pd.DataFrame) -> "SpooledLayer":
+        """Layer ``name`` over Parquet parts another spool wrote (e.g. in the parent process).
+
+        Parameters
+        ----------
+        name : str
+            Layer name.
+        parts : list of (path, rows)
+            The parts in layer order (:attr:`SpooledLayer.parts`).
+        empty : DataFrame
+            The layer's columns and dtypes, no rows (:attr:`SpooledLayer.empty_frame`).
+
+        The parts are not this spool's: it has no scratch folder and never removes them.
+        """
+        spool = cls.__new__(cls)
+        spool.dir = None
+        spool._parts = {name: {k: (Path(p), int(n)) for k, (p, n) in enumerate(parts)}}
+        spool._empty = {name: empty}
+        spool._finalizer = weakref.finalize(spool, lambda: None)
+        return spool.layer(name)
+
 
 class SpooledLayer:
     """One layer of a :class:`LayerSpool`: its parts read in key order."""
@@ -98,6 +120,12 @@ class SpooledLayer:
 
     def __len__(self) -> int:
         return int(sum(n for _, n in self.spool._parts[self.name].values()))
+
+    @property
+    def parts(self) -> list[tuple[Path, int]]:
+        """(Parquet file, rows) of each part, in layer order."""
+        parts = self.spool._parts[self.name]
+        return [parts[k] for k in sorted(parts)]
 
     def _read(self, path: Path, columns=None, filters=None) -> pd.DataFrame:
         if self.is_geo and (columns is None or self.empty_frame.geometry.name in columns):

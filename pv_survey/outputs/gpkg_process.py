@@ -18,16 +18,16 @@ case, and the staged survey.gpkg is left to :class:`~pv_survey.outputs.atomic.St
 
 from __future__ import annotations
 
-import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
 import shutil
 import signal
+import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
-import types
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -55,12 +55,20 @@ _TERMINATE_WAIT_S = 5.0
 
 
 def use_process(n_features: int) -> bool:
-    """Whether a survey of ``n_features`` rows (over every layer) writes survey.gpkg in a child process."""
-    return n_features >= GPKG_PROCESS_MIN_FEATURES
+    """Whether a survey of ``n_features`` rows (over every layer) writes survey.gpkg in a child process
+    (on POSIX systems: the pipe is handed to the child as an inherited file descriptor)."""
+    return os.name == "posix" and n_features >= GPKG_PROCESS_MIN_FEATURES
 
 
 class GpkgProcess:
     """A child process writing one GeoPackage; a context manager that always ends it.
+
+    The child is a fresh interpreter (``python -c``, the effect of multiprocessing's ``spawn``
+    without its two side effects: spawn runs the caller's main script again in the child unless it
+    is guarded by ``if __name__ == "__main__"``, which a survey script need not be, and it leaves a
+    resource-tracker process running for the rest of the session). It gets this interpreter's
+    ``sys.path`` and its own session, so a Ctrl-C at the terminal reaches only this process, which
+    ends the child.
 
     Parameters
     ----------
@@ -81,35 +89,29 @@ class GpkgProcess:
     def __init__(self, path: str | Path, *, final: str | Path, crs: Any, timestamp: str,
                  scratch_in: str | Path | None = None) -> None:
         self.final = Path(final)
-        self.scratch = Path(tempfile.mkdtemp(prefix="pv-survey-gpkg-", dir=scratch_in))
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child_conn = ctx.Pipe()
         if crs is not None and not isinstance(crs, (str, int)):
             import pyproj
 
             crs = pyproj.CRS.from_user_input(crs)
-        self.process = ctx.Process(target=_child_main, name="pv-survey-gpkg", daemon=True,
-                                   args=(child_conn, str(path), str(self.final), crs, timestamp, os.getpid()))
-        # Ctrl-C reaches the child's whole process group: blocked while it starts (the mask is inherited
-        # and the child ignores SIGINT before unblocking it), so it never prints a KeyboardInterrupt
-        blocked = hasattr(signal, "pthread_sigmask")
-        if blocked:
-            old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        # spawn runs the caller's main script again in the child unless it is guarded by
-        # `if __name__ == "__main__"`; a survey script or notebook need not be: the child is given no main
-        caller_main = sys.modules["__main__"]
-        sys.modules["__main__"] = types.ModuleType("__main__")
+        self.scratch = Path(tempfile.mkdtemp(prefix="pv-survey-gpkg-", dir=scratch_in))
+        ours, theirs = socket.socketpair()
         try:
-            self.process.start()
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(theirs.fileno()), *sys.path], pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL, start_new_session=True)
         except BaseException:
+            ours.close()
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise
         finally:
-            sys.modules["__main__"] = caller_main
-            if blocked:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old)
-            child_conn.close()
+            theirs.close()
+        self._conn = multiprocessing.connection.Connection(ours.detach())
         self._n = 0
+        try:
+            self._send(("start", str(path), str(self.final), crs, timestamp, os.getpid()))
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def pid(self) -> int | None:
@@ -140,32 +142,29 @@ class GpkgProcess:
         OutputError
             The child's one-line failure, or that it ended without one.
         """
-        multiprocessing.connection.wait([self._conn, self.process.sentinel])
-        msg = None
-        if self._conn.poll():
-            try:
-                msg = self._conn.recv()
-            except (EOFError, OSError):
-                msg = None
-        self.process.join(_TERMINATE_WAIT_S if msg is not None else None)
+        try:
+            msg = self._conn.recv()  # its one message, or the end of the pipe when it died
+        except (EOFError, OSError):
+            msg = None
+        code = self.process.wait()
         if msg is not None and msg[0] == "error":
             raise OutputError(msg[1])
-        if msg is None or msg[0] != "ok" or self.process.exitcode != 0:
-            raise OutputError(f"{self.final}: the GeoPackage writer process ended unexpectedly "
-                              f"(exit {self.process.exitcode}); run again, and if it recurs check free memory "
-                              "(a killed process) or report it as a bug")
+        if msg is None or msg[0] != "ok" or code != 0:
+            raise OutputError(f"{self.final}: the GeoPackage writer process ended unexpectedly (exit {code}); "
+                              "run again, and if it recurs check free memory (a killed process) or report it "
+                              "as a bug")
 
     def close(self) -> None:
         """End the child if it still runs (terminate, then kill) and remove the scratch folder."""
         try:
-            if self.process.is_alive():
+            if self.process.poll() is None:
                 self.process.terminate()
-                self.process.join(_TERMINATE_WAIT_S)
-                if self.process.is_alive():
+                try:
+                    self.process.wait(_TERMINATE_WAIT_S)
+                except subprocess.TimeoutExpired:
                     self.process.kill()
-                    self.process.join()
+                    self.process.wait()
             self._conn.close()
-            self.process.close()
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -229,11 +228,25 @@ def _parquet(frame: pd.DataFrame, path: Path) -> bool:
 # ---------------------------------------------------------------------- the child
 
 
-def _child_main(conn, path: str, final: str, crs: Any, timestamp: str, parent_pid: int) -> None:
-    """The writer process: receive the layers and write them with :func:`write_gpkg`; report one line."""
+#: The child's command (``python -c``): this interpreter's sys.path, then :func:`_child_main`.
+_BOOT = ("import sys; sys.path[:0] = sys.argv[2:]; "
+         "from pv_survey.outputs.gpkg_process import _child_main; _child_main(int(sys.argv[1]))")
+
+
+def _child_main(fd: int) -> None:
+    """The writer process: receive the layers and write them with :func:`write_gpkg`; report one line.
+
+    Parameters
+    ----------
+    fd : int
+        File descriptor of its end of the pipe to the parent.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends this process
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    conn = multiprocessing.connection.Connection(fd)
+    try:
+        _, path, final, crs, timestamp, parent_pid = conn.recv()
+    except (EOFError, OSError):  # the parent ended before it said what to write
+        os._exit(1)
     _die_with_parent(parent_pid)
     try:
         names = _recv(conn, parent_pid, "names")[1]

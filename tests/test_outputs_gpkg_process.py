@@ -1,0 +1,254 @@
+"""survey.gpkg written by a child process beside the other files (pv_survey/outputs/gpkg_process.py).
+
+The hand-made district of test_outputs (8 buildings) is written with the process threshold set
+to 0, so the child writes it, and compared with the same outputs written in this process: the
+GeoPackage must be the same bytes. Faults are real ones: a layer GDAL refuses, a child killed with
+SIGKILL, a writer of this process failing while the child runs, a parent that dies.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psutil
+import pyogrio
+import pytest
+import shapely
+
+from pv_survey.errors import OutputError
+from pv_survey.outputs import gpkg_process, write_outputs
+from pv_survey.outputs.spool import LayerSpool
+
+from test_outputs import METRIC_CRS, make_district
+
+STAMP_EPOCH = "1700000000"  # any fixed time: the GeoPackage's timestamps are then this one
+
+
+@pytest.fixture
+def scratch_root(tmp_path, monkeypatch):
+    """The system's temporary folder for this test (where the scratch folder goes)."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", STAMP_EPOCH)
+    return root
+
+
+@pytest.fixture
+def in_child(monkeypatch):
+    """Every survey written through the child process; the pids of the children started."""
+    monkeypatch.setattr(gpkg_process, "GPKG_PROCESS_MIN_FEATURES", 0)
+    pids: list[int] = []
+    real = gpkg_process.GpkgProcess.write
+
+    def write(self, layers):
+        pids.append(self.pid)
+        return real(self, layers)
+
+    monkeypatch.setattr(gpkg_process.GpkgProcess, "write", write)
+    return pids
+
+
+def _no_children_left() -> bool:
+    return not [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _modules_spool(n: int = 30) -> LayerSpool:
+    """A spooled feature layer in three parts, with the yields its style classes."""
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0, 500, n)
+    seg = gpd.GeoDataFrame({
+        "segment_id": [f"B{i // 3:03d}-S{i % 3}" for i in range(n)],
+        "building_id": [f"B{i // 3:03d}" for i in range(n)],
+        "n_modules": rng.integers(1, 20, n), "specific_yield_kwh_kwp": rng.uniform(600, 1250, n),
+    }, geometry=shapely.box(x, x, x + 3.4, x + 1.7), crs=METRIC_CRS)
+    spool = LayerSpool()
+    for k, rows in enumerate(np.split(np.arange(n), [8, 19])):
+        spool.add("modules", k, seg.iloc[rows])
+    return spool
+
+
+def _awkward_table() -> pd.DataFrame:
+    """Every column kind a layer carries: text with None, pandas strings, booleans, nullable ints,
+    float32, a categorical, dates, an all-None column and (not storable in Parquet) mixed objects."""
+    return pd.DataFrame({
+        "label": pd.Series(["甲", None, "=1+1"], dtype=object),
+        "s": pd.array(["a", None, "c"], dtype="string"),
+        "ok": [True, False, True],
+        "maybe": pd.array([True, None, False], dtype="boolean"),
+        "n": pd.array([1, None, 3], dtype="Int64"),
+        "x_m": np.array([1.5, np.nan, -0.0], dtype=np.float32),
+        "kind": pd.Categorical(["flat", "pitched", None]),
+        "when": pd.to_datetime(["2025-01-01", "2025-06-30", None]),
+        "nothing": [None, None, None],
+        "mixed": pd.Series([1, "a", None], dtype=object),
+    })
+
+
+def _extra_layers(spool: LayerSpool) -> dict:
+    carports = gpd.GeoDataFrame({"carport_id": ["C1", "C2"], "capacity_kwp": [12.5, 3.0]},
+                                geometry=[shapely.box(0, 0, 10, 5), shapely.box(20, 0, 30, 5)], crs=METRIC_CRS)
+    return {"carports": carports, "edge": _awkward_table(), "modules": spool.layer("modules")}
+
+
+def test_child_writes_the_same_geopackage_bytes_as_this_process(tmp_path, scratch_root, monkeypatch):
+    """Demo district with a spooled layer, a feature layer and a table of every column kind:
+    survey.gpkg (layers, fids, styles in layer_styles, timestamps) is the same file both ways."""
+    spool = _modules_spool()
+    extra = _extra_layers(spool)
+    here = write_outputs(tmp_path / "here", **make_district(), extra_layers=extra, chart_font=None)
+    assert _no_children_left()
+    monkeypatch.setattr(gpkg_process, "GPKG_PROCESS_MIN_FEATURES", 0)
+    started = []
+    real = gpkg_process.GpkgProcess.wait
+
+    def wait(self):
+        started.append(self.pid)
+        return real(self)
+
+    monkeypatch.setattr(gpkg_process.GpkgProcess, "wait", wait)
+    there = write_outputs(tmp_path / "there", **make_district(), extra_layers=extra, chart_font=None)
+    assert started and started[0] != os.getpid()  # written by another process
+    a, b = here["survey.gpkg"].read_bytes(), there["survey.gpkg"].read_bytes()
+    assert a == b
+    layers = dict(pyogrio.list_layers(there["survey.gpkg"]))
+    assert {"buildings", "roofs", "plan", "carports", "edge", "modules", "layer_styles"} <= set(layers)
+    assert pyogrio.read_info(there["survey.gpkg"], layer="modules")["features"] == 30
+    # every other output is the same too (the report and manifest carry the run's timings)
+    for name in ("shortlist.csv", "shortlists.xlsx", "summary.md", "README.txt"):
+        assert here[name].read_bytes() == there[name].read_bytes(), name
+    assert list(scratch_root.iterdir()) == [] or all(p.name.startswith("pv-survey-spool-")
+                                                     for p in scratch_root.iterdir())
+    assert [p.name for p in spool.dir.iterdir()] == [p.name for p in spool.dir.iterdir()
+                                                     if p.name.startswith("modules-")]  # scratch removed
+    assert _no_children_left()
+
+
+def _without_tokens(text: str) -> str:
+    return re.sub(r"\.survey\.tmp-\d+-[0-9a-f]{8}\.gpkg", ".survey.tmp.gpkg", text)
+
+
+def test_a_layer_gdal_refuses_in_the_child_is_one_line_and_nothing_is_committed(tmp_path, scratch_root,
+                                                                                 monkeypatch):
+    """Two columns differing only by case: GDAL refuses the second (GeoPackage names are
+    case-insensitive). The child's error is the one line the in-process path gives."""
+    bad = {"notes": pd.DataFrame({"Name": ["a"], "name": ["b"]})}
+    out = tmp_path / "run"
+    first = write_outputs(out, **make_district(), chart_font=None)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(OutputError) as here:
+        write_outputs(out, **make_district(), extra_layers=bad, chart_font=None, overwrite=True)
+    monkeypatch.setattr(gpkg_process, "GPKG_PROCESS_MIN_FEATURES", 0)
+    with pytest.raises(OutputError) as there:
+        write_outputs(out, **make_district(), extra_layers=bad, chart_font=None, overwrite=True)
+    message = str(there.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert message.startswith(f"{out / 'survey.gpkg'}: writing failed (")
+    assert "A field with the same name already exists" in message
+    assert _without_tokens(message) == _without_tokens(str(here.value))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary file, nothing replaced
+    assert first["survey.gpkg"].is_file()
+    assert list(scratch_root.iterdir()) == []
+    assert _no_children_left()
+
+
+@pytest.mark.parametrize("when", ["before the layers", "after the first layer"])
+def test_a_child_killed_mid_write_is_named_and_nothing_is_committed(tmp_path, scratch_root, monkeypatch, when):
+    monkeypatch.setattr(gpkg_process, "GPKG_PROCESS_MIN_FEATURES", 0)
+    real = gpkg_process.GpkgProcess._save
+    saved = []
+
+    def save(self, name, layer):
+        if len(saved) == (0 if when == "before the layers" else 1):
+            os.kill(self.pid, signal.SIGKILL)
+            self.process.wait()
+        saved.append(name)
+        return real(self, name, layer)
+
+    monkeypatch.setattr(gpkg_process.GpkgProcess, "_save", save)
+    out = tmp_path / "run"
+    with pytest.raises(OutputError) as err:
+        write_outputs(out, **make_district(), chart_font=None)
+    assert str(err.value) == (f"{out / 'survey.gpkg'}: the GeoPackage writer process ended unexpectedly (exit -9); "
+                              "run again, and if it recurs check free memory (a killed process) or report it as a bug")
+    assert list(out.iterdir()) == []
+    assert list(scratch_root.iterdir()) == []
+    assert _no_children_left()
+
+
+def test_a_failure_here_ends_the_child_and_removes_the_scratch(tmp_path, scratch_root, in_child, monkeypatch):
+    """Disk full while this process writes the CSV lists: one line, the child ended, nothing placed."""
+    import pv_survey.outputs as outputs_mod
+
+    def full(rows, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(outputs_mod, "write_csv", full)
+    out = tmp_path / "run"
+    with pytest.raises(OutputError, match=r"shortlist\.csv: writing failed \(No space left on device\); free disk"):
+        write_outputs(out, **make_district(), chart_font=None)
+    assert in_child  # the child was started, and is gone
+    assert list(out.iterdir()) == []
+    assert list(scratch_root.iterdir()) == []
+    assert _no_children_left()
+
+
+def test_ctrl_c_at_the_terminal_does_not_reach_the_child(tmp_path, scratch_root, in_child, monkeypatch):
+    """Ctrl-C signals the terminal's foreground process group; the child has its own session, so only
+    this process is interrupted (and ends the child), and the child ignores SIGINT as well."""
+    groups = []
+    real = gpkg_process.GpkgProcess.wait
+
+    def wait(self):
+        groups.append((os.getpgid(self.pid), os.getsid(self.pid)))
+        return real(self)
+
+    monkeypatch.setattr(gpkg_process.GpkgProcess, "wait", wait)
+    paths = write_outputs(tmp_path / "run", **make_district(), chart_font=None)
+    assert groups and groups[0][0] != os.getpgid(0) and groups[0][1] != os.getsid(0)
+    assert pyogrio.read_info(paths["survey.gpkg"], layer="buildings")["features"] == 8
+    assert _no_children_left()
+
+
+def test_the_child_ends_when_its_parent_dies(tmp_path):
+    """A parent killed before it hands over any layer: the child does not linger (PR_SET_PDEATHSIG)."""
+    code = textwrap.dedent(f"""
+        import os, sys
+        from pv_survey.outputs.gpkg_process import GpkgProcess
+        child = GpkgProcess({str(tmp_path / 'x.gpkg')!r}, final="survey.gpkg", crs=None,
+                            timestamp="2025-01-01T00:00:00.000Z")
+        print(child.pid, flush=True)
+        os._exit(0)
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TMPDIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    pid = int(run.stdout.split()[0])
+    try:
+        psutil.Process(pid).wait(timeout=60)
+    except psutil.NoSuchProcess:
+        pass
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_small_surveys_write_in_this_process(tmp_path, monkeypatch):
+    def refuse(*_a, **_k):
+        raise AssertionError("no child process below the threshold")
+
+    monkeypatch.setattr(gpkg_process, "GpkgProcess", refuse)
+    import pv_survey.outputs as outputs_mod
+
+    monkeypatch.setattr(outputs_mod, "GpkgProcess", refuse)
+    write_outputs(tmp_path / "run", **make_district(), chart_font=None)  # 8 buildings, 9 roofs, ...
+    assert gpkg_process.use_process(gpkg_process.GPKG_PROCESS_MIN_FEATURES) == (os.name == "posix")
+    assert not gpkg_process.use_process(gpkg_process.GPKG_PROCESS_MIN_FEATURES - 1)

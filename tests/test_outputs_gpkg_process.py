@@ -21,7 +21,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import psutil
+import psutil  # installed with dask.distributed
 import pyogrio
 import pytest
 import shapely
@@ -187,17 +187,25 @@ def test_a_child_killed_mid_write_is_named_and_nothing_is_committed(tmp_path, sc
     assert _no_children_left()
 
 
-def test_a_failure_here_ends_the_child_and_removes_the_scratch(tmp_path, scratch_root, in_child, monkeypatch):
-    """Disk full while this process writes the CSV lists: one line, the child ended, nothing placed."""
+@pytest.mark.parametrize("fault", ["disk full", "Ctrl-C"])
+def test_a_failure_here_ends_the_child_and_removes_the_scratch(tmp_path, scratch_root, in_child, monkeypatch,
+                                                               fault):
+    """Disk full, or a Ctrl-C, while this process writes the CSV lists: the child ended, nothing placed."""
     import pv_survey.outputs as outputs_mod
 
     def full(rows, path):
+        if fault == "Ctrl-C":
+            raise KeyboardInterrupt
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(outputs_mod, "write_csv", full)
     out = tmp_path / "run"
-    with pytest.raises(OutputError, match=r"shortlist\.csv: writing failed \(No space left on device\); free disk"):
-        write_outputs(out, **make_district(), chart_font=None)
+    if fault == "Ctrl-C":
+        with pytest.raises(KeyboardInterrupt):
+            write_outputs(out, **make_district(), chart_font=None)
+    else:
+        with pytest.raises(OutputError, match=r"shortlist\.csv: writing failed \(No space left on device\); free"):
+            write_outputs(out, **make_district(), chart_font=None)
     assert in_child  # the child was started, and is gone
     assert list(out.iterdir()) == []
     assert list(scratch_root.iterdir()) == []

@@ -56,8 +56,9 @@ _TERMINATE_WAIT_S = 5.0
 
 def use_process(n_features: int) -> bool:
     """Whether a survey of ``n_features`` rows (over every layer) writes survey.gpkg in a child process
-    (on POSIX systems: the pipe is handed to the child as an inherited file descriptor)."""
-    return os.name == "posix" and n_features >= GPKG_PROCESS_MIN_FEATURES
+    (on POSIX systems: the pipe is handed to the child as an inherited file descriptor; and with a
+    Python executable to start)."""
+    return os.name == "posix" and bool(sys.executable) and n_features >= GPKG_PROCESS_MIN_FEATURES
 
 
 class GpkgProcess:

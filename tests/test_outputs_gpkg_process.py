@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -128,11 +127,31 @@ def test_child_writes_the_same_geopackage_bytes_as_this_process(tmp_path, scratc
     # every other output is the same too (the report and manifest carry the run's timings)
     for name in ("shortlist.csv", "shortlists.xlsx", "summary.md", "README.txt"):
         assert here[name].read_bytes() == there[name].read_bytes(), name
-    assert list(scratch_root.iterdir()) == [] or all(p.name.startswith("pv-survey-spool-")
-                                                     for p in scratch_root.iterdir())
-    assert [p.name for p in spool.dir.iterdir()] == [p.name for p in spool.dir.iterdir()
-                                                     if p.name.startswith("modules-")]  # scratch removed
+    # the layers' scratch folder was made in the spool's and is gone; the spool's parts are untouched
+    assert [p.name for p in scratch_root.iterdir()] == [spool.dir.name]
+    assert sorted(p.name for p in spool.dir.iterdir()) == [f"modules-{k:07d}.parquet" for k in range(3)]
     assert _no_children_left()
+
+
+def test_scratch_copies_read_back_as_the_frames_they_were(tmp_path):
+    """Parquet where it gives back the same columns, dtypes and values; a pickle where it cannot
+    (mixed objects); a feature layer with its geometry and CRS."""
+    from pv_survey.outputs.gpkg import table_layer
+
+    table = table_layer(_awkward_table())
+    for frame, stored in ((table.drop(columns="mixed"), "parquet"), (table, "pickle"),
+                          (table_layer(_extra_layers(_modules_spool())["carports"]), "parquet")):
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.parquet"
+        used = "parquet" if gpkg_process._parquet(frame, path) else "pickle"
+        assert used == stored
+        if used == "pickle":
+            continue
+        geo = isinstance(frame, gpd.GeoDataFrame)
+        back = gpkg_process._read({"parquet": str(path), "geo": geo, "crs": frame.crs if geo else None})
+        assert type(back) is type(frame)
+        pd.testing.assert_frame_equal(back, frame, check_exact=True)
+        if geo:
+            assert back.crs == frame.crs
 
 
 def _without_tokens(text: str) -> str:

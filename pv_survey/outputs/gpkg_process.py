@@ -1,8 +1,8 @@
 """survey.gpkg written by a child process while this one writes the other output files.
 
 pyogrio holds Python's GIL while GDAL writes (py-spy ``--gil``), so a thread gains nothing; a
-process does. :class:`GpkgProcess` starts a writer process (``spawn``: a fresh interpreter, not a
-``fork`` of a parent that holds numba's OpenMP threads and GDAL's state), and this process hands it
+process does. :class:`GpkgProcess` starts a writer process (a fresh interpreter, as multiprocessing's
+``spawn``, not a ``fork`` of a parent that holds numba's OpenMP threads and GDAL's state), and hands it
 the layers one at a time in layer order: each is built here (:func:`~pv_survey.outputs.gpkg.layer_builders`),
 saved as a scratch Parquet file (GeoParquet for feature layers) and dropped; a spooled layer's
 parts, already on disk, are passed by path. The child reads each layer back and writes it with

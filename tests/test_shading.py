@@ -257,6 +257,26 @@ def test_pyramid_never_underestimates_and_is_exact_near():
     assert_array_equal(near_fast, near_exact)
 
 
+@pytest.mark.parametrize("top_level, max_climb", [(5, 1), (6, 3), (9, 2)])
+def test_skip_levels_and_climbs_do_not_change_horizons(monkeypatch, top_level, max_climb):
+    # the coarse pyramid levels only step over blocks that cannot raise the horizon, and the climb
+    # rule only orders the steps: any setting gives the default's horizons bit for bit (own
+    # building excluded, far obstacles accepted as blocks, a radius beyond the accepted levels)
+    h = _random_city(5, size=900, n=700)
+    owner = (np.arange(h.size, dtype=np.int32) % 97).reshape(h.shape)
+    dsm = _dsm(h, owner=owner)
+    rng = np.random.default_rng(2)
+    x, y, z = rng.uniform(100, 800, 60), rng.uniform(100, 800, 60), rng.uniform(0, 45, 60)
+    excl = rng.integers(-1, 97, 60)
+    col, row, zz, ex = S._point_arrays(dsm, x, y, z, excl)
+    default = S._horizons(dsm, S._make_pyramid(dsm), col, row, zz, ex, 72, 600.0)
+    monkeypatch.setattr(S, "_TOP_LEVEL", top_level)
+    monkeypatch.setattr(S, "_MAX_CLIMB", max_climb)
+    pyr = S._make_pyramid(dsm)
+    assert pyr.top_level == top_level
+    assert_array_equal(S._horizons(dsm, pyr, col, row, zz, ex, 72, 600.0), default)
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), z=st.floats(0, 60), dz=st.floats(0.1, 30))
 def test_invariants(seed, z, dz):

@@ -113,21 +113,28 @@ class BuildingStore:
         order = np.lexsort((pos, kx, ky))
         keys = np.stack([kx[order], ky[order]], axis=1)
         cut = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1 if n > 1 else np.empty(0, np.int64)
-        wkb = shapely.to_wkb(geoms)
-        boxes = []
-        for part in np.split(order, cut) if n else []:
-            b = bounds[part]
-            ok = ~np.isnan(b[:, 0])
-            # a group of footprints without geometry meets no box (it is never a tile's row)
-            box = (np.nanmin(b[ok, 0]), np.nanmin(b[ok, 1]), np.nanmax(b[ok, 2]), np.nanmax(b[ok, 3])) if ok.any() \
-                else (np.inf, np.inf, -np.inf, -np.inf)
-            cols = [pa.array(window[c].to_numpy(dtype=object)[part] if _arrow_type(window[c].dtype) == pa.string()
-                             else _plain(window[c])[part], type=self._schema.field(c).type) for c in self._columns]
-            cols += [pa.array(wkb[part], type=pa.binary()), pa.array(pos[part], type=pa.int64())]
-            self._writer.write_table(pa.Table.from_arrays(cols, schema=self._schema), row_group_size=len(part))
-            boxes.append(box)
-        if boxes:
-            self.boxes = np.vstack([self.boxes, np.array(boxes, dtype=float)])
+        # the window as one Arrow table in cell order, each column converted once; every cell's rows
+        # are then a slice of it, written as one row group
+        cols = [window[c].to_numpy(dtype=object) if _arrow_type(window[c].dtype) == pa.string() else _plain(window[c])
+                for c in self._columns]
+        cols = [pa.array(a[order], type=self._schema.field(c).type) for c, a in zip(self._columns, cols)]
+        cols += [pa.array(shapely.to_wkb(geoms[order]), type=pa.binary()), pa.array(pos[order], type=pa.int64())]
+        table = pa.Table.from_arrays(cols, schema=self._schema)
+        starts = np.concatenate([[0], cut]).astype(np.int64) if n else np.empty(0, np.int64)
+        stops = np.concatenate([cut, [n]]).astype(np.int64) if n else np.empty(0, np.int64)
+        for a, b in zip(starts, stops):
+            self._writer.write_table(table.slice(int(a), int(b - a)), row_group_size=int(b - a))
+        # each cell's box (fmin / fmax skip missing footprints); a group of footprints without geometry
+        # meets no box (it is never a tile's row)
+        boxes = np.empty((starts.size, 4))
+        if starts.size:
+            bo = bounds[order]
+            boxes[:, 0], boxes[:, 1] = np.fmin.reduceat(bo[:, 0], starts), np.fmin.reduceat(bo[:, 1], starts)
+            boxes[:, 2], boxes[:, 3] = np.fmax.reduceat(bo[:, 2], starts), np.fmax.reduceat(bo[:, 3], starts)
+            none = np.isnan(boxes[:, 0])
+            boxes[none] = (np.inf, np.inf, -np.inf, -np.inf)
+        if boxes.size:
+            self.boxes = np.vstack([self.boxes, boxes])
 
     def close(self) -> None:
         """Finish the file (no more windows)."""

@@ -93,12 +93,14 @@ def test_spooled_layer_writes_the_same_gpkg_layer_as_the_whole_frame(tmp_path, m
 
 
 def test_small_parts_are_gathered_into_the_writes_of_the_whole_frame(tmp_path, monkeypatch):
-    """Eleven parts of 2-9 rows, writes of 10 rows: 4 GDAL writes (10, 10, 10, 7 rows), as for the
-    whole frame, and the same tables (rows, fids, R-tree, contents, styles)."""
+    """The frame path (a layer that does not qualify for the Arrow stream, or GDAL < 3.8): eleven
+    parts of 2-9 rows, writes of 10 rows: 4 GDAL writes (10, 10, 10, 7 rows), as for the whole
+    frame, and the same tables (rows, fids, R-tree, contents, styles)."""
     from pv_survey.outputs import gpkg as G
 
     seg = _segments(37, seed=3)
     monkeypatch.setattr(G, "WRITE_CHUNK_FEATURES", 10)
+    monkeypatch.setattr(G, "_write_spooled_arrow", lambda *a, **k: None)
     calls = []
     real = pyogrio.write_dataframe
 
@@ -116,6 +118,77 @@ def test_small_parts_are_gathered_into_the_writes_of_the_whole_frame(tmp_path, m
     assert [(n, a) for f, n, a in calls if f == "whole.gpkg"] == want
     assert [(n, a) for f, n, a in calls if f == "parts.gpkg"] == want
     assert _dump(parts) == _dump(whole)
+
+
+def _layer_tables(path, name="modules"):
+    """A layer as read back (fids, fields, geometry), its layer info, style and R-tree size."""
+    frame = pyogrio.read_dataframe(path, layer=name, fid_as_index=True)
+    info = pyogrio.read_info(path, layer=name)
+    with sqlite3.connect(path) as con:
+        qml = con.execute("SELECT styleQML FROM layer_styles WHERE f_table_name = ?", (name,)).fetchone()[0]
+        count = con.execute("SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = ?", (name,)).fetchone()[0]
+        rtree = con.execute(f'SELECT count(*) FROM "rtree_{name}_geom"').fetchone()[0] if info["geometry_type"] \
+            else None
+    return frame, {k: str(info[k]) for k in ("crs", "fields", "dtypes", "geometry_type", "features")}, qml, count, rtree
+
+
+def _mixed_segments(n: int) -> gpd.GeoDataFrame:
+    """Segments with text categories, a float32 and a nullable column, polygons, multi-polygons and a
+    missing geometry: everything the Arrow stream decodes or promotes."""
+    seg = _segments(n, seed=5)
+    seg["mount"] = pd.Categorical(np.where(np.arange(n) % 3 == 0, "tilted / 倾斜", "flat / 平铺"))
+    seg["poa_kwh_m2"] = np.linspace(900, 1400, n).astype(np.float32)
+    seg["note"] = pd.Series([None if i % 4 else f"行 {i}" for i in range(n)], dtype=object)
+    geoms = seg.geometry.to_numpy().copy()
+    geoms[2] = shapely.multipolygons([geoms[2], shapely.box(5000, 5000, 5001, 5001)])
+    geoms[7] = None
+    return seg.set_geometry(gpd.GeoSeries(geoms, crs=CRS))
+
+
+def test_arrow_stream_writes_the_layer_the_frame_path_writes(tmp_path, monkeypatch):
+    """A spooled layer streamed to GDAL as Arrow batches (one session) holds what the frame path
+    writes: fids 1..n over the parts in key order, fields and types, values, geometries (polygons
+    promoted to multi-polygons, a multi-polygon and a missing geometry as they are), CRS, the QGIS
+    style, the feature count and the R-tree."""
+    from pv_survey.outputs import gpkg as G
+
+    if not G.arrow_writes():
+        pytest.skip(f"GDAL {pyogrio.__gdal_version_string__} writes no Arrow batches (needs >= 3.8)")
+    seg = _mixed_segments(45)
+    layer = _spool_of(seg, [4, 11, 30], order=[2, 0, 3, 1])
+    calls = []
+    real = G._write_spooled_arrow
+    monkeypatch.setattr(G, "_write_spooled_arrow", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    stream = write_gpkg(tmp_path / "stream.gpkg", {"modules": layer}, crs=CRS, timestamp="2026-01-01T00:00:00.000Z")
+    assert calls == ["modules"]
+    monkeypatch.setattr(G, "_write_spooled_arrow", lambda *a, **k: None)
+    frames = write_gpkg(tmp_path / "frames.gpkg", {"modules": layer}, crs=CRS, timestamp="2026-01-01T00:00:00.000Z")
+    a, b = _layer_tables(stream), _layer_tables(frames)
+    assert list(a[0].index) == list(range(1, 46))
+    pd.testing.assert_frame_equal(pd.DataFrame(a[0].drop(columns="geometry")),
+                                  pd.DataFrame(b[0].drop(columns="geometry")), check_exact=True)
+    assert list(a[0].geometry.to_wkb()) == list(b[0].geometry.to_wkb())
+    assert a[0].geometry.geom_type.iloc[0] == "MultiPolygon" and a[0].geometry.iloc[7] is None
+    assert a[1:] == b[1:] and a[3] == 45 and a[4] == 44  # the missing geometry has no R-tree entry
+
+
+def test_arrow_stream_is_skipped_for_layers_it_cannot_write_alike(tmp_path):
+    """Another CRS than the GeoPackage's, a column of another type (dates) or geometries other than
+    polygons: nothing written by the stream (the frame path writes the layer)."""
+    from pv_survey.outputs import gpkg as G
+
+    seg = _segments(12)
+    cases = {
+        "crs": (seg.to_crs("EPSG:32649"), CRS),
+        "dates": (seg.assign(day=pd.Timestamp("2026-01-01")), CRS),
+        "points": (seg.set_geometry(seg.geometry.centroid), CRS),
+    }
+    for what, (frame, crs) in cases.items():
+        path = tmp_path / f"{what}.gpkg"
+        assert G._write_spooled_arrow(path, "modules", _spool_of(frame, [5]), crs=crs, create=True) is None, what
+        assert not path.exists(), what
+        write_gpkg(path, {"modules": _spool_of(frame, [5])}, crs=crs)  # the frame path instead
+        assert pyogrio.read_info(path, layer="modules")["features"] == 12, what
 
 
 def _dump(gpkg) -> dict:

@@ -133,6 +133,31 @@ def test_child_writes_the_same_geopackage_bytes_as_this_process(tmp_path, scratc
     assert _no_children_left()
 
 
+def test_large_layers_go_to_the_child_in_chunks_and_give_the_same_bytes(tmp_path, scratch_root, monkeypatch):
+    """Layers longer than a GDAL write go over in chunk files with their style made here (the child
+    then holds one chunk): survey.gpkg is still the file this process writes, byte for byte."""
+    from pv_survey.outputs import gpkg as G
+
+    monkeypatch.setattr(G, "WRITE_CHUNK_FEATURES", 4)  # demo layers of 6 to dozens of rows: several chunks
+    here = write_outputs(tmp_path / "here", **make_district(), chart_font=None)
+    monkeypatch.setattr(gpkg_process, "GPKG_PROCESS_MIN_FEATURES", 0)
+    chunked = []
+    real = gpkg_process.GpkgProcess._chunks
+
+    def spy(self, name, frame):
+        spec = real(self, name, frame)
+        chunked.append((name, len(frame), len(spec["chunks"]) if spec else 0))
+        return spec
+
+    monkeypatch.setattr(gpkg_process.GpkgProcess, "_chunks", spy)
+    there = write_outputs(tmp_path / "there", **make_district(), chart_font=None)
+    names = {name for name, _, _ in chunked}
+    assert {"buildings", "roofs", "plan"} <= names
+    assert all(k == -(-n // 4) for _, n, k in chunked)  # every row in a chunk of at most 4
+    assert here["survey.gpkg"].read_bytes() == there["survey.gpkg"].read_bytes()
+    assert list(scratch_root.iterdir()) == [] and _no_children_left()
+
+
 def test_scratch_copies_read_back_as_the_frames_they_were(tmp_path):
     """Parquet where it gives back the same columns, dtypes and values; a pickle where it cannot
     (mixed objects); a feature layer with its geometry and CRS."""

@@ -324,16 +324,22 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
         for i, (name, layer) in enumerate(layers.items()):
             frame = layer() if callable(layer) else layer  # built now, dropped after writing
             yields = None
+            qml = None
             if isinstance(frame, SpooledLayer):
                 spooled = frame
                 frame = _write_spooled(p, name, spooled, crs=crs, create=(i == 0), arrow=arrow)
                 if styles and "specific_yield_kwh_kwp" in frame:  # the style's classes from every row
                     yields = spooled.column("specific_yield_kwh_kwp")
+            elif isinstance(frame, FrameChunks):
+                chunks, qml, frame = frame, frame.qml, None
+                for j, chunk in enumerate(chunks.chunks()):
+                    _write_layer(p, name, chunk, crs=crs, create=(i == 0 and j == 0), append=j > 0, arrow=chunks.arrow)
+                    frame = chunk.iloc[:0] if frame is None else frame
             else:
                 _write_layer(p, name, frame, crs=crs, create=(i == 0), arrow=arrow)
             if styles:
                 geom_col = GEOMETRY_COLUMN if isinstance(frame, gpd.GeoDataFrame) else ""
-                rows.append((name, geom_col, qml_for_layer(name, frame, yields=yields),
+                rows.append((name, geom_col, qml if qml is not None else qml_for_layer(name, frame, yields=yields),
                              f"pv-survey default style of '{name}'"))
             del frame
     if styles:
@@ -344,6 +350,50 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
 #: Features written per call to GDAL: bounds the memory of the conversion to GDAL's types, whatever
 #: the number of buildings (project choice: 200,000 features, ~60 MB of geometry).
 WRITE_CHUNK_FEATURES = 200_000
+
+
+class FrameChunks:
+    """A layer frame handed over in row chunks (e.g. to the writer process), written as the frame is.
+
+    :func:`write_gpkg` writes the chunks with the same GDAL calls as the whole frame (the first
+    creates the layer, the others append), so the file is the same, byte for byte, when the frame
+    qualifies (:func:`chunkable`) and the chunks are its :data:`WRITE_CHUNK_FEATURES`-row slices;
+    only one chunk is in memory at a time.
+
+    Parameters
+    ----------
+    chunks : callable
+        Returns an iterator of the chunk frames, in row order.
+    qml : str
+        The layer's QGIS style, made from the whole frame (:func:`qml_for_layer`).
+    arrow : bool
+        Whether the whole frame is written through Arrow (:func:`arrow_writes` and every column of
+        a type Arrow writes alike); every chunk then is.
+    """
+
+    def __init__(self, chunks: Callable[[], Iterator[pd.DataFrame]], *, qml: str, arrow: bool) -> None:
+        self.chunks = chunks
+        self.qml = qml
+        self.arrow = arrow
+
+
+def chunkable(frame: pd.DataFrame) -> bool:
+    """Whether :func:`write_gpkg` writes ``frame`` in :data:`WRITE_CHUNK_FEATURES`-row writes whose
+    GDAL calls depend only on each chunk: fids 1..n in row order, and no geometry or only polygons and
+    multi-polygons (the layer's geometry type is then MultiPolygon whatever the chunk holds)."""
+    if "fid" not in frame.columns or len(frame) <= WRITE_CHUNK_FEATURES:
+        return False
+    fid = frame["fid"].to_numpy()
+    if not np.array_equal(fid, np.arange(1, len(fid) + 1)):
+        return False
+    if isinstance(frame, gpd.GeoDataFrame):
+        return set(frame.geometry.geom_type.dropna().unique()) <= {"Polygon", "MultiPolygon"}
+    return True
+
+
+def arrow_whole(frame: pd.DataFrame, arrow: bool | None = None) -> bool:
+    """Whether :func:`_write_layer` hands ``frame`` to GDAL as Arrow tables."""
+    return bool((arrow_writes() if arrow is None else arrow) and len(frame) and _arrow_safe(frame))
 
 
 def arrow_writes() -> bool:
@@ -566,7 +616,7 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: boo
         if not kinds or kinds <= {"Polygon", "MultiPolygon"}:
             kwargs["promote_to_multi"] = True
             kwargs["geometry_type"] = "MultiPolygon"
-    if (arrow_writes() if arrow is None else arrow) and len(frame) and _arrow_safe(frame):
+    if arrow_whole(frame, arrow):
         kwargs["use_arrow"] = True
     try:
         # the first chunk creates the layer; later ones append to it. Appended rows take SQLite's next

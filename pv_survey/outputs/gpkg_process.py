@@ -4,8 +4,10 @@ pyogrio holds Python's GIL while GDAL writes (py-spy ``--gil``), so a thread gai
 process does. :class:`GpkgProcess` starts a writer process (a fresh interpreter, as multiprocessing's
 ``spawn``, not a ``fork`` of a parent that holds numba's OpenMP threads and GDAL's state), and hands it
 the layers one at a time in layer order: each is built here (:func:`~pv_survey.outputs.gpkg.layer_builders`),
-saved as a scratch Parquet file (GeoParquet for feature layers) and dropped; a spooled layer's
-parts, already on disk, are passed by path. The child reads each layer back and writes it with
+saved as a scratch Parquet file (GeoParquet for feature layers) and dropped -- a large one in files
+of the rows GDAL takes per write, with its QGIS style made here, so the child holds one of them at a
+time (:class:`~pv_survey.outputs.gpkg.FrameChunks`); a spooled layer's parts, already on disk, are
+passed by path. The child reads each layer back and writes it with
 :func:`~pv_survey.outputs.gpkg.write_gpkg` itself, so the file is the same, byte for byte, as the one
 written in this process. The pipe carries only small messages (names, paths, CRS, timestamp).
 
@@ -39,8 +41,10 @@ import pyarrow.parquet as pq
 
 from ..errors import OutputError
 from .atomic import write_failure
-from .gpkg import write_gpkg
+from . import gpkg as _gpkg
+from .gpkg import FrameChunks, arrow_whole, chunkable, write_gpkg
 from .spool import LayerSpool, SpooledLayer
+from .styles import qml_for_layer
 
 __all__ = ["GPKG_PROCESS_MIN_FEATURES", "GpkgProcess", "use_process"]
 
@@ -188,7 +192,34 @@ class GpkgProcess:
         """Where the child reads ``layer`` from (a spooled layer's parts stay where they are)."""
         if isinstance(layer, SpooledLayer):
             return {"parts": [(str(p), n) for p, n in layer.parts], "empty": self._file(name, layer.empty_frame)}
+        if isinstance(layer, pd.DataFrame) and chunkable(layer):
+            spec = self._chunks(name, layer)
+            if spec is not None:
+                return spec
         return {"file": self._file(name, layer)}
+
+    def _chunks(self, name: str, frame: pd.DataFrame) -> dict | None:
+        """A large layer as scratch files of :data:`~pv_survey.outputs.gpkg.WRITE_CHUNK_FEATURES` rows
+        with its style (the child then holds one chunk, not the layer: :class:`FrameChunks`); None when
+        a chunk would not read back as it was (the layer then goes whole)."""
+        files = []
+        step = _gpkg.WRITE_CHUNK_FEATURES
+        for a in range(0, len(frame), step):
+            self._n += 1
+            path = self.scratch / f"{self._n:03d}.parquet"
+            chunk = frame.iloc[a:a + step]
+            try:
+                ok = _parquet(chunk, path)
+            except OSError as exc:
+                raise OutputError(f"{path}: writing a scratch copy of layer '{name}' failed ({exc}); check free "
+                                  "space in the temporary folder (TMPDIR)") from exc
+            if not ok:
+                for f in files:
+                    Path(f["parquet"]).unlink(missing_ok=True)
+                return None
+            geo = isinstance(chunk, gpd.GeoDataFrame)
+            files.append({"parquet": str(path), "geo": geo, "crs": chunk.crs if geo else None})
+        return {"chunks": files, "qml": qml_for_layer(name, frame), "arrow": arrow_whole(frame)}
 
     def _file(self, name: str, frame: pd.DataFrame) -> dict:
         self._n += 1
@@ -306,6 +337,9 @@ def _receive_layer(conn, parent_pid: int, name: str) -> Any:
         raise OutputError(f"GeoPackage writer: expected layer '{name}', got '{got}'; report this as a bug")
     if "parts" in spec:
         return LayerSpool.of_parts(name, spec["parts"], _read(spec["empty"]))
+    if "chunks" in spec:
+        files = spec["chunks"]
+        return FrameChunks(lambda: (_read(f) for f in files), qml=spec["qml"], arrow=spec["arrow"])
     return _read(spec["file"])
 
 

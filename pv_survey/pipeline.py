@@ -176,6 +176,7 @@ def load_inputs_stored(cfg: Config, *, store: bool = True):
                 protected = inputs.read_parking(cfg.inputs.protected, target_crs=metric_crs)
             # constraints are per building: applied window by window, so the store holds them too
             window = roofs_mod.apply_constraints(window, cfg.roofs.constraints, protected)
+            window = inputs.schema.arrow_text(window)  # a city's names and addresses in Arrow buffers
             if store and reader.windowed:
                 scratch = scratch or inputs.BuildingStore.create()
                 scratch.add(window)

@@ -413,6 +413,13 @@ def test_csv_written_in_chunks_is_the_same_bytes(tmp_path, monkeypatch):
     csv_out.write_csv(sl, tmp_path / "list.csv")
     assert (tmp_path / "list.csv").read_bytes() == whole
     assert whole.count(b"\r\n") == len(sl) + 1  # header and one line per site
+    # a list given as positions (as write_outputs writes them) is the list's frame, chunk by chunk
+    rows = np.array([4, 0, 2])
+    csv_out.write_csv(sl, tmp_path / "rows.csv", rows=rows)
+    assert (tmp_path / "rows.csv").read_bytes() == csv_bytes(sl.iloc[rows])
+    lists = csv_out.shortlist_lists(make_district()["plan"], shortlist=sl)
+    for name, pos in csv_out.shortlist_rows(make_district()["plan"], shortlist=sl).items():
+        assert lists[name].index.equals(sl.index[pos]), name
 
 
 def test_csv_numbers_round_as_python_round_and_lines_are_reused(tmp_path):

@@ -39,7 +39,7 @@ from ..errors import OutputError
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
 from . import charts as charts_mod
 from .charts import ChartText, cjk_font
-from .csv_out import shortlist_frame, shortlist_lists, with_csv_lines, write_csv
+from .csv_out import shortlist_frame, shortlist_rows, with_csv_lines, write_csv
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
 from .gpkg_process import GpkgProcess, use_process
 from .manifest import manifest_json
@@ -288,11 +288,13 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
     """The lists, workbook, charts, report, zone and hourly tables and summary of :func:`write_outputs`."""
     sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
     # each site's CSV line is formatted once: a site is in up to three lists (all, its year, its class)
-    for name, rows in shortlist_lists(plan_l, shortlist_size=shortlist_size, shortlist=with_csv_lines(sl)).items():
+    lined = with_csv_lines(sl)
+    for name, rows in shortlist_rows(plan_l, shortlist_size=shortlist_size, shortlist=lined).items():
         try:  # chunk by chunk: a city's reserve list runs to hundreds of MB
-            write_csv(rows, st.temp(name))
+            write_csv(lined, st.temp(name), rows=rows)
         except OSError as exc:
             raise OutputError(write_failure(out / name, "writing", exc)) from exc
+    del lined  # the formatted lines of every site: not needed by the workbook and the report
     put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
                                            max_rows=workbook_max_rows, shortlist=sl))
     tick()

@@ -24,7 +24,7 @@ from .labels import category_label, field_alias
 from .styles import PINNED_OUT, RESERVE, built_phase_mask, phase_label, phase_order
 
 __all__ = ["SHORTLIST_COLUMNS", "EXTRA_COLUMNS", "LONLAT_CRS", "CSV_LINE", "shortlist_frame", "csv_lines",
-           "with_csv_lines", "csv_bytes", "write_csv", "shortlist_lists", "shortlist_files", "slug"]
+           "with_csv_lines", "csv_bytes", "write_csv", "shortlist_lists", "shortlist_rows", "shortlist_files", "slug"]
 
 #: Geographic CRS of the coordinates: CGCS2000 (EPSG:4490), the national datum.
 LONLAT_CRS = "EPSG:4490"
@@ -257,12 +257,18 @@ def csv_bytes(frame: pd.DataFrame, *, header: bool = True) -> bytes:
 CSV_CHUNK_ROWS = 100_000
 
 
-def write_csv(frame: pd.DataFrame, path) -> None:
-    """Write :func:`csv_bytes` of ``frame`` to ``path`` chunk by chunk (the same bytes)."""
+def write_csv(frame: pd.DataFrame, path, rows: np.ndarray | None = None) -> None:
+    """Write :func:`csv_bytes` of ``frame`` (or of its rows at positions ``rows``) to ``path`` chunk
+    by chunk (the same bytes; only a chunk of the list is ever copied)."""
+    n = len(frame) if rows is None else len(rows)
+
+    def chunk(a: int) -> pd.DataFrame:
+        return frame.iloc[a:a + CSV_CHUNK_ROWS] if rows is None else frame.iloc[rows[a:a + CSV_CHUNK_ROWS]]
+
     with open(path, "wb") as fh:
-        fh.write(csv_bytes(frame.iloc[:CSV_CHUNK_ROWS]))
-        for start in range(CSV_CHUNK_ROWS, len(frame), CSV_CHUNK_ROWS):
-            fh.write(csv_bytes(frame.iloc[start:start + CSV_CHUNK_ROWS], header=False))
+        fh.write(csv_bytes(chunk(0)))
+        for start in range(CSV_CHUNK_ROWS, n, CSV_CHUNK_ROWS):
+            fh.write(csv_bytes(chunk(start), header=False))
 
 
 def _unique_name(base: str, used: set[str]) -> str:
@@ -276,7 +282,16 @@ def _unique_name(base: str, used: set[str]) -> str:
 
 def shortlist_lists(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfig.shortlist_size,
                     shortlist: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """Every shortlist as a frame, by file name: ``shortlist.csv`` (the sites of every build
+    """Every shortlist as a frame (rows of :func:`shortlist_frame`), by file name: the lists of
+    :func:`shortlist_rows`."""
+    sl = shortlist_frame(plan) if shortlist is None else shortlist
+    return {name: sl.iloc[rows] for name, rows in shortlist_rows(plan, shortlist_size=shortlist_size,
+                                                                  shortlist=sl).items()}
+
+
+def shortlist_rows(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfig.shortlist_size,
+                   shortlist: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+    """Every shortlist as positions in :func:`shortlist_frame`, by file name: ``shortlist.csv`` (the sites of every build
     phase, or the first ``shortlist_size``), ``shortlist_<phase>.csv`` per build phase and for
     the reserve, and ``shortlist_class_<class>.csv`` per priority class (build phases and
     reserve, in rank order). A list holding the same rows as one before it (one build year
@@ -295,21 +310,23 @@ def shortlist_lists(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConf
     Returns
     -------
     dict
-        File name -> rows of :func:`shortlist_frame`, in a fixed order.
+        File name -> positions of the list's rows in :func:`shortlist_frame` (int array), in a fixed
+        order; a city's lists cover its sites about three times, so they are written from the
+        positions chunk by chunk (:func:`write_csv`) rather than held as frames.
     """
     sl = shortlist_frame(plan) if shortlist is None else shortlist
     phase = sl["phase"].fillna("").astype(str).to_numpy(dtype=object)
     built = np.flatnonzero(built_phase_mask(phase))
     used: set[str] = set()
     seen: set[tuple] = set()
-    lists: dict[str, pd.DataFrame] = {}
+    lists: dict[str, np.ndarray] = {}
 
     def add(base: str, rows: np.ndarray) -> None:
         key = tuple(rows.tolist())  # same rows in the same order <=> the same bytes
         if key in seen:
             return
         seen.add(key)
-        lists[_unique_name(base, used)] = sl.iloc[rows]
+        lists[_unique_name(base, used)] = rows
 
     add("shortlist.csv", built[:shortlist_size] if shortlist_size and shortlist_size > 0 else built)
     for i, ph in enumerate(p for p in phase_order(pd.Series(phase)) if p not in ("", PINNED_OUT)):

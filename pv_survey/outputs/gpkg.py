@@ -438,33 +438,36 @@ def _arrow_safe(frame: pd.DataFrame) -> bool:
     return True
 
 
-#: WKB headers (byte order, type) of a Polygon and a MultiPolygon, little- and big-endian, and the
-#: header that makes a Polygon's WKB a one-part MultiPolygon's (OGC 06-103r4 Simple Features 8.2:
-#: byte order, type 6, number of polygons, then each polygon's own WKB) -- the bytes
-#: ``shapely.to_wkb(shapely.multipolygons([p]))`` gives.
-_WKB_HEADS = {
-    "<": (b"\x01\x03\x00\x00\x00", b"\x01\x06\x00\x00\x00", b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"),
-    ">": (b"\x00\x00\x00\x00\x03", b"\x00\x00\x00\x00\x06", b"\x00\x00\x00\x00\x06\x00\x00\x00\x01"),
-}
+#: WKB header (byte order, type) of a Polygon, little- and big-endian, and the prefix that makes a
+#: Polygon's WKB a one-part MultiPolygon's (OGC 06-103r4 Simple Features 8.2: byte order, type 6,
+#: number of polygons, then each polygon's own WKB): the bytes ``shapely.to_wkb(shapely.multipolygons([p]))``
+#: gives.
+_WKB_POLYGON_TO_MULTI = (
+    (b"\x01\x03\x00\x00\x00", b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"),
+    (b"\x00\x00\x00\x00\x03", b"\x00\x00\x00\x00\x06\x00\x00\x00\x01"),
+)
 
 
 def _promoted_wkb(wkb: pa.Array) -> pa.Array:
     """Polygon WKB as one-part MultiPolygon WKB (other geometries and nulls as they are)."""
     wkb = wkb.cast(pa.binary())
     head = pc.binary_slice(wkb, 0, 5)
-    for polygon, _, multi_head in _WKB_HEADS.values():
+    for polygon, multi_prefix in _WKB_POLYGON_TO_MULTI:
         is_polygon = pc.fill_null(pc.equal(head, pa.scalar(polygon, pa.binary())), False)
         if pc.any(is_polygon).as_py():
-            joined = pc.binary_join_element_wise(pa.scalar(multi_head, pa.binary()), wkb, pa.scalar(b"", pa.binary()))
+            joined = pc.binary_join_element_wise(pa.scalar(multi_prefix, pa.binary()), wkb,
+                                                 pa.scalar(b"", pa.binary()))
             wkb = pc.if_else(is_polygon, joined, wkb)
     return wkb
 
 
-#: Arrow field types a spooled part may hold for :func:`_write_spooled_arrow` (others: the frame path).
 def _plain_arrow_type(t: pa.DataType) -> bool:
+    """Whether a spooled part's field of type ``t`` goes to GDAL as it is (numbers, booleans, text,
+    text categories); others leave the layer to the frame path."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
     return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_string(t)
-            or pa.types.is_large_string(t)
-            or (pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type))))
+            or pa.types.is_large_string(t))
 
 
 def _write_spooled_arrow(path: Path, name: str, layer: SpooledLayer, *, crs, create: bool) -> pd.DataFrame | None:

@@ -237,7 +237,7 @@ def test_a_failure_here_ends_the_child_and_removes_the_scratch(tmp_path, scratch
     """Disk full, or a Ctrl-C, while this process writes the CSV lists: the child ended, nothing placed."""
     import pv_survey.outputs as outputs_mod
 
-    def full(rows, path):
+    def full(frame, path, rows=None):
         if fault == "Ctrl-C":
             raise KeyboardInterrupt
         raise OSError(errno.ENOSPC, "No space left on device", str(path))

@@ -114,12 +114,12 @@ def _inject(monkeypatch, step: str, code: int, name: str) -> dict:
     elif step == "write" and name.startswith("shortlist") and name.endswith(".csv"):
         real = outputs_mod.write_csv  # the shortlists are written chunk by chunk
 
-        def write_csv(rows, path):
+        def write_csv(frame, path, rows=None):
             if _is_temp_of(Path(path), name) and not hits["n"]:
                 hits["n"] += 1
                 Path(path).write_bytes(b"\xef\xbb\xbf")  # the first bytes reached the disk
                 raise _oserror(code, Path(path))
-            return real(rows, path)
+            return real(frame, path, rows=rows)
 
         monkeypatch.setattr(outputs_mod, "write_csv", write_csv)
     elif step == "write":

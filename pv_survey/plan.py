@@ -889,9 +889,11 @@ def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_yea
     by = plan["build_year"].astype("Float64").fillna(0).to_numpy(float)
     avail = plan["pinned"].astype(str).to_numpy() != "out"
     rows = []
+    first = bases[0].contrib.index if bases else None
+    pos = positions(first, ids) if bases else None  # the bases are indexed by the same site ids
     for b in bases:
         s = b.spec
-        c = values_at(b.contrib, ids)
+        c = values_at(b.contrib, ids, pos=pos if b.contrib.index is first else None)
         built = (by > 0) & (by <= s.due_year)
         amt_plan = b.existing + float(c[built].sum())
         n = int((built & (c > 0)).sum())
@@ -1099,8 +1101,9 @@ def coverage_table(plan: pd.DataFrame, buildings: pd.DataFrame, *, coverage_cate
     # by area
     # per building: basis = usable roof area (at least the existing PV's module area, so a
     # building with PV but no kept roof counts as covered); covered area at most the basis
-    mod = values_at(site["module_area_m2"], ids)
-    usable = values_at(site["usable_area_m2"], ids)
+    at = positions(site.index, ids)  # one look-up for both columns
+    mod = values_at(site["module_area_m2"], ids, pos=at)
+    usable = values_at(site["usable_area_m2"], ids, pos=at)
     exist_m2 = new["existing_pv_kwp"].to_numpy(float) / module_kwp_per_m2
     basis_b = np.maximum(usable, exist_m2)
     cov_b = np.minimum(exist_m2 + np.where(in_year, mod, 0.0), basis_b)
@@ -1176,8 +1179,9 @@ def category_shares_table(plan: pd.DataFrame, buildings: pd.DataFrame, *, groups
         b = buildings[buildings["category"].isin(list(g.categories))]
         roof = b["roof_area_m2"].fillna(0.0).to_numpy(float)
         exist = b["existing_pv_kwp"].to_numpy(float) / module_kwp_per_m2
-        plan_b = values_at(planned_m2, b["building_id"])
-        pot_b = values_at(potential_m2, b["building_id"])
+        at = positions(site.index, b["building_id"])  # planned_m2 and potential_m2 share the sites' index
+        plan_b = values_at(planned_m2, b["building_id"], pos=at)
+        pot_b = values_at(potential_m2, b["building_id"], pos=at)
         exist_c = np.minimum(exist, roof)
         achieved_m2 = np.minimum(exist + plan_b, roof).sum()
         potential = np.minimum(exist + pot_b, roof).sum()

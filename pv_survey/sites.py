@@ -48,8 +48,9 @@ def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: p
     kept = r[r["excluded_reason"] == ""]
     cap = kept.groupby("building_id")["capacity_kwp"].sum()
     kwh = kept.groupby("building_id")["annual_kwh"].sum()
-    b["capacity_kwp"] = values_at(cap, b["building_id"])
-    b["annual_kwh"] = values_at(kwh, b["building_id"])
+    at_site = positions(cap.index, b["building_id"])  # cap and kwh: the same groups
+    b["capacity_kwp"] = values_at(cap, b["building_id"], pos=at_site)
+    b["annual_kwh"] = values_at(kwh, b["building_id"], pos=at_site if kwh.index.equals(cap.index) else None)
     at = positions(plan["building_id"], b["building_id"])
     phase = plan["phase"].to_numpy(dtype=object)
     b["phase"] = np.where(at >= 0, phase[np.maximum(at, 0)], "") if len(phase) else ""

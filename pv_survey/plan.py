@@ -889,11 +889,8 @@ def targets_table(plan: pd.DataFrame, bases: Sequence[TargetBasis], *, as_of_yea
     by = plan["build_year"].astype("Float64").fillna(0).to_numpy(float)
     avail = plan["pinned"].astype(str).to_numpy() != "out"
     rows = []
-    first = bases[0].contrib.index if bases else None
-    pos = positions(first, ids) if bases else None  # the bases are indexed by the same site ids
-    for b in bases:
+    for b, c in zip(bases, _contribs(bases, ids)):
         s = b.spec
-        c = values_at(b.contrib, ids, pos=pos if b.contrib.index is first else None)
         built = (by > 0) & (by <= s.due_year)
         amt_plan = b.existing + float(c[built].sum())
         n = int((built & (c > 0)).sum())

@@ -63,8 +63,8 @@ _ACCEPT_TOP_LEVEL = 5
 PYRAMID_BLOCK_CELLS = 2 ** _ACCEPT_TOP_LEVEL
 #: Coarsest max-pyramid level: blocks of 2**7 = 128 cells, used only to step over open ground and low
 #: roofs in fewer steps (a skipped block cannot raise the horizon, so results do not depend on it;
-#: 7 levels and two climbs a step ran the ray march of a dense 3 km tile ~20 % faster than 5 and one,
-#: tuning only).
+#: 7 levels and two climbs a step ran the kernel calls of a dense 3 km tile of the 100k bench city,
+#: replayed, in 126 instead of 155 ms with 5 and one; tuning only).
 _TOP_LEVEL = 7
 #: Accuracy rule of the ray march: a pyramid block of side s may stand for its cells (be *accepted*)
 #: only at distances t with s <= _ACCURACY_FRAC * t; closer, it is refined down to single cells.

@@ -46,11 +46,10 @@ def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: p
     b = buildings.copy(deep=False)  # new columns only: the city's footprints and texts are not copied
     r = pd.DataFrame(roofs[["building_id", "capacity_kwp", "annual_kwh", "excluded_reason"]])
     kept = r[r["excluded_reason"] == ""]
-    cap = kept.groupby("building_id")["capacity_kwp"].sum()
-    kwh = kept.groupby("building_id")["annual_kwh"].sum()
-    at_site = positions(cap.index, b["building_id"])  # cap and kwh: the same groups
-    b["capacity_kwp"] = values_at(cap, b["building_id"], pos=at_site)
-    b["annual_kwh"] = values_at(kwh, b["building_id"], pos=at_site if kwh.index.equals(cap.index) else None)
+    sums = kept.groupby("building_id")[["capacity_kwp", "annual_kwh"]].sum()
+    at_site = positions(sums.index, b["building_id"])  # one look-up for both sums
+    b["capacity_kwp"] = values_at(sums["capacity_kwp"], b["building_id"], pos=at_site)
+    b["annual_kwh"] = values_at(sums["annual_kwh"], b["building_id"], pos=at_site)
     at = positions(plan["building_id"], b["building_id"])
     phase = plan["phase"].to_numpy(dtype=object)
     b["phase"] = np.where(at >= 0, phase[np.maximum(at, 0)], "") if len(phase) else ""

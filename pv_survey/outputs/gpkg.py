@@ -386,9 +386,12 @@ def chunkable(frame: pd.DataFrame) -> bool:
     fid = frame["fid"].to_numpy()
     if not np.array_equal(fid, np.arange(1, len(fid) + 1)):
         return False
-    if isinstance(frame, gpd.GeoDataFrame):
-        return set(frame.geometry.geom_type.dropna().unique()) <= {"Polygon", "MultiPolygon"}
-    return True
+    return not isinstance(frame, gpd.GeoDataFrame) or _polygonal(frame)
+
+
+def _polygonal(frame: gpd.GeoDataFrame) -> bool:
+    """Only polygons and multi-polygons (or no geometries): written as a MultiPolygon layer."""
+    return set(frame.geometry.geom_type.dropna().unique()) <= {"Polygon", "MultiPolygon"}
 
 
 def arrow_whole(frame: pd.DataFrame, arrow: bool | None = None) -> bool:
@@ -478,7 +481,8 @@ def _write_spooled_arrow(path: Path, name: str, layer: SpooledLayer, *, crs, cre
     1..n numbered over the parts, and GDAL takes the batches as one stream (``OGR_L_WriteArrowBatch``),
     so the layer's R-tree is built once at the end instead of row by row on appends. The layer holds
     the same rows, fids, fields and geometries as :func:`_write_spooled` writes (a test reads both
-    back); about three times as fast (bench/bench_outputs.py). Memory: one part.
+    back); survey.gpkg of the 100,000-building bench city 10.7-11.3 -> 5.8 CPU s with it
+    (``python -m bench.bench_outputs --buildings 100000``, README). Memory: one part.
 
     Returns the first part's first rows (as :func:`_write_spooled`), or None, writing nothing, when
     the layer does not qualify: its CRS differs from ``crs``, a field is not a number, boolean or
@@ -488,9 +492,10 @@ def _write_spooled_arrow(path: Path, name: str, layer: SpooledLayer, *, crs, cre
     if not parts:
         return None
     geo_name = layer.empty_frame.geometry.name if layer.is_geo else None
-    gcrs = layer.crs if layer.crs is not None else (None if crs is None else _pyproj_crs(crs))
-    if layer.is_geo and crs is not None and layer.crs is not None and not layer.crs == _pyproj_crs(crs):
+    out_crs = None if crs is None else _pyproj_crs(crs)
+    if layer.is_geo and out_crs is not None and layer.crs is not None and not layer.crs == out_crs:
         return None
+    gcrs = layer.crs if layer.crs is not None else out_crs
     schemas = [pq.read_schema(p) for p, _ in parts]
     fields = [f for f in schemas[0] if f.name not in ("fid", geo_name)]
     if any(s.names != schemas[0].names or s.types != schemas[0].types for s in schemas[1:]):
@@ -611,12 +616,12 @@ def _write_layer(path: Path, name: str, frame: pd.DataFrame, *, crs, create: boo
     if create:
         kwargs["dataset_options"] = {"VERSION": GPKG_VERSION}
     if isinstance(frame, gpd.GeoDataFrame):
-        kinds = set(frame.geometry.geom_type.dropna().unique())
+        polygonal = _polygonal(frame)
         if frame.crs is None and crs is not None:
             frame = frame.set_crs(crs)
         kwargs["layer_options"]["GEOMETRY_NAME"] = GEOMETRY_COLUMN
         kwargs["layer_options"]["SPATIAL_INDEX"] = "YES"
-        if not kinds or kinds <= {"Polygon", "MultiPolygon"}:
+        if polygonal:
             kwargs["promote_to_multi"] = True
             kwargs["geometry_type"] = "MultiPolygon"
     if arrow_whole(frame, arrow):

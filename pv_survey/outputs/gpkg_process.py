@@ -205,29 +205,25 @@ class GpkgProcess:
         files = []
         step = _gpkg.WRITE_CHUNK_FEATURES
         for a in range(0, len(frame), step):
-            self._n += 1
-            path = self.scratch / f"{self._n:03d}.parquet"
-            chunk = frame.iloc[a:a + step]
-            try:
-                ok = _parquet(chunk, path)
-            except OSError as exc:
-                raise OutputError(f"{path}: writing a scratch copy of layer '{name}' failed ({exc}); check free "
-                                  "space in the temporary folder (TMPDIR)") from exc
-            if not ok:
+            spec = self._file(name, frame.iloc[a:a + step], pickle_ok=False)
+            if spec is None:
                 for f in files:
                     Path(f["parquet"]).unlink(missing_ok=True)
                 return None
-            geo = isinstance(chunk, gpd.GeoDataFrame)
-            files.append({"parquet": str(path), "geo": geo, "crs": chunk.crs if geo else None})
+            files.append(spec)
         return {"chunks": files, "qml": qml_for_layer(name, frame), "arrow": arrow_whole(frame)}
 
-    def _file(self, name: str, frame: pd.DataFrame) -> dict:
+    def _file(self, name: str, frame: pd.DataFrame, *, pickle_ok: bool = True) -> dict | None:
+        """Save ``frame`` as a scratch (Geo)Parquet file, or a pickle when Parquet would not give it back
+        as it was (None instead when ``pickle_ok`` is False)."""
         self._n += 1
         path = self.scratch / f"{self._n:03d}.parquet"
         try:
             if _parquet(frame, path):
                 geo = isinstance(frame, gpd.GeoDataFrame)  # its CRS set back as it was (pyproj pickles
                 return {"parquet": str(path), "geo": geo, "crs": frame.crs if geo else None}  # its definition)
+            if not pickle_ok:
+                return None
             path = path.with_suffix(".pickle")
             with open(path, "wb") as fh:
                 pickle.dump(frame, fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -26,7 +26,7 @@ import pytest
 import shapely
 
 from pv_survey.errors import OutputError
-from pv_survey.outputs import gpkg_process, write_outputs
+from pv_survey.outputs import gpkg_process, write_outputs, writer_process
 from pv_survey.outputs.spool import LayerSpool
 
 from test_outputs import METRIC_CRS, make_district
@@ -167,12 +167,12 @@ def test_scratch_copies_read_back_as_the_frames_they_were(tmp_path):
     for frame, stored in ((table.drop(columns="mixed"), "parquet"), (table, "pickle"),
                           (table_layer(_extra_layers(_modules_spool())["carports"]), "parquet")):
         path = tmp_path / f"{len(list(tmp_path.iterdir()))}.parquet"
-        used = "parquet" if gpkg_process._parquet(frame, path) else "pickle"
+        used = "parquet" if writer_process._parquet(frame, path) else "pickle"
         assert used == stored
         if used == "pickle":
             continue
         geo = isinstance(frame, gpd.GeoDataFrame)
-        back = gpkg_process._read({"parquet": str(path), "geo": geo, "crs": frame.crs if geo else None})
+        back = writer_process.read_scratch({"parquet": str(path), "geo": geo, "crs": frame.crs if geo else None})
         assert type(back) is type(frame)
         pd.testing.assert_frame_equal(back, frame, check_exact=True)
         if geo:

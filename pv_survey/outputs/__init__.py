@@ -42,6 +42,8 @@ from .charts import ChartText, cjk_font
 from .csv_out import shortlist_frame, shortlist_rows, with_csv_lines, write_csv
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
 from .gpkg_process import GpkgProcess, use_process
+from . import xlsx_process
+from .xlsx_process import XlsxProcess
 from .manifest import manifest_json
 from .spool import SpooledLayer
 from .postgis import write_postgis
@@ -204,14 +206,22 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
     # survey.gpkg of a large survey is written by a child process beside the other files (pyogrio holds
     # Python's GIL while GDAL writes, so a thread gains nothing); started first, so that its interpreter
     # starts while the plan layer is built. Smaller surveys write it here, before the other files.
+    # shortlists.xlsx of a large plan likewise (XlsxWriter is pure Python): its child is handed the
+    # shortlist frame as soon as it exists and writes the workbook while this process writes the CSV
+    # lists, charts and report.
     n_features = sum(len(t) for t in (buildings, roofs, plan, targets, coverage, category_shares,
                                       *(extra_layers or {}).values()) if t is not None)
     spooled = [v for v in (extra_layers or {}).values() if isinstance(v, SpooledLayer)]
     with Staging(out) as st, contextlib.ExitStack() as running:
         gpkg_tmp = st.temp("survey.gpkg")
+        scratch_in = spooled[0].spool.dir if spooled else None
         child = running.enter_context(GpkgProcess(
             gpkg_tmp, final=out / "survey.gpkg", crs=crs, timestamp=stamp,
-            scratch_in=spooled[0].spool.dir if spooled else None)) if use_process(n_features) else None
+            scratch_in=scratch_in)) if use_process(n_features) else None
+        xlsx_child = running.enter_context(XlsxProcess(
+            st.temp("shortlists.xlsx"), final=out / "shortlists.xlsx", title=str(summary.get("name", "")),
+            when=_source_date(), max_rows=workbook_max_rows,
+            scratch_in=scratch_in)) if xlsx_process.use_process(len(plan)) else None
         plan_l = plan_layer(plan, buildings, crs=crs)  # the plan layer feeds every list, the report and the map
         layers = layer_builders(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
                                 category_shares=category_shares, extra_layers=extra_layers, crs=crs,
@@ -238,7 +248,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
             category_shares=category_shares, summary=summary, shortlist_size=shortlist_size,
             workbook_max_rows=workbook_max_rows, chart_font=chart_font, hourly=hourly,
             hourly_sites_format=hourly_sites_format, report_interactive=report_interactive,
-            extra_layers=extra_layers,
+            extra_layers=extra_layers, xlsx_child=xlsx_child,
             pdf=pdf, tick=tick)
         tick()
         if flux is not None:  # issue 19: the roof irradiation raster, a COG with its QGIS style
@@ -247,8 +257,9 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
                            layers=list(layers), sheets=workbook_sheets(plan_l, shortlist=sl))
         put("README.txt", index.encode("utf-8-sig"))
-        if child is not None:
-            child.wait()  # nothing is put in place unless survey.gpkg was written
+        for writer in (child, xlsx_child):
+            if writer is not None:
+                writer.wait()  # nothing is put in place unless survey.gpkg and shortlists.xlsx were written
         tick()
         # the manifest is written last, so it can time the outputs stage itself
         timings = {**dict(manifest.get("timings_s", {})), "outputs": round(time.perf_counter() - t0, 3)}
@@ -284,9 +295,12 @@ def _report_curves(curves, plan: pd.DataFrame):
 
 def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, coverage, category_shares, summary,
                        shortlist_size, workbook_max_rows, chart_font, hourly, hourly_sites_format,
-                       report_interactive, extra_layers, pdf, tick) -> dict:
-    """The lists, workbook, charts, report, zone and hourly tables and summary of :func:`write_outputs`."""
+                       report_interactive, extra_layers, xlsx_child, pdf, tick) -> dict:
+    """The lists, workbook (or its hand-over to ``xlsx_child``), charts, report, zone and hourly tables and
+    summary of :func:`write_outputs`."""
     sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
+    if xlsx_child is not None:
+        xlsx_child.write(sl)  # the workbook is written by the child from here on
     # each site's CSV line is formatted once: a site is in up to three lists (all, its year, its class)
     lined = with_csv_lines(sl)
     for name, rows in shortlist_rows(plan_l, shortlist_size=shortlist_size, shortlist=lined).items():
@@ -295,8 +309,9 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
         except OSError as exc:
             raise OutputError(write_failure(out / name, "writing", exc)) from exc
     del lined  # the formatted lines of every site: not needed by the workbook and the report
-    put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
-                                           max_rows=workbook_max_rows, shortlist=sl))
+    if xlsx_child is None:
+        put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
+                                               max_rows=workbook_max_rows, shortlist=sl))
     tick()
     text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
     existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()

@@ -11,14 +11,16 @@ is timed ``--repeat`` times into a fresh folder each time, with the time of each
 * ``gpkg_s``: survey.gpkg alone (:func:`pv_survey.outputs.gpkg.write_gpkg` of every layer);
 * ``csv_s``: the CSV shortlists; ``xlsx_s``: shortlists.xlsx; ``charts_s``: the report's charts;
   ``report_s``: report.html (its map included);
-* ``outputs_s``: the whole stage as the pipeline runs it (a large survey's survey.gpkg written by a
-  child process beside the other files, :mod:`pv_survey.outputs.gpkg_process`), with ``gpkg_wait_s``
-  the time it then waited for the child; ``outputs_inproc_s``: the same stage with survey.gpkg written
-  in this process before the other files.
+* ``outputs_s``: the whole stage as the pipeline runs it (a large survey's survey.gpkg and
+  shortlists.xlsx written by child processes beside the other files,
+  :mod:`pv_survey.outputs.gpkg_process`, :mod:`pv_survey.outputs.xlsx_process`), with
+  ``outputs_gpkg_wait_s`` / ``outputs_xlsx_wait_s`` the time it then waited for each child;
+  ``outputs_gpkgchild_s``: the same stage with only survey.gpkg written by a child (the workbook
+  here); ``outputs_inproc_s``: with every file written in this process, survey.gpkg first.
 
 The parts are timed one after the other in one thread, in CPU seconds of the process (steadier than
-wall time while other jobs share the cores); ``outputs_s`` is wall time and ``outputs_cpu_s`` its CPU
-time (this process and the child).
+wall time while other jobs share the cores); the ``outputs_*_s`` are wall time and their ``_cpu_s``
+their CPU time (this process and the children).
 ``--profile`` records the stage with py-spy instead (``py-spy record -r 25 -f raw``, needs py-spy on
 the PATH or beside the interpreter). Results go to ``bench/results/outputs.json`` and ``.md``.
 """
@@ -157,28 +159,41 @@ def _parts(kw: dict, tmp: Path) -> dict[str, float]:
     return {k: round(v, 2) for k, v in t.items()}
 
 
-def _stage(out: Path, kw: dict, *, in_process: bool, key: str) -> dict:
-    """Wall and CPU time (this process and its children) of ``write_outputs``; ``in_process``: survey.gpkg
-    written here before the other files even above the child process's threshold (the stage before it)."""
+#: The writer processes: module of pv_survey.outputs, its threshold, its class (older code lacks some).
+_WRITERS = {"gpkg": ("gpkg_process", "GPKG_PROCESS_MIN_FEATURES", "GpkgProcess"),
+            "xlsx": ("xlsx_process", "XLSX_PROCESS_MIN_SITES", "XlsxProcess")}
+
+
+def _stage(out: Path, kw: dict, *, children: tuple[str, ...], key: str) -> dict:
+    """Wall and CPU time (this process and its children) of ``write_outputs`` with the writer processes
+    ``children`` (of :data:`_WRITERS`) as the pipeline uses them and the others' files written here."""
+    import importlib
     import resource
 
-    from pv_survey.outputs import gpkg_process, write_outputs
+    from pv_survey.outputs import write_outputs
 
-    waited = []
-    real_min, real_wait = getattr(gpkg_process, "GPKG_PROCESS_MIN_FEATURES", None), None
-    if real_min is not None:
-        real_wait = gpkg_process.GpkgProcess.wait
+    waited: dict[str, list[float]] = {}
+    undo = []
+    for name, (module, threshold, cls) in _WRITERS.items():
+        try:
+            mod = importlib.import_module(f"pv_survey.outputs.{module}")
+        except ImportError:
+            continue
+        klass, real_min = getattr(mod, cls), getattr(mod, threshold)
+        real_wait = klass.wait
 
-        def wait(self):
+        def wait(self, _real=real_wait, _log=waited.setdefault(name, [])):
             t0 = time.perf_counter()
             try:
-                return real_wait(self)
+                return _real(self)
             finally:
-                waited.append(time.perf_counter() - t0)
+                _log.append(time.perf_counter() - t0)
 
-        gpkg_process.GpkgProcess.wait = wait
-        if in_process:
-            gpkg_process.GPKG_PROCESS_MIN_FEATURES = float("inf")
+        klass.wait = wait
+        undo.append((klass, "wait", real_wait))
+        if name not in children:
+            setattr(mod, threshold, float("inf"))
+        undo.append((mod, threshold, real_min))
     load0 = os.getloadavg()[0]
     own0 = time.process_time()
     child0 = _children_cpu(resource)
@@ -186,17 +201,16 @@ def _stage(out: Path, kw: dict, *, in_process: bool, key: str) -> dict:
     try:
         write_outputs(out, **kw)
     finally:
-        if real_min is not None:
-            gpkg_process.GPKG_PROCESS_MIN_FEATURES = real_min
-            gpkg_process.GpkgProcess.wait = real_wait
+        for obj, attr, value in undo:
+            setattr(obj, attr, value)
     wall = time.perf_counter() - t0
     own, child = time.process_time() - own0, _children_cpu(resource) - child0
     tag = key.removesuffix("_s")
     res = {key: round(wall, 2), f"{tag}_cpu_s": round(own + child, 2),
            f"{tag}_load": f"{load0:.2f} / {os.getloadavg()[0]:.2f}"}
-    if not in_process:
-        res["gpkg_wait_s"] = round(sum(waited), 2)
-        res["gpkg_child_cpu_s"] = round(child, 2)
+    if children:
+        res.update({f"{tag}_{name}_wait_s": round(sum(waited[name]), 2) for name in children if name in waited})
+        res[f"{tag}_children_cpu_s"] = round(child, 2)
     return res
 
 
@@ -216,9 +230,10 @@ def run(n: int, *, work: Path, repeat: int) -> dict:
     for i in range(repeat):
         out = work / f"bench_out_{n}_{i}"
         r = {}
-        for key, in_process in (("outputs_s", False), ("outputs_inproc_s", True)):
+        for key, children in (("outputs_s", ("gpkg", "xlsx")), ("outputs_gpkgchild_s", ("gpkg",)),
+                              ("outputs_inproc_s", ())):
             shutil.rmtree(out, ignore_errors=True)
-            r.update(_stage(out, kw, in_process=in_process, key=key))
+            r.update(_stage(out, kw, children=children, key=key))
             shutil.rmtree(out, ignore_errors=True)
         tmp = work / f"bench_parts_{n}_{i}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -254,11 +269,13 @@ def _markdown(res: dict, cmd: str) -> str:
     for i, r in enumerate(res["runs"], start=1):
         lines.append(f"| {i} | " + " | ".join(f"**{r[k]}**" if k == "outputs_s" else str(r[k]) for k in keys) + " |")
     lines += ["", "outputs_s: the whole stage as the pipeline runs it, wall time (survey.gpkg in a child process "
-              "beside the other files when the survey has GPKG_PROCESS_MIN_FEATURES features or more), "
-              "outputs_cpu_s its CPU time (this process and the child), gpkg_wait_s the time this process "
-              "then waited for the child, gpkg_child_cpu_s the child's CPU time (on an idle machine the stage "
-              "takes about the larger of it and this process's share); outputs_inproc_s: the same stage with survey.gpkg written in this "
-              "process before the other files; load: the 1-minute load average before / after; the parts are "
+              "beside the other files when the survey has GPKG_PROCESS_MIN_FEATURES features or more, "
+              "shortlists.xlsx in another when the plan has XLSX_PROCESS_MIN_SITES sites or more), "
+              "outputs_cpu_s its CPU time (this process and the children), outputs_gpkg_wait_s / "
+              "outputs_xlsx_wait_s the time this process then waited for each child, outputs_children_cpu_s "
+              "the children's CPU time; outputs_gpkgchild_s: the same stage with only survey.gpkg in a child "
+              "(the workbook written here); outputs_inproc_s: every file written in this process, "
+              "survey.gpkg first; load: the 1-minute load average before / after; the parts are "
               "CPU seconds, timed one after the other in one thread."]
     return "\n".join(lines) + "\n"
 

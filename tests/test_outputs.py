@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from hypothesis import given, settings, strategies as st
 import shapely
 from pyproj import CRS, Transformer
 
@@ -448,6 +449,28 @@ def test_csv_numbers_round_as_python_round_and_lines_are_reused(tmp_path):
     with_lines = csv_out.with_csv_lines(sl)
     assert csv_bytes(with_lines) == csv_bytes(sl)
     assert csv_bytes(with_lines.iloc[[3, 1]], header=False) == csv_bytes(sl.iloc[[3, 1]], header=False)
+
+
+_AWKWARD_TEXT = st.text(alphabet=st.sampled_from(list('a甲 ,"\r\n\t=+-@\'1.')), max_size=8) | st.none()
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(_AWKWARD_TEXT, min_size=5, max_size=5), owners=st.lists(_AWKWARD_TEXT, min_size=5, max_size=5),
+       years=st.lists(st.none() | st.integers(1900, 2030) | _AWKWARD_TEXT, min_size=5, max_size=5))
+def test_csv_lines_are_the_rows_csv_writer_writes(names, owners, years):
+    """Each line is what Python's csv.writer (minimal quoting, CRLF) writes for the row of the
+    scalar cell rule (csv_out._cell): text with commas, quotes, CR and LF quoted and quotes doubled,
+    formula starts neutralised, text in a number column written as text."""
+    from pv_survey.outputs import csv_out
+
+    sl = shortlist_frame(make_district()["plan"])
+    sl["name"], sl["owner"] = pd.Series(names, dtype=object), pd.Series(owners, dtype=object)
+    sl["year_built"] = pd.Series(years, dtype=object)
+    want = io.StringIO(newline="")
+    csv.writer(want, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL).writerows(
+        [csv_out._cell(v, kind) for v, (_c, kind) in zip(row, csv_out.SHORTLIST_COLUMNS)]
+        for row in sl[[c for c, _k in csv_out.SHORTLIST_COLUMNS]].itertuples(index=False))
+    assert csv_bytes(sl, header=False).decode("utf-8") == want.getvalue()
 
 
 def test_shortlist_size_limits_only_the_main_list(tmp_path):

@@ -17,6 +17,8 @@ import re
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
+import shapely
 
 from ..config import OutputsConfig
 from ..inputs.crs import wgs84_to_gcj02
@@ -131,23 +133,18 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
     if "annual_kwh" in p.columns:
         out["annual_mwh"] = p["annual_kwh"].astype(float) / 1000.0
     if isinstance(p, gpd.GeoDataFrame) and p.crs is not None and len(p):
-        has = ~p.geometry.isna() & ~p.geometry.is_empty
-        cen = gpd.GeoSeries(p.geometry[has].centroid, crs=p.crs).to_crs(LONLAT_CRS)
-        out["lon_deg"] = np.nan
-        out["lat_deg"] = np.nan
-        out.loc[has[has].index, "lon_deg"] = cen.x.to_numpy()
-        out.loc[has[has].index, "lat_deg"] = cen.y.to_numpy()
+        has = (~p.geometry.isna() & ~p.geometry.is_empty).to_numpy()
+        # each footprint's centroid once, transformed as coordinate arrays (what GeoSeries.to_crs does
+        # to points: pyproj's transformer, always_xy, on their x / y)
+        x_m, y_m = np.full(len(p), np.nan), np.full(len(p), np.nan)
+        x_m[has], y_m[has] = shapely.get_coordinates(shapely.centroid(p.geometry.array[has])).T
+        out["lon_deg"], out["lat_deg"] = _transformed(p.crs, LONLAT_CRS, x_m, y_m, has)
         # WGS84 (EPSG:4326, as pyproj transforms CGCS2000 to it), and GCJ-02 from it for Amap /
         # Tencent look-up (the web maps' offset frame, ../shared/REFERENCES.md "Coordinates")
-        wgs = gpd.GeoSeries(p.geometry[has].centroid, crs=p.crs).to_crs(WGS84_CRS)
-        out["lon_wgs84_deg"] = np.nan
-        out["lat_wgs84_deg"] = np.nan
-        out.loc[has[has].index, "lon_wgs84_deg"] = wgs.x.to_numpy()
-        out.loc[has[has].index, "lat_wgs84_deg"] = wgs.y.to_numpy()
+        out["lon_wgs84_deg"], out["lat_wgs84_deg"] = _transformed(p.crs, WGS84_CRS, x_m, y_m, has)
         glon, glat = wgs84_to_gcj02(out["lon_wgs84_deg"].to_numpy(float), out["lat_wgs84_deg"].to_numpy(float))
         out["lon_gcj02_deg"], out["lat_gcj02_deg"] = glon, glat
-        out.loc[has[has].index, "x_m"] = p.geometry[has].centroid.x.to_numpy()
-        out.loc[has[has].index, "y_m"] = p.geometry[has].centroid.y.to_numpy()
+        out["x_m"], out["y_m"] = x_m, y_m
     # a name is never blank: the address, else the building id
     name = out["name"] if "name" in out else pd.Series(np.nan, index=out.index)
     blank = name.isna() | (name.astype(str).str.strip() == "")
@@ -165,6 +162,13 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
     return out[[c for c, _ in SHORTLIST_COLUMNS] + extra].reset_index(drop=True)
 
 
+def _transformed(crs, to_crs, x: np.ndarray, y: np.ndarray, has: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``x`` / ``y`` of ``crs`` in ``to_crs`` (NaN where not ``has``)."""
+    tx, ty = np.full(len(x), np.nan), np.full(len(x), np.nan)
+    tx[has], ty[has] = pyproj.Transformer.from_crs(crs, to_crs, always_xy=True).transform(x[has], y[has])
+    return tx, ty
+
+
 def _fixed(x: np.ndarray, digits: int) -> list[str]:
     """Finite numbers as text with ``digits`` decimals, as ``f"{round(v, digits):.{digits}f}"``.
 
@@ -180,29 +184,33 @@ def _fixed(x: np.ndarray, digits: int) -> list[str]:
     return text
 
 
-def _cells(values: pd.Series, kind: str) -> pd.Series:
-    """One column as CSV text (vectorised :func:`_cell`): '' when missing, numbers to a fixed precision."""
+def _cells(values: pd.Series, kind: str) -> np.ndarray:
+    """One column as CSV fields (vectorised :func:`_cell`, quoted as :func:`_field`): '' when missing,
+    numbers to a fixed precision; an object array of text."""
     missing = values.isna().to_numpy()
-    out = pd.Series("", index=values.index, dtype=object)
+    out = np.full(len(values), "", dtype=object)
     if kind in ("int", "dec1", "dec2", "dec6"):
         digits = {"int": 0, "dec1": 1, "dec2": 2, "dec6": 6}[kind]
         x = pd.to_numeric(values, errors="coerce").to_numpy(float, na_value=np.nan)
         num = np.isfinite(x)
-        out[num] = _fixed(x[num], digits)
+        out[num] = _fixed(x[num], digits)  # digits, '-' and '.': never quoted
         text = ~missing & np.isnan(x)  # present but not a number: written as text (inf: left empty)
         if text.any():
-            out[text] = [_text(v) for v in values[text]]
+            out[text] = [_field(_text(v)) for v in values[text]]
         return out
     keep = ~missing
     if not keep.any():
         return out
     s = values[keep].astype(str)
     if kind == "category":
-        s = s.map({u: _text(category_label(u)) for u in pd.unique(s)})
+        s = s.map({u: _field(_text(category_label(u))) for u in pd.unique(s)})
     elif kind == "phase":
-        s = s.map({u: (u if re.fullmatch(r"\d{4}", u) else _text(phase_label(u))) for u in pd.unique(s)})
+        s = s.map({u: _field(u if re.fullmatch(r"\d{4}", u) else _text(phase_label(u))) for u in pd.unique(s)})
     else:
         s = s.where(~s.str.startswith(_FORMULA_START), "'" + s)
+        special = s.str.contains(_CSV_SPECIAL.pattern, regex=True).to_numpy(dtype=bool)
+        if special.any():
+            s[special] = [_field(t) for t in s[special]]
     out[keep] = s.to_numpy(object)
     return out
 
@@ -223,15 +231,30 @@ def _writer(lines: _Lines):
     return csv.writer(lines, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
 
+#: Characters for which :func:`_writer` quotes a field (its delimiter, quote character and line end:
+#: every character tried through csv.writer on Python 3.11).
+_CSV_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def _field(text: str) -> str:
+    """``text`` as one field of a :func:`_writer` row: as it is, or quoted by the csv module itself
+    when it holds a character of :data:`_CSV_SPECIAL` (a field is quoted on its own content alone)."""
+    if not _CSV_SPECIAL.search(text):
+        return text
+    line = _Lines()
+    _writer(line).writerow([text, ""])
+    return line[0][:-len(",\r\n")]
+
+
 def csv_lines(frame: pd.DataFrame) -> np.ndarray:
-    """Each row of a shortlist frame as its CSV line (text ending in CRLF), in row order."""
+    """Each row of a shortlist frame as its CSV line (text ending in CRLF), in row order: the fields of
+    :func:`_cells` joined by commas, as :func:`_writer` writes a row."""
     if CSV_LINE in frame.columns:
         return frame[CSV_LINE].to_numpy(dtype=object)
-    cols = [_cells(frame[c].reset_index(drop=True), kind).to_numpy(dtype=object) for c, kind in SHORTLIST_COLUMNS]
-    lines = _Lines()
-    _writer(lines).writerows(zip(*cols))
-    out = np.empty(len(lines), dtype=object)
-    out[:] = lines
+    cols = [_cells(frame[c].reset_index(drop=True), kind) for c, kind in SHORTLIST_COLUMNS]
+    cols[-1] = [field + "\r\n" for field in cols[-1].tolist()]
+    out = np.empty(len(frame), dtype=object)
+    out[:] = list(map(",".join, zip(*cols)))
     return out
 
 
@@ -261,6 +284,8 @@ def write_csv(frame: pd.DataFrame, path, rows: np.ndarray | None = None) -> None
     """Write :func:`csv_bytes` of ``frame`` (or of its rows at positions ``rows``) to ``path`` chunk
     by chunk (the same bytes; only a chunk of the list is ever copied)."""
     n = len(frame) if rows is None else len(rows)
+    if CSV_LINE in frame.columns:
+        frame = frame[[CSV_LINE]]  # the lines are all a chunk needs
 
     def chunk(a: int) -> pd.DataFrame:
         return frame.iloc[a:a + CSV_CHUNK_ROWS] if rows is None else frame.iloc[rows[a:a + CSV_CHUNK_ROWS]]

@@ -234,8 +234,15 @@ def test_a_child_killed_mid_write_is_named_and_nothing_is_committed(tmp_path, sc
 @pytest.mark.parametrize("fault", ["disk full", "Ctrl-C"])
 def test_a_failure_here_ends_the_child_and_removes_the_scratch(tmp_path, scratch_root, in_child, monkeypatch,
                                                                fault):
-    """Disk full, or a Ctrl-C, while this process writes the CSV lists: the child ended, nothing placed."""
+    """Disk full, or a Ctrl-C, while this process writes the CSV lists: the children (the GeoPackage's
+    and, handed the shortlist just before, the workbook's) ended, nothing placed."""
     import pv_survey.outputs as outputs_mod
+    from pv_survey.outputs import xlsx_process
+
+    monkeypatch.setattr(xlsx_process, "XLSX_PROCESS_MIN_SITES", 0)
+    handed = []
+    real = xlsx_process.XlsxProcess.write
+    monkeypatch.setattr(xlsx_process.XlsxProcess, "write", lambda self, sl: (handed.append(self.pid), real(self, sl)))
 
     def full(frame, path, rows=None):
         if fault == "Ctrl-C":
@@ -250,7 +257,7 @@ def test_a_failure_here_ends_the_child_and_removes_the_scratch(tmp_path, scratch
     else:
         with pytest.raises(OutputError, match=r"shortlist\.csv: writing failed \(No space left on device\); free"):
             write_outputs(out, **make_district(), chart_font=None)
-    assert in_child  # the child was started, and is gone
+    assert in_child and handed  # the children were started, and are gone
     assert list(out.iterdir()) == []
     assert list(scratch_root.iterdir()) == []
     assert _no_children_left()

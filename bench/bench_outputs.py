@@ -11,12 +11,13 @@ is timed ``--repeat`` times into a fresh folder each time, with the time of each
 * ``gpkg_s``: survey.gpkg alone (:func:`pv_survey.outputs.gpkg.write_gpkg` of every layer);
 * ``csv_s``: the CSV shortlists; ``xlsx_s``: shortlists.xlsx; ``charts_s``: the report's charts;
   ``report_s``: report.html (its map included);
-* ``outputs_s``: the whole stage as the pipeline runs it (a large survey's survey.gpkg and
-  shortlists.xlsx written by child processes beside the other files,
+* ``outputs_s``: the whole stage as the pipeline runs it (a large survey's survey.gpkg, and on
+  enough cores shortlists.xlsx, written by child processes beside the other files,
   :mod:`pv_survey.outputs.gpkg_process`, :mod:`pv_survey.outputs.xlsx_process`), with
   ``outputs_gpkg_wait_s`` / ``outputs_xlsx_wait_s`` the time it then waited for each child;
-  ``outputs_gpkgchild_s``: the same stage with only survey.gpkg written by a child (the workbook
-  here); ``outputs_inproc_s``: with every file written in this process, survey.gpkg first.
+  ``outputs_xlsxchild_s``: both files written by children whatever the cores;
+  ``outputs_gpkgchild_s``: only survey.gpkg written by a child (the workbook here);
+  ``outputs_inproc_s``: every file written in this process, survey.gpkg first.
 
 The parts are timed one after the other in one thread, in CPU seconds of the process (steadier than
 wall time while other jobs share the cores); the ``outputs_*_s`` are wall time and their ``_cpu_s``
@@ -159,14 +160,16 @@ def _parts(kw: dict, tmp: Path) -> dict[str, float]:
     return {k: round(v, 2) for k, v in t.items()}
 
 
-#: The writer processes: module of pv_survey.outputs, its threshold, its class (older code lacks some).
-_WRITERS = {"gpkg": ("gpkg_process", "GPKG_PROCESS_MIN_FEATURES", "GpkgProcess"),
-            "xlsx": ("xlsx_process", "XLSX_PROCESS_MIN_SITES", "XlsxProcess")}
+#: The writer processes: module of pv_survey.outputs, its thresholds (size first, then any other), its
+#: class (older code lacks some).
+_WRITERS = {"gpkg": ("gpkg_process", ("GPKG_PROCESS_MIN_FEATURES",), "GpkgProcess"),
+            "xlsx": ("xlsx_process", ("XLSX_PROCESS_MIN_SITES", "XLSX_PROCESS_MIN_CORES"), "XlsxProcess")}
 
 
-def _stage(out: Path, kw: dict, *, children: tuple[str, ...], key: str) -> dict:
+def _stage(out: Path, kw: dict, *, children: tuple[str, ...] | None, key: str) -> dict:
     """Wall and CPU time (this process and its children) of ``write_outputs`` with the writer processes
-    ``children`` (of :data:`_WRITERS`) as the pipeline uses them and the others' files written here."""
+    ``children`` (of :data:`_WRITERS`) used whatever the survey's size and the cores, and the others'
+    files written here; ``children=None``: as the pipeline chooses."""
     import importlib
     import resource
 
@@ -174,12 +177,12 @@ def _stage(out: Path, kw: dict, *, children: tuple[str, ...], key: str) -> dict:
 
     waited: dict[str, list[float]] = {}
     undo = []
-    for name, (module, threshold, cls) in _WRITERS.items():
+    for name, (module, thresholds, cls) in _WRITERS.items():
         try:
             mod = importlib.import_module(f"pv_survey.outputs.{module}")
         except ImportError:
             continue
-        klass, real_min = getattr(mod, cls), getattr(mod, threshold)
+        klass = getattr(mod, cls)
         real_wait = klass.wait
 
         def wait(self, _real=real_wait, _log=waited.setdefault(name, [])):
@@ -191,9 +194,12 @@ def _stage(out: Path, kw: dict, *, children: tuple[str, ...], key: str) -> dict:
 
         klass.wait = wait
         undo.append((klass, "wait", real_wait))
-        if name not in children:
-            setattr(mod, threshold, float("inf"))
-        undo.append((mod, threshold, real_min))
+        for k, threshold in enumerate(t for t in thresholds if hasattr(mod, t)):
+            undo.append((mod, threshold, getattr(mod, threshold)))
+            if children is not None and name not in children and k == 0:
+                setattr(mod, threshold, float("inf"))
+            elif children is not None and name in children:
+                setattr(mod, threshold, 0)
     load0 = os.getloadavg()[0]
     own0 = time.process_time()
     child0 = _children_cpu(resource)
@@ -208,8 +214,8 @@ def _stage(out: Path, kw: dict, *, children: tuple[str, ...], key: str) -> dict:
     tag = key.removesuffix("_s")
     res = {key: round(wall, 2), f"{tag}_cpu_s": round(own + child, 2),
            f"{tag}_load": f"{load0:.2f} / {os.getloadavg()[0]:.2f}"}
-    if children:
-        res.update({f"{tag}_{name}_wait_s": round(sum(waited[name]), 2) for name in children if name in waited})
+    if children is None or children:
+        res.update({f"{tag}_{name}_wait_s": round(sum(w), 2) for name, w in waited.items() if w})
         res[f"{tag}_children_cpu_s"] = round(child, 2)
     return res
 
@@ -230,8 +236,8 @@ def run(n: int, *, work: Path, repeat: int) -> dict:
     for i in range(repeat):
         out = work / f"bench_out_{n}_{i}"
         r = {}
-        for key, children in (("outputs_s", ("gpkg", "xlsx")), ("outputs_gpkgchild_s", ("gpkg",)),
-                              ("outputs_inproc_s", ())):
+        for key, children in (("outputs_s", None), ("outputs_xlsxchild_s", ("gpkg", "xlsx")),
+                              ("outputs_gpkgchild_s", ("gpkg",)), ("outputs_inproc_s", ())):
             shutil.rmtree(out, ignore_errors=True)
             r.update(_stage(out, kw, children=children, key=key))
             shutil.rmtree(out, ignore_errors=True)
@@ -270,10 +276,12 @@ def _markdown(res: dict, cmd: str) -> str:
         lines.append(f"| {i} | " + " | ".join(f"**{r[k]}**" if k == "outputs_s" else str(r[k]) for k in keys) + " |")
     lines += ["", "outputs_s: the whole stage as the pipeline runs it, wall time (survey.gpkg in a child process "
               "beside the other files when the survey has GPKG_PROCESS_MIN_FEATURES features or more, "
-              "shortlists.xlsx in another when the plan has XLSX_PROCESS_MIN_SITES sites or more), "
+              "shortlists.xlsx in another when the plan has XLSX_PROCESS_MIN_SITES sites or more and "
+              "XLSX_PROCESS_MIN_CORES usable cores), "
               "outputs_cpu_s its CPU time (this process and the children), outputs_gpkg_wait_s / "
               "outputs_xlsx_wait_s the time this process then waited for each child, outputs_children_cpu_s "
-              "the children's CPU time; outputs_gpkgchild_s: the same stage with only survey.gpkg in a child "
+              "the children's CPU time; outputs_xlsxchild_s: both files in children whatever the cores; "
+              "outputs_gpkgchild_s: only survey.gpkg in a child "
               "(the workbook written here); outputs_inproc_s: every file written in this process, "
               "survey.gpkg first; load: the 1-minute load average before / after; the parts are "
               "CPU seconds, timed one after the other in one thread."]

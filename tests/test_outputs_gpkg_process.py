@@ -240,6 +240,7 @@ def test_a_failure_here_ends_the_child_and_removes_the_scratch(tmp_path, scratch
     from pv_survey.outputs import xlsx_process
 
     monkeypatch.setattr(xlsx_process, "XLSX_PROCESS_MIN_SITES", 0)
+    monkeypatch.setattr(xlsx_process, "XLSX_PROCESS_MIN_CORES", 0)
     handed = []
     real = xlsx_process.XlsxProcess.write
     monkeypatch.setattr(xlsx_process.XlsxProcess, "write", lambda self, sl: (handed.append(self.pid), real(self, sl)))

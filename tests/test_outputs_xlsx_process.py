@@ -46,10 +46,12 @@ def in_child(monkeypatch):
 
 
 def _here_then_in_child(out, monkeypatch, district=make_district) -> dict:
-    """Write ``district`` into ``out`` in this process; every later workbook is written by a child."""
+    """Write ``district`` into ``out`` in this process; every later workbook is written by a child
+    (whatever the cores)."""
     monkeypatch.setattr(xlsx_process, "XLSX_PROCESS_MIN_SITES", 10**9)
     paths = write_outputs(out, **district(), chart_font=None)
     monkeypatch.setattr(xlsx_process, "XLSX_PROCESS_MIN_SITES", 0)
+    monkeypatch.setattr(xlsx_process, "XLSX_PROCESS_MIN_CORES", 0)
     return paths
 
 
@@ -126,7 +128,7 @@ def test_a_killed_child_is_named_and_nothing_is_committed(tmp_path, scratch_root
     assert list(scratch_root.iterdir()) == [] and _no_children_left()
 
 
-def test_small_plans_write_the_workbook_in_this_process(tmp_path, monkeypatch):
+def test_small_plans_and_few_cores_write_the_workbook_in_this_process(tmp_path, monkeypatch):
     def refuse(*_a, **_k):
         raise AssertionError("no child process below the threshold")
 
@@ -135,5 +137,8 @@ def test_small_plans_write_the_workbook_in_this_process(tmp_path, monkeypatch):
     monkeypatch.setattr(outputs_mod, "XlsxProcess", refuse)
     paths = write_outputs(tmp_path / "run", **make_district(), chart_font=None)  # 8 sites
     assert paths["shortlists.xlsx"].read_bytes()[:2] == b"PK"  # a ZIP file
+    monkeypatch.setattr(xlsx_process, "usable_cores", lambda: xlsx_process.XLSX_PROCESS_MIN_CORES)
     assert xlsx_process.use_process(xlsx_process.XLSX_PROCESS_MIN_SITES) == (os.name == "posix")
     assert not xlsx_process.use_process(xlsx_process.XLSX_PROCESS_MIN_SITES - 1)
+    monkeypatch.setattr(xlsx_process, "usable_cores", lambda: xlsx_process.XLSX_PROCESS_MIN_CORES - 1)
+    assert not xlsx_process.use_process(xlsx_process.XLSX_PROCESS_MIN_SITES)  # a large plan on too few cores

@@ -206,9 +206,9 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
     # survey.gpkg of a large survey is written by a child process beside the other files (pyogrio holds
     # Python's GIL while GDAL writes, so a thread gains nothing); started first, so that its interpreter
     # starts while the plan layer is built. Smaller surveys write it here, before the other files.
-    # shortlists.xlsx of a large plan likewise (XlsxWriter is pure Python): its child is handed the
-    # shortlist frame as soon as it exists and writes the workbook while this process writes the CSV
-    # lists, charts and report.
+    # shortlists.xlsx of a large plan likewise (XlsxWriter is pure Python) where there is a core for it:
+    # its child is handed the shortlist frame as soon as it exists and writes the workbook while this
+    # process writes the CSV lists, charts and report.
     n_features = sum(len(t) for t in (buildings, roofs, plan, targets, coverage, category_shares,
                                       *(extra_layers or {}).values()) if t is not None)
     spooled = [v for v in (extra_layers or {}).values() if isinstance(v, SpooledLayer)]

@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 from ..errors import OutputError
 from .atomic import write_failure
 
-__all__ = ["WriterProcess", "can_start", "ChildSide", "read_scratch"]
+__all__ = ["WriterProcess", "can_start", "usable_cores", "ChildSide", "read_scratch"]
 
 #: Seconds the child is given to end after SIGTERM before it is killed.
 _TERMINATE_WAIT_S = 5.0
@@ -53,6 +53,14 @@ def can_start() -> bool:
     """Whether a writer process can be started here: on POSIX systems (the pipe is handed to the child
     as an inherited file descriptor), with a Python executable to start."""
     return os.name == "posix" and bool(sys.executable)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system tells it, else the CPU count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class WriterProcess:

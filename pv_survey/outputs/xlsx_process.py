@@ -8,7 +8,9 @@ so its interpreter starts while the plan layer is built, and is handed the short
 (:func:`~pv_survey.outputs.csv_out.shortlist_frame`) as a scratch Parquet file (a pickle when Parquet
 would not give it back as it was) as soon as it exists; the child writes
 :func:`~pv_survey.outputs.xlsx_out.shortlists_xlsx` of it into the staged temporary name, so the
-workbook is the same, byte for byte, as the one written in this process.
+workbook is the same, byte for byte, as the one written in this process. It is used for a large plan
+on a machine with a core for each of the three processes (:func:`use_process`); on 2 cores the
+stage took as long either way (measured), so the workbook is written in this process there.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .writer_process import ChildSide, WriterProcess, can_start, read_scratch
+from .writer_process import ChildSide, WriterProcess, can_start, read_scratch, usable_cores
 from .xlsx_out import shortlists_xlsx
 
-__all__ = ["XLSX_PROCESS_MIN_SITES", "XlsxProcess", "use_process"]
+__all__ = ["XLSX_PROCESS_MIN_SITES", "XLSX_PROCESS_MIN_CORES", "XlsxProcess", "use_process"]
 
 #: Plan sites from which shortlists.xlsx is written by a child process (project choice: the
 #: workbook costs ~40 CPU us a site, 3.7-3.9 s for the 96,752 sites of a 100,000-building city,
@@ -29,11 +31,19 @@ __all__ = ["XLSX_PROCESS_MIN_SITES", "XlsxProcess", "use_process"]
 #: so below ~50,000 sites, a ~2 s workbook, the third process on a 2-core machine saves too little).
 XLSX_PROCESS_MIN_SITES = 50_000
 
+#: Usable cores from which the workbook gets its own process (project choice, measured at 100,000
+#: buildings, bench/results/outputs-100k_xlsx-process.md: on 2 cores the driver, the GeoPackage's
+#: writer and this one share the two, and what the child costs beside the in-process workbook, its
+#: start-up and the hand-over, ~1-2 CPU s, is about what the driver saves, so the stage took as long;
+#: with a core for each of the three the workbook's ~4 s come off the driver's share).
+XLSX_PROCESS_MIN_CORES = 3
+
 
 def use_process(n_sites: int) -> bool:
-    """Whether a plan of ``n_sites`` sites writes shortlists.xlsx in a child process (where one can be
-    started: :func:`~pv_survey.outputs.writer_process.can_start`)."""
-    return can_start() and n_sites >= XLSX_PROCESS_MIN_SITES
+    """Whether a plan of ``n_sites`` sites writes shortlists.xlsx in a child process: a large plan, on
+    at least :data:`XLSX_PROCESS_MIN_CORES` usable cores, where a child can be started
+    (:func:`~pv_survey.outputs.writer_process.can_start`)."""
+    return can_start() and n_sites >= XLSX_PROCESS_MIN_SITES and usable_cores() >= XLSX_PROCESS_MIN_CORES
 
 
 class XlsxProcess(WriterProcess):

@@ -165,6 +165,27 @@ def test_own_building_is_excluded():
     assert exp - 1e-3 <= seen[0] <= math.degrees(math.atan(45.0 / 199.5 * (1 + math.sqrt(2) / 64)))
 
 
+def test_owner_heights_kept_with_the_dsm_serve_later_calls_with_more_owners():
+    """The owners' highest cells are kept with the DSM (a tile's roofs, then its segments): a later
+    call that excludes a higher owner index, or a DSM with new arrays, is answered as a fresh DSM."""
+    h = np.zeros((200, 200), np.float32)
+    own = np.full(h.shape, -1, np.int32)
+    h[90:110, 90:110], own[90:110, 90:110] = 20.0, 0  # owner 0 around the observer at (100.5, 100.5)
+    h[40:50, 95:105], own[40:50, 95:105] = 30.0, 1  # owner 1: a tower 50 m north
+    dsm = _dsm(h, owner=own)
+    x, y = [100.5, 100.5], [100.5, 100.5]
+
+    def fresh(excl):
+        return S.horizon_at_points(_dsm(h.copy(), owner=own.copy()), x, y, 25.0, exclude_owner=excl, radius_m=100.0)
+
+    # observers 25 m up: above their own 20 m building, below the 30 m tower
+    first = S.horizon_at_points(dsm, x, y, 25.0, exclude_owner=[0, 0], radius_m=100.0)  # owners 0..0 kept
+    later = S.horizon_at_points(dsm, x, y, 25.0, exclude_owner=[0, 1], radius_m=100.0)  # needs owner 1 too
+    assert_array_equal(first, fresh([0, 0]))
+    assert_array_equal(later, fresh([0, 1]))
+    assert later[1, 0] < first[1, 0]  # the tower, excluded for the second observer, no longer shades it
+
+
 def test_observer_on_a_cell_edge_stays_below_90_deg():
     # a 20 m wall in columns 98-99 (x 98-100); observers exactly on its east face x = 100 and on a
     # grid corner: the cells touching the observer are its own, the next wall cell is 1 m away

@@ -505,7 +505,9 @@ class LayoutSpooler:
         result.units = result.modules = None  # one tile's segments in the driver at a time
 
     def layers(self) -> dict:
-        """The spooled layers (``modules`` unless ``roofs.modules_layer = 'none'``, ``site_curves``)."""
+        """The spooled layers (``modules`` unless ``roofs.modules_layer = 'none'``, ``site_curves``),
+        every part on disk (a failed scratch write is raised here, at the end of the tiles)."""
+        self.spool.flush()
         return {name: self.spool.layer(name) for name in ("modules", "site_curves") if name in self.spool}
 
 

@@ -986,7 +986,13 @@ def sky_view_factor(horizon_deg: Any) -> np.ndarray:
     numpy.ndarray
         Shape of ``horizon_deg`` without its last axis. [0-1]
     """
-    h = np.radians(np.clip(np.asarray(horizon_deg, dtype=np.float64), 0.0, 90.0))
+    h = np.asarray(horizon_deg)
+    if h.ndim >= 1 and 0 < h.shape[-1] <= _k.PAIRWISE_BLOCK and h.dtype in (np.float32, np.float64):
+        rows = np.ascontiguousarray(h.reshape(-1, h.shape[-1]))
+        out = np.empty(rows.shape[0], dtype=np.float64)
+        _k.sky_view_rows(rows, out)  # numba, in parallel: the same numbers as below
+        return out.reshape(h.shape[:-1])
+    h = np.radians(np.clip(np.asarray(h, dtype=np.float64), 0.0, 90.0))
     return np.mean(np.cos(h) ** 2, axis=-1)
 
 

@@ -322,6 +322,21 @@ def test_sky_view_factor_closed_forms():
     assert S.sky_view_factor(np.full((2, 3, 72), 30.0)) == pytest.approx(np.full((2, 3), 0.75))
 
 
+@pytest.mark.parametrize("n_sectors", [1, 4, 7, 8, 36, 72, 100, 128, 129, 360])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sky_view_factor_equals_numpys_mean_to_the_bit(n_sectors, dtype):
+    """The compiled rows (up to 128 sectors; numpy's formula beyond) give numpy's numbers exactly:
+    open sectors, negative and > 90 deg values clipped, NaN propagated, any leading shape."""
+    rng = np.random.default_rng(n_sectors)
+    h = (rng.random((3, 500, n_sectors)) ** 3 * 100.0 - 5.0).astype(dtype)
+    h[rng.random(h.shape) < 0.5] = 0.0
+    h[0, 0, 0] = np.nan
+    expected = np.mean(np.cos(np.radians(np.clip(h.astype(np.float64), 0.0, 90.0))) ** 2, axis=-1)
+    got = S.sky_view_factor(h)
+    assert got.shape == (3, 500) and np.isnan(got[0, 0])
+    assert_array_equal(got, expected)
+
+
 # --------------------------------------------------------------------------- roofs
 
 

@@ -27,31 +27,34 @@ from numba import njit, prange
 MIXED_OWNER = -2
 
 
+@njit(cache=True, inline="always")
+def _max_with_owner(v, o, best, best_own):  # pragma: no cover - compiled
+    """(max, its owner) after one more cell; ``MIXED_OWNER`` when another owner ties the maximum."""
+    if v > best:
+        return v, o
+    if v == best and o != best_own:
+        return best, np.int32(MIXED_OWNER)
+    return best, best_own
+
+
 @njit(parallel=True, cache=True)
 def build_pyramid_level(h, own, out_h, out_own):  # pragma: no cover - compiled
-    """Fill ``out_h`` / ``out_own`` (level L+1) from ``h`` / ``own`` (level L) by 2 x 2 maxima."""
+    """Fill ``out_h`` / ``out_own`` (level L+1) from ``h`` / ``own`` (level L) by 2 x 2 maxima.
+
+    On an odd last row or column the block's missing cells repeat its present ones (a cell seen
+    twice changes neither the maximum nor its owner), so no cell needs a bounds test.
+    """
     n_rows, n_cols = h.shape
     for i in prange(out_h.shape[0]):
+        i0 = 2 * i
+        i1 = min(i0 + 1, n_rows - 1)
         for j in range(out_h.shape[1]):
-            best = -np.inf
-            best_own = np.int32(MIXED_OWNER)
-            first = True
-            for di in range(2):
-                ii = 2 * i + di
-                if ii >= n_rows:
-                    continue
-                for dj in range(2):
-                    jj = 2 * j + dj
-                    if jj >= n_cols:
-                        continue
-                    v = h[ii, jj]
-                    o = own[ii, jj]
-                    if first or v > best:
-                        best = v
-                        best_own = o
-                        first = False
-                    elif v == best and o != best_own:
-                        best_own = MIXED_OWNER
+            j0 = 2 * j
+            j1 = min(j0 + 1, n_cols - 1)
+            best, best_own = h[i0, j0], own[i0, j0]
+            best, best_own = _max_with_owner(h[i0, j1], own[i0, j1], best, best_own)
+            best, best_own = _max_with_owner(h[i1, j0], own[i1, j0], best, best_own)
+            best, best_own = _max_with_owner(h[i1, j1], own[i1, j1], best, best_own)
             out_h[i, j] = best
             out_own[i, j] = best_own
 

@@ -687,3 +687,25 @@ def test_plane_sky_view_of_runs_of_one_orientation_equals_each_plane_alone():
     assert_array_equal(svf, alone[:, 0])
     assert_array_equal(band, alone[:, 1])
     assert len(set(np.round(svf, 12))) > 30                 # the horizons differ within each run
+
+
+@pytest.mark.parametrize("shape", [(9, 7), (8, 8), (1, 5), (6, 1)])
+def test_pyramid_level_is_the_2x2_maximum_with_its_owner(shape):
+    """Each block's maximum, and its owner when one owner holds it (the mixed code when owners tie;
+    -inf cells of no owner count like any other); odd last rows and columns hold the cells present."""
+    from pv_survey import _horizon_kernel as K
+
+    rng = np.random.default_rng(sum(shape))
+    h = rng.integers(0, 3, shape).astype(np.float32)  # few values: many ties
+    h[rng.random(shape) < 0.2] = -np.inf
+    own = rng.integers(-1, 3, shape).astype(np.int32)
+    rows, cols = (shape[0] + 1) // 2, (shape[1] + 1) // 2
+    out_h, out_own = np.empty((rows, cols), np.float32), np.empty((rows, cols), np.int32)
+    K.build_pyramid_level(h, own, out_h, out_own)
+    for i in range(rows):
+        for j in range(cols):
+            bh, bo = h[2 * i:2 * i + 2, 2 * j:2 * j + 2], own[2 * i:2 * i + 2, 2 * j:2 * j + 2]
+            top = bh.max()
+            owners = set(bo[bh == top].tolist())
+            assert out_h[i, j] == top
+            assert out_own[i, j] == (owners.pop() if len(owners) == 1 else K.MIXED_OWNER)

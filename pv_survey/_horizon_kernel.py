@@ -10,6 +10,7 @@ Three kernels:
   dynamic height field rendering"). See :func:`pv_survey.shading.horizon_at_points` for the step
   rule and its error bound.
 * :func:`aggregate_roofs` -- per-roof quantile profiles and mean sky-view factor.
+* :func:`sky_view_rows` -- the sky-view factor of many horizon profiles (numpy's numbers to the bit).
 
 Arrays are indexed ``[row, col]``; positions along a ray are in metres (``t``); cell coordinates
 are fractional column / row numbers of the level-0 grid.
@@ -26,31 +27,34 @@ from numba import njit, prange
 MIXED_OWNER = -2
 
 
+@njit(cache=True, inline="always")
+def _max_with_owner(v, o, best, best_own):  # pragma: no cover - compiled
+    """(max, its owner) after one more cell; ``MIXED_OWNER`` when another owner ties the maximum."""
+    if v > best:
+        return v, o
+    if v == best and o != best_own:
+        return best, np.int32(MIXED_OWNER)
+    return best, best_own
+
+
 @njit(parallel=True, cache=True)
 def build_pyramid_level(h, own, out_h, out_own):  # pragma: no cover - compiled
-    """Fill ``out_h`` / ``out_own`` (level L+1) from ``h`` / ``own`` (level L) by 2 x 2 maxima."""
+    """Fill ``out_h`` / ``out_own`` (level L+1) from ``h`` / ``own`` (level L) by 2 x 2 maxima.
+
+    On an odd last row or column the block's missing cells repeat its present ones (a cell seen
+    twice changes neither the maximum nor its owner), so no cell needs a bounds test.
+    """
     n_rows, n_cols = h.shape
     for i in prange(out_h.shape[0]):
+        i0 = 2 * i
+        i1 = min(i0 + 1, n_rows - 1)
         for j in range(out_h.shape[1]):
-            best = -np.inf
-            best_own = np.int32(MIXED_OWNER)
-            first = True
-            for di in range(2):
-                ii = 2 * i + di
-                if ii >= n_rows:
-                    continue
-                for dj in range(2):
-                    jj = 2 * j + dj
-                    if jj >= n_cols:
-                        continue
-                    v = h[ii, jj]
-                    o = own[ii, jj]
-                    if first or v > best:
-                        best = v
-                        best_own = o
-                        first = False
-                    elif v == best and o != best_own:
-                        best_own = MIXED_OWNER
+            j0 = 2 * j
+            j1 = min(j0 + 1, n_cols - 1)
+            best, best_own = h[i0, j0], own[i0, j0]
+            best, best_own = _max_with_owner(h[i0, j1], own[i0, j1], best, best_own)
+            best, best_own = _max_with_owner(h[i1, j0], own[i1, j0], best, best_own)
+            best, best_own = _max_with_owner(h[i1, j1], own[i1, j1], best, best_own)
             out_h[i, j] = best
             out_own[i, j] = best_own
 
@@ -259,3 +263,41 @@ def aggregate_roofs(horizon_deg, svf, start, stop, levels, out_h, out_svf):  # p
             for q in range(n_q):
                 rank = min(int(math.floor(levels[q] * n)), n - 1)
                 out_h[j, q, k] = buf[rank]
+
+
+#: Longest row :func:`sky_view_rows` sums like numpy: numpy's pairwise summation adds up to this
+#: many numbers in eight running sums (``PW_BLOCKSIZE`` in numpy/_core/src/umath/loops_utils.h.src)
+#: and splits longer rows in halves.
+PAIRWISE_BLOCK = 128
+
+
+@njit(parallel=True, cache=True)
+def sky_view_rows(h, out):  # pragma: no cover - compiled
+    """``out[i] = mean_k cos^2(radians(clip(h[i, k], 0, 90)))`` for rows of at most
+    :data:`PAIRWISE_BLOCK` sectors, summed in numpy's pairwise order (eight running sums, combined
+    as numpy does), so the result equals ``numpy.mean(numpy.cos(...) ** 2, axis=-1)`` to the bit.
+    Sectors at exactly 0 deg add exactly 1 without a cosine (most of a city's horizon is open)."""
+    n = h.shape[1]
+    m = n - n % 8 if n >= 8 else 0
+    for i in prange(h.shape[0]):
+        r = np.zeros(8)
+        for j in range(0, m, 8):
+            for k in range(8):
+                r[k] += _cos2(h[i, j + k])
+        s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])) if m else 0.0
+        for j in range(m, n):
+            s += _cos2(h[i, j])
+        out[i] = s / n
+
+
+@njit(cache=True, inline="always")
+def _cos2(v):  # pragma: no cover - compiled
+    x = np.float64(v)
+    if x == 0.0:
+        return 1.0
+    if x < 0.0:  # clip to [0, 90]; NaN passes through, as numpy.clip
+        return 1.0
+    if x > 90.0:
+        x = 90.0
+    c = math.cos(x * (math.pi / 180.0))
+    return c * c

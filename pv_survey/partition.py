@@ -163,16 +163,22 @@ def plan_tiles(geometry: Any, usable: Any, *, tile_size_m: float, halo_m: float,
 
 
 def _set_worker_threads() -> None:
-    """Let numba use the cores of this dask worker only (threads_per_worker), not all of the machine."""
+    """Let numba use the cores of this dask worker only (threads_per_worker), not all of the machine;
+    the worker's cyclic garbage collector runs as seldom as the driver's (:func:`pipeline.fewer_collections`)."""
     try:
         from distributed import get_worker
 
         nthreads = int(get_worker().state.nthreads)
     except (ImportError, ValueError, AttributeError):
         return  # not inside a dask worker: keep numba's default
+    import gc
+
     import numba
 
+    from . import pipeline
+
     numba.set_num_threads(max(1, min(nthreads, numba.config.NUMBA_NUM_THREADS)))
+    gc.set_threshold(pipeline.GC_YOUNG_THRESHOLD, 20, 10)  # a worker process runs tiles only
 
 
 @dataclass

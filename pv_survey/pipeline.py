@@ -84,6 +84,34 @@ class _Timer:
         log.log(self.level, "[%s] done in %.1f s", name, dt)
 
 
+#: Allocations between Python's youngest-generation collections during a run (CPython's default is
+#: 700): a tile makes hundreds of thousands of shapely geometries, which the cyclic collector tracks,
+#: and with the default every few tiles ends in a full collection that re-scans every geometry still
+#: held. Measured on the 100,000-building bench city (``gc.callbacks`` timing each collection):
+#: 53 full collections, 7.6 s of a 58 s run, with the default; 3 full collections, 0.4 s, with this.
+#: Reference counting frees everything that is not in a cycle as before; :func:`release_freed_memory`
+#: still collects fully between stages. Project choice, measured.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+@contextmanager
+def fewer_collections():
+    """Run the body with Python's cyclic collector run less often; the thresholds are restored after.
+
+    See :data:`GC_YOUNG_THRESHOLD`. The middle and oldest thresholds keep CPython's ratios
+    (a middle collection every 20 young ones, at most one full collection per 10 middle ones)
+    so that a full collection comes after ~10 million allocations rather than ~70,000.
+    """
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def release_freed_memory() -> None:
     """Hand the memory the last stage freed back to the operating system (glibc's ``malloc_trim``).
 
@@ -402,14 +430,15 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     if flux is not None:
         config = (config or Config()).replace(flux={"enabled": bool(flux)})
     if not write:
-        return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler,
-                               tile_size_m=tile_size_m, overwrite=overwrite, write=False, progress=progress)
+        with fewer_collections():
+            return run_partitioned(config, out_dir=out_dir, workers=workers, scheduler=scheduler,
+                                   tile_size_m=tile_size_m, overwrite=overwrite, write=False, progress=progress)
     from .outputs.runlock import run_lock
 
     cfg = config or Config()
     out_path = Path(out_dir or cfg.outputs.out_dir or Path("outputs") / cfg.survey.name)
     # one run at a time in a folder; a failed run removes the folder it created (issue 18)
-    with run_lock(out_path):
+    with run_lock(out_path), fewer_collections():
         return run_partitioned(config, out_dir=out_path, workers=workers, scheduler=scheduler,
                                tile_size_m=tile_size_m, overwrite=overwrite, write=True, progress=progress)
 
@@ -476,7 +505,9 @@ class LayoutSpooler:
         result.units = result.modules = None  # one tile's segments in the driver at a time
 
     def layers(self) -> dict:
-        """The spooled layers (``modules`` unless ``roofs.modules_layer = 'none'``, ``site_curves``)."""
+        """The spooled layers (``modules`` unless ``roofs.modules_layer = 'none'``, ``site_curves``),
+        every part on disk (a failed scratch write is raised here, at the end of the tiles)."""
+        self.spool.flush()
         return {name: self.spool.layer(name) for name in ("modules", "site_curves") if name in self.spool}
 
 

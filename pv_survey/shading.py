@@ -844,6 +844,17 @@ def _horizons(dsm: Dsm, pyr: _Pyramid, col: np.ndarray, row: np.ndarray, z_m: np
     return out
 
 
+def _owner_max_heights(dsm: Dsm, n_owners: int) -> np.ndarray:
+    """Highest cell of each owner 0..n_owners-1 (-inf without cells), kept with the DSM's arrays
+    like the pyramid (a tile's roofs and their module segments look them up on the same DSM)."""
+    cached = getattr(dsm, "_owner_max_cache", None)
+    if cached is not None and cached[0] is dsm.height_m and cached[1] is dsm.owner and cached[2].size >= n_owners:
+        return cached[2][:n_owners]
+    own_max = _k.owner_max_heights(dsm.height_m, dsm.owner, n_owners)
+    dsm._owner_max_cache = (dsm.height_m, dsm.owner, own_max)
+    return own_max
+
+
 def _point_arrays(dsm: Dsm, x: Any, y: Any, z_m: Any, exclude_owner: Any):
     """Observer arrays for the kernel: (col, row, z, excl).
 
@@ -863,7 +874,7 @@ def _point_arrays(dsm: Dsm, x: Any, y: Any, z_m: Any, exclude_owner: Any):
         excl = np.broadcast_to(np.asarray(exclude_owner, dtype=np.int32), col.shape).copy()
         excl[excl < 0] = -1
         if (excl >= 0).any():
-            own_max = _k.owner_max_heights(dsm.height_m, dsm.owner, int(excl.max()) + 1)
+            own_max = _owner_max_heights(dsm, int(excl.max()) + 1)
             needed = np.zeros(col.shape, dtype=bool)
             has = excl >= 0
             needed[has] = own_max[excl[has]] > z[has]
@@ -975,7 +986,13 @@ def sky_view_factor(horizon_deg: Any) -> np.ndarray:
     numpy.ndarray
         Shape of ``horizon_deg`` without its last axis. [0-1]
     """
-    h = np.radians(np.clip(np.asarray(horizon_deg, dtype=np.float64), 0.0, 90.0))
+    h = np.asarray(horizon_deg)
+    if h.ndim >= 1 and 0 < h.shape[-1] <= _k.PAIRWISE_BLOCK and h.dtype in (np.float32, np.float64):
+        rows = np.ascontiguousarray(h.reshape(-1, h.shape[-1]))
+        out = np.empty(rows.shape[0], dtype=np.float64)
+        _k.sky_view_rows(rows, out)  # numba, in parallel: the same numbers as below
+        return out.reshape(h.shape[:-1])
+    h = np.radians(np.clip(np.asarray(h, dtype=np.float64), 0.0, 90.0))
     return np.mean(np.cos(h) ** 2, axis=-1)
 
 

@@ -68,6 +68,58 @@ def test_a_part_written_twice_is_refused():
         spool.add("modules", 0, _segments(4))
 
 
+def test_parts_written_in_the_background_at_most_two_waiting(monkeypatch):
+    """``add`` hands the part to a writer thread and returns; a third part waits for the first to be
+    written (two tiles' frames in memory at most); reading the layer waits for every part."""
+    import threading
+
+    from pv_survey.outputs import spool as S
+
+    gate = threading.Event()
+    written = []
+    real = S._write_part
+
+    def slow(frame, path, name):
+        gate.wait(10)
+        real(frame, path, name)
+        written.append(path.name)
+
+    monkeypatch.setattr(S, "_write_part", slow)
+    seg = _segments(12)
+    spool = LayerSpool()
+    spool.add("modules", 0, seg.iloc[:4])
+    spool.add("modules", 1, seg.iloc[4:8])
+    assert written == [] and len(spool._pending) == 2  # both returned before a byte was written
+    third = threading.Thread(target=spool.add, args=("modules", 2, seg.iloc[8:]))
+    third.start()
+    third.join(0.3)
+    assert third.is_alive()  # blocked: two parts already wait
+    gate.set()
+    third.join(10)
+    layer = spool.layer("modules")
+    assert layer.read()["segment_id"].tolist() == seg["segment_id"].tolist()
+    assert sorted(written) == ["modules-0000000.parquet", "modules-0000001.parquet", "modules-0000002.parquet"]
+
+
+def test_a_failed_background_write_is_raised_by_the_next_add_or_read(monkeypatch):
+    from pv_survey.errors import OutputError
+
+    def full(self, path, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_parquet", full)
+    spool = LayerSpool()
+    spool.add("modules", 0, _segments(4))  # queued: the failure comes later
+    spool._pending[0].exception(10)  # written (and failed) by now
+    with pytest.raises(OutputError, match=r"modules-0000000\.parquet: writing a scratch part of layer 'modules' "
+                                          r"failed .*No space left.*TMPDIR"):
+        spool.add("modules", 1, _segments(4))
+    spool = LayerSpool()
+    spool.add("modules", 0, _segments(4))
+    with pytest.raises(OutputError, match="No space left"):
+        spool.layer("modules").read()
+
+
 def test_spooled_layer_writes_the_same_gpkg_layer_as_the_whole_frame(tmp_path, monkeypatch):
     """Fids 1..n over the parts, attributes, geometry and the QGIS style (yield classes of every row)
     equal to writing the frame in one piece; parts larger than a GDAL write are chunked too."""

@@ -318,3 +318,29 @@ def test_site_fill_best_builds_only_modules_above_the_threshold(subset_files, re
     np.testing.assert_allclose(plan["capacity_kwp"].sum(), len(built) * kwp, rtol=1e-9)
     assert plan["capacity_kwp"].sum() < res_all.plan.plan["capacity_kwp"].sum()
     assert plan["capex_cny"].sum() < res_all.plan.plan["capex_cny"].sum()
+
+
+def test_fewer_collections_sets_and_restores_the_collector_thresholds():
+    """The run's collector thresholds apply inside the block only, also when the block fails; a
+    cycle made inside is still collected by a full collection (nothing is frozen)."""
+    import gc
+    import weakref
+
+    from pv_survey.pipeline import GC_YOUNG_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+
+    class Node:
+        pass
+
+    with pytest.raises(RuntimeError):
+        with fewer_collections():
+            assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, 20, 10)
+            a, b = Node(), Node()
+            a.other, b.other = b, a  # a cycle: only the cyclic collector frees it
+            gone = weakref.ref(a)
+            del a, b
+            gc.collect()
+            assert gone() is None
+            raise RuntimeError("stage failed")
+    assert gc.get_threshold() == before

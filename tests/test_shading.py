@@ -165,6 +165,27 @@ def test_own_building_is_excluded():
     assert exp - 1e-3 <= seen[0] <= math.degrees(math.atan(45.0 / 199.5 * (1 + math.sqrt(2) / 64)))
 
 
+def test_owner_heights_kept_with_the_dsm_serve_later_calls_with_more_owners():
+    """The owners' highest cells are kept with the DSM (a tile's roofs, then its segments): a later
+    call that excludes a higher owner index, or a DSM with new arrays, is answered as a fresh DSM."""
+    h = np.zeros((200, 200), np.float32)
+    own = np.full(h.shape, -1, np.int32)
+    h[90:110, 90:110], own[90:110, 90:110] = 20.0, 0  # owner 0 around the observer at (100.5, 100.5)
+    h[40:50, 95:105], own[40:50, 95:105] = 30.0, 1  # owner 1: a tower 50 m north
+    dsm = _dsm(h, owner=own)
+    x, y = [100.5, 100.5], [100.5, 100.5]
+
+    def fresh(excl):
+        return S.horizon_at_points(_dsm(h.copy(), owner=own.copy()), x, y, 25.0, exclude_owner=excl, radius_m=100.0)
+
+    # observers 25 m up: above their own 20 m building, below the 30 m tower
+    first = S.horizon_at_points(dsm, x, y, 25.0, exclude_owner=[0, 0], radius_m=100.0)  # owners 0..0 kept
+    later = S.horizon_at_points(dsm, x, y, 25.0, exclude_owner=[0, 1], radius_m=100.0)  # needs owner 1 too
+    assert_array_equal(first, fresh([0, 0]))
+    assert_array_equal(later, fresh([0, 1]))
+    assert later[1, 0] < first[1, 0]  # the tower, excluded for the second observer, no longer shades it
+
+
 def test_observer_on_a_cell_edge_stays_below_90_deg():
     # a 20 m wall in columns 98-99 (x 98-100); observers exactly on its east face x = 100 and on a
     # grid corner: the cells touching the observer are its own, the next wall cell is 1 m away
@@ -299,6 +320,21 @@ def test_sky_view_factor_closed_forms():
     assert S.sky_view_factor(np.full(72, 90.0)) == pytest.approx(0.0, abs=1e-12)
     # constant horizon h: cos^2 h, e.g. 30 deg -> 0.75
     assert S.sky_view_factor(np.full((2, 3, 72), 30.0)) == pytest.approx(np.full((2, 3), 0.75))
+
+
+@pytest.mark.parametrize("n_sectors", [1, 4, 7, 8, 36, 72, 100, 128, 129, 360])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sky_view_factor_equals_numpys_mean_to_the_bit(n_sectors, dtype):
+    """The compiled rows (up to 128 sectors; numpy's formula beyond) give numpy's numbers exactly:
+    open sectors, negative and > 90 deg values clipped, NaN propagated, any leading shape."""
+    rng = np.random.default_rng(n_sectors)
+    h = (rng.random((3, 500, n_sectors)) ** 3 * 100.0 - 5.0).astype(dtype)
+    h[rng.random(h.shape) < 0.5] = 0.0
+    h[0, 0, 0] = np.nan
+    expected = np.mean(np.cos(np.radians(np.clip(h.astype(np.float64), 0.0, 90.0))) ** 2, axis=-1)
+    got = S.sky_view_factor(h)
+    assert got.shape == (3, 500) and np.isnan(got[0, 0])
+    assert_array_equal(got, expected)
 
 
 # --------------------------------------------------------------------------- roofs
@@ -651,3 +687,25 @@ def test_plane_sky_view_of_runs_of_one_orientation_equals_each_plane_alone():
     assert_array_equal(svf, alone[:, 0])
     assert_array_equal(band, alone[:, 1])
     assert len(set(np.round(svf, 12))) > 30                 # the horizons differ within each run
+
+
+@pytest.mark.parametrize("shape", [(9, 7), (8, 8), (1, 5), (6, 1)])
+def test_pyramid_level_is_the_2x2_maximum_with_its_owner(shape):
+    """Each block's maximum, and its owner when one owner holds it (the mixed code when owners tie;
+    -inf cells of no owner count like any other); odd last rows and columns hold the cells present."""
+    from pv_survey import _horizon_kernel as K
+
+    rng = np.random.default_rng(sum(shape))
+    h = rng.integers(0, 3, shape).astype(np.float32)  # few values: many ties
+    h[rng.random(shape) < 0.2] = -np.inf
+    own = rng.integers(-1, 3, shape).astype(np.int32)
+    rows, cols = (shape[0] + 1) // 2, (shape[1] + 1) // 2
+    out_h, out_own = np.empty((rows, cols), np.float32), np.empty((rows, cols), np.int32)
+    K.build_pyramid_level(h, own, out_h, out_own)
+    for i in range(rows):
+        for j in range(cols):
+            bh, bo = h[2 * i:2 * i + 2, 2 * j:2 * j + 2], own[2 * i:2 * i + 2, 2 * j:2 * j + 2]
+            top = bh.max()
+            owners = set(bo[bh == top].tolist())
+            assert out_h[i, j] == top
+            assert out_own[i, j] == (owners.pop() if len(owners) == 1 else K.MIXED_OWNER)

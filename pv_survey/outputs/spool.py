@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,19 @@ import pandas as pd
 from ..errors import OutputError
 
 __all__ = ["LayerSpool", "SpooledLayer", "ResultLayers", "materialise"]
+
+
+#: Spooled parts waiting for the background writer at most: the tile that made them and the next
+#: (project choice: memory holds two tiles' layout frames, the writer keeps up with the tiles).
+PENDING_PARTS = 2
+
+
+def _write_part(frame: pd.DataFrame, path: Path, name: str) -> None:
+    try:
+        frame.to_parquet(path, index=False)
+    except OSError as exc:
+        raise OutputError(f"{path}: writing a scratch part of layer '{name}' failed ({exc}); check free space "
+                          "in the temporary folder (TMPDIR)") from exc
 
 
 class LayerSpool:
@@ -43,24 +57,48 @@ class LayerSpool:
         self.dir = Path(tempfile.mkdtemp(prefix="pv-survey-spool-", dir=directory))
         self._parts: dict[str, dict[int, tuple[Path, int]]] = {}
         self._empty: dict[str, pd.DataFrame] = {}
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.dir), True)
 
     def add(self, name: str, key: int, frame: pd.DataFrame) -> None:
-        """Keep ``frame`` as part ``key`` of layer ``name`` (parts are read in key order)."""
+        """Keep ``frame`` as part ``key`` of layer ``name`` (parts are read in key order).
+
+        The part is written by a background thread while the caller goes on (GeoParquet's WKB
+        encoding and Arrow's writer release the GIL); at most :data:`PENDING_PARTS` parts wait
+        in memory. A failed write is raised, as :class:`OutputError`, by the next ``add`` or by
+        the first read of the layer.
+        """
         if name not in self._empty:
             self._empty[name] = frame.iloc[:0].copy()
             self._parts[name] = {}
         if key in self._parts[name]:
             raise OutputError(f"scratch layer '{name}': part {key} written twice; report this as a bug")
+        self._collect(block=len(self._pending) >= PENDING_PARTS)
         if len(frame) == 0:
             return
         path = self.dir / f"{name}-{int(key):07d}.parquet"
-        try:
-            frame.reset_index(drop=True).to_parquet(path, index=False)
-        except OSError as exc:
-            raise OutputError(f"{path}: writing a scratch part of layer '{name}' failed ({exc}); check free space "
-                              "in the temporary folder (TMPDIR)") from exc
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pv-survey-spool")
+        self._pending.append(self._writer.submit(_write_part, frame.reset_index(drop=True), path, name))
         self._parts[name][key] = (path, len(frame))
+
+    def _collect(self, *, block: bool) -> None:
+        """Forget the parts written; raise the first failure. ``block``: wait for the oldest part
+        (one at a time until fewer than :data:`PENDING_PARTS` wait)."""
+        while self._pending and (self._pending[0].done() or block):
+            self._pending.pop(0).result()
+            block = block and len(self._pending) >= PENDING_PARTS
+
+    def flush(self) -> None:
+        """Wait until every part added is on disk; raise the first failed write."""
+        while self._pending:
+            self._pending.pop(0).result()
+
+    def _written(self, name: str) -> dict[int, tuple[Path, int]]:
+        """The parts of layer ``name``, every one of them on disk."""
+        self.flush()
+        return self._parts[name]
 
     def __contains__(self, name: str) -> bool:
         return name in self._empty
@@ -72,7 +110,10 @@ class LayerSpool:
         return SpooledLayer(self, name)
 
     def remove(self) -> None:
-        """Delete the scratch folder now."""
+        """Delete the scratch folder now (after the parts being written: their failures are moot)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+        self._pending = []
         self._finalizer()
 
     @classmethod
@@ -94,6 +135,7 @@ class LayerSpool:
         spool.dir = None
         spool._parts = {name: {k: (Path(p), int(n)) for k, (p, n) in enumerate(parts)}}
         spool._empty = {name: empty}
+        spool._writer, spool._pending = None, []
         spool._finalizer = weakref.finalize(spool, lambda: None)
         return spool.layer(name)
 
@@ -124,7 +166,7 @@ class SpooledLayer:
     @property
     def parts(self) -> list[tuple[Path, int]]:
         """(Parquet file, rows) of each part, in layer order."""
-        parts = self.spool._parts[self.name]
+        parts = self.spool._written(self.name)
         return [parts[k] for k in sorted(parts)]
 
     def _read(self, path: Path, columns=None, filters=None) -> pd.DataFrame:
@@ -134,7 +176,7 @@ class SpooledLayer:
 
     def chunks(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """The parts' frames in key order (one in memory at a time); the empty frame for an empty layer."""
-        parts = self.spool._parts[self.name]
+        parts = self.spool._written(self.name)
         if not parts:
             yield self.empty_frame if columns is None else self.empty_frame[columns]
             return
@@ -149,7 +191,7 @@ class SpooledLayer:
     def read(self, *, building_ids=None) -> pd.DataFrame:
         """The whole layer as one frame, or only the rows of ``building_ids``."""
         filters = None if building_ids is None else [("building_id", "in", [str(b) for b in building_ids])]
-        parts = self.spool._parts[self.name]
+        parts = self.spool._written(self.name)
         frames = [self._read(parts[k][0], filters=filters) for k in sorted(parts)]
         frames = [f for f in frames if len(f)] or [self.empty_frame]
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)

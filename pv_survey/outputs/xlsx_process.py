@@ -28,7 +28,7 @@ __all__ = ["XLSX_PROCESS_MIN_SITES", "XLSX_PROCESS_MIN_CORES", "XlsxProcess", "u
 #: Plan sites from which shortlists.xlsx is written by a child process (project choice: the
 #: workbook costs ~40 CPU us a site, 3.7-3.9 s for the 96,752 sites of a 100,000-building city,
 #: bench/bench_outputs.py; the child's start-up, a fresh interpreter and its imports, is ~1 CPU s,
-#: so below ~50,000 sites, a ~2 s workbook, the third process on a 2-core machine saves too little).
+#: so below ~50,000 sites, a ~2 s workbook, the child saves too little).
 XLSX_PROCESS_MIN_SITES = 50_000
 
 #: Usable cores from which the workbook gets its own process (project choice, measured at 100,000

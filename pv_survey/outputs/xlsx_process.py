@@ -10,7 +10,7 @@ would not give it back as it was) as soon as it exists; the child writes
 :func:`~pv_survey.outputs.xlsx_out.shortlists_xlsx` of it into the staged temporary name, so the
 workbook is the same, byte for byte, as the one written in this process. It is used for a large plan
 on a machine with a core for each of the three processes (:func:`use_process`); on 2 cores the
-stage took as long either way (measured), so the workbook is written in this process there.
+stage was slower with it (measured), so the workbook is written in this process there.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ XLSX_PROCESS_MIN_SITES = 50_000
 
 #: Usable cores from which the workbook gets its own process (project choice, measured at 100,000
 #: buildings, bench/results/outputs-100k_xlsx-process.md: on 2 cores the driver, the GeoPackage's
-#: writer and this one share the two, and what the child costs beside the in-process workbook, its
-#: start-up and the hand-over, ~1-2 CPU s, is about what the driver saves, so the stage took as long;
-#: with a core for each of the three the workbook's ~4 s come off the driver's share).
+#: writer and this one share the two, the child costs ~1.3-1.9 CPU s beside the in-process workbook
+#: (its start-up and the hand-over) and the GeoPackage's writer finishes last: the stage took 10.3
+#: against 9.4 s, idle; with a core for each of the three the workbook's ~4 s come off the driver's).
 XLSX_PROCESS_MIN_CORES = 3
 
 

@@ -208,11 +208,18 @@ def _burn(geoms: np.ndarray, values: np.ndarray, order: np.ndarray, out: np.ndar
     ``rasterio.features.rasterize`` with GDAL's default rule: a cell is burnt when its centre is
     inside the polygon.
     """
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.features import rasterize
 
     shapes = _shapes(geoms[order], np.asarray(values)[order])
     if shapes:
-        rasterize(shapes, out=out, transform=transform)
+        with warnings.catch_warnings():
+            # rasterio's scratch dataset for a dense tile's shapes warns that it has no geotransform;
+            # the burn uses ``transform`` (seen at 100,000 buildings through the Python API, spurious)
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            rasterize(shapes, out=out, transform=transform)
 
 
 def dsm_from_buildings(geometry: Any, height_m: Any, *, resolution_m: float = ShadingConfig.dsm_resolution_m,

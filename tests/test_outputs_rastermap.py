@@ -62,3 +62,19 @@ def test_burnt_shapes_match_rasterio_on_the_geometries_themselves():
     assert set(np.unique(got)) == {0, 1, 2, 3, 4}  # every shape left a mark
     assert got[20, 20] == 4 and got[int((20 - 3) * 2), int(3 * 2)] == 1  # the box over the hole; the ring
     assert len(_burn_shapes(geoms, values)) == len(shapely.get_parts(geoms))  # the multipolygon's two parts
+
+
+def test_the_picture_is_a_palette_png_with_each_class_opacity():
+    """One byte a pixel (mode P) with the classes' opacities in tRNS: decoded, every pixel is its
+    class's RGBA, including an empty class with opacity 0 and more classes than footprints."""
+    palette = [("#102030", 1.0), ("#405060", 0.25), ("#708090", 0.0), ("#a0b0c0", 0.5)]
+    geoms = [box(0, 0, 10, 10), box(20, 0, 30, 10), box(40, 0, 50, 10)]
+    uri = footprints_png(geoms, np.array([0, 1, 3]), palette, x0=0.0, y1=10.0, scale=1.0, width_px=60,
+                         height_px=10)
+    raw = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert raw.mode == "P" and "transparency" in raw.info
+    img = np.asarray(raw.convert("RGBA"))
+    assert tuple(img[10, 10]) == (0x10, 0x20, 0x30, 255)
+    assert tuple(img[10, 50]) == (0x40, 0x50, 0x60, round(0.25 * 255))
+    assert tuple(img[10, 90]) == (0xA0, 0xB0, 0xC0, round(0.5 * 255))
+    assert img[10, 110, 3] == 0  # open ground

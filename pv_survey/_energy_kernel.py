@@ -98,7 +98,7 @@ def _perez_parts(d_iso, d_circ, d_hor, iso_tilt, proj, sin_tilt):
     return iso, circ, hor
 
 
-@njit(parallel=True, fastmath={"nsz", "arcp", "contract", "reassoc"}, cache=True, error_model="numpy")
+@njit(nogil=True, parallel=True, fastmath={"nsz", "arcp", "contract", "reassoc"}, cache=True, error_model="numpy")
 def simulate_chunk(
     # per hour with light (length n_hours)
     cos_zen, sun_x, sun_y, sun_elev_deg, sector, dni, ghi, d_iso, d_circ, d_hor, t_air_c, wind_fac,
@@ -225,7 +225,7 @@ def simulate_chunk(
         out_base_kwh[r] = base_sum if base else total
 
 
-@njit(parallel=True, fastmath={"nsz", "arcp", "contract"}, cache=True, error_model="numpy")
+@njit(nogil=True, parallel=True, fastmath={"nsz", "arcp", "contract"}, cache=True, error_model="numpy")
 def poa_by_orientation(
     # per hour with light, sorted by (horizon sector, apparent sun elevation)
     cos_zen, sun_x, sun_y, sun_elev_deg, dni, ghi, d_iso, d_circ, d_hor, month, seg_start,
@@ -431,7 +431,7 @@ def _hour_state_poly(e0, e1, e2, p0, p1, p2, sky0, sky1, sky2, t_air_c, wind_fac
     return True
 
 
-@njit(parallel=True, fastmath={"nsz", "arcp", "contract"}, cache=True, error_model="numpy")
+@njit(nogil=True, parallel=True, fastmath={"nsz", "arcp", "contract"}, cache=True, error_model="numpy")
 def yield_by_orientation(
     # per hour with light, sorted by (horizon sector, apparent sun elevation)
     cos_zen, sun_x, sun_y, sun_elev_deg, dni, ghi, d_iso, d_circ, d_hor, t_air_c, wind_fac, seg_start,

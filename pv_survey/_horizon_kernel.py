@@ -37,7 +37,7 @@ def _max_with_owner(v, o, best, best_own):  # pragma: no cover - compiled
     return best, best_own
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def build_pyramid_level(h, own, out_h, out_own):  # pragma: no cover - compiled
     """Fill ``out_h`` / ``out_own`` (level L+1) from ``h`` / ``own`` (level L) by 2 x 2 maxima.
 
@@ -59,7 +59,7 @@ def build_pyramid_level(h, own, out_h, out_own):  # pragma: no cover - compiled
             out_own[i, j] = best_own
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def burn_lookup(index, heights, ids, out_h):  # pragma: no cover - compiled
     """Heights and owners from a raster of building positions (-1 = none), in one pass.
 
@@ -77,7 +77,7 @@ def burn_lookup(index, heights, ids, out_h):  # pragma: no cover - compiled
                 index[r, c] = -1
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def owner_max_heights(h, own, n_owners):  # pragma: no cover - compiled
     """Highest cell of each owner 0..n_owners-1 (-inf for owners without cells)."""
     out = np.full(n_owners, -np.inf)
@@ -103,7 +103,7 @@ def _owner_at(level, bc, br, own0, pyr_own, own_off, lv_cols):  # pragma: no cov
     return pyr_own[own_off[level] + br * lv_cols[level] + bc]
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def _block_max_excluding(h0, own0, bc, br, size, excl):  # pragma: no cover - compiled
     """Maximum of the level-0 cells of one block whose owner is not ``excl``."""
     n_rows, n_cols = h0.shape
@@ -117,7 +117,7 @@ def _block_max_excluding(h0, own0, bc, br, size, excl):  # pragma: no cover - co
     return best
 
 
-@njit(cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy")
 def _ray_tangent(c0, r0, z, excl, dc, dr, radius_m, h0, own0, pyr_h, pyr_own,
                  lv_off, own_off, lv_cols, top_level, acc_threshold_m, global_max, max_climb):  # pragma: no cover
     """Largest tan(elevation) seen from (c0, r0, z) along one ray; 0 when nothing is above the observer.
@@ -207,7 +207,7 @@ def _ray_tangent(c0, r0, z, excl, dc, dr, radius_m, h0, own0, pyr_h, pyr_own,
     return best
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def horizon_tangents(col, row, z, excl, sin_az, cos_az, inv_a_m, inv_e_m, radius_m, h0, own0,
                      pyr_h, pyr_own, lv_off, own_off, lv_cols, top_level, acc_threshold_m,
                      global_max, max_climb, out):  # pragma: no cover - compiled
@@ -227,7 +227,7 @@ def horizon_tangents(col, row, z, excl, sin_az, cos_az, inv_a_m, inv_e_m, radius
             out[i, k] = np.float32(math.degrees(math.atan(tan_h)))
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def aggregate_roofs(horizon_deg, svf, start, stop, levels, out_h, out_svf):  # pragma: no cover - compiled
     """Per roof j (points ``start[j]:stop[j]``): quantile profile and mean sky-view factor.
 
@@ -271,7 +271,7 @@ def aggregate_roofs(horizon_deg, svf, start, stop, levels, out_h, out_svf):  # p
 PAIRWISE_BLOCK = 128
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, parallel=True, cache=True)
 def sky_view_rows(h, out):  # pragma: no cover - compiled
     """``out[i] = mean_k cos^2(radians(clip(h[i, k], 0, 90)))`` for rows of at most
     :data:`PAIRWISE_BLOCK` sectors, summed in numpy's pairwise order (eight running sums, combined

@@ -68,7 +68,7 @@ def _point_state(px, py, xy, ring_start, ring_len, rings, r0, r1, sure_m):  # pr
     return 1 if odd else 0
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def cell_status(xy, ring_start, ring_len, rings, roof_ring_ptr, lb, nu, nv, pitch_u, pitch_v, along, depth,
                 start, eps_m, sure_m, out):  # pragma: no cover - compiled
     """Status (:data:`OUTSIDE` / :data:`INSIDE` / :data:`UNSURE`) of every candidate cell.
@@ -168,7 +168,7 @@ def cell_status(xy, ring_start, ring_len, rings, roof_ring_ptr, lb, nu, nv, pitc
                 out[c] = OUTSIDE if st == 0 else UNSURE
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def count_cells(status, start, total, out):  # pragma: no cover - compiled
     """Cells kept (status not :data:`OUTSIDE`) of each roof: ``status[start[i]:start[i] + total[i]]``."""
     for i in range(start.shape[0]):
@@ -179,7 +179,7 @@ def count_cells(status, start, total, out):  # pragma: no cover - compiled
         out[i] = m
 
 
-@njit(cache=True)
+@njit(nogil=True, cache=True)
 def decode_cells(status_a, start_a, nu_a, total_a, status_b, start_b, nu_b, total_b, use_a, first_out, row,
                  col):  # pragma: no cover - compiled
     """Row and column of every kept cell, roof by roof from grid ``a`` (``use_a``) or ``b``, written from

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import logging
 import platform
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ class _Timer:
     def __init__(self, level: int = logging.INFO, timings_s: dict[str, float] | None = None) -> None:
         self.timings_s: dict[str, float] = {} if timings_s is None else timings_s
         self.level = level
+        self._lock = threading.Lock()  # tiles run in two threads add to the same keys
 
     @contextmanager
     def stage(self, name: str):
@@ -80,7 +82,8 @@ class _Timer:
             raise
         dt = time.perf_counter() - t0
         # a stage may run more than once (shading for roofs, facades, carports; once per tile): add up
-        self.timings_s[name] = round(self.timings_s.get(name, 0.0) + dt, 3)
+        with self._lock:
+            self.timings_s[name] = round(self.timings_s.get(name, 0.0) + dt, 3)
         log.log(self.level, "[%s] done in %.1f s", name, dt)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -201,6 +202,10 @@ def _shapes(geoms: np.ndarray, values: np.ndarray) -> list:
              values[part_of[p]]) for p, (a, b) in enumerate(zip(first, last)) if b > a]
 
 
+#: Serialises :func:`_burn`'s rasterio calls and their warning filter between threads.
+_BURN_LOCK = threading.Lock()
+
+
 def _burn(geoms: np.ndarray, values: np.ndarray, order: np.ndarray, out: np.ndarray,
           transform: Affine) -> None:
     """Burn ``values`` of ``geoms`` into ``out`` in ``order`` (later shapes overwrite earlier ones).
@@ -215,7 +220,8 @@ def _burn(geoms: np.ndarray, values: np.ndarray, order: np.ndarray, out: np.ndar
 
     shapes = _shapes(geoms[order], np.asarray(values)[order])
     if shapes:
-        with warnings.catch_warnings():
+        # one burn at a time (tiles run in two threads): the warning filters are the process's
+        with _BURN_LOCK, warnings.catch_warnings():
             # rasterio's scratch dataset for a dense tile's shapes warns that it has no geotransform;
             # the burn uses ``transform`` (seen at 100,000 buildings through the Python API, spurious)
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -1312,7 +1318,7 @@ HORIZON_BAND_WIDTH_DEG = 6.5
 _SKY_VIEW_SUBSTEPS = 4
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"nsz", "arcp", "contract"})
+@numba.njit(nogil=True, parallel=True, cache=True, fastmath={"nsz", "arcp", "contract"})
 def _plane_sky_view_kernel(h_deg, cos_t, sin_t, cos_a, sin_a, band_deg, n_sub, out_sky, out_band):  # pragma: no cover
     n, n_q, n_s = h_deg.shape
     step = 2.0 * math.pi / n_s

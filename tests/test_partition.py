@@ -79,6 +79,65 @@ def test_tile_error_names_the_tile(monkeypatch):
     assert isinstance(info.value.__cause__, InputError)  # the stage's own error, for --verbose
 
 
+def test_tiles_in_two_threads_all_once_two_at_most_errors_after_the_running_end():
+    """The in-process tile runner: every tile once, at most two at a time; a failing tile is raised
+    after the tile running beside it has ended, and no further tile starts; one thread runs the
+    tiles in this thread, in order."""
+    import threading
+    import time
+
+    from pv_survey.partition import _in_threads
+
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0, "started": [], "ended": []}
+    both = threading.Barrier(2, timeout=10)  # the first two tiles only pass it together
+
+    def task(i):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            state["started"].append(i)
+        if i in (5, 3):
+            both.wait()
+        time.sleep(0.02 if i % 2 else 0.005)
+        with lock:
+            state["now"] -= 1
+            state["ended"].append(i)
+        return i * i
+
+    order = [5, 3, 0, 1, 4, 2, 6]
+    got = dict(_in_threads(task, order, 2))
+    assert got == {i: i * i for i in order} and state["most"] == 2
+    assert sorted(state["started"][:2]) == [3, 5]  # dispatched in the order given
+
+    # tile 4 fails at once while tile 1 still runs (until released): raised after 1 has ended, and
+    # tiles 2 and 3 never start
+    release, one_runs = threading.Event(), threading.Event()
+    ran = []
+
+    def task2(i):
+        ran.append(("start", i))
+        if i == 4:
+            one_runs.wait(10)
+            raise InputError("tile 4 failed")
+        one_runs.set()
+        release.wait(10)
+        ran.append(("end", i))
+        return i
+
+    threading.Timer(0.2, release.set).start()
+    with pytest.raises(InputError, match="tile 4 failed"):
+        for _ in _in_threads(task2, [4, 1, 2, 3], 2):
+            pass
+    assert ("end", 1) in ran  # the tile beside the failed one ended before the error was raised
+    assert {i for what, i in ran if what == "start"} == {4, 1}
+
+    main = threading.get_ident()
+    seen = []
+    assert [i for i, _ in _in_threads(lambda i: seen.append(threading.get_ident()) or i, order, 1)] == order
+    assert set(seen) == {main}
+
+
 def test_car_parks_join_the_tile_of_their_centroid():
     # a building in tile (0, 0) and car parks in (0, 0) and (2, 0) of a 100 m grid
     geoms = np.array([_box(10, 10)], dtype=object)

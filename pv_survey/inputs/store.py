@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ class BuildingStore:
     _schema: Any = None
     _columns: list = dataclasses.field(default_factory=list)
     _file: Any = None
+    _read_lock: Any = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def create(cls, directory: str | Path | None = None, *, cell_m: float = STORE_CELL_M) -> "BuildingStore":
@@ -149,7 +151,12 @@ class BuildingStore:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_writer"] = state["_file"] = None  # open files do not travel; readers need the path, boxes, dtypes
+        del state["_read_lock"]
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._read_lock = threading.Lock()
 
     def read(self, bounds, positions=None) -> gpd.GeoDataFrame:
         """The buildings whose bounding box meets ``bounds`` (or those of them at ``positions``).
@@ -174,9 +181,10 @@ class BuildingStore:
         groups = np.flatnonzero((b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0))
         cols = [*self._columns, "geometry", _POS]
         if len(groups):
-            if self._file is None:  # its footer (every row group's statistics) is parsed once per process
-                self._file = pq.ParquetFile(self.path)
-            table = self._file.read_row_groups(groups.tolist(), columns=cols)
+            with self._read_lock:  # one reader, shared by the tiles run in two threads
+                if self._file is None:  # its footer (every row group's statistics) is parsed once per process
+                    self._file = pq.ParquetFile(self.path)
+                table = self._file.read_row_groups(groups.tolist(), columns=cols)
         else:
             table = self._schema.empty_table()
         pos = table.column(_POS).to_numpy()

@@ -125,7 +125,7 @@ def run_size(n: int, *, work: Path, workers: int | None, keep: bool) -> dict:
     res = {
         "n_buildings": n,
         "command": " ".join(cmd[1:]),
-        "mode": f"LocalCluster({workers} workers x 1 thread)" if workers else "tiles in one process (numba threads)",
+        "mode": f"LocalCluster({workers} workers x 1 thread)" if workers else "tiles in one process (two tile threads, numba threads)",
         "wall_s": round(wall, 1),
         "s_per_1000_buildings": round(wall / n * 1000, 3),
         "peak_tree_rss_mb": round(peak / 2 ** 20),

@@ -170,7 +170,8 @@ def plan_tiles(geometry: Any, usable: Any, *, tile_size_m: float, halo_m: float,
 
 def _set_worker_threads() -> None:
     """Let numba use the cores of this dask worker only (threads_per_worker), not all of the machine;
-    the worker's cyclic garbage collector runs as seldom as the driver's (:func:`pipeline.fewer_collections`)."""
+    the worker's cyclic garbage collector runs as seldom as the driver's (:func:`pipeline.fewer_collections`)
+    and its rasterio scratch datasets stay quiet (:func:`pipeline.quiet_scratch_dataset_warnings`)."""
     try:
         from distributed import get_worker
 
@@ -185,6 +186,7 @@ def _set_worker_threads() -> None:
 
     numba.set_num_threads(max(1, min(nthreads, numba.config.NUMBA_NUM_THREADS)))
     gc.set_threshold(pipeline.GC_YOUNG_THRESHOLD, 20, 10)  # a worker process runs tiles only
+    pipeline.quiet_scratch_dataset_warnings()
 
 
 @dataclass

@@ -115,6 +115,25 @@ def fewer_collections():
         gc.set_threshold(*before)
 
 
+def quiet_scratch_dataset_warnings() -> None:
+    """Ignore rasterio's no-geotransform warning from its in-memory scratch datasets, process-wide.
+
+    ``rasterio.features`` (rasterize, shapes) opens its scratch ``MEM`` dataset before setting the
+    transform it was given and silences the resulting ``NotGeoreferencedWarning`` with
+    ``warnings.catch_warnings``. That context manager saves and restores the process's one filter
+    list (Python < 3.14), so when another thread enters and leaves its own (pandas, geopandas, a
+    second tile) the silence is undone and a spurious warning reaches the user. A filter in the list
+    itself, set before the threads start, is kept by every save and restore. Only warnings raised
+    from ``rasterio.features`` are ignored; opening a file without a geotransform still warns.
+    Called by :func:`run_survey` and in each dask worker; idempotent.
+    """
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"rasterio\.features")
+
+
 def release_freed_memory() -> None:
     """Hand the memory the last stage freed back to the operating system (glibc's ``malloc_trim``).
 
@@ -428,6 +447,7 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     """
     from .partition import run_partitioned
 
+    quiet_scratch_dataset_warnings()  # before the tile and writer threads start
     if hourly is not None:
         config = (config or Config()).replace(outputs={"hourly": bool(hourly)})
     if flux is not None:

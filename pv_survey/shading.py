@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -202,10 +201,6 @@ def _shapes(geoms: np.ndarray, values: np.ndarray) -> list:
              values[part_of[p]]) for p, (a, b) in enumerate(zip(first, last)) if b > a]
 
 
-#: Serialises :func:`_burn`'s rasterio calls and their warning filter between threads.
-_BURN_LOCK = threading.Lock()
-
-
 def _burn(geoms: np.ndarray, values: np.ndarray, order: np.ndarray, out: np.ndarray,
           transform: Affine) -> None:
     """Burn ``values`` of ``geoms`` into ``out`` in ``order`` (later shapes overwrite earlier ones).
@@ -213,19 +208,11 @@ def _burn(geoms: np.ndarray, values: np.ndarray, order: np.ndarray, out: np.ndar
     ``rasterio.features.rasterize`` with GDAL's default rule: a cell is burnt when its centre is
     inside the polygon.
     """
-    import warnings
-
-    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.features import rasterize
 
     shapes = _shapes(geoms[order], np.asarray(values)[order])
     if shapes:
-        # one burn at a time (tiles run in two threads): the warning filters are the process's
-        with _BURN_LOCK, warnings.catch_warnings():
-            # rasterio's scratch dataset for a dense tile's shapes warns that it has no geotransform;
-            # the burn uses ``transform`` (seen at 100,000 buildings through the Python API, spurious)
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            rasterize(shapes, out=out, transform=transform)
+        rasterize(shapes, out=out, transform=transform)
 
 
 def dsm_from_buildings(geometry: Any, height_m: Any, *, resolution_m: float = ShadingConfig.dsm_resolution_m,

@@ -344,3 +344,63 @@ def test_fewer_collections_sets_and_restores_the_collector_thresholds():
             assert gone() is None
             raise RuntimeError("stage failed")
     assert gc.get_threshold() == before
+
+
+_RACE_SCRIPT = r"""
+import sys, threading, warnings
+import numpy as np, shapely
+from affine import Affine
+from rasterio.features import rasterize
+from pv_survey.pipeline import quiet_scratch_dataset_warnings
+warnings.simplefilter("always")  # every occurrence printed, not once per place
+quiet_scratch_dataset_warnings()
+stop = False
+def churn():  # another thread entering and leaving catch_warnings, as pandas and geopandas do
+    while not stop:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+t = threading.Thread(target=churn)
+t.start()
+out = np.zeros((40, 40), np.int32)
+for _ in range(3000):
+    rasterize([(shapely.box(1, 1, 20, 20), 1)], out=out, transform=Affine(1, 0, 0, 0, -1, 40))
+stop = True
+t.join()
+print("burnt", int(out.sum()))
+"""
+
+
+def test_scratch_dataset_warning_stays_quiet_beside_another_threads_catch_warnings():
+    """rasterio silences its scratch dataset's no-geotransform warning with catch_warnings, which
+    another thread's catch_warnings undoes (it printed in 1M-building runs with tiles in two
+    threads); the process-wide filter holds while a second thread churns the filter list."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _RACE_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "burnt 361" in proc.stdout  # 19 x 19 cell centres inside the box
+    assert "geotransform" not in proc.stderr, proc.stderr
+
+
+def test_the_quiet_filter_leaves_a_file_without_geotransform_warning(tmp_path):
+    """Only warnings raised from rasterio.features are ignored: opening a raster that has no
+    geotransform (a user's file) still warns."""
+    import warnings
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    from pv_survey.pipeline import quiet_scratch_dataset_warnings
+
+    path = tmp_path / "plain.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8") as dst:
+            dst.write(np.ones((1, 4, 4), np.uint8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_scratch_dataset_warnings()
+        with rasterio.open(path) as src:
+            src.read(1)
+    assert any(issubclass(w.category, NotGeoreferencedWarning) for w in caught)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import io
-import warnings
 
 import numpy as np
 import shapely
@@ -84,7 +83,6 @@ def footprints_png(geometry, classes: np.ndarray, palette: list[tuple[str, float
     from affine import Affine
     from PIL import Image
     from rasterio import features
-    from rasterio.errors import NotGeoreferencedWarning
 
     w, h = int(width_px) * SUPERSAMPLE, int(height_px) * SUPERSAMPLE
     cell = 1.0 / (scale * SUPERSAMPLE)  # metres per raster cell
@@ -96,11 +94,7 @@ def footprints_png(geometry, classes: np.ndarray, palette: list[tuple[str, float
     order = np.argsort(classes[keep], kind="stable")  # higher classes burnt last, on top
     shapes = _burn_shapes(geoms[keep][order], (classes[keep][order] + 1).tolist())
     if keep.any():
-        with warnings.catch_warnings():
-            # rasterio's scratch dataset for a city's millions of shapes warns that it has no
-            # geotransform; the burn uses ``transform`` (seen at 1,000,000 buildings, spurious)
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            features.rasterize(shapes, out=codes, transform=transform, all_touched=True)
+        features.rasterize(shapes, out=codes, transform=transform, all_touched=True)
     lut = np.zeros((len(palette) + 1, 4), dtype=np.uint8)
     for i, (colour, alpha) in enumerate(palette, start=1):
         lut[i] = _rgba(colour, alpha)

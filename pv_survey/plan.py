@@ -596,10 +596,20 @@ def priority_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], years:
     return build, ["; ".join(s) for s in serves], why, notes
 
 
-#: Share of ``plan.milp_time_limit_s`` given to HiGHS with its presolve before it is tried without
-#: (project choice; see :func:`least_cost_schedule`).
+#: Time first given to HiGHS without its presolve in a model of more than
+#: :data:`PRESOLVE_FIRST_MAX_VARIABLES` variables: it proves most of them optimal at once (a
+#: 1,000,000-building city's 17,000 sites, 70,000 variables: 0.5 s, where presolve ran 30 s past a
+#: 15 s limit without a solution). [s] (project choice, measured; see :func:`least_cost_schedule`)
+QUICK_SOLVE_S = 2.0
+#: Models up to this many variables go to HiGHS with its presolve first: it decides them at once
+#: (the demo district, 415 variables: 0.01 s; a pinned 400-building district, 118: 0.1 s, where the
+#: solve without presolve finds the schedule but does not prove it within 2 s). Project choice
+#: between the measured sizes.
+PRESOLVE_FIRST_MAX_VARIABLES = 2_000
+#: Share of ``plan.milp_time_limit_s`` given to HiGHS with its presolve when the quick solve did
+#: not prove the optimum (project choice; see :func:`least_cost_schedule`).
 PRESOLVE_TIME_SHARE = 0.25
-#: Least time given to the solve without presolve when the first took the whole limit. [s]
+#: Least time given to the last solve without presolve when the first ones took the whole limit. [s]
 MIN_SECOND_SOLVE_S = 1.0
 
 
@@ -718,26 +728,36 @@ def least_cost_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], year
     scale = max(float(cost.max()) if nc else 1.0, 1.0)
     c_x = np.repeat(cost / scale, ny) * np.tile(1.0 - 1e-6 * np.arange(ny), nc)
     integrality = np.r_[np.ones(nx + nu), np.zeros(ns)]
-    # HiGHS's presolve decides some models at once (a 400-building district with pins: optimal in
-    # 0.2 s with it, the 60 s limit without) and stalls on others (a city's coverage model, 3,700
-    # sites: 19 of 20 s in presolve, 1 s without). So presolve first, with a share of the time;
-    # then, unless that proved the optimum (or infeasibility), without it for the rest; the better
-    # of the two is kept (measured, README "Plan").
+    # HiGHS without its presolve proves most models optimal at once (a city's coverage model of
+    # 3,700 sites: 1 s; the 1,000,000-building city's 17,000 sites: 0.5 s), where presolve stalls
+    # (19 of 20 s in presolve; 30 s past a 15 s limit without a solution); presolve decides some
+    # other models, small ones, at once. So a large model gets a quick solve without it
+    # (QUICK_SOLVE_S); then, unless a solve proved the optimum (or infeasibility), presolve with a
+    # share of the time, then without it for the rest; the best schedule found is kept (measured,
+    # README "Plan").
     opts = {"mip_rel_gap": float(mip_rel_gap)}
     limit_s = float(time_limit_s)
+
+    steps = [(True, PRESOLVE_TIME_SHARE * limit_s), (False, None)]  # (presolve, seconds; None = the rest)
+    if nv > PRESOLVE_FIRST_MAX_VARIABLES:
+        steps.insert(0, (False, QUICK_SOLVE_S))
 
     def solve(c, s_ub):
         bounds = Bounds(np.zeros(nv), np.r_[np.ones(nx + nu), s_ub])
         t0 = time.perf_counter()
-        first = milp(c, integrality=integrality, bounds=bounds, constraints=cons,
-                     options={**opts, "presolve": True, "time_limit": PRESOLVE_TIME_SHARE * limit_s})
-        if first.status in (0, 2):  # optimal, or proven infeasible
-            return first
-        rest_s = max(limit_s - (time.perf_counter() - t0), MIN_SECOND_SOLVE_S)
-        second = milp(c, integrality=integrality, bounds=bounds, constraints=cons,
-                      options={**opts, "presolve": False, "time_limit": rest_s})
-        found = [r for r in (first, second) if r.x is not None]
-        return min(found, key=lambda r: r.fun) if found else second
+        found = []
+        for presolve, share_s in steps:
+            left_s = limit_s - (time.perf_counter() - t0)
+            run_s = max(left_s, MIN_SECOND_SOLVE_S) if share_s is None else min(share_s, left_s)  # None: the rest
+            if run_s <= 0:
+                continue
+            res = milp(c, integrality=integrality, bounds=bounds, constraints=cons,
+                       options={**opts, "presolve": presolve, "time_limit": run_s})
+            if res.status in (0, 2):  # optimal, or proven infeasible
+                return res
+            found.append(res)
+        with_x = [r for r in found if r.x is not None]
+        return min(with_x, key=lambda r: r.fun) if with_x else found[-1]
 
     status = "optimal"
     res = solve(np.r_[c_x, np.zeros(nu + ns)], np.zeros(ns))

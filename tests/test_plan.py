@@ -641,3 +641,62 @@ def test_plan_summary_names_are_never_blank():
     part = pd.DataFrame({"building_id": ["B1", "B2", "B3"], "name": ["图书馆", "", None],
                          "address": ["", "天河路 2 号", np.nan], "capacity_kwp": [30.0, 20.0, 10.0]})
     assert _site_names(part) == "图书馆 (B1, 30 kWp); 天河路 2 号 (B2, 20 kWp); B3 (B3, 10 kWp)"
+
+
+def _record_milp(monkeypatch, fail_first=False):
+    """Record (presolve, time_limit) of each HiGHS call; ``fail_first``: the first call reports the
+    time limit without a schedule (as presolve did on a 1,000,000-building city)."""
+    import scipy.optimize
+
+    real, calls = scipy.optimize.milp, []
+
+    def milp(c, **kw):
+        calls.append((kw["options"]["presolve"], kw["options"]["time_limit"]))
+        if fail_first and len(calls) == 1:
+            return scipy.optimize.OptimizeResult(status=1, x=None, fun=None, message="Time limit reached")
+        return real(c, **kw)
+
+    monkeypatch.setattr(scipy.optimize, "milp", milp)
+    return calls
+
+
+@pytest.mark.parametrize("fail_first", [False, True])
+def test_least_cost_large_model_solved_first_without_presolve(monkeypatch, fail_first):
+    # 300 sites of 150 kWp (3.5 CNY/W: 525,000 CNY each) and 300 of 100 kWp (4.0 CNY/W: 400,000),
+    # 30,000 kWp by 2030, at most 10,000 kWp a year: the least cost is 200 of the 150 kWp sites,
+    # 105 million CNY. With the per-year limit every site x year is a variable: 600 x 4 = 2,400
+    # (> PRESOLVE_FIRST_MAX_VARIABLES), so HiGHS runs first without its presolve, for
+    # QUICK_SOLVE_S; when that proves nothing, presolve with its share of the limit follows.
+    from pv_survey import plan as plan_mod
+
+    sites = _sites([(f"a{i}", "government", 150, 1100) for i in range(300)]
+                   + [(f"b{i}", "government", 100, 1100) for i in range(300)])
+    calls = _record_milp(monkeypatch, fail_first)
+    r = _plan(sites, _buildings(sites), targets=[TT("cap", 2030, 30_000.0)], max_kwp_per_year=10_000.0,
+              mode="least-cost", milp_time_limit_s=60.0)
+    built = r.plan[r.plan["phase"] != "reserve"]
+    assert built["capex_cny"].sum() == pytest.approx(105e6, rel=1e-6)
+    assert (built["capacity_kwp"] == 150).all() and len(built) == 200
+    assert built.groupby("phase")["capacity_kwp"].sum().max() <= 10_000.0
+    assert calls[0] == (False, plan_mod.QUICK_SOLVE_S)
+    if fail_first:
+        assert calls[1] == (True, pytest.approx(plan_mod.PRESOLVE_TIME_SHARE * 60.0, abs=1.0))
+    else:
+        assert len(calls) == 1
+    assert any("least-cost schedule" in n and ": optimal" in n for n in r.notes)
+
+
+def test_least_cost_small_model_solved_first_with_presolve(monkeypatch):
+    """A model of at most PRESOLVE_FIRST_MAX_VARIABLES goes to presolve first (it decides small
+    models at once); the schedule is the one worked out in test_least_cost_mode_with_pins."""
+    from pv_survey import plan as plan_mod
+
+    sites = _sites([("g1", "government", 500, 1000), ("g2", "government", 300, 1100),
+                    ("s1", "school", 400, 1100), ("c1", "commercial", 600, 1000)])
+    calls = _record_milp(monkeypatch)
+    r = _plan(sites, targets=[T("t", 2030, 1000.0)], mode="least-cost", milp_time_limit_s=60.0)
+    assert calls[0] == (True, plan_mod.PRESOLVE_TIME_SHARE * 60.0)
+    # without pins, class priority: the government sites g1 + g2 give 800 kWp, short of 1,000;
+    # the school may come only after both, the commercial site only after the school, so the
+    # only schedules are {g1, g2, s1} (1,200 kWp) and all four: the least cost is {g1, g2, s1}
+    assert set(r.plan.loc[r.plan["phase"] == "2030", "building_id"]) == {"g1", "g2", "s1"}

@@ -78,3 +78,24 @@ def test_the_picture_is_a_palette_png_with_each_class_opacity():
     assert tuple(img[10, 50]) == (0x40, 0x50, 0x60, round(0.25 * 255))
     assert tuple(img[10, 90]) == (0xA0, 0xB0, 0xC0, round(0.5 * 255))
     assert img[10, 110, 3] == 0  # open ground
+
+
+def test_burning_a_chunk_at_a_time_draws_the_same_picture(monkeypatch):
+    """Overlapping footprints of several classes (and a multipolygon) burnt three at a time give the
+    picture of one burn: later shapes still cover earlier ones across the chunks' seams."""
+    from shapely.geometry import MultiPolygon
+
+    from pv_survey.outputs import rastermap
+
+    rng = np.random.default_rng(7)
+    geoms = [box(x, y, x + w, y + h) for x, y, w, h in rng.uniform([0, 0, 3, 3], [60, 30, 25, 15], (40, 4))]
+    geoms[5] = MultiPolygon([box(1, 1, 9, 9), box(30, 20, 44, 28)])
+    classes = rng.integers(-1, 4, len(geoms))
+    palette = [("#102030", 1.0), ("#405060", 0.25), ("#708090", 0.6), ("#a0b0c0", 0.5)]
+    kw = dict(x0=0.0, y1=50.0, scale=1.3, width_px=110, height_px=65)
+    monkeypatch.setattr(rastermap, "BURN_CHUNK", 10**6)
+    whole = footprints_png(geoms, classes, palette, **kw)
+    monkeypatch.setattr(rastermap, "BURN_CHUNK", 3)
+    chunked = footprints_png(geoms, classes, palette, **kw)
+    assert chunked == whole
+    assert len(set(np.asarray(_decode(whole)).reshape(-1, 4)[:, 3].tolist())) >= 3  # classes overlap visibly

@@ -633,41 +633,42 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
     out = [f'<svg id="plan-map" viewBox="0 0 {width_px} {height_px}" width="100%" role="img" '
            f'aria-label="plan map" style="background:#fbfbf8" data-m-per-unit="{1.0 / s:.6g}" '
            f'data-span-m="{span:.6g}">']
-    p = plan[has_phase] if len(plan) else plan
+    # the plan's rows by mask, not frame copies: a city's plan layer (with outlines) is ~1M rows
+    phases = plan["phase"].astype(str).to_numpy() if len(plan) else np.empty(0, object)
+    drawn = has_phase
     if raster:  # a city: the background is one picture
         from .rastermap import footprints_png
 
-        phase_str = p["phase"].astype(str)
-        built_of = {ph: is_built_phase(ph) for ph in phase_str.unique()}
-        reserve = p[~phase_str.map(built_of).to_numpy(dtype=bool)] if len(p) else p
-        r_colours = phase_colours(reserve["phase"].astype(str)) if len(reserve) else {}
+        built_of = {ph: is_built_phase(ph) for ph in pd.unique(phases[has_phase])}
+        is_reserve = has_phase & ~member(phases, [ph for ph, b in built_of.items() if b])
+        r_phase = pd.Series(phases[is_reserve], dtype=object)
+        r_colours = phase_colours(r_phase) if len(r_phase) else {}
         r_phases = list(r_colours)
         palette = [("#e3e3e3", 1.0), (EXCLUDED_COLOUR, 0.6)] + [(r_colours[ph], 0.45) for ph in r_phases]
         classes = np.where(ok, np.where(excl, 1, 0), -1)
         geoms_all = buildings.geometry.to_numpy()
-        if len(reserve):
+        if len(r_phase):
             code = {ph: 2 + i for i, ph in enumerate(r_phases)}
-            r_geoms = reserve.geometry.to_numpy()
-            r_classes = reserve["phase"].astype(str).map(code).to_numpy(dtype=np.int64)
-            geoms_all = np.concatenate([geoms_all, r_geoms])
-            classes = np.concatenate([classes, r_classes])
+            geoms_all = np.concatenate([geoms_all, plan.geometry.to_numpy()[is_reserve]])
+            classes = np.concatenate([classes, r_phase.map(code).to_numpy(dtype=np.int64)])
         uri = footprints_png(geoms_all, classes, palette, x0=x0, y1=y1, scale=s, width_px=width_px,
                              height_px=height_px)
+        del geoms_all, classes
         out.append(f'<image class="footprints" href="{uri}" x="0" y="0" width="{width_px}" height="{height_px}"/>')
-        p = p.drop(reserve.index) if len(reserve) else p
+        drawn = has_phase & ~is_reserve
     else:
         simple = shapely.simplify(buildings.geometry.to_numpy(), tol, preserve_topology=True)
         ctx_ok = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & ~excl) if use]
         ctx_ex = [_svg_path(g, x0, y1, s) for g, use in zip(simple, ok & excl) if use]
         out += [f'<path d="{"".join(ctx_ok)}" fill="#e3e3e3" stroke="none"/>',
                 f'<path d="{"".join(ctx_ex)}" fill="{EXCLUDED_COLOUR}" fill-opacity="0.6" stroke="none"/>']
+    p = plan[drawn] if len(plan) else plan
     if zones is not None and len(zones):
         out.append(f'<path class="zones" d="{_outline_path(zones.to_numpy(), x0, y1, s)}" fill="none" '
                    f'stroke="#6b6b6b" stroke-width="1" stroke-dasharray="5 3" vector-effect="non-scaling-stroke"/>')
     if boundary is not None and len(boundary):
         out.append(f'<path class="boundary" d="{_outline_path(boundary.to_numpy(), x0, y1, s)}" fill="none" '
                    f'stroke="{BOUNDARY_COLOUR}" stroke-width="2" vector-effect="non-scaling-stroke"/>')
-    legend_plan = plan[has_phase] if len(plan) else plan
     labels: list[str] = []
     if len(p):
         colours = phase_colours(p["phase"].astype(str))
@@ -702,7 +703,7 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
                    + "".join(labels) + "</g>")
     # legend (inside the drawing, so it prints with the map)
     entries = [(c, phase_label(ph), ph) for ph, c in
-               (phase_colours(legend_plan["phase"].astype(str)).items() if len(legend_plan) else [])]
+               (phase_colours(pd.Series(phases[has_phase], dtype=object)).items() if has_phase.any() else [])]
     entries += [("#e3e3e3", bilingual("其他建筑", "other buildings"), ""),
                 (EXCLUDED_COLOUR, bilingual("已排除", "excluded"), "")]
     if boundary is not None and len(boundary):

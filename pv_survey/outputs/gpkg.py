@@ -104,8 +104,12 @@ def _ordered(frame: pd.DataFrame, first: tuple[str, ...], geometry: str | None) 
 
 
 def _scalar_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns GDAL can store: categoricals -> text, lists / dicts -> JSON text, extra geometries dropped."""
-    out = frame.copy()
+    """Columns GDAL can store: categoricals -> text, lists / dicts -> JSON text, extra geometries dropped.
+
+    A shallow copy: the columns that need no change are shared with ``frame``, not copied (a city's
+    layers are hundreds of MB), and the changed ones are new columns of the copy only.
+    """
+    out = frame.copy(deep=False)
     active = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
     for col in list(out.columns):
         if col == active:
@@ -127,7 +131,7 @@ def _with_fid(frame: pd.DataFrame, fid: np.ndarray, columns: list[str], geometry
     for c in columns:
         data[c] = frame[c].to_numpy() if not isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype) \
             else frame[c].array
-    out = pd.DataFrame(data)
+    out = pd.DataFrame(data, copy=False)  # the columns as they are: the caller's frame is a fresh take
     if geometry is None:
         return out
     gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(frame[geometry].to_numpy(), crs=frame.crs).values,

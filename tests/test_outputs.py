@@ -411,6 +411,8 @@ def test_csv_written_in_chunks_is_the_same_bytes(tmp_path, monkeypatch):
     sl = shortlist_frame(make_district()["plan"])
     whole = csv_bytes(sl)
     monkeypatch.setattr(csv_out, "CSV_CHUNK_ROWS", 2)  # 5 listed sites -> chunks of 2, 2, 1
+    assert csv_bytes(sl) == whole  # the lines formatted two rows at a time (csv_lines)
+    assert "".join(csv_out.with_csv_lines(sl)[csv_out.CSV_LINE]).encode() == whole.split(b"\r\n", 1)[1]
     csv_out.write_csv(sl, tmp_path / "list.csv")
     assert (tmp_path / "list.csv").read_bytes() == whole
     assert whole.count(b"\r\n") == len(sl) + 1  # header and one line per site

@@ -297,3 +297,23 @@ def test_plain_words_read_the_targets_table_as_the_plan_writes_it():
                      r".*?50% 建筑 / of the buildings", html)
     assert 'roofs homes: <span class="na">不适用 / n/a</span>' in html and "20% 屋面面积 / of the roof area" in html
     assert "— kWp" not in html
+
+
+def test_monthly_chart_sums_kept_roofs_and_the_planned_buildings_roofs():
+    """Hand sums: kept roofs only (an excluded roof of a planned building is left out), a missing
+    month counts 0, a building with two kept roofs counts both."""
+    import numpy as np
+    import pandas as pd
+
+    from pv_survey.outputs.charts import monthly_mwh
+
+    months = {f"kwh_{m:02d}": [1000.0 * m, 500.0, 2000.0, np.nan] for m in range(1, 13)}
+    roofs = pd.DataFrame({"building_id": pd.array(["A", "A", "B", "C"], dtype="str"),
+                          "excluded_reason": ["", "", "", "shaded"], **months})
+    all_mwh, planned_mwh = monthly_mwh(roofs, ["A", "C"])
+    np.testing.assert_allclose(all_mwh, [(1000.0 * m + 500.0 + 2000.0) / 1000 for m in range(1, 13)])
+    np.testing.assert_allclose(planned_mwh, [(1000.0 * m + 500.0) / 1000 for m in range(1, 13)])
+    none_planned = monthly_mwh(roofs, [])[1]
+    assert (none_planned == 0).all()
+    no_months = monthly_mwh(roofs[["building_id", "excluded_reason"]], ["A"])
+    assert (no_months[0] == 0).all() and (no_months[1] == 0).all()

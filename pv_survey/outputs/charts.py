@@ -480,16 +480,36 @@ def site_curves_png(curves: pd.DataFrame, plan: pd.DataFrame, text: ChartText, *
 # --------------------------------------------------------------------------- monthly
 
 
-def monthly_png(roofs: pd.DataFrame, planned_building_ids, text: ChartText) -> bytes:
-    """Monthly generation of every kept roof and of the planned sites [MWh]."""
+def monthly_mwh(roofs: pd.DataFrame, planned_building_ids) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly generation of every kept roof and of the kept roofs of the planned buildings.
+
+    Parameters
+    ----------
+    roofs : DataFrame
+        ``building_id``, ``excluded_reason`` ('' = kept) and ``kwh_01`` .. ``kwh_12``. [kWh]
+    planned_building_ids : sequence of str
+        Buildings of the plan's build phases.
+
+    Returns
+    -------
+    all_mwh, planned_mwh : numpy.ndarray of 12
+        Sums per month (missing values count 0; zeros without monthly columns). [MWh]
+    """
     cols = [f"kwh_{m:02d}" for m in range(1, 13)]
     kept = roofs["excluded_reason"].fillna("").astype(str).to_numpy() == "" if "excluded_reason" in roofs \
         else np.ones(len(roofs), bool)
     have = [c for c in cols if c in roofs.columns]
-    k = roofs.loc[kept]
+    k = roofs.loc[kept, [*(cols if have else []), "building_id"]]  # the columns summed, not a copy of the roofs
     month = np.zeros(12) if not have else k[cols].astype(float).fillna(0.0).sum().to_numpy() / 1000.0
-    in_plan = k["building_id"].isin(set(planned_building_ids)).to_numpy() if len(k) else np.zeros(0, bool)
+    in_plan = member(k["building_id"], pd.unique(pd.Series(planned_building_ids, dtype=object).astype(str))) \
+        if len(k) else np.zeros(0, bool)
     month_p = np.zeros(12) if not have else k.loc[in_plan, cols].astype(float).fillna(0.0).sum().to_numpy() / 1000
+    return month, month_p
+
+
+def monthly_png(roofs: pd.DataFrame, planned_building_ids, text: ChartText) -> bytes:
+    """Monthly generation of every kept roof and of the planned sites [MWh] (:func:`monthly_mwh`)."""
+    month, month_p = monthly_mwh(roofs, planned_building_ids)
     labels = [f"{m}月" if text.cjk else _MONTHS_EN[m - 1] for m in range(1, 13)]
     x = np.arange(12)
     with text.rc():

@@ -68,3 +68,21 @@ def test_python_api_runs_a_survey(tmp_path):
     res = pv_survey.run_survey(cfg, out_dir=tmp_path / "o")
     assert res.summary["buildings_in"] == 40
     assert len(res.plan.targets) == 3 and (tmp_path / "o" / "survey.gpkg").is_file()
+
+
+def test_run_summary_says_why_a_share_target_has_no_number():
+    """A coverage target over no buildings (the real Huacheng OSM sample has no new public or
+    factory building) has no share: the summary says so instead of printing 'nan%'."""
+    from pv_survey.cli.run import format_summary
+
+    summary = {"name": "t", "buildings_in": 3, "buildings_with_site": 1, "roofs_kept": 1, "roofs_total": 2,
+               "excluded_by_reason": {}, "total_capacity_kwp": 10.0, "existing_kwp": 0.0, "annual_mwh": 11.0,
+               "targets": [
+                   {"target": "cov", "year": 2025, "due_year": 2027, "passed": True, "unit": "buildings",
+                    "required": 0.5, "achieved_plan": float("nan"), "met": "n/a"},
+                   {"target": "cap", "year": 2030, "due_year": 2030, "passed": False, "unit": "kWp",
+                    "required": 6000.0, "achieved_plan": 6788.0, "met": "yes"}]}
+    text = format_summary(summary)
+    assert "nan" not in text
+    assert "cov (by 2027): required 50%, achieved none (no buildings in the target's set) -> n/a (year passed)" in text
+    assert "cap (by 2030): required 6,000 kWp, achieved 6,788 kWp -> MET" in text

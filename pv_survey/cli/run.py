@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -72,8 +73,10 @@ def format_summary(summary: dict) -> str:
         unit = t.get("unit", "kWp")
         req, ach = (t["required"], t["achieved_plan"]) if "required" in t else (t["required_kwp"], t["achieved_kwp"])
         fmt = (lambda v: f"{v:,.0f} kWp") if unit == "kWp" else (lambda v: f"{v:.0%}")
+        # a share of no buildings is no number: say why rather than print 'nan%'
+        got = fmt(ach) if ach is not None and math.isfinite(float(ach)) else "none (no buildings in the target's set)"
         lines.append(f"    {t['target']} (by {t.get('due_year', t['year'])}): required {fmt(req)}, "
-                     f"achieved {fmt(ach)} -> {met}")
+                     f"achieved {got} -> {met}")
     for name, tot in (summary.get("resources") or {}).items():
         lines.append(f"  {name} (reported separately)      {tot['capacity_kwp']:>12,.1f} kWp, "
                      f"{tot['annual_mwh']:,.1f} MWh/yr, {tot['n_kept']:,} of {tot['n_total']:,} usable")

@@ -654,7 +654,7 @@ def plan_map_svg(buildings: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, width_p
            f'aria-label="plan map" style="background:#fbfbf8" data-m-per-unit="{1.0 / s:.6g}" '
            f'data-span-m="{span:.6g}">']
     # the plan's rows by mask, not frame copies: a city's plan layer (with outlines) is ~1M rows
-    phases = plan["phase"].astype(str).to_numpy() if len(plan) else np.empty(0, object)
+    phases = plan["phase"].astype(str).to_numpy() if "phase" in plan else np.full(len(plan), "", dtype=object)
     drawn = has_phase
     if raster:  # a city: the background is one picture
         from .rastermap import footprints_png

@@ -317,3 +317,21 @@ def test_monthly_chart_sums_kept_roofs_and_the_planned_buildings_roofs():
     assert (none_planned == 0).all()
     no_months = monthly_mwh(roofs[["building_id", "excluded_reason"]], ["A"])
     assert (no_months[0] == 0).all() and (no_months[1] == 0).all()
+
+
+def test_plan_map_without_a_phase_column_draws_the_footprints():
+    """A plan frame without ``phase`` (a notebook user's own table) draws every footprint as
+    'other buildings', as vectors and as the city picture, with no build-year marker."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from pv_survey.outputs.charts import plan_map_svg
+
+    b = gpd.GeoDataFrame({"building_id": ["a", "b"], "excluded_reason": ["", ""]},
+                         geometry=[box(0, 0, 10, 10), box(20, 0, 30, 10)], crs="EPSG:4547")
+    p = gpd.GeoDataFrame({"building_id": ["a"], "rank": [1], "capacity_kwp": [5.0]},
+                         geometry=[box(0, 0, 10, 10)], crs="EPSG:4547")
+    vector = plan_map_svg(b, p)
+    picture = plan_map_svg(b, p, max_vector_footprints=0)
+    assert 'fill="#e3e3e3"' in vector and 'class="mk"' not in vector
+    assert 'class="footprints"' in picture and 'class="mk"' not in picture

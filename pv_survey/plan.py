@@ -597,9 +597,10 @@ def priority_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], years:
 
 
 #: Time first given to HiGHS without its presolve in a model of more than
-#: :data:`PRESOLVE_FIRST_MAX_VARIABLES` variables: it proves most of them optimal at once (a
-#: 1,000,000-building city's 17,000 sites, 70,000 variables: 0.5 s, where presolve ran 30 s past a
-#: 15 s limit without a solution). [s] (project choice, measured; see :func:`least_cost_schedule`)
+#: :data:`PRESOLVE_FIRST_MAX_VARIABLES` variables: it proves some large models optimal at once (a
+#: 1,000,000-building city's 17,000 sites, 70,000 variables: 0.5 s, where the solve with presolve
+#: took 29.9 s on a 15 s limit and found no solution). [s] (project choice, measured; see
+#: :func:`least_cost_schedule`)
 QUICK_SOLVE_S = 2.0
 #: Models up to this many variables go to HiGHS with its presolve first: it decides them at once
 #: (the demo district, 415 variables: 0.01 s; a pinned 400-building district, 118: 0.1 s, where the
@@ -728,9 +729,9 @@ def least_cost_schedule(ranked: pd.DataFrame, bases: Sequence[TargetBasis], year
     scale = max(float(cost.max()) if nc else 1.0, 1.0)
     c_x = np.repeat(cost / scale, ny) * np.tile(1.0 - 1e-6 * np.arange(ny), nc)
     integrality = np.r_[np.ones(nx + nu), np.zeros(ns)]
-    # HiGHS without its presolve proves most models optimal at once (a city's coverage model of
+    # HiGHS without its presolve proves some large models optimal at once (a city's coverage model of
     # 3,700 sites: 1 s; the 1,000,000-building city's 17,000 sites: 0.5 s), where presolve stalls
-    # (19 of 20 s in presolve; 30 s past a 15 s limit without a solution); presolve decides some
+    # (19 of 20 s in presolve; 29.9 s on a 15 s limit, no solution); presolve decides some
     # other models, small ones, at once. So a large model gets a quick solve without it
     # (QUICK_SOLVE_S); then, unless a solve proved the optimum (or infeasibility), presolve with a
     # share of the time, then without it for the rest; the best schedule found is kept (measured,

@@ -258,7 +258,8 @@ def csv_lines(frame: pd.DataFrame) -> np.ndarray:
         return frame[CSV_LINE].to_numpy(dtype=object)
     out = np.empty(len(frame), dtype=object)
     # CSV_CHUNK_ROWS rows at a time: the cells of every column are Python strings until joined
-    # (~2 GB for a 1,000,000-site plan at once, against the lines' ~0.3 GB)
+    # (all 1,000,000 sites of a plan at once: the driver's memory rose 1.9 GB, sampled; README
+    # "Measured performance")
     for a in range(0, len(frame), CSV_CHUNK_ROWS):
         part = frame.iloc[a:a + CSV_CHUNK_ROWS]
         cols = [_cells(part[c].reset_index(drop=True), kind) for c, kind in SHORTLIST_COLUMNS]

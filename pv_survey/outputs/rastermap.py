@@ -22,8 +22,9 @@ __all__ = ["footprints_png", "SUPERSAMPLE"]
 SUPERSAMPLE = 2
 
 
-#: Footprints handed to GDAL's rasteriser at a time (project choice: the coordinate lists of a
-#: 1,000,000-footprint map were ~1.5 GB held at once, see README "Measured performance").
+#: Footprints handed to GDAL's rasteriser at a time (project choice: a 1,000,000-footprint map's
+#: coordinate lists and GDAL's copies of them were all held at once; with chunks the map adds no
+#: visible peak to the driver's memory, sampled, README "Measured performance").
 BURN_CHUNK = 50_000
 
 

@@ -648,8 +648,10 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
     PVSurveyError
         Whatever a stage raises (a tile's error names the tile).
     """
-    from .pipeline import LayoutSpooler, _Timer, finish_survey, resolve_inputs, start_run
+    from .pipeline import (LayoutSpooler, _Timer, finish_survey, quiet_scratch_dataset_warnings, resolve_inputs,
+                           start_run)
 
+    quiet_scratch_dataset_warnings()  # before the tile and writer threads start
     cfg = resolve_inputs(config or Config())
     timer = _Timer()
     started = datetime.now(timezone.utc)

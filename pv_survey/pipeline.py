@@ -28,6 +28,7 @@ from .config import Config, config_to_dict
 from .data_files import data_dir
 from .accounting import check_accounting
 from .sites import annotate_buildings, sites_from_roofs
+from .memory import release_freed_memory  # noqa: F401 - called between stages, and by name
 from .errors import InputError
 
 log = logging.getLogger("pv_survey")
@@ -133,25 +134,6 @@ def quiet_scratch_dataset_warnings() -> None:
     from rasterio.errors import NotGeoreferencedWarning
 
     warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"rasterio\.features")
-
-
-def release_freed_memory() -> None:
-    """Hand the memory the last stage freed back to the operating system (glibc's ``malloc_trim``).
-
-    A city's intermediate tables (the windows of the buildings file, the tiles' frames once
-    merged, the plan's working copies) are freed into the C allocator, which keeps most of it for
-    reuse: the process's resident memory, and the next stage's peak on top of it, stay as high as
-    the largest stage so far. Called between the stages of a run; a no-op without glibc (macOS,
-    Windows, musl).
-    """
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        pass
 
 
 def file_sha256(path: str | Path) -> str | None:

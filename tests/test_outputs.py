@@ -425,6 +425,39 @@ def test_csv_written_in_chunks_is_the_same_bytes(tmp_path, monkeypatch):
         assert lists[name].index.equals(sl.index[pos]), name
 
 
+def test_csv_lists_written_side_by_side_are_each_lists_bytes(tmp_path, monkeypatch):
+    """Several lists in one pass (write_csv_lists, chunks of 2 sites): each file is the bytes of its
+    list written alone; each listed site is formatted once; a list without rows is its header; a
+    failed file names its list; rows out of rank order are refused."""
+    from pv_survey.outputs import csv_out
+
+    sl = shortlist_frame(make_district()["plan"])
+    monkeypatch.setattr(csv_out, "CSV_CHUNK_ROWS", 2)
+    lists = {"all": np.arange(5), "odd": np.array([1, 3]), "tail": np.array([2, 3, 4]), "none": np.array([], int),
+             "last": np.array([4])}
+    formatted = []
+    real_lines = csv_out.csv_lines
+    monkeypatch.setattr(csv_out, "csv_lines", lambda f: (formatted.extend(f.index), real_lines(f))[1])
+    csv_out.write_csv_lists(sl, {n: (tmp_path / f"{n}.csv", r) for n, r in lists.items()})
+    assert sorted(formatted) == list(sl.index)  # every site once, though 'all' and the others overlap
+    monkeypatch.setattr(csv_out, "csv_lines", real_lines)
+    for n, rows in lists.items():
+        assert (tmp_path / f"{n}.csv").read_bytes() == csv_bytes(sl.iloc[rows]), n
+    assert (tmp_path / "none.csv").read_bytes().count(b"\r\n") == 1
+    with pytest.raises(ValueError, match="tail: the rows of a list must ascend"):
+        csv_out.write_csv_lists(sl, {"tail": (tmp_path / "x.csv", np.array([3, 2]))})
+
+    def create(path):
+        if path.name == "odd.csv":
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, "wb")
+
+    monkeypatch.setattr(csv_out, "_create", create)
+    with pytest.raises(csv_out.ListWriteError) as err:
+        csv_out.write_csv_lists(sl, {n: (tmp_path / f"{n}.csv", r) for n, r in lists.items()})
+    assert err.value.name == "odd" and err.value.errno == 13 and isinstance(err.value.__cause__, PermissionError)
+
+
 def test_csv_numbers_round_as_python_round_and_lines_are_reused(tmp_path):
     """Cells: correctly rounded half to even on the binary value (Python's round), never "-0";
     a frame carrying its formatted lines (with_csv_lines) gives the same bytes in every list."""

@@ -245,12 +245,14 @@ def test_a_failure_here_ends_the_child_and_removes_the_scratch(tmp_path, scratch
     real = xlsx_process.XlsxProcess.write
     monkeypatch.setattr(xlsx_process.XlsxProcess, "write", lambda self, sl: (handed.append(self.pid), real(self, sl)))
 
-    def full(frame, path, rows=None):
+    from pv_survey.outputs import csv_out
+
+    def full(path):
         if fault == "Ctrl-C":
             raise KeyboardInterrupt
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(outputs_mod, "write_csv", full)
+    monkeypatch.setattr(csv_out, "_create", full)
     out = tmp_path / "run"
     if fault == "Ctrl-C":
         with pytest.raises(KeyboardInterrupt):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from pv_survey import pipeline
 from pv_survey.config import Config
 from pv_survey.errors import ConfigError, InputError
-from pv_survey.partition import HALO_MARGIN_CELLS, assess_tile, plan_tiles, run_partitioned
+from pv_survey.partition import HALO_MARGIN_CELLS, assess_tile, plan_tiles, run_partitioned, share_footprints
 from pv_survey.pipeline import DEFAULT_BUILDINGS, DEFAULT_PARKING, run_survey
 from pv_survey.sites import capacity_yield_curves
 
@@ -148,6 +148,32 @@ def test_car_parks_join_the_tile_of_their_centroid():
     # the car-park-only tile has no core but the building 210 m west of the lot in its 215 m halo
     assert tiles[1].core.tolist() == [] and tiles[1].parking.tolist() == [1] and tiles[1].halo.tolist() == [0]
     assert tiles[1].bounds == (230.0, 10.0, 250.0, 30.0)
+
+
+def test_share_footprints_replaces_identical_copies_only():
+    """A tile's roof identical to its footprint takes the city table's polygon; a roof that differs
+    (a half of a gable, a 3D copy, a shifted ring start) keeps its own; roofs of buildings outside
+    the core are left alone."""
+    import pickle
+
+    city = np.array([_box(0, 0), _box(20, 0), shapely.force_3d(_box(40, 0), 5.0), _box(60, 0), _box(80, 0)],
+                    dtype=object)
+    ids = pd.Series(["A", "B", "C", "D", "E"])
+    copies = pickle.loads(pickle.dumps(city))  # what a tile read from the store holds
+    half = shapely.box(20, 0, 25, 10)
+    d_turned = shapely.Polygon([(70, 10), (60, 10), (60, 0), (70, 0), (70, 10)])  # same square, another start
+    roofs = gpd.GeoDataFrame({"building_id": ["A", "B", "B", "C", "D", "E"]},
+                             geometry=[copies[0], half, copies[1], shapely.force_2d(copies[2]), d_turned, copies[4]],
+                             crs="EPSG:4547")
+    before = roofs.geometry.to_numpy().copy()
+    n = share_footprints(roofs, city, ids, np.array([0, 1, 2, 3]))  # E is not in this tile's core
+    got = roofs.geometry.to_numpy()
+    assert n == 2
+    assert got[0] is city[0] and got[2] is city[1]
+    for i in (1, 3, 4, 5):
+        assert got[i] is before[i]
+    assert shapely.equals_identical(got, before).all()  # the same geometries either way
+    assert share_footprints(None, city, ids, np.array([0])) == 0
 
 
 # --------------------------------------------------------------------------- demo subset, end to end
@@ -362,6 +388,12 @@ def test_buildings_read_in_windows_tiles_read_the_store(all_kinds, one_piece, mo
         _assert_same_layer(layers[name], res.layers[name])
     one_go, _, _ = pipeline.load_inputs(pipeline.resolve_inputs(all_kinds))
     assert res.buildings["building_id"].tolist() == one_go["building_id"].tolist()
+    # the flat roofs read from the store hold the city table's footprint objects, not copies
+    flat = (res.roofs["plane_source"] == "footprint (flat)").to_numpy()
+    assert flat.sum() >= 50
+    own = res.buildings.geometry.to_numpy()[pd.Index(res.buildings["building_id"]).get_indexer(res.roofs["building_id"])]
+    shared = np.array([a is b for a, b in zip(res.roofs.geometry.to_numpy(), own)])
+    assert shared[flat].all() and not shared[~flat].any()
 
 
 def test_buildings_read_in_windows_on_a_local_cluster(all_kinds, one_piece):

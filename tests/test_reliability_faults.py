@@ -112,16 +112,32 @@ def _inject(monkeypatch, step: str, code: int, name: str) -> dict:
 
         monkeypatch.setattr(gpkg_mod.pyogrio, "write_dataframe", write_dataframe)
     elif step == "write" and name.startswith("shortlist") and name.endswith(".csv"):
-        real = outputs_mod.write_csv  # the shortlists are written chunk by chunk
+        from pv_survey.outputs import csv_out
 
-        def write_csv(frame, path, rows=None):
-            if _is_temp_of(Path(path), name) and not hits["n"]:
+        real = csv_out._create  # the shortlists are written side by side, chunk by chunk
+
+        class Failing:
+            """The list's file: its first bytes reach the disk, then the write fails."""
+
+            def __init__(self, path):
+                self.fh = real(path)
+
+            def write(self, data):
                 hits["n"] += 1
-                Path(path).write_bytes(b"\xef\xbb\xbf")  # the first bytes reached the disk
-                raise _oserror(code, Path(path))
-            return real(frame, path, rows=rows)
+                self.fh.write(data[:3])
+                self.fh.flush()
+                raise _oserror(code, Path(self.fh.name))
 
-        monkeypatch.setattr(outputs_mod, "write_csv", write_csv)
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.fh.close()
+
+        def create(path):
+            return Failing(path) if _is_temp_of(Path(path), name) and not hits["n"] else real(path)
+
+        monkeypatch.setattr(csv_out, "_create", create)
     elif step == "write":
         real = Path.write_bytes
 

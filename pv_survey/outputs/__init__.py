@@ -36,10 +36,11 @@ import pandas as pd
 
 from ..config import OutputsConfig
 from ..errors import OutputError
+from ..memory import release_freed_memory
 from .atomic import Staging, atomic_path, existing_outputs, prepare_out_dir, write_failure
 from . import charts as charts_mod
 from .charts import ChartText, cjk_font
-from .csv_out import shortlist_frame, shortlist_rows, with_csv_lines, write_csv
+from .csv_out import ListWriteError, shortlist_frame, shortlist_rows, write_csv_lists
 from .gpkg import gpkg_timestamp, layer_builders, plan_layer, result_layers, write_gpkg
 from .gpkg_process import GpkgProcess, use_process
 from . import xlsx_process
@@ -238,6 +239,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
 
         if child is not None:
             child.write(layers)  # one layer in memory at a time, handed over as a scratch file
+            release_freed_memory()  # the layers built for it, before the lists and the report
         else:  # survey.gpkg first, then the other files: one working set at a time
             try:
                 write_gpkg(gpkg_tmp, layers, crs=crs, timestamp=stamp)  # one layer in memory at a time
@@ -301,14 +303,13 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
     sl = shortlist_frame(plan_l)  # once, for the CSV lists, the workbook and the index
     if xlsx_child is not None:
         xlsx_child.write(sl)  # the workbook is written by the child from here on
-    # each site's CSV line is formatted once: a site is in up to three lists (all, its year, its class)
-    lined = with_csv_lines(sl)
-    for name, rows in shortlist_rows(plan_l, shortlist_size=shortlist_size, shortlist=lined).items():
-        try:  # chunk by chunk: a city's reserve list runs to hundreds of MB
-            write_csv(lined, st.temp(name), rows=rows)
-        except OSError as exc:
-            raise OutputError(write_failure(out / name, "writing", exc)) from exc
-    del lined  # the formatted lines of every site: not needed by the workbook and the report
+    # every list in one pass over the sites, chunk by chunk: each site's CSV line is formatted once (a
+    # site is in up to three lists: all, its year, its class) and a chunk's lines are held at a time
+    lists = shortlist_rows(plan_l, shortlist_size=shortlist_size, shortlist=sl)
+    try:
+        write_csv_lists(sl, {name: (st.temp(name), rows) for name, rows in lists.items()})
+    except ListWriteError as exc:
+        raise OutputError(write_failure(out / exc.name, "writing", exc.__cause__)) from exc.__cause__
     if xlsx_child is None:
         put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
                                                max_rows=workbook_max_rows, shortlist=sl))

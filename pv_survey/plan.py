@@ -111,6 +111,8 @@ SITE_COLUMNS = (
     "capacity_kwp", "annual_kwh", "specific_yield_kwh_kwp", "usable_area_m2", "module_area_m2",
     "roof_area_m2",
 )
+#: Site columns the plan shows but never reads (joined to the plan at its end, :func:`build_plan`).
+_SHOWN_COLUMNS = ("name", "owner", "address")
 _SITE_NUMERIC = ("existing_pv_kwp", "capacity_kwp", "annual_kwh", "specific_yield_kwh_kwp",
                  "usable_area_m2", "module_area_m2", "roof_area_m2")
 _SITE_REQUIRED = ("building_id", "category", "capacity_kwp", "annual_kwh", "specific_yield_kwh_kwp",
@@ -834,20 +836,28 @@ def _serves_why(ranked: pd.DataFrame, build: np.ndarray, bases: Sequence[TargetB
 
 def _order_plan(ranked: pd.DataFrame, build: np.ndarray, serves, why, existing_kwp: float,
                 passed_years: dict[str, int]) -> pd.DataFrame:
-    """Rows by build year then priority rank, then reserve, then pinned out; cumulative kWp."""
-    df = ranked.copy()
-    df["priority_rank"] = df["rank"].astype(int)
+    """Rows by build year then priority rank, then reserve, then pinned out; cumulative kWp.
+
+    The rows are put in order once (one copy of ``ranked``: a city's sites, ~0.45 GB at 1,000,000
+    buildings), the new columns computed in that order.
+    """
+    build = np.asarray(build)
+    is_out = ranked["pinned"].astype(str).to_numpy() == "out"
+    prank = ranked["rank"].astype(int).to_numpy()
+    key = np.where(build > 0, build, np.where(is_out, 10**6, 10**5))
+    order = np.lexsort((prank, key))  # stable: build year, then priority rank, then the ranked order
+    build, is_out = build[order], is_out[order]
+    serves = np.asarray(list(serves), dtype=object)[order]
+    why = np.asarray(list(why), dtype=object)[order]
+    df = ranked.iloc[order].reset_index(drop=True)
+    df["priority_rank"] = prank[order]
     df["build_year"] = pd.array([int(y) if y else pd.NA for y in build], dtype="Int64")
-    is_out = df["pinned"].astype(str).to_numpy() == "out"
     df["phase"] = np.where(build > 0, build.astype(str), np.where(is_out, PINNED_OUT, RESERVE)).astype(object)
     df["serves"] = list(serves)
     df["why"] = [w if w else ("pinned out by the planner" if o else "reserve: no target needs it")
                  for w, o in zip(why, is_out)]
     df["closes_passed"] = [", ".join(str(passed_years[s]) for s in sv.split("; ") if s in passed_years)
                            for sv in df["serves"]]
-    key = np.where(build > 0, build, np.where(is_out, 10**6, 10**5))
-    df["_k"] = key
-    df = df.sort_values(["_k", "priority_rank"], kind="mergesort").drop(columns="_k").reset_index(drop=True)
     cap = np.where(df["pinned"].to_numpy() == "out", 0.0, df["capacity_kwp"].to_numpy(float))
     df["cumulative_kwp"] = np.where(df["pinned"].to_numpy() == "out", np.nan, existing_kwp + np.cumsum(cap))
     df["rank"] = np.arange(1, len(df) + 1)
@@ -1231,6 +1241,12 @@ def category_shares_table(plan: pd.DataFrame, buildings: pd.DataFrame, *, groups
     return pd.DataFrame(rows, columns=cols)
 
 
+#: Columns of a plan :func:`mode_comparison` needs besides ``phase``: the ones :func:`_order_plan`
+#: and the constraint-held sites read, then the totals' (:func:`pv_survey.economics.economics_totals`).
+_COMPARED_COLUMNS = ["building_id", "pinned", "rank", "capacity_kwp", "annual_kwh", "capex_cny", "opex_cny_per_yr",
+                     "npv_cny", "co2_avoided_t_per_yr"]
+
+
 def mode_comparison(plans: dict[str, pd.DataFrame], *, phases: Sequence[Phase], used: str,
                     params: EconomicsParams) -> pd.DataFrame:
     """Totals per phase and over all phases for each mode.
@@ -1243,9 +1259,10 @@ def mode_comparison(plans: dict[str, pd.DataFrame], *, phases: Sequence[Phase], 
     """
     rows = []
     labels = [p.label for p in phases]
+    need = _COMPARED_COLUMNS[3:]  # the columns the totals read (economics_totals), not a copy per phase
     for mode, plan in plans.items():
         for lab in [*labels, "all phases"]:
-            part = plan[plan["phase"].isin(labels if lab == "all phases" else [lab])]
+            part = plan.loc[plan["phase"].isin(labels if lab == "all phases" else [lab]).to_numpy(), need]
             tot = economics_totals(part, params)
             tot.pop("co2_avoided_lifetime_t")
             rows.append({"mode": mode, "used": mode == used, "phase": lab, **tot})
@@ -1329,6 +1346,10 @@ def build_plan(
 
     notes: list[str] = []
     df = _check_sites(sites)
+    # names, owners and addresses are only shown: they join the plan at the end rather than ride in each
+    # of its working copies (the ranking, each mode's plan; 1,000,000 sites: ~0.12 GB a copy)
+    shown = df[list(_SHOWN_COLUMNS)]
+    df = df.drop(columns=list(_SHOWN_COLUMNS))
     if buildings is not None:
         bld = _check_buildings(buildings)
         existing_kwp = float(bld["existing_pv_kwp"].sum())
@@ -1406,7 +1427,13 @@ def build_plan(
     passed_years = {s.name: s.year for s in passed}
     build_p, serves_p, why_p, pnotes = priority_schedule(ranked, bases, years, **lim)
     notes += pnotes
-    plans = {"priority": _order_plan(ranked, build_p, serves_p, why_p, existing_kwp, passed_years)}
+
+    def rows_of(m: str) -> pd.DataFrame:
+        # the mode not used is only compared (mode_comparison): its plan carries the columns compared,
+        # not a second copy of a city's sites (1,000,000 buildings: ~0.4 GB)
+        return ranked if m == mode else ranked[_COMPARED_COLUMNS]
+
+    plans = {"priority": _order_plan(rows_of("priority"), build_p, serves_p, why_p, existing_kwp, passed_years)}
     build_l, lc_status = least_cost_schedule(ranked, bases, years, time_limit_s=time_limit_s, **lim)
     if build_l is None:
         notes.append(f"least-cost schedule: {lc_status}; the priority schedule stands in for it")
@@ -1414,7 +1441,7 @@ def build_plan(
     else:
         notes.append(f"least-cost schedule over {len(years)} build years ({years[0]}-{years[-1]}): {lc_status}")
     serves_l, why_l = _serves_why(ranked, build_l, bases, years)
-    plans["least-cost"] = _order_plan(ranked, build_l, serves_l, why_l, existing_kwp, passed_years)
+    plans["least-cost"] = _order_plan(rows_of("least-cost"), build_l, serves_l, why_l, existing_kwp, passed_years)
     if len(held):  # constraint-held sites (issue 16) stay in reserve, with their reason
         reason = df.set_index("building_id")["constraint_reason"].astype(str)
         for key, p in plans.items():
@@ -1422,8 +1449,18 @@ def build_plan(
             p.loc[is_held, "phase"] = RESERVE
             p.loc[is_held, "pinned"] = ""
             p.loc[is_held, "why"] = "reserve: " + p.loc[is_held, "building_id"].map(reason)
+        del p
 
-    plan = plans[mode]
+    # the other mode's plan and the ranking go before the plan's columns are put in order (a city's
+    # sites are copied in each: 1,000,000 buildings, ~0.45 GB a copy)
+    comparison = mode_comparison(plans, phases=phases, used=mode, params=params)
+    plan = plans.pop(mode)
+    del plans, ranked
+    at = pd.Index(df["building_id"]).get_indexer(plan["building_id"])
+    del df
+    for c in _SHOWN_COLUMNS:
+        plan[c] = shown[c].array.take(at)
+    del shown
     lead = ("priority_class", "class_rank", "score", "priority_rank", "rank", "cumulative_kwp", "build_year",
             "phase", "serves", "why", "pinned", "closes_passed")
     cols = [c for c in SITE_COLUMNS if c in plan.columns]
@@ -1450,7 +1487,6 @@ def build_plan(
     else:
         cov = pd.DataFrame()
         shares = pd.DataFrame()
-    comparison = mode_comparison(plans, phases=phases, used=mode, params=params)
     notes.append(f"within a class, sites are ordered by {score_basis}; mode: {mode}")
     notes.append(f"CO2 avoided uses {params.grid_emission_factor_t_per_mwh} tCO2/MWh "
                  f"({params.grid_emission_factor_source or 'source not given'})")

@@ -852,3 +852,22 @@ def test_building_without_geometry_and_progress(tmp_path):
     assert len(b) == 8 and b.loc[b["building_id"] == "B007", "geometry"].isna().all()
     assert calls == [("outputs", i, 7) for i in range(1, 8)]  # 7 steps: gpkg, lists, charts, report, md, index, manifest
     assert pyogrio.get_gdal_config_option("OGR_CURRENT_DATE") is None  # GDAL setting restored
+
+
+def test_layers_of_tables_already_in_order_share_their_columns():
+    """buildings_layer / roofs_layer of a table in id order take its columns as they are (a city's
+    table is not copied); shuffled, the same layer comes out, from a copy; the table is unchanged."""
+    from pv_survey.outputs.gpkg import buildings_layer, roofs_layer
+
+    d = make_district()
+    for build, frame, key in ((buildings_layer, d["buildings"], "building_id"), (roofs_layer, d["roofs"], "roof_id")):
+        ordered = frame.iloc[np.argsort(frame[key].astype(str).to_numpy(), kind="stable")].reset_index(drop=True)
+        before = ordered.copy()
+        a = build(ordered)
+        assert np.shares_memory(a["capacity_kwp"].to_numpy(), ordered["capacity_kwp"].to_numpy())
+        b = build(ordered.sample(frac=1.0, random_state=3))
+        assert not np.shares_memory(b["capacity_kwp"].to_numpy(), ordered["capacity_kwp"].to_numpy())
+        pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
+        with pytest.raises(ValueError, match="read-only"):
+            a.loc[a.index[0], "capacity_kwp"] = -1.0  # a write in place is refused, not passed to the table
+        pd.testing.assert_frame_equal(ordered, before)

@@ -259,6 +259,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
                            layers=list(layers), sheets=workbook_sheets(plan_l, shortlist=sl))
         put("README.txt", index.encode("utf-8-sig"))
+        if child is not None or xlsx_child is not None:
+            release_freed_memory()  # the lists', charts' and report's working memory, while the children end
         for writer in (child, xlsx_child):
             if writer is not None:
                 writer.wait()  # nothing is put in place unless survey.gpkg and shortlists.xlsx were written
@@ -310,6 +312,7 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
         write_csv_lists(sl, {name: (st.temp(name), rows) for name, rows in lists.items()})
     except ListWriteError as exc:
         raise OutputError(write_failure(out / exc.name, "writing", exc.__cause__)) from exc.__cause__
+    release_freed_memory()  # the lists' chunks, before the workbook, charts and report take theirs
     if xlsx_child is None:
         put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
                                                max_rows=workbook_max_rows, shortlist=sl))
@@ -322,6 +325,7 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
                            existing_kwp=existing, text=text, typical_day=day_kw,
                            curves=_report_curves((extra_layers or {}).get("site_curves"), plan_l))
     put("cumulative_capacity.png", charts["cumulative"])
+    release_freed_memory()  # the charts' tables, before the report's map
     tick()
     html = report_html(summary=summary, targets=targets, coverage=coverage, category_shares=category_shares,
                        plan=plan_l, buildings=buildings, charts=charts,

@@ -125,17 +125,26 @@ def _scalar_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _in_order(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """``frame``'s rows in ``order`` (positions); ``frame`` itself when it is already in that order (a
+    city's buildings and roofs usually are: no copy of a table of hundreds of MB)."""
+    return frame if np.array_equal(order, np.arange(len(frame))) else frame.iloc[order]
+
+
 def _with_fid(frame: pd.DataFrame, fid: np.ndarray, columns: list[str], geometry: str | None,
               crs) -> pd.DataFrame:
+    """The layer: ``fid`` and ``columns`` of ``frame`` (shared, not copied: a layer is only read; its
+    numeric columns are pandas' read-only views, so a write in place would raise, not change ``frame``),
+    the geometry in ``crs``."""
     data = {"fid": np.asarray(fid, dtype=np.int64)}
     for c in columns:
         data[c] = frame[c].to_numpy() if not isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype) \
             else frame[c].array
-    out = pd.DataFrame(data, copy=False)  # the columns as they are: the caller's frame is a fresh take
+    out = pd.DataFrame(data, copy=False)
     if geometry is None:
         return out
     gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(frame[geometry].to_numpy(), crs=frame.crs).values,
-                           crs=frame.crs)
+                           crs=frame.crs, copy=False)
     if gdf.crs is None:
         gdf = gdf.set_crs(crs)
     elif crs is not None and not gdf.crs.equals(crs):
@@ -154,8 +163,7 @@ def buildings_layer(buildings: gpd.GeoDataFrame, *, crs=None) -> gpd.GeoDataFram
     """Every input building, fid = position in ``building_id`` order (1-based)."""
     _need(buildings, ("building_id",), "buildings")
     b = _scalar_columns(buildings)
-    order = np.argsort(b["building_id"].astype(str).to_numpy(), kind="stable")
-    b = b.iloc[order]
+    b = _in_order(b, np.argsort(b["building_id"].astype(str).to_numpy(), kind="stable"))
     geom = b.geometry.name
     return _with_fid(b, np.arange(1, len(b) + 1), _ordered(b, BUILDINGS_COLUMNS, geom), geom, crs)
 
@@ -164,9 +172,7 @@ def roofs_layer(roofs: gpd.GeoDataFrame, *, crs=None) -> gpd.GeoDataFrame:
     """Every roof plane, kept or excluded, fid = position in ``roof_id`` order (1-based)."""
     _need(roofs, ("roof_id", "building_id"), "roofs")
     r = _scalar_columns(roofs)
-    keys = r["roof_id"].astype(str).to_numpy()
-    order = np.argsort(keys, kind="stable")
-    r = r.iloc[order]
+    r = _in_order(r, np.argsort(r["roof_id"].astype(str).to_numpy(), kind="stable"))
     geom = r.geometry.name
     return _with_fid(r, np.arange(1, len(r) + 1), _ordered(r, ROOFS_COLUMNS, geom), geom, crs)
 

@@ -855,8 +855,9 @@ def test_building_without_geometry_and_progress(tmp_path):
 
 
 def test_layers_of_tables_already_in_order_share_their_columns():
-    """buildings_layer / roofs_layer of a table in id order take its columns as they are (a city's
-    table is not copied); shuffled, the same layer comes out, from a copy; the table is unchanged."""
+    """buildings_layer / roofs_layer of a table in id order, and plan_layer of a plan in rank order, take
+    its columns as they are (a city's table is not copied); shuffled, the same layer comes out, from a
+    copy; the table is unchanged."""
     from pv_survey.outputs.gpkg import buildings_layer, roofs_layer
 
     d = make_district()
@@ -871,3 +872,13 @@ def test_layers_of_tables_already_in_order_share_their_columns():
         with pytest.raises(ValueError, match="read-only"):
             a.loc[a.index[0], "capacity_kwp"] = -1.0  # a write in place is refused, not passed to the table
         pd.testing.assert_frame_equal(ordered, before)
+    # the plan layer of a plan in rank order (as build_plan gives it) shares the plan's columns too
+    from pv_survey.outputs.gpkg import plan_layer
+
+    plan = d["plan"].sort_values("rank", kind="stable").reset_index(drop=True)
+    a = plan_layer(plan, d["buildings"])
+    assert np.shares_memory(a["capacity_kwp"].to_numpy(), plan["capacity_kwp"].to_numpy())
+    b = plan_layer(plan.sample(frac=1.0, random_state=5), d["buildings"])
+    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
+    assert list(a.geometry.area.round(6)) == list(d["buildings"].set_index("building_id").geometry.area
+                                                  .reindex(a["building_id"]).round(6))

@@ -181,10 +181,13 @@ def plan_layer(plan: pd.DataFrame, buildings: gpd.GeoDataFrame, *, crs=None) -> 
     """The ranked plan with each site's footprint; fid = rank when ranks are 1..n, else row order by rank."""
     _need(plan, ("rank", "building_id"), "plan")
     p = _scalar_columns(pd.DataFrame(plan).reset_index(drop=True))
-    p = p.iloc[np.lexsort((p["building_id"].astype(str).to_numpy(), p["rank"].to_numpy(float)))]
-    footprint = buildings.drop_duplicates("building_id").set_index("building_id").geometry
+    p = _in_order(p, np.lexsort((p["building_id"].astype(str).to_numpy(), p["rank"].to_numpy(float))))
+    # each site's footprint (a building id's first row), without a copy of the buildings table
+    ids = buildings["building_id"].to_numpy()
+    first = ~pd.Series(ids).duplicated().to_numpy()
+    footprint = pd.Series(buildings.geometry.to_numpy()[first], index=ids[first])
     geom = gpd.GeoSeries(footprint.reindex(p["building_id"].to_numpy()).to_numpy(), crs=buildings.crs)
-    p = gpd.GeoDataFrame(p.reset_index(drop=True), geometry=geom.values, crs=buildings.crs)
+    p = gpd.GeoDataFrame(p.reset_index(drop=True), geometry=geom.values, crs=buildings.crs, copy=False)
     ranks = p["rank"].to_numpy()
     n = len(p)
     ok = n > 0 and np.all(np.isfinite(ranks.astype(float))) and \

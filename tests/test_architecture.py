@@ -16,7 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "pv_survey"
 
 #: Stage of each module (a module may import its own or an earlier stage, never a later one).
 STAGES: dict[str, int] = {
-    "errors": 0, "config": 0, "data_files": 0, "presets": 0, "keys": 0, "memory": 0,
+    "errors": 0, "config": 0, "data_files": 0, "presets": 0, "keys": 0, "memory": 0, "scratch": 0,
     "inputs": 1,
     "roofs": 2, "layout": 2, "_layout_kernel": 2, "facades": 2, "carports": 2, "resources": 2,
     "shading": 3, "_horizon_kernel": 3,

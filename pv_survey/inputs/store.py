@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import pandas as pd
 import shapely
 
 from ..errors import InputError
+from ..scratch import scratch_dir
 
 __all__ = ["BuildingStore", "STORE_CELL_M"]
 
@@ -84,7 +84,7 @@ class BuildingStore:
     @classmethod
     def create(cls, directory: str | Path | None = None, *, cell_m: float = STORE_CELL_M) -> "BuildingStore":
         """An empty store in a new folder under ``directory`` (default: the system's temporary folder)."""
-        folder = Path(tempfile.mkdtemp(prefix="pv-survey-buildings-", dir=directory))
+        folder = scratch_dir("buildings", directory)  # a killed run's store is removed by the next one
         return cls(path=folder / "buildings.parquet", cell_m=float(cell_m))
 
     def add(self, window: gpd.GeoDataFrame) -> None:

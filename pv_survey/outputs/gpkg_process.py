@@ -64,7 +64,7 @@ class GpkgProcess(WriterProcess):
 
     job = "pv_survey.outputs.gpkg_process:_write_job"
     what = "GeoPackage"
-    scratch_prefix = "pv-survey-gpkg-"
+    scratch_kind = "gpkg"
 
     def __init__(self, path: str | Path, *, final: str | Path, crs: Any, timestamp: str,
                  scratch_in: str | Path | None = None) -> None:

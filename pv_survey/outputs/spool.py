@@ -15,7 +15,6 @@ exit; ``SurveyResult.layers["modules"]`` reads the layer back on demand.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import weakref
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import OutputError
+from ..scratch import scratch_dir
 
 __all__ = ["LayerSpool", "SpooledLayer", "ResultLayers", "materialise"]
 
@@ -54,7 +54,7 @@ class LayerSpool:
     """
 
     def __init__(self, directory: str | Path | None = None) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="pv-survey-spool-", dir=directory))
+        self.dir = scratch_dir("spool", directory)  # a killed run's spool is removed by the next one
         self._parts: dict[str, dict[int, tuple[Path, int]]] = {}
         self._empty: dict[str, pd.DataFrame] = {}
         self._writer: ThreadPoolExecutor | None = None

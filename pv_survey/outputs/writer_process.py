@@ -31,7 +31,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,6 +39,7 @@ import pyarrow
 import pyarrow.parquet as pq
 
 from ..errors import OutputError
+from ..scratch import scratch_dir
 from .atomic import write_failure
 
 __all__ = ["WriterProcess", "can_start", "usable_cores", "ChildSide", "read_scratch"]
@@ -90,14 +90,14 @@ class WriterProcess:
     job: str = ""
     #: What the child writes, in messages ("the GeoPackage writer process ...").
     what: str = "output"
-    #: Prefix of the scratch folder's name.
-    scratch_prefix: str = "pv-survey-writer-"
+    #: Kind in the scratch folder's name (``pv-survey-<kind>-<pid>-...``, :func:`pv_survey.scratch.scratch_dir`).
+    scratch_kind: str = "writer"
 
     def __init__(self, path: str | Path, *, final: str | Path, args: tuple = (),
                  scratch_in: str | Path | None = None) -> None:
         self.path = Path(path)
         self.final = Path(final)
-        self.scratch = Path(tempfile.mkdtemp(prefix=self.scratch_prefix, dir=scratch_in))
+        self.scratch = scratch_dir(self.scratch_kind, scratch_in)
         ours, theirs = socket.socketpair()
         try:
             self.process = subprocess.Popen(

@@ -65,7 +65,7 @@ class XlsxProcess(WriterProcess):
 
     job = "pv_survey.outputs.xlsx_process:_write_job"
     what = "workbook"
-    scratch_prefix = "pv-survey-xlsx-"
+    scratch_kind = "xlsx"
 
     def __init__(self, path: str | Path, *, final: str | Path, title: str, when: datetime | None, max_rows: int,
                  scratch_in: str | Path | None = None) -> None:

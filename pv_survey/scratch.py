@@ -19,10 +19,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["scratch_dir", "remove_stale_scratch"]
+__all__ = ["scratch_dir", "remove_stale_scratch", "pid_alive"]
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` runs on this machine (True when it cannot be told: its files stay)."""
     try:
         os.kill(pid, 0)
@@ -61,7 +61,7 @@ def remove_stale_scratch(directory: str | Path, kind: str) -> list[Path]:
             continue
         import stat
 
-        if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid) or _pid_alive(int(m[1])):
+        if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid) or pid_alive(int(m[1])):
             continue
         shutil.rmtree(p, ignore_errors=True)
         removed.append(p)

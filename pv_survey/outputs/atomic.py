@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import OutputError
+from ..scratch import pid_alive
 
 __all__ = [
     "OUTPUT_NAMES",
@@ -97,23 +98,13 @@ def _temp_name(path: Path) -> Path:
 _TEMP_RE = re.compile(r"^\..+\.tmp-(?P<pid>\d+)-[0-9a-f]{8}(\.[^.]*)?(-journal|-wal|-shm)?$")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True  # exists (another user's) or cannot tell: leave its files alone
-    return True
-
-
 def remove_stale_temps(out_dir: str | Path) -> list[Path]:
     """Remove temporary files left in ``out_dir`` by a run that was killed (its process is gone)."""
     d = Path(out_dir)
     removed = []
     for p in d.glob(".*.tmp-*"):
         m = _TEMP_RE.match(p.name)
-        if m and p.is_file() and not _pid_alive(int(m["pid"])):
+        if m and p.is_file() and not pid_alive(int(m["pid"])):
             p.unlink()
             removed.append(p)
     return removed

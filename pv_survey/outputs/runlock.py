@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import OutputError, RunLockedError
+from ..scratch import pid_alive
 
 try:  # POSIX
     import fcntl
@@ -68,16 +69,6 @@ class LockInfo:
     folder: Path
     created: bool
     stale: dict | None = None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True
-    return True
 
 
 def _read(path: Path) -> dict:
@@ -184,7 +175,7 @@ def _acquire_excl(folder: Path, wait: bool, command: str) -> tuple[int, bool, di
         except FileExistsError:
             holder = _read(path)
             if holder.get("host") == socket.gethostname() and holder.get("pid") \
-                    and not _pid_alive(int(holder["pid"])):
+                    and not pid_alive(int(holder["pid"])):
                 stale = holder
                 path.unlink(missing_ok=True)
                 continue
@@ -279,7 +270,7 @@ def is_locked(out_dir: str | Path) -> bool:
         return False
     if fcntl is None:  # pragma: no cover
         holder = _read(path)
-        return bool(holder.get("pid")) and _pid_alive(int(holder["pid"]))
+        return bool(holder.get("pid")) and pid_alive(int(holder["pid"]))
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

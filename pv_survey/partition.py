@@ -710,7 +710,8 @@ def share_footprints(roofs: gpd.GeoDataFrame | None, footprints: np.ndarray, bui
     flat roofs (``footprint (flat)``: the footprint itself) are copies of polygons the city table
     already holds; replacing each copy that is identical (:func:`shapely.equals_identical`:
     the same type, rings and coordinates, Z included) by the table's object frees the copies.
-    Measured on the 1,000,000-building bench city: 90 % of the roofs, ~0.4 GB of the driver.
+    On the 1,000,000-building bench city 90 % of the roofs are such copies (the polygons of all
+    1,055,037 roofs took 0.40 GB of the driver, measured by dropping them).
 
     Parameters
     ----------

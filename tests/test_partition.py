@@ -391,7 +391,8 @@ def test_buildings_read_in_windows_tiles_read_the_store(all_kinds, one_piece, mo
     # the flat roofs read from the store hold the city table's footprint objects, not copies
     flat = (res.roofs["plane_source"] == "footprint (flat)").to_numpy()
     assert flat.sum() >= 50
-    own = res.buildings.geometry.to_numpy()[pd.Index(res.buildings["building_id"]).get_indexer(res.roofs["building_id"])]
+    at = pd.Index(res.buildings["building_id"]).get_indexer(res.roofs["building_id"])
+    own = res.buildings.geometry.to_numpy()[at]
     shared = np.array([a is b for a, b in zip(res.roofs.geometry.to_numpy(), own)])
     assert shared[flat].all() and not shared[~flat].any()
 

@@ -27,7 +27,8 @@ from .labels import category_label, field_alias
 from .styles import PINNED_OUT, RESERVE, built_phase_mask, phase_label, phase_order
 
 __all__ = ["SHORTLIST_COLUMNS", "EXTRA_COLUMNS", "LONLAT_CRS", "CSV_LINE", "shortlist_frame", "csv_lines",
-           "with_csv_lines", "csv_bytes", "write_csv", "write_csv_lists", "ListWriteError", "shortlist_lists", "shortlist_rows", "shortlist_files", "slug"]
+           "with_csv_lines", "csv_bytes", "write_csv", "write_csv_lists", "ListWriteError", "shortlist_lists",
+           "shortlist_rows", "shortlist_files", "slug"]
 
 #: Geographic CRS of the coordinates: CGCS2000 (EPSG:4490), the national datum.
 LONLAT_CRS = "EPSG:4490"

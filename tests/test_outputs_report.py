@@ -335,3 +335,19 @@ def test_plan_map_without_a_phase_column_draws_the_footprints():
     picture = plan_map_svg(b, p, max_vector_footprints=0)
     assert 'fill="#e3e3e3"' in vector and 'class="mk"' not in vector
     assert 'class="footprints"' in picture and 'class="mk"' not in picture
+
+
+def test_years_are_written_without_thousands_separators(tmp_path):
+    """Every year column of the report's tables (the targets' due year too) reads 2027, not 2,027;
+    amounts per year keep their separators."""
+    from pv_survey.outputs.report import format_value
+
+    for col in ("year", "due_year", "build_year", "coverage_year", "year_built"):
+        assert format_value(col, 2027) == ("2027", True), col
+    assert format_value("max_kwp_per_year", 2027.0) == ("2,027.0", True)
+    assert format_value("capex_cny", 2027) == ("2,027", True)
+    # the plan's targets table carries a due year: the report's targets table shows it plain
+    d = make_district()
+    html = write_outputs(tmp_path / "due", **{**d, "targets": d["targets"].assign(due_year=2027)},
+                         chart_font=None)["report.html"].read_text(encoding="utf-8")
+    assert '<td class="n">2027</td>' in html and '<td class="n">2,027</td>' not in html

@@ -180,7 +180,8 @@ def _is_missing(v: Any) -> bool:
 def format_value(column: str, v: Any) -> tuple[str, bool]:
     """Reader's text of a table cell and whether it is a number (right-aligned).
 
-    Fractions (``_frac``) as percent; years and ranks plain; counts, CNY and CNY per year
+    Fractions (``_frac``) as percent; years (``year``, ``year_built``, ``*_year`` but not ``*_per_year``)
+    and ranks plain; counts, CNY and CNY per year
     whole with thousands separators; CNY per kWh with two decimals; everything else
     (kWp, kWh, MWh, m2, years of payback) with one decimal; booleans as 是 / yes.
     """
@@ -193,8 +194,8 @@ def format_value(column: str, v: Any) -> tuple[str, bool]:
     x = float(v)
     if column.endswith("_frac") or column.endswith("_share"):
         return f"{100 * x:.1f} %", True
-    if column in ("year", "rank", "year_built", "class_rank"):
-        return f"{x:.0f}", True
+    if column in ("year", "rank", "year_built", "class_rank") or (column.endswith("_year") and "_per_" not in column):
+        return f"{x:.0f}", True  # a year (due_year, build_year, ...) is never '2,027'; an amount per year is
     if "_per_kwh" in column:
         return f"{x:,.2f}", True
     if column.startswith("n_") or "_cny" in column or isinstance(v, (int, np.integer)):

@@ -295,3 +295,45 @@ def test_batch_killed_at_random_moments_resumes_to_the_same_table(buildings, tmp
     _assert_all_finished(root, matrix)
     pd.testing.assert_frame_equal(_comparison(root), _comparison(ref))
     assert not [p for p in root.rglob("*") if ".tmp-" in p.name or p.name == LOCK_NAME]
+
+
+_FINALIZER_INTERRUPT = r"""
+import gc, sys, time
+import click
+from pv_survey import cli
+
+class Finalized:
+    def __del__(self):  # where a Ctrl-C may fall: a finalizer run by reference counting or a collection
+        raise KeyboardInterrupt
+
+@cli.cli.command("finalizer-interrupt")
+def finalizer_interrupt():
+    Finalized()
+    gc.collect()
+    time.sleep(20)  # without the hook the interrupt is lost and the command sleeps on
+    click.echo("not interrupted")
+
+cli.main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("where", ["finalizer", "plain"])
+def test_ctrl_c_inside_a_finalizer_still_ends_the_command_as_interrupted(where):
+    """A KeyboardInterrupt raised inside a finalizer (a weakref callback or __del__ during a garbage
+    collection: seen once when a SIGINT fell on `batch`) is not printed as "Exception ignored ...
+    Traceback" and lost: the command ends with the one Interrupted line and exit code 130; other
+    unraisable exceptions still reach Python's hook."""
+    code = _FINALIZER_INTERRUPT if where == "finalizer" else _FINALIZER_INTERRUPT.replace(
+        "raise KeyboardInterrupt", "raise ValueError('a finalizer failed')")
+    if where == "plain":
+        code = code.replace("time.sleep(20)", "time.sleep(0)")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, "finalizer-interrupt"], capture_output=True, text=True,
+                          timeout=60)
+    if where == "finalizer":
+        assert proc.returncode == 130, (proc.returncode, proc.stderr)
+        assert "Traceback" not in proc.stderr and "Interrupted" in proc.stderr, proc.stderr
+        assert "not interrupted" not in proc.stdout and time.perf_counter() - t0 < 15
+    else:
+        assert proc.returncode == 0 and "not interrupted" in proc.stdout, proc.stderr
+        assert "Exception ignored" in proc.stderr and "ValueError: a finalizer failed" in proc.stderr

@@ -75,9 +75,58 @@ def _register() -> None:
     from . import batch  # noqa: F401
 
 
+def _interrupt_again(unraisable) -> None:
+    """``sys.unraisablehook`` of a command: a Ctrl-C that falls while Python runs a finalizer (a weakref
+    callback or ``__del__``, e.g. during a garbage collection) cannot be raised there; Python would
+    print it as "Exception ignored ... Traceback ... KeyboardInterrupt" and carry on as if no Ctrl-C had
+    come. It is signalled again instead, so the command ends as interrupted (one line, exit 130)
+    once it is back in ordinary code. Anything else goes to the previous hook."""
+    if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+        import threading
+
+        # sent from another thread a moment later: raised here, it would be lost inside this hook again
+        threading.Thread(target=_signal_main_thread, args=(threading.main_thread().ident,), daemon=True,
+                         name="pv-survey-interrupt").start()
+        return
+    _previous_unraisablehook(unraisable)
+
+
+_previous_unraisablehook = sys.unraisablehook
+
+
+def _signal_main_thread(ident: int) -> None:
+    """SIGINT to the main thread after :data:`_REINTERRUPT_DELAY_S` (wakes it from a sleep or a wait)."""
+    import signal
+    import time
+
+    time.sleep(_REINTERRUPT_DELAY_S)
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(ident, signal.SIGINT)
+    else:  # pragma: no cover - Windows: the interrupt is raised when the main thread next runs Python code
+        import _thread
+        _thread.interrupt_main(signal.SIGINT)
+
+
+#: Delay before a Ctrl-C lost in a finalizer is sent again: the finalizer and the hook have
+#: returned by then (project choice). [s]
+_REINTERRUPT_DELAY_S = 0.05
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: user errors -> one line, exit code 2."""
+    """Console-script entry point: user errors -> one line, exit code 2; Ctrl-C -> one line, exit 130."""
     _register()
+    global _previous_unraisablehook
+    if sys.unraisablehook is _interrupt_again:  # a command run from within a command: the hook is set
+        _main(argv)
+        return
+    _previous_unraisablehook, sys.unraisablehook = sys.unraisablehook, _interrupt_again
+    try:
+        _main(argv)
+    finally:
+        sys.unraisablehook = _previous_unraisablehook
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="pv-survey", standalone_mode=False)
     except click.exceptions.Abort:  # click's form of Ctrl-C / SIGINT inside a command

@@ -1241,10 +1241,11 @@ def category_shares_table(plan: pd.DataFrame, buildings: pd.DataFrame, *, groups
     return pd.DataFrame(rows, columns=cols)
 
 
-#: Columns of a plan :func:`mode_comparison` needs besides ``phase``: the ones :func:`_order_plan`
-#: and the constraint-held sites read, then the totals' (:func:`pv_survey.economics.economics_totals`).
-_COMPARED_COLUMNS = ["building_id", "pinned", "rank", "capacity_kwp", "annual_kwh", "capex_cny", "opex_cny_per_yr",
-                     "npv_cny", "co2_avoided_t_per_yr"]
+#: Columns :func:`pv_survey.economics.economics_totals` reads (the totals :func:`mode_comparison` compares).
+_TOTALS_COLUMNS = ["capacity_kwp", "annual_kwh", "capex_cny", "opex_cny_per_yr", "npv_cny", "co2_avoided_t_per_yr"]
+#: Columns of a plan only compared (besides ``phase``): the ones :func:`_order_plan` and the
+#: constraint-held sites read, and the totals'.
+_COMPARED_COLUMNS = ["building_id", "pinned", "rank", *_TOTALS_COLUMNS]
 
 
 def mode_comparison(plans: dict[str, pd.DataFrame], *, phases: Sequence[Phase], used: str,
@@ -1259,10 +1260,10 @@ def mode_comparison(plans: dict[str, pd.DataFrame], *, phases: Sequence[Phase], 
     """
     rows = []
     labels = [p.label for p in phases]
-    need = _COMPARED_COLUMNS[3:]  # the columns the totals read (economics_totals), not a copy per phase
     for mode, plan in plans.items():
         for lab in [*labels, "all phases"]:
-            part = plan.loc[plan["phase"].isin(labels if lab == "all phases" else [lab]).to_numpy(), need]
+            # the columns the totals read, not a copy of the plan per phase
+            part = plan.loc[plan["phase"].isin(labels if lab == "all phases" else [lab]).to_numpy(), _TOTALS_COLUMNS]
             tot = economics_totals(part, params)
             tot.pop("co2_avoided_lifetime_t")
             rows.append({"mode": mode, "used": mode == used, "phase": lab, **tot})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -59,8 +60,6 @@ def remove_stale_scratch(directory: str | Path, kind: str) -> list[Path]:
             st = p.lstat()
         except OSError:
             continue
-        import stat
-
         if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid) or pid_alive(int(m[1])):
             continue
         shutil.rmtree(p, ignore_errors=True)

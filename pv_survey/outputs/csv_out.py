@@ -324,7 +324,8 @@ def write_csv_lists(frame: pd.DataFrame, files: Mapping[str, tuple[Any, np.ndarr
     the rows' lines). A city's lists cover its sites about three times (all, the site's build year,
     its class): the lines of :data:`CSV_CHUNK_ROWS` listed sites at a time are formatted and each
     file takes its rows among them, so memory holds one chunk of lines, not the lines of every site
-    (1,000,000 sites: ~1 GB of text, sampled; README "Measured performance").
+    (1,000,000 sites: the driver went 4,118 -> 4,880 MB while every line was formatted, sampled;
+    README "Measured performance").
 
     Parameters
     ----------

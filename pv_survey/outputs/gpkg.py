@@ -345,9 +345,14 @@ def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, crs=None
                     yields = spooled.column("specific_yield_kwh_kwp")
             elif isinstance(frame, FrameChunks):
                 chunks, qml, frame = frame, frame.qml, None
-                for j, chunk in enumerate(chunks.chunks()):
-                    _write_layer(p, name, chunk, crs=crs, create=(i == 0 and j == 0), append=j > 0, arrow=chunks.arrow)
-                    frame = chunk.iloc[:0] if frame is None else frame
+                # no enumerate(): its result tuple keeps the last chunk alive while the next is read
+                for chunk in chunks.chunks():
+                    first = frame is None
+                    _write_layer(p, name, chunk, crs=crs, create=(i == 0 and first), append=not first,
+                                 arrow=chunks.arrow)
+                    # the layer's columns for its style; a copy, as an empty view would keep the chunk alive
+                    frame = chunk.iloc[:0].copy() if first else frame
+                    del chunk  # freed before the next chunk is read
             else:
                 _write_layer(p, name, frame, crs=crs, create=(i == 0), arrow=arrow)
             if styles:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 
 from ..errors import OutputError
+from ..memory import release_freed_memory
 from . import gpkg as _gpkg
 from .gpkg import FrameChunks, arrow_whole, chunkable, write_gpkg
 from .spool import LayerSpool, SpooledLayer
@@ -126,7 +127,14 @@ def _write_job(side: ChildSide, path: str, final: str, crs: Any, timestamp: str)
 
 
 def _receive_layer(side: ChildSide, name: str) -> Any:
-    """The next layer from the parent (it must be ``name``), read back from its scratch file."""
+    """The next layer from the parent (it must be ``name``), read back from its scratch file.
+
+    What the layer before it held (its frames, GDAL's R-tree build) is handed back to the operating
+    system first, and between the chunks of a chunked layer (:func:`_chunks_released`): glibc keeps
+    freed memory for reuse, so without it the child's resident memory grew layer by layer to the
+    largest it had held plus the fragments of every other layer.
+    """
+    release_freed_memory()
     _, got, spec = side.recv("layer")
     if got != name:
         raise OutputError(f"GeoPackage writer: expected layer '{name}', got '{got}'; report this as a bug")
@@ -134,5 +142,14 @@ def _receive_layer(side: ChildSide, name: str) -> Any:
         return LayerSpool.of_parts(name, spec["parts"], read_scratch(spec["empty"]))
     if "chunks" in spec:
         files = spec["chunks"]
-        return FrameChunks(lambda: (read_scratch(f) for f in files), qml=spec["qml"], arrow=spec["arrow"])
+        return FrameChunks(partial(_chunks_released, files), qml=spec["qml"], arrow=spec["arrow"])
     return read_scratch(spec["file"])
+
+
+def _chunks_released(files: list[dict]) -> Iterator[pd.DataFrame]:
+    """The chunks saved in ``files``, read back one at a time; the memory of each is handed back
+    to the operating system before the next is read."""
+    for i, f in enumerate(files):
+        if i:
+            release_freed_memory()
+        yield read_scratch(f)

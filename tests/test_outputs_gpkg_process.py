@@ -158,10 +158,10 @@ def test_large_layers_go_to_the_child_in_chunks_and_give_the_same_bytes(tmp_path
     assert list(scratch_root.iterdir()) == [] and _no_children_left()
 
 
-def test_a_chunked_layer_holds_one_chunk_and_the_child_hands_memory_back_between_them(tmp_path, monkeypatch):
+def test_a_chunked_layer_holds_one_chunk_and_the_child_hands_memory_back_before_each_layer(tmp_path, monkeypatch):
     """write_gpkg drops each chunk before the next is read (no view of it kept for the style), and the
-    child's chunk reader hands freed memory back before each chunk after the first and before each
-    layer: the child's resident memory is then one chunk's, not every layer's fragments."""
+    writer child hands freed memory back before it receives each layer: its resident memory is then
+    one chunk's, not every layer's fragments."""
     import weakref
 
     from pv_survey.outputs import gpkg as G
@@ -185,29 +185,20 @@ def test_a_chunked_layer_holds_one_chunk_and_the_child_hands_memory_back_between
     back = pyogrio.read_dataframe(tmp_path / "chunked.gpkg", layer="buildings", fid_as_index=True)
     assert back.index.tolist() == frame["fid"].tolist()
 
-    # the child side: chunks read back from their scratch files, memory handed back between them
+    # the child side: the memory of the layer before is handed back before the next is received
     calls: list[str] = []
     monkeypatch.setattr(gpkg_process, "release_freed_memory", lambda: calls.append("release"))
-    files = []
-    for a in range(0, len(frame), step):
-        path = tmp_path / f"{a}.parquet"
-        assert writer_process._parquet(frame.iloc[a:a + step], path)
-        files.append({"parquet": str(path), "geo": True, "crs": frame.crs})
-    read = []
-    for chunk in gpkg_process._chunks_released(files):
-        calls.append("chunk")
-        read.append(chunk)
-    assert calls == ["chunk", *["release", "chunk"] * (len(files) - 1)]
-    pd.testing.assert_frame_equal(pd.concat(read), frame, check_exact=True)
+    path = tmp_path / "layer.parquet"
+    assert writer_process._parquet(frame, path)
 
     class Side:  # the parent's messages for one layer
         def recv(self, kind):
             calls.append("recv")
-            return ("layer", "buildings", {"file": files[0]})
+            return ("layer", "buildings", {"file": {"parquet": str(path), "geo": True, "crs": frame.crs}})
 
-    calls.clear()
-    gpkg_process._receive_layer(Side(), "buildings")
+    back = gpkg_process._receive_layer(Side(), "buildings")
     assert calls == ["release", "recv"]
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
 
 
 def test_scratch_copies_read_back_as_the_frames_they_were(tmp_path):

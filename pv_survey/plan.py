@@ -231,7 +231,10 @@ def _check_sites(sites: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise InputError(f"plan: sites table lacks column '{missing[0]}'; the pipeline must pass "
                          f"{', '.join(_SITE_REQUIRED)}")
-    df = sites.copy().reset_index(drop=True)
+    # a shallow copy: the columns replaced below are new, the others shared with the caller's table
+    # (pandas' copy-on-write: nothing done to ``df`` reaches ``sites``), not a second copy of a city's
+    # sites beside the caller's while the plan is made (1,000,000 sites: ~0.3 GB)
+    df = sites.copy(deep=False).reset_index(drop=True)
     df["building_id"] = df["building_id"].astype(str)
     dup = df["building_id"][df["building_id"].duplicated()]
     if len(dup):

@@ -744,6 +744,22 @@ def test_charts_bilingual_with_cjk_font(tmp_path):
     assert paths["cumulative_capacity.png"].read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_cumulative_chart_draws_the_sites_in_rank_order_from_a_shuffled_plan():
+    """Rows out of rank order, a pinned-out site without a cumulative capacity, and columns the chart
+    does not draw: the line is existing PV, then each site's cumulative capacity in rank order."""
+    from pv_survey.outputs.charts import collect_figures
+
+    plan = gpd.GeoDataFrame({"rank": [3, 1, 4, 2], "building_id": ["c", "a", "d", "b"],
+                             "cumulative_kwp": [160.0, 130.0, np.nan, 150.0], "capacity_kwp": [10.0, 30.0, 5.0, 20.0],
+                             "phase": ["2030", "2027", "pinned out", "2027"], "name": ["", "", "", ""]},
+                            geometry=[shapely.box(0, 0, 1, 1)] * 4, crs=METRIC_CRS)
+    targets = pd.DataFrame({"year": [2027], "required_kwp": [150.0], "met": ["yes"]})
+    with collect_figures() as figs:
+        cumulative_capacity_png(plan, targets, 100.0, ChartText(None))
+    x, y = (np.asarray(v, float) for v in figs[0].axes[0].get_lines()[0].get_data())
+    assert x.tolist() == [0, 1, 2, 3] and y.tolist() == [100.0, 130.0, 150.0, 160.0]
+
+
 def test_site_curves_chart_draws_the_first_ranked_sites_that_have_a_curve():
     """Ranks 1 (A, no curve), 2 (B), 3 (C), 4 (D): with two lines, B and C, each its own rows in order."""
     from pv_survey.outputs.charts import collect_figures, site_curves_png

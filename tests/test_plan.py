@@ -701,3 +701,21 @@ def test_least_cost_small_model_solved_first_with_presolve(monkeypatch):
     # the school may come only after both, the commercial site only after the school, so the
     # only schedules are {g1, g2, s1} (1,200 kWp) and all four: the least cost is {g1, g2, s1}
     assert set(r.plan.loc[r.plan["phase"] == "2030", "building_id"]) == {"g1", "g2", "s1"}
+
+
+def test_build_plan_leaves_the_callers_tables_as_they_were():
+    """The sites table is checked on a shallow copy (its columns shared, not copied: issue 13's
+    memory); whatever the check converts (text numbers, a missing existing PV, an index that is not
+    0..n-1, object ids) and whatever the plan adds stays out of the caller's table."""
+    sites = _sites([("s1", "government", 1000, 1200), ("s2", "school", 500, 1150), ("s3", "industrial", 800, 1100)])
+    sites["existing_pv_kwp"] = [0.0, np.nan, 5.0]
+    sites["roof_area_m2"] = ["2000", "1500", "x"]  # text: to_numeric gives NaN for "x"
+    sites["constraint_reason"] = ["", "heritage", ""]
+    sites["building_id"] = sites["building_id"].astype(object)
+    sites.index = [10, 11, 12]
+    before = sites.copy(deep=True)
+    b = _buildings(before.reset_index(drop=True).assign(existing_pv_kwp=0.0))
+    r = _plan(sites, b, targets=[T("a", 2027, 1000.0)], pins=pd.DataFrame({"building_id": ["s3"], "pin": ["in"]}))
+    assert len(r.plan) == 3 and set(r.plan["phase"]) <= {"2027", "reserve"}
+    pd.testing.assert_frame_equal(sites, before, check_exact=True)
+    assert list(sites.columns) == list(before.columns)

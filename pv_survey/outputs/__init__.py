@@ -286,7 +286,8 @@ def _report_curves(curves, plan: pd.DataFrame):
     plan sites, in rank order, until :data:`charts.CURVE_SITES` sites with a curve are found."""
     if not isinstance(curves, SpooledLayer):
         return curves
-    ids = plan.sort_values("rank", kind="stable")["building_id"].astype(str).to_numpy() if len(plan) else []
+    ids = plan[["rank", "building_id"]].sort_values("rank", kind="stable")["building_id"].astype(str).to_numpy() \
+        if len(plan) else []
     found, have = [], 0
     for start in range(0, len(ids), _CURVE_LOOKUP_SITES):
         part = curves.read(building_ids=ids[start:start + _CURVE_LOOKUP_SITES])

@@ -421,11 +421,13 @@ def shortlist_rows(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfi
     phase = sl["phase"].fillna("").astype(str).to_numpy(dtype=object)
     built = np.flatnonzero(built_phase_mask(phase))
     used: set[str] = set()
-    seen: set[tuple] = set()
+    seen: set[bytes] = set()
     lists: dict[str, np.ndarray] = {}
 
     def add(base: str, rows: np.ndarray) -> None:
-        key = tuple(rows.tolist())  # same rows in the same order <=> the same bytes
+        # same rows in the same order <=> the same file; the positions' bytes as the key (a tuple of
+        # Python ints took ~36 bytes a row: ~0.1 GB for a city's lists)
+        key = np.asarray(rows, dtype=np.int64).tobytes()
         if key in seen:
             return
         seen.add(key)

@@ -548,17 +548,32 @@ def _cluster_error(tile: Tile, exc: BaseException) -> BaseException:
 def _concat_layer(frames: list[gpd.GeoDataFrame], key: list[np.ndarray], crs: Any) -> gpd.GeoDataFrame:
     """Concatenate one resource's tile frames in the single-piece order given by the sort ``key``.
 
-    ``frames`` is emptied once they are joined, so the tiles' frames are freed before the rows
-    are put in order (a city's roofs are then held twice at most, not three times).
+    ``frames`` is emptied; the tiles' frames are joined column by column, each column dropped from
+    them once joined, so a city's table is held about once, not the tiles' frames beside the joined
+    table beside its rows put in order.
     """
     parts = [f for f in frames if len(f)] or frames[:1]
     k = np.concatenate([p for f, p in zip(frames, key) if len(f)] or [np.empty(0, np.int64)])
-    out = pd.concat(parts)
-    parts.clear()
     frames.clear()
     order = np.argsort(k, kind="stable")
-    if not np.array_equal(order, np.arange(order.size)):
-        out = out.iloc[order]
+    if np.array_equal(order, np.arange(order.size)):
+        order = None
+    columns = list(parts[0].columns)
+    if len(parts) < 2 or any(list(f.columns) != columns for f in parts):  # other columns: pandas aligns them
+        out = pd.concat(parts)
+        parts.clear()
+        return gpd.GeoDataFrame(out if order is None else out.iloc[order], geometry="geometry", crs=crs)
+    # column by column, each dropped from the tiles' frames once joined: the tiles' frames and the city's
+    # table are then not both held whole (a city's roofs were: 1,000,000 buildings, ~1.3 GB above the rest)
+    index = parts[0].index.append([f.index for f in parts[1:]])
+    tile_columns = [{c: f[c].array for c in columns} for f in parts]  # the columns, not the frames
+    parts.clear()
+    data = {}
+    for c in columns:
+        col = pd.concat([pd.Series(t.pop(c), copy=False) for t in tile_columns], ignore_index=True)
+        data[c] = col.array if order is None else col.array.take(order)
+        del col
+    out = pd.DataFrame(data, index=index if order is None else index.take(order), copy=False)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
 
 

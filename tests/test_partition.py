@@ -176,6 +176,65 @@ def test_share_footprints_replaces_identical_copies_only():
     assert share_footprints(None, city, ids, np.array([0])) == 0
 
 
+def _tile_frame(rows, cats, crs="EPSG:4547", index=None):
+    n = len(rows)
+    return gpd.GeoDataFrame({
+        "building_id": pd.array([f"B{r}" for r in rows], dtype="str"),
+        "roof_id": np.array([f"R{r}" for r in rows], dtype=object),
+        "kind": pd.Categorical(cats),
+        "year": pd.array([2000 + r if r % 3 else None for r in rows], dtype="Int64"),
+        "capacity_kwp": np.asarray(rows, dtype=float) * 1.5,
+        "n_modules": np.arange(n, dtype=np.int64),
+        "flat": np.array([r % 2 == 0 for r in rows]),
+    }, geometry=[_box(r, 0) for r in rows], crs=crs, index=index)
+
+
+def test_tiles_frames_join_column_by_column_as_pandas_joins_them():
+    """The tiles' frames of a resource joined column by column (each tile's column dropped once
+    joined, so the tiles and the city's table are not both held whole) give what ``pd.concat`` then
+    the rows in order gave: values, dtypes (text, object, categoricals of other categories, nullable
+    integers, booleans, geometry and its CRS) and the index, for rows in any order or already in
+    order; tiles with other columns take pandas' own path (it aligns them)."""
+    from pv_survey.partition import _concat_layer
+
+    def tiles():
+        return [_tile_frame([5, 1, 9], ["a", "b", "a"], index=[7, 3, 11]),
+                _tile_frame([4, 0], ["c", "c"], index=[2, 0]),
+                _tile_frame([], [], index=[]),
+                _tile_frame([8, 2, 6, 3], ["b", "d", "a", "b"], index=[10, 1, 9, 4])]
+
+    def expected(frames, keys):
+        parts = [f for f in frames if len(f)]
+        order = np.argsort(np.concatenate([k for f, k in zip(frames, keys) if len(f)]), kind="stable")
+        return gpd.GeoDataFrame(pd.concat(parts).iloc[order], geometry="geometry", crs="EPSG:4547")
+
+    for key_of in (lambda f: np.array([int(b[1:]) for b in f["building_id"]], dtype=np.int64),
+                   lambda f: np.asarray(f.index, dtype=np.int64)):
+        frames = tiles()
+        keys = [key_of(f) for f in frames]
+        want = expected(tiles(), keys)
+        got = _concat_layer(frames, keys, "EPSG:4547")
+        assert frames == []
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got.crs == want.crs and got["kind"].dtype == want["kind"].dtype != "category"  # other categories
+        assert np.array_equal(np.sort(np.concatenate(keys)), key_of(got))  # rows in key order
+
+    # rows already in order: nothing reordered, the same frame as pandas' join
+    frames = [_tile_frame([0, 1], ["a", "a"]), _tile_frame([2, 3], ["a", "a"], index=[2, 3])]
+    keys = [np.array([0, 1]), np.array([2, 3])]
+    want = expected([_tile_frame([0, 1], ["a", "a"]), _tile_frame([2, 3], ["a", "a"], index=[2, 3])], keys)
+    got = _concat_layer(frames, keys, "EPSG:4547")
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got["kind"].dtype == "category"  # one set of categories: kept, as pandas keeps it
+
+    # a tile without one of the columns: pandas aligns them (the missing values NaN)
+    a, b = _tile_frame([1, 0], ["a", "b"]), _tile_frame([2], ["a"], index=[5]).drop(columns="flat")
+    keys = [np.array([1, 0]), np.array([2])]
+    want = expected([a.copy(), b.copy()], keys)
+    got = _concat_layer([a, b], keys, "EPSG:4547")
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
 # --------------------------------------------------------------------------- demo subset, end to end
 
 

@@ -377,14 +377,14 @@ def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDat
         # the columns the sites sum, not a copy of the kept roofs (their outlines and profiles)
         need = ["building_id", "capacity_kwp", "annual_kwh", "usable_area_m2", "module_area_m2", "area_m2",
                 *(c for c in ("n_modules", "n_rows") if c in roofs)]
-        sites = sites_from_roofs(pd.DataFrame(roofs[need])[kept], buildings)
         b_tab = pd.DataFrame(buildings[["building_id", "category", "year_built", "existing_pv_kwp",
                                         "excluded_reason"]]).copy()
         b_tab["roof_area_m2"] = buildings.geometry.area.to_numpy()
         params = plan_params(cfg)
         if weather is not None:  # the year the run read (and aligned), not a second read of the file
             params["weather"] = weather
-        planres = plan_mod.build_plan(sites, b_tab, **params)
+        # the sites handed over, not held here: build_plan then frees what its check replaces
+        planres = plan_mod.build_plan(sites_from_roofs(pd.DataFrame(roofs[need])[kept], buildings), b_tab, **params)
     buildings = annotate_buildings(buildings, roofs, planres.plan)
     check_accounting(buildings, roofs, planres, n_in)
     release_freed_memory()  # the plan's working tables

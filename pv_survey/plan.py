@@ -1350,6 +1350,7 @@ def build_plan(
 
     notes: list[str] = []
     df = _check_sites(sites)
+    del sites  # a table handed over (the pipeline's) goes with the columns the check replaced
     # names, owners and addresses are only shown: they join the plan at the end rather than ride in each
     # of its working copies (the ranking, each mode's plan; 1,000,000 sites: ~0.12 GB a copy)
     shown = df[list(_SHOWN_COLUMNS)]

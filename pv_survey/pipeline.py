@@ -377,14 +377,17 @@ def plan_and_account(cfg: Config, buildings: gpd.GeoDataFrame, roofs: gpd.GeoDat
         # the columns the sites sum, not a copy of the kept roofs (their outlines and profiles)
         need = ["building_id", "capacity_kwp", "annual_kwh", "usable_area_m2", "module_area_m2", "area_m2",
                 *(c for c in ("n_modules", "n_rows") if c in roofs)]
-        b_tab = pd.DataFrame(buildings[["building_id", "category", "year_built", "existing_pv_kwp",
-                                        "excluded_reason"]]).copy()
+        # the buildings' columns the plan reads (shared, not copied: pandas' copy-on-write), with the
+        # labels it shows (build_plan joins them to its rows; the sites leave them out)
+        b_tab = pd.DataFrame(buildings[["building_id", "category", "year_built", "existing_pv_kwp", "excluded_reason",
+                                        *(c for c in ("name", "owner", "address") if c in buildings)]])
         b_tab["roof_area_m2"] = buildings.geometry.area.to_numpy()
         params = plan_params(cfg)
         if weather is not None:  # the year the run read (and aligned), not a second read of the file
             params["weather"] = weather
         # the sites handed over, not held here: build_plan then frees what its check replaces
-        planres = plan_mod.build_plan(sites_from_roofs(pd.DataFrame(roofs[need])[kept], buildings), b_tab, **params)
+        planres = plan_mod.build_plan(sites_from_roofs(pd.DataFrame(roofs[need])[kept], buildings, labels=False),
+                                      b_tab, **params)
     buildings = annotate_buildings(buildings, roofs, planres.plan)
     check_accounting(buildings, roofs, planres, n_in)
     release_freed_memory()  # the plan's working tables

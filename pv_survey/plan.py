@@ -1295,7 +1295,9 @@ def build_plan(
     buildings : pandas.DataFrame, optional
         Every input building (``building_id, category, year_built, existing_pv_kwp,
         roof_area_m2``); it gives the existing PV total, coverage and category shares. Without
-        it the existing PV is taken from ``sites`` and those two tables are empty.
+        it the existing PV is taken from ``sites`` and those two tables are empty. A ``name``,
+        ``owner`` or ``address`` the sites lack is taken from here for the plan's rows
+        (:func:`pv_survey.sites.sites_from_roofs` with ``labels=False``).
     settings : pv_survey.config.PlanConfig, optional
         The plan section: priority classes, targets, plan and as-of years, the detailed
         coverage table's settings (:func:`coverage_table`), category shares
@@ -1349,6 +1351,10 @@ def build_plan(
         raise InputError(f"plan: module_kwp_per_m2 = {module_kwp_per_m2}; it must be > 0")
 
     notes: list[str] = []
+    # labels the sites lack, taken from the buildings for the plan's rows at the end
+    from_buildings = [c for c in _SHOWN_COLUMNS if c not in sites.columns and buildings is not None
+                      and c in buildings.columns and "building_id" in buildings.columns]
+    labels = buildings[["building_id", *from_buildings]] if from_buildings else None
     df = _check_sites(sites)
     del sites  # a table handed over (the pipeline's) goes with the columns the check replaced
     # names, owners and addresses are only shown: they join the plan at the end rather than ride in each
@@ -1466,6 +1472,19 @@ def build_plan(
     for c in _SHOWN_COLUMNS:
         plan[c] = shown[c].array.take(at)
     del shown
+    if labels is not None:
+        keys = id_index(labels["building_id"])
+        first = np.flatnonzero(~keys.duplicated())  # a repeated id (a hand-made table): its first row
+        at_b = keys[first].get_indexer(id_index(plan["building_id"]))
+        rows = first[np.maximum(at_b, 0)] if len(first) else np.zeros(len(at_b), dtype=np.int64)
+        missing = at_b < 0  # a site whose building is not in the table: no label, as without one
+        for c in from_buildings:
+            col = pd.Series(labels[c].array.take(rows) if len(first) else [""] * len(rows), copy=False)
+            if missing.any():
+                col = col.astype(object)
+                col[missing] = ""
+            plan[c] = col.array
+        del labels, keys
     lead = ("priority_class", "class_rank", "score", "priority_rank", "rank", "cumulative_kwp", "build_year",
             "phase", "serves", "why", "pinned", "closes_passed")
     cols = [c for c in SITE_COLUMNS if c in plan.columns]

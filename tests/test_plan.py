@@ -719,3 +719,29 @@ def test_build_plan_leaves_the_callers_tables_as_they_were():
     assert len(r.plan) == 3 and set(r.plan["phase"]) <= {"2027", "reserve"}
     pd.testing.assert_frame_equal(sites, before, check_exact=True)
     assert list(sites.columns) == list(before.columns)
+
+
+def test_labels_from_the_buildings_give_the_plan_of_sites_that_carry_them():
+    """The pipeline's sites leave out name / owner / address (sites_from_roofs(labels=False)) and
+    build_plan takes them from its buildings table: the same plan, dtypes included, as sites that
+    carry them; a missing name stays missing; a site whose building is not in the table gets ''."""
+    names = {"s1": "市政府 City Hall", "s2": None, "s3": "工厂 Works"}
+    sites = _sites([("s1", "government", 1000, 1200), ("s2", "school", 500, 1150), ("s3", "industrial", 800, 1100)])
+    for col, val in (("name", names), ("owner", {k: f"owner {k}" for k in names}),
+                     ("address", {k: f"路 {k}" for k in names})):
+        sites[col] = pd.array([val[b] for b in sites["building_id"]], dtype="str")
+    b = _buildings(sites)
+    for col in ("name", "owner", "address"):
+        b[col] = sites[col].to_numpy()
+        b[col] = b[col].astype("str")
+    targets = [T("a", 2027, 1200.0), T("b", 2030, 2000.0)]
+    carried = _plan(sites, b.drop(columns=["name", "owner", "address"]), targets=targets).plan
+    joined = _plan(sites.drop(columns=["name", "owner", "address"]), b, targets=targets).plan
+    pd.testing.assert_frame_equal(joined, carried, check_exact=True)
+    assert pd.isna(joined.set_index("building_id").loc["s2", "name"])
+
+    # s3's building is not in the table (a hand-made one): no label
+    partial = _plan(sites.drop(columns=["name", "owner", "address"]), b[b["building_id"] != "s3"],
+                    targets=targets).plan.set_index("building_id")
+    assert partial.loc["s3", ["name", "owner", "address"]].tolist() == ["", "", ""]
+    assert partial.loc["s1", "name"] == "市政府 City Hall"

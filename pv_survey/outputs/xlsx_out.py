@@ -239,13 +239,13 @@ def shortlists_xlsx(plan: gpd.GeoDataFrame, *, title: str = "", when: datetime |
     if title:
         summary.write_string(len(rows) + 2, 0, title)
     for t, _what, m in groups:
-        frame = sl[m]
+        rows_of = np.flatnonzero(np.asarray(m, dtype=bool))
         note = ""
-        if t in cut:
+        if t in cut:  # the rows the sheet shows, not a copy of every site of the group (a city's reserve)
             limit, n = cut[t]
-            frame = frame.iloc[:limit]
+            rows_of = rows_of[:limit]
             note = bilingual(f"另有 {n - limit:,} 个项目，见 CSV 清单与 survey.gpkg",
                              f"{n - limit:,} more sites in the CSV lists and survey.gpkg")
-        _site_sheet(wb, wb.add_worksheet(t), frame, fmt, note)
+        _site_sheet(wb, wb.add_worksheet(t), sl.iloc[rows_of], fmt, note)
     wb.close()
     return raw.getvalue()

@@ -852,7 +852,10 @@ def _order_plan(ranked: pd.DataFrame, build: np.ndarray, serves, why, existing_k
     build, is_out = build[order], is_out[order]
     serves = np.asarray(list(serves), dtype=object)[order]
     why = np.asarray(list(why), dtype=object)[order]
-    df = ranked.iloc[order].reset_index(drop=True)
+    # rows already in order (the priority mode builds in rank order): the ranking's columns shared, not
+    # copied (pandas' copy-on-write keeps ``ranked`` as it is; 1,000,000 sites: ~0.35 GB a copy)
+    same = np.array_equal(order, np.arange(order.size))
+    df = (ranked if same else ranked.iloc[order]).reset_index(drop=True)
     df["priority_rank"] = prank[order]
     df["build_year"] = pd.array([int(y) if y else pd.NA for y in build], dtype="Int64")
     df["phase"] = np.where(build > 0, build.astype(str), np.where(is_out, PINNED_OUT, RESERVE)).astype(object)

@@ -745,3 +745,22 @@ def test_labels_from_the_buildings_give_the_plan_of_sites_that_carry_them():
                     targets=targets).plan.set_index("building_id")
     assert partial.loc["s3", ["name", "owner", "address"]].tolist() == ["", "", ""]
     assert partial.loc["s1", "name"] == "市政府 City Hall"
+
+
+def test_ordering_a_plan_already_in_rank_order_leaves_the_ranking_as_it_was():
+    """_order_plan shares the ranking's columns when its rows are already in order (the priority
+    schedule builds in rank order): the ranking, read again by the least-cost schedule, must not
+    change, and the plan is the one a copy gives."""
+    from pv_survey.plan import _order_plan
+
+    sites = _sites([("s1", "government", 1000, 1200), ("s2", "school", 500, 1150), ("s3", "industrial", 800, 1100)])
+    ranked = rank_sites(sites.assign(pinned=""), priority_classes=CLASSES)
+    before = ranked.copy(deep=True)
+    for build in ([2027, 2027, 2030], [2030, 0, 2027]):  # in rank order; out of it (reserve, a later year first)
+        plan = _order_plan(ranked, np.array(build), ["a", "b", "a"], ["w1", "", "w3"], 100.0, {})
+        pd.testing.assert_frame_equal(ranked, before, check_exact=True)
+        again = _order_plan(before.copy(deep=True), np.array(build), ["a", "b", "a"], ["w1", "", "w3"], 100.0, {})
+        pd.testing.assert_frame_equal(plan, again, check_exact=True)
+        assert plan["rank"].tolist() == [1, 2, 3]
+    assert plan["building_id"].tolist() == [ranked["building_id"].iloc[2], ranked["building_id"].iloc[0],
+                                            ranked["building_id"].iloc[1]]

@@ -298,9 +298,13 @@ def test_batch_killed_at_random_moments_resumes_to_the_same_table(buildings, tmp
 
 
 _FINALIZER_INTERRUPT = r"""
-import gc, sys, time
+import gc, signal, sys, time
 import click
 from pv_survey import cli
+
+# Ctrl-C handled by Python, as in a terminal: a test runner started in the background (nohup, `&` without
+# job control) passes SIGINT on ignored, and an ignored SIGINT, re-sent or not, never interrupts anything
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 class Finalized:
     def __del__(self):  # where a Ctrl-C may fall: a finalizer run by reference counting or a collection

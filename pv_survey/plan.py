@@ -1436,8 +1436,8 @@ def build_plan(
 
     ranked = rank_sites(df, priority_classes=priority_classes, score=score, pins=pins_ok)
     # the ranking holds every column of the sites, in its own order: the sites' table goes (with the
-    # pipeline's sites handed over, its columns are held by it alone: 1,000,000 sites, ~0.25 GB); their
-    # ids stay for joining the shown columns at the end
+    # pipeline's sites handed over, its columns are held by it alone); their ids stay for joining the
+    # shown columns at the end
     site_ids = df["building_id"]
     del df
     score_basis = {"yield": "specific yield (kWh/kWp), then size",

@@ -23,7 +23,7 @@ def sites_from_roofs(roofs: pd.DataFrame, buildings: pd.DataFrame, *, labels: bo
 
     ``labels=False`` leaves out the buildings' ``name``, ``owner`` and ``address``, which
     :func:`pv_survey.plan.build_plan` then takes from its buildings table for the plan's rows
-    only (a city's labels are not copied into the sites: 1,000,000 sites, ~0.13 GB).
+    only (a city's labels are not copied into the sites: 0.12 GB of the 1,000,000-site plan's columns).
     """
     g = roofs.groupby("building_id", sort=True)
     agg = pd.DataFrame({

@@ -507,7 +507,8 @@ def monthly_mwh(roofs: pd.DataFrame, planned_building_ids) -> tuple[np.ndarray, 
     ids = roofs["building_id"].to_numpy(dtype=object)[kept]
     in_plan = member(ids, pd.unique(pd.Series(planned_building_ids, dtype=object).astype(str))) \
         if len(ids) else np.zeros(0, bool)
-    # one month's column at a time (a city's twelve columns copied at once took ~0.4 GB at 1,000,000 roofs)
+    # one month's column at a time, not the twelve columns of a city's kept roofs copied (then again for
+    # the planned ones)
     for m, c in enumerate(cols):
         v = roofs[c].to_numpy(dtype=float)[kept]
         v = np.where(np.isnan(v), 0.0, v)

@@ -427,8 +427,8 @@ def shortlist_rows(plan: gpd.GeoDataFrame, *, shortlist_size: int = OutputsConfi
     lists: dict[str, np.ndarray] = {}
 
     def add(base: str, rows: np.ndarray) -> None:
-        # same rows in the same order <=> the same file; the positions' bytes as the key (a tuple of
-        # Python ints took ~36 bytes a row: ~0.1 GB for a city's lists)
+        # same rows in the same order <=> the same file; the positions' bytes as the key (8 bytes a row,
+        # where a tuple of Python ints takes a 28-byte int and an 8-byte pointer a row)
         key = np.asarray(rows, dtype=np.int64).tobytes()
         if key in seen:
             return

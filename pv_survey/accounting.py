@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AccountingError
-from .keys import id_index, member
+from .keys import first_positions, member, positions
 
 log = logging.getLogger("pv_survey")
 
@@ -52,18 +52,21 @@ def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.Data
     """
     from .plan import PINNED_OUT, RESERVE
 
-    ids = id_index(buildings["building_id"])
-    orphans = ~member(roofs["building_id"], ids)
+    # look-ups by id in Arrow where the ids are Arrow text (pv_survey.keys): no Python string nor set
+    # per id of a city's plan
+    b_ids, pid = buildings["building_id"], plan["building_id"]
+    orphans = ~member(roofs["building_id"], b_ids)
     if orphans.any():
         raise AccountingError(f"roof {roofs['roof_id'].to_numpy()[orphans][0]} belongs to no input building")
-    pid = pd.Series(id_index(plan["building_id"]), dtype=object)
-    if pid.duplicated().any():
-        raise AccountingError(f"building {pid[pid.duplicated()].iloc[0]} appears twice in the plan")
-    site_ids = ids[buildings["capacity_kwp"].to_numpy() > 0]
-    missing, extra = sorted(set(site_ids) - set(pid)), sorted(set(pid) - set(site_ids))
-    if missing or extra:
-        what = f"building {missing[0]} has a site but is not in the plan" if missing else \
-            f"building {extra[0]} is in the plan without a site"
+    twice = first_positions(pid, pid) != np.arange(len(pid))
+    if twice.any():
+        raise AccountingError(f"building {pid.iloc[int(np.flatnonzero(twice)[0])]} appears twice in the plan")
+    site_ids = b_ids[buildings["capacity_kwp"].to_numpy() > 0]
+    missing = site_ids[~member(site_ids, pid)].astype(str)
+    extra = pid[~member(pid, site_ids)].astype(str)
+    if len(missing) or len(extra):
+        what = f"building {min(missing)} has a site but is not in the plan" if len(missing) else \
+            f"building {min(extra)} is in the plan without a site"
         raise AccountingError(f"{what} ({len(missing)} missing, {len(extra)} extra)")
     phase = plan["phase"].astype(str).to_numpy()
     n_reserve = int(np.isin(phase, (RESERVE, PINNED_OUT)).sum())
@@ -73,12 +76,13 @@ def _check_plan_rows(buildings: pd.DataFrame, roofs: pd.DataFrame, plan: pd.Data
         raise AccountingError(f"buildings in {n_in} != planned {n_planned} + reserve {n_reserve} "
                               f"+ excluded {n_excluded} (or a plan row has no phase)")
     b_phase = buildings["phase"].astype(str).to_numpy(dtype=object)
-    differ = b_phase[ids.get_indexer(pid)] != phase  # every plan id is a building (checked above)
+    differ = b_phase[positions(b_ids, pid)] != phase  # every plan id is a building (checked above)
     if differ.any():
-        raise AccountingError(f"building {pid[differ].iloc[0]}: its phase in the buildings layer differs from the plan")
+        raise AccountingError(f"building {pid.iloc[int(np.flatnonzero(differ)[0])]}: its phase in the buildings "
+                              "layer differs from the plan")
     kept = (roofs["excluded_reason"] == "").to_numpy()
     cap_by_site = np.zeros(len(pid))
-    at = id_index(pid).get_indexer(id_index(roofs["building_id"].to_numpy()[kept]))
+    at = positions(pid, roofs["building_id"])[kept]
     np.add.at(cap_by_site, at[at >= 0], roofs["capacity_kwp"].to_numpy(float)[kept][at >= 0])
     roof_cap = pd.Series(cap_by_site)
     off = ~np.isclose(plan["capacity_kwp"].to_numpy(float), roof_cap.to_numpy(float), rtol=1e-9, atol=1e-6)

@@ -73,7 +73,7 @@ import pandas as pd
 from .config import PlanConfig, RoofsConfig
 from .presets import module_preset
 from .economics import ECONOMICS_COLUMNS, EconomicsParams, economics_totals, site_economics
-from .keys import id_index, positions, values_at
+from .keys import first_positions, id_index, key_index, member, positions, values_at
 from .errors import InputError, InputFileError
 
 __all__ = [
@@ -418,17 +418,16 @@ def target_bases(specs: Sequence[TargetSpec], sites: pd.DataFrame, buildings: pd
         PV area at most the basis [m2]; roof share: roof area carrying PV (usable array area
         of a site + existing PV area, at most the footprint) over the footprint area [m2].
     """
-    site_ids = id_index(sites["building_id"])
-    ids = id_index(buildings["building_id"])
+    site_ids = key_index(sites["building_id"])  # a city's ids as held (Arrow text), not as Python strings
     exist_kwp = buildings["existing_pv_kwp"].to_numpy(float)
     exist_m2 = exist_kwp / module_kwp_per_m2
     roof = pd.to_numeric(buildings["roof_area_m2"], errors="coerce").fillna(0.0).to_numpy(float)
-    pos = site_ids.get_indexer(ids)  # each building's site row, -1 without a site
+    pos = positions(site_ids, buildings["building_id"])  # each building's site row, -1 without a site
     is_site = pos >= 0
 
     def per_building(col: str) -> np.ndarray:
         vals = sites[col].to_numpy(float)
-        return np.where(is_site, vals[np.maximum(pos, 0)], 0.0) if len(vals) else np.zeros(len(ids))
+        return np.where(is_site, vals[np.maximum(pos, 0)], 0.0) if len(vals) else np.zeros(len(pos))
 
     cap, mod, usable = per_building("capacity_kwp"), per_building("module_area_m2"), per_building("usable_area_m2")
     out = []
@@ -837,19 +836,32 @@ def _serves_why(ranked: pd.DataFrame, build: np.ndarray, bases: Sequence[TargetB
     return serves, why
 
 
-def _order_plan(ranked: pd.DataFrame, build: np.ndarray, serves, why, existing_kwp: float,
-                passed_years: dict[str, int]) -> pd.DataFrame:
-    """Rows by build year then priority rank, then reserve, then pinned out; cumulative kWp.
-
-    The rows are put in order once (one copy of ``ranked``: a city's sites, ~0.45 GB at 1,000,000
-    buildings), the new columns computed in that order.
-    """
+def _plan_order(ranked: pd.DataFrame, build: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of a plan by build year then priority rank, then reserve, then pinned out:
+    ``(order, build year, pinned out)``, the last two in that order (positions into ``ranked``)."""
     build = np.asarray(build)
     is_out = ranked["pinned"].astype(str).to_numpy() == "out"
     prank = ranked["rank"].astype(int).to_numpy()
     key = np.where(build > 0, build, np.where(is_out, 10**6, 10**5))
     order = np.lexsort((prank, key))  # stable: build year, then priority rank, then the ranked order
-    build, is_out = build[order], is_out[order]
+    return order, build[order], is_out[order]
+
+
+def _phase_labels(build: np.ndarray, is_out: np.ndarray) -> np.ndarray:
+    """Each row's ``phase``: its build year, :data:`PINNED_OUT` or :data:`RESERVE` (object array)."""
+    return np.where(build > 0, build.astype(str), np.where(is_out, PINNED_OUT, RESERVE)).astype(object)
+
+
+def _order_plan(ranked: pd.DataFrame, build: np.ndarray, serves, why, existing_kwp: float,
+                passed_years: dict[str, int]) -> pd.DataFrame:
+    """Rows by build year then priority rank, then reserve, then pinned out (:func:`_plan_order`);
+    cumulative kWp.
+
+    The rows are put in order once (one copy of ``ranked``: a city's sites, ~0.45 GB at 1,000,000
+    buildings), the new columns computed in that order.
+    """
+    order, build, is_out = _plan_order(ranked, build)
+    prank = ranked["rank"].astype(int).to_numpy()
     serves = np.asarray(list(serves), dtype=object)[order]
     why = np.asarray(list(why), dtype=object)[order]
     # rows already in order (the priority mode builds in rank order): the ranking's columns shared, not
@@ -858,7 +870,7 @@ def _order_plan(ranked: pd.DataFrame, build: np.ndarray, serves, why, existing_k
     df = (ranked if same else ranked.iloc[order]).reset_index(drop=True)
     df["priority_rank"] = prank[order]
     df["build_year"] = pd.array([int(y) if y else pd.NA for y in build], dtype="Int64")
-    df["phase"] = np.where(build > 0, build.astype(str), np.where(is_out, PINNED_OUT, RESERVE)).astype(object)
+    df["phase"] = _phase_labels(build, is_out)
     df["serves"] = list(serves)
     df["why"] = [w if w else ("pinned out by the planner" if o else "reserve: no target needs it")
                  for w, o in zip(why, is_out)]
@@ -1023,18 +1035,30 @@ def rank_sites(sites: pd.DataFrame, *, priority_classes: Sequence[str], score: s
         The sites in rank order with ``priority_class``, ``class_rank`` (1 = first class),
         ``score``, ``pinned`` ('in' / 'out' / '') and ``rank`` (1..n).
     """
-    df = sites.copy().reset_index(drop=True)
-    order = {c: i + 1 for i, c in enumerate(priority_classes)}
+    # the keys sorted in a small table of their own, then the sites taken once in that order (not a
+    # copy of a city's sites, then a sorted copy of the copy)
+    n_classes = len(priority_classes)
+    class_of = {c: i + 1 for i, c in enumerate(priority_classes)}
+    # decided once per distinct category (a missing one, code -1, ranks last like an unknown one)
+    codes, uniq = pd.factorize(sites["category"].astype(str))
+    class_rank = np.array([class_of.get(c, n_classes + 1) for c in uniq] + [n_classes + 1], dtype=int)[codes]
+    score_col, keys, asc = _score_keys(sites, score)
+    pinned = np.full(len(sites), "", dtype=object)
+    if pins is not None and len(pins):
+        pin_map = dict(zip(pins["building_id"].astype(str), pins["pin"]))  # the last pin of an id wins
+        at = positions(list(pin_map), sites["building_id"])
+        pinned[at >= 0] = np.asarray(list(pin_map.values()), dtype=object)[at[at >= 0]]
+    pin_order = np.select([pinned == "in", pinned == "out"], [0, 2], 1)
+    sort_keys = pd.DataFrame({"_pin_order": pin_order, "class_rank": class_rank,
+                              **{k: sites[k].array for k in keys}, "building_id": sites["building_id"].array})
+    order = sort_keys.sort_values(["_pin_order", "class_rank", *keys, "building_id"], ascending=[True, True, *asc, True],
+                                  kind="mergesort", na_position="last").index.to_numpy()
+    del sort_keys
+    df = sites.take(order).reset_index(drop=True)
     df["priority_class"] = df["category"].astype(str)
-    df["class_rank"] = df["priority_class"].map(lambda c: order.get(c, len(order) + 1)).astype(int)
-    score_col, keys, asc = _score_keys(df, score)
-    df["score"] = score_col.astype(float)
-    pin_map = {} if pins is None else dict(zip(pins["building_id"].astype(str), pins["pin"]))
-    df["pinned"] = df["building_id"].astype(str).map(lambda b: pin_map.get(b, "")).astype(object)
-    df["_pin_order"] = df["pinned"].map({"in": 0, "": 1, "out": 2}).astype(int)
-    df = df.sort_values(["_pin_order", "class_rank", *keys, "building_id"],
-                        ascending=[True, True, *asc, True], kind="mergesort", na_position="last")
-    df = df.drop(columns="_pin_order").reset_index(drop=True)
+    df["class_rank"] = class_rank[order]
+    df["score"] = score_col.astype(float).to_numpy()[order]
+    df["pinned"] = pd.Series(pinned[order], index=df.index, dtype=object)
     df["rank"] = np.arange(1, len(df) + 1)
     return df
 
@@ -1091,19 +1115,17 @@ def coverage_table(plan: pd.DataFrame, buildings: pd.DataFrame, *, coverage_cate
     yb = pd.to_numeric(b["year_built"], errors="coerce")
     new = b[b["category"].isin(list(coverage_categories)) & (yb >= new_building_from_year).fillna(False)]
     years = _phase_years(phases)
-    planned_ph = plan["phase"].map(lambda p: years.get(p, 10**9))
-    by_year = plan.loc[planned_ph <= coverage_year, "building_id"]
-    any_phase = plan.loc[plan["phase"].isin(list(years)), "building_id"]
-    site = plan.set_index("building_id")
-    ids = new["building_id"].to_numpy()
+    # each site's build year, decided once per distinct phase (none: never)
+    codes, uniq = pd.factorize(plan["phase"])
+    planned_ph = np.array([years.get(u, 10**9) for u in uniq] + [10**9], dtype=np.int64)[codes]
+    plan_ids = plan["building_id"]
+    ids = new["building_id"]
     has_existing = new["existing_pv_kwp"].to_numpy(float) > 0
-    # hash lookups: np.isin on object arrays compares every pair (quadratic at city scale)
-    def member(pool) -> np.ndarray:
-        return pd.Index(pd.unique(np.asarray(pool, dtype=object))).get_indexer(ids) >= 0
-
-    in_year = member(by_year.to_numpy())
-    in_plan = member(any_phase.to_numpy())
-    is_site = member(site.index.to_numpy())
+    # hash look-ups of the new buildings among the plan's sites (in Arrow when the ids are Arrow text)
+    in_year = member(ids, plan_ids[planned_ph <= coverage_year])
+    in_plan = member(ids, plan_ids[planned_ph < 10**9])
+    at = positions(plan_ids, ids)  # each new building's site row, -1 without one
+    is_site = at >= 0
     n = len(ids)
     target = float(coverage_target_frac)
     passed = coverage_year < as_of_year
@@ -1135,9 +1157,8 @@ def coverage_table(plan: pd.DataFrame, buildings: pd.DataFrame, *, coverage_cate
     # by area
     # per building: basis = usable roof area (at least the existing PV's module area, so a
     # building with PV but no kept roof counts as covered); covered area at most the basis
-    at = positions(site.index, ids)  # one look-up for both columns
-    mod = values_at(site["module_area_m2"], ids, pos=at)
-    usable = values_at(site["usable_area_m2"], ids, pos=at)
+    mod = values_at(plan["module_area_m2"], ids, pos=at)
+    usable = values_at(plan["usable_area_m2"], ids, pos=at)
     exist_m2 = new["existing_pv_kwp"].to_numpy(float) / module_kwp_per_m2
     basis_b = np.maximum(usable, exist_m2)
     cov_b = np.minimum(exist_m2 + np.where(in_year, mod, 0.0), basis_b)
@@ -1249,9 +1270,6 @@ def category_shares_table(plan: pd.DataFrame, buildings: pd.DataFrame, *, groups
 
 #: Columns :func:`pv_survey.economics.economics_totals` reads (the totals :func:`mode_comparison` compares).
 _TOTALS_COLUMNS = ["capacity_kwp", "annual_kwh", "capex_cny", "opex_cny_per_yr", "npv_cny", "co2_avoided_t_per_yr"]
-#: Columns of a plan only compared (besides ``phase``): the ones :func:`_order_plan` and the
-#: constraint-held sites read, and the totals'.
-_COMPARED_COLUMNS = ["building_id", "pinned", "rank", *_TOTALS_COLUMNS]
 
 
 def mode_comparison(plans: dict[str, pd.DataFrame], *, phases: Sequence[Phase], used: str,
@@ -1447,27 +1465,34 @@ def build_plan(
     build_p, serves_p, why_p, pnotes = priority_schedule(ranked, bases, years, **lim)
     notes += pnotes
 
-    def rows_of(m: str) -> pd.DataFrame:
-        # the mode not used is only compared (mode_comparison): its plan carries the columns compared,
-        # not a second copy of a city's sites (1,000,000 buildings: ~0.4 GB)
-        return ranked if m == mode else ranked[_COMPARED_COLUMNS]
+    def plan_of(m: str, build, serves=None, why=None) -> pd.DataFrame:
+        if m == mode:
+            return _order_plan(ranked, build, serves, why, existing_kwp, passed_years)
+        # the mode not used is only compared (mode_comparison): its rows in plan order with their phase
+        # and the columns the totals read, not a second plan of a city's sites (1,000,000 buildings:
+        # ~0.2 GB with the texts of every row)
+        order, build_o, is_out = _plan_order(ranked, build)
+        part = ranked[["building_id", *_TOTALS_COLUMNS]].take(order).reset_index(drop=True)
+        part["phase"] = _phase_labels(build_o, is_out)
+        return part
 
-    plans = {"priority": _order_plan(rows_of("priority"), build_p, serves_p, why_p, existing_kwp, passed_years)}
+    plans = {"priority": plan_of("priority", build_p, serves_p, why_p)}
     build_l, lc_status = least_cost_schedule(ranked, bases, years, time_limit_s=time_limit_s, **lim)
     if build_l is None:
         notes.append(f"least-cost schedule: {lc_status}; the priority schedule stands in for it")
         build_l = build_p
     else:
         notes.append(f"least-cost schedule over {len(years)} build years ({years[0]}-{years[-1]}): {lc_status}")
-    serves_l, why_l = _serves_why(ranked, build_l, bases, years)
-    plans["least-cost"] = _order_plan(rows_of("least-cost"), build_l, serves_l, why_l, existing_kwp, passed_years)
+    serves_l, why_l = _serves_why(ranked, build_l, bases, years) if mode == "least-cost" else (None, None)
+    plans["least-cost"] = plan_of("least-cost", build_l, serves_l, why_l)
     if len(held):  # constraint-held sites (issue 16) stay in reserve, with their reason
         reason = ranked.set_index("building_id")["constraint_reason"].astype(str)
         for key, p in plans.items():
-            is_held = p["building_id"].isin(held).to_numpy()
+            is_held = member(p["building_id"], held)
             p.loc[is_held, "phase"] = RESERVE
-            p.loc[is_held, "pinned"] = ""
-            p.loc[is_held, "why"] = "reserve: " + p.loc[is_held, "building_id"].map(reason)
+            if key == mode:  # the plan's own rows say why
+                p.loc[is_held, "pinned"] = ""
+                p.loc[is_held, "why"] = "reserve: " + p.loc[is_held, "building_id"].map(reason)
         del p
 
     # the ranking, then the other mode's plan go before the plan's columns are put in order (a city's
@@ -1476,24 +1501,22 @@ def build_plan(
     comparison = mode_comparison(plans, phases=phases, used=mode, params=params)
     plan = plans.pop(mode)
     del plans
-    at = pd.Index(site_ids).get_indexer(plan["building_id"])
+    at = positions(site_ids, plan["building_id"])
     del site_ids
     for c in _SHOWN_COLUMNS:
         plan[c] = shown[c].array.take(at)
     del shown
     if labels is not None:
-        keys = id_index(labels["building_id"])
-        first = np.flatnonzero(~keys.duplicated())  # a repeated id (a hand-made table): its first row
-        at_b = keys[first].get_indexer(id_index(plan["building_id"]))
-        rows = first[np.maximum(at_b, 0)] if len(first) else np.zeros(len(at_b), dtype=np.int64)
+        at_b = first_positions(labels["building_id"], plan["building_id"])  # a repeated id: its first row
+        rows = np.maximum(at_b, 0)
         missing = at_b < 0  # a site whose building is not in the table: no label, as without one
         for c in from_buildings:
-            col = pd.Series(labels[c].array.take(rows) if len(first) else [""] * len(rows), copy=False)
+            col = pd.Series(labels[c].array.take(rows) if len(labels) else [""] * len(rows), copy=False)
             if missing.any():
                 col = col.astype(object)
                 col[missing] = ""
             plan[c] = col.array
-        del labels, keys
+        del labels
     lead = ("priority_class", "class_rank", "score", "priority_rank", "rank", "cumulative_kwp", "build_year",
             "phase", "serves", "why", "pinned", "closes_passed")
     cols = [c for c in SITE_COLUMNS if c in plan.columns]

@@ -760,6 +760,51 @@ def test_cumulative_chart_draws_the_sites_in_rank_order_from_a_shuffled_plan():
     assert x.tolist() == [0, 1, 2, 3] and y.tolist() == [100.0, 130.0, 150.0, 160.0]
 
 
+def test_drawn_sites_keep_every_phase_in_every_column_of_the_axis():
+    """Each site lies between two drawn sites of its phase in its column of the axis (so its marker's
+    stretch is drawn), the line reaches past the axis' end, and a small plan is drawn whole."""
+    from pv_survey.outputs.charts import drawn_sites
+
+    rng = np.random.default_rng(7)
+    n, columns, x_max = 20_000, 50, 15_000.0
+    x = np.arange(1, n + 1, dtype=float)
+    code = np.where(rng.random(n) < 0.3, 0, np.where(rng.random(n) < 0.5, 1, 2))  # phases interleaved
+    at = drawn_sites(x, code, x_max, columns=columns)
+    assert np.all(np.diff(at) > 0) and at.size <= 2 * columns * 3 + 1
+    assert x[at[-1]] == x_max + 1 and (x[at[:-1]] <= x_max).all()  # the first site past the end, no other
+    col = np.minimum((x * columns / x_max).astype(int), columns - 1)
+    kept = set(at.tolist())
+    for c in range(columns):
+        for ph in range(3):
+            members = np.flatnonzero((col == c) & (code == ph) & (x <= x_max))
+            if members.size:
+                assert members[0] in kept and members[-1] in kept
+    np.testing.assert_array_equal(drawn_sites(x[:100], code[:100], 100.0, columns=columns), np.arange(100))
+
+
+def test_cumulative_chart_of_a_city_draws_few_points_on_the_same_curve():
+    from pv_survey.outputs.charts import CURVE_COLUMNS, collect_figures
+
+    n = 60_000
+    cap = np.random.default_rng(3).uniform(5.0, 50.0, n)
+    phase = np.where(np.arange(n) < 300, "2027", "reserve")
+    plan = pd.DataFrame({"rank": np.arange(1, n + 1), "capacity_kwp": cap, "cumulative_kwp": 100.0 + np.cumsum(cap),
+                         "phase": phase})
+    targets = pd.DataFrame({"year": [2030], "required_kwp": [6000.0], "met": ["yes"]})
+    with collect_figures() as figs:
+        cumulative_capacity_png(plan, targets, 100.0, ChartText(None))
+    zoom, whole = figs[0].axes[:2]
+    for ax in (zoom, whole):
+        x, y = (np.asarray(v, float) for v in ax.get_lines()[0].get_data())
+        assert x.size <= 2 * 2 * CURVE_COLUMNS + 2  # two phases, first and last of each column
+        # every point drawn is a point of the whole curve (MWp: the axis' unit)
+        np.testing.assert_allclose(y[1:] * 1000.0, plan["cumulative_kwp"].to_numpy()[x[1:].astype(int) - 1])
+    xw, _ = whole.get_lines()[0].get_data()
+    assert xw[-1] == n  # the last site is drawn
+    markers = sum(len(c.get_offsets()) for c in whole.collections)
+    assert 300 < markers < 2 * 2 * CURVE_COLUMNS + 2
+
+
 def test_site_curves_chart_draws_the_first_ranked_sites_that_have_a_curve():
     """Ranks 1 (A, no curve), 2 (B), 3 (C), 4 (D): with two lines, B and C, each its own rows in order."""
     from pv_survey.outputs.charts import collect_figures, site_curves_png

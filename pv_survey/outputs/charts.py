@@ -58,6 +58,7 @@ __all__ = [
     "site_curves_png",
     "typical_day_png",
     "plan_map_svg",
+    "drawn_sites",
 ]
 
 #: Family name of the CJK font shipped with pv-survey's dependencies (pylopdf-fonts-zh-cn).
@@ -86,6 +87,10 @@ MONTH_COLOURS = ("#2171b5", "#08519c", "#41ab5d", "#238b45", "#006d2c", "#ef3b2c
                  "#f16913", "#d94801", "#8c2d04", "#4292c6")
 
 _DPI = 110  # screen resolution of the embedded PNGs [dots per inch]
+#: Columns of the cumulative chart's x axis in which at most the first and the last site of each
+#: phase are drawn (:func:`drawn_sites`): more than two per pixel column of the 8-inch chart at
+#: :data:`_DPI` (880 px), so a site left out lies within half a pixel of one drawn (project choice).
+CURVE_COLUMNS = 2048
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -254,6 +259,14 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def _kept(frame: pd.DataFrame) -> np.ndarray:
+    """Rows without an ``excluded_reason`` (all rows without the column), compared where the text is
+    held (a city's reasons are not turned into Python strings)."""
+    if "excluded_reason" not in frame:
+        return np.ones(len(frame), bool)
+    return (frame["excluded_reason"].fillna("").astype(str) == "").to_numpy(dtype=bool)
+
+
 def _planned(plan: pd.DataFrame) -> np.ndarray:
     """Rows of the build phases (not reserve, pinned out or no phase)."""
     if "phase" not in plan:
@@ -269,15 +282,59 @@ def _unit(top_kwp: float) -> tuple[float, str, str]:
     return (1000.0, "MWp", "{:.2f}") if top_kwp >= 1000.0 else (1.0, "kWp", "{:,.0f}")
 
 
-def _draw_cumulative(ax, x, cum_kwp, phases, targets, existing_kwp, text: ChartText, *, y_top_kwp: float,
-                     labels: bool) -> None:
+def drawn_sites(x: np.ndarray, phase_code: np.ndarray, x_max: float, *,
+                columns: int = CURVE_COLUMNS) -> np.ndarray:
+    """Positions of the sites a cumulative-capacity axis draws: every site up to ``2 * columns``,
+    else, in each of ``columns`` equal columns of ``[0, x_max]``, the first and the last site of each
+    phase, and the first site beyond ``x_max`` (the line leaves the axis towards it).
+
+    The cumulative capacity rises with the rank, so the line through the sites kept stays within
+    one column of the line through all of them, and each phase's markers cover the same stretch of
+    each column. A city's plan (1,000,000 sites) is drawn with ~10,000 points instead of 1,000,000
+    markers per panel.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Ascending x position of each site (its place in rank order, from 1).
+    phase_code : numpy.ndarray of int
+        Code of each site's phase (e.g. from :func:`pandas.factorize`).
+    x_max : float
+        Right end of the axis. [same unit as x]
+    columns : int
+        Columns of the axis (:data:`CURVE_COLUMNS`).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Ascending positions into ``x``.
+    """
+    n = x.size
+    if n <= 2 * columns or not x_max > 0:
+        return np.arange(n, dtype=np.int64)
+    inside = np.flatnonzero(x <= x_max)
+    beyond = np.flatnonzero(x > x_max)[:1]
+    col = np.minimum((x[inside] * (columns / x_max)).astype(np.int64), columns - 1)
+    key = col * (int(phase_code.max(initial=0)) + 2) + (phase_code[inside] + 1)
+    _, first = np.unique(key, return_index=True)
+    _, last_rev = np.unique(key[::-1], return_index=True)
+    keep = np.union1d(inside[first], inside[inside.size - 1 - last_rev])
+    return np.concatenate([keep, beyond]).astype(np.int64)
+
+
+def _draw_cumulative(ax, x, cum_kwp, phase_code, phases, targets, existing_kwp, text: ChartText, *,
+                     y_top_kwp: float, labels: bool) -> None:
+    """One panel: ``x``, ``cum_kwp`` start with existing PV at 0, then one site each; ``phase_code``
+    (one per site) indexes the distinct ``phases``. The x axis' limits are set before."""
     scale, unit, fmt = _unit(y_top_kwp)
-    y = cum_kwp / scale
-    ax.plot(x, y, color="#444444", lw=1.0, zorder=2)
+    at = drawn_sites(x[1:], phase_code, float(ax.get_xlim()[1]))
+    xs, ys, codes = x[1:][at], cum_kwp[1:][at] / scale, phase_code[at]
+    ax.plot(np.concatenate([x[:1], xs]), np.concatenate([cum_kwp[:1] / scale, ys]), color="#444444", lw=1.0,
+            zorder=2)
     colours = phase_colours(phases)
     for ph in phase_order(phases):
-        m = phases == ph
-        ax.scatter(x[1:][m], y[1:][m], s=10, color=colours[ph], zorder=3,
+        m = codes == phases.index(ph)
+        ax.scatter(xs[m], ys[m], s=10, color=colours[ph], zorder=3,
                    label=text.safe(phase_label(ph, english_only=not text.cjk)))
     ax.axhline(existing_kwp / scale, color="#7f7f7f", ls=":", lw=1.2, zorder=1)
     if labels:
@@ -319,17 +376,21 @@ def cumulative_capacity_png(plan: pd.DataFrame, targets: pd.DataFrame, existing_
         PV already installed in the district, drawn as its own line. [kWp]
     text : ChartText
     """
-    # the columns drawn, in rank order (not a sorted copy of a city's plan layer: ~0.3 GB at 1,000,000 sites)
-    p = plan[[c for c in ("rank", "cumulative_kwp", "capacity_kwp", "phase") if c in plan.columns]]
-    p = p.sort_values("rank", kind="stable") if len(p) else p
-    if len(p):  # pinned-out sites have no cumulative capacity
-        p = p[np.isfinite(p["cumulative_kwp"].to_numpy(float))]
-    cum = p["cumulative_kwp"].to_numpy(float) if len(p) else np.zeros(0)
-    cap = p["capacity_kwp"].to_numpy(float) if len(p) else np.zeros(0)
+    # the values drawn, in rank order: arrays taken by position (not a sorted copy of a city's plan layer)
+    order = np.argsort(plan["rank"].to_numpy(), kind="stable") if len(plan) else np.zeros(0, np.int64)
+    cum = plan["cumulative_kwp"].to_numpy(float)[order] if len(plan) else np.zeros(0)
+    finite = np.isfinite(cum)  # pinned-out sites have no cumulative capacity
+    order, cum = order[finite], cum[finite]
+    cap = plan["capacity_kwp"].to_numpy(float)[order] if len(plan) else np.zeros(0)
     base = float(cum[0] - cap[0]) if len(cum) else float(existing_kwp)
     x = np.arange(0, len(cum) + 1)
     cum_kwp = np.concatenate([[base], cum])
-    phases = p["phase"].fillna("").astype(str).to_numpy() if len(p) else np.zeros(0, dtype=object)
+    # each site's phase as a code into the distinct phases (not a city's phases as Python strings)
+    if len(plan) and "phase" in plan:
+        codes, uniq = pd.factorize(plan["phase"].fillna("").astype(str))
+        phase_code, phases = codes[order], [str(v) for v in uniq]
+    else:
+        phase_code, phases = np.zeros(len(order), np.int64), [""] if len(order) else []
     req_kwp = pd.to_numeric(targets["required_kwp"], errors="coerce").to_numpy(float) \
         if len(targets) and "required_kwp" in targets else np.zeros(0)
     req_max = float(np.nanmax(req_kwp)) if np.isfinite(req_kwp).any() else 0.0
@@ -345,15 +406,16 @@ def cumulative_capacity_png(plan: pd.DataFrame, targets: pd.DataFrame, existing_
         # zoomed x range: the sites up to the capacity at the top of the axis, plus a margin
         n_zoom = int(np.searchsorted(cum_kwp, y_top)) if zoom else len(cum)
         ax.set_xlim(0, max(min(len(cum), int(n_zoom * 1.05) + 1), 1))
-        _draw_cumulative(ax, x, cum_kwp, phases, targets, existing_kwp, text, y_top_kwp=y_top, labels=True)
+        _draw_cumulative(ax, x, cum_kwp, phase_code, phases, targets, existing_kwp, text, y_top_kwp=y_top,
+                         labels=True)
         ax.set_xlabel(text("按排名的项目数", "Sites in rank order"))
         ax.set_title(text("累计装机容量与目标", "Cumulative capacity against the targets"))
         if len(cum):
             ax.legend(title=text("分期", "Phase"), loc="lower right", fontsize=8, title_fontsize=8, frameon=False)
         if ax_all is not None:
             ax_all.set_xlim(0, max(len(cum), 1))
-            _draw_cumulative(ax_all, x, cum_kwp, phases, targets, existing_kwp, text, y_top_kwp=1.05 * top_kwp,
-                             labels=False)
+            _draw_cumulative(ax_all, x, cum_kwp, phase_code, phases, targets, existing_kwp, text,
+                             y_top_kwp=1.05 * top_kwp, labels=False)
             ax_all.set_xlabel(text(f"全部 {len(cum):,} 个项目", f"All {len(cum):,} sites"))
             ax_all.set_title(text("全部潜力", "Whole potential"))
         return _png(fig)
@@ -405,8 +467,7 @@ def category_png(plan: pd.DataFrame, text: ChartText) -> bytes:
 
 def yield_histogram_png(roofs: pd.DataFrame, text: ChartText) -> bytes:
     """Distribution of the specific yield of kept roof planes [kWh/kWp]."""
-    kept = roofs["excluded_reason"].fillna("").astype(str).to_numpy() == "" if "excluded_reason" in roofs \
-        else np.ones(len(roofs), bool)
+    kept = _kept(roofs)
     sy = roofs.loc[kept, "specific_yield_kwh_kwp"].to_numpy(float) if len(roofs) else np.zeros(0)
     sy = sy[np.isfinite(sy) & (sy > 0)]
     with text.rc():
@@ -454,7 +515,7 @@ def site_curves_png(curves: pd.DataFrame, plan: pd.DataFrame, text: ChartText, *
     p = plan[[c for c in ("rank", "building_id", "name") if c in plan.columns]]  # the columns used, not a copy
     p = p.sort_values("rank", kind="stable") if len(p) else p
     if len(p):  # the first n_sites sites in rank order that have a curve
-        with_curve = p[member(p["building_id"].astype(str).to_numpy(dtype=object), pd.unique(curve_ids))]
+        with_curve = p[member(p["building_id"].astype(str), pd.unique(curve_ids))]
         top = list(with_curve.iloc[:n_sites].itertuples())
     else:
         top = []
@@ -499,14 +560,13 @@ def monthly_mwh(roofs: pd.DataFrame, planned_building_ids) -> tuple[np.ndarray, 
         Sums per month (missing values count 0; zeros without monthly columns). [MWh]
     """
     cols = [f"kwh_{m:02d}" for m in range(1, 13)]
-    kept = roofs["excluded_reason"].fillna("").astype(str).to_numpy() == "" if "excluded_reason" in roofs \
-        else np.ones(len(roofs), bool)
+    kept = _kept(roofs)
     month, month_p = np.zeros(12), np.zeros(12)
     if not any(c in roofs.columns for c in cols):
         return month, month_p
-    ids = roofs["building_id"].to_numpy(dtype=object)[kept]
-    in_plan = member(ids, pd.unique(pd.Series(planned_building_ids, dtype=object).astype(str))) \
-        if len(ids) else np.zeros(0, bool)
+    # the roofs' ids compared where they are held (not a city's ids as Python strings)
+    in_plan = member(roofs["building_id"], pd.unique(pd.Series(planned_building_ids, dtype=object).astype(str)))[kept] \
+        if kept.any() else np.zeros(0, bool)
     # one month's column at a time, not the twelve columns of a city's kept roofs copied (then again for
     # the planned ones)
     for m, c in enumerate(cols):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["id_index", "key_index", "positions", "first_positions", "member", "values_at"]
+__all__ = ["id_index", "key_index", "positions", "first_positions", "member", "text_order", "values_at"]
 
 
 def id_index(values: Any) -> pd.Index:
@@ -63,6 +63,26 @@ def first_positions(keys: Any, lookup: Any) -> np.ndarray:
     first = np.flatnonzero(~idx.duplicated())
     at = idx[first].get_indexer(id_index(lookup))
     return np.where(at >= 0, first[np.maximum(at, 0)] if len(first) else -1, -1).astype(np.int64)
+
+
+def text_order(values: Any) -> np.ndarray:
+    """Stable order (positions, int64) that sorts ``values`` as text, like
+    ``numpy.argsort(Series(values).astype(str).to_numpy(), kind="stable")``.
+
+    Arrow text, or Python ``str`` values without missing ones, are sorted in Arrow
+    (``pyarrow.compute.sort_indices``: stable, UTF-8 bytes in code-point order like Python's ``str``
+    comparison) without a Python string per value; others as above.
+    """
+    import pyarrow as pa
+
+    arr = _arrow_text(values)
+    if arr is None:
+        arr = _python_text_as_arrow(values, pa.large_string())
+    if arr is not None:
+        import pyarrow.compute as pc
+
+        return pc.sort_indices(arr).to_numpy().astype(np.int64, copy=False)
+    return np.argsort(pd.Series(values, copy=False).astype(str).to_numpy(), kind="stable")
 
 
 def member(values: Any, keys: Any) -> np.ndarray:

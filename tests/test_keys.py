@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pv_survey.keys import first_positions, key_index, member, positions
+from pv_survey.keys import first_positions, key_index, member, positions, text_order
 
 KEYS = ["B1", "B2", "甲楼", "B4", ""]
 LOOKUP = ["B4", "X", "甲楼", "B1", "B1", ""]
@@ -81,3 +81,17 @@ def test_key_index_keeps_arrow_text_as_held():
     assert isinstance(idx, pd.Index) and idx.dtype == ids.dtype and list(idx) == ["x", "y"]
     assert key_index(pd.Series(["x", None], dtype="str")).dtype == object  # missing: as id_index
     assert key_index(pd.Series([1, 2])).tolist() == ["1", "2"]
+
+
+@pytest.mark.parametrize("form", ["str", "arrow-large", "arrow-small", "object", "index", "array", "list"])
+def test_text_order_is_numpys_stable_argsort_of_the_text(form):
+    rng = np.random.default_rng(5)
+    values = list(np.array(["b", "a", "é", "a", "Z", "b", "甲", "", "B10", "B9"], dtype=object)[rng.integers(0, 10, 500)])
+    want = np.argsort(np.asarray(values, dtype=object), kind="stable")  # ties keep their order
+    got = text_order(_forms(values)[form])
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.int64
+
+
+def test_text_order_of_numbers_sorts_their_text():
+    np.testing.assert_array_equal(text_order(pd.Series([10, 9, 100])), [0, 2, 1])  # "10" < "100" < "9"

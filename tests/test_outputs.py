@@ -744,6 +744,37 @@ def test_charts_bilingual_with_cjk_font(tmp_path):
     assert paths["cumulative_capacity.png"].read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_the_shortlist_frame_is_gone_before_the_charts_and_the_report(tmp_path, monkeypatch):
+    """The frame of every build-year and reserve site feeds the lists and the workbook, then goes: the
+    charts and the report (a city's largest transients) do not hold it too; the index still names the
+    workbook's sheets."""
+    import weakref
+
+    import pv_survey.outputs as outputs_mod
+
+    frames: list[weakref.ref] = []
+    alive_at: dict[str, bool] = {}
+    make_frame, charts, report = outputs_mod.shortlist_frame, outputs_mod.render_charts, outputs_mod.report_html
+
+    def frame(plan):
+        out = make_frame(plan)
+        frames.append(weakref.ref(out))
+        return out
+
+    def seen(name, fn):
+        def call(**kw):
+            alive_at[name] = any(r() is not None for r in frames)
+            return fn(**kw)
+        return call
+
+    monkeypatch.setattr(outputs_mod, "shortlist_frame", frame)
+    monkeypatch.setattr(outputs_mod, "render_charts", seen("charts", charts))
+    monkeypatch.setattr(outputs_mod, "report_html", seen("report", report))
+    paths = write_outputs(tmp_path / "o", **make_district(), chart_font=None)
+    assert frames and alive_at == {"charts": False, "report": False}
+    assert "shortlists.xlsx" in paths["README.txt"].read_text(encoding="utf-8-sig")
+
+
 def test_cumulative_chart_draws_the_sites_in_rank_order_from_a_shuffled_plan():
     """Rows out of rank order, a pinned-out site without a cumulative capacity, and columns the chart
     does not draw: the line is existing PV, then each site's cumulative capacity in rank order."""

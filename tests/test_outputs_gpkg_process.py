@@ -133,27 +133,43 @@ def test_child_writes_the_same_geopackage_bytes_as_this_process(tmp_path, scratc
     assert _no_children_left()
 
 
-def test_large_layers_go_to_the_child_in_chunks_and_give_the_same_bytes(tmp_path, scratch_root, monkeypatch):
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_large_layers_go_to_the_child_in_chunks_and_give_the_same_bytes(tmp_path, scratch_root, monkeypatch,
+                                                                        shuffled):
     """Layers longer than a GDAL write go over in chunk files with their style made here (the child
-    then holds one chunk): survey.gpkg is still the file this process writes, byte for byte."""
+    then holds one chunk): survey.gpkg is still the file this process writes, byte for byte. With the
+    buildings and roofs held out of id order, the child's chunks are taken in id order from the rows
+    as held (no reordered copy of the table)."""
     from pv_survey.outputs import gpkg as G
 
+    def district():
+        d = make_district()
+        rng = np.random.default_rng(11)
+        for key, id_col in (("buildings", "building_id"), ("roofs", "roof_id")):
+            rows = rng.permutation(len(d[key])) if shuffled else \
+                np.argsort(d[key][id_col].astype(str).to_numpy(), kind="stable")
+            d[key] = d[key].iloc[rows]
+        return d
+
     monkeypatch.setattr(G, "WRITE_CHUNK_FEATURES", 4)  # demo layers of 6 to dozens of rows: several chunks
-    here = write_outputs(tmp_path / "here", **make_district(), chart_font=None)
+    here = write_outputs(tmp_path / "here", **district(), chart_font=None)
     monkeypatch.setattr(gpkg_process, "GPKG_PROCESS_MIN_FEATURES", 0)
     chunked = []
     real = gpkg_process.GpkgProcess._chunks
 
-    def spy(self, name, frame):
-        spec = real(self, name, frame)
-        chunked.append((name, len(frame), len(spec["chunks"]) if spec else 0))
+    def spy(self, name, frame, rows=None):
+        spec = real(self, name, frame, rows)
+        ordered = rows is None or np.array_equal(rows, np.arange(len(frame)))
+        chunked.append((name, len(frame), len(spec["chunks"]) if spec else 0, ordered))
         return spec
 
     monkeypatch.setattr(gpkg_process.GpkgProcess, "_chunks", spy)
-    there = write_outputs(tmp_path / "there", **make_district(), chart_font=None)
-    names = {name for name, _, _ in chunked}
+    there = write_outputs(tmp_path / "there", **district(), chart_font=None)
+    names = {name for name, *_ in chunked}
     assert {"buildings", "roofs", "plan"} <= names
-    assert all(k == -(-n // 4) for _, n, k in chunked)  # every row in a chunk of at most 4
+    assert all(k == -(-n // 4) for _, n, k, _ in chunked)  # every row in a chunk of at most 4
+    held_out_of_order = {name for name, _, _, ordered in chunked if not ordered}
+    assert held_out_of_order == ({"buildings", "roofs"} if shuffled else set())
     assert here["survey.gpkg"].read_bytes() == there["survey.gpkg"].read_bytes()
     assert list(scratch_root.iterdir()) == [] and _no_children_left()
 

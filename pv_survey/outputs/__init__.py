@@ -226,7 +226,7 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         plan_l = plan_layer(plan, buildings, crs=crs)  # the plan layer feeds every list, the report and the map
         layers = layer_builders(buildings=buildings, roofs=roofs, plan=plan, targets=targets, coverage=coverage,
                                 category_shares=category_shares, extra_layers=extra_layers, crs=crs,
-                                plan_frame=plan_l)
+                                plan_frame=plan_l, lazy_order=child is not None)
 
         def put(name: str, data: bytes) -> Path:
             """Stage ``data`` as the output ``name``; a failed write is one OutputError naming the file."""
@@ -255,9 +255,8 @@ def write_outputs(out_dir: str | Path, *, buildings: gpd.GeoDataFrame, roofs: gp
         tick()
         if flux is not None:  # issue 19: the roof irradiation raster, a COG with its QGIS style
             flux.write_into(st)
-        sl = others["shortlist"]
         index = readme_txt([*st.staged, "manifest.json"], survey=str(summary.get("name", "")),
-                           layers=list(layers), sheets=workbook_sheets(plan_l, shortlist=sl))
+                           layers=list(layers), sheets=others["sheets"])
         put("README.txt", index.encode("utf-8-sig"))
         if child is not None or xlsx_child is not None:
             release_freed_memory()  # the lists', charts' and report's working memory, while the children end
@@ -317,6 +316,11 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
     if xlsx_child is None:
         put("shortlists.xlsx", shortlists_xlsx(plan_l, title=str(summary.get("name", "")), when=_source_date(),
                                                max_rows=workbook_max_rows, shortlist=sl))
+    # the shortlist frame (every build-year and reserve site) goes before the charts and the report: the
+    # index only names the workbook's sheets
+    sheets = workbook_sheets(plan_l, shortlist=sl)
+    del sl, lists
+    release_freed_memory()
     tick()
     text = ChartText(cjk_font() if chart_font is True else (chart_font or None))
     existing = float(summary.get("existing_kwp", buildings["existing_pv_kwp"].sum()
@@ -355,4 +359,4 @@ def _write_other_files(st, put, out, *, plan_l, buildings, roofs, targets, cover
     md = summary_md(summary=summary, targets=targets, coverage=coverage, plan=plan_l)
     put("summary.md", md.encode("utf-8"))
     tick()
-    return {"shortlist": sl}
+    return {"sheets": sheets}

@@ -125,9 +125,15 @@ def shortlist_frame(plan: gpd.GeoDataFrame) -> pd.DataFrame:
         ``annual_kwh``; ``lon_deg`` / ``lat_deg`` of the footprint centroid in CGCS2000.
     """
     phase = plan["phase"].fillna("").astype(str) if "phase" in plan else pd.Series("", index=plan.index)
-    keep = built_phase_mask(phase) | (phase == RESERVE).to_numpy(dtype=bool)
-    p = plan[keep]
-    p = p.iloc[np.argsort(p["rank"].to_numpy(float), kind="stable")] if "rank" in p else p
+    keep = np.flatnonzero(built_phase_mask(phase) | (phase == RESERVE).to_numpy(dtype=bool))
+    if "rank" in plan:
+        keep = keep[np.argsort(plan["rank"].to_numpy(float)[keep], kind="stable")]
+    # the rows kept, in rank order, taken once and only with the columns used (not the plan layer
+    # copied, then copied again in order: 1,000,000 sites with their footprints)
+    used = {c for c, _ in SHORTLIST_COLUMNS} | set(EXTRA_COLUMNS) | {"annual_kwh"}
+    geom = plan.active_geometry_name if isinstance(plan, gpd.GeoDataFrame) else None
+    p = plan[[c for c in plan.columns if c in used or c == geom]]
+    p = p.iloc[keep]
     out = pd.DataFrame(index=p.index)
     for col, _kind in SHORTLIST_COLUMNS:
         if col in p.columns:

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from ..errors import OutputError
@@ -95,20 +96,32 @@ class GpkgProcess(WriterProcess):
         """Where the child reads ``layer`` from (a spooled layer's parts stay where they are)."""
         if isinstance(layer, SpooledLayer):
             return {"parts": [(str(p), n) for p, n in layer.parts], "empty": self._file(name, layer.empty_frame)}
-        if isinstance(layer, pd.DataFrame) and chunkable(layer):
-            spec = self._chunks(name, layer)
+        rows = None
+        if isinstance(layer, _gpkg.OrderedLayer):  # its chunks taken in order from the rows as held
+            layer, rows = layer.frame, layer.order
+        if isinstance(layer, pd.DataFrame) and chunkable(layer, rows):
+            spec = self._chunks(name, layer, rows)
             if spec is not None:
                 return spec
+        if rows is not None:
+            layer = _gpkg.OrderedLayer(layer, rows).in_order()
         return {"file": self._file(name, layer)}
 
-    def _chunks(self, name: str, frame: pd.DataFrame) -> dict | None:
+    def _chunks(self, name: str, frame: pd.DataFrame, rows: np.ndarray | None = None) -> dict | None:
         """A large layer as scratch files of :data:`~pv_survey.outputs.gpkg.WRITE_CHUNK_FEATURES` rows
         with its style (the child then holds one chunk, not the layer: :class:`FrameChunks`); None when
-        a chunk would not read back as it was (the layer then goes whole)."""
+        a chunk would not read back as it was (the layer then goes whole). ``rows``: the order of the
+        rows (each chunk taken from the frame as held, with the index of the ordered layer's slice)."""
         files = []
         step = _gpkg.WRITE_CHUNK_FEATURES
         for a in range(0, len(frame), step):
-            spec = self._file(name, frame.iloc[a:a + step], pickle_ok=False)
+            if rows is None:
+                part = frame.iloc[a:a + step]
+            else:
+                part = frame.iloc[rows[a:a + step]]
+                part.index = pd.RangeIndex(a, a + len(part))
+            spec = self._file(name, part, pickle_ok=False)
+            del part
             if spec is None:
                 for f in files:
                     Path(f["parquet"]).unlink(missing_ok=True)

@@ -265,9 +265,10 @@ def _check_buildings(buildings: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise InputError(f"plan: buildings table lacks column '{missing[0]}'; the pipeline must pass "
                          f"{', '.join(_BUILDING_REQUIRED)}")
+    # the ids and categories as text in Arrow (pandas' ``str``), not as a city's worth of Python strings
     df = pd.DataFrame({
-        "building_id": buildings["building_id"].astype(str).to_numpy(),
-        "category": buildings["category"].astype(str).to_numpy(),
+        "building_id": buildings["building_id"].astype(str).array,
+        "category": buildings["category"].astype(str).array,
         "year_built": pd.to_numeric(buildings["year_built"], errors="coerce").astype("Float64").to_numpy(),
         "existing_pv_kwp": pd.to_numeric(buildings["existing_pv_kwp"], errors="coerce").fillna(0.0).to_numpy(float),
         "roof_area_m2": pd.to_numeric(buildings["roof_area_m2"], errors="coerce").to_numpy(float),
@@ -1599,8 +1600,9 @@ def plan_summary_lines(result: PlanResult) -> list[str]:
             f"Build year {ph.label}: {len(part)} sites, {part['capacity_kwp'].sum():,.0f} kWp new "
             f"({mix_s}){f', {pinned} pinned in' if pinned else ''}; largest: {_site_names(part)}."
         )
-    reserve = plan[plan["phase"] == RESERVE]
-    lines.append(f"Reserve: {len(reserve):,} further sites, {reserve['capacity_kwp'].sum():,.0f} kWp.")
+    reserve = (plan["phase"] == RESERVE).to_numpy(dtype=bool)  # a city's reserve: counted, not copied
+    lines.append(f"Reserve: {int(reserve.sum()):,} further sites, "
+                 f"{plan.loc[reserve, 'capacity_kwp'].sum():,.0f} kWp.")
     n_out = int((plan["phase"] == PINNED_OUT).sum())
     if n_out:
         lines.append(f"Pinned out by the planner: {n_out} sites, never planned.")

@@ -69,8 +69,10 @@ def annotate_buildings(buildings: gpd.GeoDataFrame, roofs: pd.DataFrame, plan: p
         counts = ex.value_counts().reset_index(name="n")
         counts = counts.sort_values(["building_id", "n", "excluded_reason"], ascending=[True, False, True],
                                     kind="stable")
-        top = counts.drop_duplicates("building_id").set_index("building_id")["excluded_reason"]
-        fill = top.reindex(b["building_id"]).fillna("no usable roof plane / 无可用屋面").to_numpy(object)
+        top = counts.drop_duplicates("building_id")
+        at = positions(top["building_id"], b["building_id"])  # in Arrow where the ids are Arrow text
+        fill = np.where(at >= 0, top["excluded_reason"].to_numpy(dtype=object)[np.maximum(at, 0)]
+                        if len(top) else "", "no usable roof plane / 无可用屋面")
         reason = np.where(no_site, fill, reason)
     b["excluded_reason"] = reason
     return b

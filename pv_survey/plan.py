@@ -73,7 +73,7 @@ import pandas as pd
 from .config import PlanConfig, RoofsConfig
 from .presets import module_preset
 from .economics import ECONOMICS_COLUMNS, EconomicsParams, economics_totals, site_economics
-from .keys import first_positions, id_index, key_index, member, positions, values_at
+from .keys import first_positions, key_index, member, positions, values_at
 from .errors import InputError, InputFileError
 
 __all__ = [

@@ -175,9 +175,8 @@ class OrderedLayer:
 
     def in_order(self) -> pd.DataFrame:
         """The layer's frame with its rows in order (a new RangeIndex)."""
-        if np.array_equal(self.order, np.arange(len(self.frame))):
-            return self.frame
-        return self.frame.iloc[self.order].reset_index(drop=True)
+        out = _in_order(self.frame, self.order)
+        return out if out is self.frame else out.reset_index(drop=True)
 
 
 def _id_ordered_layer(frame: pd.DataFrame, id_col: str, first: tuple[str, ...], crs, lazy: bool):

@@ -834,6 +834,32 @@ def test_cumulative_chart_of_a_city_draws_few_points_on_the_same_curve():
     assert xw[-1] == n  # the last site is drawn
     markers = sum(len(c.get_offsets()) for c in whole.collections)
     assert 300 < markers < 2 * 2 * CURVE_COLUMNS + 2
+    # the narrow whole-potential panel: a few ticks, thousands separated (not "20000400006000")
+    figs[0].canvas.draw()
+    ticks = [t.get_text() for t in whole.get_xticklabels() if t.get_text()]
+    assert 2 <= len(ticks) <= 4 and all("," in t for t in ticks if t not in ("0", "−0"))
+
+
+def test_cumulative_chart_keeps_existing_pv_in_view_when_it_exceeds_the_targets():
+    """PV already built (200 kWp) far above the targets (30 and 31 kWp) and a large potential: the
+    main panel is scaled to the existing PV (not to the targets, which left it empty above them),
+    its first sites are in view, and the two close target labels are not printed over each other."""
+    from pv_survey.outputs.charts import TARGET_LABEL_STEP_PT, collect_figures
+
+    n = 5_000
+    cap = np.full(n, 2.0)
+    plan = pd.DataFrame({"rank": np.arange(1, n + 1), "capacity_kwp": cap, "cumulative_kwp": 200.0 + np.cumsum(cap),
+                         "phase": np.where(np.arange(n) < 10, "2027", "reserve")})
+    targets = pd.DataFrame({"year": [2025, 2030], "required_kwp": [30.0, 31.0], "met": ["yes", "yes"]})
+    with collect_figures() as figs:
+        cumulative_capacity_png(plan, targets, 200.0, ChartText(None))
+    main = figs[0].axes[0]
+    assert main.get_ylim()[1] >= 200.0  # the existing PV line is on the panel
+    x, y = (np.asarray(v, float) for v in main.get_lines()[0].get_data())
+    x_hi, y_hi = main.get_xlim()[1], main.get_ylim()[1]
+    assert ((x[1:] <= x_hi) & (y[1:] <= y_hi)).sum() >= 10  # the build-year sites are drawn in view
+    lifts = sorted(a.xyann[1] for a in main.texts if "target" in a.get_text())
+    assert lifts == [3.0, 3.0 + TARGET_LABEL_STEP_PT]
 
 
 def test_site_curves_chart_draws_the_first_ranked_sites_that_have_a_curve():

@@ -28,6 +28,7 @@ import shapely
 from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from ..keys import member
 from .labels import CATEGORY_LABELS, bilingual, category_label
@@ -91,6 +92,13 @@ _DPI = 110  # screen resolution of the embedded PNGs [dots per inch]
 #: phase are drawn (:func:`drawn_sites`): more than two per pixel column of the 8-inch chart at
 #: :data:`_DPI` (880 px), so a site left out lies within half a pixel of one drawn (project choice).
 CURVE_COLUMNS = 2048
+#: Target labels closer than this share of the cumulative chart's axis are lifted one above the
+#: other by :data:`TARGET_LABEL_STEP_PT` (a label is ~10 pt tall at font size 8; project choice).
+TARGET_LABEL_GAP_FRAC = 0.05
+TARGET_LABEL_STEP_PT = 11.0
+#: The cumulative chart's legend moves from the lower right to the centre right when every target
+#: line lies below this share of the axis (their labels fill the lower right; project choice).
+LEGEND_LOW_TARGETS_FRAC = 0.25
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -338,21 +346,35 @@ def _draw_cumulative(ax, x, cum_kwp, phase_code, phases, targets, existing_kwp, 
                    label=text.safe(phase_label(ph, english_only=not text.cjk)))
     ax.axhline(existing_kwp / scale, color="#7f7f7f", ls=":", lw=1.2, zorder=1)
     if labels:
+        # below its line when it is above every target: the sites' curve starts on the line and rises
+        reqs_kwp = pd.to_numeric(targets["required_kwp"], errors="coerce").to_numpy(float) \
+            if len(targets) and "required_kwp" in targets else np.zeros(0)
+        below = bool(np.isfinite(reqs_kwp).any()) and existing_kwp > np.nanmax(reqs_kwp)
         ax.annotate(text.safe(text("已建光伏", "existing PV") + f" {fmt.format(existing_kwp / scale)} {unit}"),
-                    xy=(0, existing_kwp / scale), xytext=(4, 3), textcoords="offset points",
-                    color="#555555", fontsize=8)
+                    xy=(0, existing_kwp / scale), xytext=(4, -3 if below else 3), textcoords="offset points",
+                    va="top" if below else "baseline", color="#555555", fontsize=8)
     x_end = ax.get_xlim()[1] if ax.get_xlim()[1] > 1 else 1
-    for _, t in targets.iterrows():
-        req = float(t.get("required_kwp", np.nan)) / scale
+    y_span = y_top_kwp / scale if y_top_kwp > 0 else 1.0
+    # target lines bottom up; a label closer to the one below than TARGET_LABEL_GAP_FRAC of the axis
+    # (targets far below the PV already built) is lifted above it instead of printed over it
+    reqs = pd.to_numeric(targets["required_kwp"], errors="coerce").to_numpy(float) \
+        if len(targets) and "required_kwp" in targets else np.full(len(targets), np.nan)
+    lift_pt, prev = 0.0, None
+    for i in np.argsort(reqs, kind="stable"):
+        t = targets.iloc[int(i)]
+        req = float(reqs[i]) / scale
         if not np.isfinite(req):
             continue
+        lift_pt = lift_pt + TARGET_LABEL_STEP_PT if prev is not None and req - prev < TARGET_LABEL_GAP_FRAC * y_span \
+            else 0.0
+        prev = req
         met = str(t.get("met", False)) in ("yes", "True")
         colour = "#1b7837" if met else "#b2182b"
         ax.axhline(req, color=colour, ls="--", lw=1.2, zorder=1)
         if labels:
             word = text("达标", "met") if met else text("未达标", "not met")
             label = f"{int(t['year'])} " + text("目标", "target") + f" {fmt.format(req)} {unit} ({word})"
-            ax.annotate(text.safe(label), xy=(x_end, req), xytext=(-4, 3), textcoords="offset points",
+            ax.annotate(text.safe(label), xy=(x_end, req), xytext=(-4, 3 + lift_pt), textcoords="offset points",
                         ha="right", color=colour, fontsize=8)
     ax.set_ylim(0, y_top_kwp / scale if y_top_kwp > 0 else 1.0)
     ax.set_ylabel(text(f"累计装机容量 ({unit})", f"Cumulative capacity ({unit})"))
@@ -395,14 +417,17 @@ def cumulative_capacity_png(plan: pd.DataFrame, targets: pd.DataFrame, existing_
         if len(targets) and "required_kwp" in targets else np.zeros(0)
     req_max = float(np.nanmax(req_kwp)) if np.isfinite(req_kwp).any() else 0.0
     top_kwp = float(np.nanmax(np.concatenate([cum_kwp, [existing_kwp, req_max]])))
-    zoom = req_max > 0 and top_kwp > 2.0 * req_max  # potential dwarfs the targets
+    # the main panel's scale: the targets, or the PV already built where that alone exceeds them (its
+    # line and the first sites then stay in view instead of above an empty panel)
+    focus_kwp = max(req_max, float(existing_kwp)) if req_max > 0 else 0.0
+    zoom = focus_kwp > 0 and top_kwp > 2.0 * focus_kwp  # potential dwarfs the targets
     with text.rc():
         fig = Figure(figsize=(8.0, 4.4), layout="constrained")
         if zoom:
             ax, ax_all = fig.subplots(1, 2, width_ratios=(2.2, 1))
         else:
             ax, ax_all = fig.add_subplot(), None
-        y_top = 1.3 * req_max if zoom else 1.1 * top_kwp
+        y_top = 1.3 * focus_kwp if zoom else 1.1 * top_kwp
         # zoomed x range: the sites up to the capacity at the top of the axis, plus a margin
         n_zoom = int(np.searchsorted(cum_kwp, y_top)) if zoom else len(cum)
         ax.set_xlim(0, max(min(len(cum), int(n_zoom * 1.05) + 1), 1))
@@ -411,11 +436,18 @@ def cumulative_capacity_png(plan: pd.DataFrame, targets: pd.DataFrame, existing_
         ax.set_xlabel(text("按排名的项目数", "Sites in rank order"))
         ax.set_title(text("累计装机容量与目标", "Cumulative capacity against the targets"))
         if len(cum):
-            ax.legend(title=text("分期", "Phase"), loc="lower right", fontsize=8, title_fontsize=8, frameon=False)
+            # beside the target labels' corner when the targets sit at the bottom of the axis
+            low = req_max < LEGEND_LOW_TARGETS_FRAC * y_top
+            ax.legend(title=text("分期", "Phase"), loc="center right" if low else "lower right", fontsize=8,
+                      title_fontsize=8, frameon=False)
         if ax_all is not None:
             ax_all.set_xlim(0, max(len(cum), 1))
             _draw_cumulative(ax_all, x, cum_kwp, phase_code, phases, targets, existing_kwp, text,
                              y_top_kwp=1.05 * top_kwp, labels=False)
+            # a narrow panel: a few whole-number ticks with thousands separators (a city's "200000400000..."
+            # ran together)
+            ax_all.xaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+            ax_all.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
             ax_all.set_xlabel(text(f"全部 {len(cum):,} 个项目", f"All {len(cum):,} sites"))
             ax_all.set_title(text("全部潜力", "Whole potential"))
         return _png(fig)

@@ -345,11 +345,11 @@ def _draw_cumulative(ax, x, cum_kwp, phase_code, phases, targets, existing_kwp, 
         ax.scatter(xs[m], ys[m], s=10, color=colours[ph], zorder=3,
                    label=text.safe(phase_label(ph, english_only=not text.cjk)))
     ax.axhline(existing_kwp / scale, color="#7f7f7f", ls=":", lw=1.2, zorder=1)
+    reqs = pd.to_numeric(targets["required_kwp"], errors="coerce").to_numpy(float) \
+        if len(targets) and "required_kwp" in targets else np.full(len(targets), np.nan)
     if labels:
         # below its line when it is above every target: the sites' curve starts on the line and rises
-        reqs_kwp = pd.to_numeric(targets["required_kwp"], errors="coerce").to_numpy(float) \
-            if len(targets) and "required_kwp" in targets else np.zeros(0)
-        below = bool(np.isfinite(reqs_kwp).any()) and existing_kwp > np.nanmax(reqs_kwp)
+        below = bool(np.isfinite(reqs).any()) and existing_kwp > np.nanmax(reqs)
         ax.annotate(text.safe(text("已建光伏", "existing PV") + f" {fmt.format(existing_kwp / scale)} {unit}"),
                     xy=(0, existing_kwp / scale), xytext=(4, -3 if below else 3), textcoords="offset points",
                     va="top" if below else "baseline", color="#555555", fontsize=8)
@@ -357,8 +357,6 @@ def _draw_cumulative(ax, x, cum_kwp, phase_code, phases, targets, existing_kwp, 
     y_span = y_top_kwp / scale if y_top_kwp > 0 else 1.0
     # target lines bottom up; a label closer to the one below than TARGET_LABEL_GAP_FRAC of the axis
     # (targets far below the PV already built) is lifted above it instead of printed over it
-    reqs = pd.to_numeric(targets["required_kwp"], errors="coerce").to_numpy(float) \
-        if len(targets) and "required_kwp" in targets else np.full(len(targets), np.nan)
     lift_pt, prev = 0.0, None
     for i in np.argsort(reqs, kind="stable"):
         t = targets.iloc[int(i)]
@@ -437,7 +435,7 @@ def cumulative_capacity_png(plan: pd.DataFrame, targets: pd.DataFrame, existing_
         ax.set_title(text("累计装机容量与目标", "Cumulative capacity against the targets"))
         if len(cum):
             # beside the target labels' corner when the targets sit at the bottom of the axis
-            low = req_max < LEGEND_LOW_TARGETS_FRAC * y_top
+            low = 0 < req_max < LEGEND_LOW_TARGETS_FRAC * y_top
             ax.legend(title=text("分期", "Phase"), loc="center right" if low else "lower right", fontsize=8,
                       title_fontsize=8, frameon=False)
         if ax_all is not None:

@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes (pytest-xdist): one per core; most of the suite waits on subprocesses and files,
+# so two processes on two cores halve its time. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test bench bench-scale bench-read bench-outputs demo-data clean help
 
@@ -29,7 +32,7 @@ run: $(STAMP)
 	$(BIN)/pv-survey run --out outputs/tianhe-demo --overwrite
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

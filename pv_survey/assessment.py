@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .keys import member
 from .resources import REGISTRY, AreaSampling, PointSampling, Resource, TileData, YieldRules
 
 __all__ = ["Assessed", "assess", "assess_surfaces", "assess_units", "assess_resource", "apply_yield_rules", "profile_strings",
@@ -288,7 +289,7 @@ def assess_units(placed, surfaces, resource: Resource, cfg, tile: TileData):
     id_field = resource.id_field
     kept_ids = pd.Index(surfaces.loc[surfaces["excluded_reason"].fillna("") == "", id_field])
     seg = placed.segments
-    seg = seg[seg[id_field].isin(kept_ids)].reset_index(drop=True)
+    seg = seg[member(seg[id_field], kept_ids)].reset_index(drop=True)
     n = len(seg)
     info = surfaces.set_index(id_field)
     at = info.index.get_indexer(seg[id_field])
@@ -324,7 +325,7 @@ def assess_units(placed, surfaces, resource: Resource, cfg, tile: TileData):
     seg["sky_view_frac"] = svf
     modules = placed.modules
     if modules is not None:
-        modules = modules[modules[id_field].isin(kept_ids)].reset_index(drop=True)
+        modules = modules[member(modules[id_field], kept_ids)].reset_index(drop=True)
         s_at = pd.Index(seg["segment_id"]).get_indexer(modules["segment_id"])
         share = 1.0 / seg["n_modules"].to_numpy(float)[s_at]
         modules["capacity_kwp"] = seg["capacity_kwp"].to_numpy(float)[s_at] * share

@@ -28,6 +28,7 @@ import geopandas as gpd
 import shapely
 
 from .config import RoofsConfig
+from .keys import member
 
 #: Window of the row-spacing rule, solar time: rows must not shade each other from 9:00 to 15:00 on
 #: the winter solstice (GB 50797-2012, as commonly cited). [h]
@@ -577,8 +578,8 @@ def roof_planes_from_buildings(buildings: gpd.GeoDataFrame, planes: gpd.GeoDataF
             "height_m": known["height_m"].to_numpy(float) if "height_m" in known else own_h,
             "geometry": known.geometry.to_numpy(),
         }))
-    got = set(pd.concat([f["building_id"] for f in frames]).astype(str)) if frames else set()
-    lost = ok[~ok["building_id"].astype(str).isin(got)]
+    got = pd.concat([f["building_id"] for f in frames], ignore_index=True) if frames else pd.Series([], dtype=object)
+    lost = ok[~member(ok["building_id"], got)]
     if len(lost):  # a modelled shape that gave no plane (a sliver footprint): keep the footprint as one plane
         frames.append(pd.DataFrame({
             "building_id": lost["building_id"].to_numpy(), "tilt_deg": 0.0, "azimuth_deg": 180.0,

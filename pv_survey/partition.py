@@ -44,6 +44,7 @@ import shapely
 
 from .config import Config
 from .errors import ClusterError, ConfigError, PVSurveyError
+from .keys import positions as key_positions
 from .memory import return_free_pages
 
 log = logging.getLogger("pv_survey")
@@ -754,7 +755,7 @@ def share_footprints(roofs: gpd.GeoDataFrame | None, footprints: np.ndarray, bui
     """
     if roofs is None or len(roofs) == 0 or core.size == 0:
         return 0
-    at = pd.Index(building_ids.to_numpy()[core]).get_indexer(roofs["building_id"].to_numpy())
+    at = key_positions(building_ids.iloc[core], roofs["building_id"])  # Arrow look-up when the ids are Arrow text
     theirs = footprints[core[np.maximum(at, 0)]]
     mine = roofs.geometry.to_numpy()
     same = (at >= 0) & shapely.equals_identical(mine, theirs)

@@ -493,6 +493,7 @@ class LayoutSpooler:
 
     def take(self, key: int, result: Any) -> None:
         """Fill, spool and drop the layout of the tile ``key`` (its position in the run's tile list)."""
+        from .keys import text_order
         from .sites import capacity_yield_curves, fill_sites, layout_counts
 
         units, modules = result.units, result.modules
@@ -502,9 +503,9 @@ class LayoutSpooler:
         result.roofs, units = fill_sites(result.roofs, units, site_fill=cfg.plan.site_fill,
                                          min_module_yield_kwh_kwp=cfg.plan.min_module_yield_kwh_kwp)
         # by building id within the tile, as the roofs
-        units = units.iloc[np.argsort(units["building_id"].astype(str).to_numpy(), kind="stable")]
+        units = units.iloc[text_order(units["building_id"])]
         if modules is not None:
-            modules = modules.iloc[np.argsort(modules["building_id"].astype(str).to_numpy(), kind="stable")]
+            modules = modules.iloc[text_order(modules["building_id"])]
         for name, frame in layout_output_layers(cfg, units, modules).items():
             self.spool.add(name, key, frame)
         self.spool.add("site_curves", key, capacity_yield_curves(units[units["built"].to_numpy(bool)]))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .config import PlanConfig
-from .keys import positions, values_at
+from .keys import positions, text_order, values_at
 
 __all__ = ["sites_from_roofs", "annotate_buildings", "fill_sites", "capacity_yield_curves", "layout_counts",
            "layout_summary_line",
@@ -111,7 +111,7 @@ def fill_sites(roofs: pd.DataFrame, units: pd.DataFrame, *, site_fill: str = Pla
     units : DataFrame
         With ``built`` (bool): the segment is built.
     """
-    units = units.copy()
+    units = units.copy(deep=False)  # a column added, none changed: the caller's frame stays as it is
     if site_fill == "all" or len(units) == 0:
         units["built"] = True
         return roofs, units
@@ -173,23 +173,30 @@ def capacity_yield_curves(units: pd.DataFrame, *, n_points: int = CURVE_POINTS) 
     cols = ["building_id", "n_modules", "cum_kwp", "cum_kwh", "cum_kwh_kwp", "last_kwh_kwp"]
     if len(units) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "building_id" else float) for c in cols})
-    u = pd.DataFrame({"building_id": units["building_id"].astype(str).to_numpy(),
-                      "n": units["n_modules"].to_numpy(np.int64), "kwp": units["capacity_kwp"].to_numpy(float),
-                      "kwh": units["annual_kwh"].to_numpy(float),
-                      "sy": units["specific_yield_kwh_kwp"].to_numpy(float)})
-    u = u.sort_values(["building_id", "sy"], ascending=[True, False], kind="stable").reset_index(drop=True)
-    g = u.groupby("building_id", sort=False)
+    # sites by id as text, then segments by yield, best first (ties as given): sorted and grouped on integer
+    # keys (the text rank of each id) rather than on a Python string per segment
+    codes, ids = pd.factorize(units["building_id"], use_na_sentinel=False)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[text_order(ids)] = np.arange(len(ids))
+    sy = units["specific_yield_kwh_kwp"].to_numpy(float)
+    order = np.lexsort((-sy, rank[codes]))
+    site = rank[codes][order]
+    u = pd.DataFrame({"site": site, "n": units["n_modules"].to_numpy(np.int64)[order],
+                      "kwp": units["capacity_kwp"].to_numpy(float)[order],
+                      "kwh": units["annual_kwh"].to_numpy(float)[order], "sy": sy[order]})
+    g = u.groupby("site", sort=False)
     cum_n = g["n"].cumsum().to_numpy()
     total = g["n"].transform("sum").to_numpy()
     # boundaries k / n_points passed by each segment's cumulative count: keep the segments passing a new one
     k = np.floor(cum_n * n_points / total + 1e-9).astype(np.int64)
     prev = np.r_[0, k[:-1]]
-    first_of_site = np.r_[True, u["building_id"].to_numpy()[1:] != u["building_id"].to_numpy()[:-1]]
+    first_of_site = np.r_[True, site[1:] != site[:-1]]
     prev[first_of_site] = 0
     keep = k > prev
     cum_kwp = g["kwp"].cumsum().to_numpy()
     cum_kwh = g["kwh"].cumsum().to_numpy()
-    out = pd.DataFrame({"building_id": u["building_id"].to_numpy()[keep], "n_modules": cum_n[keep],
+    id_text = pd.Index(ids).astype(str).to_numpy(dtype=object)
+    out = pd.DataFrame({"building_id": id_text[codes[order][keep]], "n_modules": cum_n[keep],
                         "cum_kwp": cum_kwp[keep], "cum_kwh": cum_kwh[keep],
                         "cum_kwh_kwp": np.divide(cum_kwh[keep], cum_kwp[keep], out=np.zeros(int(keep.sum())),
                                                  where=cum_kwp[keep] > 0),

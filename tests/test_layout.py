@@ -267,6 +267,42 @@ def test_capacity_yield_curve_best_first():
     assert capacity_yield_curves(_units(), n_points=2).query("building_id == 'A'")["n_modules"].tolist() == [3, 4]
 
 
+@pytest.mark.parametrize("id_dtype", [object, "str"])
+def test_capacity_yield_curves_equal_a_loop_over_sites(id_dtype):
+    """Shuffled sites with equal yields and a missing yield, against a plain loop: per site (in text
+    order of the ids, 'B10' before 'B2'), segments best first with ties in the given order and the
+    missing yield last, running sums, and the segment that first reaches each k / n_points of the
+    site's modules."""
+    rng = np.random.default_rng(7)
+    n = 600
+    ids = rng.choice(["B1", "B10", "B2", "b1", "塔1", "A"], n)
+    sy = rng.choice([800.0, 950.0, 1000.0, 1100.0, np.nan], n, p=[0.3, 0.3, 0.2, 0.19, 0.01])
+    n_mod = rng.integers(1, 12, n)
+    kwp = n_mod * 0.55
+    units = pd.DataFrame({"building_id": pd.Series(ids, dtype=id_dtype), "n_modules": n_mod, "capacity_kwp": kwp,
+                          "annual_kwh": kwp * np.nan_to_num(sy, nan=500.0), "specific_yield_kwh_kwp": sy})
+    n_points = 8
+    rows = []
+    for site in sorted(set(ids)):
+        at = [i for i in range(n) if ids[i] == site]
+        at = sorted(at, key=lambda i: (np.isnan(sy[i]), -np.nan_to_num(sy[i]), i))  # best first, stable
+        total, cum_n, cum_kwp, cum_kwh, passed = n_mod[at].sum(), 0, 0.0, 0.0, 0
+        for i in at:
+            cum_n += n_mod[i]
+            cum_kwp += kwp[i]
+            cum_kwh += units["annual_kwh"].iloc[i]
+            k = int(np.floor(cum_n * n_points / total + 1e-9))
+            if k > passed:
+                rows.append((site, cum_n, cum_kwp, cum_kwh, sy[i]))
+                passed = k
+    got = capacity_yield_curves(units, n_points=n_points)
+    assert got["building_id"].tolist() == [r[0] for r in rows]
+    assert got["n_modules"].tolist() == [r[1] for r in rows]
+    np.testing.assert_allclose(got["cum_kwp"], [r[2] for r in rows], rtol=1e-12)
+    np.testing.assert_allclose(got["cum_kwh"], [r[3] for r in rows], rtol=1e-12)
+    np.testing.assert_array_equal(got["last_kwh_kwp"], [r[4] for r in rows])
+
+
 def test_site_fill_best_keeps_modules_above_the_threshold():
     roofs = pd.DataFrame({"roof_id": ["A-R1", "A-R2", "B-R1"], "building_id": ["A", "A", "B"],
                           "capacity_kwp": [1.32, 0.44, 1.32], "annual_kwh": [0.88 * 1000 + 0.44 * 1200, 352.0, 1188.0],

@@ -180,7 +180,7 @@ def capacity_yield_curves(units: pd.DataFrame, *, n_points: int = CURVE_POINTS) 
     rank[text_order(ids)] = np.arange(len(ids))
     sy = units["specific_yield_kwh_kwp"].to_numpy(float)
     order = np.lexsort((-sy, rank[codes]))
-    site = rank[codes][order]
+    site = rank[codes[order]]
     u = pd.DataFrame({"site": site, "n": units["n_modules"].to_numpy(np.int64)[order],
                       "kwp": units["capacity_kwp"].to_numpy(float)[order],
                       "kwh": units["annual_kwh"].to_numpy(float)[order], "sy": sy[order]})
@@ -195,7 +195,7 @@ def capacity_yield_curves(units: pd.DataFrame, *, n_points: int = CURVE_POINTS) 
     keep = k > prev
     cum_kwp = g["kwp"].cumsum().to_numpy()
     cum_kwh = g["kwh"].cumsum().to_numpy()
-    id_text = pd.Index(ids).astype(str).to_numpy(dtype=object)
+    id_text = ids.astype(str).to_numpy(dtype=object)
     out = pd.DataFrame({"building_id": id_text[codes[order][keep]], "n_modules": cum_n[keep],
                         "cum_kwp": cum_kwp[keep], "cum_kwh": cum_kwh[keep],
                         "cum_kwh_kwp": np.divide(cum_kwh[keep], cum_kwp[keep], out=np.zeros(int(keep.sum())),

@@ -32,7 +32,7 @@ run: $(STAMP)
 	$(BIN)/pv-survey run --out outputs/tianhe-demo --overwrite
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -92,11 +92,46 @@ def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=180, env={**os.environ, "HOME": str(tmp_path)})
 
 
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    """report.html of the embedded demo district, run as ``pv-survey run`` does: the plan's own targets
+    table (23 columns), coverage and shares, not the hand-made fixture's."""
+    import pv_survey
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    pv_survey.run_survey(pv_survey.Config(), out_dir=out)
+    return out / "report.html"
+
+
+def test_report_targets_table_keeps_the_compared_columns_and_lists_definitions(demo_report):
+    from pv_survey.outputs.report import TARGET_TABLE_COLUMNS, target_table
+
+    html = demo_report.read_text(encoding="utf-8")
+    table = html[html.index("<h2>目标 / Targets</h2>"):]
+    table = table[:table.index("</table>")]
+    heads = re.findall(r"<th>(.*?)</th>", table)
+    assert len(heads) == len(TARGET_TABLE_COLUMNS)
+    assert "缺口 / Shortfall" in heads and "状态 / Status" in heads
+    assert not any("Definition" in h or "Source" in h or "(kWp)" in h for h in heads)
+    # the definitions and the plan's source under the table instead
+    notes = html[html.index('<ul class="defs">'):]
+    notes = notes[:notes.index("</ul>")]
+    assert "installed PV 2030 / 2030年装机: installed PV (existing + planned)" in notes
+    assert "来源 / Source: Tianhe carbon-peak implementation plan 2024" in notes
+    # a table with only the kWp amounts (an older targets table) shows those in their place
+    kwp = make_district()["targets"]
+    assert list(target_table(kwp).columns) == ["target", "year", "passed", "required_kwp", "existing_kwp",
+                                               "planned_kwp", "achieved_kwp", "met", "margin_kwp", "n_sites",
+                                               "status"]
+
+
 @needs_chromium
+@pytest.mark.parametrize("which", ["fixture", "demo district"])
 @pytest.mark.parametrize("width", [1280, 794])  # a laptop window; A4 at 96 dpi (210 mm)
-def test_no_horizontal_overflow_in_chromium(report, tmp_path, width):
+def test_no_horizontal_overflow_in_chromium(report, demo_report, tmp_path, width, which):
+    page = report if which == "fixture" else demo_report
     probe = tmp_path / "probe.html"
-    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
     r = _chromium([f"--window-size={width},900", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
                   tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -31,8 +31,8 @@ from .csv_out import shortlist_frame
 from .labels import bilingual, category_label, field_alias
 from .styles import built_phase_mask, is_built_phase, phase_label, phase_order
 
-__all__ = ["SITE_TABLE_COLUMNS", "MAP_SCRIPT", "render_charts", "phase_table", "site_table", "plain_words", "report_html",
-           "summary_md", "format_value"]
+__all__ = ["SITE_TABLE_COLUMNS", "TARGET_TABLE_COLUMNS", "MAP_SCRIPT", "render_charts", "phase_table", "site_table",
+           "target_table", "plain_words", "report_html", "summary_md", "format_value"]
 
 #: The report's ranked table of the build-year sites: (column of the plan layer, header field).
 #: The one place that maps plan columns to the report; ``build_year`` falls back to ``phase``.
@@ -49,6 +49,16 @@ SITE_TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("build_year", "build_year"),
     ("why", "why"),
 )
+
+#: The report's targets table: the columns a reader compares, in order. survey.gpkg's ``targets`` layer
+#: holds every column (kind, categories, phase, a capacity target's kWp copies); each target's
+#: definition and source are listed under the table (23 columns were 1,970 px wide in a 1,280 px window).
+TARGET_TABLE_COLUMNS: tuple[str, ...] = (
+    "target", "year", "due_year", "passed", "unit", "required", "achieved_existing", "achieved_plan", "met",
+    "margin", "shortfall", "n_sites", "status",
+)
+#: Shown instead of ``required`` ... ``margin`` by a targets table that has only the kWp columns.
+_TARGET_KWP_COLUMNS = ("required_kwp", "existing_kwp", "planned_kwp", "achieved_kwp", "margin_kwp")
 
 #: Pan and zoom of the inline map (``outputs.report_interactive``): mouse wheel zooms about the
 #: pointer, dragging pans, buttons zoom about the centre and reset; the legend, scale bar and
@@ -154,7 +164,7 @@ padding:8px 12px;background:#f7f9fc}.card b{display:block;font-size:1.35em;color
 table{border-collapse:collapse;width:100%;font-size:.84em;margin:.5em 0;table-layout:auto}
 th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f0f3f7;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.scroll{max-width:100%}td.long{min-width:12em}.yes{color:#1b7837;font-weight:bold}.no{color:#b2182b;font-weight:bold}.na{color:#666}
+.scroll{max-width:100%}td.long{min-width:12em}ul.defs{font-size:.85em;color:#444}.yes{color:#1b7837;font-weight:bold}.no{color:#b2182b;font-weight:bold}.na{color:#666}
 figure{margin:1em 0}figure img,figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}.legend span.sw{display:inline-block;width:12px;height:12px;
 margin:0 4px 0 12px;vertical-align:-1px;border:1px solid #999}
@@ -311,6 +321,34 @@ def site_table(plan: pd.DataFrame) -> pd.DataFrame:
         else:
             out[head] = built[col].to_numpy() if col in built else np.nan
     return out
+
+
+def target_table(targets: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The targets with the columns of :data:`TARGET_TABLE_COLUMNS` that they have (a table with
+    only the kWp columns shows those in place of the general amounts)."""
+    if targets is None:
+        return None
+    cols = [c for c in TARGET_TABLE_COLUMNS if c in targets]
+    if "required" not in targets:  # the amounts before ``met``, the margin after it, as in the general order
+        at = cols.index("met") + 1 if "met" in cols else len(cols)
+        cols[at:at] = [c for c in _TARGET_KWP_COLUMNS[-1:] if c in targets]
+        at = cols.index("met") if "met" in cols else len(cols)
+        cols[at:at] = [c for c in _TARGET_KWP_COLUMNS[:-1] if c in targets]
+    return targets[cols]
+
+
+def _target_notes(targets: pd.DataFrame | None) -> str:
+    """Each target's definition, then each distinct source once, as a list under the targets table."""
+    if targets is None or not len(targets):
+        return ""
+    items = []
+    if "definition" in targets and "target" in targets:
+        items += [f"<li>{escape(str(t))}: {escape(str(d))}</li>"
+                  for t, d in zip(targets["target"], targets["definition"]) if not _is_missing(d) and str(d)]
+    if "source" in targets:
+        sources = [str(x) for x in pd.unique(targets["source"].dropna()) if str(x)]
+        items += [f"<li>{escape(bilingual('来源', 'Source'))}: {escape(x)}</li>" for x in sources]
+    return f'<ul class="defs">{"".join(items)}</ul>' if items else ""
 
 
 #: Rows of the report's ranked table; the full lists are in shortlists.xlsx and the CSVs.
@@ -486,7 +524,8 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         f"<h2>{escape(bilingual('建设项目排名', 'Sites to build, ranked'))}</h2>",
         _ranked(site_table(plan)),
         f"<h2>{escape(bilingual('目标', 'Targets'))}</h2>",
-        _table(targets),
+        _table(target_table(targets)),
+        _target_notes(targets),
         ("<ul>" + "".join(f"<li>{escape(str(x))}</li>" for x in lines) + "</ul>") if lines else "",
         f"<h2>{escape(bilingual('分期', 'Phases'))}</h2>",
         _table(phase_table(plan)),

@@ -57,8 +57,11 @@ TARGET_TABLE_COLUMNS: tuple[str, ...] = (
     "target", "year", "due_year", "passed", "unit", "required", "achieved_existing", "achieved_plan", "met",
     "margin", "shortfall", "n_sites", "status",
 )
-#: Shown instead of ``required`` ... ``margin`` by a targets table that has only the kWp columns.
-_TARGET_KWP_COLUMNS = ("required_kwp", "existing_kwp", "planned_kwp", "achieved_kwp", "margin_kwp")
+#: The same for a targets table that has only the kWp amounts.
+_TARGET_KWP_TABLE_COLUMNS: tuple[str, ...] = (
+    "target", "year", "due_year", "passed", "required_kwp", "existing_kwp", "planned_kwp", "achieved_kwp", "met",
+    "margin_kwp", "shortfall", "n_sites", "status",
+)
 
 #: Pan and zoom of the inline map (``outputs.report_interactive``): mouse wheel zooms about the
 #: pointer, dragging pans, buttons zoom about the centre and reset; the legend, scale bar and
@@ -328,13 +331,8 @@ def target_table(targets: pd.DataFrame | None) -> pd.DataFrame | None:
     only the kWp columns shows those in place of the general amounts)."""
     if targets is None:
         return None
-    cols = [c for c in TARGET_TABLE_COLUMNS if c in targets]
-    if "required" not in targets:  # the amounts before ``met``, the margin after it, as in the general order
-        at = cols.index("met") + 1 if "met" in cols else len(cols)
-        cols[at:at] = [c for c in _TARGET_KWP_COLUMNS[-1:] if c in targets]
-        at = cols.index("met") if "met" in cols else len(cols)
-        cols[at:at] = [c for c in _TARGET_KWP_COLUMNS[:-1] if c in targets]
-    return targets[cols]
+    order = TARGET_TABLE_COLUMNS if "required" in targets else _TARGET_KWP_TABLE_COLUMNS
+    return targets[[c for c in order if c in targets]]
 
 
 def _target_notes(targets: pd.DataFrame | None) -> str:

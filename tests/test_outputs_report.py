@@ -113,6 +113,15 @@ def test_report_targets_table_keeps_the_compared_columns_and_lists_definitions(d
     assert len(heads) == len(TARGET_TABLE_COLUMNS)
     assert "缺口 / Shortfall" in heads and "状态 / Status" in heads
     assert not any("Definition" in h or "Source" in h or "(kWp)" in h for h in heads)
+    # each row's amounts in its own unit: kWp for capacity, percent for the coverage share (the plan's
+    # 50 % of new public-institution and factory buildings by 2025, REFERENCES.md), right-aligned
+    rows = {re.sub(r"<.*?>", "", r[0]): r for r in
+            (re.findall(r"<td[^>]*>.*?</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)[1:])}
+    required = heads.index("要求值 / Required")
+    cov = next(r for name, r in rows.items() if "coverage" in name)
+    cap = next(r for name, r in rows.items() if name.startswith("installed PV 2025"))
+    assert cov[required] == '<td class="n">50.0 %</td>' and cap[required] == '<td class="n">3,000.0</td>'
+    assert re.fullmatch(r'<td class="n">\d+\.\d %</td>', cov[heads.index("现有光伏达成 / Achieved by existing PV")])
     # the definitions and the plan's source under the table instead
     notes = html[html.index('<ul class="defs">'):]
     notes = notes[:notes.index("</ul>")]

@@ -57,6 +57,9 @@ TARGET_TABLE_COLUMNS: tuple[str, ...] = (
     "target", "year", "due_year", "passed", "unit", "required", "achieved_existing", "achieved_plan", "met",
     "margin", "shortfall", "n_sites", "status",
 )
+#: A target's amounts: kWp for a capacity target, a share for a coverage or share target (shown as
+#: percent; its ``unit`` names what the basis and the shortfall count, buildings or m2).
+_TARGET_AMOUNT_COLUMNS = ("required", "achieved_existing", "achieved_plan", "margin")
 #: The same for a targets table that has only the kWp amounts.
 _TARGET_KWP_TABLE_COLUMNS: tuple[str, ...] = (
     "target", "year", "due_year", "passed", "required_kwp", "existing_kwp", "planned_kwp", "achieved_kwp", "met",
@@ -216,7 +219,9 @@ def format_value(column: str, v: Any) -> tuple[str, bool]:
     return f"{x:,.1f}", True
 
 
-def _table(df: pd.DataFrame, *, bool_class: bool = True) -> str:
+def _table(df: pd.DataFrame, *, bool_class: bool = True, right: tuple[str, ...] = ()) -> str:
+    """An HTML table of ``df``, each cell by :func:`format_value`; ``right``: columns of amounts given
+    as text (right-aligned like numbers)."""
     if df is None or len(df.columns) == 0:
         return "<p>—</p>"
     d = df.reset_index() if (not isinstance(df.index, pd.RangeIndex) or df.index.name) else df
@@ -226,7 +231,7 @@ def _table(df: pd.DataFrame, *, bool_class: bool = True) -> str:
         cells = []
         for col, v in zip(d.columns, rec):
             txt, num = format_value(str(col), v)
-            cls = ' class="n"' if num else ""
+            cls = ' class="n"' if num or (col in right and txt) else ""
             if bool_class and col == "met" and isinstance(v, (bool, np.bool_)):
                 cls = ' class="yes"' if v else ' class="no"'
             if not num and len(txt) > 60:  # long explanations get room to read
@@ -332,7 +337,13 @@ def target_table(targets: pd.DataFrame | None) -> pd.DataFrame | None:
     if targets is None:
         return None
     order = TARGET_TABLE_COLUMNS if "required" in targets else _TARGET_KWP_TABLE_COLUMNS
-    return targets[[c for c in order if c in targets]]
+    out = targets[[c for c in order if c in targets]]
+    share = targets["kind"].astype(str).to_numpy() != "capacity" if "kind" in targets else np.zeros(len(out), bool)
+    if share.any():  # the amounts as text, each row in its own unit
+        out = out.copy()
+        for col in (c for c in _TARGET_AMOUNT_COLUMNS if c in out):
+            out[col] = [format_value(f"{col}_frac" if s else col, v)[0] for s, v in zip(share, out[col])]
+    return out
 
 
 def _target_notes(targets: pd.DataFrame | None) -> str:
@@ -522,7 +533,7 @@ def report_html(*, summary: Mapping[str, Any], targets: pd.DataFrame, coverage: 
         f"<h2>{escape(bilingual('建设项目排名', 'Sites to build, ranked'))}</h2>",
         _ranked(site_table(plan)),
         f"<h2>{escape(bilingual('目标', 'Targets'))}</h2>",
-        _table(target_table(targets)),
+        _table(target_table(targets), right=_TARGET_AMOUNT_COLUMNS),
         _target_notes(targets),
         ("<ul>" + "".join(f"<li>{escape(str(x))}</li>" for x in lines) + "</ul>") if lines else "",
         f"<h2>{escape(bilingual('分期', 'Phases'))}</h2>",

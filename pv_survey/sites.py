@@ -179,8 +179,9 @@ def capacity_yield_curves(units: pd.DataFrame, *, n_points: int = CURVE_POINTS) 
     rank = np.empty(len(ids), dtype=np.int64)
     rank[text_order(ids)] = np.arange(len(ids))
     sy = units["specific_yield_kwh_kwp"].to_numpy(float)
-    order = np.lexsort((-sy, rank[codes]))
-    site = rank[codes[order]]
+    key = rank[codes]
+    order = np.lexsort((-sy, key))
+    site = key[order]
     u = pd.DataFrame({"site": site, "n": units["n_modules"].to_numpy(np.int64)[order],
                       "kwp": units["capacity_kwp"].to_numpy(float)[order],
                       "kwh": units["annual_kwh"].to_numpy(float)[order], "sy": sy[order]})

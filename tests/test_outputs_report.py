@@ -113,8 +113,9 @@ def test_report_targets_table_keeps_the_compared_columns_and_lists_definitions(d
     assert len(heads) == len(TARGET_TABLE_COLUMNS)
     assert "缺口 / Shortfall" in heads and "状态 / Status" in heads
     assert not any("Definition" in h or "Source" in h or "(kWp)" in h for h in heads)
-    # each row's amounts in its own unit: kWp for capacity, percent for the coverage share (the plan's
-    # 50 % of new public-institution and factory buildings by 2025, REFERENCES.md), right-aligned
+    # each row's amounts in its own unit: kWp for capacity (the plan's 3 MW by 2025), percent for the
+    # coverage share (its 50 % of new public-institution and factory buildings by 2025; both in
+    # ../shared/REFERENCES.md and the default scenario), right-aligned
     rows = {re.sub(r"<.*?>", "", r[0]): r for r in
             (re.findall(r"<td[^>]*>.*?</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table)[1:])}
     required = heads.index("要求值 / Required")

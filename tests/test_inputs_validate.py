@@ -98,3 +98,23 @@ def test_cli_validate_missing_file_is_a_library_error(tmp_path):
     # main() turns every PVSurveyError into one line and exit code 2
     with pytest.raises(InputFileError, match="not found"):
         cli.main(["validate", str(tmp_path / "nope.gpkg")], standalone_mode=False)
+
+
+def test_check_geometries_flags_each_repaired_row():
+    """A repair is flagged on its own row (issue 18: a counted repair with a per-row flag): a
+    collection keeps its polygon, a bow-tie becomes its two triangles with shapely's reason; valid,
+    unusable and unrepairable rows carry no repair flag."""
+    from pv_survey.inputs.validate import FLAG_COLLECTION, check_geometries
+
+    square = shapely.box(0, 0, 10, 10)
+    bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])  # crosses itself at (5, 5)
+    sliver = shapely.Polygon([(0, 0), (10, 0), (20, 0), (0, 0)])  # zero area: not repairable
+    coll = shapely.GeometryCollection([shapely.box(20, 0, 30, 10), shapely.Point(50, 50)])
+    chk = check_geometries([square, bowtie, None, coll, sliver, shapely.Point(1, 1)])
+    assert chk.flag[0] == "" and chk.flag[2] == "" and chk.flag[4] == "" and chk.flag[5] == ""
+    assert chk.flag[1] == "footprint invalid (Self-intersection[5 5]): repaired with shapely make_valid"
+    assert chk.flag[3] == FLAG_COLLECTION
+    assert (chk.n_repaired, chk.n_collection_reduced, chk.n_unrepairable) == (1, 1, 1)
+    assert chk.geometry[1].area == pytest.approx(50.0)  # two triangles of 10 x 5 / 2 m2
+    assert chk.geometry[3].equals(shapely.box(20, 0, 30, 10))
+    assert list(chk.reason) == ["", "", "no geometry", "", "invalid geometry", "not a polygon"]

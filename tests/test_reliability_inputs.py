@@ -253,6 +253,11 @@ def _check_bad_geometries(out_dir: Path) -> None:
     assert b.loc["B09", "excluded_reason"] == ""
     bowtie = b.loc["B09", "geometry"]
     assert bowtie.is_valid and bowtie.area == pytest.approx(200.0)
+    # ... and flagged on its row with shapely's reason (the crossing at the centre of the 20 m box)
+    x, y = bi.X0_M + 310.0, bi.Y0_M + 310.0
+    assert b.loc["B09", "attribute_flags"] == (f"footprint invalid (Self-intersection[{x:.0f} {y:.0f}]): "
+                                               "repaired with shapely make_valid")
+    assert (b.loc[[f"B{i:02d}" for i in range(1, 7)], "attribute_flags"] == "").all()
 
 
 def _check_duplicate_ids(out_dir: Path) -> None:

@@ -381,10 +381,13 @@ class BuildingWindows:
         broken = usable_now[~shapely.is_valid(geoms[usable_now])] if len(usable_now) else usable_now
         n_proj_repaired = 0
         proj_warnings: list[str] = []
+        geom_flags = chk.geometry_check.flag.copy()  # the footprints repaired, row by row
         if len(broken):
             rechk = check_geometries(geoms[broken])
             geoms[broken] = rechk.geometry
             reason[broken] = rechk.reason
+            geom_flags[broken] = join_flags(geom_flags[broken], np.array(
+                [f"{f} after projection to {crs_label(tcrs)}" if f else "" for f in rechk.flag], dtype=object))
             n_proj_repaired = rechk.n_repaired
             proj_warnings.append(f"{where}: {len(broken)} footprints became invalid when projected to "
                                  f"{crs_label(tcrs)}; {rechk.n_repaired} repaired with shapely make_valid, "
@@ -402,7 +405,8 @@ class BuildingWindows:
                              default_height_m=self.default_height_m, where=where)
         ids = unique_ids(attrs["building_id"], stats, where=where, assigner=assigner, row0=tot.rows)
         attrs["attribute_flags"] = join_flags(attrs["attribute_flags"].to_numpy(dtype=object),
-                                              id_flags(attrs["building_id"], ids)) if len(attrs) else attrs["attribute_flags"]
+                                              id_flags(attrs["building_id"], ids),
+                                              geom_flags) if len(attrs) else attrs["attribute_flags"]
         vchk = chk
         if multi:  # window-local "all far" / "none usable" said after the windows; duplicates across windows
             vchk = dataclasses.replace(chk, problems=[], n_duplicate_geometry=int(tot.checked_digests.duplicates(

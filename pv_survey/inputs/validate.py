@@ -71,6 +71,9 @@ REASON_NOT_POLYGON = "not a polygon"
 REASON_INVALID = "invalid geometry"
 REASON_FAR = "outside survey area"
 REASON_DUPLICATE_GEOMETRY = "duplicate geometry"
+#: Per-row flags (``attribute_flags``) of the footprint repairs of :func:`check_geometries`.
+FLAG_COLLECTION = "footprint was a geometry collection: its polygons kept"
+FLAG_REPAIRED = "footprint invalid ({why}): repaired with shapely make_valid"
 
 #: Buildings whose centre is more than this outside the survey extent are excluded [deg]
 #: (0.1 deg ~ 10 km at Guangzhou's latitude: project choice, far beyond any shading reach).
@@ -86,6 +89,7 @@ class GeometryCheck:
 
     geometry: np.ndarray  # object array: repaired 2-D (multi)polygons, None where unusable
     reason: np.ndarray  # object array of str, '' where usable
+    flag: np.ndarray | None = None  # object array of str: what was repaired in the row, '' where nothing
     n_null: int = 0
     n_empty: int = 0
     n_non_polygon: int = 0
@@ -125,13 +129,16 @@ def check_geometries(geometry: Sequence) -> GeometryCheck:
     Returns
     -------
     GeometryCheck
-        Repaired geometries, a reason per row ('' when usable) and counts.
+        Repaired geometries, a reason per row ('' when usable), a flag per repaired row (a
+        collection reduced to its polygons, an invalid footprint repaired, with shapely's reason)
+        and counts.
     """
     geoms = np.asarray(list(geometry), dtype=object)
     n = len(geoms)
     out = np.full(n, None, dtype=object)
     reason = np.full(n, "", dtype=object)
-    chk = GeometryCheck(geometry=out, reason=reason)
+    flag = np.full(n, "", dtype=object)
+    chk = GeometryCheck(geometry=out, reason=reason, flag=flag)
     if n == 0:
         return chk
     is_null = np.array([g is None for g in geoms])
@@ -160,6 +167,7 @@ def check_geometries(geometry: Sequence) -> GeometryCheck:
             g[j] = red
             poly[j] = True
             chk.n_collection_reduced += 1
+            flag[keep[j]] = FLAG_COLLECTION
     non_poly = ~poly
     chk.n_non_polygon = int(non_poly.sum())
     reason[keep[non_poly]] = REASON_NOT_POLYGON
@@ -169,6 +177,7 @@ def check_geometries(geometry: Sequence) -> GeometryCheck:
     chk.n_invalid = int((~valid).sum())
     if chk.n_invalid:
         bad = np.flatnonzero(~valid)
+        why = shapely.is_valid_reason(g[bad])
         fixed = shapely.make_valid(g[bad], method="structure", keep_collapsed=False)
         for k, j in enumerate(bad):
             red = _polygonal(fixed[k])
@@ -181,6 +190,7 @@ def check_geometries(geometry: Sequence) -> GeometryCheck:
             else:
                 g[j] = red
                 chk.n_repaired += 1
+                flag[idx[j]] = "; ".join(f for f in (flag[idx[j]], FLAG_REPAIRED.format(why=why[k])) if f)
     out[idx] = g
     return chk
 
@@ -386,13 +396,17 @@ def check_frame(raw: RawSource, *, source_crs: str | None = None,
                         f"({', '.join(f'{k}: {v}' for k, v in Counter(reason.tolist()).items())})")
     n_dup = int(duplicate_geometries(geoms, reason == "").sum())
     if gchk.n_repaired:
-        warnings.append(f"{where}: {gchk.n_repaired} invalid footprints repaired with shapely make_valid")
+        warnings.append(f"{where}: {gchk.n_repaired} invalid footprints repaired with shapely make_valid "
+                        "(attribute_flags says which and why)")
     if gchk.n_unrepairable:
         warnings.append(f"{where}: {gchk.n_unrepairable} invalid footprints could not be repaired; excluded")
     if gchk.n_non_polygon:
         warnings.append(f"{where}: {gchk.n_non_polygon} features are points or lines, not footprints; excluded")
     if gchk.n_null or gchk.n_empty:
         warnings.append(f"{where}: {gchk.n_null + gchk.n_empty} features have no or empty geometry; excluded")
+    if gchk.n_collection_reduced:
+        warnings.append(f"{where}: {gchk.n_collection_reduced} footprints were geometry collections; their "
+                        "polygons kept (attribute_flags says which)")
     if gchk.n_z_dropped:
         warnings.append(f"{where}: {gchk.n_z_dropped} footprints had Z values; dropped (heights come from attributes)")
     return FrameCheck(crs, web, geoms, reason, gchk, cchk, n_dup, warnings, problems)

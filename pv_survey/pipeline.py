@@ -124,8 +124,10 @@ def quiet_scratch_dataset_warnings() -> None:
     ``warnings.catch_warnings``. That context manager saves and restores the process's one filter
     list (Python < 3.14), so when another thread enters and leaves its own (pandas, geopandas, a
     second tile) the silence is undone and a spurious warning reaches the user. A filter in the list
-    itself, set before the threads start, is kept by every save and restore. Only warnings raised
-    from ``rasterio.features`` are ignored; opening a file without a geotransform still warns.
+    itself, set before the threads start, is kept by every save and restore. The same warning from
+    opening a file without cell positions (``rasterio.open``) is ignored too: every raster input is
+    probed before use and such a file stops the run with one line
+    (:func:`pv_survey.shading.probe_raster`), so the warning would only add a second, Python-shaped one.
     Called by :func:`pv_survey.partition.run_partitioned` (every run) and in each dask worker;
     idempotent.
     """
@@ -134,6 +136,7 @@ def quiet_scratch_dataset_warnings() -> None:
     from rasterio.errors import NotGeoreferencedWarning
 
     warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"rasterio\.features")
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"rasterio\Z")
 
 
 def file_sha256(path: str | Path) -> str | None:

@@ -407,12 +407,14 @@ def _gdal_reason(exc: BaseException, path: str = "") -> str:
 
 
 def probe_raster(path: str, what: str = "raster") -> None:
-    """Check that band 1 of a raster file can be read at both ends of its data.
+    """Check that a raster file is georeferenced and band 1 can be read at both ends of its data.
 
     Opening a GeoTIFF reads only its header, so a file cut off after the header (an interrupted
     copy or download) opens fine and fails at the first window that reaches the missing part,
     possibly late in a run. Reading the first and the last block row of band 1 catches that
-    at once.
+    at once. A file without cell positions (no geotransform, GCPs or RPCs: a plain PNG or JPEG)
+    or without a CRS cannot be placed on the survey's grid: an error here (a run also silences
+    rasterio's ``NotGeoreferencedWarning`` on opening it, :func:`pv_survey.pipeline.quiet_scratch_dataset_warnings`).
 
     Parameters
     ----------
@@ -424,8 +426,10 @@ def probe_raster(path: str, what: str = "raster") -> None:
     Raises
     ------
     InputFileError
-        The file cannot be opened or its first or last block cannot be read (the message
-        names the file and says to copy it again; the GDAL error is chained).
+        The file cannot be opened, has no cell positions, or its first or last block cannot be
+        read (the message names the file and says what to do; the GDAL error is chained).
+    CRSError
+        The file declares no CRS.
     """
     import rasterio
     from rasterio.windows import Window
@@ -441,6 +445,12 @@ def probe_raster(path: str, what: str = "raster") -> None:
     finally:
         gdal_log.setLevel(level)
     with src:
+        if src.transform.is_identity and not src.gcps[0] and not src.rpcs:
+            raise InputFileError(f"{path}: the {what} has no georeferencing (no cell positions, as a plain image); "
+                                 "export it as a GeoTIFF with its CRS and extent (e.g. gdal_translate -a_srs "
+                                 "EPSG:4547 -a_ullr <west> <north> <east> <south>)")
+        if src.crs is None:
+            raise CRSError(f"{path}: the {what} declares no CRS; assign one (gdal_edit.py -a_srs EPSG:4547)")
         if src.count < 1 or src.width < 1 or src.height < 1:
             raise InputFileError(f"{path}: the {what} holds no raster band; export it again as a GeoTIFF")
         bh = max(1, min(int(src.block_shapes[0][0]), src.height))

@@ -402,6 +402,19 @@ def dsm_no_crs(d: Path) -> list[str]:
     return _b(b) + ["--dsm", str(_dsm(d / "nocrs.tif", None, X0_M, Y0_M))]
 
 
+def dsm_not_georeferenced(d: Path) -> list[str]:
+    """A DSM saved as a plain PNG image: heights without cell positions or CRS."""
+    import rasterio
+
+    b = _gpkg(base_frame(), d / "b.gpkg")
+    data = np.full((60, 60), 20, dtype=np.uint8)
+    with warnings.catch_warnings():  # writing it warns the same way reading it does
+        warnings.simplefilter("ignore")
+        with rasterio.open(d / "heights.png", "w", driver="PNG", height=60, width=60, count=1, dtype="uint8") as dst:
+            dst.write(data, 1)
+    return _b(b) + ["--dsm", str(d / "heights.png")]
+
+
 def dsm_random_bytes(d: Path) -> list[str]:
     b = _gpkg(base_frame(), d / "b.gpkg")
     return _b(b) + ["--dsm", str(_random_bytes(d, "noise.tif"))]
@@ -539,7 +552,8 @@ BUILDERS: dict[str, Callable[[Path], list[str]]] = {
         empty_layer, bad_geometries, only_points, only_lines, duplicate_ids, duplicate_footprints,
         missing_crs, missing_crs_with_source_crs, swapped_lat_lon, far_outside, all_far_outside,
         metres_labelled_degrees, bad_heights, text_in_numbers, gbk_without_cpg, encoding_unknown,
-        dsm_with_holes, dsm_other_crs, dsm_wrong_crs_label, dsm_no_overlap, dsm_no_crs, dsm_random_bytes,
+        dsm_with_holes, dsm_other_crs, dsm_wrong_crs_label, dsm_no_overlap, dsm_no_crs, dsm_not_georeferenced,
+        dsm_random_bytes,
         weather_missing_hours, weather_mostly_missing, weather_impossible_values, weather_garbage,
         weather_no_location,
         config_unknown_key, config_unknown_section, config_wrong_type, config_out_of_range,

@@ -64,6 +64,7 @@ ERRORS: dict[str, list[str]] = {
     "dsm_no_overlap": ["elsewhere.tif", "does not overlap", "check the file and its CRS"],
     "dsm_no_crs": ["nocrs.tif", "declares no CRS", "assign one"],
     "dsm_random_bytes": ["noise.tif", "cannot open the DSM", "check the path"],
+    "dsm_not_georeferenced": ["heights.png", "the DSM has no georeferencing", "export it as a GeoTIFF"],
     "weather_mostly_missing": ["short.csv", "only 2000 of 8760 hours valid", "use a complete hourly year"],
     "weather_garbage": ["weather.epw", "unknown weather format", "pass an EPW"],
     "weather_no_location": ["noloc.csv", "latitude_deg", "add it above the column header"],
@@ -123,7 +124,7 @@ OK: dict[str, list[str]] = {
 NOT_LISTED_YET: dict[str, str] = {}
 
 SUBPROCESS_SUBSET = ("gpkg_truncated", "random_shp", "config_unknown_key", "dsm_no_overlap", "bad_geometries",
-                     "weather_missing_hours", "gpkg_named_geojson")
+                     "weather_missing_hours", "gpkg_named_geojson", "dsm_not_georeferenced", "dsm_no_crs")
 
 
 @pytest.fixture(autouse=True)

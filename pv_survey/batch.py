@@ -36,7 +36,6 @@ import json
 import logging
 import re
 import time
-import tomllib
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +44,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from .config import Config, check_name, config_to_dict, load_config
+from .config import Config, check_name, config_to_dict, load_config, read_toml
 from .errors import ConfigError, OutputError, PVSurveyError, RunLockedError
 
 log = logging.getLogger("pv_survey")
@@ -123,21 +122,9 @@ class BatchResult:
 # --------------------------------------------------------------------------- scenarios
 
 
-def _read_toml(path: Path) -> dict:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at the position shown") from exc
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check the path") from exc
-
-
 def is_matrix_file(path: str | Path) -> bool:
     """True when the TOML file has a top-level ``[matrix]`` table."""
-    return isinstance(_read_toml(Path(path)).get("matrix"), dict)
+    return isinstance(read_toml(Path(path)).get("matrix"), dict)
 
 
 def _fmt_value(v: Any) -> str:
@@ -176,7 +163,7 @@ def expand_matrix(path: str | Path) -> list[Scenario]:
         missing base file.
     """
     p = Path(path)
-    data = _read_toml(p)
+    data = read_toml(p)
     unknown = [k for k in data if k not in _MATRIX_KEYS]
     if unknown:
         raise ConfigError(f"{p}: unknown key '{unknown[0]}' in a matrix file; known: {', '.join(_MATRIX_KEYS)}")

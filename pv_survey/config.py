@@ -41,6 +41,7 @@ __all__ = [
     "OutputsConfig",
     "FluxConfig",
     "load_config",
+    "read_toml",
     "config_from_dict",
     "config_to_dict",
     "describe_defaults",
@@ -1065,6 +1066,35 @@ def config_from_dict(data: dict, *, where: str = "config") -> Config:
     return _build(Config, data, "", where)
 
 
+def read_toml(path: str | Path, what: str = "file") -> dict:
+    """The table of a TOML file (scenario or batch matrix), with one-line errors (``what``: the
+    file's role in the message asking to save it as UTF-8, "config" or "file").
+
+    A UTF-8 byte-order mark at the start is skipped: Windows Notepad before 2019 saved UTF-8
+    with one, and TOML parsers take it for a stray character ("Invalid statement at line 1,
+    column 1"). Any other non-UTF-8 text (GBK from an older editor) is refused.
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, is not UTF-8, or is not valid TOML (the message names the file
+        and the position; the parser's error is chained).
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot be read ({exc.strerror}); check the path") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text; save the {what} as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc}); fix the syntax at the position shown") from exc
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Read a scenario TOML file; ``None`` gives the documented defaults.
 
@@ -1075,13 +1105,7 @@ def load_config(path: str | Path | None = None) -> Config:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found; pass an existing TOML file to --config")
-    try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc}); fix the syntax at the position shown") from exc
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text; save the config as UTF-8") from None
+    data = read_toml(p, "config")
     cfg = _build(Config, data, "", str(p))
     # resolve relative input paths against the config's folder
     ins = cfg.inputs

@@ -56,6 +56,15 @@ def test_matrix_is_the_cartesian_product(tmp_path):
     assert all(s.config.energy == Config().energy for s in scs)
 
 
+def test_matrix_saved_with_a_utf8_bom_expands(tmp_path):
+    """A matrix file (and its base) saved as "UTF-8 with BOM" expands like the plain file."""
+    plain = expand_matrix(_write(tmp_path / "m.toml", MATRIX))
+    bom = tmp_path / "b" / "m.toml"
+    bom.parent.mkdir()
+    bom.write_bytes(b"\xef\xbb\xbf" + MATRIX.encode("utf-8"))
+    assert [(s.name, s.varied) for s in expand_matrix(bom)] == [(s.name, s.varied) for s in plain]
+
+
 def test_matrix_base_single_values_and_relative_paths(tmp_path):
     (tmp_path / "sub").mkdir()
     _write(tmp_path / "sub" / "base.toml", '[roofs]\nflat_gcr = 0.5\n[inputs]\nweather = "w.epw"\n')

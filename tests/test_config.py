@@ -40,6 +40,23 @@ def test_target_records_from_toml(tmp_path):
         load_config(p)
 
 
+def test_utf8_bom_is_skipped_and_gbk_refused(tmp_path):
+    """A scenario saved by Windows Notepad as "UTF-8 with BOM" loads like the same text without
+    it (tomllib alone stops at line 1, column 1); GBK text stays a one-line error."""
+    text = '[survey]\nname = "天河区-屋顶"\n[roofs]\nedge_setback_m = 1.5\n'
+    plain, bom, gbk = tmp_path / "plain.toml", tmp_path / "bom.toml", tmp_path / "gbk.toml"
+    plain.write_text(text, encoding="utf-8")
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    gbk.write_bytes(text.encode("gbk"))
+    assert load_config(bom) == load_config(plain)
+    assert load_config(bom).survey.name == "天河区-屋顶" and load_config(bom).roofs.edge_setback_m == 1.5
+    with pytest.raises(ConfigError, match="not UTF-8 text; save the config as UTF-8"):
+        load_config(gbk)
+    bom.write_bytes(b"\xef\xbb\xbf\xef\xbb\xbf" + text.encode("utf-8"))  # only one mark is a signature
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bom)
+
+
 def test_unknown_key_named(tmp_path):
     p = tmp_path / "s.toml"
     p.write_text("[roofs]\nedge_setbak_m = 1.0\n", encoding="utf-8")

@@ -318,6 +318,9 @@ def dask_client(workers: int | None, scheduler: Any) -> Iterator[Any]:
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"scheduler {scheduler}: cannot connect ({exc}); start one with "
                               "`dask scheduler` and `dask worker ADDRESS`, or use --workers N") from exc
+        except ValueError as exc:  # distributed's address parser: no port, an unknown protocol
+            raise ConfigError(f"scheduler {scheduler}: not a scheduler address ({exc}); give one such as "
+                              "tcp://127.0.0.1:8786") from exc
         try:
             yield client
         finally:

@@ -67,6 +67,15 @@ def test_workers_and_scheduler_exclude_each_other():
         run_partitioned(Config(), workers=2, scheduler="tcp://127.0.0.1:1", write=False)
 
 
+@pytest.mark.parametrize("address, why", [("nonsense", "missing port number"),
+                                           ("foo://127.0.0.1:8786", "unknown address scheme 'foo'")])
+def test_scheduler_address_that_is_not_one(address, why):
+    """A mistyped --scheduler is one line naming it (distributed raised a ValueError traceback)."""
+    with pytest.raises(ConfigError, match=f"scheduler {address}: not a scheduler address .*{why}") as err:
+        run_partitioned(Config(), scheduler=address, write=False)
+    assert isinstance(err.value.__cause__, ValueError)
+
+
 def test_tile_error_names_the_tile(monkeypatch):
     def boom(*args, **kwargs):
         raise InputError("DSM too large")

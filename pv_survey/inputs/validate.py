@@ -397,7 +397,7 @@ def check_frame(raw: RawSource, *, source_crs: str | None = None,
     n_dup = int(duplicate_geometries(geoms, reason == "").sum())
     if gchk.n_repaired:
         warnings.append(f"{where}: {gchk.n_repaired} invalid footprints repaired with shapely make_valid "
-                        "(attribute_flags says which and why)")
+                        "(the buildings layer's attribute_flags says which and why)")
     if gchk.n_unrepairable:
         warnings.append(f"{where}: {gchk.n_unrepairable} invalid footprints could not be repaired; excluded")
     if gchk.n_non_polygon:
@@ -406,7 +406,7 @@ def check_frame(raw: RawSource, *, source_crs: str | None = None,
         warnings.append(f"{where}: {gchk.n_null + gchk.n_empty} features have no or empty geometry; excluded")
     if gchk.n_collection_reduced:
         warnings.append(f"{where}: {gchk.n_collection_reduced} footprints were geometry collections; their "
-                        "polygons kept (attribute_flags says which)")
+                        "polygons kept (the buildings layer's attribute_flags says which)")
     if gchk.n_z_dropped:
         warnings.append(f"{where}: {gchk.n_z_dropped} footprints had Z values; dropped (heights come from attributes)")
     return FrameCheck(crs, web, geoms, reason, gchk, cchk, n_dup, warnings, problems)

@@ -313,14 +313,19 @@ def dask_client(workers: int | None, scheduler: Any) -> Iterator[Any]:
     if scheduler is not None:
         if not isinstance(scheduler, str) or not scheduler:
             raise ConfigError(f"scheduler = {scheduler!r}: give an address such as tcp://127.0.0.1:8786")
+        from distributed.comm.addressing import get_address_host_port
+
+        try:  # before a Client exists: one that fails on its address deadlocks the next one's start when collected
+            if not scheduler.startswith("inproc://"):  # in-process schedulers have no host and port
+                get_address_host_port(scheduler)
+        except ValueError as exc:  # no port, an unknown protocol
+            raise ConfigError(f"scheduler {scheduler}: not a scheduler address ({exc}); give one such as "
+                              "tcp://127.0.0.1:8786") from exc
         try:
             client = Client(scheduler, timeout="30s")
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"scheduler {scheduler}: cannot connect ({exc}); start one with "
                               "`dask scheduler` and `dask worker ADDRESS`, or use --workers N") from exc
-        except ValueError as exc:  # distributed's address parser: no port, an unknown protocol
-            raise ConfigError(f"scheduler {scheduler}: not a scheduler address ({exc}); give one such as "
-                              "tcp://127.0.0.1:8786") from exc
         try:
             yield client
         finally:

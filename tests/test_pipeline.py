@@ -383,15 +383,18 @@ def test_scratch_dataset_warning_stays_quiet_beside_another_threads_catch_warnin
     assert "geotransform" not in proc.stderr, proc.stderr
 
 
-def test_the_quiet_filter_leaves_a_file_without_geotransform_warning(tmp_path):
-    """Only warnings raised from rasterio.features are ignored: opening a raster that has no
-    geotransform (a user's file) still warns."""
+def test_a_file_without_geotransform_is_an_error_not_a_warning(tmp_path):
+    """Opening a user's raster without cell positions no longer prints rasterio's warning once the
+    run's filter is set: the probe every raster input goes through refuses the file in one line
+    (before 2026-12-08 the warning was printed, twice, and the run went on to the first tile)."""
     import warnings
 
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
 
+    from pv_survey.errors import InputFileError
     from pv_survey.pipeline import quiet_scratch_dataset_warnings
+    from pv_survey.shading import probe_raster
 
     path = tmp_path / "plain.tif"
     with warnings.catch_warnings():
@@ -400,7 +403,11 @@ def test_the_quiet_filter_leaves_a_file_without_geotransform_warning(tmp_path):
             dst.write(np.ones((1, 4, 4), np.uint8))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        quiet_scratch_dataset_warnings()
-        with rasterio.open(path) as src:
+        with rasterio.open(path) as src:  # without the run's filter: rasterio warns
             src.read(1)
-    assert any(issubclass(w.category, NotGeoreferencedWarning) for w in caught)
+        assert any(issubclass(w.category, NotGeoreferencedWarning) for w in caught)
+        caught.clear()
+        quiet_scratch_dataset_warnings()
+        with pytest.raises(InputFileError, match=r"plain\.tif: the DSM has no georeferencing"):
+            probe_raster(str(path), "DSM")
+    assert not any(issubclass(w.category, NotGeoreferencedWarning) for w in caught)

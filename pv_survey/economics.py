@@ -423,11 +423,14 @@ def read_profile(path: Any) -> pd.DataFrame:
     """An hourly generation profile CSV with columns ``month``, ``hour`` (0-23, local) and ``kwh``
     (any scale), e.g. 8,760 rows of a metered or simulated year."""
     from pathlib import Path
+
+    from .inputs.encoding import read_text_csv
+
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: hourly profile not found; give a CSV with columns month, hour, kwh")
     try:
-        df = pd.read_csv(p, encoding="utf-8-sig")
+        df = read_text_csv(p)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: cannot read the hourly profile ({exc}); save it as UTF-8 CSV") from None
     df.columns = [str(c).strip().lower() for c in df.columns]

@@ -75,6 +75,7 @@ from .presets import module_preset
 from .economics import ECONOMICS_COLUMNS, EconomicsParams, economics_totals, site_economics
 from .keys import first_positions, key_index, member, positions, values_at
 from .errors import InputError, InputFileError
+from .inputs.encoding import read_text_csv
 
 __all__ = [
     "Phase",
@@ -176,7 +177,8 @@ def read_pins(path: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path
-        UTF-8 CSV (a BOM is accepted); further columns (e.g. a reason) are kept.
+        CSV in UTF-8 (a BOM is accepted) or GBK, as Excel saves it on a Chinese Windows
+        (:func:`pv_survey.inputs.encoding.read_text_csv`); further columns (e.g. a reason) are kept.
 
     Returns
     -------
@@ -187,7 +189,7 @@ def read_pins(path: str | Path) -> pd.DataFrame:
     if not p.is_file():
         raise InputFileError(f"{p}: pins file not found; give a CSV with columns building_id, pin")
     try:
-        df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        df = read_text_csv(p, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{p}: cannot read the pins CSV ({exc}); save it as UTF-8 CSV") from None
     df.columns = [str(c).strip().lower() for c in df.columns]

@@ -253,6 +253,20 @@ def test_pins_validation(tmp_path):
         read_pins(tmp_path / "missing.csv")
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_pins_saved_by_excel_in_any_of_its_encodings(tmp_path, encoding):
+    """Excel on a Chinese Windows saves "CSV (逗号分隔)" in GBK and "CSV UTF-8" with a BOM: the
+    same pins and reasons either way (GBK was refused before, 'utf-8' codec can't decode)."""
+    f = tmp_path / "pins.csv"
+    f.write_bytes("building_id,pin,原因\nB001,in,示范项目\nB002,out,屋顶漏水\n".encode(encoding))
+    pins = read_pins(f)
+    assert list(pins["building_id"]) == ["B001", "B002"] and list(pins["pin"]) == ["in", "out"]
+    assert list(pins["原因"]) == ["示范项目", "屋顶漏水"]
+    f.write_bytes(b"building_id,pin\nB001,in\n\xff\xfe\x80\x80,out\n")  # neither UTF-8 nor GB18030
+    with pytest.raises(InputFileError, match="cannot read the pins CSV"):
+        read_pins(f)
+
+
 def test_site_validation_messages():
     sites = _sites([("a", "school", 100, 1000)])
     with pytest.raises(InputError, match="capacity_kwp"):

@@ -582,6 +582,29 @@ def test_cli_shade_from_buildings_csv(wall_files):
     assert ((table["sky_view_frac"] > 0) & (table["sky_view_frac"] < 1)).all()
 
 
+def test_cli_shade_points_saved_by_excel_in_gbk(wall_files):
+    """A points CSV saved by Excel on a Chinese Windows (GBK, a Chinese label column) is read;
+    the result keeps the labels and the horizons of the UTF-8 file (it was refused as not UTF-8)."""
+    from click.testing import CliRunner
+
+    from pv_survey.cli import _register, cli
+
+    _register()
+    pts = pd.read_csv(wall_files / "pts.csv")
+    pts["名称"] = ["一号楼", "二号楼"]
+    (wall_files / "pts_gbk.csv").write_bytes(pts.to_csv(index=False).encode("gbk"))
+    outs = []
+    for name in ("pts.csv", "pts_gbk.csv"):
+        out = wall_files / f"h_{name}"
+        res = CliRunner().invoke(cli, ["shade", "--points", str(wall_files / name), "--dsm",
+                                       str(wall_files / "dsm.tif"), "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        outs.append(pd.read_csv(out, encoding="utf-8-sig"))
+    assert outs[1]["名称"].tolist() == ["一号楼", "二号楼"]
+    hz = [c for c in outs[0].columns if c.startswith("horizon_deg_")]
+    pd.testing.assert_frame_equal(outs[1][hz], outs[0][hz])
+
+
 def test_cli_shade_quiet_prints_the_output_path_only(wall_files, restore_root_logging):
     from click.testing import CliRunner
 

@@ -49,7 +49,9 @@ def read_table(path: str | Path, *, layer: str | None = None, what: str = "table
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
-            return pd.read_csv(path, encoding="utf-8-sig")
+            from ..inputs.encoding import read_text_csv
+
+            return read_text_csv(path)  # UTF-8 or GBK, as Excel saves it
         if suffix in (".parquet", ".geoparquet"):
             import pyarrow.parquet as pq
 
@@ -62,7 +64,7 @@ def read_table(path: str | Path, *, layer: str | None = None, what: str = "table
 
         return gpd.read_file(path, layer=layer, engine="pyogrio") if layer else gpd.read_file(path, engine="pyogrio")
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: the {what} is not UTF-8 text; save it as UTF-8 CSV") from exc
+        raise InputFileError(f"{path}: the {what} is neither UTF-8 nor GBK text; save it as UTF-8 CSV") from exc
     except Exception as exc:  # pandas ParserError, pyarrow and pyogrio errors: all mean 'cannot read'
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputFileError(f"{path}: cannot be read as a {what} ({first}); check the file"

@@ -13,6 +13,10 @@ reads the raw bytes of the DBF's text fields and decides:
 
 A ``.cpg`` file is trusted when its encoding decodes the bytes; when it does not (a
 wrong ``.cpg``) the detection above decides and the caller warns.
+
+CSV tables users save from Excel (pins, points, roofs, profiles) meet the same two encodings:
+Excel's "CSV UTF-8" writes a BOM, and its plain "CSV (逗号分隔)" on a Chinese Windows writes GBK.
+:func:`read_text_csv` reads either by the same rule (UTF-8 first, then GB18030).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import struct
 import zipfile
 from pathlib import Path
 
-__all__ = ["detect_dbf_encoding", "read_cpg", "read_dbf_head", "dbf_text_bytes", "decodes_as"]
+__all__ = ["detect_dbf_encoding", "read_cpg", "read_dbf_head", "dbf_text_bytes", "decodes_as", "decode_text",
+           "read_text_csv"]
 
 # Records sampled for detection: enough for any real mix of names, bounded for huge files.
 _MAX_RECORDS = 50_000
@@ -160,3 +165,35 @@ def read_dbf_head(fh: io.BufferedIOBase) -> bytes:
         return head
     n_rec, hdr_len, rec_len = _HDR.unpack_from(head, 0)
     return head + fh.read(hdr_len - 32 + min(n_rec, _MAX_RECORDS) * rec_len)
+
+
+def decode_text(raw: bytes) -> tuple[str, str]:
+    """Bytes of a text file -> ``(text, encoding)``: UTF-8 (a BOM skipped), else GB18030.
+
+    The order is the DBF rule's (:func:`detect_dbf_encoding`): GBK text almost never decodes
+    as UTF-8 by accident, and GB18030 decodes GBK and GB2312.
+
+    Raises
+    ------
+    UnicodeDecodeError
+        The bytes are neither UTF-8 nor GB18030.
+    """
+    try:
+        return raw.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        return raw.decode("gb18030"), "GB18030"
+
+
+def read_text_csv(path: str | Path, **kwargs):
+    """:func:`pandas.read_csv` of a CSV in UTF-8 (with or without BOM) or GBK / GB18030
+    (:func:`decode_text`); ``kwargs`` go to ``read_csv``.
+
+    Raises
+    ------
+    UnicodeDecodeError
+        The file is neither UTF-8 nor GB18030 (the caller says what to do).
+    """
+    import pandas as pd
+
+    text, _ = decode_text(Path(path).read_bytes())
+    return pd.read_csv(io.StringIO(text), **kwargs)

@@ -462,3 +462,15 @@ def test_real_datav_boundary_rejected_with_hint():
     # PROVENANCE.md file 5: the Tianhe boundary (adcode 440106) in DataV format, GCJ-02
     with pytest.raises(InputError, match="gcj02"):
         read_buildings(DATAV)
+
+
+def test_obstacles_without_heights_name_the_files_own_fields(tmp_path):
+    """The error lists the fields of the user's file, not the car-park id the shared reader adds."""
+    from pv_survey.errors import InputError
+    from pv_survey.inputs import read_obstacles
+
+    p = tmp_path / "trees.gpkg"
+    gpd.GeoDataFrame({"kind": ["榕树"], "crown_m": [8.0]}, geometry=[shapely.box(0, 0, 8, 8)],
+                     crs="EPSG:4547").to_file(p)
+    with pytest.raises(InputError, match=r"obstacles need a 'height_m' field .*; fields: kind, crown_m$"):
+        read_obstacles(str(p), target_crs="EPSG:4547")

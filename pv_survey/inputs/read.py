@@ -692,7 +692,7 @@ def read_obstacles(source, *, layer: str | None = None, source_crs: str | None =
     feats = read_parking(source, layer=layer, source_crs=source_crs, target_crs=target_crs)
     if "height_m" not in feats.columns:
         raise InputError(f"{source}: obstacles need a 'height_m' field (height above ground in metres); "
-                         f"fields: {', '.join(c for c in feats.columns if c != feats.geometry.name)}")
+                         f"fields: {', '.join(c for c in feats.columns if c not in (feats.geometry.name, 'parking_id'))}")
     h = parse_number(feats["height_m"])
     bad = ~(np.isfinite(h) & (h > 0) & (h < 1000))
     if bad.any():

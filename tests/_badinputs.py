@@ -1159,8 +1159,8 @@ def _pins_case(corruption: str) -> Case:
         elif corruption == "empty-id":
             rows.append(",in,空")
         text = "\n".join(rows) + "\n"
-        if corruption == "wrong-encoding":
-            p.write_bytes(text.encode("gbk"))
+        if corruption == "wrong-encoding":  # Excel's "Unicode Text" (UTF-16); its GBK CSV is read (test_plan.py)
+            p.write_bytes(text.encode("utf-16"))
         else:
             p.write_text(text, encoding="utf-8")
         if corruption == "empty":

@@ -167,8 +167,8 @@ def read_dbf_head(fh: io.BufferedIOBase) -> bytes:
     return head + fh.read(hdr_len - 32 + min(n_rec, _MAX_RECORDS) * rec_len)
 
 
-def decode_text(raw: bytes) -> tuple[str, str]:
-    """Bytes of a text file -> ``(text, encoding)``: UTF-8 (a BOM skipped), else GB18030.
+def decode_text(raw: bytes) -> str:
+    """Bytes of a text file -> text: UTF-8 (a BOM skipped), else GB18030.
 
     The order is the DBF rule's (:func:`detect_dbf_encoding`): GBK text almost never decodes
     as UTF-8 by accident, and GB18030 decodes GBK and GB2312.
@@ -179,9 +179,9 @@ def decode_text(raw: bytes) -> tuple[str, str]:
         The bytes are neither UTF-8 nor GB18030.
     """
     try:
-        return raw.decode("utf-8-sig"), "UTF-8"
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return raw.decode("gb18030"), "GB18030"
+        return raw.decode("gb18030")
 
 
 def read_text_csv(path: str | Path, **kwargs):
@@ -195,5 +195,4 @@ def read_text_csv(path: str | Path, **kwargs):
     """
     import pandas as pd
 
-    text, _ = decode_text(Path(path).read_bytes())
-    return pd.read_csv(io.StringIO(text), **kwargs)
+    return pd.read_csv(io.StringIO(decode_text(Path(path).read_bytes())), **kwargs)
